@@ -1,0 +1,104 @@
+//! The `eddy` command line: `run`, `check`, `bench`, and (with the `gui` feature) `open`.
+//!
+//! Exit codes: 0 ok, 1 the run failed, 2 the pipeline is invalid (or the command line is).
+
+mod bench;
+mod check;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use bench::{BenchOptions, BenchReport, run_bench};
+
+/// Eddy: draw, script, replay and run stateful stream pipelines.
+#[derive(Debug, Parser)]
+#[command(name = "eddy", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; without one, the workbench opens on an example.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay a pipeline's sources through it and write its sinks (headless, fast).
+    ///
+    /// Progress and the summary go to stderr; stdout carries only what stdout sinks write.
+    /// Exit code 0 ok, 1 the run failed, 2 the pipeline is invalid.
+    Run {
+        /// The pipeline file (TOML).
+        file: PathBuf,
+        /// No progress bar and no summary.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Validate a pipeline (structure and scripts) and list every problem.
+    ///
+    /// Exit code 0 valid, 2 invalid.
+    Check {
+        /// The pipeline file (TOML).
+        file: PathBuf,
+    },
+    /// Measure end-to-end throughput on a generated CSV (events/s), against a hand-written
+    /// Rust floor.
+    Bench(BenchOptions),
+    /// Open a pipeline in the workbench.
+    Open {
+        /// The pipeline file (TOML); an example when not given.
+        file: Option<PathBuf>,
+    },
+}
+
+/// Runs the command line; the binary's whole body.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Some(Command::Run { file, quiet }) => run::run_command(&file, quiet),
+        Some(Command::Check { file }) => check::check_command(&file),
+        Some(Command::Bench(options)) => match run_bench(&options) {
+            Ok(report) => {
+                println!("{report}");
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                1
+            }
+        },
+        Some(Command::Open { file }) => open_workbench(file),
+        None => open_workbench(None),
+    };
+    ExitCode::from(code)
+}
+
+/// The example the workbench opens when no file is given.
+pub fn default_example() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets").join("sessions.toml")
+}
+
+fn open_workbench(file: Option<PathBuf>) -> u8 {
+    let file = file.unwrap_or_else(default_example);
+    #[cfg(feature = "gui")]
+    {
+        match crate::ui::run_workbench(&file) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                1
+            }
+        }
+    }
+    #[cfg(not(feature = "gui"))]
+    {
+        eprintln!(
+            "this eddy was built without the workbench (the `gui` feature).\n\
+             Run the pipeline headless instead:\n\n    eddy run {}",
+            file.display()
+        );
+        2
+    }
+}

@@ -1,0 +1,137 @@
+//! `eddy run` and its progress bar and summary.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::engine::{Engine, EngineOptions, RunError, StepOutcome, load_and_check};
+
+/// How often (in events) the progress bar is refreshed.
+const PROGRESS_EVERY_EVENTS: u64 = 8192;
+
+/// Runs a pipeline file; returns the exit code.
+pub fn run_command(file: &Path, quiet: bool) -> u8 {
+    let started = Instant::now();
+    let graph = match load_and_check(file) {
+        Ok(graph) => graph,
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            return e.exit_code();
+        }
+    };
+    let mut engine = match Engine::new(graph, &EngineOptions::default()) {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    let progress = (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+    let result = drive(&mut engine, progress.as_ref(), started);
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
+    match result {
+        Ok(()) => {
+            if !quiet {
+                eprint!("{}", summary(&engine, started.elapsed()));
+            }
+            0
+        }
+        Err(e) => {
+            // Keep what was produced before the failure.
+            let flushed = engine.flush();
+            eprintln!("error: {e}");
+            if let Err(flush_error) = flushed {
+                eprintln!("error: also failed to flush the sinks: {flush_error}");
+            }
+            if !quiet {
+                eprint!("{}", summary(&engine, started.elapsed()));
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn drive(engine: &mut Engine, progress: Option<&ProgressBar>, started: Instant) -> Result<(), RunError> {
+    loop {
+        match engine.step()? {
+            StepOutcome::Ended | StepOutcome::Finished => return Ok(()),
+            StepOutcome::Event { .. } => {
+                let events = engine.stats().events_in;
+                if let Some(bar) = progress
+                    && events.is_multiple_of(PROGRESS_EVERY_EVENTS)
+                {
+                    let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                    let clock = engine
+                        .clock()
+                        .and_then(crate::time::format_rfc3339_micros)
+                        .unwrap_or_else(|| "—".into());
+                    bar.set_message(format!("{events} events  {rate:.0} events/s  clock {clock}"));
+                }
+            }
+        }
+    }
+}
+
+/// The end-of-run report: events per source, items in/out per step, items per sink,
+/// bad rows, timers fired, elapsed time.
+pub fn summary(engine: &Engine, elapsed: Duration) -> String {
+    use std::fmt::Write;
+    let stats = engine.stats();
+    let doc = &engine.graph().doc;
+    let secs = elapsed.as_secs_f64();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {} events in {:.3} s ({:.0} events/s), {} timers fired",
+        if engine.is_ended() { "done:" } else { "stopped:" },
+        stats.events_in,
+        secs,
+        stats.events_in as f64 / secs.max(1e-9),
+        stats.timers_fired
+    );
+    let bad_rows = engine.bad_rows();
+    for (i, source) in doc.sources.iter().enumerate() {
+        let bad = bad_rows.get(i).map_or(0, |(_, n)| *n);
+        let bad_text =
+            if bad > 0 { format!(", {bad} bad rows {}", verb(source.on_bad_row)) } else { String::new() };
+        let _ = writeln!(out, "  source {:<20} {:>10} events{bad_text}", source.id, stats.per_source[i]);
+    }
+    for (i, step) in doc.steps.iter().enumerate() {
+        let s = stats.steps[i];
+        let _ = writeln!(
+            out,
+            "  step   {:<20} {:>10} in {:>10} out   ({})",
+            step.id, s.items_in, s.items_out, step.op
+        );
+    }
+    for (i, sink) in doc.sinks.iter().enumerate() {
+        let target = match &sink.path {
+            Some(path) => engine.graph().resolve(path).display().to_string(),
+            None => "stdout".into(),
+        };
+        let _ = writeln!(out, "  sink   {:<20} {:>10} items → {target}", sink.id, stats.sink_items[i]);
+    }
+    for sample in engine.bad_row_samples() {
+        let _ = writeln!(out, "  bad row: {sample}");
+    }
+    out
+}
+
+fn verb(policy: crate::graph::BadRowPolicy) -> &'static str {
+    match policy {
+        crate::graph::BadRowPolicy::DeadLetter => "dead-lettered",
+        _ => "skipped",
+    }
+}

@@ -1,0 +1,49 @@
+//! Why a run stopped.
+
+use crate::graph::GraphErrors;
+use crate::io::IoError;
+use crate::script::ScriptError;
+
+/// A run that could not start or could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The pipeline is not valid (exit code 2).
+    #[error("{0}")]
+    Invalid(GraphErrors),
+    /// A step failed: a script error, a wrong result shape, a key that is not a string, ….
+    #[error("{error}{}", at.as_ref().map(|a| format!("\n  at {a}")).unwrap_or_default())]
+    Step {
+        /// What failed, naming step, function, script line, key and item.
+        error: ScriptError,
+        /// The source event being processed (`source `clicks`, line 17`), when one was.
+        at: Option<String>,
+    },
+    /// Reading a source or writing a sink failed (a bad row under policy `fail` included).
+    #[error("{0}")]
+    Io(#[from] IoError),
+    /// A value could not be written by a sink (no JSON form, a CSV column problem).
+    #[error("sink `{sink}` could not write the output of `{from}`{}: {reason}", key.as_ref().map(|k| format!(" for key {k:?}")).unwrap_or_default())]
+    Output {
+        /// The sink.
+        sink: String,
+        /// The stream it came from (a step id).
+        from: String,
+        /// The item's key, if keyed.
+        key: Option<String>,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A snapshot does not fit this pipeline.
+    #[error("cannot restore the snapshot: {0}")]
+    Snapshot(String),
+}
+
+impl RunError {
+    /// The process exit code the runner uses: 2 for an invalid pipeline, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Invalid(_) => 2,
+            _ => 1,
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! The executor: compiles a [`ValidGraph`] into a dataflow and runs it, one source event (with
+//! the timers it makes due) at a time, deterministically. No threads, no UI: the runner and the
+//! workbench's session both drive [`Engine::step`].
+//!
+//! Entry points: [`check`] (validate + compile every script, all problems at once),
+//! [`Engine::new`], [`Engine::step`], [`Engine::run_to_end`], [`Engine::snapshot`],
+//! [`Engine::restore`], and [`run_captured`] for tests.
+
+mod clock;
+mod error;
+mod run;
+mod snapshot;
+mod stats;
+mod timers;
+
+use std::collections::BTreeMap;
+
+use rhai::Dynamic;
+
+use crate::graph::{GraphError, GraphErrors, OpKind, PipelineDoc, Place, StreamRef, ValidGraph};
+use crate::io::{CaptureHandle, CaptureSink, IoError, Sink, Source, SourceEvent, open_sink};
+use crate::ops::{Item, Key, OpContext, Operator, Output};
+use crate::script::{ScriptHost, ScriptLimits, set_script_clock};
+
+pub use clock::Clock;
+pub use error::RunError;
+pub use run::{load_and_check, run_captured};
+pub use snapshot::{EngineSnapshot, SnapshotTimer};
+pub use stats::{RunStats, StepStats};
+pub use timers::{TimerEntry, TimerWheel};
+
+use timers::StepTimers;
+
+/// How an engine is set up.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// Limits for every script call.
+    pub limits: ScriptLimits,
+    /// Capture every sink in memory instead of writing files and stdout.
+    pub capture_sinks: bool,
+}
+
+/// What one [`Engine::step`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// One source event (and the timers it made due) went through the dataflow.
+    Event {
+        /// Index of the source it came from.
+        source: usize,
+        /// Its line in the source file.
+        line: u64,
+    },
+    /// Input ended: every step ran its end-of-input, and the sinks were flushed.
+    Ended,
+    /// Nothing left to do: the run had ended already.
+    Finished,
+}
+
+/// Where an item goes: a step's input, or a sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Step { step: usize, input: usize },
+    Sink(usize),
+}
+
+struct SourceSlot {
+    source: Source,
+    head: Option<SourceEvent>,
+    exhausted: bool,
+}
+
+struct SinkSlot {
+    id: String,
+    sink: Box<dyn Sink>,
+}
+
+/// Validates a document and compiles every step's script, reporting all problems at once:
+/// structural ones, then each script that does not compile or lacks a function it needs.
+pub fn check(doc: &PipelineDoc, base_dir: &std::path::Path) -> Result<ValidGraph, GraphErrors> {
+    let structural = crate::graph::validate(doc, base_dir);
+    let host = ScriptHost::default();
+    let mut problems = match &structural {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.0.clone(),
+    };
+    for step in &doc.steps {
+        if step.script.is_none() && !matches!(step.op, OpKind::Stateful | OpKind::StatefulBatch) {
+            continue;
+        }
+        let inputs = step.inputs.len();
+        if let Err(e) = crate::ops::build(&host, step, inputs, None) {
+            if step.script.is_none() {
+                continue; // already reported by validation as a missing script
+            }
+            problems.push(GraphError {
+                place: Place::Step(step.id.clone()),
+                field: Some("script".into()),
+                script_position: e.position,
+                message: match &e.function {
+                    Some(f) if !e.message.contains(&format!("`{f}`")) => format!("in `{f}`: {}", e.message),
+                    _ => e.message,
+                },
+            });
+        }
+    }
+    match structural {
+        Ok(graph) if problems.is_empty() => Ok(graph),
+        _ => Err(GraphErrors(problems)),
+    }
+}
+
+/// A running pipeline.
+pub struct Engine {
+    graph: ValidGraph,
+    ops: Vec<Box<dyn Operator>>,
+    /// Step index → position in the topological order.
+    positions: Vec<usize>,
+    source_targets: Vec<Vec<Target>>,
+    /// Per step, per output port.
+    step_targets: Vec<[Vec<Target>; 2]>,
+    /// Merges whose output is unkeyed: keyed items entering become `[key, value]`.
+    unkeys_input: Vec<bool>,
+    sources: Vec<SourceSlot>,
+    sinks: Vec<SinkSlot>,
+    captures: BTreeMap<String, CaptureHandle>,
+    clock: Clock,
+    timers: TimerWheel,
+    stats: RunStats,
+    ended: bool,
+    pool: Vec<Vec<Output>>,
+    /// The source event being processed, for error messages.
+    current: Option<(usize, u64)>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("clock", &self.clock)
+            .field("stats", &self.stats)
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Compiles the graph, opens every source and sink, and stands before the first event.
+    pub fn new(graph: ValidGraph, options: &EngineOptions) -> Result<Self, RunError> {
+        let host = ScriptHost::new(options.limits);
+        let doc = &graph.doc;
+        let mut ops = Vec::with_capacity(doc.steps.len());
+        for (i, step) in doc.steps.iter().enumerate() {
+            let op = crate::ops::build(&host, step, graph.step_inputs[i].len(), graph.timeouts_micros[i])
+                .map_err(|error| RunError::Step { error, at: None })?;
+            ops.push(op);
+        }
+        let mut positions = vec![0; doc.steps.len()];
+        for (position, &step) in graph.order.iter().enumerate() {
+            positions[step] = position;
+        }
+        let mut source_targets = vec![Vec::new(); doc.sources.len()];
+        let mut step_targets = vec![[Vec::new(), Vec::new()]; doc.steps.len()];
+        let mut add = |from: StreamRef, target: Target| match from {
+            StreamRef::Source(s) => source_targets[s].push(target),
+            StreamRef::Step { step, port } => step_targets[step][port.min(1)].push(target),
+        };
+        // Consumers in file order: steps first, then sinks.
+        for (step, inputs) in graph.step_inputs.iter().enumerate() {
+            for (input, from) in inputs.iter().enumerate() {
+                add(*from, Target::Step { step, input });
+            }
+        }
+        for (sink, inputs) in graph.sink_inputs.iter().enumerate() {
+            for from in inputs {
+                add(*from, Target::Sink(sink));
+            }
+        }
+        let unkeys_input = doc
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.op == OpKind::Merge && !graph.step_keyed[i])
+            .collect();
+
+        let mut sources = Vec::with_capacity(doc.sources.len());
+        for spec in &doc.sources {
+            let source = Source::open(spec, &graph.base_dir)?;
+            sources.push(SourceSlot { source, head: None, exhausted: false });
+        }
+        let mut sinks = Vec::with_capacity(doc.sinks.len());
+        let mut captures = BTreeMap::new();
+        for spec in &doc.sinks {
+            let sink: Box<dyn Sink> = if options.capture_sinks {
+                let (sink, handle) = CaptureSink::new(&spec.id);
+                captures.insert(spec.id.clone(), handle);
+                Box::new(sink)
+            } else {
+                open_sink(spec, &graph.base_dir)?
+            };
+            sinks.push(SinkSlot { id: spec.id.clone(), sink });
+        }
+        let stats = RunStats::new(&graph);
+        Ok(Self {
+            clock: Clock::new(doc.clock.mode),
+            ops,
+            positions,
+            source_targets,
+            step_targets,
+            unkeys_input,
+            sources,
+            sinks,
+            captures,
+            timers: TimerWheel::default(),
+            stats,
+            ended: false,
+            pool: Vec::new(),
+            current: None,
+            graph,
+        })
+    }
+
+    /// The graph this engine runs.
+    pub fn graph(&self) -> &ValidGraph {
+        &self.graph
+    }
+
+    /// The run's clock (`None` before the first timed event).
+    pub fn clock(&self) -> Option<i64> {
+        self.clock.now()
+    }
+
+    /// Counters of the run so far.
+    pub fn stats(&self) -> &RunStats {
+        &self.stats
+    }
+
+    /// Whether end of input has been processed.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Every pending timer, in firing order.
+    pub fn pending_timers(&self) -> impl Iterator<Item = &TimerEntry> {
+        self.timers.pending()
+    }
+
+    /// The step index at a topological position.
+    pub fn step_at_position(&self, position: usize) -> usize {
+        self.graph.order[position]
+    }
+
+    /// A step's live per-key state (as the engine holds it), in key order.
+    pub fn step_states(&self, step: usize) -> Vec<(Key, Dynamic)> {
+        self.ops.get(step).map(|op| op.states()).unwrap_or_default()
+    }
+
+    /// A step's number of live keys.
+    pub fn step_key_count(&self, step: usize) -> usize {
+        self.ops.get(step).map_or(0, |op| op.key_count())
+    }
+
+    /// The lines captured by each sink so far (only with `capture_sinks`).
+    pub fn captured(&self) -> BTreeMap<String, Vec<String>> {
+        self.captures.iter().map(|(id, h)| (id.clone(), h.lines())).collect()
+    }
+
+    /// Bad rows skipped or dead-lettered, per source id.
+    pub fn bad_rows(&self) -> Vec<(String, u64)> {
+        self.sources.iter().map(|s| (s.source.id().to_owned(), s.source.bad_rows())).collect()
+    }
+
+    /// A few bad rows per source, for the end-of-run report.
+    pub fn bad_row_samples(&self) -> Vec<String> {
+        self.sources.iter().flat_map(|s| s.source.bad_row_samples().iter().map(|e| e.to_string())).collect()
+    }
+
+    /// Processes the next source event to quiescence (with the timers it makes due), or
+    /// end of input when the sources are exhausted.
+    pub fn step(&mut self) -> Result<StepOutcome, RunError> {
+        if self.ended {
+            return Ok(StepOutcome::Finished);
+        }
+        set_script_clock(self.clock.now());
+        let Some(index) = self.next_source()? else {
+            self.end_of_input()?;
+            return Ok(StepOutcome::Ended);
+        };
+        let Some(event) = self.sources[index].head.take() else {
+            return Ok(StepOutcome::Finished);
+        };
+        self.current = Some((index, event.line));
+        self.clock.advance(event.time);
+        set_script_clock(self.clock.now());
+        self.fire_due_timers()?;
+        self.stats.events_in += 1;
+        self.stats.per_source[index] += 1;
+        self.deliver_from_source(index, Item::plain(event.value))?;
+        self.current = None;
+        Ok(StepOutcome::Event { source: index, line: event.line })
+    }
+
+    /// Runs every remaining event and end of input; flushes the sinks.
+    pub fn run_to_end(&mut self) -> Result<(), RunError> {
+        while !matches!(self.step()?, StepOutcome::Ended | StepOutcome::Finished) {}
+        Ok(())
+    }
+
+    /// Flushes every sink (done by end of input; call it to keep output after an error).
+    pub fn flush(&mut self) -> Result<(), RunError> {
+        for slot in &mut self.sinks {
+            slot.sink.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Fills the source heads and picks the next event: the smallest time, ties by source
+    /// order; an event without a time ranks at the current clock.
+    fn next_source(&mut self) -> Result<Option<usize>, RunError> {
+        let mut best: Option<(i64, usize)> = None;
+        let untimed_rank = self.clock.now().unwrap_or(i64::MIN);
+        for (index, slot) in self.sources.iter_mut().enumerate() {
+            if slot.head.is_none() && !slot.exhausted {
+                match slot.source.next_event()? {
+                    Some(event) => slot.head = Some(event),
+                    None => slot.exhausted = true,
+                }
+            }
+            if let Some(head) = &slot.head {
+                let rank = head.time.unwrap_or(untimed_rank);
+                if best.is_none_or(|(t, _)| rank < t) {
+                    best = Some((rank, index));
+                }
+            }
+        }
+        Ok(best.map(|(_, index)| index))
+    }
+
+    /// Fires the timers due now (the set D), one at a time, each to quiescence.
+    fn fire_due_timers(&mut self) -> Result<(), RunError> {
+        let Some(now) = self.clock.now() else { return Ok(()) };
+        if self.timers.next_due().is_none_or(|due| due > now) {
+            return Ok(());
+        }
+        for entry in self.timers.due_up_to(now) {
+            if !self.timers.take_if_current(&entry) {
+                continue;
+            }
+            self.stats.timers_fired += 1;
+            let step = self.graph.order[entry.position];
+            let key = entry.key.clone();
+            self.run_op(step, |op, ctx, out| op.on_notify(ctx, &key, out))?;
+        }
+        Ok(())
+    }
+
+    fn end_of_input(&mut self) -> Result<(), RunError> {
+        set_script_clock(self.clock.now());
+        for position in 0..self.graph.order.len() {
+            let step = self.graph.order[position];
+            self.run_op(step, |op, ctx, out| op.on_eof(ctx, out))?;
+        }
+        self.ended = true;
+        self.flush()
+    }
+
+    /// Runs one operator call and carries each output, in order, all the way down.
+    fn run_op(
+        &mut self,
+        step: usize,
+        call: impl FnOnce(
+            &mut dyn Operator,
+            &mut OpContext<'_>,
+            &mut Vec<Output>,
+        ) -> Result<(), crate::ops::StepError>,
+    ) -> Result<(), RunError> {
+        let mut out = self.pool.pop().unwrap_or_default();
+        {
+            let mut timers = StepTimers { wheel: &mut self.timers, position: self.positions[step] };
+            let mut ctx = OpContext { now: self.clock.now(), timers: &mut timers };
+            if let Err(error) = call(self.ops[step].as_mut(), &mut ctx, &mut out) {
+                return Err(self.step_error(error));
+            }
+        }
+        self.stats.steps[step].items_out += out.len() as u64;
+        for output in out.drain(..) {
+            self.deliver_from_step(step, output.port, output.item)?;
+        }
+        self.pool.push(out);
+        Ok(())
+    }
+
+    fn step_error(&self, error: crate::ops::StepError) -> RunError {
+        let at = self.current.map(|(source, line)| {
+            let spec = &self.graph.doc.sources[source];
+            format!("source `{}` ({}), line {line}", spec.id, self.graph.resolve(&spec.path).display())
+        });
+        RunError::Step { error, at }
+    }
+
+    fn deliver_from_source(&mut self, source: usize, item: Item) -> Result<(), RunError> {
+        let count = self.source_targets[source].len();
+        self.deliver(count, |engine, i| engine.source_targets[source][i], item, StreamRef::Source(source))
+    }
+
+    fn deliver_from_step(&mut self, step: usize, port: usize, item: Item) -> Result<(), RunError> {
+        let count = self.step_targets[step][port.min(1)].len();
+        self.deliver(
+            count,
+            |engine, i| engine.step_targets[step][port.min(1)][i],
+            item,
+            StreamRef::Step { step, port },
+        )
+    }
+
+    /// Sends an item to `count` targets in order; the last one gets it without a copy.
+    fn deliver(
+        &mut self,
+        count: usize,
+        target_at: impl Fn(&Self, usize) -> Target,
+        item: Item,
+        from: StreamRef,
+    ) -> Result<(), RunError> {
+        let mut item = Some(item);
+        for i in 0..count {
+            let target = target_at(self, i);
+            let this = if i + 1 == count { item.take() } else { item.clone() };
+            let Some(this) = this else { break };
+            match target {
+                Target::Step { step, input } => {
+                    self.stats.steps[step].items_in += 1;
+                    let this = if self.unkeys_input[step] && this.key.is_some() {
+                        Item::plain(this.into_script_arg())
+                    } else {
+                        this
+                    };
+                    self.run_op(step, |op, ctx, out| op.on_item(ctx, input, this, out))?;
+                }
+                Target::Sink(sink) => self.write_sink(sink, &this, from)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn write_sink(&mut self, sink: usize, item: &Item, from: StreamRef) -> Result<(), RunError> {
+        let slot = &mut self.sinks[sink];
+        match slot.sink.write(item.key.as_ref().map(|k| k.as_str()), &item.value) {
+            Ok(()) => {
+                self.stats.sink_items[sink] += 1;
+                Ok(())
+            }
+            Err(IoError::Write { reason, .. }) => Err(RunError::Output {
+                sink: slot.id.clone(),
+                from: self.graph.stream_name(from),
+                key: item.key.as_ref().map(|k| k.to_string()),
+                reason,
+            }),
+            Err(other) => Err(other.into()),
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Whole runs in one call: load, check, run to the end.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{Engine, EngineOptions, RunError};
+use crate::graph::ValidGraph;
+
+/// Loads a pipeline file and checks it (structure and scripts), all problems at once.
+pub fn load_and_check(path: &Path) -> Result<ValidGraph, RunError> {
+    let doc = crate::graph::load_file(path).map_err(RunError::Invalid)?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base_dir = if base_dir.as_os_str().is_empty() { std::path::PathBuf::from(".") } else { base_dir };
+    super::check(&doc, &base_dir).map_err(RunError::Invalid)
+}
+
+/// Runs a pipeline file to the end with every sink captured in memory (nothing is written
+/// to disk or stdout); returns each sink's output as JSON Lines, one String per item.
+pub fn run_captured(path: &Path) -> Result<BTreeMap<String, Vec<String>>, RunError> {
+    let graph = load_and_check(path)?;
+    let options = EngineOptions { capture_sinks: true, ..EngineOptions::default() };
+    let mut engine = Engine::new(graph, &options)?;
+    engine.run_to_end()?;
+    Ok(engine.captured())
+}

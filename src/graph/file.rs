@@ -1,0 +1,508 @@
+//! Reading and writing the pipeline file (TOML).
+//!
+//! Reading is done by hand from a [`toml::Table`] rather than by serde derive, so that every
+//! problem (an unknown key, a typo in an operator name, a wrong type) is reported at once,
+//! naming the step and the key, with a "did you mean" hint where one is close.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use toml::{Table, Value};
+
+use super::error::{GraphError, GraphErrors, Place, hint};
+use super::model::{
+    BadRowPolicy, Builtin, ClockMode, ClockSpec, ColumnType, EmitMode, FORMAT_VERSION, InsertMode, OpKind,
+    PipelineDoc, SinkFormat, SinkSpec, SourceFormat, SourceSpec, StepSpec, TimeFormat,
+};
+
+/// Reads and parses a pipeline file; every problem of its shape is reported.
+pub fn load_file(path: &Path) -> Result<PipelineDoc, GraphErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        GraphErrors(vec![GraphError::new(
+            Place::File(path.to_owned()),
+            format!("cannot read the pipeline file: {e}"),
+        )])
+    })?;
+    parse_str(&text, path)
+}
+
+/// Parses pipeline text; `path` only names the file in messages.
+pub fn parse_str(text: &str, path: &Path) -> Result<PipelineDoc, GraphErrors> {
+    let table: Table = text.parse().map_err(|e: toml::de::Error| {
+        let mut message = format!("not valid TOML: {}", e.message());
+        if let Some(span) = e.span() {
+            let (line, column) = line_column(text, span.start);
+            message = format!("line {line}, column {column}: {message}");
+        }
+        GraphErrors(vec![GraphError::new(Place::File(path.to_owned()), message)])
+    })?;
+    let mut reader = Reader { path: path.to_owned(), errors: Vec::new() };
+    let doc = reader.doc(table);
+    if reader.errors.is_empty() { Ok(doc) } else { Err(GraphErrors(reader.errors)) }
+}
+
+/// Writes a pipeline as TOML text (scripts as multi-line strings).
+pub fn to_toml_string(doc: &PipelineDoc) -> Result<String, toml::ser::Error> {
+    toml::to_string_pretty(doc)
+}
+
+/// Writes a pipeline file.
+pub fn save_file(doc: &PipelineDoc, path: &Path) -> Result<(), GraphError> {
+    let place = || Place::File(path.to_owned());
+    let text = to_toml_string(doc).map_err(|e| GraphError::new(place(), format!("cannot encode: {e}")))?;
+    std::fs::write(path, text).map_err(|e| GraphError::new(place(), format!("cannot write: {e}")))
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+const TOP_KEYS: [&str; 6] = ["format_version", "clock", "sources", "steps", "sinks", "editor"];
+const CLOCK_KEYS: [&str; 1] = ["mode"];
+const SOURCE_KEYS: [&str; 8] =
+    ["id", "path", "format", "time_field", "time_format", "on_bad_row", "dead_letter_path", "types"];
+const SINK_KEYS: [&str; 4] = ["id", "inputs", "format", "path"];
+const STEP_COMMON_KEYS: [&str; 3] = ["id", "op", "inputs"];
+
+/// The settings (besides id, op, inputs) each operator accepts.
+pub fn op_settings(op: OpKind) -> &'static [&'static str] {
+    match op {
+        OpKind::Map | OpKind::MapValue | OpKind::KeyOn | OpKind::CountFinal => &["script", "field"],
+        OpKind::MaxFinal | OpKind::MinFinal => &["script", "field"],
+        OpKind::Filter
+        | OpKind::FilterMap
+        | OpKind::FlatMap
+        | OpKind::FilterValue
+        | OpKind::FlatMapValue
+        | OpKind::Inspect
+        | OpKind::Branch
+        | OpKind::StatefulFlatMap
+        | OpKind::Stateful
+        | OpKind::StatefulBatch => &["script"],
+        OpKind::KeyRm | OpKind::Merge => &[],
+        OpKind::StatefulMap | OpKind::ReduceFinal | OpKind::FoldFinal => &["script", "builtin", "field"],
+        OpKind::Collect => &["max_size", "timeout"],
+        OpKind::Join => &["insert_mode", "emit_mode"],
+    }
+}
+
+struct Reader {
+    path: PathBuf,
+    errors: Vec<GraphError>,
+}
+
+/// A table being read: remembers which keys were taken, so the rest can be reported.
+struct Entry {
+    place: Place,
+    table: Table,
+}
+
+impl Reader {
+    fn doc(&mut self, mut table: Table) -> PipelineDoc {
+        let file = Place::File(self.path.clone());
+        let format_version = match table.remove("format_version") {
+            Some(Value::Integer(FORMAT_VERSION)) => FORMAT_VERSION,
+            Some(Value::Integer(other)) => {
+                self.errors.push(GraphError::at(
+                    file.clone(),
+                    "format_version",
+                    format!("this build reads format_version = {FORMAT_VERSION}, the file has {other}"),
+                ));
+                other
+            }
+            Some(other) => {
+                self.errors.push(GraphError::at(
+                    file.clone(),
+                    "format_version",
+                    format!("expected an integer, found {}", other.type_str()),
+                ));
+                FORMAT_VERSION
+            }
+            None => {
+                self.errors.push(GraphError::at(
+                    file.clone(),
+                    "format_version",
+                    format!("missing: add `format_version = {FORMAT_VERSION}` at the top"),
+                ));
+                FORMAT_VERSION
+            }
+        };
+        let clock = match table.remove("clock") {
+            Some(Value::Table(t)) => self.clock(t),
+            Some(other) => {
+                self.errors.push(GraphError::at(
+                    Place::Clock,
+                    "clock",
+                    format!("expected a table, found {}", other.type_str()),
+                ));
+                ClockSpec::default()
+            }
+            None => ClockSpec::default(),
+        };
+        let sources = self.array_of_tables(&mut table, "sources", |r, e| r.source(e));
+        let steps = self.array_of_tables(&mut table, "steps", |r, e| r.step(e));
+        let sinks = self.array_of_tables(&mut table, "sinks", |r, e| r.sink(e));
+        let editor = match table.remove("editor") {
+            Some(Value::Table(t)) => Some(t),
+            Some(other) => {
+                self.errors.push(GraphError::at(
+                    file.clone(),
+                    "editor",
+                    format!("expected a table, found {}", other.type_str()),
+                ));
+                None
+            }
+            None => None,
+        };
+        for key in table.keys() {
+            self.errors.push(GraphError::at(
+                file.clone(),
+                key.as_str(),
+                format!("unknown top-level key{}", hint(key, TOP_KEYS)),
+            ));
+        }
+        PipelineDoc { format_version, clock, sources, steps, sinks, editor }
+    }
+
+    fn array_of_tables<T>(
+        &mut self,
+        table: &mut Table,
+        name: &str,
+        mut read: impl FnMut(&mut Self, &mut Entry) -> Option<T>,
+    ) -> Vec<T> {
+        let Some(value) = table.remove(name) else { return Vec::new() };
+        let Value::Array(items) = value else {
+            self.errors.push(GraphError::at(
+                Place::File(self.path.clone()),
+                name,
+                format!("expected an array of tables (`[[{name}]]`), found {}", value.type_str()),
+            ));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (index, item) in items.into_iter().enumerate() {
+            let Value::Table(mut t) = item else {
+                self.errors.push(GraphError::at(
+                    Place::File(self.path.clone()),
+                    name,
+                    format!("entry {} is not a table", index + 1),
+                ));
+                continue;
+            };
+            let id = match t.get("id") {
+                Some(Value::String(id)) => id.clone(),
+                _ => format!("#{}", index + 1),
+            };
+            let place = match name {
+                "sources" => Place::Source(id),
+                "steps" => Place::Step(id),
+                _ => Place::Sink(id),
+            };
+            if !t.contains_key("id") {
+                self.errors.push(GraphError::at(place.clone(), "id", "missing"));
+                t.insert("id".into(), Value::String(String::new()));
+            }
+            let mut entry = Entry { place, table: t };
+            if let Some(value) = read(self, &mut entry) {
+                out.push(value);
+            }
+        }
+        out
+    }
+
+    fn clock(&mut self, table: Table) -> ClockSpec {
+        let mut entry = Entry { place: Place::Clock, table };
+        let mode = self
+            .enum_opt(&mut entry, "mode", &[("replay", ClockMode::Replay), ("wall", ClockMode::Wall)])
+            .unwrap_or_default();
+        self.leftovers(&entry, &CLOCK_KEYS);
+        ClockSpec { mode }
+    }
+
+    fn source(&mut self, entry: &mut Entry) -> Option<SourceSpec> {
+        let id = self.string_req(entry, "id").unwrap_or_default();
+        let path = self.string_req(entry, "path").map(PathBuf::from);
+        let format = self.enum_opt(
+            entry,
+            "format",
+            &[("csv", SourceFormat::Csv), ("jsonl", SourceFormat::Jsonl), ("json", SourceFormat::Json)],
+        );
+        let time_field = self.string_opt(entry, "time_field");
+        let time_format = self
+            .enum_opt(
+                entry,
+                "time_format",
+                &[
+                    ("rfc3339", TimeFormat::Rfc3339),
+                    ("unix_s", TimeFormat::UnixS),
+                    ("unix_ms", TimeFormat::UnixMs),
+                    ("unix_us", TimeFormat::UnixUs),
+                ],
+            )
+            .unwrap_or_default();
+        let on_bad_row = self
+            .enum_opt(
+                entry,
+                "on_bad_row",
+                &[
+                    ("fail", BadRowPolicy::Fail),
+                    ("skip", BadRowPolicy::Skip),
+                    ("dead_letter", BadRowPolicy::DeadLetter),
+                ],
+            )
+            .unwrap_or_default();
+        let dead_letter_path = self.string_opt(entry, "dead_letter_path").map(PathBuf::from);
+        let mut types = BTreeMap::new();
+        match entry.table.remove("types") {
+            Some(Value::Table(t)) => {
+                for (column, value) in t {
+                    let ty = match value.as_str() {
+                        Some("string") => Some(ColumnType::String),
+                        Some("int") => Some(ColumnType::Int),
+                        Some("float") => Some(ColumnType::Float),
+                        Some("bool") => Some(ColumnType::Bool),
+                        _ => None,
+                    };
+                    match ty {
+                        Some(ty) => {
+                            types.insert(column, ty);
+                        }
+                        None => self.errors.push(GraphError::at(
+                            entry.place.clone(),
+                            format!("types.{column}"),
+                            format!(
+                                "expected one of \"string\", \"int\", \"float\", \"bool\", found {value}"
+                            ),
+                        )),
+                    }
+                }
+            }
+            Some(other) => self.errors.push(GraphError::at(
+                entry.place.clone(),
+                "types",
+                format!("expected a table of column = \"type\", found {}", other.type_str()),
+            )),
+            None => {}
+        }
+        self.leftovers(entry, &SOURCE_KEYS);
+        Some(SourceSpec {
+            id,
+            path: path?,
+            format,
+            time_field,
+            time_format,
+            on_bad_row,
+            dead_letter_path,
+            types,
+        })
+    }
+
+    fn sink(&mut self, entry: &mut Entry) -> Option<SinkSpec> {
+        let id = self.string_req(entry, "id").unwrap_or_default();
+        let inputs = self.inputs(entry);
+        let format = self.enum_req(
+            entry,
+            "format",
+            &[("jsonl", SinkFormat::Jsonl), ("csv", SinkFormat::Csv), ("stdout", SinkFormat::Stdout)],
+        );
+        let path = self.string_opt(entry, "path").map(PathBuf::from);
+        self.leftovers(entry, &SINK_KEYS);
+        Some(SinkSpec { id, inputs, format: format?, path })
+    }
+
+    fn step(&mut self, entry: &mut Entry) -> Option<StepSpec> {
+        let id = self.string_req(entry, "id").unwrap_or_default();
+        let inputs = self.inputs(entry);
+        let op = match entry.table.remove("op") {
+            Some(Value::String(name)) => match OpKind::parse(&name) {
+                Some(op) => Some(op),
+                None => {
+                    self.errors.push(GraphError::at(
+                        entry.place.clone(),
+                        "op",
+                        format!(
+                            "unknown operator `{name}`{}",
+                            hint(&name, OpKind::ALL.iter().map(|op| op.as_str()))
+                        ),
+                    ));
+                    None
+                }
+            },
+            Some(other) => {
+                self.errors.push(GraphError::at(
+                    entry.place.clone(),
+                    "op",
+                    format!("expected an operator name, found {}", other.type_str()),
+                ));
+                None
+            }
+            None => {
+                self.errors.push(GraphError::at(entry.place.clone(), "op", "missing"));
+                None
+            }
+        };
+        let Some(op) = op else {
+            // Without an operator the other keys cannot be checked; report what is certain.
+            return None;
+        };
+        let mut step = StepSpec::new(id, op, inputs);
+        step.script = self.string_opt(entry, "script");
+        step.builtin = self.enum_opt(
+            entry,
+            "builtin",
+            &[("count", Builtin::Count), ("sum", Builtin::Sum), ("min", Builtin::Min), ("max", Builtin::Max)],
+        );
+        step.field = self.string_opt(entry, "field");
+        step.max_size = match entry.table.remove("max_size") {
+            Some(Value::Integer(n)) => Some(n),
+            Some(other) => {
+                self.errors.push(GraphError::at(
+                    entry.place.clone(),
+                    "max_size",
+                    format!("expected an integer, found {}", other.type_str()),
+                ));
+                None
+            }
+            None => None,
+        };
+        step.timeout = self.string_opt(entry, "timeout");
+        step.insert_mode = self.enum_opt(
+            entry,
+            "insert_mode",
+            &[("first", InsertMode::First), ("last", InsertMode::Last), ("product", InsertMode::Product)],
+        );
+        step.emit_mode = self.enum_opt(
+            entry,
+            "emit_mode",
+            &[("complete", EmitMode::Complete), ("final", EmitMode::Final), ("running", EmitMode::Running)],
+        );
+        // Keys this operator does not take: report them, naming the operator.
+        let allowed = op_settings(op);
+        let all_settings = [
+            ("script", step.script.is_some()),
+            ("builtin", step.builtin.is_some()),
+            ("field", step.field.is_some()),
+            ("max_size", step.max_size.is_some()),
+            ("timeout", step.timeout.is_some()),
+            ("insert_mode", step.insert_mode.is_some()),
+            ("emit_mode", step.emit_mode.is_some()),
+        ];
+        for (key, present) in all_settings {
+            if present && !allowed.contains(&key) {
+                let takes = if allowed.is_empty() {
+                    "no settings".to_owned()
+                } else {
+                    allowed.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                };
+                self.errors.push(GraphError::at(
+                    entry.place.clone(),
+                    key,
+                    format!("`{op}` does not take this key (it takes {takes})"),
+                ));
+            }
+        }
+        let known: Vec<&str> = STEP_COMMON_KEYS.iter().chain(allowed).copied().collect();
+        self.leftovers(entry, &known);
+        Some(step)
+    }
+
+    fn inputs(&mut self, entry: &mut Entry) -> Vec<String> {
+        match entry.table.remove("inputs") {
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .filter_map(|item| match item {
+                    Value::String(s) => Some(s),
+                    other => {
+                        self.errors.push(GraphError::at(
+                            entry.place.clone(),
+                            "inputs",
+                            format!("expected stream names (strings), found {}", other.type_str()),
+                        ));
+                        None
+                    }
+                })
+                .collect(),
+            Some(Value::String(single)) => vec![single],
+            Some(other) => {
+                self.errors.push(GraphError::at(
+                    entry.place.clone(),
+                    "inputs",
+                    format!("expected a list of stream names, found {}", other.type_str()),
+                ));
+                Vec::new()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn string_opt(&mut self, entry: &mut Entry, key: &str) -> Option<String> {
+        match entry.table.remove(key)? {
+            Value::String(s) => Some(s),
+            other => {
+                self.errors.push(GraphError::at(
+                    entry.place.clone(),
+                    key,
+                    format!("expected a string, found {}", other.type_str()),
+                ));
+                None
+            }
+        }
+    }
+
+    fn string_req(&mut self, entry: &mut Entry, key: &str) -> Option<String> {
+        if !entry.table.contains_key(key) {
+            self.errors.push(GraphError::at(entry.place.clone(), key, "missing"));
+            return None;
+        }
+        self.string_opt(entry, key)
+    }
+
+    fn enum_opt<T: Copy>(&mut self, entry: &mut Entry, key: &str, choices: &[(&str, T)]) -> Option<T> {
+        let value = entry.table.remove(key)?;
+        let found = value.as_str().and_then(|s| choices.iter().find(|(name, _)| *name == s));
+        match found {
+            Some((_, v)) => Some(*v),
+            None => {
+                let names: Vec<String> = choices.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+                let suggestion =
+                    value.as_str().map(|s| hint(s, choices.iter().map(|(n, _)| *n))).unwrap_or_default();
+                self.errors.push(GraphError::at(
+                    entry.place.clone(),
+                    key,
+                    format!("expected one of {}, found {value}{suggestion}", names.join(", ")),
+                ));
+                None
+            }
+        }
+    }
+
+    fn enum_req<T: Copy>(&mut self, entry: &mut Entry, key: &str, choices: &[(&str, T)]) -> Option<T> {
+        if !entry.table.contains_key(key) {
+            let names: Vec<String> = choices.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+            self.errors.push(GraphError::at(
+                entry.place.clone(),
+                key,
+                format!("missing: one of {}", names.join(", ")),
+            ));
+            return None;
+        }
+        self.enum_opt(entry, key, choices)
+    }
+
+    /// Reports every key nobody took.
+    fn leftovers(&mut self, entry: &Entry, known: &[&str]) {
+        for key in entry.table.keys() {
+            if key == "id" {
+                continue;
+            }
+            self.errors.push(GraphError::at(
+                entry.place.clone(),
+                key.as_str(),
+                format!("unknown key{}", hint(key, known.iter().copied())),
+            ));
+        }
+    }
+}

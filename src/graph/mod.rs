@@ -1,0 +1,18 @@
+//! The pipeline model: the file format, its document type and validation.
+//!
+//! Entry points: [`load_file`] / [`parse_str`] give a [`PipelineDoc`]; [`validate`] turns it
+//! into a [`ValidGraph`], the only thing the engine accepts. Imports nothing else of the crate
+//! but the leaf [`crate::time`] helpers.
+
+mod error;
+mod file;
+mod model;
+mod validate;
+
+pub use error::{GraphError, GraphErrors, Place, did_you_mean, hint};
+pub use file::{load_file, op_settings, parse_str, save_file, to_toml_string};
+pub use model::{
+    BadRowPolicy, Builtin, ClockMode, ClockSpec, ColumnType, EmitMode, FORMAT_VERSION, InsertMode, OpFamily,
+    OpKind, PipelineDoc, SinkFormat, SinkSpec, SourceFormat, SourceSpec, StepSpec, TimeFormat,
+};
+pub use validate::{BRANCH_PORTS, StreamRef, ValidGraph, validate};

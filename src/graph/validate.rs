@@ -1,0 +1,436 @@
+//! `PipelineDoc` → `ValidGraph`: every structural problem, reported at once.
+//!
+//! Checks: ids unique and well-formed, inputs that exist, arity (join ≥ 2, merge ≥ 1, the rest
+//! exactly 1, sinks ≥ 1), no cycles, keyed operators fed by keyed streams, operator settings
+//! (a script or built-in where one is needed, collect's size/timeout, durations), sink paths,
+//! and source files that exist. Scripts are compiled one layer up (`engine::check`), since
+//! this module knows nothing of Rhai.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::path::{Path, PathBuf};
+
+use super::error::{GraphError, GraphErrors, Place, hint};
+use super::model::{BadRowPolicy, Builtin, OpKind, PipelineDoc, SinkFormat, StepSpec};
+
+/// Where a stream comes from: a source, or one output port of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StreamRef {
+    /// The events of `doc.sources[index]`.
+    Source(usize),
+    /// Output `port` of `doc.steps[step]` (0, or 1 for a branch's `falses`).
+    Step {
+        /// Index into `doc.steps`.
+        step: usize,
+        /// Output port (branch: 0 = `trues`, 1 = `falses`).
+        port: usize,
+    },
+}
+
+/// The names of a branch's two output ports.
+pub const BRANCH_PORTS: [&str; 2] = ["trues", "falses"];
+
+/// A pipeline that passed validation: the engine's only input.
+#[derive(Debug, Clone)]
+pub struct ValidGraph {
+    /// The document, unchanged.
+    pub doc: PipelineDoc,
+    /// The folder relative paths are resolved against.
+    pub base_dir: PathBuf,
+    /// Step indices in topological order, ties broken by file order: the *step position*.
+    pub order: Vec<usize>,
+    /// For each step (by index into `doc.steps`), its resolved inputs in file order.
+    pub step_inputs: Vec<Vec<StreamRef>>,
+    /// For each sink, its resolved inputs.
+    pub sink_inputs: Vec<Vec<StreamRef>>,
+    /// For each step, whether its output stream is keyed.
+    pub step_keyed: Vec<bool>,
+    /// For each step, its collect timeout in microseconds, when it has one.
+    pub timeouts_micros: Vec<Option<i64>>,
+}
+
+impl ValidGraph {
+    /// Whether a stream carries `(key, value)` pairs.
+    pub fn is_keyed(&self, stream: StreamRef) -> bool {
+        match stream {
+            StreamRef::Source(_) => false,
+            StreamRef::Step { step, .. } => self.step_keyed[step],
+        }
+    }
+
+    /// A stream's name as the file writes it (`clicks`, `split.falses`).
+    pub fn stream_name(&self, stream: StreamRef) -> String {
+        stream_name(&self.doc, stream)
+    }
+
+    /// Resolves a path of the pipeline file against its folder.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        self.base_dir.join(path)
+    }
+}
+
+fn stream_name(doc: &PipelineDoc, stream: StreamRef) -> String {
+    match stream {
+        StreamRef::Source(i) => doc.sources[i].id.clone(),
+        StreamRef::Step { step, port } if doc.steps[step].op == OpKind::Branch => {
+            format!("{}.{}", doc.steps[step].id, BRANCH_PORTS[port])
+        }
+        StreamRef::Step { step, .. } => doc.steps[step].id.clone(),
+    }
+}
+
+/// Validates a document; `base_dir` is the folder of its file (relative paths start there).
+pub fn validate(doc: &PipelineDoc, base_dir: &Path) -> Result<ValidGraph, GraphErrors> {
+    let mut errors = Vec::new();
+    let names = check_ids(doc, &mut errors);
+
+    let resolve = |place: &Place, inputs: &[String], errors: &mut Vec<GraphError>| {
+        let mut out = Vec::new();
+        for input in inputs {
+            match names.get(input.as_str()) {
+                Some(stream) => out.push(*stream),
+                None => {
+                    let candidates = names.keys().map(String::as_str);
+                    errors.push(GraphError::at(
+                        place.clone(),
+                        "inputs",
+                        format!("no source or step named `{input}`{}", hint(input, candidates)),
+                    ));
+                }
+            }
+        }
+        out
+    };
+    let step_inputs: Vec<Vec<StreamRef>> =
+        doc.steps.iter().map(|s| resolve(&Place::Step(s.id.clone()), &s.inputs, &mut errors)).collect();
+    let sink_inputs: Vec<Vec<StreamRef>> =
+        doc.sinks.iter().map(|s| resolve(&Place::Sink(s.id.clone()), &s.inputs, &mut errors)).collect();
+
+    for step in &doc.steps {
+        check_arity(step, &mut errors);
+        check_settings(step, &mut errors);
+    }
+    for sink in &doc.sinks {
+        let place = Place::Sink(sink.id.clone());
+        if sink.inputs.is_empty() {
+            errors.push(GraphError::at(place.clone(), "inputs", "a sink needs at least one input"));
+        }
+        match (sink.format, &sink.path) {
+            (SinkFormat::Stdout, Some(_)) => errors.push(GraphError::at(
+                place,
+                "path",
+                "a stdout sink writes to standard output and takes no path",
+            )),
+            (SinkFormat::Jsonl | SinkFormat::Csv, None) => errors.push(GraphError::at(
+                place,
+                "path",
+                format!("missing: a `{}` sink writes to a file", sink.format.as_str()),
+            )),
+            _ => {}
+        }
+    }
+    check_sources(doc, base_dir, &mut errors);
+
+    let order = match topological_order(doc, &step_inputs) {
+        Ok(order) => order,
+        Err(cycle) => {
+            let ids: Vec<&str> = cycle.iter().map(|&i| doc.steps[i].id.as_str()).collect();
+            for &i in &cycle {
+                errors.push(GraphError::at(
+                    Place::Step(doc.steps[i].id.clone()),
+                    "inputs",
+                    format!("part of a cycle: {}", ids.join(" → ")),
+                ));
+            }
+            Vec::new()
+        }
+    };
+    let step_keyed = keyedness(doc, &order, &step_inputs, &mut errors);
+
+    let timeouts_micros = doc
+        .steps
+        .iter()
+        .map(|s| s.timeout.as_deref().and_then(|t| crate::time::parse_duration_micros(t).ok()))
+        .collect();
+
+    if errors.is_empty() {
+        Ok(ValidGraph {
+            doc: doc.clone(),
+            base_dir: base_dir.to_owned(),
+            order,
+            step_inputs,
+            sink_inputs,
+            step_keyed,
+            timeouts_micros,
+        })
+    } else {
+        Err(GraphErrors(errors))
+    }
+}
+
+/// Checks that ids are unique, non-empty and free of `.`; returns the stream name table.
+fn check_ids(doc: &PipelineDoc, errors: &mut Vec<GraphError>) -> BTreeMap<String, StreamRef> {
+    let mut names: BTreeMap<String, StreamRef> = BTreeMap::new();
+    let mut seen: BTreeMap<&str, Place> = BTreeMap::new();
+    let entries = doc
+        .sources
+        .iter()
+        .map(|s| (s.id.as_str(), Place::Source(s.id.clone())))
+        .chain(doc.steps.iter().map(|s| (s.id.as_str(), Place::Step(s.id.clone()))))
+        .chain(doc.sinks.iter().map(|s| (s.id.as_str(), Place::Sink(s.id.clone()))));
+    for (id, place) in entries {
+        if id.is_empty() {
+            continue; // already reported as missing
+        }
+        if id.contains('.') || id.chars().any(char::is_whitespace) {
+            errors.push(GraphError::at(
+                place.clone(),
+                "id",
+                "an id may not contain `.` or spaces (`.` separates a step from its port)",
+            ));
+        }
+        if let Some(first) = seen.get(id) {
+            errors.push(GraphError::at(place.clone(), "id", format!("duplicate id: {first} has it too")));
+        } else {
+            seen.insert(id, place);
+        }
+    }
+    for (i, source) in doc.sources.iter().enumerate() {
+        names.entry(source.id.clone()).or_insert(StreamRef::Source(i));
+    }
+    for (i, step) in doc.steps.iter().enumerate() {
+        if step.op == OpKind::Branch {
+            for (port, name) in BRANCH_PORTS.iter().enumerate() {
+                names.entry(format!("{}.{name}", step.id)).or_insert(StreamRef::Step { step: i, port });
+            }
+        } else {
+            names.entry(step.id.clone()).or_insert(StreamRef::Step { step: i, port: 0 });
+        }
+    }
+    names
+}
+
+fn check_arity(step: &StepSpec, errors: &mut Vec<GraphError>) {
+    let place = Place::Step(step.id.clone());
+    let n = step.inputs.len();
+    let problem = match step.op {
+        OpKind::Join if n < 2 => Some(format!("a join needs at least two inputs (its sides), it has {n}")),
+        OpKind::Merge if n == 0 => Some("a merge needs at least one input".to_owned()),
+        OpKind::Join | OpKind::Merge => None,
+        _ if n == 0 => Some("no input: connect it to a source or a step".to_owned()),
+        _ if n > 1 => Some(format!("`{}` takes exactly one input, it has {n} (merge them first)", step.op)),
+        _ => None,
+    };
+    if let Some(message) = problem {
+        errors.push(GraphError::at(place, "inputs", message));
+    }
+}
+
+/// Whether an operator needs a script (or built-in) to run, and which functions.
+fn check_settings(step: &StepSpec, errors: &mut Vec<GraphError>) {
+    let place = Place::Step(step.id.clone());
+    let has_script = step.script.is_some();
+    let needs = |what: &str, errors: &mut Vec<GraphError>| {
+        errors.push(GraphError::at(place.clone(), "script", format!("missing: {what}")));
+    };
+    match step.op {
+        OpKind::Map | OpKind::MapValue => {
+            if !has_script && step.field.is_none() {
+                needs("a script with `fn mapper(x)`, or `field = \"name\"` to take one field", errors);
+            }
+        }
+        OpKind::KeyOn | OpKind::CountFinal => {
+            if !has_script && step.field.is_none() {
+                needs("a script with `fn key(x)`, or `field = \"name\"` to key by a field", errors);
+            }
+        }
+        OpKind::Filter
+        | OpKind::FilterValue
+        | OpKind::Branch
+        | OpKind::FilterMap
+        | OpKind::FlatMap
+        | OpKind::FlatMapValue
+        | OpKind::StatefulFlatMap
+        | OpKind::Stateful
+        | OpKind::StatefulBatch => {
+            if !has_script {
+                needs("this operator needs a script", errors);
+            }
+        }
+        OpKind::StatefulMap | OpKind::ReduceFinal | OpKind::FoldFinal => {
+            if has_script && step.builtin.is_some() {
+                errors.push(GraphError::at(
+                    place.clone(),
+                    "builtin",
+                    "give either a script or a built-in, not both",
+                ));
+            } else if !has_script && step.builtin.is_none() {
+                needs("a script, or `builtin = \"count\"` / \"sum\" / \"min\" / \"max\"", errors);
+            }
+            if step.field.is_some() && step.builtin.is_none() {
+                errors.push(GraphError::at(
+                    place.clone(),
+                    "field",
+                    "`field` is the operand of a built-in: set `builtin` too, or read the field in the script",
+                ));
+            }
+            if step.op == OpKind::StatefulMap && step.builtin == Some(Builtin::Count) && step.field.is_some()
+            {
+                errors.push(GraphError::at(place.clone(), "field", "the `count` built-in takes no field"));
+            }
+        }
+        OpKind::MaxFinal | OpKind::MinFinal => {
+            if has_script && step.field.is_some() {
+                errors.push(GraphError::at(
+                    place.clone(),
+                    "field",
+                    "give either a `by` script or a `field`, not both",
+                ));
+            }
+        }
+        OpKind::Collect => {
+            if step.max_size.is_none() && step.timeout.is_none() {
+                errors.push(GraphError::new(
+                    place.clone(),
+                    "a collect needs `max_size`, `timeout`, or both, else its lists only leave at end of input",
+                ));
+            }
+            if let Some(n) = step.max_size
+                && n < 1
+            {
+                errors.push(GraphError::at(
+                    place.clone(),
+                    "max_size",
+                    format!("must be at least 1, found {n}"),
+                ));
+            }
+            if let Some(timeout) = &step.timeout {
+                match crate::time::parse_duration_micros(timeout) {
+                    Ok(0) => errors.push(GraphError::at(place.clone(), "timeout", "must be longer than 0")),
+                    Ok(_) => {}
+                    Err(reason) => errors.push(GraphError::at(place.clone(), "timeout", reason)),
+                }
+            }
+        }
+        OpKind::Inspect | OpKind::KeyRm | OpKind::Merge | OpKind::Join => {}
+    }
+    if let Some(field) = &step.field
+        && field.is_empty()
+    {
+        errors.push(GraphError::at(place, "field", "must not be empty"));
+    }
+}
+
+fn check_sources(doc: &PipelineDoc, base_dir: &Path, errors: &mut Vec<GraphError>) {
+    for source in &doc.sources {
+        let place = Place::Source(source.id.clone());
+        let full = base_dir.join(&source.path);
+        if !full.is_file() {
+            errors.push(GraphError::at(place.clone(), "path", format!("file not found: {}", full.display())));
+        }
+        if source.effective_format().is_none() {
+            errors.push(GraphError::at(
+                place.clone(),
+                "format",
+                format!(
+                    "cannot tell the format of {} from its extension: set format = \"csv\", \"jsonl\" or \"json\"",
+                    source.path.display()
+                ),
+            ));
+        }
+        if !source.types.is_empty() && source.effective_format() != Some(super::SourceFormat::Csv) {
+            errors.push(GraphError::at(
+                place.clone(),
+                "types",
+                "forced column types apply to CSV sources only",
+            ));
+        }
+        match (source.on_bad_row, &source.dead_letter_path) {
+            (BadRowPolicy::DeadLetter, None) => errors.push(GraphError::at(
+                place,
+                "dead_letter_path",
+                "missing: on_bad_row = \"dead_letter\" needs a file to write bad rows to",
+            )),
+            (BadRowPolicy::Fail | BadRowPolicy::Skip, Some(_)) => errors.push(GraphError::at(
+                place,
+                "dead_letter_path",
+                "only used with on_bad_row = \"dead_letter\"",
+            )),
+            _ => {}
+        }
+    }
+}
+
+/// Kahn's algorithm; ready steps leave in file order. `Err` holds the steps left in cycles.
+fn topological_order(doc: &PipelineDoc, step_inputs: &[Vec<StreamRef>]) -> Result<Vec<usize>, Vec<usize>> {
+    let n = doc.steps.len();
+    let mut pending = vec![0usize; n];
+    let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, inputs) in step_inputs.iter().enumerate() {
+        for input in inputs {
+            if let StreamRef::Step { step, .. } = *input {
+                pending[i] += 1;
+                consumers[step].push(i);
+            }
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..n).filter(|&i| pending[i] == 0).map(Reverse).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(Reverse(i)) = ready.pop() {
+        order.push(i);
+        for &c in &consumers[i] {
+            pending[c] -= 1;
+            if pending[c] == 0 {
+                ready.push(Reverse(c));
+            }
+        }
+    }
+    if order.len() == n { Ok(order) } else { Err((0..n).filter(|&i| pending[i] > 0).collect()) }
+}
+
+/// Computes which step outputs are keyed, and reports operators fed the wrong kind.
+fn keyedness(
+    doc: &PipelineDoc,
+    order: &[usize],
+    step_inputs: &[Vec<StreamRef>],
+    errors: &mut Vec<GraphError>,
+) -> Vec<bool> {
+    let mut keyed = vec![false; doc.steps.len()];
+    for &i in order {
+        let step = &doc.steps[i];
+        let input_keyed: Vec<bool> = step_inputs[i]
+            .iter()
+            .map(|s| match *s {
+                StreamRef::Source(_) => false,
+                StreamRef::Step { step, .. } => keyed[step],
+            })
+            .collect();
+        let all_keyed = !input_keyed.is_empty() && input_keyed.iter().all(|k| *k);
+        let needs_keyed = step.op.is_stateful() && step.op != OpKind::CountFinal
+            || matches!(
+                step.op,
+                OpKind::KeyRm | OpKind::MapValue | OpKind::FilterValue | OpKind::FlatMapValue
+            );
+        if needs_keyed {
+            for (input, k) in step_inputs[i].iter().zip(&input_keyed) {
+                if !k {
+                    errors.push(GraphError::at(
+                        Place::Step(step.id.clone()),
+                        "inputs",
+                        format!(
+                            "`{}` needs a keyed stream, but `{}` is not keyed: put a `key_on` step before it",
+                            step.op,
+                            stream_name(doc, *input)
+                        ),
+                    ));
+                }
+            }
+        }
+        keyed[i] = match step.op {
+            OpKind::Map | OpKind::FlatMap | OpKind::FilterMap | OpKind::KeyRm => false,
+            OpKind::Filter | OpKind::Inspect | OpKind::Branch | OpKind::Merge => all_keyed,
+            _ => true,
+        };
+    }
+    keyed
+}

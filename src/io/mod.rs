@@ -1,0 +1,21 @@
+//! Replay sources and sinks: how recorded events get into a pipeline and how its outputs
+//! get out.
+//!
+//! - [`Source`] reads a CSV, JSON Lines or JSON file one [`SourceEvent`] at a time (the
+//!   whole record as an object map, with its event time), handling bad rows by the
+//!   source's policy, and can resume at a row.
+//! - [`Sink`]s write items as JSON Lines, CSV or to stdout ([`open_sink`]), or keep them
+//!   in memory ([`CaptureSink`]).
+//! - [`write_json`] / [`json_to_dynamic`] convert between Rhai values and JSON the way
+//!   SEMANTICS.md ("Values") says: integers stay integers, floats always show a fraction
+//!   or exponent, maps are written with sorted keys, nothing is silently `null`.
+
+mod error;
+mod json;
+mod sink;
+mod source;
+
+pub use error::{IoError, RowError};
+pub use json::{json_to_dynamic, to_json_string, write_json};
+pub use sink::{CaptureHandle, CaptureSink, Sink, open_sink};
+pub use source::{Source, SourceEvent};

@@ -1,0 +1,101 @@
+//! The JSON Lines reader: each non-blank line one JSON object. A line that is not an
+//! object, is not valid JSON, or holds an integer beyond i64 is a bad row.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use serde_json::error::Category;
+
+use super::{Row, raw_text};
+use crate::io::error::{IoError, RowError};
+use crate::io::json::{ErrorPath, ParseFailure, json_kind, parse_value};
+
+/// Bytes buffered from the file.
+const BUFFER: usize = 256 * 1024;
+
+/// Reads a JSON Lines file row by row.
+pub(super) struct JsonlReader {
+    /// The file, buffered.
+    reader: BufReader<File>,
+    /// The file (for errors).
+    path: PathBuf,
+    /// The line being read, reused.
+    buf: Vec<u8>,
+    /// The number of the line in `buf`.
+    line: u64,
+    /// The path of a JSON error inside a line.
+    error_path: ErrorPath,
+}
+
+impl JsonlReader {
+    /// Opens the file.
+    pub(super) fn open(path: &Path) -> Result<Self, IoError> {
+        let file = File::open(path).map_err(|e| IoError::file(path, "open", e))?;
+        Ok(JsonlReader {
+            reader: BufReader::with_capacity(BUFFER, file),
+            path: path.to_path_buf(),
+            buf: Vec::with_capacity(1024),
+            line: 0,
+            error_path: ErrorPath::default(),
+        })
+    }
+
+    /// The next row (blank lines are not rows), or `None` at the end of the file.
+    pub(super) fn next_row(&mut self) -> Result<Option<Row>, IoError> {
+        loop {
+            self.buf.clear();
+            let read = self
+                .reader
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|e| IoError::file(&self.path, "read", e))?;
+            if read == 0 {
+                return Ok(None);
+            }
+            self.line += 1;
+            let mut text = self.buf.as_slice();
+            if self.line == 1 {
+                text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+            }
+            if text.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let mut deserializer = serde_json::Deserializer::from_slice(text);
+            let parsed = parse_value(&mut deserializer, &self.error_path).and_then(|value| {
+                deserializer.end().map(|()| value).map_err(|error| ParseFailure { error, column: None })
+            });
+            let row = match parsed {
+                Ok(value) => {
+                    let kind = json_kind(&value);
+                    match value.try_cast::<rhai::Map>() {
+                        Some(fields) => Row::Good { fields, line: self.line },
+                        None => {
+                            Row::Bad(self.row_error(None, format!("expected a JSON object, found {kind}")))
+                        }
+                    }
+                }
+                Err(failure) => {
+                    let reason = match failure.error.classify() {
+                        Category::Data => failure.message(),
+                        Category::Syntax | Category::Eof | Category::Io => format!(
+                            "invalid JSON at column {}: {}",
+                            failure.error.column(),
+                            failure.message()
+                        ),
+                    };
+                    Row::Bad(self.row_error(failure.column, reason))
+                }
+            };
+            return Ok(Some(row));
+        }
+    }
+
+    /// The raw text of the line last read.
+    pub(super) fn last_raw(&self) -> String {
+        raw_text(&self.buf)
+    }
+
+    fn row_error(&self, column: Option<String>, reason: String) -> RowError {
+        RowError { path: self.path.clone(), line: self.line, column, reason, raw: self.last_raw() }
+    }
+}

@@ -1,0 +1,197 @@
+//! Finite aggregations, emitted once per key at end of input: reduce_final, fold_final,
+//! count_final, max_final, min_final.
+
+use rhai::Dynamic;
+
+use super::common::{
+    KeyMap, StepError, as_key, get_field, in_context, sorted_entries, sorted_keys, step_error,
+};
+use super::stateful_map::builtin_step;
+use super::{Item, Key, OpContext, Operator, Output};
+use crate::graph::{Builtin, OpKind, StepSpec};
+use crate::script::Script;
+
+enum Kind {
+    Reduce,
+    Fold,
+    Count,
+    Max,
+    Min,
+}
+
+enum Function {
+    Script(Script),
+    Builtin(Builtin),
+    Field(String),
+    None,
+}
+
+/// Any `*_final` step.
+pub struct Aggregate {
+    step: String,
+    kind: Kind,
+    function: Function,
+    /// Operand field of a built-in.
+    field: Option<String>,
+    /// Per key: the accumulator (max/min: `[by, value]`).
+    accs: KeyMap<Dynamic>,
+}
+
+impl Aggregate {
+    /// Builds the step, checking its script defines the functions it calls.
+    pub fn new(spec: &StepSpec, script: Option<Script>) -> Result<Self, StepError> {
+        let kind = match spec.op {
+            OpKind::ReduceFinal => Kind::Reduce,
+            OpKind::FoldFinal => Kind::Fold,
+            OpKind::CountFinal => Kind::Count,
+            OpKind::MaxFinal => Kind::Max,
+            _ => Kind::Min,
+        };
+        let function = match (script, spec.builtin, &spec.field) {
+            (Some(script), _, _) => {
+                match kind {
+                    Kind::Reduce => script.require("reducer", &["acc", "value"])?,
+                    Kind::Fold => {
+                        script.require("builder", &[])?;
+                        script.require("folder", &["acc", "value"])?;
+                    }
+                    Kind::Count => script.require("key", &["x"])?,
+                    Kind::Max | Kind::Min => script.require("by", &["value"])?,
+                }
+                Function::Script(script)
+            }
+            (None, Some(builtin), _) => Function::Builtin(builtin),
+            (None, None, Some(field)) if matches!(kind, Kind::Count | Kind::Max | Kind::Min) => {
+                Function::Field(field.clone())
+            }
+            (None, None, _) if matches!(kind, Kind::Max | Kind::Min) => Function::None,
+            _ => return Err(step_error(&spec.id, None, "needs a script or a built-in")),
+        };
+        let field = if matches!(function, Function::Builtin(_)) { spec.field.clone() } else { None };
+        Ok(Self { step: spec.id.clone(), kind, function, field, accs: KeyMap::default() })
+    }
+
+    fn by(&mut self, key: Option<&Key>, value: &Dynamic) -> Result<Dynamic, StepError> {
+        match &mut self.function {
+            Function::Script(script) => {
+                script.call("by", (value.clone(),)).map_err(|e| in_context(e, key, value))
+            }
+            Function::Field(field) => {
+                get_field(&self.step, field, value).map_err(|e| in_context(e, key, value))
+            }
+            _ => Ok(value.clone()),
+        }
+    }
+}
+
+impl Operator for Aggregate {
+    fn on_item(
+        &mut self,
+        _ctx: &mut OpContext<'_>,
+        _input: usize,
+        item: Item,
+        _out: &mut Vec<Output>,
+    ) -> Result<(), StepError> {
+        if let Kind::Count = self.kind {
+            let arg = item.into_script_arg();
+            let key = match &mut self.function {
+                Function::Script(script) => {
+                    let k = script.call("key", (arg.clone(),)).map_err(|e| in_context(e, None, &arg))?;
+                    as_key(&self.step, "key", k).map_err(|e| in_context(e, None, &arg))?
+                }
+                Function::Field(field) => {
+                    let k = get_field(&self.step, field, &arg).map_err(|e| in_context(e, None, &arg))?;
+                    as_key(&self.step, "field", k).map_err(|e| in_context(e, None, &arg))?
+                }
+                _ => return Err(step_error(&self.step, None, "count_final needs `fn key(x)` or `field`")),
+            };
+            let count = self.accs.entry(key).or_insert(Dynamic::from_int(0));
+            let n = count.as_int().unwrap_or(0);
+            *count = Dynamic::from_int(n + 1);
+            return Ok(());
+        }
+        let Some(key) = item.key else {
+            return Err(step_error(&self.step, None, "received an unkeyed item"));
+        };
+        let value = item.value;
+        match self.kind {
+            Kind::Max | Kind::Min => {
+                let by = self.by(Some(&key), &value)?;
+                let replace = match self.accs.get(&key) {
+                    None => true,
+                    Some(best) => {
+                        let best_by = best.read_lock::<rhai::Array>().and_then(|pair| pair.first().cloned());
+                        let best_by = best_by.unwrap_or_default();
+                        let order = crate::value::compare(&by, &best_by).map_err(|m| {
+                            in_context(step_error(&self.step, Some("by"), m), Some(&key), &value)
+                        })?;
+                        // On a tie the earlier value is kept.
+                        if matches!(self.kind, Kind::Max) { order.is_gt() } else { order.is_lt() }
+                    }
+                };
+                if replace {
+                    self.accs.insert(key, Dynamic::from_array(vec![by, value]));
+                }
+            }
+            _ => {
+                let previous = self.accs.remove(&key);
+                let next = match (&mut self.function, previous) {
+                    (Function::Builtin(builtin), previous) => {
+                        let builtin = *builtin;
+                        let previous = match (&self.kind, previous) {
+                            (Kind::Fold, None) if builtin == Builtin::Count => Some(Dynamic::from_int(0)),
+                            (_, previous) => previous,
+                        };
+                        builtin_step(&self.step, builtin, self.field.as_deref(), previous.as_ref(), &value)
+                            .map_err(|e| in_context(e, Some(&key), &value))?
+                    }
+                    (Function::Script(script), previous) => {
+                        let acc = match (&self.kind, previous) {
+                            (_, Some(acc)) => acc,
+                            (Kind::Reduce, None) => {
+                                self.accs.insert(key, value);
+                                return Ok(());
+                            }
+                            (_, None) => {
+                                script.call("builder", ()).map_err(|e| in_context(e, Some(&key), &value))?
+                            }
+                        };
+                        let name = if matches!(self.kind, Kind::Reduce) { "reducer" } else { "folder" };
+                        let context = value.clone();
+                        script.call(name, (acc, value)).map_err(|e| in_context(e, Some(&key), &context))?
+                    }
+                    _ => return Err(step_error(&self.step, None, "needs a script or a built-in")),
+                };
+                self.accs.insert(key, next);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_eof(&mut self, _ctx: &mut OpContext<'_>, out: &mut Vec<Output>) -> Result<(), StepError> {
+        for key in sorted_keys(&self.accs) {
+            let Some(acc) = self.accs.remove(&key) else { continue };
+            let value = match self.kind {
+                Kind::Max | Kind::Min => {
+                    acc.into_array().ok().and_then(|mut pair| pair.pop()).unwrap_or_default()
+                }
+                _ => acc,
+            };
+            out.push(Output { port: 0, item: Item::keyed(key, value) });
+        }
+        Ok(())
+    }
+
+    fn key_count(&self) -> usize {
+        self.accs.len()
+    }
+
+    fn states(&self) -> Vec<(Key, Dynamic)> {
+        sorted_entries(&self.accs)
+    }
+
+    fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
+        self.accs = states.into_iter().collect();
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+//! collect: per-key lists, emitted when full (`max_size`), after `timeout` without a new item
+//! (an inactivity deadline, re-armed by every item), or at end of input.
+
+use rhai::{Array, Dynamic};
+
+use super::common::{KeyMap, StepError, sorted_entries, sorted_keys, step_error};
+use super::{Item, Key, OpContext, Operator, Output};
+
+/// A collect step.
+pub struct Collect {
+    step: String,
+    max_size: Option<usize>,
+    timeout_micros: Option<i64>,
+    lists: KeyMap<Array>,
+}
+
+impl Collect {
+    /// A collect with its limits (validation ensured at least one is set).
+    pub fn new(step: &str, max_size: Option<i64>, timeout_micros: Option<i64>) -> Self {
+        let max_size = max_size.and_then(|n| usize::try_from(n).ok());
+        Self { step: step.to_owned(), max_size, timeout_micros, lists: KeyMap::default() }
+    }
+}
+
+impl Operator for Collect {
+    fn on_item(
+        &mut self,
+        ctx: &mut OpContext<'_>,
+        _input: usize,
+        item: Item,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StepError> {
+        let Some(key) = item.key else {
+            return Err(step_error(&self.step, None, "received an unkeyed item"));
+        };
+        let list = self.lists.entry(key.clone()).or_default();
+        list.push(item.value);
+        if self.max_size.is_some_and(|max| list.len() >= max) {
+            let full = self.lists.remove(&key).unwrap_or_default();
+            ctx.timers.cancel(&key);
+            out.push(Output { port: 0, item: Item::keyed(key, Dynamic::from_array(full)) });
+        } else if let (Some(timeout), Some(now)) = (self.timeout_micros, ctx.now) {
+            ctx.timers.arm(&key, now.saturating_add(timeout));
+        }
+        Ok(())
+    }
+
+    fn on_notify(
+        &mut self,
+        _ctx: &mut OpContext<'_>,
+        key: &Key,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StepError> {
+        if let Some(list) = self.lists.remove(key) {
+            out.push(Output { port: 0, item: Item::keyed(key.clone(), Dynamic::from_array(list)) });
+        }
+        Ok(())
+    }
+
+    fn on_eof(&mut self, ctx: &mut OpContext<'_>, out: &mut Vec<Output>) -> Result<(), StepError> {
+        for key in sorted_keys(&self.lists) {
+            if let Some(list) = self.lists.remove(&key) {
+                ctx.timers.cancel(&key);
+                if !list.is_empty() {
+                    out.push(Output { port: 0, item: Item::keyed(key, Dynamic::from_array(list)) });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn key_count(&self) -> usize {
+        self.lists.len()
+    }
+
+    fn states(&self) -> Vec<(Key, Dynamic)> {
+        sorted_entries(&self.lists).into_iter().map(|(k, list)| (k, Dynamic::from_array(list))).collect()
+    }
+
+    fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
+        self.lists.clear();
+        for (key, list) in states {
+            let list = list.into_array().map_err(|t| {
+                step_error(&self.step, None, format!("restored state of {key:?} is {t}, not a list"))
+            })?;
+            self.lists.insert(key, list);
+        }
+        Ok(())
+    }
+}

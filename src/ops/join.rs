@@ -1,0 +1,133 @@
+//! join: N keyed sides per key, with insert_mode first/last/product and emit_mode
+//! complete/final/running (SEMANTICS.md, "Join").
+
+use rhai::{Array, Dynamic};
+
+use super::common::{KeyMap, StepError, sorted_entries, sorted_keys, step_error};
+use super::{Item, Key, OpContext, Operator, Output};
+use crate::graph::{EmitMode, InsertMode};
+
+/// A join step.
+pub struct Join {
+    step: String,
+    sides: usize,
+    insert: InsertMode,
+    emit: EmitMode,
+    /// Per key, per side, the remembered values in arrival order.
+    state: KeyMap<Vec<Array>>,
+}
+
+impl Join {
+    /// A join over `sides` inputs.
+    pub fn new(step: &str, sides: usize, insert: InsertMode, emit: EmitMode) -> Self {
+        Self { step: step.to_owned(), sides, insert, emit, state: KeyMap::default() }
+    }
+}
+
+/// The cross product of the sides' values, in side order; a side with none gives one `()`.
+fn rows(sides: &[Array]) -> Vec<Array> {
+    let mut rows: Vec<Array> = vec![Vec::with_capacity(sides.len())];
+    for side in sides {
+        let choices: &[Dynamic] = if side.is_empty() { &[Dynamic::UNIT] } else { side };
+        rows = rows
+            .into_iter()
+            .flat_map(|row| {
+                choices.iter().map(move |v| {
+                    let mut next = row.clone();
+                    next.push(v.clone());
+                    next
+                })
+            })
+            .collect();
+    }
+    rows
+}
+
+fn emit_rows(key: &Key, sides: &[Array], out: &mut Vec<Output>) {
+    for row in rows(sides) {
+        out.push(Output { port: 0, item: Item::keyed(key.clone(), Dynamic::from_array(row)) });
+    }
+}
+
+impl Operator for Join {
+    fn on_item(
+        &mut self,
+        _ctx: &mut OpContext<'_>,
+        input: usize,
+        item: Item,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StepError> {
+        let Some(key) = item.key else {
+            return Err(step_error(&self.step, None, "received an unkeyed item"));
+        };
+        let sides = self.state.entry(key.clone()).or_insert_with(|| vec![Vec::new(); self.sides]);
+        let Some(side) = sides.get_mut(input) else {
+            return Err(step_error(&self.step, None, format!("no side {input}")));
+        };
+        match self.insert {
+            InsertMode::First => {
+                if side.is_empty() {
+                    side.push(item.value);
+                }
+            }
+            InsertMode::Last => {
+                side.clear();
+                side.push(item.value);
+            }
+            InsertMode::Product => side.push(item.value),
+        }
+        match self.emit {
+            EmitMode::Complete => {
+                if sides.iter().all(|s| !s.is_empty())
+                    && let Some(sides) = self.state.remove(&key)
+                {
+                    emit_rows(&key, &sides, out);
+                }
+            }
+            EmitMode::Running => emit_rows(&key, sides, out),
+            EmitMode::Final => {}
+        }
+        Ok(())
+    }
+
+    fn on_eof(&mut self, _ctx: &mut OpContext<'_>, out: &mut Vec<Output>) -> Result<(), StepError> {
+        if self.emit == EmitMode::Final {
+            for key in sorted_keys(&self.state) {
+                if let Some(sides) = self.state.remove(&key) {
+                    emit_rows(&key, &sides, out);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn key_count(&self) -> usize {
+        self.state.len()
+    }
+
+    fn states(&self) -> Vec<(Key, Dynamic)> {
+        sorted_entries(&self.state)
+            .into_iter()
+            .map(|(k, sides)| (k, Dynamic::from_array(sides.into_iter().map(Dynamic::from_array).collect())))
+            .collect()
+    }
+
+    fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
+        self.state.clear();
+        for (key, sides) in states {
+            let bad =
+                || step_error(&self.step, None, format!("restored state of {key:?} is not a list of sides"));
+            let sides: Vec<Array> = sides
+                .into_array()
+                .map_err(|_| bad())?
+                .into_iter()
+                .map(|side| side.into_array().map_err(|_| bad()))
+                .collect::<Result<_, _>>()?;
+            if sides.len() != self.sides {
+                return Err(bad());
+            }
+            self.state.insert(key, sides);
+        }
+        Ok(())
+    }
+}

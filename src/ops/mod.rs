@@ -1,0 +1,177 @@
+//! Operators: each a per-step state machine with the same small interface ([`Operator`]):
+//! an item arrives, a key's timer fires, input ends, snapshot, restore. They know nothing of
+//! scheduling, so the same code can be hosted by another executor.
+//!
+//! One module per family: [`stateless`], [`stateful_map`], [`aggregate`], [`collect`],
+//! [`join`], [`stateful`]. [`build`] makes the operator a step spec asks for.
+
+mod aggregate;
+mod collect;
+mod common;
+mod join;
+mod stateful;
+mod stateful_map;
+mod stateless;
+
+use rhai::Dynamic;
+
+use crate::graph::{OpKind, StepSpec};
+use crate::script::{Script, ScriptError, ScriptHost};
+
+pub use common::{Key, StepError, describe_item};
+
+/// One item on a stream: keyed streams carry a key, unkeyed ones do not.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// The key, on keyed streams.
+    pub key: Option<Key>,
+    /// The value (the whole record, for source events).
+    pub value: Dynamic,
+}
+
+impl Item {
+    /// An item of an unkeyed stream.
+    pub fn plain(value: Dynamic) -> Self {
+        Self { key: None, value }
+    }
+
+    /// An item of a keyed stream.
+    pub fn keyed(key: Key, value: Dynamic) -> Self {
+        Self { key: Some(key), value }
+    }
+
+    /// What a stateless user function sees: the value, or `[key, value]` on a keyed stream.
+    pub fn into_script_arg(self) -> Dynamic {
+        match self.key {
+            Some(key) => Dynamic::from_array(vec![Dynamic::from(key), self.value]),
+            None => self.value,
+        }
+    }
+}
+
+/// An item emitted on one of a step's output ports (0, or 1 for a branch's `falses`).
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The output port.
+    pub port: usize,
+    /// The item.
+    pub item: Item,
+}
+
+/// Timer requests of one step: at most one timer per key.
+pub trait Timers {
+    /// Arms (or re-arms) the key's timer at `due` (microseconds since the epoch).
+    fn arm(&mut self, key: &Key, due: i64);
+    /// Cancels the key's timer, if any.
+    fn cancel(&mut self, key: &Key);
+}
+
+/// What an operator may see and do besides its own state.
+pub struct OpContext<'a> {
+    /// The run's clock (`None` before the first timed event).
+    pub now: Option<i64>,
+    /// This step's timers.
+    pub timers: &'a mut dyn Timers,
+}
+
+/// One step of the dataflow. Implementations hold all state of their step, per key.
+pub trait Operator: Send {
+    /// An item arrived on input `input` (the index in the step's `inputs`).
+    fn on_item(
+        &mut self,
+        ctx: &mut OpContext<'_>,
+        input: usize,
+        item: Item,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StepError>;
+
+    /// The key's timer is due (it has been disarmed already).
+    fn on_notify(
+        &mut self,
+        _ctx: &mut OpContext<'_>,
+        _key: &Key,
+        _out: &mut Vec<Output>,
+    ) -> Result<(), StepError> {
+        Ok(())
+    }
+
+    /// All inputs have ended: emit what is left, for every live key in key order.
+    fn on_eof(&mut self, _ctx: &mut OpContext<'_>, _out: &mut Vec<Output>) -> Result<(), StepError> {
+        Ok(())
+    }
+
+    /// Number of live keys.
+    fn key_count(&self) -> usize {
+        0
+    }
+
+    /// Each live key's state as the engine holds it (for the UI and keyframes), in key order.
+    fn states(&self) -> Vec<(Key, Dynamic)> {
+        Vec::new()
+    }
+
+    /// Replaces all state with what [`Operator::states`] returned (keyframe restore).
+    fn set_states(&mut self, _states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
+        Ok(())
+    }
+
+    /// Each live key's state to resume from (a StatefulLogic's `snapshot()`), in key order.
+    fn snapshot(&mut self) -> Result<Vec<(Key, Dynamic)>, StepError> {
+        Ok(self.states())
+    }
+
+    /// Rebuilds state from [`Operator::snapshot`] (a StatefulLogic calls `builder(state)`).
+    fn restore(&mut self, snapshot: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
+        self.set_states(snapshot)
+    }
+}
+
+/// Compiles a step's script (if any) and builds its operator; checks the script has the
+/// functions the operator calls. `timeout_micros` is a collect's timeout.
+pub fn build(
+    host: &ScriptHost,
+    step: &StepSpec,
+    input_count: usize,
+    timeout_micros: Option<i64>,
+) -> Result<Box<dyn Operator>, ScriptError> {
+    let script = match &step.script {
+        Some(source) => Some(Script::compile(host, &step.id, source)?),
+        None => None,
+    };
+    let id = step.id.as_str();
+    Ok(match step.op {
+        OpKind::Map
+        | OpKind::Filter
+        | OpKind::FilterMap
+        | OpKind::FlatMap
+        | OpKind::KeyOn
+        | OpKind::KeyRm
+        | OpKind::MapValue
+        | OpKind::FilterValue
+        | OpKind::FlatMapValue
+        | OpKind::Inspect
+        | OpKind::Merge
+        | OpKind::Branch => Box::new(stateless::Stateless::new(step, script)?),
+        OpKind::StatefulMap | OpKind::StatefulFlatMap => {
+            Box::new(stateful_map::StatefulMap::new(step, script)?)
+        }
+        OpKind::ReduceFinal
+        | OpKind::FoldFinal
+        | OpKind::CountFinal
+        | OpKind::MaxFinal
+        | OpKind::MinFinal => Box::new(aggregate::Aggregate::new(step, script)?),
+        OpKind::Collect => Box::new(collect::Collect::new(id, step.max_size, timeout_micros)),
+        OpKind::Join => Box::new(join::Join::new(
+            id,
+            input_count,
+            step.insert_mode.unwrap_or_default(),
+            step.emit_mode.unwrap_or_default(),
+        )),
+        OpKind::Stateful | OpKind::StatefulBatch => {
+            let Some(script) = script else {
+                return Err(ScriptError::new(id, None, "this operator needs a script"));
+            };
+            Box::new(stateful::StatefulLogic::new(script, step.op == OpKind::StatefulBatch)?)
+        }
+    })
+}

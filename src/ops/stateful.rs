@@ -1,0 +1,223 @@
+//! stateful and stateful_batch: a StatefulLogic per key, written as one Rhai script whose
+//! methods run with `this` bound to the key's state (SEMANTICS.md, "Low-level stateful logic").
+
+use rhai::Dynamic;
+
+use super::common::{
+    KeyMap, StepError, as_array, as_pair, in_context, sorted_entries, sorted_keys, step_error,
+};
+use super::{Item, Key, OpContext, Operator, Output};
+use crate::script::Script;
+
+/// Whether a logic survives a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// Keep the logic.
+    Retain,
+    /// Drop the logic and its timer.
+    Discard,
+}
+
+/// A stateful or stateful_batch step.
+pub struct StatefulLogic {
+    script: Script,
+    batch: bool,
+    has_notify: bool,
+    has_eof: bool,
+    has_notify_at: bool,
+    has_snapshot: bool,
+    logics: KeyMap<Dynamic>,
+}
+
+impl StatefulLogic {
+    /// Builds the step, checking the script's functions.
+    pub fn new(script: Script, batch: bool) -> Result<Self, StepError> {
+        script.require("builder", &["resume"])?;
+        if batch {
+            script.require("on_batch", &["values"])?;
+        } else {
+            script.require("on_item", &["value"])?;
+        }
+        Ok(Self {
+            has_notify: script.has("on_notify", 0),
+            has_eof: script.has("on_eof", 0),
+            has_notify_at: script.has("notify_at", 0),
+            has_snapshot: script.has("snapshot", 0),
+            script,
+            batch,
+            logics: KeyMap::default(),
+        })
+    }
+
+    fn step(&self) -> &str {
+        self.script.step()
+    }
+
+    fn build(&mut self, key: &Key, resume: Dynamic) -> Result<Dynamic, StepError> {
+        let context = resume.clone();
+        self.script.call("builder", (resume,)).map_err(|e| {
+            e.with_context(format!(
+                "key {:?}, resume state {}",
+                key.as_str(),
+                crate::value::preview(&context)
+            ))
+        })
+    }
+
+    /// Emits a call's outputs, applies its retention, and re-reads `notify_at`.
+    fn finish(
+        &mut self,
+        ctx: &mut OpContext<'_>,
+        key: &Key,
+        function: &str,
+        mut state: Dynamic,
+        result: Dynamic,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StepError> {
+        let shape = "[outputs, RETAIN] or [outputs, DISCARD]";
+        let (outputs, discard) = as_pair(self.step(), function, shape, result)?;
+        let outputs = as_array(self.step(), function, "the outputs (first element)", outputs)?;
+        let retention = match discard.as_bool() {
+            Ok(true) => Retention::Discard,
+            Ok(false) => Retention::Retain,
+            Err(_) => {
+                return Err(step_error(
+                    self.step(),
+                    Some(function),
+                    format!(
+                        "the second element must be RETAIN or DISCARD, found {}",
+                        crate::value::preview(&discard)
+                    ),
+                ));
+            }
+        };
+        for value in outputs {
+            out.push(Output { port: 0, item: Item::keyed(key.clone(), value) });
+        }
+        match retention {
+            Retention::Discard => {
+                ctx.timers.cancel(key);
+            }
+            Retention::Retain => {
+                if self.has_notify_at {
+                    let due = self.script.call_this(&mut state, "notify_at", ())?;
+                    if due.is_unit() {
+                        ctx.timers.cancel(key);
+                    } else if let Ok(due) = due.as_int() {
+                        ctx.timers.arm(key, due);
+                    } else {
+                        return Err(step_error(
+                            self.step(),
+                            Some("notify_at"),
+                            format!(
+                                "must return a time (INT microseconds, e.g. now() + secs(5)) or (), it returned {}",
+                                crate::value::preview(&due)
+                            ),
+                        ));
+                    }
+                }
+                self.logics.insert(key.clone(), state);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Operator for StatefulLogic {
+    fn on_item(
+        &mut self,
+        ctx: &mut OpContext<'_>,
+        _input: usize,
+        item: Item,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StepError> {
+        let Some(key) = item.key else {
+            return Err(step_error(self.step(), None, "received an unkeyed item"));
+        };
+        let mut state = match self.logics.remove(&key) {
+            Some(state) => state,
+            None => self.build(&key, Dynamic::UNIT)?,
+        };
+        let context = item.value.clone();
+        let (function, result) = if self.batch {
+            let values = Dynamic::from_array(vec![item.value]);
+            ("on_batch", self.script.call_this(&mut state, "on_batch", (values,)))
+        } else {
+            ("on_item", self.script.call_this(&mut state, "on_item", (item.value,)))
+        };
+        let result = result.map_err(|e| in_context(e, Some(&key), &context))?;
+        self.finish(ctx, &key, function, state, result, out).map_err(|e| in_context(e, Some(&key), &context))
+    }
+
+    fn on_notify(
+        &mut self,
+        ctx: &mut OpContext<'_>,
+        key: &Key,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StepError> {
+        let Some(mut state) = self.logics.remove(key) else { return Ok(()) };
+        let result = if self.has_notify {
+            self.script
+                .call_this(&mut state, "on_notify", ())
+                .map_err(|e| e.with_context(format!("key {:?}, timer", key.as_str())))?
+        } else {
+            Dynamic::from_array(vec![Dynamic::from_array(Vec::new()), Dynamic::from_bool(false)])
+        };
+        self.finish(ctx, key, "on_notify", state, result, out).map_err(|e| {
+            if e.context.is_some() { e } else { e.with_context(format!("key {:?}, timer", key.as_str())) }
+        })
+    }
+
+    fn on_eof(&mut self, ctx: &mut OpContext<'_>, out: &mut Vec<Output>) -> Result<(), StepError> {
+        if !self.has_eof {
+            return Ok(());
+        }
+        for key in sorted_keys(&self.logics) {
+            let Some(mut state) = self.logics.remove(&key) else { continue };
+            let result = self
+                .script
+                .call_this(&mut state, "on_eof", ())
+                .map_err(|e| e.with_context(format!("key {:?}, end of input", key.as_str())))?;
+            self.finish(ctx, &key, "on_eof", state, result, out)?;
+        }
+        Ok(())
+    }
+
+    fn key_count(&self) -> usize {
+        self.logics.len()
+    }
+
+    fn states(&self) -> Vec<(Key, Dynamic)> {
+        sorted_entries(&self.logics)
+    }
+
+    fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
+        self.logics = states.into_iter().collect();
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Vec<(Key, Dynamic)>, StepError> {
+        let mut snapshot = Vec::with_capacity(self.logics.len());
+        for key in sorted_keys(&self.logics) {
+            let Some(state) = self.logics.get_mut(&key) else { continue };
+            let value = if self.has_snapshot {
+                self.script
+                    .call_this(state, "snapshot", ())
+                    .map_err(|e| e.with_context(format!("key {:?}, snapshot", key.as_str())))?
+            } else {
+                state.clone()
+            };
+            snapshot.push((key, value));
+        }
+        Ok(snapshot)
+    }
+
+    fn restore(&mut self, snapshot: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
+        self.logics.clear();
+        for (key, resume) in snapshot {
+            let state = self.build(&key, resume)?;
+            self.logics.insert(key, state);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,132 @@
+//! stateful_map and stateful_flat_map: `mapper(state, value)` → `[new_state, out]`.
+
+use rhai::Dynamic;
+
+use super::common::{
+    KeyMap, StepError, as_array, as_pair, get_field, in_context, sorted_entries, step_error,
+};
+use super::{Item, Key, OpContext, Operator, Output};
+use crate::graph::{Builtin, OpKind, StepSpec};
+use crate::script::Script;
+
+enum Mapper {
+    Script(Script),
+    Builtin { builtin: Builtin, field: Option<String> },
+}
+
+/// A stateful_map or stateful_flat_map step.
+pub struct StatefulMap {
+    step: String,
+    flat: bool,
+    mapper: Mapper,
+    states: KeyMap<Dynamic>,
+}
+
+impl StatefulMap {
+    /// Builds the step from its script or built-in.
+    pub fn new(spec: &StepSpec, script: Option<Script>) -> Result<Self, StepError> {
+        let mapper = match (script, spec.builtin) {
+            (Some(script), _) => {
+                script.require("mapper", &["state", "value"])?;
+                Mapper::Script(script)
+            }
+            (None, Some(builtin)) => Mapper::Builtin { builtin, field: spec.field.clone() },
+            (None, None) => return Err(step_error(&spec.id, None, "needs a script or a built-in")),
+        };
+        Ok(Self {
+            step: spec.id.clone(),
+            flat: spec.op == OpKind::StatefulFlatMap,
+            mapper,
+            states: KeyMap::default(),
+        })
+    }
+}
+
+/// The next state of a built-in running aggregate (the output is the state).
+pub fn builtin_step(
+    step: &str,
+    builtin: Builtin,
+    field: Option<&str>,
+    state: Option<&Dynamic>,
+    value: &Dynamic,
+) -> Result<Dynamic, StepError> {
+    let operand = |value: &Dynamic| match field {
+        Some(field) => get_field(step, field, value),
+        None => Ok(value.clone()),
+    };
+    let fail = |m: String| step_error(step, Some(builtin.as_str()), m);
+    Ok(match (builtin, state) {
+        (Builtin::Count, None) => Dynamic::from_int(1),
+        (Builtin::Count, Some(n)) => {
+            let n = n.as_int().map_err(|_| fail("the count is not an INT".into()))?;
+            Dynamic::from_int(n + 1)
+        }
+        (_, None) => operand(value)?,
+        (Builtin::Sum, Some(acc)) => crate::value::add(acc, &operand(value)?).map_err(fail)?,
+        (Builtin::Min | Builtin::Max, Some(acc)) => {
+            let candidate = operand(value)?;
+            let order = crate::value::compare(&candidate, acc).map_err(fail)?;
+            let better = if builtin == Builtin::Min { order.is_lt() } else { order.is_gt() };
+            if better { candidate } else { acc.clone() }
+        }
+    })
+}
+
+impl Operator for StatefulMap {
+    fn on_item(
+        &mut self,
+        _ctx: &mut OpContext<'_>,
+        _input: usize,
+        item: Item,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StepError> {
+        let Some(key) = item.key else {
+            return Err(step_error(&self.step, None, "received an unkeyed item"));
+        };
+        match &mut self.mapper {
+            Mapper::Builtin { builtin, field } => {
+                let next =
+                    builtin_step(&self.step, *builtin, field.as_deref(), self.states.get(&key), &item.value)
+                        .map_err(|e| in_context(e, Some(&key), &item.value))?;
+                self.states.insert(key.clone(), next.clone());
+                out.push(Output { port: 0, item: Item::keyed(key, next) });
+            }
+            Mapper::Script(script) => {
+                let state = self.states.remove(&key).unwrap_or(Dynamic::UNIT);
+                let context = item.value.clone();
+                let result = script
+                    .call("mapper", (state, item.value))
+                    .map_err(|e| in_context(e, Some(&key), &context))?;
+                let shape = if self.flat { "[new_state, [outputs…]]" } else { "[new_state, output]" };
+                let (new_state, output) = as_pair(&self.step, "mapper", shape, result)
+                    .map_err(|e| in_context(e, Some(&key), &context))?;
+                if !new_state.is_unit() {
+                    self.states.insert(key.clone(), new_state);
+                }
+                if self.flat {
+                    let outputs = as_array(&self.step, "mapper", "the second element of the result", output)
+                        .map_err(|e| in_context(e, Some(&key), &context))?;
+                    for value in outputs {
+                        out.push(Output { port: 0, item: Item::keyed(key.clone(), value) });
+                    }
+                } else {
+                    out.push(Output { port: 0, item: Item::keyed(key, output) });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn key_count(&self) -> usize {
+        self.states.len()
+    }
+
+    fn states(&self) -> Vec<(Key, Dynamic)> {
+        sorted_entries(&self.states)
+    }
+
+    fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
+        self.states = states.into_iter().collect();
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! Stateless steps: map, filter, filter_map, flat_map, key_on, key_rm, map_value,
+//! filter_value, flat_map_value, inspect, merge, branch.
+
+use rhai::Dynamic;
+
+use super::common::{Key, StepError, as_array, as_bool, as_key, get_field, in_context, step_error};
+use super::{Item, OpContext, Operator, Output};
+use crate::graph::{OpKind, StepSpec};
+use crate::script::Script;
+
+/// How the step computes its function: a script, a built-in field read, or nothing.
+enum Function {
+    Script { script: Script, name: &'static str },
+    Field(String),
+    None,
+}
+
+/// Any stateless step.
+pub struct Stateless {
+    step: String,
+    op: OpKind,
+    function: Function,
+}
+
+impl Stateless {
+    /// Builds the step, checking its script defines the function it calls.
+    pub fn new(spec: &StepSpec, script: Option<Script>) -> Result<Self, StepError> {
+        let name = match spec.op {
+            OpKind::Map | OpKind::FilterMap | OpKind::FlatMap | OpKind::MapValue | OpKind::FlatMapValue => {
+                "mapper"
+            }
+            OpKind::Filter | OpKind::FilterValue | OpKind::Branch => "predicate",
+            OpKind::KeyOn => "key",
+            OpKind::Inspect => "inspector",
+            _ => "",
+        };
+        let function = match (script, &spec.field) {
+            (Some(script), _) => {
+                script.require(name, &["x"])?;
+                Function::Script { script, name }
+            }
+            (None, Some(field)) => Function::Field(field.clone()),
+            (None, None) => Function::None,
+        };
+        Ok(Self { step: spec.id.clone(), op: spec.op, function })
+    }
+
+    /// Applies the user function (or field read) to `arg`.
+    fn apply(&mut self, key: Option<&Key>, arg: Dynamic) -> Result<Dynamic, StepError> {
+        match &mut self.function {
+            Function::Script { script, name } => {
+                let context = arg.clone();
+                script.call(name, (arg,)).map_err(|e| in_context(e, key, &context))
+            }
+            Function::Field(field) => {
+                get_field(&self.step, field, &arg).map_err(|e| in_context(e, key, &arg))
+            }
+            Function::None => Ok(arg),
+        }
+    }
+
+    fn function_name(&self) -> &'static str {
+        match &self.function {
+            Function::Script { name, .. } => name,
+            _ => "field",
+        }
+    }
+}
+
+impl Operator for Stateless {
+    fn on_item(
+        &mut self,
+        _ctx: &mut OpContext<'_>,
+        _input: usize,
+        item: Item,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StepError> {
+        let emit = |out: &mut Vec<Output>, port: usize, item: Item| out.push(Output { port, item });
+        match self.op {
+            OpKind::Map => {
+                let key = item.key.clone();
+                let arg = match &self.function {
+                    // The built-in field form reads the value's field, keyed or not.
+                    Function::Field(_) => item.value,
+                    _ => item.into_script_arg(),
+                };
+                let value = self.apply(key.as_ref(), arg)?;
+                emit(out, 0, Item::plain(value));
+            }
+            OpKind::Filter | OpKind::Branch => {
+                let key = item.key.clone();
+                let arg = item.clone().into_script_arg();
+                let verdict = self.apply(key.as_ref(), arg)?;
+                let name = self.function_name();
+                let pass = as_bool(&self.step, name, &verdict)
+                    .map_err(|e| in_context(e, key.as_ref(), &item.value))?;
+                match (self.op, pass) {
+                    (OpKind::Filter, true) => emit(out, 0, item),
+                    (OpKind::Filter, false) => {}
+                    (_, true) => emit(out, 0, item),
+                    (_, false) => emit(out, 1, item),
+                }
+            }
+            OpKind::FilterMap => {
+                let key = item.key.clone();
+                let value = self.apply(key.as_ref(), item.into_script_arg())?;
+                if !value.is_unit() {
+                    emit(out, 0, Item::plain(value));
+                }
+            }
+            OpKind::FlatMap => {
+                let key = item.key.clone();
+                let value = self.apply(key.as_ref(), item.into_script_arg())?;
+                let items = as_array(&self.step, self.function_name(), "the result", value)?;
+                for value in items {
+                    emit(out, 0, Item::plain(value));
+                }
+            }
+            OpKind::KeyOn => {
+                let key = item.key.clone();
+                let value = item.into_script_arg();
+                let new_key = self.apply(key.as_ref(), value.clone())?;
+                let new_key = as_key(&self.step, self.function_name(), new_key)
+                    .map_err(|e| in_context(e, key.as_ref(), &value))?;
+                emit(out, 0, Item::keyed(new_key, value));
+            }
+            OpKind::KeyRm => emit(out, 0, Item::plain(item.value)),
+            OpKind::MapValue | OpKind::FilterValue | OpKind::FlatMapValue => {
+                let Some(key) = item.key else {
+                    return Err(step_error(&self.step, None, "received an unkeyed item"));
+                };
+                match self.op {
+                    OpKind::MapValue => {
+                        let value = self.apply(Some(&key), item.value)?;
+                        emit(out, 0, Item::keyed(key, value));
+                    }
+                    OpKind::FilterValue => {
+                        let verdict = self.apply(Some(&key), item.value.clone())?;
+                        if as_bool(&self.step, self.function_name(), &verdict)
+                            .map_err(|e| in_context(e, Some(&key), &item.value))?
+                        {
+                            emit(out, 0, Item::keyed(key, item.value));
+                        }
+                    }
+                    _ => {
+                        let value = self.apply(Some(&key), item.value)?;
+                        let items = as_array(&self.step, self.function_name(), "the result", value)?;
+                        for value in items {
+                            emit(out, 0, Item::keyed(key.clone(), value));
+                        }
+                    }
+                }
+            }
+            OpKind::Inspect => {
+                if matches!(self.function, Function::Script { .. }) {
+                    let key = item.key.clone();
+                    let _ignored = self.apply(key.as_ref(), item.clone().into_script_arg())?;
+                }
+                emit(out, 0, item);
+            }
+            _ => emit(out, 0, item), // merge
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! One step's compiled script: its functions, its top-level constants, and calls into it.
+
+use std::collections::BTreeSet;
+
+use rhai::{AST, CallFnOptions, Dynamic, EvalAltResult, FuncArgs, ParseError, Position, Scope};
+
+use super::error::{ScriptError, ScriptResult};
+use super::host::ScriptHost;
+
+/// The value a StatefulLogic returns to keep its state (`false`).
+pub const RETAIN: bool = false;
+/// The value a StatefulLogic returns to drop its state (`true`).
+pub const DISCARD: bool = true;
+
+/// A step's script, compiled once; its top-level statements have run.
+#[derive(Clone)]
+pub struct Script {
+    host: ScriptHost,
+    step: String,
+    ast: AST,
+    scope: Scope<'static>,
+    functions: BTreeSet<(String, usize)>,
+}
+
+impl std::fmt::Debug for Script {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Script").field("step", &self.step).field("functions", &self.functions).finish()
+    }
+}
+
+fn position(pos: Position) -> Option<(usize, usize)> {
+    Some((pos.line()?, pos.position().unwrap_or(1)))
+}
+
+/// Peels the "error in function call" wrappers down to the error that happened.
+fn innermost(err: &EvalAltResult) -> &EvalAltResult {
+    match err {
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => innermost(inner),
+        other => other,
+    }
+}
+
+fn describe(err: &EvalAltResult, host: &ScriptHost) -> String {
+    match err {
+        EvalAltResult::ErrorTooManyOperations(_) => format!(
+            "stopped after {} operations: an endless loop? (the limit per call is {})",
+            host.limits().max_operations,
+            host.limits().max_operations
+        ),
+        EvalAltResult::ErrorStackOverflow(_) => format!(
+            "stopped: calls nested more than {} deep (endless recursion?)",
+            host.limits().max_call_levels
+        ),
+        EvalAltResult::ErrorDataTooLarge(what, _) => {
+            format!("stopped: {what} grew past its limit (a string, array or map that never stops growing?)")
+        }
+        other => {
+            let text = other.to_string();
+            match text.rfind(" (line ") {
+                Some(cut) if !other.position().is_none() => text[..cut].to_owned(),
+                _ => text,
+            }
+        }
+    }
+}
+
+impl Script {
+    /// Compiles a step's script and runs its top-level statements (e.g. `const WINDOW = secs(10);`),
+    /// whose constants are then visible in every function.
+    pub fn compile(host: &ScriptHost, step: &str, source: &str) -> ScriptResult<Script> {
+        let engine = host.engine();
+        let mut scope = Scope::new();
+        scope.push_constant("RETAIN", super::compiled::RETAIN);
+        scope.push_constant("DISCARD", super::compiled::DISCARD);
+        let parse_error = |e: ParseError| ScriptError {
+            step: step.to_owned(),
+            function: None,
+            position: position(e.position()),
+            message: format!("does not compile: {}", e.err_type()),
+            context: None,
+        };
+        let first = engine.compile_with_scope(&scope, source).map_err(parse_error)?;
+        engine.run_ast_with_scope(&mut scope, &first).map_err(|e| {
+            let inner = innermost(&e);
+            ScriptError {
+                step: step.to_owned(),
+                function: None,
+                position: position(inner.position()),
+                message: format!("top-level statements failed: {}", describe(inner, host)),
+                context: None,
+            }
+        })?;
+        // Compile again with the top-level constants known, so that functions see them.
+        let ast = engine.compile_with_scope(&scope, source).map_err(parse_error)?;
+        let functions = ast.iter_functions().map(|f| (f.name.to_string(), f.params.len())).collect();
+        Ok(Script { host: host.clone(), step: step.to_owned(), ast, scope, functions })
+    }
+
+    /// The step this script belongs to.
+    pub fn step(&self) -> &str {
+        &self.step
+    }
+
+    /// Whether the script defines `name` with `arity` parameters.
+    pub fn has(&self, name: &str, arity: usize) -> bool {
+        self.functions.iter().any(|(n, a)| n == name && *a == arity)
+    }
+
+    /// An error unless the script defines `name(params…)`.
+    pub fn require(&self, name: &str, params: &[&str]) -> ScriptResult<()> {
+        if self.has(name, params.len()) {
+            return Ok(());
+        }
+        let wanted = format!("fn {name}({})", params.join(", "));
+        let message = match self.functions.iter().find(|(n, _)| n == name) {
+            Some((_, arity)) => format!(
+                "`{name}` takes {} parameter{} here, but this operator calls `{wanted}`",
+                arity,
+                if *arity == 1 { "" } else { "s" }
+            ),
+            None => {
+                let names = self.functions.iter().map(|(n, _)| n.as_str());
+                format!("missing function: this operator calls `{wanted}`{}", crate::graph::hint(name, names))
+            }
+        };
+        Err(ScriptError::new(&self.step, Some(name), message))
+    }
+
+    /// Calls a function of the script.
+    pub fn call(&mut self, name: &str, args: impl FuncArgs) -> ScriptResult<Dynamic> {
+        let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+        let result = self.host.engine().call_fn_with_options(options, &mut self.scope, &self.ast, name, args);
+        result.map_err(|e| self.error(name, &e))
+    }
+
+    /// Calls a function of the script with `this` bound to `state` (a StatefulLogic method).
+    pub fn call_this(
+        &mut self,
+        state: &mut Dynamic,
+        name: &str,
+        args: impl FuncArgs,
+    ) -> ScriptResult<Dynamic> {
+        let options = CallFnOptions::new().eval_ast(false).rewind_scope(true).bind_this_ptr(state);
+        let result = self.host.engine().call_fn_with_options(options, &mut self.scope, &self.ast, name, args);
+        result.map_err(|e| self.error(name, &e))
+    }
+
+    fn error(&self, function: &str, err: &EvalAltResult) -> ScriptError {
+        let inner = innermost(err);
+        ScriptError {
+            step: self.step.clone(),
+            function: Some(function.to_owned()),
+            position: position(inner.position()),
+            message: describe(inner, &self.host),
+            context: None,
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Value rules the engine applies itself, in Rust, exactly (SEMANTICS.md, "Values"):
+//! comparison for min/max and key order, the built-in sum, and short previews for messages.
+
+use std::cmp::Ordering;
+
+use rhai::Dynamic;
+
+/// Compares two values: numbers by numeric value (INT against FLOAT too), strings by
+/// UTF-8 byte order, bools, arrays element by element. Anything else is an error.
+pub fn compare(a: &Dynamic, b: &Dynamic) -> Result<Ordering, String> {
+    if let (Some(x), Some(y)) = (a.as_int().ok(), b.as_int().ok()) {
+        return Ok(x.cmp(&y));
+    }
+    if let (Some(x), Some(y)) = (as_number(a), as_number(b)) {
+        return x.partial_cmp(&y).ok_or_else(|| format!("cannot compare {x} with {y} (NaN)"));
+    }
+    if a.is_string()
+        && b.is_string()
+        && let (Some(x), Some(y)) =
+            (a.read_lock::<rhai::ImmutableString>(), b.read_lock::<rhai::ImmutableString>())
+    {
+        return Ok(x.as_bytes().cmp(y.as_bytes()));
+    }
+    if let (Ok(x), Ok(y)) = (a.as_bool(), b.as_bool()) {
+        return Ok(x.cmp(&y));
+    }
+    if a.is_array() && b.is_array() {
+        let (Some(x), Some(y)) = (a.read_lock::<rhai::Array>(), b.read_lock::<rhai::Array>()) else {
+            return Err("cannot read arrays".into());
+        };
+        for (p, q) in x.iter().zip(y.iter()) {
+            match compare(p, q)? {
+                Ordering::Equal => {}
+                other => return Ok(other),
+            }
+        }
+        return Ok(x.len().cmp(&y.len()));
+    }
+    Err(format!(
+        "cannot compare {} with {} (numbers, strings, bools and arrays of them compare)",
+        describe_type(a),
+        describe_type(b)
+    ))
+}
+
+fn as_number(v: &Dynamic) -> Option<f64> {
+    if let Ok(i) = v.as_int() {
+        return Some(i as f64);
+    }
+    v.as_float().ok()
+}
+
+/// Adds two values for the built-in sum: INT + INT stays INT (overflow is an error),
+/// a FLOAT on either side gives a FLOAT.
+pub fn add(a: &Dynamic, b: &Dynamic) -> Result<Dynamic, String> {
+    if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
+        return x.checked_add(y).map(Dynamic::from_int).ok_or_else(|| format!("integer overflow: {x} + {y}"));
+    }
+    match (as_number(a), as_number(b)) {
+        (Some(x), Some(y)) => Ok(Dynamic::from_float(x + y)),
+        _ => Err(format!(
+            "cannot add {} and {}: the built-in sum takes numbers",
+            describe_type(a),
+            describe_type(b)
+        )),
+    }
+}
+
+/// A value's type as messages name it.
+pub fn describe_type(v: &Dynamic) -> &'static str {
+    if v.is_unit() {
+        "()"
+    } else if v.is_int() {
+        "an INT"
+    } else if v.is_float() {
+        "a FLOAT"
+    } else if v.is_string() {
+        "a string"
+    } else if v.is_bool() {
+        "a bool"
+    } else if v.is_array() {
+        "an array"
+    } else if v.is_map() {
+        "an object map"
+    } else if v.is_char() {
+        "a char"
+    } else {
+        "a value of another type"
+    }
+}
+
+/// A short, one-line rendering of a value for error messages (cut at about 200 chars).
+pub fn preview(v: &Dynamic) -> String {
+    let mut text = String::new();
+    write_preview(&mut text, v);
+    if text.len() > 200 {
+        let mut cut = 200;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+fn write_preview(out: &mut String, v: &Dynamic) {
+    use std::fmt::Write;
+    if out.len() > 400 {
+        return;
+    }
+    if v.is_unit() {
+        out.push_str("()");
+    } else if v.is_string() {
+        let _ = write!(out, "{:?}", v.to_string());
+    } else if let Some(array) = v.read_lock::<rhai::Array>() {
+        out.push('[');
+        for (i, item) in array.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            write_preview(out, item);
+        }
+        out.push(']');
+    } else if let Some(map) = v.read_lock::<rhai::Map>() {
+        out.push_str("#{");
+        for (i, (k, item)) in map.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            let _ = write!(out, "{k}: ");
+            write_preview(out, item);
+        }
+        out.push('}');
+    } else {
+        let _ = write!(out, "{v}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compares_exactly() {
+        let i = |n: i64| Dynamic::from_int(n);
+        let f = |x: f64| Dynamic::from_float(x);
+        assert_eq!(compare(&i(3), &i(5)), Ok(Ordering::Less));
+        assert_eq!(compare(&i(3), &f(2.5)), Ok(Ordering::Greater));
+        assert_eq!(compare(&Dynamic::from("b"), &Dynamic::from("ab")), Ok(Ordering::Greater));
+        assert!(compare(&i(1), &Dynamic::from("1")).is_err());
+        assert_eq!(add(&i(2), &i(3)).unwrap().as_int(), Ok(5));
+        assert!(add(&i(i64::MAX), &i(1)).is_err());
+        assert_eq!(add(&i(2), &f(0.5)).unwrap().as_float(), Ok(2.5));
+    }
+}
