@@ -18,7 +18,17 @@ pub enum RunError {
         /// The source event being processed (`source `clicks`, line 17`), when one was.
         at: Option<String>,
     },
-    /// Reading a source or writing a sink failed (a bad row under policy `fail` included).
+    /// A source row could not be read, and the source's policy is `fail`.
+    #[error(
+        "source `{source_id}`: bad row at {error}\n  (to go on past bad rows, set on_bad_row = \"skip\" or \"dead_letter\" on the source)"
+    )]
+    BadRow {
+        /// The source.
+        source_id: String,
+        /// File, line, column and reason.
+        error: crate::io::RowError,
+    },
+    /// Reading a source or writing a sink failed.
     #[error("{0}")]
     Io(#[from] IoError),
     /// A value could not be written by a sink (no JSON form, a CSV column problem).

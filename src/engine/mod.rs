@@ -319,9 +319,13 @@ impl Engine {
         let untimed_rank = self.clock.now().unwrap_or(i64::MIN);
         for (index, slot) in self.sources.iter_mut().enumerate() {
             if slot.head.is_none() && !slot.exhausted {
-                match slot.source.next_event()? {
-                    Some(event) => slot.head = Some(event),
-                    None => slot.exhausted = true,
+                match slot.source.next_event() {
+                    Ok(Some(event)) => slot.head = Some(event),
+                    Ok(None) => slot.exhausted = true,
+                    Err(IoError::Row(error)) => {
+                        return Err(RunError::BadRow { source_id: slot.source.id().to_owned(), error });
+                    }
+                    Err(other) => return Err(other.into()),
                 }
             }
             if let Some(head) = &slot.head {

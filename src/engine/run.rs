@@ -4,14 +4,27 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{Engine, EngineOptions, RunError};
-use crate::graph::ValidGraph;
+use crate::graph::{GraphErrors, ValidGraph};
 
 /// Loads a pipeline file and checks it (structure and scripts), all problems at once.
 pub fn load_and_check(path: &Path) -> Result<ValidGraph, RunError> {
-    let doc = crate::graph::load_file(path).map_err(RunError::Invalid)?;
+    let text = crate::graph::read_text(path).map_err(RunError::Invalid)?;
+    let partial = crate::graph::parse_lenient(&text, path).map_err(RunError::Invalid)?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let base_dir = if base_dir.as_os_str().is_empty() { std::path::PathBuf::from(".") } else { base_dir };
-    super::check(&doc, &base_dir).map_err(RunError::Invalid)
+    let checked = super::check(&partial.doc, &base_dir);
+    if partial.problems.is_empty() {
+        return checked.map_err(RunError::Invalid);
+    }
+    // Report what could not be read, then what the rest has, without the echo of entries
+    // that were left out ("no source or step named …" for an unreadable step).
+    let mut problems = partial.problems;
+    if let Err(more) = checked {
+        problems.extend(more.0.into_iter().filter(|p| {
+            !partial.unreadable.iter().any(|id| p.message.starts_with(&format!("no source or step named `{id}`")))
+        }));
+    }
+    Err(RunError::Invalid(GraphErrors(problems)))
 }
 
 /// Runs a pipeline file to the end with every sink captured in memory (nothing is written

@@ -17,17 +17,41 @@ use super::model::{
 
 /// Reads and parses a pipeline file; every problem of its shape is reported.
 pub fn load_file(path: &Path) -> Result<PipelineDoc, GraphErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    parse_str(&read_text(path)?, path)
+}
+
+/// Reads a pipeline file's text, with an error naming the file.
+pub fn read_text(path: &Path) -> Result<String, GraphErrors> {
+    std::fs::read_to_string(path).map_err(|e| {
         GraphErrors(vec![GraphError::new(
             Place::File(path.to_owned()),
             format!("cannot read the pipeline file: {e}"),
         )])
-    })?;
-    parse_str(&text, path)
+    })
 }
 
 /// Parses pipeline text; `path` only names the file in messages.
 pub fn parse_str(text: &str, path: &Path) -> Result<PipelineDoc, GraphErrors> {
+    let partial = parse_lenient(text, path)?;
+    if partial.problems.is_empty() { Ok(partial.doc) } else { Err(GraphErrors(partial.problems)) }
+}
+
+/// What a lenient read gives: the document as far as it could be read, the problems found,
+/// and the ids of entries that could not be read at all (left out of the document).
+#[derive(Debug, Clone)]
+pub struct PartialDoc {
+    /// Every entry that could be read.
+    pub doc: PipelineDoc,
+    /// The problems found while reading.
+    pub problems: Vec<GraphError>,
+    /// Ids of entries left out (an unknown operator, say), so that references to them are
+    /// not reported a second time as unknown inputs.
+    pub unreadable: Vec<String>,
+}
+
+/// Parses pipeline text as far as possible, so that every problem can be reported at once;
+/// `Err` only when the text is not TOML at all.
+pub fn parse_lenient(text: &str, path: &Path) -> Result<PartialDoc, GraphErrors> {
     let table: Table = text.parse().map_err(|e: toml::de::Error| {
         let mut message = format!("not valid TOML: {}", e.message());
         if let Some(span) = e.span() {
@@ -36,9 +60,9 @@ pub fn parse_str(text: &str, path: &Path) -> Result<PipelineDoc, GraphErrors> {
         }
         GraphErrors(vec![GraphError::new(Place::File(path.to_owned()), message)])
     })?;
-    let mut reader = Reader { path: path.to_owned(), errors: Vec::new() };
+    let mut reader = Reader { path: path.to_owned(), errors: Vec::new(), unreadable: Vec::new() };
     let doc = reader.doc(table);
-    if reader.errors.is_empty() { Ok(doc) } else { Err(GraphErrors(reader.errors)) }
+    Ok(PartialDoc { doc, problems: reader.errors, unreadable: reader.unreadable })
 }
 
 /// Writes a pipeline as TOML text (scripts as multi-line strings).
@@ -92,6 +116,7 @@ pub fn op_settings(op: OpKind) -> &'static [&'static str] {
 struct Reader {
     path: PathBuf,
     errors: Vec<GraphError>,
+    unreadable: Vec<String>,
 }
 
 /// A table being read: remembers which keys were taken, so the rest can be reported.
@@ -197,17 +222,18 @@ impl Reader {
                 _ => format!("#{}", index + 1),
             };
             let place = match name {
-                "sources" => Place::Source(id),
-                "steps" => Place::Step(id),
-                _ => Place::Sink(id),
+                "sources" => Place::Source(id.clone()),
+                "steps" => Place::Step(id.clone()),
+                _ => Place::Sink(id.clone()),
             };
             if !t.contains_key("id") {
                 self.errors.push(GraphError::at(place.clone(), "id", "missing"));
                 t.insert("id".into(), Value::String(String::new()));
             }
             let mut entry = Entry { place, table: t };
-            if let Some(value) = read(self, &mut entry) {
-                out.push(value);
+            match read(self, &mut entry) {
+                Some(value) => out.push(value),
+                None => self.unreadable.push(id),
             }
         }
         out

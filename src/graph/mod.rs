@@ -10,7 +10,9 @@ mod model;
 mod validate;
 
 pub use error::{GraphError, GraphErrors, Place, did_you_mean, hint};
-pub use file::{load_file, op_settings, parse_str, save_file, to_toml_string};
+pub use file::{
+    PartialDoc, load_file, op_settings, parse_lenient, parse_str, read_text, save_file, to_toml_string,
+};
 pub use model::{
     BadRowPolicy, Builtin, ClockMode, ClockSpec, ColumnType, EmitMode, FORMAT_VERSION, InsertMode, OpFamily,
     OpKind, PipelineDoc, SinkFormat, SinkSpec, SourceFormat, SourceSpec, StepSpec, TimeFormat,

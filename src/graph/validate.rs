@@ -131,20 +131,17 @@ pub fn validate(doc: &PipelineDoc, base_dir: &Path) -> Result<ValidGraph, GraphE
     }
     check_sources(doc, base_dir, &mut errors);
 
-    let order = match topological_order(doc, &step_inputs) {
-        Ok(order) => order,
-        Err(cycle) => {
-            let ids: Vec<&str> = cycle.iter().map(|&i| doc.steps[i].id.as_str()).collect();
-            for &i in &cycle {
-                errors.push(GraphError::at(
-                    Place::Step(doc.steps[i].id.clone()),
-                    "inputs",
-                    format!("part of a cycle: {}", ids.join(" → ")),
-                ));
-            }
-            Vec::new()
+    let (order, cycle) = topological_order(doc, &step_inputs);
+    if !cycle.is_empty() {
+        let ids: Vec<&str> = cycle.iter().map(|&i| doc.steps[i].id.as_str()).collect();
+        for &i in &cycle {
+            errors.push(GraphError::at(
+                Place::Step(doc.steps[i].id.clone()),
+                "inputs",
+                format!("part of a cycle: {}", ids.join(" → ")),
+            ));
         }
-    };
+    }
     let step_keyed = keyedness(doc, &order, &step_inputs, &mut errors);
 
     let timeouts_micros = doc
@@ -361,8 +358,9 @@ fn check_sources(doc: &PipelineDoc, base_dir: &Path, errors: &mut Vec<GraphError
     }
 }
 
-/// Kahn's algorithm; ready steps leave in file order. `Err` holds the steps left in cycles.
-fn topological_order(doc: &PipelineDoc, step_inputs: &[Vec<StreamRef>]) -> Result<Vec<usize>, Vec<usize>> {
+/// Kahn's algorithm; ready steps leave in file order. Returns the order of the steps that
+/// could be ordered, and the steps left in (or behind) cycles.
+fn topological_order(doc: &PipelineDoc, step_inputs: &[Vec<StreamRef>]) -> (Vec<usize>, Vec<usize>) {
     let n = doc.steps.len();
     let mut pending = vec![0usize; n];
     let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -385,7 +383,8 @@ fn topological_order(doc: &PipelineDoc, step_inputs: &[Vec<StreamRef>]) -> Resul
             }
         }
     }
-    if order.len() == n { Ok(order) } else { Err((0..n).filter(|&i| pending[i] > 0).collect()) }
+    let stuck = (0..n).filter(|&i| pending[i] > 0).collect();
+    (order, stuck)
 }
 
 /// Computes which step outputs are keyed, and reports operators fed the wrong kind.

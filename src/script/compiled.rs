@@ -20,6 +20,7 @@ pub struct Script {
     ast: AST,
     scope: Scope<'static>,
     functions: BTreeSet<(String, usize)>,
+    source: String,
 }
 
 impl std::fmt::Debug for Script {
@@ -43,8 +44,7 @@ fn innermost(err: &EvalAltResult) -> &EvalAltResult {
 fn describe(err: &EvalAltResult, host: &ScriptHost) -> String {
     match err {
         EvalAltResult::ErrorTooManyOperations(_) => format!(
-            "stopped after {} operations: an endless loop? (the limit per call is {})",
-            host.limits().max_operations,
+            "stopped: more than {} operations in one call (an endless loop?)",
             host.limits().max_operations
         ),
         EvalAltResult::ErrorStackOverflow(_) => format!(
@@ -93,7 +93,7 @@ impl Script {
         // Compile again with the top-level constants known, so that functions see them.
         let ast = engine.compile_with_scope(&scope, source).map_err(parse_error)?;
         let functions = ast.iter_functions().map(|f| (f.name.to_string(), f.params.len())).collect();
-        Ok(Script { host: host.clone(), step: step.to_owned(), ast, scope, functions })
+        Ok(Script { host: host.clone(), step: step.to_owned(), ast, scope, functions, source: source.to_owned() })
     }
 
     /// The step this script belongs to.
@@ -147,12 +147,27 @@ impl Script {
 
     fn error(&self, function: &str, err: &EvalAltResult) -> ScriptError {
         let inner = innermost(err);
-        ScriptError {
-            step: self.step.clone(),
-            function: Some(function.to_owned()),
-            position: position(inner.position()),
-            message: describe(inner, &self.host),
-            context: None,
+        let mut message = describe(inner, &self.host);
+        let mut at = position(inner.position());
+        if at.is_none() {
+            // Some limits (operations, call depth) do not say which line was running:
+            // point at the line where the function starts.
+            if let Some(line) = self.definition_line(function) {
+                at = Some((line, 1));
+                message.push_str(&format!(" (the line is where `{function}` starts)"));
+            }
         }
+        ScriptError { step: self.step.clone(), function: Some(function.to_owned()), position: at, message, context: None }
+    }
+
+    /// The 1-based line where `fn name(` is defined in the script.
+    fn definition_line(&self, name: &str) -> Option<usize> {
+        self.source.lines().position(|line| {
+            let line = line.trim_start();
+            line.strip_prefix("fn ")
+                .or_else(|| line.strip_prefix("private fn "))
+                .is_some_and(|rest| rest.trim_start().strip_prefix(name).is_some_and(|r| r.trim_start().starts_with('(')))
+        })
+        .map(|index| index + 1)
     }
 }

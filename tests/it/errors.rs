@@ -1,0 +1,204 @@
+//! Bad input, as a new user meets it: every mistake gets an error that says what and where,
+//! and nothing produced before it is lost.
+
+use std::path::{Path, PathBuf};
+
+use eddy::Error;
+
+/// A folder with a pipeline file and its data files.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+const EVENTS_CSV: &str = "ts,user,value\n\
+2024-01-01T00:00:00Z,a,1\n\
+2024-01-01T00:00:01Z,b,2\n\
+2024-01-01T00:00:02Z,a,x,extra\n\
+2024-01-01T00:00:03Z,b,4\n";
+
+fn pipeline(source_extra: &str, steps: &str) -> String {
+    format!(
+        "format_version = 1\n\
+         [[sources]]\nid = \"events\"\npath = \"events.csv\"\ntime_field = \"ts\"\n{source_extra}\n\
+         [[steps]]\nid = \"by_user\"\nop = \"key_on\"\ninputs = [\"events\"]\nfield = \"user\"\n\
+         {steps}\n\
+         [[sinks]]\nid = \"out\"\ninputs = [\"last\"]\nformat = \"jsonl\"\npath = \"out/out.jsonl\"\n"
+    )
+}
+
+const RUNNING_SUM: &str = "[[steps]]\nid = \"last\"\nop = \"stateful_map\"\ninputs = [\"by_user\"]\n\
+builtin = \"sum\"\nfield = \"value\"\n";
+
+fn problems(path: &Path) -> Vec<String> {
+    match eddy::engine::load_and_check(path) {
+        Err(Error::Invalid(problems)) => problems.0.iter().map(ToString::to_string).collect(),
+        Err(other) => panic!("expected validation problems, got {other}"),
+        Ok(_) => panic!("expected validation problems, the pipeline is valid"),
+    }
+}
+
+fn assert_has(problems: &[String], needle: &str) {
+    assert!(
+        problems.iter().any(|p| p.contains(needle)),
+        "no problem contains {needle:?}; problems:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_at_once_naming_step_and_key() {
+    let text = "format_version = 1\n\
+        [[sources]]\nid = \"events\"\npath = \"events.csv\"\ntime_field = \"ts\"\n\
+        [[sources]]\nid = \"gone\"\npath = \"missing.csv\"\n\
+        [[steps]]\nid = \"by_user\"\nop = \"key_onn\"\ninputs = [\"events\"]\nfield = \"user\"\n\
+        [[steps]]\nid = \"count\"\nop = \"stateful_map\"\ninputs = [\"by_user\"]\nscrpt = \"x\"\n\
+        [[steps]]\nid = \"bad_script\"\nop = \"map\"\ninputs = [\"events\"]\nscript = '''\nfn mapper(x) {\n    let y = x.value +;\n    y\n}\n'''\n\
+        [[steps]]\nid = \"no_fn\"\nop = \"filter\"\ninputs = [\"events\"]\nscript = \"fn pred(x) { true }\"\n\
+        [[steps]]\nid = \"unkeyed\"\nop = \"reduce_final\"\ninputs = [\"events\"]\nbuiltin = \"sum\"\n\
+        [[steps]]\nid = \"bad_script\"\nop = \"inspect\"\ninputs = [\"events\"]\n\
+        [[steps]]\nid = \"loop_a\"\nop = \"map\"\ninputs = [\"loop_b\"]\nfield = \"x\"\n\
+        [[steps]]\nid = \"loop_b\"\nop = \"map\"\ninputs = [\"loop_a\"]\nfield = \"x\"\n\
+        [[steps]]\nid = \"lonely\"\nop = \"join\"\ninputs = [\"unkeyed\"]\n\
+        [[sinks]]\nid = \"out\"\ninputs = [\"count\"]\nformat = \"jsonl\"\n";
+    let fixture = Fixture::new(&[("p.toml", text), ("events.csv", EVENTS_CSV)]);
+    let problems = problems(&fixture.path("p.toml"));
+    assert_has(&problems, "step `by_user`, key `op`: unknown operator `key_onn` (did you mean `key_on`?)");
+    assert_has(&problems, "step `count`, key `scrpt`: unknown key (did you mean `script`?)");
+    assert_has(&problems, "source `gone`, key `path`: file not found");
+    assert_has(&problems, "step `bad_script`, key `script`, script line 2, column 22: does not compile");
+    assert_has(&problems, "step `no_fn`, key `script`: in `predicate`: missing function");
+    assert_has(&problems, "step `unkeyed`, key `inputs`: `reduce_final` needs a keyed stream");
+    assert_has(&problems, "step `bad_script`, key `id`: duplicate id");
+    assert_has(&problems, "step `loop_a`, key `inputs`: part of a cycle");
+    assert_has(&problems, "step `lonely`, key `inputs`: a join needs at least two inputs");
+    assert_has(&problems, "sink `out`, key `path`: missing");
+    // The unreadable step is not reported again as an unknown input.
+    assert!(!problems.iter().any(|p| p.contains("no source or step named `by_user`")), "{problems:#?}");
+}
+
+#[test]
+fn not_toml_names_line_and_column() {
+    let fixture = Fixture::new(&[("p.toml", "format_version = 1\n[[steps]\nid = 1\n")]);
+    let problems = problems(&fixture.path("p.toml"));
+    assert_has(&problems, "p.toml: line 2, column");
+    assert_has(&problems, "not valid TOML");
+}
+
+#[test]
+fn a_broken_row_fails_naming_file_line_and_keeps_earlier_output() {
+    let fixture =
+        Fixture::new(&[("p.toml", &pipeline("", RUNNING_SUM)), ("events.csv", EVENTS_CSV)]);
+    let graph = eddy::engine::load_and_check(&fixture.path("p.toml")).unwrap();
+    let mut engine = eddy::engine::Engine::new(graph, &Default::default()).unwrap();
+    let error = engine.run_to_end().unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("source `events`: bad row at "), "{text}");
+    assert!(text.contains("events.csv:4: expected 3 fields, found 4"), "{text}");
+    assert_eq!(error.exit_code(), 1);
+    engine.flush().unwrap();
+    let written = std::fs::read_to_string(fixture.path("out/out.jsonl")).unwrap();
+    assert_eq!(written, "[\"a\",1]\n[\"b\",2]\n");
+}
+
+#[test]
+fn skip_and_dead_letter_policies_go_on_and_account_for_the_row() {
+    let fixture = Fixture::new(&[
+        ("skip.toml", &pipeline("on_bad_row = \"skip\"", RUNNING_SUM)),
+        (
+            "dl.toml",
+            &pipeline("on_bad_row = \"dead_letter\"\ndead_letter_path = \"bad/rows.jsonl\"", RUNNING_SUM),
+        ),
+        ("events.csv", EVENTS_CSV),
+    ]);
+    for name in ["skip.toml", "dl.toml"] {
+        let out = eddy::run_captured(&fixture.path(name)).unwrap();
+        assert_eq!(out["out"], vec!["[\"a\",1]", "[\"b\",2]", "[\"b\",6]"], "{name}");
+    }
+    let dead = std::fs::read_to_string(fixture.path("bad/rows.jsonl")).unwrap();
+    let row: serde_json::Value = serde_json::from_str(dead.trim()).unwrap();
+    assert_eq!(row["line"], 4);
+    assert_eq!(row["raw"], "2024-01-01T00:00:02Z,a,x,extra");
+    assert_eq!(row["reason"], "expected 3 fields, found 4");
+}
+
+#[test]
+fn an_endless_loop_is_stopped_naming_step_function_line_key_and_item() {
+    let spin = "[[steps]]\nid = \"last\"\nop = \"map_value\"\ninputs = [\"by_user\"]\nscript = '''\n\
+        fn mapper(v) {\n    let n = 0;\n    while true { n += 1; }\n    n\n}\n'''\n";
+    let fixture = Fixture::new(&[("p.toml", &pipeline("", spin)), ("events.csv", EVENTS_CSV)]);
+    let error = eddy::run_captured(&fixture.path("p.toml")).unwrap_err().to_string();
+    assert!(error.contains("step `last`, function `mapper`, script line 1"), "{error}");
+    assert!(error.contains("where `mapper` starts"), "{error}");
+    assert!(error.contains("endless loop"), "{error}");
+    assert!(error.contains("key \"a\""), "{error}");
+    assert!(error.contains("user: \"a\""), "{error}");
+    assert!(error.contains("events.csv), line 2"), "{error}");
+}
+
+#[test]
+fn runaway_recursion_and_growth_are_stopped() {
+    let recurse = "[[steps]]\nid = \"last\"\nop = \"map_value\"\ninputs = [\"by_user\"]\nscript = '''\n\
+        fn deep(n) { deep(n + 1) }\nfn mapper(v) { deep(0) }\n'''\n";
+    let grow = "[[steps]]\nid = \"last\"\nop = \"map_value\"\ninputs = [\"by_user\"]\nscript = '''\n\
+        fn mapper(v) { let s = \"x\"; loop { s += s; } }\n'''\n";
+    for (steps, needle) in [(recurse, "endless recursion"), (grow, "grew past its limit")] {
+        let fixture = Fixture::new(&[("p.toml", &pipeline("", steps)), ("events.csv", EVENTS_CSV)]);
+        let error = eddy::run_captured(&fixture.path("p.toml")).unwrap_err().to_string();
+        assert!(error.contains("step `last`"), "{error}");
+        assert!(error.contains(needle), "{error}");
+    }
+}
+
+#[test]
+fn script_errors_name_the_line_and_missing_fields_are_errors() {
+    let typo = "[[steps]]\nid = \"last\"\nop = \"map_value\"\ninputs = [\"by_user\"]\nscript = '''\n\
+        fn mapper(v) {\n    v.valeu\n}\n'''\n";
+    let fixture = Fixture::new(&[("p.toml", &pipeline("", typo)), ("events.csv", EVENTS_CSV)]);
+    let error = eddy::run_captured(&fixture.path("p.toml")).unwrap_err().to_string();
+    assert!(error.contains("step `last`, function `mapper`, script line 2"), "{error}");
+    assert!(error.contains("valeu"), "{error}");
+}
+
+#[test]
+fn wrong_result_shapes_and_non_string_keys_are_errors() {
+    let shape = "[[steps]]\nid = \"last\"\nop = \"stateful_map\"\ninputs = [\"by_user\"]\nscript = '''\n\
+        fn mapper(state, v) { 42 }\n'''\n";
+    let fixture = Fixture::new(&[("p.toml", &pipeline("", shape)), ("events.csv", EVENTS_CSV)]);
+    let error = eddy::run_captured(&fixture.path("p.toml")).unwrap_err().to_string();
+    assert!(error.contains("`mapper` must return [new_state, output], it returned 42"), "{error}");
+
+    let text = pipeline("", "[[steps]]\nid = \"last\"\nop = \"key_on\"\ninputs = [\"events\"]\nfield = \"value\"\n")
+        .replace("field = \"user\"", "field = \"user\"\n");
+    let fixture = Fixture::new(&[("p.toml", &text), ("events.csv", "ts,user,value\n2024-01-01T00:00:00Z,a,1\n")]);
+    let error = eddy::run_captured(&fixture.path("p.toml")).unwrap_err().to_string();
+    assert!(error.contains("a key must be a string"), "{error}");
+    assert!(error.contains("force the column's type"), "{error}");
+}
+
+#[test]
+fn a_value_with_no_json_form_names_sink_step_and_key() {
+    let inf = "[[steps]]\nid = \"last\"\nop = \"map_value\"\ninputs = [\"by_user\"]\nscript = '''\n\
+        fn mapper(v) { 1.0 / 0.0 }\n'''\n";
+    let fixture = Fixture::new(&[
+        ("p.toml", &pipeline("", inf)),
+        ("events.csv", "ts,user,value\n2024-01-01T00:00:00Z,a,1\n"),
+    ]);
+    let error = eddy::run_captured(&fixture.path("p.toml")).unwrap_err().to_string();
+    assert!(error.contains("sink `out` could not write the output of `last` for key \"a\""), "{error}");
+}
