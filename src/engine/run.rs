@@ -21,7 +21,10 @@ pub fn load_and_check(path: &Path) -> Result<ValidGraph, RunError> {
     let mut problems = partial.problems;
     if let Err(more) = checked {
         problems.extend(more.0.into_iter().filter(|p| {
-            !partial.unreadable.iter().any(|id| p.message.starts_with(&format!("no source or step named `{id}`")))
+            !partial
+                .unreadable
+                .iter()
+                .any(|id| p.message.starts_with(&format!("no source or step named `{id}`")))
         }));
     }
     Err(RunError::Invalid(GraphErrors(problems)))

@@ -93,7 +93,14 @@ impl Script {
         // Compile again with the top-level constants known, so that functions see them.
         let ast = engine.compile_with_scope(&scope, source).map_err(parse_error)?;
         let functions = ast.iter_functions().map(|f| (f.name.to_string(), f.params.len())).collect();
-        Ok(Script { host: host.clone(), step: step.to_owned(), ast, scope, functions, source: source.to_owned() })
+        Ok(Script {
+            host: host.clone(),
+            step: step.to_owned(),
+            ast,
+            scope,
+            functions,
+            source: source.to_owned(),
+        })
     }
 
     /// The step this script belongs to.
@@ -157,17 +164,25 @@ impl Script {
                 message.push_str(&format!(" (the line is where `{function}` starts)"));
             }
         }
-        ScriptError { step: self.step.clone(), function: Some(function.to_owned()), position: at, message, context: None }
+        ScriptError {
+            step: self.step.clone(),
+            function: Some(function.to_owned()),
+            position: at,
+            message,
+            context: None,
+        }
     }
 
     /// The 1-based line where `fn name(` is defined in the script.
     fn definition_line(&self, name: &str) -> Option<usize> {
-        self.source.lines().position(|line| {
-            let line = line.trim_start();
-            line.strip_prefix("fn ")
-                .or_else(|| line.strip_prefix("private fn "))
-                .is_some_and(|rest| rest.trim_start().strip_prefix(name).is_some_and(|r| r.trim_start().starts_with('(')))
-        })
-        .map(|index| index + 1)
+        self.source
+            .lines()
+            .position(|line| {
+                let line = line.trim_start();
+                line.strip_prefix("fn ").or_else(|| line.strip_prefix("private fn ")).is_some_and(|rest| {
+                    rest.trim_start().strip_prefix(name).is_some_and(|r| r.trim_start().starts_with('('))
+                })
+            })
+            .map(|index| index + 1)
     }
 }

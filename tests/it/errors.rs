@@ -102,8 +102,7 @@ fn not_toml_names_line_and_column() {
 
 #[test]
 fn a_broken_row_fails_naming_file_line_and_keeps_earlier_output() {
-    let fixture =
-        Fixture::new(&[("p.toml", &pipeline("", RUNNING_SUM)), ("events.csv", EVENTS_CSV)]);
+    let fixture = Fixture::new(&[("p.toml", &pipeline("", RUNNING_SUM)), ("events.csv", EVENTS_CSV)]);
     let graph = eddy::engine::load_and_check(&fixture.path("p.toml")).unwrap();
     let mut engine = eddy::engine::Engine::new(graph, &Default::default()).unwrap();
     let error = engine.run_to_end().unwrap_err();
@@ -183,9 +182,11 @@ fn wrong_result_shapes_and_non_string_keys_are_errors() {
     let error = eddy::run_captured(&fixture.path("p.toml")).unwrap_err().to_string();
     assert!(error.contains("`mapper` must return [new_state, output], it returned 42"), "{error}");
 
-    let text = pipeline("", "[[steps]]\nid = \"last\"\nop = \"key_on\"\ninputs = [\"events\"]\nfield = \"value\"\n")
-        .replace("field = \"user\"", "field = \"user\"\n");
-    let fixture = Fixture::new(&[("p.toml", &text), ("events.csv", "ts,user,value\n2024-01-01T00:00:00Z,a,1\n")]);
+    let text =
+        pipeline("", "[[steps]]\nid = \"last\"\nop = \"key_on\"\ninputs = [\"events\"]\nfield = \"value\"\n")
+            .replace("field = \"user\"", "field = \"user\"\n");
+    let fixture =
+        Fixture::new(&[("p.toml", &text), ("events.csv", "ts,user,value\n2024-01-01T00:00:00Z,a,1\n")]);
     let error = eddy::run_captured(&fixture.path("p.toml")).unwrap_err().to_string();
     assert!(error.contains("a key must be a string"), "{error}");
     assert!(error.contains("force the column's type"), "{error}");
