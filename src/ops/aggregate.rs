@@ -74,7 +74,7 @@ impl Aggregate {
     fn by(&mut self, key: Option<&Key>, value: &Dynamic) -> Result<Dynamic, StepError> {
         match &mut self.function {
             Function::Script(script) => {
-                script.call("by", (value.clone(),)).map_err(|e| in_context(e, key, value))
+                script.call("by", std::slice::from_ref(value)).map_err(|e| in_context(e, key, value))
             }
             Function::Field(field) => {
                 get_field(&self.step, field, value).map_err(|e| in_context(e, key, value))
@@ -96,7 +96,9 @@ impl Operator for Aggregate {
             let arg = item.into_script_arg();
             let key = match &mut self.function {
                 Function::Script(script) => {
-                    let k = script.call("key", (arg.clone(),)).map_err(|e| in_context(e, None, &arg))?;
+                    let k = script
+                        .call("key", std::slice::from_ref(&arg))
+                        .map_err(|e| in_context(e, None, &arg))?;
                     as_key(&self.step, "key", k).map_err(|e| in_context(e, None, &arg))?
                 }
                 Function::Field(field) => {
@@ -153,12 +155,12 @@ impl Operator for Aggregate {
                                 return Ok(());
                             }
                             (_, None) => {
-                                script.call("builder", ()).map_err(|e| in_context(e, Some(&key), &value))?
+                                script.call("builder", &[]).map_err(|e| in_context(e, Some(&key), &value))?
                             }
                         };
                         let name = if matches!(self.kind, Kind::Reduce) { "reducer" } else { "folder" };
-                        let context = value.clone();
-                        script.call(name, (acc, value)).map_err(|e| in_context(e, Some(&key), &context))?
+                        let args = [acc, value];
+                        script.call(name, &args).map_err(|e| in_context(e, Some(&key), &args[1]))?
                     }
                     _ => return Err(step_error(&self.step, None, "needs a script or a built-in")),
                 };

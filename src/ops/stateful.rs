@@ -54,13 +54,8 @@ impl StatefulLogic {
     }
 
     fn build(&mut self, key: &Key, resume: Dynamic) -> Result<Dynamic, StepError> {
-        let context = resume.clone();
-        self.script.call("builder", (resume,)).map_err(|e| {
-            e.with_context(format!(
-                "key {:?}, resume state {}",
-                key.as_str(),
-                crate::value::preview(&context)
-            ))
+        self.script.call("builder", std::slice::from_ref(&resume)).map_err(|e| {
+            e.with_context(format!("key {:?}, resume state {}", key.as_str(), crate::value::preview(&resume)))
         })
     }
 

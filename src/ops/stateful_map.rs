@@ -85,18 +85,28 @@ impl Operator for StatefulMap {
         };
         match &mut self.mapper {
             Mapper::Builtin { builtin, field } => {
-                let next =
-                    builtin_step(&self.step, *builtin, field.as_deref(), self.states.get(&key), &item.value)
-                        .map_err(|e| in_context(e, Some(&key), &item.value))?;
-                self.states.insert(key.clone(), next.clone());
+                let field = field.as_deref();
+                let next = match self.states.get_mut(&key) {
+                    Some(slot) => {
+                        let next = builtin_step(&self.step, *builtin, field, Some(slot), &item.value)
+                            .map_err(|e| in_context(e, Some(&key), &item.value))?;
+                        slot.clone_from(&next);
+                        next
+                    }
+                    None => {
+                        let next = builtin_step(&self.step, *builtin, field, None, &item.value)
+                            .map_err(|e| in_context(e, Some(&key), &item.value))?;
+                        self.states.insert(key.clone(), next.clone());
+                        next
+                    }
+                };
                 out.push(Output { port: 0, item: Item::keyed(key, next) });
             }
             Mapper::Script(script) => {
                 let state = self.states.remove(&key).unwrap_or(Dynamic::UNIT);
-                let context = item.value.clone();
-                let result = script
-                    .call("mapper", (state, item.value))
-                    .map_err(|e| in_context(e, Some(&key), &context))?;
+                let args = [state, item.value];
+                let result = script.call("mapper", &args).map_err(|e| in_context(e, Some(&key), &args[1]))?;
+                let [_, context] = args;
                 let shape = if self.flat { "[new_state, [outputs…]]" } else { "[new_state, output]" };
                 let (new_state, output) = as_pair(&self.step, "mapper", shape, result)
                     .map_err(|e| in_context(e, Some(&key), &context))?;

@@ -45,17 +45,14 @@ impl Stateless {
         Ok(Self { step: spec.id.clone(), op: spec.op, function })
     }
 
-    /// Applies the user function (or field read) to `arg`.
-    fn apply(&mut self, key: Option<&Key>, arg: Dynamic) -> Result<Dynamic, StepError> {
+    /// Applies the user function (or field read) to `arg`, which is left as it was.
+    fn apply(&mut self, key: Option<&Key>, arg: &Dynamic) -> Result<Dynamic, StepError> {
         match &mut self.function {
             Function::Script { script, name } => {
-                let context = arg.clone();
-                script.call(name, (arg,)).map_err(|e| in_context(e, key, &context))
+                script.call(name, std::slice::from_ref(arg)).map_err(|e| in_context(e, key, arg))
             }
-            Function::Field(field) => {
-                get_field(&self.step, field, &arg).map_err(|e| in_context(e, key, &arg))
-            }
-            Function::None => Ok(arg),
+            Function::Field(field) => get_field(&self.step, field, arg).map_err(|e| in_context(e, key, arg)),
+            Function::None => Ok(arg.clone()),
         }
     }
 
@@ -84,13 +81,18 @@ impl Operator for Stateless {
                     Function::Field(_) => item.value,
                     _ => item.into_script_arg(),
                 };
-                let value = self.apply(key.as_ref(), arg)?;
+                let value = self.apply(key.as_ref(), &arg)?;
                 emit(out, 0, Item::plain(value));
             }
             OpKind::Filter | OpKind::Branch => {
                 let key = item.key.clone();
-                let arg = item.clone().into_script_arg();
-                let verdict = self.apply(key.as_ref(), arg)?;
+                let verdict = match &item.key {
+                    Some(k) => {
+                        let pair = Dynamic::from_array(vec![Dynamic::from(k.clone()), item.value.clone()]);
+                        self.apply(key.as_ref(), &pair)?
+                    }
+                    None => self.apply(key.as_ref(), &item.value)?,
+                };
                 let name = self.function_name();
                 let pass = as_bool(&self.step, name, &verdict)
                     .map_err(|e| in_context(e, key.as_ref(), &item.value))?;
@@ -103,14 +105,14 @@ impl Operator for Stateless {
             }
             OpKind::FilterMap => {
                 let key = item.key.clone();
-                let value = self.apply(key.as_ref(), item.into_script_arg())?;
+                let value = self.apply(key.as_ref(), &item.into_script_arg())?;
                 if !value.is_unit() {
                     emit(out, 0, Item::plain(value));
                 }
             }
             OpKind::FlatMap => {
                 let key = item.key.clone();
-                let value = self.apply(key.as_ref(), item.into_script_arg())?;
+                let value = self.apply(key.as_ref(), &item.into_script_arg())?;
                 let items = as_array(&self.step, self.function_name(), "the result", value)?;
                 for value in items {
                     emit(out, 0, Item::plain(value));
@@ -119,7 +121,7 @@ impl Operator for Stateless {
             OpKind::KeyOn => {
                 let key = item.key.clone();
                 let value = item.into_script_arg();
-                let new_key = self.apply(key.as_ref(), value.clone())?;
+                let new_key = self.apply(key.as_ref(), &value)?;
                 let new_key = as_key(&self.step, self.function_name(), new_key)
                     .map_err(|e| in_context(e, key.as_ref(), &value))?;
                 emit(out, 0, Item::keyed(new_key, value));
@@ -131,11 +133,11 @@ impl Operator for Stateless {
                 };
                 match self.op {
                     OpKind::MapValue => {
-                        let value = self.apply(Some(&key), item.value)?;
+                        let value = self.apply(Some(&key), &item.value)?;
                         emit(out, 0, Item::keyed(key, value));
                     }
                     OpKind::FilterValue => {
-                        let verdict = self.apply(Some(&key), item.value.clone())?;
+                        let verdict = self.apply(Some(&key), &item.value)?;
                         if as_bool(&self.step, self.function_name(), &verdict)
                             .map_err(|e| in_context(e, Some(&key), &item.value))?
                         {
@@ -143,7 +145,7 @@ impl Operator for Stateless {
                         }
                     }
                     _ => {
-                        let value = self.apply(Some(&key), item.value)?;
+                        let value = self.apply(Some(&key), &item.value)?;
                         let items = as_array(&self.step, self.function_name(), "the result", value)?;
                         for value in items {
                             emit(out, 0, Item::keyed(key.clone(), value));
@@ -154,7 +156,7 @@ impl Operator for Stateless {
             OpKind::Inspect => {
                 if matches!(self.function, Function::Script { .. }) {
                     let key = item.key.clone();
-                    let _ignored = self.apply(key.as_ref(), item.clone().into_script_arg())?;
+                    let _ignored = self.apply(key.as_ref(), &item.clone().into_script_arg())?;
                 }
                 emit(out, 0, item);
             }

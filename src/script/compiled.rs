@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use rhai::{AST, CallFnOptions, Dynamic, EvalAltResult, FuncArgs, ParseError, Position, Scope};
 
 use super::error::{ScriptError, ScriptResult};
+use super::fast::FastFn;
 use super::host::ScriptHost;
 
 /// The value a StatefulLogic returns to keep its state (`false`).
@@ -21,6 +22,8 @@ pub struct Script {
     scope: Scope<'static>,
     functions: BTreeSet<(String, usize)>,
     source: String,
+    /// Functions the fast path compiled, by (name, arity).
+    fast: Vec<(String, usize, FastFn)>,
 }
 
 impl std::fmt::Debug for Script {
@@ -92,7 +95,16 @@ impl Script {
         })?;
         // Compile again with the top-level constants known, so that functions see them.
         let ast = engine.compile_with_scope(&scope, source).map_err(parse_error)?;
-        let functions = ast.iter_functions().map(|f| (f.name.to_string(), f.params.len())).collect();
+        let functions: BTreeSet<(String, usize)> =
+            ast.iter_functions().map(|f| (f.name.to_string(), f.params.len())).collect();
+        let constants: Vec<(String, Dynamic)> =
+            scope.iter().map(|(name, _, value)| (name.to_owned(), value)).collect();
+        let fast = functions
+            .iter()
+            .filter_map(|(name, arity)| {
+                FastFn::compile(&ast, name, *arity, &constants).map(|f| (name.clone(), *arity, f))
+            })
+            .collect();
         Ok(Script {
             host: host.clone(),
             step: step.to_owned(),
@@ -100,6 +112,7 @@ impl Script {
             scope,
             functions,
             source: source.to_owned(),
+            fast,
         })
     }
 
@@ -133,11 +146,28 @@ impl Script {
         Err(ScriptError::new(&self.step, Some(name), message))
     }
 
-    /// Calls a function of the script.
-    pub fn call(&mut self, name: &str, args: impl FuncArgs) -> ScriptResult<Dynamic> {
+    /// Calls a function of the script; the arguments are left as they were (for error
+    /// context). Simple functions run on the fast path; anything else, and any call the fast
+    /// path cannot finish exactly, runs in Rhai.
+    pub fn call(&mut self, name: &str, args: &[Dynamic]) -> ScriptResult<Dynamic> {
+        if let Some((_, _, fast)) = self.fast.iter().find(|(n, a, _)| n == name && *a == args.len())
+            && let Ok(value) = fast.call(args)
+        {
+            return Ok(value);
+        }
+        self.call_rhai(name, args.to_vec())
+    }
+
+    /// Calls a function of the script in Rhai, consuming the arguments.
+    pub fn call_rhai(&mut self, name: &str, args: impl FuncArgs) -> ScriptResult<Dynamic> {
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
         let result = self.host.engine().call_fn_with_options(options, &mut self.scope, &self.ast, name, args);
         result.map_err(|e| self.error(name, &e))
+    }
+
+    /// Whether `name/arity` runs on the fast path.
+    pub fn is_fast(&self, name: &str, arity: usize) -> bool {
+        self.fast.iter().any(|(n, a, _)| n == name && *a == arity)
     }
 
     /// Calls a function of the script with `this` bound to `state` (a StatefulLogic method).

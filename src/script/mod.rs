@@ -3,6 +3,7 @@
 
 mod compiled;
 mod error;
+mod fast;
 mod host;
 
 pub use compiled::{DISCARD, RETAIN, Script};

@@ -1,5 +1,7 @@
 //! Eddy's integration tests: one test binary, one module per concern.
 
+#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test, with its message")]
+
 mod cli;
 mod conformance;
 mod errors;

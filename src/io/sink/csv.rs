@@ -102,21 +102,24 @@ impl CsvSink {
 impl Sink for CsvSink {
     fn write(&mut self, key: Option<&str>, value: &Dynamic) -> Result<(), IoError> {
         let value = if value.is_shared() { Cow::Owned(value.flatten_clone()) } else { Cow::Borrowed(value) };
-        let new_layout = match self.layout {
-            Some(_) => None,
-            None => Some(Layout::of(key, &value)),
+        let fresh = self.layout.is_none();
+        let layout = match self.layout.take() {
+            Some(layout) => layout,
+            None => Layout::of(key, &value),
         };
-        let layout = match (&new_layout, &self.layout) {
-            (Some(layout), _) | (None, Some(layout)) => layout,
-            (None, None) => unreachable_layout(),
-        };
-        fill_record(&mut self.record, &mut self.cell, layout, key, &value)
-            .map_err(|reason| item_error(&self.id, key, &reason))?;
-        if let Some(layout) = new_layout {
+        let filled = fill_record(&mut self.record, &mut self.cell, &layout, key, &value);
+        if let Err(reason) = filled {
+            // A first item that cannot be written does not fix the header.
+            if !fresh {
+                self.layout = Some(layout);
+            }
+            return Err(item_error(&self.id, key, &reason));
+        }
+        if fresh {
             let header = layout.header();
             self.writer.write_byte_record(&header).map_err(|e| self.csv_error(e))?;
-            self.layout = Some(layout);
         }
+        self.layout = Some(layout);
         self.writer.write_byte_record(&self.record).map_err(|e| self.csv_error(e))?;
         self.written += 1;
         Ok(())
@@ -129,12 +132,6 @@ impl Sink for CsvSink {
     fn items_written(&self) -> u64 {
         self.written
     }
-}
-
-/// A layout is always at hand: either the first item's or the stored one.
-fn unreachable_layout() -> &'static Layout {
-    static NONE: Layout = Layout { keyed: false, fields: None };
-    &NONE
 }
 
 /// Fills `record` with an item's cells in the layout's columns.

@@ -99,3 +99,270 @@ pub(crate) fn item_error(sink: &str, key: Option<&str>, reason: &str) -> IoError
     };
     IoError::Write { sink: sink.to_string(), reason }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rhai::{Array, Map};
+
+    fn map(fields: &[(&str, Dynamic)]) -> Dynamic {
+        let mut m = Map::new();
+        for (k, v) in fields {
+            m.insert((*k).into(), v.clone());
+        }
+        Dynamic::from_map(m)
+    }
+
+    fn s(text: &str) -> Dynamic {
+        Dynamic::from(text.to_string())
+    }
+
+    fn sink_spec(format: SinkFormat, path: Option<&str>) -> SinkSpec {
+        SinkSpec { id: "out".into(), inputs: vec!["x".into()], format, path: path.map(PathBuf::from) }
+    }
+
+    /// Writes the items to a file sink of `format` and returns the file's text.
+    fn write_file(format: SinkFormat, items: &[(Option<&str>, Dynamic)]) -> Result<String, IoError> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = open_sink(&sink_spec(format, Some("deep/er/out.txt")), dir.path())?;
+        let mut result = Ok(());
+        for (key, value) in items {
+            result = result.and(sink.write(*key, value));
+        }
+        sink.flush()?;
+        assert_eq!(sink.items_written(), items.len() as u64 - u64::from(result.is_err()));
+        result?;
+        Ok(std::fs::read_to_string(dir.path().join("deep/er/out.txt")).unwrap())
+    }
+
+    fn sample_items() -> Vec<(Option<&'static str>, Dynamic)> {
+        vec![
+            (Some("a"), Dynamic::from_int(1)),
+            (Some("b"), Dynamic::UNIT),
+            (Some("k\"ey"), map(&[("z", Dynamic::from_float(3.0)), ("a", s("x"))])),
+            (None, Dynamic::from_array(vec![s("t"), Dynamic::from_float(1e20)])),
+        ]
+    }
+
+    const SAMPLE_JSONL: &str =
+        "[\"a\",1]\n[\"b\",null]\n[\"k\\\"ey\",{\"a\":\"x\",\"z\":3.0}]\n[\"t\",1e20]\n";
+
+    #[test]
+    fn jsonl_sink_writes_keyed_items_as_pairs() {
+        assert_eq!(write_file(SinkFormat::Jsonl, &sample_items()).unwrap(), SAMPLE_JSONL);
+    }
+
+    #[test]
+    fn capture_sink_holds_the_jsonl_text() {
+        let (mut sink, handle) = CaptureSink::new("cap");
+        let reader = handle.clone();
+        for (key, value) in sample_items() {
+            sink.write(key, &value).unwrap();
+        }
+        sink.flush().unwrap();
+        assert_eq!(sink.items_written(), 4);
+        let expected: Vec<String> = SAMPLE_JSONL.lines().map(str::to_string).collect();
+        assert_eq!(reader.lines(), expected);
+        assert_eq!(handle.lines(), expected);
+        // A handle can be read from another thread.
+        let lines = std::thread::spawn(move || reader.lines()).join().unwrap();
+        assert_eq!(lines.len(), 4);
+        // The sink can move to another thread (Sink: Send).
+        let mut boxed: Box<dyn Sink> = Box::new(sink);
+        std::thread::spawn(move || boxed.write(None, &Dynamic::from_bool(true)).unwrap()).join().unwrap();
+        assert_eq!(handle.lines().last().map(String::as_str), Some("true"));
+    }
+
+    #[test]
+    fn a_value_without_json_form_is_an_error_and_writes_nothing() {
+        let items = vec![
+            (Some("a"), Dynamic::from_int(1)),
+            (Some("bad key"), map(&[("x", Dynamic::from_float(f64::NAN))])),
+            (Some("c"), Dynamic::from_int(3)),
+        ];
+        let err = write_file(SinkFormat::Jsonl, &items).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "sink `out`: cannot write the item with key \"bad key\": the float NaN has no JSON form (JSON numbers are finite)"
+        );
+        // Written by hand to see the file after the error: only good items.
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = open_sink(&sink_spec(SinkFormat::Jsonl, Some("o.jsonl")), dir.path()).unwrap();
+        for (key, value) in &items {
+            let _ = sink.write(*key, value);
+        }
+        sink.flush().unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("o.jsonl")).unwrap(), "[\"a\",1]\n[\"c\",3]\n");
+
+        let (mut capture, handle) = CaptureSink::new("cap");
+        let fn_ptr = Dynamic::from(rhai::FnPtr::new("f").unwrap());
+        let err = capture.write(None, &fn_ptr).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "sink `cap`: cannot write an item: a value of type `Fn` has no JSON form"
+        );
+        assert!(handle.lines().is_empty());
+        assert_eq!(capture.items_written(), 0);
+    }
+
+    #[test]
+    fn csv_header_keyed_map() {
+        let items = vec![
+            (Some("k1"), map(&[("b", Dynamic::from_int(2)), ("a", s("x,y"))])),
+            (Some("k2"), map(&[("a", Dynamic::UNIT)])),
+            (
+                Some("k3"),
+                map(&[
+                    ("a", Dynamic::from_float(3.0)),
+                    ("b", Dynamic::from_array(vec![Dynamic::from_int(1), s("q")])),
+                ]),
+            ),
+        ];
+        assert_eq!(
+            write_file(SinkFormat::Csv, &items).unwrap(),
+            "key,a,b\nk1,\"x,y\",2\nk2,,\nk3,3.0,\"[1,\"\"q\"\"]\"\n"
+        );
+    }
+
+    #[test]
+    fn csv_header_keyed_other() {
+        let items = vec![
+            (Some("k1"), Dynamic::from_int(5)),
+            (Some("k2"), s("say \"hi\"")),
+            (Some("k3"), Dynamic::from_bool(false)),
+            (Some("k4"), map(&[("m", Dynamic::from_int(1))])),
+            (Some("k5"), Dynamic::UNIT),
+            (Some("k6"), Dynamic::from_float(-0.5)),
+            (Some("k7"), Dynamic::from_char('c')),
+        ];
+        assert_eq!(
+            write_file(SinkFormat::Csv, &items).unwrap(),
+            "key,value\nk1,5\nk2,\"say \"\"hi\"\"\"\nk3,false\nk4,\"{\"\"m\"\":1}\"\nk5,\nk6,-0.5\nk7,c\n"
+        );
+    }
+
+    #[test]
+    fn csv_header_unkeyed_map_and_other() {
+        let items = vec![
+            (None, map(&[("user", s("ann")), ("n", Dynamic::from_int(1))])),
+            (None, map(&[("user", s("bob"))])),
+        ];
+        assert_eq!(write_file(SinkFormat::Csv, &items).unwrap(), "n,user\n1,ann\n,bob\n");
+        let items = vec![
+            (None, s("line one")),
+            (None, Dynamic::from_array(Array::new())),
+            (None, Dynamic::from_float(1e20)),
+            (None, Dynamic::UNIT),
+            (None, s("")),
+        ];
+        // A lone empty cell is written `""`, so that the row is not a blank line.
+        assert_eq!(write_file(SinkFormat::Csv, &items).unwrap(), "value\nline one\n[]\n1e20\n\"\"\n\"\"\n");
+    }
+
+    #[test]
+    fn csv_sink_rejects_what_its_header_cannot_hold() {
+        let items = vec![
+            (None, map(&[("a", Dynamic::from_int(1))])),
+            (None, map(&[("a", Dynamic::from_int(2)), ("zz", Dynamic::from_int(3))])),
+        ];
+        assert_eq!(
+            write_file(SinkFormat::Csv, &items).unwrap_err().to_string(),
+            "sink `out`: cannot write an item: field `zz` is not a column of the sink (its columns come from the first item: a)"
+        );
+        let items = vec![(Some("k"), map(&[("a", Dynamic::from_int(1))])), (Some("k"), Dynamic::from_int(2))];
+        assert_eq!(
+            write_file(SinkFormat::Csv, &items).unwrap_err().to_string(),
+            "sink `out`: cannot write the item with key \"k\": the value is a number, but the sink's columns (key, a) come from the fields of an object"
+        );
+        let items = vec![(Some("k"), Dynamic::from_int(1)), (None, Dynamic::from_int(2))];
+        assert!(write_file(SinkFormat::Csv, &items).unwrap_err().to_string().contains("the item has no key"));
+        let items = vec![(None, map(&[("f", Dynamic::from_float(f64::INFINITY))]))];
+        assert_eq!(
+            write_file(SinkFormat::Csv, &items).unwrap_err().to_string(),
+            "sink `out`: cannot write an item: column `f`: the float inf has no JSON form (JSON numbers are finite)"
+        );
+    }
+
+    #[test]
+    fn csv_sink_header_comes_from_the_first_written_item() {
+        // A first item that fails leaves no header behind; the next good one makes it.
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = open_sink(&sink_spec(SinkFormat::Csv, Some("o.csv")), dir.path()).unwrap();
+        assert!(sink.write(None, &map(&[("x", Dynamic::from_float(f64::NAN))])).is_err());
+        sink.write(None, &map(&[("y", Dynamic::from_int(1))])).unwrap();
+        sink.flush().unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("o.csv")).unwrap(), "y\n1\n");
+        // No items: an empty file.
+        let mut sink = open_sink(&sink_spec(SinkFormat::Csv, Some("empty.csv")), dir.path()).unwrap();
+        sink.flush().unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("empty.csv")).unwrap(), "");
+    }
+
+    #[test]
+    fn csv_sink_output_reads_back_as_the_same_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = open_sink(&sink_spec(SinkFormat::Csv, Some("o.csv")), dir.path()).unwrap();
+        let rows = [
+            map(&[
+                ("i", Dynamic::from_int(-3)),
+                ("f", Dynamic::from_float(2.0)),
+                ("s", s("a \"b\", c\nd")),
+                ("b", Dynamic::from_bool(true)),
+                ("u", Dynamic::UNIT),
+            ]),
+            map(&[
+                ("i", Dynamic::from_int(i64::MAX)),
+                ("f", Dynamic::from_float(1.5e-9)),
+                ("s", s("x")),
+                ("b", Dynamic::from_bool(false)),
+                ("u", Dynamic::UNIT),
+            ]),
+        ];
+        for row in &rows {
+            sink.write(None, row).unwrap();
+        }
+        sink.flush().unwrap();
+        let spec = crate::graph::SourceSpec {
+            id: "back".into(),
+            path: "o.csv".into(),
+            format: None,
+            time_field: None,
+            time_format: crate::graph::TimeFormat::default(),
+            on_bad_row: crate::graph::BadRowPolicy::default(),
+            dead_letter_path: None,
+            types: std::collections::BTreeMap::new(),
+        };
+        let mut source = crate::io::Source::open(&spec, dir.path()).unwrap();
+        for row in &rows {
+            let event = source.next_event().unwrap().unwrap();
+            assert_eq!(
+                crate::io::to_json_string(&event.value).unwrap(),
+                crate::io::to_json_string(row).unwrap()
+            );
+        }
+        assert!(source.next_event().unwrap().is_none());
+    }
+
+    #[test]
+    fn open_sink_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = open_sink(&sink_spec(SinkFormat::Jsonl, None), dir.path()).err().unwrap();
+        assert!(err.to_string().contains("sink `out` (format jsonl) has no path"), "{err}");
+        // A parent that is a file cannot be created.
+        std::fs::write(dir.path().join("file"), "x").unwrap();
+        let err = open_sink(&sink_spec(SinkFormat::Csv, Some("file/out.csv")), dir.path()).err().unwrap();
+        assert!(matches!(err, IoError::File { action: "create", .. }), "{err}");
+    }
+
+    #[test]
+    fn stdout_sink_counts_and_refuses_bad_values() {
+        let mut sink = open_sink(&sink_spec(SinkFormat::Stdout, None), Path::new(".")).unwrap();
+        let err = sink.write(Some("k"), &Dynamic::from_float(f64::NAN)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "sink `out`: cannot write the item with key \"k\": the float NaN has no JSON form (JSON numbers are finite)"
+        );
+        assert_eq!(sink.items_written(), 0);
+        sink.flush().unwrap();
+    }
+}

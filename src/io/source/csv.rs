@@ -4,7 +4,11 @@
 //! This is the benchmark's hot path: one reused [`ByteRecord`], the header names built
 //! once as map keys, integers parsed by hand, and the raw text of a row re-read from the
 //! file only when the row is bad.
+//!
+//! Line numbers are counted here rather than taken from the parser's `Position::line`,
+//! which points at the previous row's `\n` in a CRLF file and before any blank lines.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -22,8 +26,8 @@ const BUFFER: usize = 256 * 1024;
 
 /// Reads a CSV file row by row.
 pub(super) struct CsvReader {
-    /// The parser.
-    reader: ::csv::Reader<File>,
+    /// The parser, reading through a line tracker.
+    reader: ::csv::Reader<LineTracker<File>>,
     /// The file (for errors and for re-reading a bad row's text).
     path: PathBuf,
     /// The record being read, reused.
@@ -32,6 +36,10 @@ pub(super) struct CsvReader {
     names: Vec<Identifier>,
     /// Each column's forced type, if any.
     types: Vec<Option<ColumnType>>,
+    /// Column indexes by descending name (the cheapest order to fill a map in).
+    descending: Vec<usize>,
+    /// The typed cells of the row being read, reused.
+    cells: Vec<Dynamic>,
     /// No header (an empty file) or the end was reached.
     done: bool,
     /// Byte range of the row last read (for its raw text).
@@ -43,12 +51,14 @@ impl CsvReader {
     /// name columns of the header.
     pub(super) fn open(path: &Path, spec: &SourceSpec) -> Result<Self, IoError> {
         let file = File::open(path).map_err(|e| IoError::file(path, "open", e))?;
-        let mut reader =
-            ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(BUFFER).from_reader(file);
+        let mut reader = ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(BUFFER)
+            .from_reader(LineTracker::new(file));
         let mut record = ByteRecord::new();
         let has_header = reader.read_byte_record(&mut record).map_err(|e| read_error(path, e))?;
-        let header_span = span(&record, &reader);
-        let line = record.position().map_or(1, ::csv::Position::line);
+        let (line, header_span) = locate(&record, &mut reader);
         let header_error = |column: Option<&str>, reason: String| {
             IoError::Row(RowError {
                 path: path.to_path_buf(),
@@ -106,10 +116,14 @@ impl CsvReader {
                 ));
             }
         }
+        let mut descending: Vec<usize> = (0..names.len()).collect();
+        descending.sort_by(|&a, &b| names[b].cmp(&names[a]));
         Ok(CsvReader {
             reader,
             path: path.to_path_buf(),
             record,
+            cells: Vec::with_capacity(names.len()),
+            descending,
             names,
             types,
             // An empty file has no header and no events.
@@ -128,23 +142,26 @@ impl CsvReader {
             self.done = true;
             return Ok(None);
         }
-        self.last_span = span(&self.record, &self.reader);
-        let line = self.record.position().map_or(0, ::csv::Position::line);
+        let (line, span) = locate(&self.record, &mut self.reader);
+        self.last_span = span;
         if self.record.len() != self.names.len() {
             let reason = format!("expected {} fields, found {}", self.names.len(), self.record.len());
             return Ok(Some(Row::Bad(self.row_error(line, None, reason))));
         }
-        let mut fields = rhai::Map::new();
+        self.cells.clear();
         for (i, cell) in self.record.iter().enumerate() {
             match type_cell(cell, self.types[i]) {
-                Ok(value) => {
-                    fields.insert(self.names[i].clone(), value);
-                }
+                Ok(value) => self.cells.push(value),
                 Err(reason) => {
                     let column = self.names[i].to_string();
                     return Ok(Some(Row::Bad(self.row_error(line, Some(column), reason))));
                 }
             }
+        }
+        // Inserting keys in descending order costs one key comparison each.
+        let mut fields = rhai::Map::new();
+        for &i in &self.descending {
+            fields.insert(self.names[i].clone(), std::mem::take(&mut self.cells[i]));
         }
         Ok(Some(Row::Good { fields, line }))
     }
@@ -178,10 +195,94 @@ fn read_raw(path: &Path, (start, end): (u64, u64), record: &ByteRecord) -> Strin
     }
 }
 
-/// The byte range of the record just read: from its start to where the reader stands.
-fn span(record: &ByteRecord, reader: &::csv::Reader<File>) -> (u64, u64) {
-    let start = record.position().map_or(0, ::csv::Position::byte);
-    (start, reader.position().byte())
+/// The 1-based line where the record just read starts, and its byte range.
+///
+/// The CSV parser's own position of a record is where it *started looking* for it: in a
+/// CRLF file that is the previous row's `\n`, and blank lines before the record are
+/// counted in. So the record's real first byte is found by stepping over line breaks
+/// from there, and its line is counted from the breaks the tracker saw.
+fn locate(record: &ByteRecord, reader: &mut ::csv::Reader<LineTracker<File>>) -> (u64, (u64, u64)) {
+    let looked_from = record.position().map_or(0, ::csv::Position::byte);
+    let end = reader.position().byte();
+    let tracker = reader.get_mut();
+    let start = tracker.pass_breaks(looked_from);
+    (tracker.newlines_before + 1, (start, end))
+}
+
+/// A reader that remembers where the line breaks of the bytes it has handed out are,
+/// until the CSV reader has moved past them.
+struct LineTracker<R> {
+    /// The file.
+    inner: R,
+    /// Bytes handed out so far.
+    offset: u64,
+    /// Offsets of the `\r` and `\n` bytes not yet passed, as `offset << 1 | is_newline`.
+    breaks: VecDeque<u64>,
+    /// `\n` bytes passed so far.
+    newlines_before: u64,
+}
+
+impl<R> LineTracker<R> {
+    fn new(inner: R) -> Self {
+        LineTracker { inner, offset: 0, breaks: VecDeque::with_capacity(4096), newlines_before: 0 }
+    }
+
+    /// Passes every break before `from` and the run of breaks starting at `from`;
+    /// returns the first byte after them (where a record really starts).
+    fn pass_breaks(&mut self, from: u64) -> u64 {
+        let mut at = from;
+        while let Some(&entry) = self.breaks.front() {
+            let offset = entry >> 1;
+            if offset > at {
+                break;
+            }
+            if offset == at {
+                at += 1;
+            }
+            self.newlines_before += entry & 1;
+            self.breaks.pop_front();
+        }
+        at
+    }
+}
+
+impl<R> LineTracker<R> {
+    /// Remembers the breaks among `bytes`, which start at offset `base`.
+    fn note_breaks(&mut self, base: u64, bytes: &[u8]) {
+        for (i, &byte) in bytes.iter().enumerate() {
+            if byte == b'\n' || byte == b'\r' {
+                let offset = base + i as u64;
+                self.breaks.push_back(offset << 1 | u64::from(byte == b'\n'));
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for LineTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        // Eight bytes at a time: look closer only at words holding a `\r` or `\n`.
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        let has = |word: u64, byte: u8| {
+            let x = word ^ (ONES * u64::from(byte));
+            x.wrapping_sub(ONES) & !x & HIGHS != 0
+        };
+        let mut chunks = buf[..n].chunks_exact(8);
+        let mut base = self.offset;
+        for chunk in chunks.by_ref() {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let word = u64::from_le_bytes(word);
+            if has(word, b'\n') || has(word, b'\r') {
+                self.note_breaks(base, chunk);
+            }
+            base += 8;
+        }
+        self.note_breaks(base, chunks.remainder());
+        self.offset += n as u64;
+        Ok(n)
+    }
 }
 
 /// A CSV parse error as an [`IoError`] (only I/O errors can happen with these settings).
@@ -302,4 +403,271 @@ pub(super) fn parse_int(text: &[u8]) -> Option<i64> {
         n = n.checked_mul(10)?.checked_sub(i64::from(d))?;
     }
     if negative { Some(n) } else { n.checked_neg() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{folder_with, read_all, read_file, spec};
+    use super::*;
+    use crate::graph::BadRowPolicy;
+    use crate::io::Source;
+    use crate::io::json::to_json_string;
+
+    /// The JSON text of the single row of a CSV file.
+    fn one_row(text: &str, types: &[(&str, ColumnType)]) -> Result<String, IoError> {
+        let dir = folder_with("e.csv", text.as_bytes());
+        let mut s = spec("e.csv");
+        for (name, ty) in types {
+            s.types.insert((*name).to_string(), *ty);
+        }
+        let events = read_file(&dir, &s)?;
+        assert_eq!(events.len(), 1);
+        Ok(events[0].0.clone())
+    }
+
+    #[test]
+    fn types_every_cell_kind() {
+        let cases: &[(&str, &str)] = &[
+            ("42", "42"),
+            ("-7", "-7"),
+            ("007", "7"),
+            ("-0", "0"),
+            ("9223372036854775807", "9223372036854775807"),
+            ("-9223372036854775808", "-9223372036854775808"),
+            ("9223372036854775808", "\"9223372036854775808\""),
+            ("99999999999999999999", "\"99999999999999999999\""),
+            ("3.5", "3.5"),
+            ("3.0", "3.0"),
+            ("-0.25", "-0.25"),
+            ("1e3", "1000.0"),
+            ("1E-2", "0.01"),
+            (".5", "0.5"),
+            ("5.", "5.0"),
+            ("+1.5", "1.5"),
+            ("+5", "\"+5\""),
+            ("1e400", "\"1e400\""),
+            ("inf", "\"inf\""),
+            ("NaN", "\"NaN\""),
+            ("1.2.3", "\"1.2.3\""),
+            ("e5", "\"e5\""),
+            ("true", "true"),
+            ("false", "false"),
+            ("TRUE", "\"TRUE\""),
+            ("", "null"),
+            (" 5", "\" 5\""),
+            ("-", "\"-\""),
+            ("hello world", "\"hello world\""),
+            ("\"a,b\"", "\"a,b\""),
+            ("\"say \"\"hi\"\"\"", "\"say \\\"hi\\\"\""),
+            ("héllo", "\"héllo\""),
+        ];
+        for (cell, json) in cases {
+            let text = format!("c\n{cell}\n");
+            // A lone empty cell is an empty line, which CSV skips: give it a neighbour.
+            let text = if cell.is_empty() { "c,d\n,1\n".to_string() } else { text };
+            let row = one_row(&text, &[]).unwrap();
+            let expected = if cell.is_empty() {
+                format!("{{\"c\":{json},\"d\":1}}")
+            } else {
+                format!("{{\"c\":{json}}}")
+            };
+            assert_eq!(row, expected, "cell {cell:?}");
+        }
+    }
+
+    #[test]
+    fn types_a_whole_row_into_a_map() {
+        let dir =
+            folder_with("e.csv", b"user,amount,price,ok,note,ts\nann,5,2.50,true,,2024-01-01T00:00:00Z\n");
+        let mut source = Source::open(&spec("e.csv"), dir.path()).unwrap();
+        let event = source.next_event().unwrap().unwrap();
+        let map = event.value.as_map_ref().unwrap();
+        assert_eq!(map.len(), 6);
+        assert_eq!(map["user"].clone().into_string().unwrap(), "ann");
+        assert_eq!(map["amount"].as_int(), Ok(5));
+        assert_eq!(map["price"].as_float(), Ok(2.5));
+        assert_eq!(map["ok"].as_bool(), Ok(true));
+        assert!(map["note"].is_unit());
+        assert_eq!(map["ts"].clone().into_string().unwrap(), "2024-01-01T00:00:00Z");
+        assert_eq!(event.line, 2);
+        assert_eq!(event.time, None);
+    }
+
+    #[test]
+    fn forced_types() {
+        let text = "id,n,f,b,s\n007, 12 ,3,true,\n";
+        let row = one_row(
+            text,
+            &[
+                ("id", ColumnType::String),
+                ("n", ColumnType::Int),
+                ("f", ColumnType::Float),
+                ("b", ColumnType::Bool),
+                ("s", ColumnType::String),
+            ],
+        )
+        .unwrap();
+        assert_eq!(row, r#"{"b":true,"f":3.0,"id":"007","n":12,"s":""}"#);
+        // Strings stay strings even when they look like something else.
+        let row =
+            one_row("a,b\ntrue,1.5\n", &[("a", ColumnType::String), ("b", ColumnType::String)]).unwrap();
+        assert_eq!(row, r#"{"a":"true","b":"1.5"}"#);
+
+        let bad: &[(&str, ColumnType, &str)] = &[
+            ("x", ColumnType::Int, "expected an integer (forced type int), found \"x\""),
+            ("1.5", ColumnType::Int, "expected an integer (forced type int), found \"1.5\""),
+            ("", ColumnType::Int, "expected an integer (forced type int), found \"\""),
+            ("99999999999999999999", ColumnType::Int, "integer 99999999999999999999 does not fit in 64 bits"),
+            ("abc", ColumnType::Float, "expected a finite number (forced type float), found \"abc\""),
+            ("inf", ColumnType::Float, "expected a finite number (forced type float), found \"inf\""),
+            ("yes", ColumnType::Bool, "expected true or false (forced type bool), found \"yes\""),
+        ];
+        for (cell, ty, reason) in bad {
+            let dir = folder_with("e.csv", format!("k,c\nr,{cell}\n").as_bytes());
+            let mut s = spec("e.csv");
+            s.types.insert("c".into(), *ty);
+            let err = read_file(&dir, &s).unwrap_err();
+            let IoError::Row(row) = err else { panic!() };
+            assert_eq!(row.column.as_deref(), Some("c"), "{cell:?}");
+            assert_eq!(row.reason, *reason);
+            assert_eq!(row.line, 2);
+            assert_eq!(row.raw, format!("r,{cell}"));
+        }
+    }
+
+    #[test]
+    fn a_forced_column_not_in_the_header_is_an_error_at_open() {
+        let dir = folder_with("e.csv", b"a,b\n1,2\n");
+        let mut s = spec("e.csv");
+        s.types.insert("user_id".into(), ColumnType::String);
+        let err = Source::open(&s, dir.path()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:1: column `user_id`: source `events` forces this column's type to string, but the header has no such column (columns: a, b)",
+                dir.path().join("e.csv").display()
+            )
+        );
+    }
+
+    #[test]
+    fn empty_and_header_only_files_have_no_events() {
+        for text in ["", "a,b\n", "a,b", "\u{feff}a,b\r\n"] {
+            let dir = folder_with("e.csv", text.as_bytes());
+            let mut source = Source::open(&spec("e.csv"), dir.path()).unwrap();
+            assert!(source.next_event().unwrap().is_none(), "{text:?}");
+            assert_eq!(source.rows_consumed(), 0);
+        }
+    }
+
+    #[test]
+    fn byte_order_mark_quotes_crlf_and_line_numbers() {
+        let text = "\u{feff}name,text\r\nann,\"two\r\nlines\"\r\n\r\nbob,\"x\"\r\ncid\r\n";
+        let dir = folder_with("e.csv", text.as_bytes());
+        let mut s = spec("e.csv");
+        s.on_bad_row = BadRowPolicy::Skip;
+        let mut source = Source::open(&s, dir.path()).unwrap();
+        let events = read_all(&mut source).unwrap();
+        assert_eq!(
+            events,
+            vec![
+                (r#"{"name":"ann","text":"two\r\nlines"}"#.to_string(), None, 2),
+                (r#"{"name":"bob","text":"x"}"#.to_string(), None, 5),
+            ]
+        );
+        let bad = &source.bad_row_samples()[0];
+        assert_eq!(bad.line, 6);
+        assert_eq!(bad.reason, "expected 2 fields, found 1");
+        assert_eq!(bad.raw, "cid");
+    }
+
+    #[test]
+    fn blank_lines_do_not_shift_line_numbers() {
+        for text in ["a\n\n\n1\n\n2\n", "a\r\n\r\n\r\n1\r\n\r\n2\r\n", "\n\na\n\n\n1\n\n2"] {
+            let dir = folder_with("e.csv", text.as_bytes());
+            let lines: Vec<u64> = read_file(&dir, &spec("e.csv")).unwrap().iter().map(|e| e.2).collect();
+            let expected = if text.starts_with('\n') { vec![6, 8] } else { vec![4, 6] };
+            assert_eq!(lines, expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn raw_text_of_a_multi_line_bad_row() {
+        let text = "a,b\n1,\"x\ny\",3\n4,5\n";
+        let dir = folder_with("e.csv", text.as_bytes());
+        let mut s = spec("e.csv");
+        s.on_bad_row = BadRowPolicy::Skip;
+        let mut source = Source::open(&s, dir.path()).unwrap();
+        assert_eq!(read_all(&mut source).unwrap(), vec![(r#"{"a":4,"b":5}"#.to_string(), None, 4)]);
+        let bad = &source.bad_row_samples()[0];
+        assert_eq!((bad.line, bad.raw.as_str()), (2, "1,\"x\ny\",3"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_bad_row_naming_the_column() {
+        let dir = folder_with("e.csv", b"a,b\n1,ok\n2,\xff\xfe\n3,fine\n");
+        let mut s = spec("e.csv");
+        s.on_bad_row = BadRowPolicy::Skip;
+        let mut source = Source::open(&s, dir.path()).unwrap();
+        let events: Vec<String> = read_all(&mut source).unwrap().into_iter().map(|e| e.0).collect();
+        assert_eq!(events, vec![r#"{"a":1,"b":"ok"}"#, r#"{"a":3,"b":"fine"}"#]);
+        let bad = &source.bad_row_samples()[0];
+        assert_eq!(bad.line, 3);
+        assert_eq!(bad.column.as_deref(), Some("b"));
+        assert_eq!(bad.reason, "not valid UTF-8 (bad byte at offset 0 of the cell)");
+        assert_eq!(bad.raw, "2,\u{fffd}\u{fffd}");
+    }
+
+    #[test]
+    fn header_problems_are_errors_at_open() {
+        let dir = folder_with("e.csv", b"a,b,a\n1,2,3\n");
+        let err = Source::open(&spec("e.csv"), dir.path()).unwrap_err();
+        assert!(
+            err.to_string().ends_with(":1: column `a`: source `events`: the header names this column twice"),
+            "{err}"
+        );
+        let dir = folder_with("e.csv", b"a,\xff\n1,2\n");
+        let err = Source::open(&spec("e.csv"), dir.path()).unwrap_err();
+        assert!(err.to_string().ends_with(":1: header field 2 is not valid UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn parses_integers_by_hand() {
+        let cases: &[(&str, Option<i64>)] = &[
+            ("0", Some(0)),
+            ("-0", Some(0)),
+            ("123", Some(123)),
+            ("-123", Some(-123)),
+            ("999999999999999999", Some(999_999_999_999_999_999)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("-9223372036854775808", Some(i64::MIN)),
+            ("00000000000000000000000042", Some(42)),
+            ("9223372036854775808", None),
+            ("-9223372036854775809", None),
+            ("", None),
+            ("-", None),
+            ("+1", None),
+            ("1a", None),
+            ("1 ", None),
+            ("--1", None),
+            ("12345678901234567x", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_int(text.as_bytes()), *expected, "{text:?}");
+            if let Some(n) = expected {
+                assert_eq!(text.parse::<i64>().ok(), Some(*n));
+            }
+        }
+    }
+
+    #[test]
+    fn auto_cells_match_the_rules_on_values() {
+        // Whole Dynamic values, not only their JSON text.
+        assert_eq!(auto_cell(b"12").unwrap().as_int(), Ok(12));
+        assert_eq!(auto_cell(b"1.0").unwrap().as_float(), Ok(1.0));
+        assert_eq!(auto_cell(b"false").unwrap().as_bool(), Ok(false));
+        assert!(auto_cell(b"").unwrap().is_unit());
+        assert_eq!(auto_cell(b"x").unwrap().into_string().unwrap(), "x");
+        assert_eq!(to_json_string(&auto_cell(b"-1e-3").unwrap()).unwrap(), "-0.001");
+    }
 }

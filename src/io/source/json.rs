@@ -89,9 +89,7 @@ impl JsonReader {
         self.skip_whitespace();
         match self.bytes.get(self.pos) {
             None => {
-                return Err(
-                    self.syntax_error(self.pos, "the file ends inside the array (no closing `]`)".into())
-                );
+                return Err(self.eof_error("the file ends inside the array (no closing `]`)"));
             }
             Some(b']') => {
                 self.pos += 1;
@@ -199,6 +197,15 @@ impl JsonReader {
         let line = self.line_at(offset);
         let column = self.column_at(offset);
         self.fatal(line, column, offset + 1 - column, &message)
+    }
+
+    /// A fatal error at the end of the file (placed as serde_json places it: after the
+    /// last character read).
+    fn eof_error(&mut self, message: &str) -> IoError {
+        let end = self.bytes.len();
+        let line = self.line_at(end);
+        let column = self.column_at(end) - 1;
+        self.fatal(line, column, end - column, message)
     }
 
     /// A fatal serde_json error in the text that starts at byte `start`, with the line

@@ -398,3 +398,582 @@ fn raw_text(bytes: &[u8]) -> String {
     }
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::io::json::to_json_string;
+
+    /// A source spec with only an id and a path.
+    pub(in crate::io::source) fn spec(path: &str) -> SourceSpec {
+        SourceSpec {
+            id: "events".into(),
+            path: path.into(),
+            format: None,
+            time_field: None,
+            time_format: TimeFormat::default(),
+            on_bad_row: BadRowPolicy::default(),
+            dead_letter_path: None,
+            types: BTreeMap::new(),
+        }
+    }
+
+    /// A temporary folder holding one file.
+    pub(in crate::io::source) fn folder_with(name: &str, contents: &[u8]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(name), contents).unwrap();
+        dir
+    }
+
+    /// An event as (JSON text of the record, time, line).
+    pub(in crate::io::source) type Seen = (String, Option<i64>, u64);
+
+    pub(in crate::io::source) fn seen(event: &SourceEvent) -> Seen {
+        (to_json_string(&event.value).unwrap(), event.time, event.line)
+    }
+
+    /// Every remaining event of a source.
+    pub(in crate::io::source) fn read_all(source: &mut Source) -> Result<Vec<Seen>, IoError> {
+        let mut out = Vec::new();
+        while let Some(event) = source.next_event()? {
+            out.push(seen(&event));
+        }
+        Ok(out)
+    }
+
+    /// Opens `name` in `dir` with `spec` and reads every event.
+    pub(in crate::io::source) fn read_file(
+        dir: &tempfile::TempDir,
+        spec: &SourceSpec,
+    ) -> Result<Vec<Seen>, IoError> {
+        let mut source = Source::open(spec, dir.path())?;
+        read_all(&mut source)
+    }
+
+    fn ev(json: &str, time: Option<i64>, line: u64) -> Seen {
+        (json.to_string(), time, line)
+    }
+
+    const BROKEN_CSV: &str = "user,amount\nann,5\nbob,x7,extra\ncid,notanumber\ndan,8\n";
+
+    fn broken_spec(policy: BadRowPolicy) -> SourceSpec {
+        let mut spec = spec("in/events.csv");
+        spec.on_bad_row = policy;
+        spec.types.insert("amount".into(), crate::graph::ColumnType::Int);
+        spec.dead_letter_path = Some("bad/dead.jsonl".into());
+        spec
+    }
+
+    fn broken_folder() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("in")).unwrap();
+        std::fs::write(dir.path().join("in/events.csv"), BROKEN_CSV).unwrap();
+        dir
+    }
+
+    #[test]
+    fn csv_bad_row_under_fail() {
+        let dir = broken_folder();
+        let mut source = Source::open(&broken_spec(BadRowPolicy::Fail), dir.path()).unwrap();
+        assert_eq!(seen(&source.next_event().unwrap().unwrap()), ev(r#"{"amount":5,"user":"ann"}"#, None, 2));
+        let err = source.next_event().unwrap_err();
+        let path = dir.path().join("in/events.csv");
+        assert_eq!(err.to_string(), format!("{}:3: expected 2 fields, found 3", path.display()));
+        let IoError::Row(row) = err else { panic!("not a row error") };
+        assert_eq!(row.raw, "bob,x7,extra");
+        assert_eq!(row.line, 3);
+        // Under fail, a bad cell names its column.
+        let dir = folder_with("e.csv", b"user,amount\ncid,notanumber\n");
+        let mut spec = broken_spec(BadRowPolicy::Fail);
+        spec.path = "e.csv".into();
+        let err = read_file(&dir, &spec).unwrap_err();
+        let text = err.to_string();
+        assert_eq!(
+            text,
+            format!(
+                "{}:2: column `amount`: expected an integer (forced type int), found \"notanumber\"",
+                dir.path().join("e.csv").display()
+            )
+        );
+    }
+
+    #[test]
+    fn csv_bad_rows_under_skip() {
+        let dir = broken_folder();
+        let mut source = Source::open(&broken_spec(BadRowPolicy::Skip), dir.path()).unwrap();
+        assert_eq!(
+            read_all(&mut source).unwrap(),
+            vec![ev(r#"{"amount":5,"user":"ann"}"#, None, 2), ev(r#"{"amount":8,"user":"dan"}"#, None, 5),]
+        );
+        assert_eq!(source.bad_rows(), 2);
+        assert_eq!(source.rows_consumed(), 4);
+        let samples = source.bad_row_samples();
+        assert_eq!(samples.len(), 2);
+        assert_eq!(samples[0].line, 3);
+        assert_eq!(samples[0].column, None);
+        assert_eq!(samples[1].line, 4);
+        assert_eq!(samples[1].column.as_deref(), Some("amount"));
+        assert_eq!(samples[1].raw, "cid,notanumber");
+        // No dead-letter file under skip.
+        assert!(!dir.path().join("bad").exists());
+    }
+
+    #[test]
+    fn csv_bad_rows_under_dead_letter() {
+        let dir = broken_folder();
+        let mut source = Source::open(&broken_spec(BadRowPolicy::DeadLetter), dir.path()).unwrap();
+        assert_eq!(read_all(&mut source).unwrap().len(), 2);
+        assert_eq!(source.bad_rows(), 2);
+        let dead = std::fs::read_to_string(dir.path().join("bad/dead.jsonl")).unwrap();
+        assert_eq!(
+            dead,
+            concat!(
+                r#"{"source":"events","path":"in/events.csv","line":3,"column":null,"reason":"expected 2 fields, found 3","raw":"bob,x7,extra"}"#,
+                "\n",
+                r#"{"source":"events","path":"in/events.csv","line":4,"column":"amount","reason":"expected an integer (forced type int), found \"notanumber\"","raw":"cid,notanumber"}"#,
+                "\n"
+            )
+        );
+        // Every line is JSON.
+        for line in dead.lines() {
+            serde_json::from_str::<serde_json::Value>(line).unwrap();
+        }
+        // Opening again truncates the file.
+        let source = Source::open(&broken_spec(BadRowPolicy::DeadLetter), dir.path()).unwrap();
+        drop(source);
+        assert_eq!(std::fs::read_to_string(dir.path().join("bad/dead.jsonl")).unwrap(), "");
+    }
+
+    #[test]
+    fn only_five_samples_are_kept() {
+        let mut text = String::from("a,b\n");
+        for i in 0..8 {
+            text.push_str(&format!("{i}\n"));
+        }
+        let dir = folder_with("e.csv", text.as_bytes());
+        let mut spec = spec("e.csv");
+        spec.on_bad_row = BadRowPolicy::Skip;
+        let mut source = Source::open(&spec, dir.path()).unwrap();
+        assert!(read_all(&mut source).unwrap().is_empty());
+        assert_eq!(source.bad_rows(), 8);
+        let lines: Vec<u64> = source.bad_row_samples().iter().map(|s| s.line).collect();
+        assert_eq!(lines, vec![2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn jsonl_reads_objects_and_bad_lines() {
+        let text = concat!(
+            "{\"a\": 1, \"b\": [1.5, null], \"c\": {\"d\": \"x\"}}\n",
+            "\n",
+            "   \n",
+            "{\"a\": 2,}\n",
+            "[1, 2]\n",
+            "{\"id\": 9223372036854775808}\n",
+            "{\"a\": 3} trailing\n",
+            "{\"a\": -9223372036854775808, \"e\": 1e2}\r\n",
+            "\"just a string\"\n",
+            "{\"a\": 5}"
+        );
+        let dir = folder_with("e.jsonl", text.as_bytes());
+        let mut spec = spec("e.jsonl");
+        spec.on_bad_row = BadRowPolicy::Skip;
+        let mut source = Source::open(&spec, dir.path()).unwrap();
+        assert_eq!(
+            read_all(&mut source).unwrap(),
+            vec![
+                ev(r#"{"a":1,"b":[1.5,null],"c":{"d":"x"}}"#, None, 1),
+                ev(r#"{"a":-9223372036854775808,"e":100.0}"#, None, 8),
+                ev(r#"{"a":5}"#, None, 10),
+            ]
+        );
+        assert_eq!(source.rows_consumed(), 8);
+        assert_eq!(source.bad_rows(), 5);
+        let bad: Vec<(u64, Option<&str>, &str, &str)> = source
+            .bad_row_samples()
+            .iter()
+            .map(|s| (s.line, s.column.as_deref(), s.reason.as_str(), s.raw.as_str()))
+            .collect();
+        assert_eq!(
+            bad,
+            vec![
+                (4, None, "invalid JSON at column 9: trailing comma", "{\"a\": 2,}"),
+                (5, None, "expected a JSON object, found an array", "[1, 2]"),
+                (
+                    6,
+                    Some("id"),
+                    "integer 9223372036854775808 does not fit in 64 bits",
+                    "{\"id\": 9223372036854775808}"
+                ),
+                (7, None, "invalid JSON at column 10: trailing characters", "{\"a\": 3} trailing"),
+                (9, None, "expected a JSON object, found a string", "\"just a string\""),
+            ]
+        );
+    }
+
+    #[test]
+    fn jsonl_huge_integer_fails_with_line_and_field() {
+        let dir = folder_with("e.jsonl", b"{\"id\": 1}\n{\"n\": {\"id\": 18446744073709551616}}\n");
+        let err = read_file(&dir, &spec("e.jsonl")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:2: column `n.id`: integer 18446744073709551616 does not fit in 64 bits",
+                dir.path().join("e.jsonl").display()
+            )
+        );
+    }
+
+    #[test]
+    fn jsonl_invalid_utf8_is_a_bad_row() {
+        let dir = folder_with("e.jsonl", b"{\"s\": \"\xff\"}\n{\"s\": \"ok\"}\n");
+        let mut spec = spec("e.jsonl");
+        spec.on_bad_row = BadRowPolicy::Skip;
+        let mut source = Source::open(&spec, dir.path()).unwrap();
+        assert_eq!(read_all(&mut source).unwrap(), vec![ev(r#"{"s":"ok"}"#, None, 2)]);
+        let sample = &source.bad_row_samples()[0];
+        assert_eq!(sample.line, 1);
+        assert_eq!(sample.column.as_deref(), Some("s"));
+        assert!(sample.reason.starts_with("invalid JSON"), "{}", sample.reason);
+        assert_eq!(sample.raw, "{\"s\": \"\u{fffd}\"}");
+    }
+
+    #[test]
+    fn json_array_elements_and_bad_elements() {
+        let text = "[\n  {\"a\": 1},\n  5,\n  {\"b\": {\"c\": 99999999999999999999}},\n  {\"a\": 2,\n   \"t\": true}\n]\n";
+        let dir = folder_with("e.json", text.as_bytes());
+        let mut spec = spec("e.json");
+        spec.on_bad_row = BadRowPolicy::Skip;
+        let mut source = Source::open(&spec, dir.path()).unwrap();
+        assert_eq!(
+            read_all(&mut source).unwrap(),
+            vec![ev(r#"{"a":1}"#, None, 2), ev(r#"{"a":2,"t":true}"#, None, 5)]
+        );
+        assert_eq!(source.rows_consumed(), 4);
+        let bad: Vec<(u64, Option<&str>, &str, &str)> = source
+            .bad_row_samples()
+            .iter()
+            .map(|s| (s.line, s.column.as_deref(), s.reason.as_str(), s.raw.as_str()))
+            .collect();
+        assert_eq!(
+            bad,
+            vec![
+                (3, None, "element 2: expected a JSON object, found a number", "5"),
+                (
+                    4,
+                    Some("b.c"),
+                    "element 3: integer 99999999999999999999 does not fit in 64 bits",
+                    "{\"b\": {\"c\": 99999999999999999999}}"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn json_empty_files_and_arrays() {
+        for text in ["", "  \n", "[]", " [ ] \n"] {
+            let dir = folder_with("e.json", text.as_bytes());
+            assert_eq!(read_file(&dir, &spec("e.json")).unwrap(), vec![], "{text:?}");
+        }
+    }
+
+    #[test]
+    fn json_invalid_text_is_an_error_with_serde_line_and_column() {
+        let cases = [
+            "[\n {\"a\": 1},\n {\"a\": tru}\n]",
+            "[\n {\"a\": 1},\n {\"a\":\n   1 2}\n]",
+            "[{\"a\": 1} {\"a\": 2}]",
+            "[{\"a\": 1},]",
+            "[{\"a\": 1}",
+            "[{\"a\": 1}] x",
+            "[{\"a\": 1},\n\n  {\"b\": \"unterminated}]",
+        ];
+        for text in cases {
+            let dir = folder_with("e.json", text.as_bytes());
+            let mut spec = spec("e.json");
+            // Whatever the policy: the rest of the file cannot be found.
+            spec.on_bad_row = BadRowPolicy::Skip;
+            let err = read_file(&dir, &spec).unwrap_err();
+            let IoError::Row(row) = err else { panic!("{text:?}: not a row error: {err}") };
+            let serde =
+                serde_json::from_str::<Vec<serde_json::Map<String, serde_json::Value>>>(text).unwrap_err();
+            assert_eq!(row.line, serde.line() as u64, "{text:?}: {row}");
+            let column = format!("invalid JSON at column {}:", serde.column());
+            assert!(row.reason.starts_with(&column), "{text:?}: {row} vs {serde}");
+        }
+        let dir = folder_with("e.json", b"\n  {\"a\": 1}");
+        let err = read_file(&dir, &spec("e.json")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:2: invalid JSON at column 3: expected a JSON array of objects",
+                dir.path().join("e.json").display()
+            )
+        );
+        let dir = folder_with("e.json", b"[\n {\"a\": 1},\n {\"a\": tru}\n]");
+        let err = read_file(&dir, &spec("e.json")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{}:3: invalid JSON at column 11: expected ident", dir.path().join("e.json").display())
+        );
+        let IoError::Row(row) = err else { panic!() };
+        assert_eq!(row.raw, " {\"a\": tru}");
+    }
+
+    #[test]
+    fn time_formats() {
+        let jsonl =
+            concat!("{\"ts\": \"2024-01-01T00:00:01.5Z\"}\n", "{\"ts\": \"2024-01-01T01:00:00+01:00\"}\n",);
+        let dir = folder_with("e.jsonl", jsonl.as_bytes());
+        let mut s = spec("e.jsonl");
+        s.time_field = Some("ts".into());
+        assert_eq!(
+            read_file(&dir, &s).unwrap(),
+            vec![
+                ev(r#"{"ts":"2024-01-01T00:00:01.5Z"}"#, Some(1_704_067_201_500_000), 1),
+                ev(r#"{"ts":"2024-01-01T01:00:00+01:00"}"#, Some(1_704_067_200_000_000), 2),
+            ]
+        );
+
+        let cases: [(TimeFormat, &str, Option<i64>); 12] = [
+            (TimeFormat::UnixS, "1700000000", Some(1_700_000_000_000_000)),
+            (TimeFormat::UnixS, "1700000000.25", Some(1_700_000_000_250_000)),
+            (TimeFormat::UnixS, "1.0000004", Some(1_000_000)),
+            (TimeFormat::UnixS, "1.0000006", Some(1_000_001)),
+            (TimeFormat::UnixS, "-1", Some(-1_000_000)),
+            (TimeFormat::UnixS, "\"1700000000\"", None),
+            (TimeFormat::UnixS, "1e300", None),
+            (TimeFormat::UnixMs, "1700000000123", Some(1_700_000_000_123_000)),
+            (TimeFormat::UnixMs, "1700000000123.0", None),
+            (TimeFormat::UnixMs, "9223372036854775807", None),
+            (TimeFormat::UnixUs, "1700000000123456", Some(1_700_000_000_123_456)),
+            (TimeFormat::UnixUs, "null", None),
+        ];
+        for (format, value, expected) in cases {
+            let line = format!("{{\"t\": {value}, \"x\": 1}}\n");
+            let dir = folder_with("e.jsonl", line.as_bytes());
+            let mut s = spec("e.jsonl");
+            s.time_field = Some("t".into());
+            s.time_format = format;
+            let result = read_file(&dir, &s);
+            match expected {
+                Some(time) => {
+                    let events = result.unwrap();
+                    assert_eq!(events.len(), 1);
+                    assert_eq!(events[0].1, Some(time), "{format:?} {value}");
+                    // The time field stays in the record unchanged.
+                    let expected_json = format!(
+                        "{{\"t\":{},\"x\":1}}",
+                        to_json_string(
+                            &crate::io::json_to_dynamic(&serde_json::from_str(value).unwrap()).unwrap()
+                        )
+                        .unwrap()
+                    );
+                    assert_eq!(events[0].0, expected_json);
+                }
+                None => {
+                    let err = result.unwrap_err();
+                    let IoError::Row(row) = err else { panic!() };
+                    assert_eq!(row.column.as_deref(), Some("t"), "{format:?} {value}");
+                    assert_eq!(row.line, 1);
+                    assert_eq!(row.raw, line.trim_end());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn time_reasons_show_the_bad_value() {
+        let text = concat!(
+            "{\"ts\": \"yesterday\"}\n",
+            "{\"other\": 1}\n",
+            "{\"ts\": 17}\n",
+            "{\"ts\": \"2024-01-01T00:00:00Z\"}\n"
+        );
+        let dir = folder_with("e.jsonl", text.as_bytes());
+        let mut s = spec("e.jsonl");
+        s.time_field = Some("ts".into());
+        s.on_bad_row = BadRowPolicy::Skip;
+        let mut source = Source::open(&s, dir.path()).unwrap();
+        assert_eq!(
+            read_all(&mut source).unwrap(),
+            vec![ev(r#"{"ts":"2024-01-01T00:00:00Z"}"#, Some(1_704_067_200_000_000), 4)]
+        );
+        let reasons: Vec<(u64, Option<&str>, &str)> = source
+            .bad_row_samples()
+            .iter()
+            .map(|s| (s.line, s.column.as_deref(), s.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (
+                    1,
+                    Some("ts"),
+                    "expected an RFC 3339 time (e.g. \"2024-01-01T00:00:00Z\"), found \"yesterday\""
+                ),
+                (2, Some("ts"), "the time field is missing"),
+                (3, Some("ts"), "expected an RFC 3339 time (e.g. \"2024-01-01T00:00:00Z\"), found 17"),
+            ]
+        );
+        let mut s2 = spec("e.jsonl");
+        s2.time_field = Some("ts".into());
+        s2.time_format = TimeFormat::UnixMs;
+        let dir = folder_with("e.jsonl", b"{\"ts\": \"soon\"}\n");
+        let err = read_file(&dir, &s2).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:1: column `ts`: expected an integer number of milliseconds since the epoch (unix_ms), found \"soon\"",
+                dir.path().join("e.jsonl").display()
+            )
+        );
+    }
+
+    #[test]
+    fn csv_time_field() {
+        let text = "ts,v\n2024-01-01T00:00:00Z,1\n,2\n1700000000,3\n";
+        let dir = folder_with("e.csv", text.as_bytes());
+        let mut s = spec("e.csv");
+        s.time_field = Some("ts".into());
+        s.on_bad_row = BadRowPolicy::DeadLetter;
+        s.dead_letter_path = Some("dead.jsonl".into());
+        let mut source = Source::open(&s, dir.path()).unwrap();
+        assert_eq!(
+            read_all(&mut source).unwrap(),
+            vec![ev(r#"{"ts":"2024-01-01T00:00:00Z","v":1}"#, Some(1_704_067_200_000_000), 2)]
+        );
+        let dead = std::fs::read_to_string(dir.path().join("dead.jsonl")).unwrap();
+        assert_eq!(
+            dead,
+            concat!(
+                r#"{"source":"events","path":"e.csv","line":3,"column":"ts","reason":"expected an RFC 3339 time (e.g. \"2024-01-01T00:00:00Z\"), found null","raw":",2"}"#,
+                "\n",
+                r#"{"source":"events","path":"e.csv","line":4,"column":"ts","reason":"expected an RFC 3339 time (e.g. \"2024-01-01T00:00:00Z\"), found 1700000000","raw":"1700000000,3"}"#,
+                "\n"
+            )
+        );
+        // A time field the header lacks is an error at open.
+        s.time_field = Some("time".into());
+        let err = Source::open(&s, dir.path()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:1: column `time`: source `events` reads its event time from this column, but the header has no such column (columns: ts, v)",
+                dir.path().join("e.csv").display()
+            )
+        );
+    }
+
+    #[test]
+    fn resume_with_skip_rows_gives_the_same_following_events() {
+        let text = "ts,v\n2024-01-01T00:00:00Z,1\nbad\n2024-01-01T00:00:02Z,2\n,3\n2024-01-01T00:00:04Z,4\n2024-01-01T00:00:05Z,5\n";
+        let dir = folder_with("e.csv", text.as_bytes());
+        let mut s = spec("e.csv");
+        s.time_field = Some("ts".into());
+        s.on_bad_row = BadRowPolicy::DeadLetter;
+        s.dead_letter_path = Some("dead.jsonl".into());
+
+        // The uninterrupted run, remembering rows_consumed after each event.
+        let mut full = Source::open(&s, dir.path()).unwrap();
+        let mut events = Vec::new();
+        while let Some(event) = full.next_event().unwrap() {
+            events.push((full.rows_consumed(), seen(&event)));
+        }
+        let total_rows = full.rows_consumed();
+        let total_bad = full.bad_rows();
+        let full_dead = std::fs::read_to_string(dir.path().join("dead.jsonl")).unwrap();
+        assert_eq!(total_rows, 6);
+        assert_eq!(total_bad, 2);
+        assert_eq!(events.len(), 4);
+
+        for (at, _) in std::iter::once((0, None)).chain(events.iter().map(|(n, e)| (*n, Some(e)))) {
+            let mut resumed = Source::open(&s, dir.path()).unwrap();
+            resumed.skip_rows(at).unwrap();
+            assert_eq!(resumed.rows_consumed(), at);
+            let rest = read_all(&mut resumed).unwrap();
+            let expected: Vec<Seen> =
+                events.iter().filter(|(n, _)| *n > at).map(|(_, e)| e.clone()).collect();
+            assert_eq!(rest, expected, "resumed after {at} rows");
+            assert_eq!(resumed.rows_consumed(), total_rows);
+            assert_eq!(resumed.bad_rows(), total_bad);
+            assert_eq!(std::fs::read_to_string(dir.path().join("dead.jsonl")).unwrap(), full_dead);
+        }
+        // Skipping past the end stops at the end.
+        let mut resumed = Source::open(&s, dir.path()).unwrap();
+        resumed.skip_rows(100).unwrap();
+        assert_eq!(resumed.rows_consumed(), total_rows);
+        assert!(resumed.next_event().unwrap().is_none());
+    }
+
+    #[test]
+    fn resume_jsonl_and_json() {
+        let jsonl = "{\"a\":1}\n\n{\"a\":2}\nnot json\n{\"a\":3}\n";
+        let json = "[{\"a\":1},\n{\"a\":2},\n7,\n{\"a\":3}]";
+        for (name, text) in [("e.jsonl", jsonl), ("e.json", json)] {
+            let dir = folder_with(name, text.as_bytes());
+            let mut s = spec(name);
+            s.on_bad_row = BadRowPolicy::Skip;
+            let all = read_file(&dir, &s).unwrap();
+            assert_eq!(all.len(), 3);
+            for skip in 0..5 {
+                let mut source = Source::open(&s, dir.path()).unwrap();
+                source.skip_rows(skip).unwrap();
+                let rest = read_all(&mut source).unwrap();
+                // Rows 1, 2 are good, 3 is bad, 4 is good.
+                let good_skipped = match skip {
+                    0 => 0,
+                    1 => 1,
+                    2 | 3 => 2,
+                    _ => 3,
+                };
+                assert_eq!(rest, all[good_skipped..].to_vec(), "{name} skip {skip}");
+            }
+        }
+    }
+
+    #[test]
+    fn open_errors_name_the_source() {
+        let dir = folder_with("events.txt", b"a\n1\n");
+        let err = Source::open(&spec("events.txt"), dir.path()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("events.txt"), "{text}");
+        assert!(text.contains("source `events`"), "{text}");
+        assert!(text.contains("format"), "{text}");
+        // With a format given, any extension goes.
+        let mut s = spec("events.txt");
+        s.format = Some(SourceFormat::Csv);
+        assert_eq!(read_file(&dir, &s).unwrap(), vec![ev(r#"{"a":1}"#, None, 2)]);
+
+        let err = Source::open(&spec("missing.csv"), dir.path()).unwrap_err();
+        assert!(matches!(err, IoError::File { action: "open", .. }), "{err}");
+        assert!(err.to_string().contains("missing.csv"), "{err}");
+
+        let mut s = spec("events.txt");
+        s.format = Some(SourceFormat::Csv);
+        s.on_bad_row = BadRowPolicy::DeadLetter;
+        let err = Source::open(&s, dir.path()).unwrap_err();
+        assert!(err.to_string().contains("no dead_letter_path"), "{err}");
+    }
+
+    #[test]
+    fn sources_and_events_can_move_to_the_engine_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Source>();
+        assert_send::<SourceEvent>();
+        assert_send::<IoError>();
+    }
+
+    #[test]
+    fn source_accessors() {
+        let dir = folder_with("e.jsonl", b"{\"a\": 1}\n");
+        let source = Source::open(&spec("e.jsonl"), dir.path()).unwrap();
+        assert_eq!(source.id(), "events");
+        assert_eq!(source.path(), dir.path().join("e.jsonl"));
+        assert_eq!(source.rows_consumed(), 0);
+        assert_eq!(source.bad_rows(), 0);
+        assert!(source.bad_row_samples().is_empty());
+        assert!(format!("{source:?}").contains("events"));
+    }
+}
