@@ -192,7 +192,9 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
 fn time_pipeline(name: &str, file: &Path) -> Result<BenchCase> {
     let started = Instant::now();
     let graph = load_and_check(file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut engine = Engine::new(graph, &EngineOptions::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let options =
+        EngineOptions { feed: Some(super::Prefetched::wrap), prune_fields: true, ..EngineOptions::default() };
+    let mut engine = Engine::new(graph, &options).map_err(|e| anyhow::anyhow!("{e}"))?;
     engine.run_to_end().map_err(|e| anyhow::anyhow!("{e}"))?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(BenchCase { name: name.to_owned(), events: engine.stats().events_in, seconds })

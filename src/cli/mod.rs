@@ -4,6 +4,7 @@
 
 mod bench;
 mod check;
+mod prefetch;
 mod run;
 
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use bench::{BenchOptions, BenchReport, run_bench};
+pub use prefetch::Prefetched;
 
 /// Eddy: draw, script, replay and run stateful stream pipelines.
 #[derive(Debug, Parser)]

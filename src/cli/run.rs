@@ -21,7 +21,9 @@ pub fn run_command(file: &Path, quiet: bool) -> u8 {
             return e.exit_code();
         }
     };
-    let mut engine = match Engine::new(graph, &EngineOptions::default()) {
+    let options =
+        EngineOptions { feed: Some(super::Prefetched::wrap), prune_fields: true, ..EngineOptions::default() };
+    let mut engine = match Engine::new(graph, &options) {
         Ok(engine) => engine,
         Err(e) => {
             eprintln!("error: {e}");

@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use rhai::Dynamic;
 
 use crate::graph::{GraphError, GraphErrors, OpKind, PipelineDoc, Place, StreamRef, ValidGraph};
-use crate::io::{CaptureHandle, CaptureSink, IoError, Sink, Source, SourceEvent, open_sink};
-use crate::ops::{Item, Key, OpContext, Operator, Output};
+use crate::io::{CaptureHandle, CaptureSink, EventFeed, IoError, Sink, Source, SourceEvent, open_sink};
+use crate::ops::{Item, Key, OpContext, Operator, Output, ValueUse};
 use crate::script::{ScriptHost, ScriptLimits, set_script_clock};
 
 pub use clock::Clock;
@@ -31,6 +31,9 @@ pub use timers::{TimerEntry, TimerWheel};
 
 use timers::StepTimers;
 
+/// Wraps an opened source into the feed the engine reads (a runner's read-ahead, say).
+pub type FeedWrapper = fn(Source) -> Box<dyn EventFeed>;
+
 /// How an engine is set up.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
@@ -38,6 +41,11 @@ pub struct EngineOptions {
     pub limits: ScriptLimits,
     /// Capture every sink in memory instead of writing files and stdout.
     pub capture_sinks: bool,
+    /// How sources are read: directly when `None`.
+    pub feed: Option<FeedWrapper>,
+    /// Leave out of each source record the fields no step can read (a runner's speed-up;
+    /// unobservable in the outputs, but a workbench showing records wants them whole).
+    pub prune_fields: bool,
 }
 
 /// What one [`Engine::step`] did.
@@ -64,7 +72,7 @@ enum Target {
 }
 
 struct SourceSlot {
-    source: Source,
+    source: Box<dyn EventFeed>,
     head: Option<SourceEvent>,
     exhausted: bool,
 }
@@ -107,6 +115,28 @@ pub fn check(doc: &PipelineDoc, base_dir: &std::path::Path) -> Result<ValidGraph
         Ok(graph) if problems.is_empty() => Ok(graph),
         _ => Err(GraphErrors(problems)),
     }
+}
+
+/// The fields of the values sent to `targets` that can ever be read, or `None` when the
+/// whole value may be (a sink, a script, anything not known to read only fields).
+fn needed_fields(
+    ops: &[Box<dyn Operator>],
+    step_targets: &[[Vec<Target>; 2]],
+    targets: &[Target],
+) -> Option<std::collections::BTreeSet<String>> {
+    let mut fields = std::collections::BTreeSet::new();
+    for target in targets {
+        let Target::Step { step, .. } = *target else { return None };
+        match ops[step].value_use() {
+            ValueUse::Whole => return None,
+            ValueUse::Reads(read) => fields.extend(read),
+            ValueUse::Forwards(read) => {
+                fields.extend(read);
+                fields.extend(needed_fields(ops, step_targets, &step_targets[step][0])?);
+            }
+        }
+    }
+    Some(fields)
 }
 
 /// A running pipeline.
@@ -182,8 +212,17 @@ impl Engine {
             .collect();
 
         let mut sources = Vec::with_capacity(doc.sources.len());
-        for spec in &doc.sources {
-            let source = Source::open(spec, &graph.base_dir)?;
+        for (index, spec) in doc.sources.iter().enumerate() {
+            let mut source = Source::open(spec, &graph.base_dir)?;
+            if options.prune_fields
+                && let Some(fields) = needed_fields(&ops, &step_targets, &source_targets[index])
+            {
+                source.set_projection(&fields);
+            }
+            let source: Box<dyn EventFeed> = match options.feed {
+                Some(wrap) => wrap(source),
+                None => Box::new(source),
+            };
             sources.push(SourceSlot { source, head: None, exhausted: false });
         }
         let mut sinks = Vec::with_capacity(doc.sinks.len());
@@ -270,7 +309,10 @@ impl Engine {
 
     /// A few bad rows per source, for the end-of-run report.
     pub fn bad_row_samples(&self) -> Vec<String> {
-        self.sources.iter().flat_map(|s| s.source.bad_row_samples().iter().map(|e| e.to_string())).collect()
+        self.sources
+            .iter()
+            .flat_map(|s| s.source.bad_row_samples().into_iter().map(|e| e.to_string()))
+            .collect()
     }
 
     /// Processes the next source event to quiescence (with the timers it makes due), or

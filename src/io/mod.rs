@@ -11,11 +11,13 @@
 //!   or exponent, maps are written with sorted keys, nothing is silently `null`.
 
 mod error;
+mod feed;
 mod json;
 mod sink;
 mod source;
 
 pub use error::{IoError, RowError};
+pub use feed::EventFeed;
 pub use json::{json_to_dynamic, to_json_string, write_json};
 pub use sink::{CaptureHandle, CaptureSink, Sink, open_sink};
 pub use source::{Source, SourceEvent};

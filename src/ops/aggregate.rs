@@ -85,6 +85,18 @@ impl Aggregate {
 }
 
 impl Operator for Aggregate {
+    fn value_use(&self) -> super::ValueUse {
+        let reads = |field: &str| super::ValueUse::Reads(std::iter::once(field.to_owned()).collect());
+        match (&self.kind, &self.function, &self.field) {
+            (Kind::Count, Function::Field(field), _) => reads(field),
+            (Kind::Reduce | Kind::Fold, Function::Builtin(Builtin::Count), _) => {
+                super::ValueUse::Reads(Default::default())
+            }
+            (Kind::Reduce | Kind::Fold, Function::Builtin(_), Some(field)) => reads(field),
+            _ => super::ValueUse::Whole,
+        }
+    }
+
     fn on_item(
         &mut self,
         _ctx: &mut OpContext<'_>,

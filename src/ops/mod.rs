@@ -74,8 +74,25 @@ pub struct OpContext<'a> {
     pub timers: &'a mut dyn Timers,
 }
 
+/// How a step uses the values it receives: what lets a source leave out the fields of its
+/// records that nothing reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueUse {
+    /// The whole value may be read, kept or passed on.
+    Whole,
+    /// Only these fields of the value are read; the value itself goes no further.
+    Reads(std::collections::BTreeSet<String>),
+    /// These fields are read and the value is passed on unchanged on output port 0.
+    Forwards(std::collections::BTreeSet<String>),
+}
+
 /// One step of the dataflow. Implementations hold all state of their step, per key.
 pub trait Operator: Send {
+    /// How this step uses the values it receives (by default: wholly).
+    fn value_use(&self) -> ValueUse {
+        ValueUse::Whole
+    }
+
     /// An item arrived on input `input` (the index in the step's `inputs`).
     fn on_item(
         &mut self,

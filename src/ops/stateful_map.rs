@@ -73,6 +73,16 @@ pub fn builtin_step(
 }
 
 impl Operator for StatefulMap {
+    fn value_use(&self) -> super::ValueUse {
+        match &self.mapper {
+            Mapper::Builtin { builtin: Builtin::Count, .. } => super::ValueUse::Reads(Default::default()),
+            Mapper::Builtin { field: Some(field), .. } => {
+                super::ValueUse::Reads(std::iter::once(field.clone()).collect())
+            }
+            _ => super::ValueUse::Whole,
+        }
+    }
+
     fn on_item(
         &mut self,
         _ctx: &mut OpContext<'_>,

@@ -65,6 +65,16 @@ impl Stateless {
 }
 
 impl Operator for Stateless {
+    fn value_use(&self) -> super::ValueUse {
+        let Function::Field(field) = &self.function else { return super::ValueUse::Whole };
+        let fields = std::iter::once(field.clone()).collect();
+        match self.op {
+            OpKind::KeyOn => super::ValueUse::Forwards(fields),
+            OpKind::Map | OpKind::MapValue => super::ValueUse::Reads(fields),
+            _ => super::ValueUse::Whole,
+        }
+    }
+
     fn on_item(
         &mut self,
         _ctx: &mut OpContext<'_>,

@@ -6,5 +6,6 @@ mod cli;
 mod conformance;
 mod errors;
 mod examples;
+mod prefetch;
 mod snapshots;
 mod util;

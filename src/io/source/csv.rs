@@ -17,7 +17,7 @@ use ::csv::{ByteRecord, ReaderBuilder};
 use rhai::{Dynamic, ImmutableString};
 
 use super::{Row, raw_text};
-use crate::graph::{ColumnType, SourceSpec};
+use crate::graph::{ColumnType, SourceSpec, TimeFormat};
 use crate::io::error::{IoError, RowError};
 use crate::io::json::Identifier;
 
@@ -44,6 +44,10 @@ pub(super) struct CsvReader {
     done: bool,
     /// Byte range of the row last read (for its raw text).
     last_span: (u64, u64),
+    /// Which columns go into the record (all, without a projection).
+    keep: Option<Vec<bool>>,
+    /// A time column left out of the record: its index and format, read here.
+    time_column: Option<(usize, TimeFormat)>,
 }
 
 impl CsvReader {
@@ -129,7 +133,59 @@ impl CsvReader {
             // An empty file has no header and no events.
             done: !has_header,
             last_span: header_span,
+            keep: None,
+            time_column: None,
         })
+    }
+
+    /// Keeps only `fields` in each record; the time field, if left out, is read here.
+    pub(super) fn set_projection(
+        &mut self,
+        fields: &std::collections::BTreeSet<String>,
+        time: Option<(&str, TimeFormat)>,
+    ) {
+        if !fields.iter().all(|f| self.names.iter().any(|n| n.as_str() == f)) {
+            // A field the header lacks: keep every column, so that the error a step gives
+            // for it lists them all.
+            return;
+        }
+        let keep: Vec<bool> = self.names.iter().map(|n| fields.contains(n.as_str())).collect();
+        self.time_column = time.and_then(|(field, format)| {
+            let index = self.names.iter().position(|n| n.as_str() == field)?;
+            (!keep[index]).then_some((index, format))
+        });
+        self.keep = Some(keep);
+    }
+
+    /// Checks a cell left out of the record, so that the row is as good or bad as it would
+    /// be with the cell in it; reads the time when it is the time column.
+    fn check_left_out(
+        &self,
+        i: usize,
+        cell: &[u8],
+        time: &mut Option<Result<i64, String>>,
+    ) -> Result<(), String> {
+        let forced = self.types[i];
+        if let Some((column, format)) = self.time_column
+            && column == i
+        {
+            // The common case without allocating: an RFC 3339 string (never typed otherwise).
+            if format == TimeFormat::Rfc3339
+                && matches!(forced, None | Some(ColumnType::String))
+                && let Ok(text) = std::str::from_utf8(cell)
+                && let Some(t) = crate::time::parse_rfc3339_micros(text)
+            {
+                *time = Some(Ok(t));
+                return Ok(());
+            }
+            let value = type_cell(cell, forced)?;
+            *time = Some(super::read_time(&value, format));
+            return Ok(());
+        }
+        match forced {
+            Some(_) => type_cell(cell, forced).map(drop),
+            None => utf8(cell).map(drop),
+        }
     }
 
     /// The next row, or `None` at the end of the file.
@@ -149,8 +205,15 @@ impl CsvReader {
             return Ok(Some(Row::Bad(self.row_error(line, None, reason))));
         }
         self.cells.clear();
+        let mut time = None;
         for (i, cell) in self.record.iter().enumerate() {
-            match type_cell(cell, self.types[i]) {
+            let kept = self.keep.as_ref().is_none_or(|keep| keep[i]);
+            let typed = if kept {
+                type_cell(cell, self.types[i])
+            } else {
+                self.check_left_out(i, cell, &mut time).map(|()| Dynamic::UNIT)
+            };
+            match typed {
                 Ok(value) => self.cells.push(value),
                 Err(reason) => {
                     let column = self.names[i].to_string();
@@ -161,9 +224,11 @@ impl CsvReader {
         // Inserting keys in descending order costs one key comparison each.
         let mut fields = rhai::Map::new();
         for &i in &self.descending {
-            fields.insert(self.names[i].clone(), std::mem::take(&mut self.cells[i]));
+            if self.keep.as_ref().is_none_or(|keep| keep[i]) {
+                fields.insert(self.names[i].clone(), std::mem::take(&mut self.cells[i]));
+            }
         }
-        Ok(Some(Row::Good { fields, line }))
+        Ok(Some(Row::Good { fields, line, time }))
     }
 
     /// The raw text of the row last read, re-read from the file.
@@ -364,6 +429,7 @@ fn looks_like_float(cell: &[u8]) -> bool {
     };
     matches!(body.first(), Some(c) if c.is_ascii_digit() || *c == b'.')
         && body.iter().any(|c| matches!(c, b'.' | b'e' | b'E'))
+        && body.iter().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
 }
 
 /// True for text matching `-?[0-9]+`.

@@ -45,6 +45,9 @@ enum Row {
         fields: rhai::Map,
         /// Its first line in the file.
         line: u64,
+        /// Its event time, when the reader read it itself (the time field left out of
+        /// `fields` by a projection); else the time is read from `fields`.
+        time: Option<Result<i64, String>>,
     },
     /// A row that cannot be read.
     Bad(RowError),
@@ -53,7 +56,7 @@ enum Row {
 /// The reader of one file format.
 enum Reader {
     /// CSV with a header row.
-    Csv(csv::CsvReader),
+    Csv(Box<csv::CsvReader>),
     /// JSON Lines.
     Jsonl(jsonl::JsonlReader),
     /// One JSON array of objects.
@@ -160,7 +163,7 @@ impl Source {
             ));
         };
         let reader = match format {
-            SourceFormat::Csv => Reader::Csv(csv::CsvReader::open(&path, spec)?),
+            SourceFormat::Csv => Reader::Csv(Box::new(csv::CsvReader::open(&path, spec)?)),
             SourceFormat::Jsonl => Reader::Jsonl(jsonl::JsonlReader::open(&path)?),
             SourceFormat::Json => Reader::Json(json::JsonReader::open(&path)?),
         };
@@ -239,6 +242,15 @@ impl Source {
         &self.path
     }
 
+    /// Tells the source which fields of its records the pipeline can ever read, so that a
+    /// reader may leave the others out of each record (a CSV reader does; others ignore it).
+    /// Rows stay exactly as good or bad as before: left-out cells are still checked.
+    pub fn set_projection(&mut self, fields: &std::collections::BTreeSet<String>) {
+        if let Reader::Csv(reader) = &mut self.reader {
+            reader.set_projection(fields, self.time.as_ref().map(|(f, format)| (f.as_str(), *format)));
+        }
+    }
+
     /// Reads one row and applies the time field and the policy to it.
     fn step(&mut self) -> Result<Step, IoError> {
         let Some(row) = self.reader.next_row()? else {
@@ -246,7 +258,7 @@ impl Source {
         };
         self.consumed += 1;
         let error = match row {
-            Row::Good { fields, line } => match self.event_time(&fields) {
+            Row::Good { fields, line, time } => match self.event_time(&fields, time) {
                 Ok(time) => {
                     return Ok(Step::Event(SourceEvent { value: Dynamic::from_map(fields), time, line }));
                 }
@@ -265,10 +277,17 @@ impl Source {
     }
 
     /// The event time of a record, or the column and reason of a bad one.
-    fn event_time(&self, fields: &rhai::Map) -> Result<Option<i64>, (String, String)> {
+    fn event_time(
+        &self,
+        fields: &rhai::Map,
+        read: Option<Result<i64, String>>,
+    ) -> Result<Option<i64>, (String, String)> {
         let Some((field, format)) = &self.time else {
             return Ok(None);
         };
+        if let Some(read) = read {
+            return read.map(Some).map_err(|reason| (field.clone(), reason));
+        }
         match fields.get(field.as_str()) {
             None => Err((field.clone(), "the time field is missing".to_string())),
             Some(value) => read_time(value, *format).map(Some).map_err(|reason| (field.clone(), reason)),
@@ -348,7 +367,7 @@ fn write_dead_letter(
 }
 
 /// Reads an event time (microseconds since the epoch) from a time field's value.
-fn read_time(value: &Dynamic, format: TimeFormat) -> Result<i64, String> {
+pub(super) fn read_time(value: &Dynamic, format: TimeFormat) -> Result<i64, String> {
     const MICROS: i64 = crate::time::MICROS_PER_SEC;
     let found = || show_value(value);
     match format {

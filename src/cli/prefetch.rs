@@ -1,0 +1,206 @@
+//! Read-ahead for `eddy run`: each source is read and parsed on its own thread, in batches,
+//! while the engine processes the previous ones. The engine sees exactly the events, bad-row
+//! errors and row positions it would see reading directly; only the work moves to another core.
+
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use crate::io::{EventFeed, IoError, RowError, Source, SourceEvent};
+
+/// Events per batch handed from the reading thread to the engine.
+const BATCH_EVENTS: usize = 512;
+/// Batches in flight between the two.
+const BATCHES_IN_FLIGHT: usize = 8;
+
+/// One message from the reading thread.
+enum Message {
+    /// Events, each with the rows consumed once it was read.
+    Batch { events: Vec<(SourceEvent, u64)>, bad_rows: u64, samples: Vec<RowError> },
+    /// The source failed (a bad row under `fail`, a read error); nothing follows.
+    Failed { error: IoError, bad_rows: u64, samples: Vec<RowError> },
+    /// The end of the source; nothing follows.
+    End { bad_rows: u64, samples: Vec<RowError> },
+}
+
+enum State {
+    /// Not started yet: rows to skip first (a restore) may still be set.
+    Idle { source: Box<Source>, skip: u64 },
+    /// The reading thread is running.
+    Running { receiver: Receiver<Message>, thread: Option<JoinHandle<()>> },
+    /// Ended or failed.
+    Done,
+}
+
+/// A source read ahead on its own thread.
+pub struct Prefetched {
+    id: String,
+    state: State,
+    batch: std::vec::IntoIter<(SourceEvent, u64)>,
+    rows_consumed: u64,
+    bad_rows: u64,
+    samples: Vec<RowError>,
+}
+
+impl Prefetched {
+    /// Wraps an opened source; its thread starts at the first read.
+    pub fn wrap(source: Source) -> Box<dyn EventFeed> {
+        Box::new(Self {
+            id: source.id().to_owned(),
+            state: State::Idle { source: Box::new(source), skip: 0 },
+            batch: Vec::new().into_iter(),
+            rows_consumed: 0,
+            bad_rows: 0,
+            samples: Vec::new(),
+        })
+    }
+
+    fn start(&mut self) -> Result<(), IoError> {
+        let State::Idle { .. } = self.state else { return Ok(()) };
+        let State::Idle { source, skip } = std::mem::replace(&mut self.state, State::Done) else {
+            return Ok(());
+        };
+        let (sender, receiver) = sync_channel(BATCHES_IN_FLIGHT);
+        let name = format!("eddy-source-{}", self.id);
+        let thread = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || read_ahead(*source, skip, &sender))
+            .map_err(|e| IoError::File {
+                path: std::path::PathBuf::from(&self.id),
+                action: "read (cannot start the reading thread)",
+                source: e,
+            })?;
+        self.state = State::Running { receiver, thread: Some(thread) };
+        Ok(())
+    }
+}
+
+/// The reading thread's body: batches of events until the end or an error.
+fn read_ahead(mut source: Source, skip: u64, sender: &SyncSender<Message>) {
+    let samples_sent = |source: &Source, sent: &mut usize| {
+        let all = source.bad_row_samples();
+        let new = all.get(*sent..).unwrap_or_default().to_vec();
+        *sent = all.len();
+        new
+    };
+    let mut sent = 0;
+    if skip > 0
+        && let Err(error) = source.skip_rows(skip)
+    {
+        let samples = samples_sent(&source, &mut sent);
+        let _ignored = sender.send(Message::Failed { error, bad_rows: source.bad_rows(), samples });
+        return;
+    }
+    loop {
+        let mut events = Vec::with_capacity(BATCH_EVENTS);
+        let last = loop {
+            match source.next_event() {
+                Ok(Some(event)) => {
+                    events.push((event, source.rows_consumed()));
+                    if events.len() == BATCH_EVENTS {
+                        break None;
+                    }
+                }
+                Ok(None) => break Some(None),
+                Err(error) => break Some(Some(error)),
+            }
+        };
+        let samples = samples_sent(&source, &mut sent);
+        let batch = Message::Batch { events, bad_rows: source.bad_rows(), samples };
+        if sender.send(batch).is_err() {
+            return; // the engine is gone
+        }
+        let bad_rows = source.bad_rows();
+        match last {
+            None => {}
+            Some(None) => {
+                let _ignored =
+                    sender.send(Message::End { bad_rows, samples: samples_sent(&source, &mut sent) });
+                return;
+            }
+            Some(Some(error)) => {
+                let samples = samples_sent(&source, &mut sent);
+                let _ignored = sender.send(Message::Failed { error, bad_rows, samples });
+                return;
+            }
+        }
+    }
+}
+
+impl EventFeed for Prefetched {
+    fn next_event(&mut self) -> Result<Option<SourceEvent>, IoError> {
+        loop {
+            if let Some((event, rows)) = self.batch.next() {
+                self.rows_consumed = rows;
+                return Ok(Some(event));
+            }
+            self.start()?;
+            let State::Running { receiver, thread } = &mut self.state else { return Ok(None) };
+            let message = receiver.recv();
+            let finish = |thread: &mut Option<JoinHandle<()>>| {
+                if let Some(handle) = thread.take() {
+                    let _ignored = handle.join();
+                }
+            };
+            match message {
+                Ok(Message::Batch { events, bad_rows, samples }) => {
+                    self.bad_rows = bad_rows;
+                    self.samples.extend(samples);
+                    self.batch = events.into_iter();
+                }
+                Ok(Message::End { bad_rows, samples }) => {
+                    self.bad_rows = bad_rows;
+                    self.samples.extend(samples);
+                    finish(thread);
+                    self.state = State::Done;
+                }
+                Ok(Message::Failed { error, bad_rows, samples }) => {
+                    self.bad_rows = bad_rows;
+                    self.samples.extend(samples);
+                    finish(thread);
+                    self.state = State::Done;
+                    return Err(error);
+                }
+                Err(_) => {
+                    finish(thread);
+                    self.state = State::Done;
+                    return Err(IoError::File {
+                        path: std::path::PathBuf::from(&self.id),
+                        action: "read (the reading thread stopped)",
+                        source: std::io::Error::other("the reading thread ended without a word"),
+                    });
+                }
+            }
+        }
+    }
+
+    fn rows_consumed(&self) -> u64 {
+        self.rows_consumed
+    }
+
+    fn skip_rows(&mut self, n: u64) -> Result<(), IoError> {
+        match &mut self.state {
+            State::Idle { skip, .. } => {
+                *skip += n;
+                self.rows_consumed += n;
+                Ok(())
+            }
+            _ => Err(IoError::File {
+                path: std::path::PathBuf::from(&self.id),
+                action: "skip rows in",
+                source: std::io::Error::other("rows can only be skipped before the first read"),
+            }),
+        }
+    }
+
+    fn bad_rows(&self) -> u64 {
+        self.bad_rows
+    }
+
+    fn bad_row_samples(&self) -> Vec<RowError> {
+        self.samples.clone()
+    }
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+}

@@ -1,0 +1,47 @@
+//! [`EventFeed`]: what the engine reads events from. A [`Source`] is one; a runner may wrap a
+//! source in a feed that reads ahead on another thread, with exactly the same events, errors
+//! and positions.
+
+use super::{IoError, RowError, Source, SourceEvent};
+
+/// A stream of one source's events, in file order.
+pub trait EventFeed: Send {
+    /// The next good event, or `None` at the end; bad rows follow the source's policy.
+    fn next_event(&mut self) -> Result<Option<SourceEvent>, IoError>;
+    /// Rows consumed (good and bad) up to and including the last event returned.
+    fn rows_consumed(&self) -> u64;
+    /// Skips `n` rows before the first event is read (resuming from a snapshot).
+    fn skip_rows(&mut self, n: u64) -> Result<(), IoError>;
+    /// Bad rows skipped or dead-lettered so far.
+    fn bad_rows(&self) -> u64;
+    /// The first few bad rows, for the end-of-run report.
+    fn bad_row_samples(&self) -> Vec<RowError>;
+    /// The source's id.
+    fn id(&self) -> &str;
+}
+
+impl EventFeed for Source {
+    fn next_event(&mut self) -> Result<Option<SourceEvent>, IoError> {
+        Source::next_event(self)
+    }
+
+    fn rows_consumed(&self) -> u64 {
+        Source::rows_consumed(self)
+    }
+
+    fn skip_rows(&mut self, n: u64) -> Result<(), IoError> {
+        Source::skip_rows(self, n)
+    }
+
+    fn bad_rows(&self) -> u64 {
+        Source::bad_rows(self)
+    }
+
+    fn bad_row_samples(&self) -> Vec<RowError> {
+        Source::bad_row_samples(self).to_vec()
+    }
+
+    fn id(&self) -> &str {
+        Source::id(self)
+    }
+}
