@@ -151,6 +151,8 @@ pub struct Engine {
     /// Merges whose output is unkeyed: keyed items entering become `[key, value]`.
     unkeys_input: Vec<bool>,
     sources: Vec<SourceSlot>,
+    /// Per source: the `key_on` step whose key the source reads itself.
+    keyed_by_source: Vec<Option<usize>>,
     sinks: Vec<SinkSlot>,
     captures: BTreeMap<String, CaptureHandle>,
     clock: Clock,
@@ -212,12 +214,37 @@ impl Engine {
             .collect();
 
         let mut sources = Vec::with_capacity(doc.sources.len());
+        let mut keyed_by_source = vec![None; doc.sources.len()];
         for (index, spec) in doc.sources.iter().enumerate() {
             let mut source = Source::open(spec, &graph.base_dir)?;
-            if options.prune_fields
-                && let Some(fields) = needed_fields(&ops, &step_targets, &source_targets[index])
-            {
-                source.set_projection(&fields);
+            if options.prune_fields {
+                let targets = &source_targets[index];
+                // A source read only by a `key_on` of one of its fields: the source reads
+                // the key itself, and records keep only what is read after the key_on.
+                let fused = match targets.as_slice() {
+                    [Target::Step { step, input: 0 }] if doc.steps[*step].op == OpKind::KeyOn => {
+                        match (ops[*step].value_use(), &doc.steps[*step].field) {
+                            (ValueUse::Forwards(_), Some(field)) => Some((*step, field.as_str())),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                };
+                match fused {
+                    Some((step, field)) => {
+                        if let Some(fields) = needed_fields(&ops, &step_targets, &step_targets[step][0]) {
+                            source.set_projection(&fields);
+                        }
+                        if source.set_key_field(field) {
+                            keyed_by_source[index] = Some(step);
+                        }
+                    }
+                    None => {
+                        if let Some(fields) = needed_fields(&ops, &step_targets, targets) {
+                            source.set_projection(&fields);
+                        }
+                    }
+                }
             }
             let source: Box<dyn EventFeed> = match options.feed {
                 Some(wrap) => wrap(source),
@@ -246,6 +273,7 @@ impl Engine {
             step_targets,
             unkeys_input,
             sources,
+            keyed_by_source,
             sinks,
             captures,
             timers: TimerWheel::default(),
@@ -335,7 +363,15 @@ impl Engine {
         self.fire_due_timers()?;
         self.stats.events_in += 1;
         self.stats.per_source[index] += 1;
-        self.deliver_from_source(index, Item::plain(event.value))?;
+        match (self.keyed_by_source[index], event.key) {
+            (Some(step), Some(key)) => {
+                // The key_on's work was done by the source.
+                self.stats.steps[step].items_in += 1;
+                self.stats.steps[step].items_out += 1;
+                self.deliver_from_step(step, 0, Item::keyed(key, event.value))?;
+            }
+            _ => self.deliver_from_source(index, Item::plain(event.value))?,
+        }
         self.current = None;
         Ok(StepOutcome::Event { source: index, line: event.line })
     }

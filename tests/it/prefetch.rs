@@ -126,3 +126,23 @@ fn left_out_cells_are_still_checked() {
         assert!(error.contains(needle), "{error}");
     }
 }
+
+#[test]
+fn a_key_the_source_cannot_read_as_a_string_still_fails_in_key_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "ts,user,value\n2024-01-01T00:00:00Z,a,1\n2024-01-01T00:00:01Z,42,2\n";
+    std::fs::write(dir.path().join("events.csv"), csv).unwrap();
+    let pipeline = "format_version = 1\n[[sources]]\nid = \"events\"\npath = \"events.csv\"\ntime_field = \"ts\"\n\
+         [[steps]]\nid = \"by_user\"\nop = \"key_on\"\ninputs = [\"events\"]\nfield = \"user\"\n\
+         [[steps]]\nid = \"c\"\nop = \"stateful_map\"\ninputs = [\"by_user\"]\nbuiltin = \"count\"\n\
+         [[sinks]]\nid = \"out\"\ninputs = [\"c\"]\nformat = \"jsonl\"\npath = \"out.jsonl\"\n";
+    std::fs::write(dir.path().join("p.toml"), pipeline).unwrap();
+    let path = dir.path().join("p.toml");
+    let direct = eddy::run_captured(&path).unwrap_err().to_string();
+    let mut engine = Engine::new(load_and_check(&path).unwrap(), &prefetched()).unwrap();
+    let pruned = engine.run_to_end().unwrap_err().to_string();
+    assert_eq!(direct, pruned);
+    assert!(pruned.contains("step `by_user`"), "{pruned}");
+    assert!(pruned.contains("a key must be a string"), "{pruned}");
+    assert_eq!(engine.captured()["out"], vec!["[\"a\",1]"]);
+}

@@ -48,6 +48,8 @@ pub(super) struct CsvReader {
     keep: Option<Vec<bool>>,
     /// A time column left out of the record: its index and format, read here.
     time_column: Option<(usize, TimeFormat)>,
+    /// The column read as the key, when asked for.
+    key_column: Option<usize>,
 }
 
 impl CsvReader {
@@ -135,19 +137,26 @@ impl CsvReader {
             last_span: header_span,
             keep: None,
             time_column: None,
+            key_column: None,
         })
     }
 
+    /// Reads `field` as each row's key; false when the header has no such column.
+    pub(super) fn set_key_field(&mut self, field: &str) -> bool {
+        self.key_column = self.names.iter().position(|n| n.as_str() == field);
+        self.key_column.is_some()
+    }
+
     /// Keeps only `fields` in each record; the time field, if left out, is read here.
+    /// Returns false (and keeps every column) when the header lacks one of the fields, so
+    /// that the error a step gives for it lists them all.
     pub(super) fn set_projection(
         &mut self,
         fields: &std::collections::BTreeSet<String>,
         time: Option<(&str, TimeFormat)>,
-    ) {
+    ) -> bool {
         if !fields.iter().all(|f| self.names.iter().any(|n| n.as_str() == f)) {
-            // A field the header lacks: keep every column, so that the error a step gives
-            // for it lists them all.
-            return;
+            return false;
         }
         let keep: Vec<bool> = self.names.iter().map(|n| fields.contains(n.as_str())).collect();
         self.time_column = time.and_then(|(field, format)| {
@@ -155,6 +164,7 @@ impl CsvReader {
             (!keep[index]).then_some((index, format))
         });
         self.keep = Some(keep);
+        true
     }
 
     /// Checks a cell left out of the record, so that the row is as good or bad as it would
@@ -221,14 +231,38 @@ impl CsvReader {
                 }
             }
         }
+        let mut key = None;
+        if let Some(k) = self.key_column {
+            let kept = self.keep.as_ref().is_none_or(|keep| keep[k]);
+            let cell = if kept {
+                Ok(self.cells[k].clone())
+            } else {
+                // Left out of the record: typed again here (it was only checked).
+                self.record.get(k).map_or(Ok(Dynamic::UNIT), |c| type_cell(c, self.types[k]))
+            };
+            if let Ok(value) = cell
+                && value.is_string()
+            {
+                key = value.into_immutable_string().ok();
+            }
+        }
+        // Not a string: the whole record goes on, for key_on to report it as it is.
+        let whole = self.key_column.is_some() && key.is_none();
+        if whole && let Some(keep) = &self.keep {
+            for (i, cell) in self.record.iter().enumerate() {
+                if !keep[i] {
+                    self.cells[i] = type_cell(cell, self.types[i]).unwrap_or_default();
+                }
+            }
+        }
         // Inserting keys in descending order costs one key comparison each.
         let mut fields = rhai::Map::new();
         for &i in &self.descending {
-            if self.keep.as_ref().is_none_or(|keep| keep[i]) {
+            if whole || self.keep.as_ref().is_none_or(|keep| keep[i]) {
                 fields.insert(self.names[i].clone(), std::mem::take(&mut self.cells[i]));
             }
         }
-        Ok(Some(Row::Good { fields, line, time }))
+        Ok(Some(Row::Good { fields, line, time, key }))
     }
 
     /// The raw text of the row last read, re-read from the file.

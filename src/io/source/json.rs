@@ -119,7 +119,7 @@ impl JsonReader {
                 self.last_span = (start, end);
                 let kind = json_kind(&value);
                 Ok(Some(match value.try_cast::<rhai::Map>() {
-                    Some(fields) => Row::Good { fields, line, time: None },
+                    Some(fields) => Row::Good { fields, line, time: None, key: None },
                     None => Row::Bad(RowError {
                         path: self.path.clone(),
                         line,

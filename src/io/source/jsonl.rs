@@ -68,7 +68,7 @@ impl JsonlReader {
                 Ok(value) => {
                     let kind = json_kind(&value);
                     match value.try_cast::<rhai::Map>() {
-                        Some(fields) => Row::Good { fields, line: self.line, time: None },
+                        Some(fields) => Row::Good { fields, line: self.line, time: None, key: None },
                         None => {
                             Row::Bad(self.row_error(None, format!("expected a JSON object, found {kind}")))
                         }

@@ -35,6 +35,9 @@ pub struct SourceEvent {
     pub time: Option<i64>,
     /// The 1-based line of the file where the record starts.
     pub line: u64,
+    /// The record's key field, read by the source when asked to ([`Source::set_key_field`])
+    /// and the field is a string; `None` otherwise.
+    pub key: Option<rhai::ImmutableString>,
 }
 
 /// One row from a format reader: a record, or why it cannot be read.
@@ -48,6 +51,8 @@ enum Row {
         /// Its event time, when the reader read it itself (the time field left out of
         /// `fields` by a projection); else the time is read from `fields`.
         time: Option<Result<i64, String>>,
+        /// The key field's value, when asked for and a string.
+        key: Option<rhai::ImmutableString>,
     },
     /// A row that cannot be read.
     Bad(RowError),
@@ -125,6 +130,8 @@ pub struct Source {
     bad: u64,
     /// The first few bad rows.
     samples: Vec<RowError>,
+    /// A projection keeps no field at all: records are `()`.
+    unit_records: bool,
 }
 
 impl fmt::Debug for Source {
@@ -182,6 +189,7 @@ impl Source {
             consumed: 0,
             bad: 0,
             samples: Vec::new(),
+            unit_records: false,
         })
     }
 
@@ -245,9 +253,23 @@ impl Source {
     /// Tells the source which fields of its records the pipeline can ever read, so that a
     /// reader may leave the others out of each record (a CSV reader does; others ignore it).
     /// Rows stay exactly as good or bad as before: left-out cells are still checked.
+    /// With no field at all, records are `()` (nothing reads them).
     pub fn set_projection(&mut self, fields: &std::collections::BTreeSet<String>) {
-        if let Reader::Csv(reader) = &mut self.reader {
-            reader.set_projection(fields, self.time.as_ref().map(|(f, format)| (f.as_str(), *format)));
+        if let Reader::Csv(reader) = &mut self.reader
+            && reader.set_projection(fields, self.time.as_ref().map(|(f, format)| (f.as_str(), *format)))
+        {
+            self.unit_records = fields.is_empty();
+        }
+    }
+
+    /// Asks the source to read `field` of every record as its key ([`SourceEvent::key`]),
+    /// when it is a string: the `key_on` right after the source then has nothing to do.
+    /// When the field is not a string the record carries it, for `key_on` to report.
+    /// Returns whether the reader does this (a CSV reader with that column does).
+    pub fn set_key_field(&mut self, field: &str) -> bool {
+        match &mut self.reader {
+            Reader::Csv(reader) => reader.set_key_field(field),
+            _ => false,
         }
     }
 
@@ -258,9 +280,14 @@ impl Source {
         };
         self.consumed += 1;
         let error = match row {
-            Row::Good { fields, line, time } => match self.event_time(&fields, time) {
+            Row::Good { fields, line, time, key } => match self.event_time(&fields, time) {
                 Ok(time) => {
-                    return Ok(Step::Event(SourceEvent { value: Dynamic::from_map(fields), time, line }));
+                    let value = if self.unit_records && fields.is_empty() {
+                        Dynamic::UNIT
+                    } else {
+                        Dynamic::from_map(fields)
+                    };
+                    return Ok(Step::Event(SourceEvent { value, time, line, key }));
                 }
                 Err((column, reason)) => RowError {
                     path: self.path.clone(),
