@@ -4,7 +4,7 @@
 use rhai::Dynamic;
 
 use super::common::{
-    KeyMap, StepError, as_key, get_field, in_context, sorted_entries, sorted_keys, step_error,
+    KeyMap, StepError, as_key, get_field, in_context, sorted_entries, sorted_keys, step_error, unkeyed,
 };
 use super::stateful_map::builtin_step;
 use super::{Item, Key, OpContext, Operator, Output};
@@ -124,9 +124,7 @@ impl Operator for Aggregate {
             *count = Dynamic::from_int(n + 1);
             return Ok(());
         }
-        let Some(key) = item.key else {
-            return Err(step_error(&self.step, None, "received an unkeyed item"));
-        };
+        let key = item.key.ok_or_else(|| unkeyed(&self.step))?;
         let value = item.value;
         match self.kind {
             Kind::Max | Kind::Min => {

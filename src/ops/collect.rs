@@ -3,7 +3,7 @@
 
 use rhai::{Array, Dynamic};
 
-use super::common::{KeyMap, StepError, sorted_entries, sorted_keys, step_error};
+use super::common::{KeyMap, StepError, sorted_entries, sorted_keys, step_error, unkeyed};
 use super::{Item, Key, OpContext, Operator, Output};
 
 /// A collect step.
@@ -30,9 +30,7 @@ impl Operator for Collect {
         item: Item,
         out: &mut Vec<Output>,
     ) -> Result<(), StepError> {
-        let Some(key) = item.key else {
-            return Err(step_error(&self.step, None, "received an unkeyed item"));
-        };
+        let key = item.key.ok_or_else(|| unkeyed(&self.step))?;
         let list = self.lists.entry(key.clone()).or_default();
         list.push(item.value);
         if self.max_size.is_some_and(|max| list.len() >= max) {

@@ -41,6 +41,12 @@ pub fn step_error(step: &str, function: Option<&str>, message: impl Into<String>
     ScriptError::new(step, function, message)
 }
 
+/// The error for an unkeyed item reaching a keyed operator (validation prevents it; this
+/// keeps the engine honest if it ever happens).
+pub fn unkeyed(step: &str) -> StepError {
+    step_error(step, None, "received an unkeyed item, but this operator needs a keyed stream")
+}
+
 /// A key from a user function's result: must be a string.
 pub fn as_key(step: &str, function: &str, value: Dynamic) -> Result<Key, StepError> {
     if value.is_string() {

@@ -3,7 +3,7 @@
 
 use rhai::{Array, Dynamic};
 
-use super::common::{KeyMap, StepError, sorted_entries, sorted_keys, step_error};
+use super::common::{KeyMap, StepError, sorted_entries, sorted_keys, step_error, unkeyed};
 use super::{Item, Key, OpContext, Operator, Output};
 use crate::graph::{EmitMode, InsertMode};
 
@@ -57,9 +57,7 @@ impl Operator for Join {
         item: Item,
         out: &mut Vec<Output>,
     ) -> Result<(), StepError> {
-        let Some(key) = item.key else {
-            return Err(step_error(&self.step, None, "received an unkeyed item"));
-        };
+        let key = item.key.ok_or_else(|| unkeyed(&self.step))?;
         let sides = self.state.entry(key.clone()).or_insert_with(|| vec![Vec::new(); self.sides]);
         let Some(side) = sides.get_mut(input) else {
             return Err(step_error(&self.step, None, format!("no side {input}")));

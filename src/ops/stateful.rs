@@ -4,7 +4,7 @@
 use rhai::Dynamic;
 
 use super::common::{
-    KeyMap, StepError, as_array, as_pair, in_context, sorted_entries, sorted_keys, step_error,
+    KeyMap, StepError, as_array, as_pair, in_context, sorted_entries, sorted_keys, step_error, unkeyed,
 };
 use super::{Item, Key, OpContext, Operator, Output};
 use crate::script::Script;
@@ -126,9 +126,7 @@ impl Operator for StatefulLogic {
         item: Item,
         out: &mut Vec<Output>,
     ) -> Result<(), StepError> {
-        let Some(key) = item.key else {
-            return Err(step_error(self.step(), None, "received an unkeyed item"));
-        };
+        let key = item.key.ok_or_else(|| unkeyed(self.step()))?;
         let mut state = match self.logics.remove(&key) {
             Some(state) => state,
             None => self.build(&key, Dynamic::UNIT)?,

@@ -3,7 +3,7 @@
 use rhai::Dynamic;
 
 use super::common::{
-    KeyMap, StepError, as_array, as_pair, get_field, in_context, sorted_entries, step_error,
+    KeyMap, StepError, as_array, as_pair, get_field, in_context, sorted_entries, step_error, unkeyed,
 };
 use super::{Item, Key, OpContext, Operator, Output};
 use crate::graph::{Builtin, OpKind, StepSpec};
@@ -90,9 +90,7 @@ impl Operator for StatefulMap {
         item: Item,
         out: &mut Vec<Output>,
     ) -> Result<(), StepError> {
-        let Some(key) = item.key else {
-            return Err(step_error(&self.step, None, "received an unkeyed item"));
-        };
+        let key = item.key.ok_or_else(|| unkeyed(&self.step))?;
         match &mut self.mapper {
             Mapper::Builtin { builtin, field } => {
                 let field = field.as_deref();

@@ -3,7 +3,7 @@
 
 use rhai::Dynamic;
 
-use super::common::{Key, StepError, as_array, as_bool, as_key, get_field, in_context, step_error};
+use super::common::{Key, StepError, as_array, as_bool, as_key, get_field, in_context, unkeyed};
 use super::{Item, OpContext, Operator, Output};
 use crate::graph::{OpKind, StepSpec};
 use crate::script::Script;
@@ -138,9 +138,7 @@ impl Operator for Stateless {
             }
             OpKind::KeyRm => emit(out, 0, Item::plain(item.value)),
             OpKind::MapValue | OpKind::FilterValue | OpKind::FlatMapValue => {
-                let Some(key) = item.key else {
-                    return Err(step_error(&self.step, None, "received an unkeyed item"));
-                };
+                let key = item.key.ok_or_else(|| unkeyed(&self.step))?;
                 match self.op {
                     OpKind::MapValue => {
                         let value = self.apply(Some(&key), &item.value)?;
