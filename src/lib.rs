@@ -9,6 +9,57 @@
 //! - [`io`]: replay sources ([`io::Source`]) and sinks ([`io::Sink`]).
 //! - [`graph`]: the pipeline file ([`graph::PipelineDoc`]) and its validation ([`graph::ValidGraph`]).
 //! - [`value`], [`time`]: value comparison and time helpers (leaves).
+//!
+//! # Example
+//!
+//! A running count per user, run to the end with its sink captured in memory:
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(
+//!     dir.path().join("clicks.csv"),
+//!     "ts,user\n2024-01-01T00:00:00Z,ann\n2024-01-01T00:00:01Z,bob\n2024-01-01T00:00:02Z,ann\n",
+//! )?;
+//! std::fs::write(
+//!     dir.path().join("count.toml"),
+//!     r#"
+//! format_version = 1
+//!
+//! [[sources]]
+//! id = "clicks"
+//! path = "clicks.csv"
+//! time_field = "ts"
+//!
+//! [[steps]]
+//! id = "by_user"
+//! op = "key_on"
+//! inputs = ["clicks"]
+//! field = "user"
+//!
+//! [[steps]]
+//! id = "running"
+//! op = "stateful_map"
+//! inputs = ["by_user"]
+//! script = '''
+//! fn mapper(state, click) {
+//!     let n = (state ?? 0) + 1;
+//!     [n, n]
+//! }
+//! '''
+//!
+//! [[sinks]]
+//! id = "out"
+//! inputs = ["running"]
+//! format = "jsonl"
+//! path = "out.jsonl"
+//! "#,
+//! )?;
+//! let outputs = eddy::run_captured(&dir.path().join("count.toml"))?;
+//! assert_eq!(outputs["out"], ["[\"ann\",1]", "[\"bob\",1]", "[\"ann\",2]"]);
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod cli;
 pub mod engine;
