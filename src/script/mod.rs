@@ -8,4 +8,5 @@ mod host;
 
 pub use compiled::{DISCARD, RETAIN, Script};
 pub use error::{ScriptError, ScriptResult};
+pub use fast::{FastFn, FastLimits};
 pub use host::{ScriptHost, ScriptLimits, script_clock, set_script_clock};

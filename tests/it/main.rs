@@ -6,6 +6,7 @@ mod cli;
 mod conformance;
 mod errors;
 mod examples;
+mod fast_path;
 mod prefetch;
 mod snapshots;
 mod util;
