@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use rhai::{AST, CallFnOptions, Dynamic, EvalAltResult, FuncArgs, ParseError, Position, Scope};
 
 use super::error::{ScriptError, ScriptResult};
-use super::fast::FastFn;
+use super::fast::{FastFn, FastLimits};
 use super::host::ScriptHost;
 
 /// The value a StatefulLogic returns to keep its state (`false`).
@@ -97,12 +97,29 @@ impl Script {
         let ast = engine.compile_with_scope(&scope, source).map_err(parse_error)?;
         let functions: BTreeSet<(String, usize)> =
             ast.iter_functions().map(|f| (f.name.to_string(), f.params.len())).collect();
-        let constants: Vec<(String, Dynamic)> =
-            scope.iter().map(|(name, _, value)| (name.to_owned(), value)).collect();
+        // Only constants: a function may assign a top-level `let`, so its value at compile
+        // time is no value to build in. A name's last scope entry is the one a function sees.
+        let mut seen = BTreeSet::new();
+        let entries: Vec<(&str, bool, Dynamic)> = scope.iter().collect();
+        let constants: Vec<(String, Dynamic)> = entries
+            .into_iter()
+            .rev()
+            .filter(|(name, ..)| seen.insert(name.to_string()))
+            .filter(|(_, is_constant, _)| *is_constant)
+            .map(|(name, _, value)| (name.to_owned(), value))
+            .collect();
+        let limits = host.limits();
+        let fast_limits = FastLimits {
+            max_string_size: limits.max_string_size,
+            max_array_size: limits.max_array_size,
+            max_map_size: limits.max_map_size,
+            max_operations: limits.max_operations,
+        };
         let fast = functions
             .iter()
             .filter_map(|(name, arity)| {
-                FastFn::compile(&ast, name, *arity, &constants).map(|f| (name.clone(), *arity, f))
+                FastFn::compile_with_limits(&ast, name, *arity, &constants, fast_limits)
+                    .map(|f| (name.clone(), *arity, f))
             })
             .collect();
         Ok(Script {
@@ -214,5 +231,23 @@ impl Script {
                 })
             })
             .map(|index| index + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_constants_are_built_into_fast_functions() {
+        let host = ScriptHost::default();
+        let script = Script::compile(
+            &host,
+            "s",
+            "const BASE = 5;\nlet count = 0;\nfn g(x) { x + BASE }\nfn f(x) { x + count }\n",
+        )
+        .unwrap();
+        assert!(script.is_fast("g", 1));
+        assert!(!script.is_fast("f", 1), "a top-level `let` may change: never built in");
     }
 }

@@ -1,13 +1,13 @@
 //! A fast path for simple script functions: a function whose body uses only a small, loop-free
-//! subset of Rhai is compiled once into a tree that is evaluated directly, without Rhai's AST
-//! walker and its per-call set-up.
+//! subset of Rhai is compiled once, from the optimized AST, into a tree of closures that runs
+//! without Rhai's AST walker and its per-call set-up.
 //!
 //! The fast path is exact or it gives up: [`FastFn::compile`] returns `None` for a body that uses
 //! anything outside the subset, and [`FastFn::call`] returns `Err(())` for any run-time case it
 //! does not reproduce exactly (every error, an unsupported type, a value that Rhai would treat
 //! specially). The caller then runs the same call through Rhai, which gives the exact result or
-//! error. So a fast-path `Ok` is always the value Rhai would return — same type, same value, same
-//! tags and same read-only flags, nested values included.
+//! error. So a fast-path `Ok` is the value Rhai would return: same types (`INT` stays `INT`),
+//! values, tags and read-only flags, nested values included.
 //!
 //! # The subset
 //!
@@ -16,22 +16,31 @@
 //! * parameters, `let` and `const` locals (shadowing, block scoping), the script's top-level
 //!   constants, assignment and op-assignment (`=`, `+=`, `-=`, `*=`, `/=`, `%=`, `**=`, `&=`,
 //!   `|=`, `^=`, `<<=`, `>>=`) to locals and parameters, and to properties and indices of them
-//!   (`m.total += v`, `a[0] = 1`, `m.a.b = x`, `m["k"] = x`);
+//!   (`m.total += v`, `a[0] = 1`, `m.a.b = x`, `m["k"] = x`, `list += item`);
 //! * property reads `e.value`, `e.a.b`, `e?.a`; index reads `a[i]` (negative `i` counts from the
-//!   end), `m["k"]`, `s[i]` (a character of a string);
+//!   end), `m["k"]`, `s[i]` (a character), `n[i]` (a bit);
 //! * `+ - * / % **`, unary `-`, `!`, `== != < <= > >=`, `& | ^ << >>`, `&&`, `||`, `??`,
 //!   `in` / `!in`, on the types and with the semantics of Rhai's built-in operators (checked `INT`
-//!   arithmetic, `INT`/`FLOAT` mixing, Rhai's float comparisons with their relative tolerance,
-//!   string and character concatenation, a string plus a number or `bool`, comparisons between
-//!   different types);
+//!   arithmetic, `INT`/`FLOAT` mixing, float comparisons with Rhai's relative tolerance, string
+//!   and character concatenation, a string plus a number or `bool`, comparisons between different
+//!   types);
 //! * `if` / `else if` / `else` as statements and expressions, blocks as expressions, `return`,
 //!   `throw` (which always falls back);
-//! * the built-in functions `len`, `is_empty`, `contains`, `abs`, `to_string` and `type_of`, in
-//!   function-call or method-call form, unless the script defines a function of that name.
+//! * the built-in functions `len`, `is_empty`, `contains`, `get`, `abs`, `to_string` and
+//!   `type_of`, in function-call or method-call form, unless the script defines a function of
+//!   that name.
 //!
-//! Loops, `switch`, `try`, closures, `this`, calls to script-defined or other registered
-//! functions, `import`, namespaced names and anything else make [`FastFn::compile`] return
-//! `None`, so a compiled body always terminates.
+//! Loops, `switch`, `try`, closures, `this`, calls to script-defined or registered functions
+//! (`print`, `now()`, …), `import`, namespaced names, variables that are not parameters, locals or
+//! constants, and anything else make [`FastFn::compile`] return `None`, so a compiled body always
+//! terminates.
+//!
+//! # What the engine must be like
+//!
+//! The fast path reproduces Rhai's standard packages and built-in operators. It assumes the
+//! engine the script runs in (Eddy's `ScriptHost`) keeps Rhai's defaults for fast operators and
+//! variable shadowing, registers no operator overloads and no functions named like the built-ins
+//! above, and has the limits given to [`FastFn::compile_with_limits`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -253,7 +262,8 @@ fn assignment_root(lhs: &Expr) -> Option<&str> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The compiled tree
+// The checked tree: the body, checked to be in the subset, with variables resolved to slots
+// (lowered to closures further down)
 
 /// Where a variable lives at run time.
 #[derive(Debug, Clone, Copy)]
@@ -416,6 +426,12 @@ enum E {
     Interp(Vec<E>),
 }
 
+impl E {
+    fn is_atom(&self) -> bool {
+        matches!(self, E::Unit | E::Bool(_) | E::Int(_) | E::Float(_) | E::Lit(_) | E::Var(_))
+    }
+}
+
 #[derive(Debug)]
 enum PStep {
     Prop(ImmutableString),
@@ -460,7 +476,7 @@ struct Compiled {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Compiling
+// Checking the AST (a body outside the subset gives `None`)
 
 struct Compiler<'a> {
     /// Visible names, innermost last: `(name, where, is constant)`.
@@ -1311,6 +1327,10 @@ impl Path {
 enum Access {
     Atom(Atom),
     Path(Path),
+    /// `a ?? b ?? …` of atoms.
+    Coalesce(Vec<Atom>),
+    /// An operator on two pure accesses: computed with no closure call.
+    Bin(BinOp, Box<(Access, Access)>),
     /// Computed by a closure.
     Eval(Ev),
 }
@@ -1327,6 +1347,20 @@ impl Access {
         match self {
             Access::Atom(a) => f(a.val(env)),
             Access::Path(p) => p.with(env, f),
+            Access::Coalesce(atoms) => {
+                let mut value = Val::Unit;
+                for a in atoms {
+                    value = a.val(env);
+                    if !value.is_unit() {
+                        break;
+                    }
+                }
+                f(value)
+            }
+            Access::Bin(op, x) => {
+                let v = pure_binary(*op, &x.0, &x.1, env)?;
+                f(v.view())
+            }
             Access::Eval(_) => Err(Exit::Fail),
         }
     }
@@ -1348,10 +1382,26 @@ impl Access {
     fn value<'a>(&self, env: &mut Env<'a, '_>) -> R<V<'a>> {
         match self {
             Access::Atom(a) => Ok(a.value(env)),
+            Access::Bin(op, x) => pure_binary(*op, &x.0, &x.1, env),
+            Access::Coalesce(atoms) => {
+                let mut value = V::Unit;
+                for a in atoms {
+                    value = a.value(env);
+                    if !value.view().is_unit() {
+                        break;
+                    }
+                }
+                Ok(value)
+            }
             Access::Path(p) => p.with(env, |v| Ok(v.to_owned())),
             Access::Eval(e) => e(env),
         }
     }
+}
+
+/// An operator on two pure accesses.
+fn pure_binary(op: BinOp, a: &Access, b: &Access, env: &Env<'_, '_>) -> R<V<'static>> {
+    a.with(env, |x| b.with(env, |y| binary(env.limits, op, x, y)))
 }
 
 fn opnd<'s>(o: Opnd, env: &'s Env<'_, '_>, vals: &'s [Dynamic]) -> Val<'s> {
@@ -2063,6 +2113,27 @@ fn apply(limits: &FastLimits, target: &mut Dynamic, op: Option<BinOp>, v: Dynami
 // ---------------------------------------------------------------------------------------------
 // Lowering the checked tree to closures
 
+/// An operator as a closure.
+fn binary_ev(op: BinOp, a: Access, b: Access) -> Ev {
+    match (a.is_pure(), b.is_pure()) {
+        (true, true) => ev(move |env| pure_binary(op, &a, &b, env)),
+        (true, false) => ev(move |env| {
+            // `a` is read in place: no side effects, so it may be read second.
+            let y = b.value(env)?;
+            a.with(env, |x| binary(env.limits, op, x, y.view()))
+        }),
+        (false, true) => ev(move |env| {
+            let x = a.value(env)?;
+            b.with(env, |y| binary(env.limits, op, x.view(), y))
+        }),
+        (false, false) => ev(move |env| {
+            let x = a.value(env)?;
+            let y = b.value(env)?;
+            binary(env.limits, op, x.view(), y.view())
+        }),
+    }
+}
+
 struct Lower {
     /// The constants-and-literals pool (the constants first, so `Var::Const(k)` is entry `k`).
     lits: Vec<Dynamic>,
@@ -2112,6 +2183,18 @@ impl Lower {
                 Ok(path) => Access::Path(path),
                 Err(ev) => Access::Eval(ev),
             },
+            E::Coalesce(items) if items.iter().all(E::is_atom) => {
+                Access::Coalesce(items.into_iter().map(|e| self.atom(e).ok()).collect::<Option<_>>()?)
+            }
+            E::Bin(op, x) => {
+                let (lhs, rhs) = *x;
+                let (a, b) = (self.access(lhs)?, self.access(rhs)?);
+                if a.is_pure() && b.is_pure() {
+                    Access::Bin(op, Box::new((a, b)))
+                } else {
+                    Access::Eval(binary_ev(op, a, b))
+                }
+            }
             other => Access::Eval(self.ev(other)?),
         })
     }
@@ -2318,25 +2401,7 @@ impl Lower {
             E::Bin(op, x) => {
                 let (lhs, rhs) = *x;
                 let (a, b) = (self.access(lhs)?, self.access(rhs)?);
-                match (a.is_pure(), b.is_pure()) {
-                    (true, true) => {
-                        ev(move |env| a.with(env, |x| b.with(env, |y| binary(env.limits, op, x, y))))
-                    }
-                    (true, false) => ev(move |env| {
-                        // `a` is read in place: no side effects, so it may be read second.
-                        let y = b.value(env)?;
-                        a.with(env, |x| binary(env.limits, op, x, y.view()))
-                    }),
-                    (false, true) => ev(move |env| {
-                        let x = a.value(env)?;
-                        b.with(env, |y| binary(env.limits, op, x.view(), y))
-                    }),
-                    (false, false) => ev(move |env| {
-                        let x = a.value(env)?;
-                        let y = b.value(env)?;
-                        binary(env.limits, op, x.view(), y.view())
-                    }),
-                }
+                binary_ev(op, a, b)
             }
             E::Coalesce(items) => {
                 let items = self.accesses(items)?;
@@ -2477,5 +2542,256 @@ impl Compiled {
             Err(Exit::Return(v)) => Ok(*v),
             Err(Exit::Fail) => Err(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Differential tests against Rhai (the larger suites live with the scratch crate the fast
+    //! path was developed in: random programs, operators, limits).
+
+    use super::*;
+    use rhai::{CallFnOptions, Engine, Scope};
+
+    /// An engine configured like Eddy's `ScriptHost` with the default limits.
+    fn engine() -> Engine {
+        let limits = FastLimits::default();
+        let mut engine = Engine::new();
+        engine
+            .set_max_operations(limits.max_operations)
+            .set_max_call_levels(64)
+            .set_max_expr_depths(128, 64)
+            .set_max_string_size(limits.max_string_size)
+            .set_max_array_size(limits.max_array_size)
+            .set_max_map_size(limits.max_map_size)
+            .set_fail_on_invalid_map_property(true);
+        engine
+    }
+
+    /// A script compiled as Eddy's `Script::compile` does it, and the constants its functions see.
+    struct Script {
+        engine: Engine,
+        ast: AST,
+        scope: Scope<'static>,
+    }
+
+    impl Script {
+        fn new(source: &str) -> Script {
+            let engine = engine();
+            let mut scope = Scope::new();
+            scope.push_constant("RETAIN", false);
+            scope.push_constant("DISCARD", true);
+            let first = engine.compile_with_scope(&scope, source).expect("compiles");
+            engine.run_ast_with_scope(&mut scope, &first).expect("runs");
+            let ast = engine.compile_with_scope(&scope, source).expect("compiles");
+            Script { engine, ast, scope }
+        }
+
+        fn constants(&self) -> Vec<(String, Dynamic)> {
+            let mut seen = BTreeSet::new();
+            let entries: Vec<_> = self.scope.iter().map(|(n, c, v)| (n.to_string(), c, v)).collect();
+            entries
+                .into_iter()
+                .rev()
+                .filter(|(n, ..)| seen.insert(n.clone()))
+                .filter(|(_, c, _)| *c)
+                .map(|(n, _, v)| (n, v))
+                .collect()
+        }
+
+        fn fast(&self, name: &str, arity: usize) -> FastFn {
+            FastFn::compile(&self.ast, name, arity, &self.constants()).expect("in the fast path's subset")
+        }
+
+        fn rhai(&mut self, name: &str, args: &[Dynamic]) -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+            let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+            self.engine.call_fn_with_options(options, &mut self.scope, &self.ast, name, args.to_vec())
+        }
+
+        /// Runs a call both ways; `true` when the fast path answered.
+        fn check(&mut self, fast: &FastFn, name: &str, args: &[Dynamic]) -> bool {
+            let got = fast.call(args);
+            let want = self.rhai(name, args);
+            match (got, want) {
+                (Ok(v), Ok(w)) => {
+                    assert!(same(&v, &w), "{name}{args:?}: fast {v:?}, Rhai {w:?}");
+                    true
+                }
+                (Ok(v), Err(e)) => panic!("{name}{args:?}: fast {v:?}, Rhai failed: {e}"),
+                (Err(()), _) => false,
+            }
+        }
+    }
+
+    /// Same type, value, tag and read-only flag, recursively (`INT` and `FLOAT` never equal).
+    fn same(a: &Dynamic, b: &Dynamic) -> bool {
+        if a.tag() != b.tag() || a.is_read_only() != b.is_read_only() || a.type_name() != b.type_name() {
+            return false;
+        }
+        if let (Ok(x), Ok(y)) = (a.as_float(), b.as_float()) {
+            return x.to_bits() == y.to_bits();
+        }
+        if let (Ok(x), Ok(y)) = (a.as_array_ref(), b.as_array_ref()) {
+            return x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| same(p, q));
+        }
+        if let (Ok(x), Ok(y)) = (a.as_map_ref(), b.as_map_ref()) {
+            return x.len() == y.len() && x.iter().zip(y.iter()).all(|((k, p), (l, q))| k == l && same(p, q));
+        }
+        format!("{a:?}") == format!("{b:?}")
+    }
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        fn scalar(&mut self) -> Dynamic {
+            match self.below(9) {
+                0 => Dynamic::from_int([INT::MAX, INT::MIN, INT::MAX - 1, -1, 0][self.below(5) as usize]),
+                1 | 2 => Dynamic::from_int(self.below(30) as INT - 5),
+                3 => Dynamic::from_float(
+                    [0.1 + 0.2, 0.3, 1.0, -0.0, FLOAT::NAN, 1e300][self.below(6) as usize],
+                ),
+                4 | 5 => Dynamic::from(["click", "view", "", "é"][self.below(4) as usize]),
+                6 => Dynamic::from_bool(self.below(2) == 0),
+                7 => Dynamic::from_char('x'),
+                _ => Dynamic::UNIT,
+            }
+        }
+
+        fn value(&mut self) -> Dynamic {
+            match self.below(6) {
+                0 | 1 => {
+                    let mut m = Map::new();
+                    for key in ["value", "kind", "user", "total"] {
+                        if self.below(4) != 0 {
+                            m.insert(key.into(), self.scalar());
+                        }
+                    }
+                    Dynamic::from_map(m)
+                }
+                2 => Dynamic::from_array(vec![self.scalar(), self.scalar()]),
+                _ => self.scalar(),
+            }
+        }
+    }
+
+    const SHAPES: &str = r#"
+        const LIMIT = 10;
+        fn mapper(state, v) { let n = (state ?? 0) + 1; [n, n] }
+        fn folder(acc, e) { acc + e.value }
+        fn key(e) { e.user }
+        fn predicate(e) { e.value > LIMIT && e.kind == "click" }
+        fn mapper2(state, e) { let total = (state ?? 0) + e.value; [total, #{total: total, value: e.value}] }
+        fn classify(e) { if e.value > 100 { "big" } else if e.value > 10 { "medium" } else { "small" } }
+        fn early(e) { if e.kind == "skip" { return; } let v = e.value * 2; if v > 50 { return v - 50; } v }
+        fn build(s, e) {
+            let m = s ?? #{count: 0};
+            m.count += 1;
+            m["last"] = e.kind;
+            if "total" in m { m.total += e.value; } else { m.total = e.value; }
+            [m, `${e.user}: ${m.count}`]
+        }
+        fn ops(a, b) { [a + b, a - b, a * b, a / b, a % b, a == b, a < b, a >= b, -a, a ?? b] }
+        fn strings(a, b) { [a + b, a.len(), a.to_string(), type_of(b), a.contains(b)] }
+    "#;
+
+    #[test]
+    fn benchmark_shapes_on_typical_events() {
+        let mut script = Script::new(SHAPES);
+        let fns: Vec<(&str, usize)> =
+            vec![("mapper", 2), ("folder", 2), ("key", 1), ("predicate", 1), ("mapper2", 2)];
+        let mut answered = 0;
+        for (name, arity) in fns {
+            let fast = script.fast(name, arity);
+            for i in 0..200 {
+                let mut e = Map::new();
+                e.insert("value".into(), Dynamic::from_int(i % 37));
+                e.insert("kind".into(), Dynamic::from(if i % 3 == 0 { "click" } else { "view" }));
+                e.insert("user".into(), Dynamic::from(format!("u{}", i % 5)));
+                // `()` as the first state, except for `folder` (`() + INT` is an error).
+                let state =
+                    if i % 10 == 0 && name != "folder" { Dynamic::UNIT } else { Dynamic::from_int(i) };
+                let args = match arity {
+                    1 => vec![Dynamic::from_map(e)],
+                    _ => vec![state, Dynamic::from_map(e)],
+                };
+                answered += usize::from(script.check(&fast, name, &args));
+            }
+        }
+        assert_eq!(answered, 1000, "every typical call runs in the fast path");
+    }
+
+    #[test]
+    fn random_arguments() {
+        let mut script = Script::new(SHAPES);
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let functions: Vec<(String, usize)> =
+            script.ast.iter_functions().map(|f| (f.name.to_string(), f.params.len())).collect();
+        for (name, arity) in functions {
+            let fast = script.fast(&name, arity);
+            let mut answered = 0;
+            for _ in 0..2000 {
+                let args: Vec<Dynamic> = (0..arity).map(|_| rng.value()).collect();
+                let before = format!("{args:?}");
+                answered += usize::from(script.check(&fast, &name, &args));
+                assert_eq!(before, format!("{args:?}"), "the fast path left the arguments alone");
+            }
+            assert!(answered > 0, "`{name}` answered some calls");
+        }
+    }
+
+    #[test]
+    fn overflow_and_missing_fields_fall_back() {
+        let script = Script::new(SHAPES);
+        let mapper = script.fast("mapper", 2);
+        assert!(mapper.call(&[Dynamic::from_int(INT::MAX), Dynamic::UNIT]).is_err());
+        let folder = script.fast("folder", 2);
+        assert!(folder.call(&[Dynamic::from_int(1), Dynamic::from_map(Map::new())]).is_err());
+        let mut e = Map::new();
+        e.insert("value".into(), Dynamic::from_float(0.5));
+        let sum = folder.call(&[Dynamic::from_int(1), Dynamic::from_map(e)]).expect("INT + FLOAT");
+        assert_eq!(sum.as_float(), Ok(1.5));
+    }
+
+    #[test]
+    fn unsupported_functions_are_not_compiled() {
+        let script = Script::new(
+            r#"
+            fn looped(a) { let s = 0; for x in a { s += x; } s }
+            fn whiled(a) { while a > 0 { a -= 1; } a }
+            fn uses_this() { this.x }
+            fn calls(a) { helper(a) }
+            fn helper(a) { a }
+            fn closure(a) { let f = |x| x + a; f.call(1) }
+            fn switching(a) { switch a { 1 => 2, _ => 3 } }
+            fn native(a) { print(a) }
+            fn global_var(a) { counter + a }
+            let counter = 1;
+            "#,
+        );
+        for f in script.ast.iter_functions().filter(|f| f.name != "helper" && !f.name.starts_with("anon$")) {
+            assert!(
+                FastFn::compile(&script.ast, f.name, f.params.len(), &script.constants()).is_none(),
+                "{}",
+                f.name
+            );
+        }
+        assert!(FastFn::compile(&script.ast, "helper", 2, &[]).is_none());
+    }
+
+    #[test]
+    fn fast_fn_is_send_sync_clone() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<FastFn>();
     }
 }
