@@ -1,9 +1,38 @@
-//! The `eddy` binary: the command line's edge (see `eddy --help`).
+//! The `eddy` binary: the command line's edge (see `eddy --help`), and the one place that joins
+//! the command line to the workbench.
+
+use std::process::ExitCode;
+
+use eddy::cli::Dispatch;
 
 /// mimalloc: the engine allocates a record per event; this allocator makes that markedly cheaper.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> std::process::ExitCode {
-    eddy::cli::main()
+fn main() -> ExitCode {
+    match eddy::cli::main() {
+        Dispatch::Exit(code) => ExitCode::from(code),
+        Dispatch::OpenWorkbench(file) => open_workbench(&file),
+    }
+}
+
+#[cfg(feature = "gui")]
+fn open_workbench(file: &std::path::Path) -> ExitCode {
+    match eddy::ui::run_workbench(file) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(not(feature = "gui"))]
+fn open_workbench(file: &std::path::Path) -> ExitCode {
+    eprintln!(
+        "this eddy was built without the workbench (the `gui` feature).\n\
+         Run the pipeline headless instead:\n\n    eddy run {}",
+        file.display()
+    );
+    ExitCode::from(2)
 }

@@ -8,7 +8,6 @@ mod prefetch;
 mod run;
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -56,7 +55,7 @@ pub enum Command {
 }
 
 /// Runs the command line; the binary's whole body.
-pub fn main() -> ExitCode {
+pub fn main() -> Dispatch {
     let cli = Cli::parse();
     let code = match cli.command {
         Some(Command::Run { file, quiet }) => run::run_command(&file, quiet),
@@ -71,36 +70,23 @@ pub fn main() -> ExitCode {
                 1
             }
         },
-        Some(Command::Open { file }) => open_workbench(file),
-        None => open_workbench(None),
+        Some(Command::Open { file }) => return Dispatch::OpenWorkbench(file.unwrap_or_else(default_example)),
+        None => return Dispatch::OpenWorkbench(default_example()),
     };
-    ExitCode::from(code)
+    Dispatch::Exit(code)
+}
+
+/// What the binary does once the command line is handled: exit with a code, or open the
+/// workbench (which lives in `ui`, a layer the command line does not import).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dispatch {
+    /// The command ran: exit with this code.
+    Exit(u8),
+    /// Open the workbench on this file.
+    OpenWorkbench(PathBuf),
 }
 
 /// The example the workbench opens when no file is given.
 pub fn default_example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets").join("sessions.toml")
-}
-
-fn open_workbench(file: Option<PathBuf>) -> u8 {
-    let file = file.unwrap_or_else(default_example);
-    #[cfg(feature = "gui")]
-    {
-        match crate::ui::run_workbench(&file) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                1
-            }
-        }
-    }
-    #[cfg(not(feature = "gui"))]
-    {
-        eprintln!(
-            "this eddy was built without the workbench (the `gui` feature).\n\
-             Run the pipeline headless instead:\n\n    eddy run {}",
-            file.display()
-        );
-        2
-    }
 }

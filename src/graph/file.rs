@@ -65,16 +65,23 @@ pub fn parse_lenient(text: &str, path: &Path) -> Result<PartialDoc, GraphErrors>
     Ok(PartialDoc { doc, problems: reader.errors, unreadable: reader.unreadable })
 }
 
-/// Writes a pipeline as TOML text (scripts as multi-line strings).
-pub fn to_toml_string(doc: &PipelineDoc) -> Result<String, toml::ser::Error> {
-    toml::to_string_pretty(doc)
+/// Writes a pipeline file in canonical form (see [`super::to_canonical_toml`]); to keep an
+/// existing file's comments, write [`super::to_toml_over`]'s text instead.
+pub fn save_file(doc: &PipelineDoc, path: &Path) -> Result<(), GraphError> {
+    write_text_atomically(path, &super::write::to_canonical_toml(doc))
 }
 
-/// Writes a pipeline file.
-pub fn save_file(doc: &PipelineDoc, path: &Path) -> Result<(), GraphError> {
+/// Writes a file through a temporary file in the same folder and a rename, so that a failed
+/// write never leaves a half-written pipeline behind.
+pub fn write_text_atomically(path: &Path, text: &str) -> Result<(), GraphError> {
     let place = || Place::File(path.to_owned());
-    let text = to_toml_string(doc).map_err(|e| GraphError::new(place(), format!("cannot encode: {e}")))?;
-    std::fs::write(path, text).map_err(|e| GraphError::new(place(), format!("cannot write: {e}")))
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(folder)
+        .map_err(|e| GraphError::new(place(), format!("cannot write: {e}")))?;
+    std::io::Write::write_all(&mut temp, text.as_bytes())
+        .map_err(|e| GraphError::new(place(), format!("cannot write: {e}")))?;
+    temp.persist(path).map_err(|e| GraphError::new(place(), format!("cannot write: {}", e.error)))?;
+    Ok(())
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {

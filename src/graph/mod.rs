@@ -4,17 +4,23 @@
 //! into a [`ValidGraph`], the only thing the engine accepts. Imports nothing else of the crate
 //! but the leaf [`crate::time`] helpers.
 
+mod edit;
 mod error;
 mod file;
+mod layout;
 mod model;
 mod validate;
+mod write;
 
+pub use edit::{all_ids, id_problem, unique_id, wire_problems};
 pub use error::{GraphError, GraphErrors, Place, did_you_mean, hint};
 pub use file::{
-    PartialDoc, load_file, op_settings, parse_lenient, parse_str, read_text, save_file, to_toml_string,
+    PartialDoc, load_file, op_settings, parse_lenient, parse_str, read_text, save_file, write_text_atomically,
 };
+pub use layout::EditorLayout;
 pub use model::{
     BadRowPolicy, Builtin, ClockMode, ClockSpec, ColumnType, EmitMode, FORMAT_VERSION, InsertMode, OpFamily,
     OpKind, PipelineDoc, SinkFormat, SinkSpec, SourceFormat, SourceSpec, StepSpec, TimeFormat,
 };
 pub use validate::{BRANCH_PORTS, StreamRef, ValidGraph, validate};
+pub use write::{to_canonical_toml, to_toml_over};

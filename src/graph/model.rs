@@ -260,6 +260,34 @@ pub enum EmitMode {
     Running,
 }
 
+impl EmitMode {
+    /// Every mode, in the order the workbench offers them.
+    pub const ALL: [EmitMode; 3] = [Self::Complete, Self::Final, Self::Running];
+
+    /// The name used in the pipeline file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Complete => "complete",
+            Self::Final => "final",
+            Self::Running => "running",
+        }
+    }
+}
+
+impl InsertMode {
+    /// Every mode, in the order the workbench offers them.
+    pub const ALL: [InsertMode; 3] = [Self::First, Self::Last, Self::Product];
+
+    /// The name used in the pipeline file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::First => "first",
+            Self::Last => "last",
+            Self::Product => "product",
+        }
+    }
+}
+
 /// A built-in function that replaces a script (same semantics, no Rhai).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,12 +1,18 @@
 //! The workbench (desktop app). Behind the default `gui` feature; nothing else imports it.
 //!
-//! This first cut opens a pipeline, shows its sources, steps and sinks with every problem
-//! validation finds, and runs it on a background thread, showing each step's counts and the
-//! first outputs of each sink. The node-graph editor and the live replay build on it.
+//! - [`Workbench`]: the app (document, canvas, history, panels); [`UiCommand`] drives it.
+//! - `editor`: the node graph (egui-snarl): node payload, conversion, viewer, palette.
+//! - `panels`: inspector and script editor.
+//! - `theme`: every colour.
 
 mod app;
+pub mod editor;
+pub mod panels;
+pub mod theme;
 
 use std::path::Path;
+
+pub use app::{UiCommand, Workbench, WorkbenchOptions};
 
 /// Whether this machine has a display a window could open on.
 pub fn display_available() -> bool {
@@ -23,10 +29,18 @@ pub fn run_workbench(file: &Path) -> anyhow::Result<()> {
         );
     }
     let options = eframe::NativeOptions {
-        viewport: eframe::egui::ViewportBuilder::default().with_inner_size([1200.0, 760.0]),
+        viewport: eframe::egui::ViewportBuilder::default()
+            .with_inner_size([1280.0, 800.0])
+            .with_title("Eddy"),
         ..Default::default()
     };
     let file = file.to_path_buf();
-    eframe::run_native("Eddy", options, Box::new(move |_cc| Ok(Box::new(app::Workbench::open(&file)))))
-        .map_err(|e| anyhow::anyhow!("the workbench window could not open: {e}"))
+    eframe::run_native(
+        "Eddy",
+        options,
+        Box::new(move |_cc| {
+            Ok(Box::new(Workbench::new(WorkbenchOptions { file: Some(file), config_dir: None })))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("the workbench window could not open: {e}"))
 }

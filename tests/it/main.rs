@@ -2,6 +2,7 @@
 
 #![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test, with its message")]
 
+mod architecture;
 mod cli;
 mod conformance;
 mod errors;
@@ -10,3 +11,5 @@ mod fast_path;
 mod prefetch;
 mod snapshots;
 mod util;
+#[cfg(feature = "gui")]
+mod workbench;

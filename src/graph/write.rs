@@ -1,0 +1,487 @@
+//! Writing the pipeline file: a canonical form for new files, and a form-preserving update of
+//! an existing file's text, so that saving from the workbench keeps the comments, blank lines and
+//! string styles a person wrote, and saving an unchanged pipeline gives back the same bytes.
+
+use std::collections::BTreeMap;
+
+use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
+
+use super::model::{ClockMode, PipelineDoc, SinkSpec, SourceSpec, StepSpec};
+
+/// The canonical text of a pipeline: fixed key order, scripts as multi-line literal strings,
+/// one blank line between entries, the editor section last.
+pub fn to_canonical_toml(doc: &PipelineDoc) -> String {
+    let mut out = format!("format_version = {}\n", doc.format_version);
+    if doc.clock.mode != ClockMode::Replay {
+        out.push_str("\n[clock]\nmode = \"wall\"\n");
+    }
+    for source in &doc.sources {
+        out.push_str("\n[[sources]]\n");
+        for (key, value) in source_entries(source) {
+            push_key_value(&mut out, key, &value);
+        }
+    }
+    for step in &doc.steps {
+        out.push_str("\n[[steps]]\n");
+        for (key, value) in step_entries(step) {
+            push_key_value(&mut out, key, &value);
+        }
+    }
+    for sink in &doc.sinks {
+        out.push_str("\n[[sinks]]\n");
+        for (key, value) in sink_entries(sink) {
+            push_key_value(&mut out, key, &value);
+        }
+    }
+    if let Some(editor) = &doc.editor {
+        out.push_str(&editor_text(editor));
+    }
+    out
+}
+
+/// The text of `doc` written over `original` (the file's current text): entries are matched by
+/// id (`renamed` maps a new id to the id it had in `original`), unchanged values keep their
+/// text and comments, changed ones are rewritten, new entries are added in canonical form, and
+/// the entries are put in the document's order. Falls back to the canonical form when
+/// `original` is not TOML.
+pub fn to_toml_over(doc: &PipelineDoc, original: &str, renamed: &BTreeMap<String, String>) -> String {
+    let Ok(mut old) = original.parse::<DocumentMut>() else { return to_canonical_toml(doc) };
+    let Ok(fresh) = to_canonical_toml(doc).parse::<DocumentMut>() else { return to_canonical_toml(doc) };
+
+    patch_value(old.as_table_mut(), "format_version", fresh.get("format_version"));
+    match fresh.get("clock") {
+        Some(clock) => patch_table(old.as_table_mut(), "clock", clock),
+        None => {
+            // An explicit `[clock]` that says what the default says stays as written.
+            let explicit_default = old
+                .get("clock")
+                .and_then(Item::as_table)
+                .is_some_and(|t| t.iter().all(|(k, v)| is_default_setting(k, v)));
+            if !explicit_default {
+                old.remove("clock");
+            }
+        }
+    }
+    for section in ["sources", "steps", "sinks"] {
+        patch_section(&mut old, &fresh, section, renamed);
+    }
+    match fresh.get("editor") {
+        Some(editor) => {
+            old.insert("editor", editor.clone());
+        }
+        None => {
+            old.remove("editor");
+        }
+    }
+    renumber_tables(&mut old);
+    old.to_string()
+}
+
+fn source_entries(source: &SourceSpec) -> Vec<(&'static str, toml::Value)> {
+    let mut entries = vec![("id", string(&source.id)), ("path", string(&source.path.to_string_lossy()))];
+    if let Some(format) = source.format {
+        entries.push(("format", string(format.as_str())));
+    }
+    if let Some(field) = &source.time_field {
+        entries.push(("time_field", string(field)));
+    }
+    if source.time_format != Default::default() {
+        entries.push(("time_format", string(source.time_format.as_str())));
+    }
+    if source.on_bad_row != Default::default() {
+        entries.push(("on_bad_row", string(source.on_bad_row.as_str())));
+    }
+    if let Some(path) = &source.dead_letter_path {
+        entries.push(("dead_letter_path", string(&path.to_string_lossy())));
+    }
+    if !source.types.is_empty() {
+        let types = source.types.iter().map(|(k, v)| (k.clone(), string(v.as_str()))).collect();
+        entries.push(("types", toml::Value::Table(types)));
+    }
+    entries
+}
+
+fn step_entries(step: &StepSpec) -> Vec<(&'static str, toml::Value)> {
+    let mut entries = vec![
+        ("id", string(&step.id)),
+        ("op", string(step.op.as_str())),
+        ("inputs", toml::Value::Array(step.inputs.iter().map(|i| string(i)).collect())),
+    ];
+    if let Some(builtin) = step.builtin {
+        entries.push(("builtin", string(builtin.as_str())));
+    }
+    if let Some(field) = &step.field {
+        entries.push(("field", string(field)));
+    }
+    if let Some(size) = step.max_size {
+        entries.push(("max_size", toml::Value::Integer(size)));
+    }
+    if let Some(timeout) = &step.timeout {
+        entries.push(("timeout", string(timeout)));
+    }
+    if let Some(mode) = step.insert_mode {
+        entries.push(("insert_mode", string(mode.as_str())));
+    }
+    if let Some(mode) = step.emit_mode {
+        entries.push(("emit_mode", string(mode.as_str())));
+    }
+    if let Some(script) = &step.script {
+        entries.push(("script", string(script)));
+    }
+    entries
+}
+
+fn sink_entries(sink: &SinkSpec) -> Vec<(&'static str, toml::Value)> {
+    let mut entries = vec![
+        ("id", string(&sink.id)),
+        ("inputs", toml::Value::Array(sink.inputs.iter().map(|i| string(i)).collect())),
+        ("format", string(sink.format.as_str())),
+    ];
+    if let Some(path) = &sink.path {
+        entries.push(("path", string(&path.to_string_lossy())));
+    }
+    entries
+}
+
+fn string(text: &str) -> toml::Value {
+    toml::Value::String(text.to_owned())
+}
+
+fn push_key_value(out: &mut String, key: &str, value: &toml::Value) {
+    out.push_str(&encode_key(key));
+    out.push_str(" = ");
+    out.push_str(&encode_value(value));
+    out.push('\n');
+}
+
+fn encode_key(key: &str) -> String {
+    let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare { key.to_owned() } else { toml_edit::Value::from(key).to_string().trim().to_owned() }
+}
+
+/// A value as TOML text; strings with line breaks become multi-line literal strings when they
+/// can be written that way exactly.
+fn encode_value(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(text) if text.contains('\n') && fits_multiline_literal(text) => {
+            format!("'''\n{text}'''")
+        }
+        toml::Value::String(text) => toml_edit::Value::from(text.as_str()).to_string().trim().to_owned(),
+        toml::Value::Integer(n) => n.to_string(),
+        toml::Value::Float(x) => toml_edit::Value::from(*x).to_string().trim().to_owned(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(d) => d.to_string(),
+        toml::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(encode_value).collect();
+            format!("[{}]", items.join(", "))
+        }
+        toml::Value::Table(table) => {
+            let items: Vec<String> =
+                table.iter().map(|(k, v)| format!("{} = {}", encode_key(k), encode_value(v))).collect();
+            if items.is_empty() { "{}".to_owned() } else { format!("{{ {} }}", items.join(", ")) }
+        }
+    }
+}
+
+/// Whether a multi-line literal string (`'''…'''`) holds `text` exactly: no `'''` inside, no
+/// quote at the end (it would merge with the closing delimiter) and no control characters
+/// other than tab and line feed.
+fn fits_multiline_literal(text: &str) -> bool {
+    !text.contains("'''")
+        && !text.ends_with('\'')
+        && !text.starts_with('\n')
+        && text.chars().all(|c| c == '\n' || c == '\t' || !c.is_control())
+}
+
+fn editor_text(editor: &toml::Table) -> String {
+    let mut out = String::new();
+    let (plain, tables): (Vec<_>, Vec<_>) = editor.iter().partition(|(_, v)| !v.is_table());
+    if !plain.is_empty() {
+        out.push_str("\n[editor]\n");
+    }
+    for (key, value) in plain {
+        push_key_value(&mut out, key, value);
+    }
+    for (key, value) in tables {
+        let Some(table) = value.as_table() else { continue };
+        out.push_str(&format!("\n[editor.{}]\n", encode_key(key)));
+        for (inner, value) in table {
+            push_key_value(&mut out, inner, value);
+        }
+    }
+    out
+}
+
+/// Sets `key` of `table` to `fresh` unless it already holds an equal value (kept as written).
+fn patch_value(table: &mut Table, key: &str, fresh: Option<&Item>) {
+    let Some(fresh) = fresh else {
+        table.remove(key);
+        return;
+    };
+    let same = table.get(key).is_some_and(|old| item_to_toml(old) == item_to_toml(fresh));
+    if same {
+        return;
+    }
+    match table.get_mut(key) {
+        // Replace the value but keep the decor (comments) around the old one.
+        Some(Item::Value(old)) => {
+            if let Item::Value(new) = fresh {
+                let decor = old.decor().clone();
+                *old = new.clone();
+                *old.decor_mut() = decor;
+            } else {
+                table.insert(key, fresh.clone());
+            }
+        }
+        _ => {
+            table.insert(key, fresh.clone());
+        }
+    }
+}
+
+fn patch_table(parent: &mut Table, key: &str, fresh: &Item) {
+    match (parent.get_mut(key).and_then(Item::as_table_mut), fresh.as_table()) {
+        (Some(old), Some(fresh)) => patch_entry(old, fresh),
+        _ => {
+            parent.insert(key, fresh.clone());
+        }
+    }
+}
+
+/// Makes `old` hold exactly `fresh`'s keys and values, keeping what is unchanged as written.
+fn patch_entry(old: &mut Table, fresh: &Table) {
+    // Keys the canonical form leaves out because they say the default are kept as written.
+    let stale: Vec<String> = old
+        .iter()
+        .filter(|(k, v)| !fresh.contains_key(k) && !is_default_setting(k, v))
+        .map(|(k, _)| k.to_owned())
+        .collect();
+    for key in stale {
+        old.remove(&key);
+    }
+    for (key, value) in fresh.iter() {
+        patch_value(old, key, Some(value));
+    }
+}
+
+fn patch_section(
+    old: &mut DocumentMut,
+    fresh: &DocumentMut,
+    section: &str,
+    renamed: &BTreeMap<String, String>,
+) {
+    let fresh_tables: Vec<Table> = fresh
+        .get(section)
+        .and_then(Item::as_array_of_tables)
+        .map(|aot| aot.iter().cloned().collect())
+        .unwrap_or_default();
+    let mut old_tables: Vec<Option<Table>> = old
+        .get(section)
+        .and_then(Item::as_array_of_tables)
+        .map(|aot| aot.iter().cloned().map(Some).collect())
+        .unwrap_or_default();
+    if fresh_tables.is_empty() {
+        old.remove(section);
+        return;
+    }
+    let mut result = ArrayOfTables::new();
+    for fresh_table in fresh_tables {
+        let id = fresh_table.get("id").and_then(Item::as_str).unwrap_or_default().to_owned();
+        let old_id = renamed.get(&id).cloned().unwrap_or(id);
+        let matched = old_tables.iter_mut().find(|slot| {
+            slot.as_ref().and_then(|t| t.get("id")).and_then(Item::as_str) == Some(old_id.as_str())
+        });
+        match matched.and_then(Option::take) {
+            Some(mut table) => {
+                patch_entry(&mut table, &fresh_table);
+                result.push(table);
+            }
+            None => result.push(fresh_table),
+        }
+    }
+    old.insert(section, Item::ArrayOfTables(result));
+}
+
+/// Whether a key written in a file says what leaving it out says.
+fn is_default_setting(key: &str, value: &Item) -> bool {
+    let default = match key {
+        "time_format" => "rfc3339",
+        "on_bad_row" => "fail",
+        "mode" => "replay",
+        "types" => {
+            return item_to_toml(value).is_some_and(|v| v.as_table().is_some_and(toml::Table::is_empty));
+        }
+        _ => return false,
+    };
+    value.as_str() == Some(default)
+}
+
+/// Gives every table a position in the order the document lists them, so that the text comes
+/// out in the document's order (toml_edit sorts tables by their recorded position).
+fn renumber_tables(doc: &mut DocumentMut) {
+    let mut next = 1_isize;
+    let keys: Vec<String> = doc.iter().map(|(k, _)| k.to_owned()).collect();
+    let order = ["clock", "sources", "steps", "sinks", "editor"];
+    let mut ordered: Vec<String> =
+        order.iter().filter(|k| keys.iter().any(|x| x == *k)).map(|k| (*k).to_owned()).collect();
+    ordered.extend(keys.into_iter().filter(|k| !order.contains(&k.as_str())));
+    for key in ordered {
+        match doc.get_mut(&key) {
+            Some(Item::Table(table)) => renumber_nested(table, &mut next),
+            Some(Item::ArrayOfTables(aot)) => {
+                for table in aot.iter_mut() {
+                    renumber_nested(table, &mut next);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn renumber_nested(table: &mut Table, next: &mut isize) {
+    if !table.is_dotted() {
+        table.set_position(Some(*next));
+        *next += 1;
+    }
+    for (_, item) in table.iter_mut() {
+        match item {
+            Item::Table(inner) => renumber_nested(inner, next),
+            Item::ArrayOfTables(aot) => {
+                for inner in aot.iter_mut() {
+                    renumber_nested(inner, next);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An item's value, without its formatting, for comparing.
+fn item_to_toml(item: &Item) -> Option<toml::Value> {
+    match item {
+        Item::None => None,
+        Item::Value(value) => Some(value_to_toml(value)),
+        Item::Table(table) => Some(toml::Value::Table(
+            table.iter().filter_map(|(k, v)| Some((k.to_owned(), item_to_toml(v)?))).collect(),
+        )),
+        Item::ArrayOfTables(aot) => Some(toml::Value::Array(
+            aot.iter()
+                .map(|t| {
+                    toml::Value::Table(
+                        t.iter().filter_map(|(k, v)| Some((k.to_owned(), item_to_toml(v)?))).collect(),
+                    )
+                })
+                .collect(),
+        )),
+    }
+}
+
+fn value_to_toml(value: &toml_edit::Value) -> toml::Value {
+    match value {
+        toml_edit::Value::String(s) => toml::Value::String(s.value().clone()),
+        toml_edit::Value::Integer(n) => toml::Value::Integer(*n.value()),
+        toml_edit::Value::Float(x) => toml::Value::Float(*x.value()),
+        toml_edit::Value::Boolean(b) => toml::Value::Boolean(*b.value()),
+        toml_edit::Value::Datetime(d) => toml::Value::String(d.value().to_string()),
+        toml_edit::Value::Array(items) => toml::Value::Array(items.iter().map(value_to_toml).collect()),
+        toml_edit::Value::InlineTable(table) => {
+            toml::Value::Table(table.iter().map(|(k, v)| (k.to_owned(), value_to_toml(v))).collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::graph::{OpKind, parse_str};
+
+    const FILE: &str = r#"# A header comment.
+format_version = 1
+
+[[sources]]
+id = "clicks"     # where clicks come from
+path = "clicks.csv"
+time_field = "ts"
+
+# Key by user.
+[[steps]]
+id = "by_user"
+op = "key_on"
+inputs = ["clicks"]
+field = "user"
+
+[[steps]]
+id = "count"
+op = "stateful_map"
+inputs = ["by_user"]
+script = '''
+fn mapper(state, v) {
+    let n = if state == () { 1 } else { state + 1 };
+    [n, n]
+}
+'''
+
+[[sinks]]
+id = "out"
+inputs = ["count"]
+format = "jsonl"
+path = "out.jsonl"
+"#;
+
+    #[test]
+    fn an_unchanged_document_gives_back_the_same_text() {
+        let doc = parse_str(FILE, Path::new("t.toml")).unwrap();
+        assert_eq!(to_toml_over(&doc, FILE, &BTreeMap::new()), FILE);
+    }
+
+    #[test]
+    fn canonical_text_reads_back_to_the_same_document() {
+        let mut doc = parse_str(FILE, Path::new("t.toml")).unwrap();
+        doc.steps[1].timeout = Some("10s".into());
+        doc.sources[0].types.insert("user id".into(), crate::graph::ColumnType::String);
+        let text = to_canonical_toml(&doc);
+        assert!(text.contains("script = '''\nfn mapper"), "{text}");
+        let back = parse_str(&text, Path::new("t.toml"));
+        // `timeout` is not a setting of stateful_map, so the reader refuses it: strip it and compare.
+        assert!(back.is_err());
+        doc.steps[1].timeout = None;
+        let back = parse_str(&to_canonical_toml(&doc), Path::new("t.toml")).unwrap();
+        assert_eq!(back, doc);
+    }
+
+    #[test]
+    fn edits_keep_comments_and_follow_the_document_order() {
+        let mut doc = parse_str(FILE, Path::new("t.toml")).unwrap();
+        // Rename a step, change a field, add a step and reorder.
+        doc.steps[0].id = "per_user".into();
+        doc.steps[0].field = Some("user_id".into());
+        doc.steps[1].inputs = vec!["per_user".into()];
+        let mut extra = StepSpec::new("seen", OpKind::Inspect, vec!["count".into()]);
+        extra.script = Some("fn inspector(x) { }\n".into());
+        doc.steps.insert(0, extra);
+        doc.steps.swap(0, 1);
+        let renamed = BTreeMap::from([("per_user".to_owned(), "by_user".to_owned())]);
+        let text = to_toml_over(&doc, FILE, &renamed);
+        assert!(text.starts_with("# A header comment.\n"), "{text}");
+        assert!(text.contains("id = \"clicks\"     # where clicks come from"), "{text}");
+        assert!(text.contains("# Key by user.\n[[steps]]\nid = \"per_user\""), "{text}");
+        assert!(text.contains("field = \"user_id\""), "{text}");
+        let back = parse_str(&text, Path::new("t.toml")).unwrap();
+        assert_eq!(back, doc);
+        let positions: Vec<usize> = ["id = \"per_user\"", "id = \"seen\"", "id = \"count\"", "[[sinks]]"]
+            .iter()
+            .map(|s| text.find(s).unwrap())
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    }
+
+    #[test]
+    fn scripts_that_cannot_be_literal_strings_are_escaped() {
+        let mut doc = parse_str(FILE, Path::new("t.toml")).unwrap();
+        doc.steps[1].script = Some("fn mapper(s, v) { [s, \"'''\"] }\n".into());
+        let back = parse_str(&to_canonical_toml(&doc), Path::new("t.toml")).unwrap();
+        assert_eq!(back, doc);
+    }
+}

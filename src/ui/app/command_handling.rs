@@ -1,0 +1,424 @@
+//! Applying what the menus, shortcuts, canvas and inspector asked for, after the frame.
+
+use std::path::PathBuf;
+
+use eframe::egui::{Pos2, Rect, emath::TSTransform, pos2, vec2};
+use egui_snarl::{InPinId, NodeId, OutPinId};
+
+use super::Workbench;
+use super::files::{FileDialog, FileDialogMode};
+use crate::graph::{OpKind, unique_id};
+use crate::ui::editor::convert::{inputs_of, snarl_to_doc};
+use crate::ui::editor::node::{EditorNode, NodeBody};
+use crate::ui::editor::palette::PaletteKind;
+use crate::ui::editor::templates::{new_builtin_step, new_sink, new_source, new_step};
+use crate::ui::editor::viewer::{WireEnd, fit_transform};
+use crate::ui::panels::inspector_ui::PathField;
+
+/// Something the user asked the workbench to do.
+#[derive(Debug, Clone)]
+pub enum UiCommand {
+    /// Start a new, empty pipeline.
+    New,
+    /// Open a pipeline file.
+    Open(PathBuf),
+    /// Show the open dialog.
+    OpenDialog,
+    /// Save to the open file (or ask where, when untitled).
+    Save,
+    /// Save to a new file and keep editing that one.
+    SaveAs(PathBuf),
+    /// Show the save-as dialog.
+    SaveAsDialog,
+    /// Write a runnable copy, with or without the editor's layout; the open file stays.
+    Export {
+        /// Where.
+        path: PathBuf,
+        /// Keep the `[editor]` section.
+        include_layout: bool,
+    },
+    /// Show the export dialog.
+    ExportDialog,
+    /// Undo the last edit.
+    Undo,
+    /// Redo the last undone edit.
+    Redo,
+    /// Add a node from the palette next to the others.
+    Add(PaletteKind),
+    /// Add a node at a canvas position, wired to the pins a wire was dropped from.
+    AddAt(PaletteKind, Pos2, Option<WireEnd>),
+    /// Delete nodes.
+    Delete(Vec<NodeId>),
+    /// Duplicate a node.
+    Duplicate(NodeId),
+    /// Copy the inspected node.
+    Copy,
+    /// Paste copied nodes.
+    Paste,
+    /// Show a node in the inspector.
+    Inspect(NodeId),
+    /// Show the node with this id in the inspector and bring it into view.
+    InspectId(String),
+    /// Rename a node (kept unique).
+    Rename(NodeId, String),
+    /// Wire an input pin from a stream, or cut it.
+    Connect(InPinId, Option<OutPinId>),
+    /// Add an input pin.
+    AddInput(NodeId),
+    /// Remove the last input pin.
+    RemoveInput(NodeId),
+    /// Show all nodes.
+    FitView,
+    /// Zoom in (> 1) or out (< 1) around the middle of the canvas.
+    Zoom(f32),
+    /// Switch between the dark and the light theme.
+    ToggleTheme,
+    /// Run the pipeline to the end in the background.
+    Run,
+    /// Pick a file for a path setting with the native dialog.
+    Browse(NodeId, PathField),
+    /// A wire was refused: say why.
+    Refused(String),
+    /// The user confirmed that unsaved changes may be lost: go on with this.
+    Discard(Box<UiCommand>),
+}
+
+impl Workbench {
+    /// Applies one command.
+    pub(super) fn apply(&mut self, command: UiCommand, now: f64) {
+        match command {
+            UiCommand::New | UiCommand::Open(_) if self.is_dirty() => {
+                self.confirm_discard = Some(command);
+            }
+            UiCommand::Discard(inner) => match *inner {
+                UiCommand::New => self.new_document(),
+                UiCommand::Open(path) => self.open_or_report(&path, now),
+                other => self.apply(other, now),
+            },
+            UiCommand::New => self.new_document(),
+            UiCommand::Open(path) => self.open_or_report(&path, now),
+            UiCommand::OpenDialog => {
+                self.file_dialog = Some(FileDialog::new(FileDialogMode::Open, self.dialog_start()))
+            }
+            UiCommand::Save => match self.document.file.clone() {
+                Some(path) => self.save_or_report(&path, now),
+                None => {
+                    self.file_dialog = Some(FileDialog::new(FileDialogMode::SaveAs, self.dialog_start()));
+                }
+            },
+            UiCommand::SaveAs(path) => self.save_or_report(&path, now),
+            UiCommand::SaveAsDialog => {
+                self.file_dialog = Some(FileDialog::new(FileDialogMode::SaveAs, self.dialog_start()));
+            }
+            UiCommand::Export { path, include_layout } => match self.export(&path, include_layout) {
+                Ok(()) => self.show_toast(format!("Exported {}", path.display()), false, now),
+                Err(message) => self.show_toast(message, true, now),
+            },
+            UiCommand::ExportDialog => {
+                self.file_dialog = Some(FileDialog::new(FileDialogMode::Export, self.dialog_start()));
+            }
+            UiCommand::Undo => {
+                if let Some(checkpoint) = self.history.undo(&self.snarl, &self.current) {
+                    let inspected = self.inspected_id();
+                    self.load_canvas(checkpoint.snarl);
+                    self.reinspect(inspected);
+                }
+            }
+            UiCommand::Redo => {
+                if let Some(checkpoint) = self.history.redo(&self.snarl, &self.current) {
+                    let inspected = self.inspected_id();
+                    self.load_canvas(checkpoint.snarl);
+                    self.reinspect(inspected);
+                }
+            }
+            UiCommand::Add(kind) => {
+                let pos = self.free_position();
+                self.add_node(kind, pos, None);
+            }
+            UiCommand::AddAt(kind, pos, from) => self.add_node(kind, pos, from),
+            UiCommand::Delete(nodes) => {
+                for node in nodes {
+                    if self.snarl.get_node(node).is_some() {
+                        self.snarl.remove_node(node);
+                        self.node_rects.remove(&node);
+                        if self.inspected == Some(node) {
+                            self.inspected = None;
+                        }
+                    }
+                }
+            }
+            UiCommand::Duplicate(node) => {
+                if let Some(copy) = self.snarl.get_node(node).cloned() {
+                    let pos =
+                        self.snarl.get_node_info(node).map_or(pos2(0.0, 0.0), |n| n.pos + vec2(40.0, 40.0));
+                    let id = self.paste_node(copy, pos);
+                    self.inspected = Some(id);
+                }
+            }
+            UiCommand::Copy => {
+                if let Some(node) = self.inspected.and_then(|n| self.snarl.get_node(n)) {
+                    self.clipboard = vec![node.clone()];
+                    self.show_toast(format!("Copied `{}`", node.id()), false, now);
+                }
+            }
+            UiCommand::Paste => {
+                let mut pos = self.free_position();
+                for node in self.clipboard.clone() {
+                    let id = self.paste_node(node, pos);
+                    self.inspected = Some(id);
+                    pos += vec2(40.0, 40.0);
+                }
+            }
+            UiCommand::Inspect(node) => self.inspected = Some(node),
+            UiCommand::InspectId(id) => {
+                let found = self.snarl.node_ids().find(|(_, n)| n.id() == id).map(|(node, _)| node);
+                if let Some(node) = found {
+                    self.inspected = Some(node);
+                    self.center_on(node);
+                }
+            }
+            UiCommand::Rename(node, id) => {
+                let taken = self.snarl.node_ids().any(|(other, n)| other != node && n.id() == id);
+                if taken || crate::graph::id_problem(&id).is_some() {
+                    self.show_toast(
+                        format!("cannot rename to `{id}`: the id is taken or not valid"),
+                        true,
+                        now,
+                    );
+                } else if let Some(n) = self.snarl.get_node_mut(node) {
+                    n.set_id(id);
+                }
+            }
+            UiCommand::Connect(pin, from) => self.connect_from_inspector(pin, from, now),
+            UiCommand::AddInput(node) => {
+                if let Some(n) = self.snarl.get_node_mut(node) {
+                    n.input_slots += 1;
+                }
+            }
+            UiCommand::RemoveInput(node) => self.remove_input(node),
+            UiCommand::FitView => self.fit_pending = true,
+            UiCommand::Zoom(factor) => {
+                if let (Some(view), Some(current)) = (self.canvas_rect, self.last_transform()) {
+                    let center = view.center();
+                    let zoom = TSTransform::from_translation(center.to_vec2())
+                        * TSTransform::from_scaling(factor)
+                        * TSTransform::from_translation(-center.to_vec2());
+                    self.transform = Some(zoom * current);
+                }
+            }
+            UiCommand::ToggleTheme => self.dark_mode = !self.dark_mode,
+            UiCommand::Run => match crate::engine::check(&self.current, &self.base_dir()) {
+                Ok(graph) => self.run.start(graph),
+                Err(errors) => {
+                    self.show_toast(
+                        format!("cannot run: {} problem(s), see the Problems panel", errors.0.len()),
+                        true,
+                        now,
+                    );
+                }
+            },
+            UiCommand::Browse(node, field) => self.browse(node, field),
+            UiCommand::Refused(reason) => self.show_toast(format!("Wire refused: {reason}"), true, now),
+        }
+        self.refresh_current();
+    }
+
+    fn inspected_id(&self) -> Option<String> {
+        self.inspected.and_then(|n| self.snarl.get_node(n)).map(|n| n.id().to_owned())
+    }
+
+    fn reinspect(&mut self, id: Option<String>) {
+        self.inspected =
+            id.and_then(|id| self.snarl.node_ids().find(|(_, n)| n.id() == id).map(|(node, _)| node));
+    }
+
+    fn new_document(&mut self) {
+        let doc = super::empty_doc();
+        self.reset_document(
+            super::Document { file: None, original_text: None, base: doc.clone(), saved: doc.clone() },
+            &doc,
+        );
+    }
+
+    fn open_or_report(&mut self, path: &std::path::Path, now: f64) {
+        match self.open_file(path) {
+            Ok(()) => {
+                self.file_dialog = None;
+                self.show_toast(format!("Opened {}", path.display()), false, now);
+            }
+            Err(message) => match &mut self.file_dialog {
+                Some(dialog) => dialog.error = Some(message),
+                None => self.show_toast(message, true, now),
+            },
+        }
+    }
+
+    fn save_or_report(&mut self, path: &std::path::Path, now: f64) {
+        self.history.commit(&self.snarl, &self.current);
+        match self.save_to(path) {
+            Ok(()) => {
+                self.file_dialog = None;
+                self.show_toast(format!("Saved {}", path.display()), false, now);
+            }
+            Err(message) => match &mut self.file_dialog {
+                Some(dialog) => dialog.error = Some(message),
+                None => self.show_toast(message, true, now),
+            },
+        }
+    }
+
+    fn dialog_start(&self) -> String {
+        self.document.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+    }
+
+    /// A fresh id for a new node, unique among the canvas's.
+    fn fresh_id(&self, base: &str) -> String {
+        unique_id(base, |id| self.snarl.nodes().any(|n| n.id() == id))
+    }
+
+    fn add_node(&mut self, kind: PaletteKind, pos: Pos2, from: Option<WireEnd>) {
+        let (body, slots) = match kind {
+            PaletteKind::Source(format) => (NodeBody::Source(new_source(self.fresh_id("events"), format)), 0),
+            PaletteKind::Step(op) => {
+                let slots = if op == OpKind::Join { 2 } else { 1 };
+                (NodeBody::Step(new_step(self.fresh_id(op.as_str()), op)), slots)
+            }
+            PaletteKind::Builtin(op, builtin) => {
+                (NodeBody::Step(new_builtin_step(self.fresh_id(builtin.as_str()), op, builtin)), 1)
+            }
+            PaletteKind::Sink(format) => (NodeBody::Sink(new_sink(self.fresh_id("output"), format)), 1),
+        };
+        let node = EditorNode {
+            body,
+            rank: self.next_rank(),
+            origin: None,
+            input_slots: slots,
+            unresolved: Default::default(),
+        };
+        let id = self.snarl.insert_node(pos, node);
+        self.inspected = Some(id);
+        // Dropped from a wire: connect the new node's first matching pin, if the wire is allowed.
+        if let Some(from) = from {
+            let before = snarl_to_doc(&self.snarl, &self.document.base).0;
+            let mut trial = self.snarl.clone();
+            match from {
+                WireEnd::Out(pins) => {
+                    for pin in pins {
+                        if trial.get_node(id).is_some_and(|n| n.input_slots > 0) {
+                            trial.connect(pin, InPinId { node: id, input: 0 });
+                        }
+                    }
+                }
+                WireEnd::In(pins) => {
+                    if trial.get_node(id).is_some_and(|n| n.output_count() > 0) {
+                        for pin in pins {
+                            trial.drop_inputs(pin);
+                            trial.connect(OutPinId { node: id, output: 0 }, pin);
+                        }
+                    }
+                }
+            }
+            let after = snarl_to_doc(&trial, &self.document.base).0;
+            let problems = crate::graph::wire_problems(&before, &after, &self.base_dir());
+            match problems.first() {
+                None => self.snarl = trial,
+                Some(problem) => self.pending.push(UiCommand::Refused(problem.message.clone())),
+            }
+        }
+    }
+
+    fn paste_node(&mut self, mut node: EditorNode, pos: Pos2) -> NodeId {
+        node.set_id(self.fresh_id(node.id()));
+        node.origin = None;
+        node.rank = self.next_rank();
+        node.unresolved.clear();
+        self.snarl.insert_node(pos, node)
+    }
+
+    fn next_rank(&self) -> u64 {
+        self.snarl.nodes().map(|n| n.rank + 1).max().unwrap_or(0)
+    }
+
+    /// A place for a new node: right of everything on the canvas, level with the top.
+    fn free_position(&self) -> Pos2 {
+        let mut right = f32::NEG_INFINITY;
+        let mut top = f32::INFINITY;
+        for (id, info, _) in self.snarl.nodes_pos_ids() {
+            let width = self.node_rects.get(&id).map_or(200.0, Rect::width);
+            right = right.max(info.x + width);
+            top = top.min(info.y);
+        }
+        if right.is_finite() { pos2(right + 60.0, top) } else { pos2(0.0, 0.0) }
+    }
+
+    fn connect_from_inspector(&mut self, pin: InPinId, from: Option<OutPinId>, now: f64) {
+        let mut trial = self.snarl.clone();
+        trial.drop_inputs(pin);
+        if let Some(node) = trial.get_node_mut(pin.node) {
+            node.unresolved.remove(&pin.input);
+        }
+        if let Some(from) = from {
+            if from.node == pin.node {
+                self.show_toast("Wire refused: a node cannot feed itself", true, now);
+                return;
+            }
+            trial.connect(from, pin);
+            let before = snarl_to_doc(&self.snarl, &self.document.base).0;
+            let after = snarl_to_doc(&trial, &self.document.base).0;
+            if let Some(problem) = crate::graph::wire_problems(&before, &after, &self.base_dir()).first() {
+                self.show_toast(format!("Wire refused: {}", problem.message), true, now);
+                return;
+            }
+        }
+        self.snarl = trial;
+    }
+
+    fn remove_input(&mut self, node: NodeId) {
+        let Some(n) = self.snarl.get_node(node) else { return };
+        if n.input_slots <= n.min_input_slots() {
+            return;
+        }
+        let last = n.input_slots - 1;
+        self.snarl.drop_inputs(InPinId { node, input: last });
+        if let Some(n) = self.snarl.get_node_mut(node) {
+            n.unresolved.remove(&last);
+            n.input_slots = last;
+        }
+    }
+
+    /// Each input pin's stream, for the inspector.
+    pub(super) fn node_inputs(&self, node: NodeId) -> Vec<Option<String>> {
+        self.snarl.get_node(node).map(|n| inputs_of(&self.snarl, node, n)).unwrap_or_default()
+    }
+
+    fn last_transform(&self) -> Option<TSTransform> {
+        self.transform.or(self.seen_transform)
+    }
+
+    fn center_on(&mut self, node: NodeId) {
+        let (Some(view), Some(rect)) = (self.canvas_rect, self.node_rects.get(&node).copied()) else {
+            return;
+        };
+        let scale = self.last_transform().map_or(1.0, |t| t.scaling);
+        let translation = view.center().to_vec2() - rect.center().to_vec2() * scale;
+        self.transform = Some(TSTransform::new(translation, scale));
+    }
+
+    /// The transform that shows every node, once their sizes are known.
+    pub(super) fn fit_now(&mut self) {
+        let Some(view) = self.canvas_rect else { return };
+        let mut content: Option<Rect> = None;
+        for (id, pos, _) in self.snarl.nodes_pos_ids() {
+            let rect = self
+                .node_rects
+                .get(&id)
+                .copied()
+                .unwrap_or_else(|| Rect::from_min_size(pos, vec2(200.0, 90.0)));
+            content = Some(content.map_or(rect, |c| c.union(rect)));
+        }
+        self.transform = Some(match content {
+            Some(content) => fit_transform(content, view),
+            None => TSTransform::from_translation(view.min.to_vec2() + vec2(40.0, 40.0)),
+        });
+    }
+}

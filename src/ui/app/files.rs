@@ -1,0 +1,247 @@
+//! Files: opening (a broken file is refused with all its problems, and what is on screen stays),
+//! saving over the file's own text so comments survive, exporting a runnable copy, the recent
+//! files list, and file dialogs: native ones through rfd on a helper thread, with an in-app path
+//! field that always works (machines without a desktop portal cannot show native dialogs).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
+
+use egui_snarl::NodeId;
+
+use super::{Document, Workbench};
+use crate::graph::{
+    PipelineDoc, parse_lenient, read_text, to_canonical_toml, to_toml_over, write_text_atomically,
+};
+use crate::ui::editor::convert::renamed_ids;
+use crate::ui::editor::node::NodeBody;
+use crate::ui::panels::inspector_ui::PathField;
+
+/// Most files in the recent list.
+const RECENT_MAX: usize = 10;
+
+/// What a file dialog is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileDialogMode {
+    /// Open a pipeline.
+    Open,
+    /// Save the pipeline under a new name.
+    SaveAs,
+    /// Write a runnable copy.
+    Export,
+}
+
+/// The in-app file dialog.
+pub struct FileDialog {
+    /// What it is for.
+    pub mode: FileDialogMode,
+    /// The path typed or picked.
+    pub path: String,
+    /// Export: keep the editor's layout in the copy.
+    pub include_layout: bool,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+    /// A native dialog running on a helper thread.
+    pub native: Option<Receiver<Option<PathBuf>>>,
+}
+
+impl FileDialog {
+    /// A dialog starting at `path`.
+    pub fn new(mode: FileDialogMode, path: String) -> Self {
+        Self { mode, path, include_layout: false, error: None, native: None }
+    }
+
+    /// Starts the native dialog on a helper thread (never blocks the window).
+    pub fn browse(&mut self) {
+        let (sender, receiver) = channel();
+        let mode = self.mode;
+        let start = PathBuf::from(&self.path);
+        let spawned = std::thread::Builder::new().name("eddy-file-dialog".into()).spawn(move || {
+            let mut dialog = rfd::FileDialog::new().add_filter("Eddy pipeline", &["toml"]);
+            if let Some(folder) = start.parent().filter(|p| p.is_dir()) {
+                dialog = dialog.set_directory(folder);
+            }
+            let picked = match mode {
+                FileDialogMode::Open => dialog.pick_file(),
+                FileDialogMode::SaveAs | FileDialogMode::Export => dialog.save_file(),
+            };
+            let _ignored = sender.send(picked);
+        });
+        match spawned {
+            Ok(_) => self.native = Some(receiver),
+            Err(e) => self.error = Some(format!("no file dialog ({e}): type the path instead")),
+        }
+    }
+
+    /// Takes the native dialog's answer, if it has come. `Some(path)` when a file was picked.
+    pub fn poll(&mut self) -> Option<PathBuf> {
+        let receiver = self.native.as_ref()?;
+        match receiver.try_recv() {
+            Ok(Some(path)) => {
+                self.native = None;
+                self.path = path.display().to_string();
+                Some(path)
+            }
+            Ok(None) => {
+                self.native = None;
+                self.error = Some("no file chosen (if no dialog appeared, this machine has no file-dialog portal: type the path instead)".into());
+                None
+            }
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                self.native = None;
+                None
+            }
+        }
+    }
+}
+
+/// A native dialog choosing a file for a node's path setting.
+pub struct PathPick {
+    node: NodeId,
+    field: PathField,
+    receiver: Receiver<Option<PathBuf>>,
+}
+
+/// The recently opened or saved files, kept in the config folder.
+pub struct RecentFiles {
+    file: Option<PathBuf>,
+    /// Newest first.
+    pub paths: Vec<PathBuf>,
+}
+
+impl RecentFiles {
+    /// Reads the list (a missing or unreadable list is just empty).
+    pub fn load(config_dir: Option<PathBuf>) -> Self {
+        let dir = config_dir.or_else(|| {
+            std::env::var_os("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+                .map(|d| d.join("eddy"))
+        });
+        let file = dir.map(|d| d.join("recent.txt"));
+        let paths = file
+            .as_deref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .map(|text| text.lines().filter(|l| !l.is_empty()).map(PathBuf::from).collect())
+            .unwrap_or_default();
+        Self { file, paths }
+    }
+
+    /// Puts a file at the top of the list and writes the list (failures to write are ignored:
+    /// the list is a convenience).
+    pub fn add(&mut self, path: &Path) {
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.paths.retain(|p| *p != path);
+        self.paths.insert(0, path);
+        self.paths.truncate(RECENT_MAX);
+        if let Some(file) = &self.file {
+            if let Some(dir) = file.parent() {
+                let _ignored = std::fs::create_dir_all(dir);
+            }
+            let text: String = self.paths.iter().map(|p| format!("{}\n", p.display())).collect();
+            let _ignored = std::fs::write(file, text);
+        }
+    }
+}
+
+impl Workbench {
+    /// Opens a pipeline file. A file that is not a readable pipeline is refused with every
+    /// problem found, and the current pipeline stays as it is.
+    pub(super) fn open_file(&mut self, path: &Path) -> Result<(), String> {
+        let text = read_text(path).map_err(|e| e.to_string())?;
+        let partial = parse_lenient(&text, path).map_err(|e| e.to_string())?;
+        if !partial.problems.is_empty() {
+            let list: Vec<String> = partial.problems.iter().map(ToString::to_string).collect();
+            return Err(format!("cannot open {}:\n{}", path.display(), list.join("\n")));
+        }
+        let doc = partial.doc;
+        let document = Document {
+            file: Some(path.to_path_buf()),
+            original_text: Some(text),
+            base: doc.clone(),
+            saved: doc.clone(),
+        };
+        self.reset_document(document, &doc);
+        self.recent.add(path);
+        Ok(())
+    }
+
+    /// Saves the pipeline to `path`, over the open file's text when there is one (comments,
+    /// blank lines and string styles are kept), and makes `path` the open file.
+    pub(super) fn save_to(&mut self, path: &Path) -> Result<(), String> {
+        let text = match &self.document.original_text {
+            Some(original) => to_toml_over(&self.current, original, &renamed_ids(&self.snarl)),
+            None => to_canonical_toml(&self.current),
+        };
+        write_text_atomically(path, &text).map_err(|e| e.to_string())?;
+        let moved = self.document.file.as_deref() != Some(path);
+        self.document.file = Some(path.to_path_buf());
+        self.document.original_text = Some(text);
+        self.document.saved = self.current.clone();
+        for node in self.snarl.nodes_mut() {
+            node.origin = Some(node.id().to_owned());
+        }
+        self.recent.add(path);
+        if moved {
+            // Relative paths now start from the new folder.
+            self.checked = None;
+            self.check_due = Some(0.0);
+        }
+        Ok(())
+    }
+
+    /// Writes a runnable copy of the pipeline; the open file stays the open file.
+    pub(super) fn export(&self, path: &Path, include_layout: bool) -> Result<(), String> {
+        let mut doc: PipelineDoc = self.current.clone();
+        if !include_layout {
+            doc.editor = None;
+        }
+        let text = match &self.document.original_text {
+            Some(original) => to_toml_over(&doc, original, &renamed_ids(&self.snarl)),
+            None => to_canonical_toml(&doc),
+        };
+        write_text_atomically(path, &text).map_err(|e| e.to_string())
+    }
+
+    /// Starts a native dialog for a node's path setting.
+    pub(super) fn browse(&mut self, node: NodeId, field: PathField) {
+        let (sender, receiver) = channel();
+        let start = self.base_dir();
+        let spawned = std::thread::Builder::new().name("eddy-file-dialog".into()).spawn(move || {
+            let dialog = rfd::FileDialog::new().set_directory(start);
+            let picked = match field {
+                PathField::SourcePath => dialog.pick_file(),
+                PathField::DeadLetter | PathField::SinkPath => dialog.save_file(),
+            };
+            let _ignored = sender.send(picked);
+        });
+        if spawned.is_ok() {
+            self.path_pick = Some(PathPick { node, field, receiver });
+        }
+    }
+
+    /// Fills a node's path setting from a native dialog's answer, relative to the pipeline's
+    /// folder when the file is inside it.
+    pub(super) fn poll_path_pick(&mut self) {
+        let Some(pick) = &self.path_pick else { return };
+        let picked = match pick.receiver.try_recv() {
+            Ok(picked) => picked,
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => None,
+        };
+        let (node, field) = (pick.node, pick.field);
+        self.path_pick = None;
+        let Some(picked) = picked else { return };
+        let base = self.base_dir();
+        let path = picked.strip_prefix(&base).map(Path::to_path_buf).unwrap_or(picked);
+        if let Some(n) = self.snarl.get_node_mut(node) {
+            match (&mut n.body, field) {
+                (NodeBody::Source(s), PathField::SourcePath) => s.path = path,
+                (NodeBody::Source(s), PathField::DeadLetter) => s.dead_letter_path = Some(path),
+                (NodeBody::Sink(s), PathField::SinkPath) => s.path = Some(path),
+                _ => {}
+            }
+        }
+        self.refresh_current();
+    }
+}

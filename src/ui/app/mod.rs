@@ -1,0 +1,278 @@
+//! The workbench application: the open document, its canvas, the edit history and the panels'
+//! state. Split like Rerun's viewer app: this file holds the state, `ui.rs` lays out the frame,
+//! `command_handling.rs` applies what the panels asked for, `files.rs` reads and writes files.
+
+mod command_handling;
+mod files;
+mod history;
+mod run;
+mod ui;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use eframe::egui::{self, Rect, emath::TSTransform};
+use egui_snarl::{NodeId, Snarl};
+
+pub use self::command_handling::UiCommand;
+use self::files::{FileDialog, PathPick, RecentFiles};
+use self::history::{Checkpoint, History};
+use self::run::RunPanel;
+use self::ui::BottomTab;
+use crate::graph::{GraphError, PipelineDoc};
+use crate::ui::editor::convert::{doc_to_snarl, snarl_to_doc};
+use crate::ui::editor::node::EditorNode;
+use crate::ui::panels::inspector_ui::InspectorState;
+
+/// Seconds after the last edit before the pipeline is checked again (scripts compiled).
+const CHECK_DELAY_SECONDS: f64 = 0.3;
+
+/// How the workbench starts.
+#[derive(Debug, Clone, Default)]
+pub struct WorkbenchOptions {
+    /// The pipeline to open; `None` starts with an empty, untitled pipeline.
+    pub file: Option<PathBuf>,
+    /// Where the recent-files list is kept; `None` uses the user's config folder.
+    pub config_dir: Option<PathBuf>,
+}
+
+/// The document being edited and what belongs to it.
+struct Document {
+    /// The file it was opened from or saved to; `None` while untitled.
+    file: Option<PathBuf>,
+    /// The file's text when it was opened or last saved: saving writes over it, keeping comments.
+    original_text: Option<String>,
+    /// What the canvas does not hold: format version, clock, other editor keys.
+    base: PipelineDoc,
+    /// The document as last saved (or opened), for the unsaved-changes marker.
+    saved: PipelineDoc,
+}
+
+/// A short message over the canvas (a refused wire, a saved file).
+struct Toast {
+    text: String,
+    is_error: bool,
+    until: f64,
+}
+
+/// The workbench window's state.
+pub struct Workbench {
+    document: Document,
+    snarl: Snarl<EditorNode>,
+    /// The document the canvas gives, rebuilt after every frame.
+    current: PipelineDoc,
+    history: History,
+    /// Problems: the canvas's own (unconnected pins) and the last check's.
+    problems: Vec<GraphError>,
+    canvas_problems: Vec<GraphError>,
+    /// When the current document is due to be checked (after typing pauses).
+    check_due: Option<f64>,
+    checked: Option<PipelineDoc>,
+    inspected: Option<NodeId>,
+    inspector: InspectorState,
+    palette_search: String,
+    toolbar_search: String,
+    toast: Option<Toast>,
+    file_dialog: Option<FileDialog>,
+    /// Waiting for "discard unsaved changes?" before doing this.
+    confirm_discard: Option<UiCommand>,
+    recent: RecentFiles,
+    run: RunPanel,
+    dark_mode: bool,
+    node_rects: BTreeMap<NodeId, Rect>,
+    canvas_rect: Option<Rect>,
+    transform: Option<TSTransform>,
+    fit_pending: bool,
+    seen_transform: Option<TSTransform>,
+    clipboard: Vec<EditorNode>,
+    last_title: String,
+    pending: Vec<UiCommand>,
+    bottom_tab: BottomTab,
+    path_pick: Option<PathPick>,
+}
+
+impl Workbench {
+    /// A workbench on a file (problems opening it are shown, never fatal) or an empty pipeline.
+    pub fn new(options: WorkbenchOptions) -> Self {
+        let empty = empty_doc();
+        let snarl = Snarl::new();
+        let mut workbench = Self {
+            document: Document { file: None, original_text: None, base: empty.clone(), saved: empty.clone() },
+            history: History::new(Checkpoint { snarl: snarl.clone(), doc: empty.clone() }),
+            snarl,
+            current: empty,
+            problems: Vec::new(),
+            canvas_problems: Vec::new(),
+            check_due: Some(0.0),
+            checked: None,
+            inspected: None,
+            inspector: InspectorState::default(),
+            palette_search: String::new(),
+            toolbar_search: String::new(),
+            toast: None,
+            file_dialog: None,
+            confirm_discard: None,
+            recent: RecentFiles::load(options.config_dir),
+            run: RunPanel::default(),
+            dark_mode: true,
+            node_rects: BTreeMap::new(),
+            canvas_rect: None,
+            transform: None,
+            fit_pending: true,
+            seen_transform: None,
+            clipboard: Vec::new(),
+            last_title: String::new(),
+            pending: Vec::new(),
+            bottom_tab: BottomTab::default(),
+            path_pick: None,
+        };
+        if let Some(file) = options.file
+            && let Err(message) = workbench.open_file(&file)
+        {
+            workbench.show_toast(message, true, 0.0);
+        }
+        workbench
+    }
+
+    /// The document the canvas currently shows (what Save would write).
+    pub fn current_doc(&self) -> &PipelineDoc {
+        &self.current
+    }
+
+    /// The open file, if the pipeline has one.
+    pub fn file(&self) -> Option<&Path> {
+        self.document.file.as_deref()
+    }
+
+    /// Whether the pipeline has changes that are not saved.
+    pub fn is_dirty(&self) -> bool {
+        self.current != self.document.saved
+    }
+
+    /// The problems shown in the validation panel.
+    pub fn problems(&self) -> &[GraphError] {
+        &self.problems
+    }
+
+    /// The canvas (for tests that check nodes and wires).
+    pub fn snarl(&self) -> &Snarl<EditorNode> {
+        &self.snarl
+    }
+
+    /// Asks the workbench to do something, as if from its menus (tests, and `eddy open`).
+    pub fn command(&mut self, command: UiCommand) {
+        self.pending.push(command);
+    }
+
+    /// The folder the pipeline's relative paths start from.
+    fn base_dir(&self) -> PathBuf {
+        self.document
+            .file
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_default()
+    }
+
+    /// Replaces the canvas with a document's (open, new, undo).
+    fn load_canvas(&mut self, snarl: Snarl<EditorNode>) {
+        self.snarl = snarl;
+        self.inspected = None;
+        self.inspector = InspectorState::default();
+        self.node_rects.clear();
+        self.refresh_current();
+        self.check_due = Some(0.0);
+    }
+
+    /// Rebuilds the document from the canvas.
+    fn refresh_current(&mut self) {
+        let (doc, canvas_problems) = snarl_to_doc(&self.snarl, &self.document.base);
+        if doc != self.current {
+            self.check_due = Some(f64::NEG_INFINITY);
+        }
+        self.current = doc;
+        self.canvas_problems = canvas_problems;
+    }
+
+    /// Starts over with a new document (history cleared).
+    fn reset_document(&mut self, document: Document, doc: &PipelineDoc) {
+        let snarl = doc_to_snarl(doc);
+        self.document = document;
+        self.document.base = doc.clone();
+        self.load_canvas(snarl);
+        // The automatic layout of a file without positions is not an unsaved change.
+        self.document.saved = self.current.clone();
+        self.history = History::new(Checkpoint { snarl: self.snarl.clone(), doc: self.current.clone() });
+        self.fit_pending = true;
+        self.checked = None;
+    }
+
+    /// Runs the checks `eddy check` runs, once typing has paused.
+    fn check_if_due(&mut self, now: f64) {
+        if let Some(due) = self.check_due {
+            if due == f64::NEG_INFINITY {
+                self.check_due = Some(now + CHECK_DELAY_SECONDS);
+                return;
+            }
+            if now < due {
+                return;
+            }
+        }
+        if self.checked.as_ref() == Some(&self.current) {
+            self.check_due = None;
+            return;
+        }
+        let mut problems = self.canvas_problems.clone();
+        if let Err(errors) = crate::engine::check(&self.current, &self.base_dir()) {
+            problems.extend(errors.0);
+        }
+        self.problems = problems;
+        self.checked = Some(self.current.clone());
+        self.check_due = None;
+    }
+
+    fn show_toast(&mut self, text: impl Into<String>, is_error: bool, now: f64) {
+        self.toast =
+            Some(Toast { text: text.into(), is_error, until: now + if is_error { 6.0 } else { 3.0 } });
+    }
+
+    fn title(&self) -> String {
+        let name = self
+            .document
+            .file
+            .as_deref()
+            .and_then(Path::file_name)
+            .map_or_else(|| "untitled".to_owned(), |n| n.to_string_lossy().into_owned());
+        let marker = if self.is_dirty() { " •" } else { "" };
+        format!("{name}{marker} — Eddy")
+    }
+}
+
+/// A new, empty pipeline document.
+fn empty_doc() -> PipelineDoc {
+    PipelineDoc { format_version: crate::graph::FORMAT_VERSION, ..PipelineDoc::default() }
+}
+
+impl eframe::App for Workbench {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.run.poll();
+        let now = ctx.input(|i| i.time);
+        for command in std::mem::take(&mut self.pending) {
+            self.apply(command, now);
+        }
+        self.check_if_due(now);
+        if self.check_due.is_some() || self.run.is_running() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
+        let title = self.title();
+        if title != self.last_title {
+            ui.ctx().send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.last_title = title;
+        }
+    }
+}

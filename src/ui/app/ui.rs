@@ -1,0 +1,496 @@
+//! The frame's layout: menu and toolbar, canvas, inspector, problems and run panels, dialogs,
+//! and keyboard shortcuts. Panels return commands; they are applied after the frame.
+
+use std::collections::BTreeMap;
+
+use eframe::egui::{self, Key, KeyboardShortcut, Modifiers, RichText};
+use egui_snarl::OutPinId;
+use egui_snarl::ui::{SnarlStyle, SnarlWidget};
+
+use super::files::FileDialogMode;
+use super::{UiCommand, Workbench};
+use crate::graph::Place;
+use crate::ui::editor::palette::palette_ui;
+use crate::ui::editor::viewer::{EditorAction, EditorViewer};
+use crate::ui::panels::inspector_ui::{InspectorAction, InspectorContext, inspector_ui};
+use crate::ui::theme;
+
+/// Which tab the bottom panel shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BottomTab {
+    /// Validation problems.
+    #[default]
+    Problems,
+    /// The last run's results.
+    Run,
+}
+
+impl Workbench {
+    /// Lays out one frame.
+    pub(super) fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        let visuals = if self.dark_mode { egui::Visuals::dark() } else { egui::Visuals::light() };
+        if ui.visuals().dark_mode != self.dark_mode {
+            ui.ctx().set_visuals(visuals.clone());
+        }
+        let now = ui.input(|i| i.time);
+        self.poll_path_pick();
+        self.shortcuts(ui);
+
+        egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
+        egui::Panel::bottom("bottom").resizable(true).default_size(180.0).show(ui, |ui| self.bottom_ui(ui));
+        egui::Panel::right("inspector").resizable(true).default_size(380.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| self.inspector_panel_ui(ui));
+        });
+        egui::CentralPanel::default()
+            .frame(egui::Frame::NONE)
+            .show(ui, |ui| self.canvas_ui(ui, visuals, now));
+        self.dialogs_ui(ui);
+
+        // Catch every edit for undo, once the user pauses.
+        self.refresh_current();
+        let busy = ui.input(|i| i.pointer.any_down()) || ui.ctx().egui_wants_keyboard_input();
+        self.history.observe(&self.snarl, &self.current, now, busy);
+        if self.toast.as_ref().is_some_and(|t| t.until < now) {
+            self.toast = None;
+        }
+        if self.toast.is_some() {
+            ui.ctx().request_repaint_after(std::time::Duration::from_millis(250));
+        }
+        if self.history.is_pending(&self.current) {
+            // Come back once the edit has settled, to commit it.
+            ui.ctx().request_repaint_after(std::time::Duration::from_millis(200));
+        }
+    }
+
+    fn shortcuts(&mut self, ui: &mut egui::Ui) {
+        let typing = ui.ctx().egui_wants_keyboard_input();
+        let shortcut = |m: Modifiers, k: Key| KeyboardShortcut::new(m, k);
+        let shift_command = Modifiers::COMMAND | Modifiers::SHIFT;
+        let mut commands = Vec::new();
+        ui.input_mut(|i| {
+            if i.consume_shortcut(&shortcut(shift_command, Key::S)) {
+                commands.push(UiCommand::SaveAsDialog);
+            }
+            if i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::S)) {
+                commands.push(UiCommand::Save);
+            }
+            if i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::O)) {
+                commands.push(UiCommand::OpenDialog);
+            }
+            if i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::N)) {
+                commands.push(UiCommand::New);
+            }
+            if i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::Enter)) {
+                commands.push(UiCommand::Run);
+            }
+            // While typing, the text field has its own undo and clipboard.
+            if !typing {
+                if i.consume_shortcut(&shortcut(shift_command, Key::Z))
+                    || i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::Y))
+                {
+                    commands.push(UiCommand::Redo);
+                }
+                if i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::Z)) {
+                    commands.push(UiCommand::Undo);
+                }
+                if i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::D)) {
+                    commands.extend(self.inspected.map(UiCommand::Duplicate));
+                }
+                if i.events.iter().any(|e| matches!(e, egui::Event::Copy)) {
+                    commands.push(UiCommand::Copy);
+                }
+                if i.events.iter().any(|e| matches!(e, egui::Event::Paste(_))) {
+                    commands.push(UiCommand::Paste);
+                }
+                if i.consume_key(Modifiers::NONE, Key::Delete)
+                    || i.consume_key(Modifiers::NONE, Key::Backspace)
+                {
+                    commands.extend(self.inspected.map(|n| UiCommand::Delete(vec![n])));
+                }
+                if i.consume_key(Modifiers::NONE, Key::Home) {
+                    commands.push(UiCommand::FitView);
+                }
+                if i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::Plus))
+                    || i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::Equals))
+                {
+                    commands.push(UiCommand::Zoom(1.25));
+                }
+                if i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::Minus)) {
+                    commands.push(UiCommand::Zoom(0.8));
+                }
+            }
+        });
+        self.pending.extend(commands);
+    }
+
+    fn menu_ui(&mut self, ui: &mut egui::Ui) {
+        let mut commands = Vec::new();
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("New").clicked() {
+                    commands.push(UiCommand::New);
+                }
+                if ui.button("Open…").clicked() {
+                    commands.push(UiCommand::OpenDialog);
+                }
+                ui.menu_button("Open recent", |ui| {
+                    if self.recent.paths.is_empty() {
+                        ui.weak("No recent files");
+                    }
+                    for path in &self.recent.paths {
+                        if ui.button(path.display().to_string()).clicked() {
+                            commands.push(UiCommand::Open(path.clone()));
+                        }
+                    }
+                });
+                ui.separator();
+                if ui.button("Save").clicked() {
+                    commands.push(UiCommand::Save);
+                }
+                if ui.button("Save As…").clicked() {
+                    commands.push(UiCommand::SaveAsDialog);
+                }
+                if ui.button("Export runnable pipeline…").clicked() {
+                    commands.push(UiCommand::ExportDialog);
+                }
+            });
+            ui.menu_button("Edit", |ui| {
+                if ui.add_enabled(self.history.can_undo(&self.current), egui::Button::new("Undo")).clicked() {
+                    commands.push(UiCommand::Undo);
+                }
+                if ui.add_enabled(self.history.can_redo(), egui::Button::new("Redo")).clicked() {
+                    commands.push(UiCommand::Redo);
+                }
+                ui.separator();
+                let inspected = self.inspected;
+                if ui.add_enabled(inspected.is_some(), egui::Button::new("Duplicate")).clicked() {
+                    commands.extend(inspected.map(UiCommand::Duplicate));
+                }
+                if ui.add_enabled(inspected.is_some(), egui::Button::new("Copy")).clicked() {
+                    commands.push(UiCommand::Copy);
+                }
+                if ui.add_enabled(!self.clipboard.is_empty(), egui::Button::new("Paste")).clicked() {
+                    commands.push(UiCommand::Paste);
+                }
+                if ui.add_enabled(inspected.is_some(), egui::Button::new("Delete")).clicked() {
+                    commands.extend(inspected.map(|n| UiCommand::Delete(vec![n])));
+                }
+            });
+            ui.menu_button("View", |ui| {
+                if ui.button("Fit to view (Home)").clicked() {
+                    commands.push(UiCommand::FitView);
+                }
+                if ui.button("Zoom in").clicked() {
+                    commands.push(UiCommand::Zoom(1.25));
+                }
+                if ui.button("Zoom out").clicked() {
+                    commands.push(UiCommand::Zoom(0.8));
+                }
+                let theme = if self.dark_mode { "Light theme" } else { "Dark theme" };
+                if ui.button(theme).clicked() {
+                    commands.push(UiCommand::ToggleTheme);
+                }
+            });
+            ui.separator();
+            ui.menu_button("➕ Add node", |ui| {
+                if let Some(kind) = palette_ui(ui, &mut self.toolbar_search) {
+                    commands.push(UiCommand::Add(kind));
+                    self.toolbar_search.clear();
+                    ui.close();
+                }
+            });
+            if ui
+                .add_enabled(self.history.can_undo(&self.current), egui::Button::new("⟲ Undo"))
+                .on_hover_text("Ctrl+Z")
+                .clicked()
+            {
+                commands.push(UiCommand::Undo);
+            }
+            if ui
+                .add_enabled(self.history.can_redo(), egui::Button::new("⟳ Redo"))
+                .on_hover_text("Ctrl+Shift+Z")
+                .clicked()
+            {
+                commands.push(UiCommand::Redo);
+            }
+            if ui.button("⊡ Fit").on_hover_text("Show every node (Home)").clicked() {
+                commands.push(UiCommand::FitView);
+            }
+            ui.separator();
+            let can_run =
+                !self.run.is_running() && !self.current.steps.is_empty() || !self.current.sinks.is_empty();
+            if ui
+                .add_enabled(can_run && !self.run.is_running(), egui::Button::new("▶ Run"))
+                .on_hover_text("Ctrl+Enter")
+                .clicked()
+            {
+                commands.push(UiCommand::Run);
+                self.bottom_tab = BottomTab::Run;
+            }
+            ui.separator();
+            let name = self.document.file.as_ref().map_or("untitled".to_owned(), |p| p.display().to_string());
+            let marker = if self.is_dirty() { " •" } else { "" };
+            ui.label(RichText::new(format!("{name}{marker}")).color(theme::weak_text(ui.visuals())));
+        });
+        self.pending.extend(commands);
+    }
+
+    fn canvas_ui(&mut self, ui: &mut egui::Ui, visuals: egui::Visuals, now: f64) {
+        let mut problem_counts: BTreeMap<String, usize> = BTreeMap::new();
+        for problem in &self.problems {
+            let id = match &problem.place {
+                Place::Source(id) | Place::Step(id) | Place::Sink(id) => id.clone(),
+                Place::File(_) | Place::Clock => continue,
+            };
+            *problem_counts.entry(id).or_default() += 1;
+        }
+        // The panel's rectangle (the canvas widget's own can be NaN while the graph is empty).
+        let canvas_rect = ui.max_rect();
+        self.canvas_rect = Some(canvas_rect);
+        if self.fit_pending && (!self.node_rects.is_empty() || self.snarl.nodes().count() == 0) {
+            self.fit_now();
+            self.fit_pending = false;
+        }
+        let base_dir = self.base_dir();
+        let mut viewer = EditorViewer {
+            base: &self.document.base,
+            base_dir: &base_dir,
+            problems: &problem_counts,
+            inspected: self.inspected,
+            search: &mut self.palette_search,
+            actions: Vec::new(),
+            node_rects: &mut self.node_rects,
+            transform: self.transform.take(),
+            seen_transform: None,
+            visuals,
+        };
+        let style = SnarlStyle { collapsible: Some(false), ..SnarlStyle::new() };
+        SnarlWidget::new().id_salt("canvas").style(style).show(&mut self.snarl, &mut viewer, ui);
+        let actions = std::mem::take(&mut viewer.actions);
+        self.seen_transform = viewer.seen_transform;
+        for action in actions {
+            self.pending.push(match action {
+                EditorAction::Inspect(node) => UiCommand::Inspect(node),
+                EditorAction::Add { kind, pos, from } => UiCommand::AddAt(kind, pos, from),
+                EditorAction::Delete(node) => UiCommand::Delete(vec![node]),
+                EditorAction::Duplicate(node) => UiCommand::Duplicate(node),
+                EditorAction::AddInput(node) => UiCommand::AddInput(node),
+                EditorAction::RemoveInput(node) => UiCommand::RemoveInput(node),
+                EditorAction::Refused(reason) => UiCommand::Refused(reason),
+            });
+        }
+        if self.snarl.nodes().count() == 0 {
+            ui.put(
+                egui::Rect::from_center_size(canvas_rect.center(), egui::vec2(420.0, 60.0)),
+                egui::Label::new(
+                    RichText::new(
+                        "Empty pipeline: right-click the canvas or use ➕ Add node to add a source.",
+                    )
+                    .color(theme::weak_text(ui.visuals())),
+                ),
+            );
+        }
+        if let Some(toast) = &self.toast {
+            let color = if toast.is_error { theme::error(ui.visuals()) } else { ui.visuals().text_color() };
+            egui::Area::new(egui::Id::new("toast"))
+                .fixed_pos(canvas_rect.left_top() + egui::vec2(12.0, 12.0))
+                .show(ui.ctx(), |ui| {
+                    egui::Frame::popup(ui.style()).show(ui, |ui| {
+                        ui.set_max_width(560.0);
+                        ui.label(RichText::new(&toast.text).color(color));
+                    });
+                });
+            let _ = now;
+        }
+    }
+
+    fn inspector_panel_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(id) = self.inspected.filter(|n| self.snarl.get_node(*n).is_some()) else {
+            ui.heading("Inspector");
+            ui.weak("Click a node to see and edit its settings and script.");
+            ui.add_space(12.0);
+            self.pipeline_settings_ui(ui);
+            return;
+        };
+        let streams: Vec<(String, OutPinId)> = self
+            .snarl
+            .node_ids()
+            .filter(|(other, _)| *other != id)
+            .flat_map(|(other, node)| {
+                (0..node.output_count())
+                    .map(move |output| (node.stream_name(output), OutPinId { node: other, output }))
+            })
+            .collect();
+        let inputs = self.node_inputs(id);
+        let node_id = self.snarl.get_node(id).map(|n| n.id().to_owned()).unwrap_or_default();
+        let problems: Vec<_> = self
+            .problems
+            .iter()
+            .filter(
+                |p| matches!(&p.place, Place::Source(x) | Place::Step(x) | Place::Sink(x) if *x == node_id),
+            )
+            .cloned()
+            .collect();
+        let ids: Vec<String> =
+            self.snarl.node_ids().filter(|(other, _)| *other != id).map(|(_, n)| n.id().to_owned()).collect();
+        let taken = |candidate: &str| ids.iter().any(|i| i == candidate);
+        let context =
+            InspectorContext { streams: &streams, inputs: &inputs, problems: &problems, taken: &taken };
+        let Some(node) = self.snarl.get_node_mut(id) else { return };
+        let actions = inspector_ui(ui, id, node, &mut self.inspector, &context);
+        for action in actions {
+            self.pending.push(match action {
+                InspectorAction::Rename(node, new_id) => UiCommand::Rename(node, new_id),
+                InspectorAction::Connect(pin, from) => UiCommand::Connect(pin, from),
+                InspectorAction::AddInput(node) => UiCommand::AddInput(node),
+                InspectorAction::RemoveInput(node) => UiCommand::RemoveInput(node),
+                InspectorAction::Browse(node, field) => UiCommand::Browse(node, field),
+                InspectorAction::Delete(node) => UiCommand::Delete(vec![node]),
+            });
+        }
+    }
+
+    fn pipeline_settings_ui(&mut self, ui: &mut egui::Ui) {
+        ui.label(RichText::new("Pipeline").strong());
+        ui.horizontal(|ui| {
+            ui.label("clock");
+            let mut mode = self.document.base.clock.mode;
+            ui.radio_value(&mut mode, crate::graph::ClockMode::Replay, "replay (event time)");
+            ui.radio_value(&mut mode, crate::graph::ClockMode::Wall, "wall");
+            self.document.base.clock.mode = mode;
+        });
+        ui.weak(format!(
+            "{} sources · {} steps · {} sinks",
+            self.current.sources.len(),
+            self.current.steps.len(),
+            self.current.sinks.len()
+        ));
+    }
+
+    fn bottom_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let label = if self.problems.is_empty() {
+                "✔ No problems".to_owned()
+            } else {
+                format!("⚠ Problems ({})", self.problems.len())
+            };
+            ui.selectable_value(&mut self.bottom_tab, BottomTab::Problems, label);
+            ui.selectable_value(&mut self.bottom_tab, BottomTab::Run, "Run");
+        });
+        ui.separator();
+        egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| match self.bottom_tab {
+            BottomTab::Problems => {
+                if self.problems.is_empty() {
+                    ui.weak("The pipeline passes every check `eddy check` makes.");
+                }
+                let mut clicked = None;
+                for problem in &self.problems {
+                    let text = RichText::new(problem.to_string()).color(theme::error(ui.visuals()));
+                    let response = ui.add(egui::Label::new(text).sense(egui::Sense::click()));
+                    if let Place::Source(id) | Place::Step(id) | Place::Sink(id) = &problem.place
+                        && response.on_hover_text("Click to select the node").clicked()
+                    {
+                        clicked = Some(id.clone());
+                    }
+                }
+                if let Some(id) = clicked {
+                    self.pending.push(UiCommand::InspectId(id));
+                }
+            }
+            BottomTab::Run => self.run.run_ui(ui),
+        });
+    }
+
+    fn dialogs_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        if let Some(command) = self.confirm_discard.clone() {
+            let mut close = false;
+            egui::Modal::new(egui::Id::new("discard")).show(&ctx, |ui| {
+                ui.heading("Unsaved changes");
+                ui.label("The pipeline has changes that are not saved. Discard them?");
+                ui.horizontal(|ui| {
+                    if ui.button("Discard changes").clicked() {
+                        self.pending.push(UiCommand::Discard(Box::new(command.clone())));
+                        close = true;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        close = true;
+                    }
+                });
+            });
+            if close {
+                self.confirm_discard = None;
+            }
+        }
+        let Some(dialog) = &mut self.file_dialog else { return };
+        if let Some(path) = dialog.poll() {
+            match dialog.mode {
+                FileDialogMode::Open => self.pending.push(UiCommand::Open(path)),
+                FileDialogMode::SaveAs => self.pending.push(UiCommand::SaveAs(path)),
+                FileDialogMode::Export => {
+                    self.pending.push(UiCommand::Export { path, include_layout: dialog.include_layout });
+                }
+            }
+        }
+        let title = match dialog.mode {
+            FileDialogMode::Open => "Open pipeline",
+            FileDialogMode::SaveAs => "Save pipeline as",
+            FileDialogMode::Export => "Export runnable pipeline",
+        };
+        let mut open = true;
+        let mut submit = false;
+        egui::Window::new(title).collapsible(false).open(&mut open).show(&ctx, |ui| {
+            ui.horizontal(|ui| {
+                let label = ui.label("File path");
+                let response = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut dialog.path)
+                            .desired_width(360.0)
+                            .hint_text("path/to/pipeline.toml"),
+                    )
+                    .labelled_by(label.id);
+                if response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
+                    submit = true;
+                }
+                if ui.add_enabled(dialog.native.is_none(), egui::Button::new("Browse…")).clicked() {
+                    dialog.browse();
+                }
+            });
+            if dialog.mode == FileDialogMode::Export {
+                ui.checkbox(&mut dialog.include_layout, "Include the editor's layout (node positions)");
+                ui.weak("The runner ignores the layout either way.");
+            }
+            if let Some(error) = &dialog.error {
+                ui.colored_label(theme::error(ui.visuals()), error);
+            }
+            ui.horizontal(|ui| {
+                let action = match dialog.mode {
+                    FileDialogMode::Open => "Open",
+                    FileDialogMode::SaveAs => "Save",
+                    FileDialogMode::Export => "Export",
+                };
+                if ui.button(action).clicked() {
+                    submit = true;
+                }
+            });
+        });
+        if submit {
+            let path = std::path::PathBuf::from(dialog.path.trim());
+            if dialog.path.trim().is_empty() {
+                dialog.error = Some("type a file path first".into());
+            } else {
+                match dialog.mode {
+                    FileDialogMode::Open => self.pending.push(UiCommand::Open(path)),
+                    FileDialogMode::SaveAs => self.pending.push(UiCommand::SaveAs(path)),
+                    FileDialogMode::Export => {
+                        self.pending.push(UiCommand::Export { path, include_layout: dialog.include_layout });
+                        self.file_dialog = None;
+                    }
+                }
+            }
+        }
+        if !open {
+            self.file_dialog = None;
+        }
+    }
+}

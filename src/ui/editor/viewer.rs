@@ -1,0 +1,359 @@
+//! The canvas behaviour (egui-snarl's `SnarlViewer`): how nodes look, which wires are allowed,
+//! and the menus. Edits that need more than the canvas are returned as [`EditorAction`]s.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use eframe::egui::{self, Color32, Pos2, Rect, RichText, Sense, Stroke, emath::TSTransform};
+use egui_snarl::ui::{AnyPins, PinInfo, SnarlViewer};
+use egui_snarl::{InPin, InPinId, NodeId, OutPin, OutPinId, Snarl};
+
+use super::convert::snarl_to_doc;
+use super::node::{EditorNode, NodeBody};
+use super::palette::{PaletteKind, palette_ui};
+use crate::graph::{PipelineDoc, wire_problems};
+use crate::ui::theme::{self, NodeTone};
+
+/// An edit the canvas asks the app to make after the frame.
+#[derive(Debug, Clone)]
+pub enum EditorAction {
+    /// Show this node in the inspector.
+    Inspect(NodeId),
+    /// Add a node from the palette at a canvas position, wired to `from` when it was dropped
+    /// from a wire.
+    Add {
+        /// What to add.
+        kind: PaletteKind,
+        /// Where (canvas coordinates).
+        pos: Pos2,
+        /// The pins the wire was dragged from.
+        from: Option<WireEnd>,
+    },
+    /// Delete the node.
+    Delete(NodeId),
+    /// Duplicate the node (settings and script, no wires).
+    Duplicate(NodeId),
+    /// Add an input pin (join side, merge or sink input).
+    AddInput(NodeId),
+    /// Remove the last input pin.
+    RemoveInput(NodeId),
+    /// A wire was refused: why.
+    Refused(String),
+}
+
+/// The pins a wire was dragged from before it was dropped on empty canvas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireEnd {
+    /// Output pins: the new node gets them on its first input.
+    Out(Vec<OutPinId>),
+    /// Input pins: the new node's first output feeds them.
+    In(Vec<InPinId>),
+}
+
+impl WireEnd {
+    fn from_pins(pins: AnyPins<'_>) -> Self {
+        match pins {
+            AnyPins::Out(pins) => Self::Out(pins.to_vec()),
+            AnyPins::In(pins) => Self::In(pins.to_vec()),
+        }
+    }
+}
+
+/// What the canvas needs from the app for one frame.
+pub struct EditorViewer<'a> {
+    /// What the canvas does not hold (clock, format version).
+    pub base: &'a PipelineDoc,
+    /// The pipeline file's folder (source files are checked there).
+    pub base_dir: &'a Path,
+    /// Problems by node id, for the markers.
+    pub problems: &'a BTreeMap<String, usize>,
+    /// The node shown in the inspector.
+    pub inspected: Option<NodeId>,
+    /// The palette's search text.
+    pub search: &'a mut String,
+    /// Edits to make after the frame.
+    pub actions: Vec<EditorAction>,
+    /// Node rectangles (canvas coordinates), for fit-to-view.
+    pub node_rects: &'a mut BTreeMap<NodeId, Rect>,
+    /// A transform to apply this frame (fit to view, zoom buttons).
+    pub transform: Option<TSTransform>,
+    /// The transform the canvas had this frame.
+    pub seen_transform: Option<TSTransform>,
+    /// The app's visuals (theme colours).
+    pub visuals: egui::Visuals,
+}
+
+fn tone(node: &EditorNode) -> NodeTone {
+    match &node.body {
+        NodeBody::Source(_) => NodeTone::Source,
+        NodeBody::Step(step) => NodeTone::Op(step.op.family()),
+        NodeBody::Sink(_) => NodeTone::Sink,
+    }
+}
+
+impl SnarlViewer<EditorNode> for EditorViewer<'_> {
+    fn title(&mut self, node: &EditorNode) -> String {
+        node.id().to_owned()
+    }
+
+    fn node_frame(
+        &mut self,
+        default: egui::Frame,
+        node: NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        snarl: &Snarl<EditorNode>,
+    ) -> egui::Frame {
+        let Some(data) = snarl.get_node(node) else { return default };
+        let visuals = &self.visuals;
+        let mut frame = default.inner_margin(egui::Margin::same(6));
+        if self.inspected == Some(node) {
+            frame = frame.stroke(Stroke::new(2.0, theme::selection(visuals)));
+        } else if self.problems.get(data.id()).is_some_and(|n| *n > 0) {
+            frame = frame.stroke(Stroke::new(1.5, theme::error(visuals)));
+        } else {
+            frame =
+                frame.stroke(Stroke::new(1.0, theme::node_accent(tone(data), visuals).gamma_multiply(0.7)));
+        }
+        frame
+    }
+
+    fn show_header(
+        &mut self,
+        node: NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        ui: &mut egui::Ui,
+        snarl: &mut Snarl<EditorNode>,
+    ) {
+        let Some(data) = snarl.get_node(node) else { return };
+        let accent = theme::node_accent(tone(data), ui.visuals());
+        let response = ui
+            .horizontal(|ui| {
+                ui.label(RichText::new("■").color(accent));
+                ui.add(
+                    egui::Label::new(RichText::new(data.id()).strong())
+                        .selectable(false)
+                        .sense(Sense::click()),
+                ) | ui.add(
+                    egui::Label::new(RichText::new(data.kind_label()).small().color(accent))
+                        .selectable(false)
+                        .sense(Sense::click()),
+                )
+            })
+            .inner;
+        if response.clicked() {
+            self.actions.push(EditorAction::Inspect(node));
+        }
+    }
+
+    fn inputs(&mut self, node: &EditorNode) -> usize {
+        node.input_slots
+    }
+
+    fn outputs(&mut self, node: &EditorNode) -> usize {
+        node.output_count()
+    }
+
+    #[expect(refining_impl_trait, reason = "the pins are always egui-snarl's PinInfo")]
+    fn show_input(&mut self, pin: &InPin, ui: &mut egui::Ui, snarl: &mut Snarl<EditorNode>) -> PinInfo {
+        let Some(node) = snarl.get_node(pin.id.node) else { return PinInfo::circle() };
+        let accent = theme::node_accent(tone(node), ui.visuals());
+        let unresolved = node.unresolved.get(&pin.id.input);
+        match unresolved {
+            Some(name) if pin.remotes.is_empty() => {
+                ui.colored_label(
+                    theme::error(ui.visuals()),
+                    format!("{} ← {name}?", node.input_label(pin.id.input)),
+                );
+                PinInfo::circle().with_fill(theme::error(ui.visuals()))
+            }
+            _ => {
+                ui.label(RichText::new(node.input_label(pin.id.input)).small());
+                PinInfo::circle().with_fill(accent)
+            }
+        }
+    }
+
+    #[expect(refining_impl_trait, reason = "the pins are always egui-snarl's PinInfo")]
+    fn show_output(&mut self, pin: &OutPin, ui: &mut egui::Ui, snarl: &mut Snarl<EditorNode>) -> PinInfo {
+        let Some(node) = snarl.get_node(pin.id.node) else { return PinInfo::circle() };
+        ui.label(RichText::new(node.output_label(pin.id.output)).small());
+        PinInfo::circle().with_fill(theme::node_accent(tone(node), ui.visuals()))
+    }
+
+    fn has_body(&mut self, _node: &EditorNode) -> bool {
+        true
+    }
+
+    fn show_body(
+        &mut self,
+        node: NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        ui: &mut egui::Ui,
+        snarl: &mut Snarl<EditorNode>,
+    ) {
+        let Some(data) = snarl.get_node(node) else { return };
+        ui.vertical(|ui| {
+            ui.set_max_width(220.0);
+            let summary =
+                egui::Label::new(RichText::new(data.summary()).small().color(theme::weak_text(ui.visuals())))
+                    .truncate()
+                    .sense(Sense::click());
+            if ui.add(summary).clicked() {
+                self.actions.push(EditorAction::Inspect(node));
+            }
+            if let Some(count) = self.problems.get(data.id()).filter(|n| **n > 0) {
+                let text =
+                    if *count == 1 { "⚠ 1 problem".to_owned() } else { format!("⚠ {count} problems") };
+                if ui
+                    .add(
+                        egui::Label::new(RichText::new(text).small().color(theme::error(ui.visuals())))
+                            .sense(Sense::click()),
+                    )
+                    .clicked()
+                {
+                    self.actions.push(EditorAction::Inspect(node));
+                }
+            }
+        });
+    }
+
+    fn final_node_rect(
+        &mut self,
+        node: NodeId,
+        rect: Rect,
+        _ui: &mut egui::Ui,
+        _snarl: &mut Snarl<EditorNode>,
+    ) {
+        self.node_rects.insert(node, rect);
+    }
+
+    fn connect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<EditorNode>) {
+        if from.id.node == to.id.node {
+            self.actions.push(EditorAction::Refused("a node cannot feed itself".to_owned()));
+            return;
+        }
+        let (before, _) = snarl_to_doc(snarl, self.base);
+        let mut trial = snarl.clone();
+        // One wire per input pin: a new wire replaces the old one.
+        trial.drop_inputs(to.id);
+        trial.connect(from.id, to.id);
+        if let Some(node) = trial.get_node_mut(to.id.node) {
+            node.unresolved.remove(&to.id.input);
+        }
+        let (after, _) = snarl_to_doc(&trial, self.base);
+        let problems = wire_problems(&before, &after, self.base_dir);
+        if let Some(problem) = problems.first() {
+            let target = snarl.get_node(to.id.node).map(|n| n.id().to_owned()).unwrap_or_default();
+            let message = if problem.message.contains("cycle") {
+                format!("that wire would make a cycle through `{target}`")
+            } else {
+                problem.message.clone()
+            };
+            self.actions.push(EditorAction::Refused(message));
+            return;
+        }
+        *snarl = trial;
+    }
+
+    fn has_graph_menu(&mut self, _pos: Pos2, _snarl: &mut Snarl<EditorNode>) -> bool {
+        true
+    }
+
+    fn show_graph_menu(&mut self, pos: Pos2, ui: &mut egui::Ui, _snarl: &mut Snarl<EditorNode>) {
+        ui.label(RichText::new("Add a node").strong());
+        if let Some(kind) = palette_ui(ui, self.search) {
+            self.actions.push(EditorAction::Add { kind, pos, from: None });
+            self.search.clear();
+            ui.close();
+        }
+    }
+
+    fn has_dropped_wire_menu(&mut self, _src_pins: AnyPins, _snarl: &mut Snarl<EditorNode>) -> bool {
+        true
+    }
+
+    fn show_dropped_wire_menu(
+        &mut self,
+        pos: Pos2,
+        ui: &mut egui::Ui,
+        src_pins: AnyPins,
+        _snarl: &mut Snarl<EditorNode>,
+    ) {
+        ui.label(RichText::new("Add a node and connect it").strong());
+        if let Some(kind) = palette_ui(ui, self.search) {
+            self.actions.push(EditorAction::Add { kind, pos, from: Some(WireEnd::from_pins(src_pins)) });
+            self.search.clear();
+            ui.close();
+        }
+    }
+
+    fn has_node_menu(&mut self, _node: &EditorNode) -> bool {
+        true
+    }
+
+    fn show_node_menu(
+        &mut self,
+        node: NodeId,
+        _inputs: &[InPin],
+        _outputs: &[OutPin],
+        ui: &mut egui::Ui,
+        snarl: &mut Snarl<EditorNode>,
+    ) {
+        let Some(data) = snarl.get_node(node) else { return };
+        if ui.button("Inspect").clicked() {
+            self.actions.push(EditorAction::Inspect(node));
+            ui.close();
+        }
+        if data.has_variable_inputs() {
+            let noun = if data.input_label(0).starts_with("side") { "side" } else { "input" };
+            if ui.button(format!("Add {noun}")).clicked() {
+                self.actions.push(EditorAction::AddInput(node));
+                ui.close();
+            }
+            if ui
+                .add_enabled(
+                    data.input_slots > data.min_input_slots(),
+                    egui::Button::new(format!("Remove last {noun}")),
+                )
+                .clicked()
+            {
+                self.actions.push(EditorAction::RemoveInput(node));
+                ui.close();
+            }
+        }
+        if ui.button("Duplicate").clicked() {
+            self.actions.push(EditorAction::Duplicate(node));
+            ui.close();
+        }
+        if ui.button(RichText::new("Delete").color(theme::error(ui.visuals()))).clicked() {
+            self.actions.push(EditorAction::Delete(node));
+            ui.close();
+        }
+    }
+
+    fn current_transform(&mut self, to_global: &mut TSTransform, _snarl: &mut Snarl<EditorNode>) {
+        if let Some(transform) = self.transform.take() {
+            *to_global = transform;
+        }
+        self.seen_transform = Some(*to_global);
+    }
+}
+
+/// A transform that shows `content` (canvas coordinates) inside `view` (screen coordinates),
+/// with a margin, never zoomed in past 1:1 or out past 1:5.
+pub fn fit_transform(content: Rect, view: Rect) -> TSTransform {
+    let content = content.expand(40.0);
+    let scale = (view.width() / content.width().max(1.0))
+        .min(view.height() / content.height().max(1.0))
+        .clamp(0.2, 1.0);
+    let translation = view.center().to_vec2() - content.center().to_vec2() * scale;
+    TSTransform::new(translation, scale)
+}
+
+/// The accent of pins and headers, exposed for the inspector's header.
+pub fn accent_of(node: &EditorNode, visuals: &egui::Visuals) -> Color32 {
+    theme::node_accent(tone(node), visuals)
+}
