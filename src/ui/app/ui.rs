@@ -37,8 +37,8 @@ impl Workbench {
         self.shortcuts(ui);
 
         egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
-        egui::Panel::bottom("bottom").resizable(true).default_size(180.0).show(ui, |ui| self.bottom_ui(ui));
-        egui::Panel::right("inspector").resizable(true).default_size(380.0).show(ui, |ui| {
+        egui::Panel::bottom("bottom").resizable(true).default_size(150.0).show(ui, |ui| self.bottom_ui(ui));
+        egui::Panel::right("inspector").resizable(true).default_size(460.0).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| self.inspector_panel_ui(ui));
         });
         egui::CentralPanel::default()

@@ -114,6 +114,51 @@ pub fn inspector_ui(
     });
     ui.separator();
 
+    if node.input_slots > 0 {
+        ui.label(RichText::new("Inputs").strong());
+        egui::Grid::new("inspector_inputs").num_columns(2).spacing([8.0, 4.0]).show(ui, |ui| {
+            for pin in 0..node.input_slots {
+                ui.label(node.input_label(pin));
+                let current = context.inputs.get(pin).cloned().flatten();
+                egui::ComboBox::from_id_salt(("input", pin))
+                    .selected_text(current.clone().unwrap_or_else(|| "not connected".to_owned()))
+                    .width(180.0)
+                    .show_ui(ui, |ui| {
+                        if ui.selectable_label(current.is_none(), "not connected").clicked() {
+                            actions.push(InspectorAction::Connect(InPinId { node: id, input: pin }, None));
+                        }
+                        for (name, from) in context.streams {
+                            if ui.selectable_label(current.as_deref() == Some(name), name).clicked() {
+                                actions.push(InspectorAction::Connect(
+                                    InPinId { node: id, input: pin },
+                                    Some(*from),
+                                ));
+                            }
+                        }
+                    });
+                ui.end_row();
+            }
+        });
+        if node.has_variable_inputs() {
+            ui.horizontal(|ui| {
+                if ui.button("➕ Add input").clicked() {
+                    actions.push(InspectorAction::AddInput(id));
+                }
+                if ui
+                    .add_enabled(
+                        node.input_slots > node.min_input_slots(),
+                        egui::Button::new("➖ Remove last"),
+                    )
+                    .clicked()
+                {
+                    actions.push(InspectorAction::RemoveInput(id));
+                }
+            });
+        }
+    }
+
+    ui.separator();
+
     match &mut node.body {
         NodeBody::Source(source) => {
             egui::Grid::new("inspector_source").num_columns(2).spacing([8.0, 6.0]).show(ui, |ui| {
@@ -186,11 +231,13 @@ pub fn inspector_ui(
                     source.types.remove(&column);
                 }
                 ui.horizontal(|ui| {
+                    let label = ui.label("column");
                     ui.add(
                         egui::TextEdit::singleline(&mut state.new_column)
-                            .hint_text("column")
+                            .hint_text("name")
                             .desired_width(120.0),
-                    );
+                    )
+                    .labelled_by(label.id);
                     let name = state.new_column.trim().to_owned();
                     if ui.add_enabled(!name.is_empty(), egui::Button::new("Force to string")).clicked() {
                         source.types.insert(name, ColumnType::String);
@@ -362,50 +409,6 @@ pub fn inspector_ui(
                     }
                 }
             }
-        }
-    }
-
-    if node.input_slots > 0 {
-        ui.separator();
-        ui.label(RichText::new("Inputs").strong());
-        egui::Grid::new("inspector_inputs").num_columns(2).spacing([8.0, 4.0]).show(ui, |ui| {
-            for pin in 0..node.input_slots {
-                ui.label(node.input_label(pin));
-                let current = context.inputs.get(pin).cloned().flatten();
-                egui::ComboBox::from_id_salt(("input", pin))
-                    .selected_text(current.clone().unwrap_or_else(|| "not connected".to_owned()))
-                    .width(180.0)
-                    .show_ui(ui, |ui| {
-                        if ui.selectable_label(current.is_none(), "not connected").clicked() {
-                            actions.push(InspectorAction::Connect(InPinId { node: id, input: pin }, None));
-                        }
-                        for (name, from) in context.streams {
-                            if ui.selectable_label(current.as_deref() == Some(name), name).clicked() {
-                                actions.push(InspectorAction::Connect(
-                                    InPinId { node: id, input: pin },
-                                    Some(*from),
-                                ));
-                            }
-                        }
-                    });
-                ui.end_row();
-            }
-        });
-        if node.has_variable_inputs() {
-            ui.horizontal(|ui| {
-                if ui.button("➕ Add input").clicked() {
-                    actions.push(InspectorAction::AddInput(id));
-                }
-                if ui
-                    .add_enabled(
-                        node.input_slots > node.min_input_slots(),
-                        egui::Button::new("➖ Remove last"),
-                    )
-                    .clicked()
-                {
-                    actions.push(InspectorAction::RemoveInput(id));
-                }
-            });
         }
     }
 

@@ -52,22 +52,28 @@ pub fn script_editor_ui(
             ui.label(numbers);
         });
         let font_for_layout = font.clone();
-        let mut layouter = move |ui: &egui::Ui, buffer: &dyn egui::TextBuffer, wrap_width: f32| {
+        // No wrapping: one text line per line number; long lines scroll sideways.
+        let mut layouter = move |ui: &egui::Ui, buffer: &dyn egui::TextBuffer, _wrap_width: f32| {
             let mut job = highlight(buffer.as_str(), &font_for_layout, colors);
-            job.wrap.max_width = wrap_width;
+            job.wrap.max_width = f32::INFINITY;
             ui.fonts_mut(|f| f.layout_job(job))
         };
-        let response = ui
-            .add(
-                egui::TextEdit::multiline(text)
-                    .id(id)
-                    .code_editor()
-                    .desired_rows(8)
-                    .desired_width(f32::INFINITY)
-                    .lock_focus(true)
-                    .layouter(&mut layouter),
-            )
-            .labelled_by(label);
+        let width = ui.available_width();
+        let response = egui::ScrollArea::horizontal()
+            .id_salt(id.with("scroll"))
+            .show(ui, |ui| {
+                ui.add(
+                    egui::TextEdit::multiline(text)
+                        .id(id)
+                        .code_editor()
+                        .desired_rows(8)
+                        .desired_width(width)
+                        .lock_focus(true)
+                        .layouter(&mut layouter),
+                )
+                .labelled_by(label)
+            })
+            .inner;
         changed = response.changed();
     });
     if let Some(problem) = problem {
