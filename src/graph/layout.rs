@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::model::PipelineDoc;
 
 /// Horizontal distance between layers of an automatic layout.
-const COLUMN_WIDTH: f32 = 280.0;
+const COLUMN_WIDTH: f32 = 230.0;
 /// Vertical distance between nodes of one layer of an automatic layout.
-const ROW_HEIGHT: f32 = 170.0;
+const ROW_HEIGHT: f32 = 130.0;
 
 /// Node positions by source, step or sink id (canvas coordinates, top-left corner).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -38,7 +38,7 @@ impl Workbench {
 
         egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
         egui::Panel::bottom("bottom").resizable(true).default_size(150.0).show(ui, |ui| self.bottom_ui(ui));
-        egui::Panel::right("inspector").resizable(true).default_size(460.0).show(ui, |ui| {
+        egui::Panel::right("inspector").resizable(true).min_size(360.0).default_size(440.0).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| self.inspector_panel_ui(ui));
         });
         egui::CentralPanel::default()

@@ -343,13 +343,20 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
 }
 
 /// A transform that shows `content` (canvas coordinates) inside `view` (screen coordinates),
-/// with a margin, never zoomed in past 1:1 or out past 1:5.
+/// with a margin, never zoomed in past 1:1 nor out so far that text is unreadable; a graph too
+/// big for that starts at the view's left edge (sources first) and scrolls.
 pub fn fit_transform(content: Rect, view: Rect) -> TSTransform {
-    let content = content.expand(40.0);
+    let content = content.expand(30.0);
     let scale = (view.width() / content.width().max(1.0))
         .min(view.height() / content.height().max(1.0))
-        .clamp(0.2, 1.0);
-    let translation = view.center().to_vec2() - content.center().to_vec2() * scale;
+        .clamp(0.75, 1.0);
+    let mut translation = view.center().to_vec2() - content.center().to_vec2() * scale;
+    if content.width() * scale > view.width() {
+        translation.x = view.left() - content.left() * scale;
+    }
+    if content.height() * scale > view.height() {
+        translation.y = view.top() - content.top() * scale;
+    }
     TSTransform::new(translation, scale)
 }
 
