@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use crate::graph::{BRANCH_PORTS, OpKind, SinkFormat, SinkSpec, SourceSpec, StepSpec};
 
+/// Longest summary shown on a node, so nodes stay narrow and the layout readable.
+pub const SUMMARY_CHARS: usize = 30;
+
 /// What a node stands for. The `inputs` of steps and sinks are not used while editing: the
 /// wires are the truth, and the inputs are rebuilt from them.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,8 +120,17 @@ impl EditorNode {
         }
     }
 
-    /// A one-line summary of the settings, shown on the node.
+    /// A one-line summary of the settings, shown on the node (at most [`SUMMARY_CHARS`]).
     pub fn summary(&self) -> String {
+        let full = self.full_summary();
+        if full.chars().count() <= SUMMARY_CHARS {
+            return full;
+        }
+        let cut: String = full.chars().take(SUMMARY_CHARS - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
+
+    fn full_summary(&self) -> String {
         match &self.body {
             NodeBody::Source(s) => {
                 let mut text = s.path.display().to_string();
