@@ -8,5 +8,6 @@ mod errors;
 mod examples;
 mod fast_path;
 mod prefetch;
+mod session;
 mod snapshots;
 mod util;
