@@ -3,6 +3,8 @@
 //! Crate map (dependencies point down only; nothing below `cli`/`ui` knows of them):
 //! - [`cli`]: the `eddy` command line (`run`, `check`, `bench`, `open`).
 //! - `ui` (feature `gui`): the workbench.
+//! - [`session`]: the workbench's engine thread ([`session::spawn`] → [`session::SessionHandle`]),
+//!   commands in, views out, over the synchronous replay state machine [`session::Playback`].
 //! - [`engine`]: the deterministic executor ([`engine::Engine`]), clock, timers, snapshots.
 //! - [`ops`]: the operators, one module per family, behind [`ops::Operator`].
 //! - [`script`]: the sandboxed Rhai host ([`script::ScriptHost`]) and compiled scripts.
@@ -67,6 +69,7 @@ pub mod graph;
 pub mod io;
 pub mod ops;
 pub mod script;
+pub mod session;
 pub mod time;
 #[cfg(feature = "gui")]
 pub mod ui;

@@ -12,6 +12,7 @@ mod run;
 mod snapshot;
 mod stats;
 mod timers;
+mod trace;
 
 use std::collections::BTreeMap;
 
@@ -25,9 +26,10 @@ use crate::script::{ScriptHost, ScriptLimits, set_script_clock};
 pub use clock::Clock;
 pub use error::RunError;
 pub use run::{load_and_check, run_captured};
-pub use snapshot::{EngineSnapshot, SnapshotTimer};
+pub use snapshot::{EngineSnapshot, Keyframe, SnapshotTimer};
 pub use stats::{RunStats, StepStats};
 pub use timers::{TimerEntry, TimerWheel};
+pub use trace::{TraceEvent, TraceKind};
 
 use timers::StepTimers;
 
@@ -162,6 +164,8 @@ pub struct Engine {
     pool: Vec<Vec<Output>>,
     /// The source event being processed, for error messages.
     current: Option<(usize, u64)>,
+    /// What happened since the last [`Engine::take_trace`], when tracing is on.
+    trace: Option<Vec<TraceEvent>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -281,6 +285,7 @@ impl Engine {
             ended: false,
             pool: Vec::new(),
             current: None,
+            trace: None,
             graph,
         })
     }
@@ -310,6 +315,11 @@ impl Engine {
         self.timers.pending()
     }
 
+    /// How many timers are pending.
+    pub fn pending_timer_count(&self) -> usize {
+        self.timers.len()
+    }
+
     /// The step index at a topological position.
     pub fn step_at_position(&self, position: usize) -> usize {
         self.graph.order[position]
@@ -318,6 +328,11 @@ impl Engine {
     /// A step's live per-key state (as the engine holds it), in key order.
     pub fn step_states(&self, step: usize) -> Vec<(Key, Dynamic)> {
         self.ops.get(step).map(|op| op.states()).unwrap_or_default()
+    }
+
+    /// One key's live state at a step (as the engine holds it), if the key is live.
+    pub fn step_state(&self, step: usize, key: &Key) -> Option<Dynamic> {
+        self.ops.get(step).and_then(|op| op.state_of(key))
     }
 
     /// A step's number of live keys.
@@ -341,6 +356,23 @@ impl Engine {
             .iter()
             .flat_map(|s| s.source.bad_row_samples().into_iter().map(|e| e.to_string()))
             .collect()
+    }
+
+    /// Turns tracing on or off: when on, every item in and out of each step, every timer set
+    /// and fired, every state touched and every error is recorded as a [`TraceEvent`] until
+    /// [`Engine::take_trace`] takes them. Off by default.
+    pub fn set_tracing(&mut self, on: bool) {
+        self.trace = if on { Some(self.trace.take().unwrap_or_default()) } else { None };
+    }
+
+    /// Whether tracing is on.
+    pub fn is_tracing(&self) -> bool {
+        self.trace.is_some()
+    }
+
+    /// The trace recorded since the last call, in the order it happened (empty when off).
+    pub fn take_trace(&mut self) -> Vec<TraceEvent> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Processes the next source event to quiescence (with the timers it makes due), or
@@ -368,6 +400,15 @@ impl Engine {
                 // The key_on's work was done by the source.
                 self.stats.steps[step].items_in += 1;
                 self.stats.steps[step].items_out += 1;
+                if let Some(trace) = &mut self.trace {
+                    let value = event.value.clone();
+                    let kind = TraceKind::ItemIn { input: 0, key: None, value: value.clone() };
+                    trace.push(TraceEvent { step, kind });
+                    trace.push(TraceEvent {
+                        step,
+                        kind: TraceKind::ItemOut { port: 0, key: Some(key.clone()), value },
+                    });
+                }
                 self.deliver_from_step(step, 0, Item::keyed(key, event.value))?;
             }
             _ => self.deliver_from_source(index, Item::plain(event.value))?,
@@ -429,7 +470,16 @@ impl Engine {
             self.stats.timers_fired += 1;
             let step = self.graph.order[entry.position];
             let key = entry.key.clone();
+            if let Some(trace) = &mut self.trace {
+                trace.push(TraceEvent {
+                    step,
+                    kind: TraceKind::TimerFired { key: key.clone(), due: entry.due },
+                });
+            }
             self.run_op(step, |op, ctx, out| op.on_notify(ctx, &key, out))?;
+            if let Some(trace) = &mut self.trace {
+                trace.push(TraceEvent { step, kind: TraceKind::StateChanged { key } });
+            }
         }
         Ok(())
     }
@@ -456,13 +506,32 @@ impl Engine {
     ) -> Result<(), RunError> {
         let mut out = self.pool.pop().unwrap_or_default();
         {
-            let mut timers = StepTimers { wheel: &mut self.timers, position: self.positions[step] };
+            let mut timers = StepTimers {
+                wheel: &mut self.timers,
+                position: self.positions[step],
+                step,
+                trace: self.trace.as_mut(),
+            };
             let mut ctx = OpContext { now: self.clock.now(), timers: &mut timers };
             if let Err(error) = call(self.ops[step].as_mut(), &mut ctx, &mut out) {
-                return Err(self.step_error(error));
+                let error = self.step_error(error);
+                if let Some(trace) = &mut self.trace {
+                    trace.push(TraceEvent { step, kind: TraceKind::Error { message: error.to_string() } });
+                }
+                return Err(error);
             }
         }
         self.stats.steps[step].items_out += out.len() as u64;
+        if let Some(trace) = &mut self.trace {
+            for output in &out {
+                let kind = TraceKind::ItemOut {
+                    port: output.port,
+                    key: output.item.key.clone(),
+                    value: output.item.value.clone(),
+                };
+                trace.push(TraceEvent { step, kind });
+            }
+        }
         for output in out.drain(..) {
             self.deliver_from_step(step, output.port, output.item)?;
         }
@@ -514,7 +583,19 @@ impl Engine {
                     } else {
                         this
                     };
+                    let mut touched = None;
+                    if let Some(trace) = &mut self.trace {
+                        let kind =
+                            TraceKind::ItemIn { input, key: this.key.clone(), value: this.value.clone() };
+                        trace.push(TraceEvent { step, kind });
+                        if self.graph.doc.steps[step].op.is_stateful() {
+                            touched = this.key.clone();
+                        }
+                    }
                     self.run_op(step, |op, ctx, out| op.on_item(ctx, input, this, out))?;
+                    if let (Some(key), Some(trace)) = (touched, &mut self.trace) {
+                        trace.push(TraceEvent { step, kind: TraceKind::StateChanged { key } });
+                    }
                 }
                 Target::Sink(sink) => self.write_sink(sink, &this, from)?,
             }

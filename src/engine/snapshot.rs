@@ -1,11 +1,15 @@
 //! Snapshots: what a run needs to continue from a point between two events — every stateful
 //! step's `snapshot()` per live key, the pending timers, the clock and each source's position.
+//!
+//! [`Keyframe`]s are the workbench's kind: the engine's full per-key state as it is (no script
+//! runs to take or restore one) and the run's counters, so that a replay restored from one is
+//! exactly where the first pass was, down to what the state table shows.
 
 use std::collections::BTreeMap;
 
 use rhai::Dynamic;
 
-use super::{Engine, EngineOptions, RunError};
+use super::{Engine, EngineOptions, RunError, RunStats};
 use crate::graph::ValidGraph;
 use crate::ops::Key;
 use crate::script::set_script_clock;
@@ -36,7 +40,146 @@ pub struct EngineSnapshot {
     pub events_in: u64,
 }
 
+/// A point of a run to seek back to: the full per-key state of every stateful step as the
+/// engine holds it ([`crate::ops::Operator::states`]), the pending timers, the clock, each
+/// source's position and the counters. Only for the graph it was taken from.
+#[derive(Debug, Clone)]
+pub struct Keyframe {
+    /// The clock.
+    pub clock: Option<i64>,
+    /// Rows consumed per source (by source id): the next event is the row after them.
+    pub source_rows: BTreeMap<String, u64>,
+    /// Per step (by index into the document's `steps`), each live key's state, in key order;
+    /// empty for stateless steps.
+    pub states: Vec<Vec<(Key, Dynamic)>>,
+    /// Pending timers, in firing order.
+    pub timers: Vec<SnapshotTimer>,
+    /// The counters at this point.
+    pub stats: RunStats,
+}
+
 impl Engine {
+    fn source_rows(&self) -> BTreeMap<String, u64> {
+        self.sources
+            .iter()
+            .map(|slot| {
+                let peeked = u64::from(slot.head.is_some());
+                (slot.source.id().to_owned(), slot.source.rows_consumed() - peeked)
+            })
+            .collect()
+    }
+
+    fn snapshot_timers(&self) -> Vec<SnapshotTimer> {
+        self.timers
+            .pending()
+            .map(|t| SnapshotTimer {
+                step: self.graph.doc.steps[self.graph.order[t.position]].id.clone(),
+                key: t.key.to_string(),
+                due: t.due,
+            })
+            .collect()
+    }
+
+    /// A fresh engine at a recorded clock, its sources past `source_rows`, with `timers` armed.
+    fn resumed(
+        graph: ValidGraph,
+        clock: Option<i64>,
+        source_rows: &BTreeMap<String, u64>,
+        options: &EngineOptions,
+    ) -> Result<Engine, RunError> {
+        let mut engine = Engine::new(graph, options)?;
+        engine.clock = super::Clock::at(engine.graph.doc.clock.mode, clock);
+        set_script_clock(clock);
+        for slot in &mut engine.sources {
+            let rows = source_rows.get(slot.source.id()).copied().unwrap_or(0);
+            slot.source.skip_rows(rows)?;
+        }
+        Ok(engine)
+    }
+
+    fn arm_timers(&mut self, timers: &[SnapshotTimer]) -> Result<(), RunError> {
+        for timer in timers {
+            let Some(index) = self.graph.doc.steps.iter().position(|s| s.id == timer.step) else {
+                return Err(RunError::Snapshot(format!(
+                    "a timer names step `{}`, which the pipeline lacks",
+                    timer.step
+                )));
+            };
+            let position = self.positions[index];
+            self.timers.arm(position, &Key::from(timer.key.as_str()), timer.due);
+        }
+        Ok(())
+    }
+
+    /// Takes a keyframe between two events: the full state as held, without calling scripts.
+    pub fn keyframe(&self) -> Keyframe {
+        let states = self
+            .graph
+            .doc
+            .steps
+            .iter()
+            .zip(&self.ops)
+            .map(|(spec, op)| if spec.op.is_stateful() { op.states() } else { Vec::new() })
+            .collect();
+        Keyframe {
+            clock: self.clock.now(),
+            source_rows: self.source_rows(),
+            states,
+            timers: self.snapshot_timers(),
+            stats: self.stats.clone(),
+        }
+    }
+
+    /// Builds an engine exactly where a keyframe of the same graph was taken: the same state,
+    /// timers, clock, source positions and counters.
+    pub fn from_keyframe(
+        graph: ValidGraph,
+        keyframe: &Keyframe,
+        options: &EngineOptions,
+    ) -> Result<Engine, RunError> {
+        if keyframe.states.len() != graph.doc.steps.len() {
+            return Err(RunError::Snapshot("the keyframe was taken from another pipeline".into()));
+        }
+        let mut engine = Engine::resumed(graph, keyframe.clock, &keyframe.source_rows, options)?;
+        for (op, states) in engine.ops.iter_mut().zip(&keyframe.states) {
+            if !states.is_empty() {
+                op.set_states(states.clone()).map_err(|error| RunError::Step { error, at: None })?;
+            }
+        }
+        engine.arm_timers(&keyframe.timers)?;
+        engine.stats = keyframe.stats.clone();
+        Ok(engine)
+    }
+
+    /// Carries counters over from another run of a graph with (some of) the same step, source
+    /// and sink ids: each count goes to the entry of the same id (continuing after an edit).
+    pub fn carry_stats(&mut self, stats: &RunStats, graph: &ValidGraph) {
+        let doc = &self.graph.doc;
+        for (index, step) in doc.steps.iter().enumerate() {
+            if let Some(old) = graph.doc.steps.iter().position(|s| s.id == step.id)
+                && let Some(counts) = stats.steps.get(old)
+            {
+                self.stats.steps[index] = *counts;
+            }
+        }
+        for (index, source) in doc.sources.iter().enumerate() {
+            if let Some(old) = graph.doc.sources.iter().position(|s| s.id == source.id)
+                && let Some(count) = stats.per_source.get(old)
+            {
+                self.stats.per_source[index] = *count;
+            }
+        }
+        for (index, sink) in doc.sinks.iter().enumerate() {
+            if let Some(old) = graph.doc.sinks.iter().position(|s| s.id == sink.id)
+                && let Some(count) = stats.sink_items.get(old)
+            {
+                self.stats.sink_items[index] = *count;
+            }
+        }
+        self.stats.events_in = stats.events_in;
+        self.stats.timers_fired = stats.timers_fired;
+    }
+
     /// Takes a snapshot between two events (before end of input).
     pub fn snapshot(&mut self) -> Result<EngineSnapshot, RunError> {
         let mut steps = BTreeMap::new();
@@ -48,28 +191,11 @@ impl Engine {
             let state = self.ops[index].snapshot().map_err(|error| RunError::Step { error, at: None })?;
             steps.insert(spec.id.clone(), state);
         }
-        let source_rows = self
-            .sources
-            .iter()
-            .map(|slot| {
-                let peeked = u64::from(slot.head.is_some());
-                (slot.source.id().to_owned(), slot.source.rows_consumed() - peeked)
-            })
-            .collect();
-        let timers = self
-            .timers
-            .pending()
-            .map(|t| SnapshotTimer {
-                step: self.graph.doc.steps[self.graph.order[t.position]].id.clone(),
-                key: t.key.to_string(),
-                due: t.due,
-            })
-            .collect();
         Ok(EngineSnapshot {
             clock: self.clock.now(),
-            source_rows,
+            source_rows: self.source_rows(),
             steps,
-            timers,
+            timers: self.snapshot_timers(),
             events_in: self.stats.events_in,
         })
     }
@@ -81,13 +207,7 @@ impl Engine {
         snapshot: &EngineSnapshot,
         options: &EngineOptions,
     ) -> Result<Engine, RunError> {
-        let mut engine = Engine::new(graph, options)?;
-        engine.clock = super::Clock::at(engine.graph.doc.clock.mode, snapshot.clock);
-        set_script_clock(snapshot.clock);
-        for slot in &mut engine.sources {
-            let rows = snapshot.source_rows.get(slot.source.id()).copied().unwrap_or(0);
-            slot.source.skip_rows(rows)?;
-        }
+        let mut engine = Engine::resumed(graph, snapshot.clock, &snapshot.source_rows, options)?;
         let index_of = |id: &str| engine.graph.doc.steps.iter().position(|s| s.id == id);
         for (id, state) in &snapshot.steps {
             let Some(index) = index_of(id) else {
@@ -95,16 +215,7 @@ impl Engine {
             };
             engine.ops[index].restore(state.clone()).map_err(|error| RunError::Step { error, at: None })?;
         }
-        for timer in &snapshot.timers {
-            let Some(index) = index_of(&timer.step) else {
-                return Err(RunError::Snapshot(format!(
-                    "a timer names step `{}`, which the pipeline lacks",
-                    timer.step
-                )));
-            };
-            let position = engine.positions[index];
-            engine.timers.arm(position, &Key::from(timer.key.as_str()), timer.due);
-        }
+        engine.arm_timers(&snapshot.timers)?;
         engine.stats.events_in = snapshot.events_in;
         Ok(engine)
     }

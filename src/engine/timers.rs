@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use rustc_hash::FxHashMap;
 
+use super::trace::{TraceEvent, TraceKind};
 use crate::ops::{Key, Timers};
 
 /// A timer as the firing order sees it.
@@ -89,14 +90,30 @@ pub struct StepTimers<'a> {
     pub wheel: &'a mut TimerWheel,
     /// The step's position.
     pub position: usize,
+    /// The step's index (for the trace).
+    pub step: usize,
+    /// The engine's trace, when tracing is on.
+    pub trace: Option<&'a mut Vec<TraceEvent>>,
 }
 
 impl Timers for StepTimers<'_> {
     fn arm(&mut self, key: &Key, due: i64) {
         self.wheel.arm(self.position, key, due);
+        if let Some(trace) = &mut self.trace {
+            trace.push(TraceEvent {
+                step: self.step,
+                kind: TraceKind::TimerSet { key: key.clone(), due: Some(due) },
+            });
+        }
     }
 
     fn cancel(&mut self, key: &Key) {
         self.wheel.cancel(self.position, key);
+        if let Some(trace) = &mut self.trace {
+            trace.push(TraceEvent {
+                step: self.step,
+                kind: TraceKind::TimerSet { key: key.clone(), due: None },
+            });
+        }
     }
 }

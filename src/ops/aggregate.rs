@@ -202,6 +202,10 @@ impl Operator for Aggregate {
         sorted_entries(&self.accs)
     }
 
+    fn state_of(&self, key: &Key) -> Option<Dynamic> {
+        self.accs.get(key).cloned()
+    }
+
     fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
         self.accs = states.into_iter().collect();
         Ok(())

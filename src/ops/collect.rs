@@ -75,6 +75,10 @@ impl Operator for Collect {
         sorted_entries(&self.lists).into_iter().map(|(k, list)| (k, Dynamic::from_array(list))).collect()
     }
 
+    fn state_of(&self, key: &Key) -> Option<Dynamic> {
+        self.lists.get(key).map(|v| Dynamic::from_array(v.clone()))
+    }
+
     fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
         self.lists.clear();
         for (key, list) in states {

@@ -110,6 +110,10 @@ impl Operator for Join {
             .collect()
     }
 
+    fn state_of(&self, key: &Key) -> Option<Dynamic> {
+        self.state.get(key).map(|v| Dynamic::from_array(v.iter().cloned().map(Dynamic::from_array).collect()))
+    }
+
     fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
         self.state.clear();
         for (key, sides) in states {

@@ -127,6 +127,11 @@ pub trait Operator: Send {
         Vec::new()
     }
 
+    /// One key's state as the engine holds it (as in [`Operator::states`]), if the key is live.
+    fn state_of(&self, key: &Key) -> Option<Dynamic> {
+        self.states().into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
     /// Replaces all state with what [`Operator::states`] returned (keyframe restore).
     fn set_states(&mut self, _states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
         Ok(())

@@ -184,6 +184,10 @@ impl Operator for StatefulLogic {
         sorted_entries(&self.logics)
     }
 
+    fn state_of(&self, key: &Key) -> Option<Dynamic> {
+        self.logics.get(key).cloned()
+    }
+
     fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
         self.logics = states.into_iter().collect();
         Ok(())

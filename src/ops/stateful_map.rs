@@ -143,6 +143,10 @@ impl Operator for StatefulMap {
         sorted_entries(&self.states)
     }
 
+    fn state_of(&self, key: &Key) -> Option<Dynamic> {
+        self.states.get(key).cloned()
+    }
+
     fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
         self.states = states.into_iter().collect();
         Ok(())

@@ -9,6 +9,7 @@ mod errors;
 mod examples;
 mod fast_path;
 mod prefetch;
+mod session;
 mod snapshots;
 mod util;
 #[cfg(feature = "gui")]
