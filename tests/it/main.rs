@@ -9,6 +9,8 @@ mod errors;
 mod examples;
 mod fast_path;
 mod prefetch;
+#[cfg(feature = "gui")]
+mod replay_ui;
 mod session;
 mod snapshots;
 mod util;

@@ -73,8 +73,14 @@ pub enum UiCommand {
     Zoom(f32),
     /// Switch between the dark and the light theme.
     ToggleTheme,
-    /// Run the pipeline to the end in the background.
-    Run,
+    /// A replay command; the pipeline on screen is loaded first when nothing is.
+    Replay(crate::session::Command),
+    /// Load the pipeline on screen into the replay again: from the first event, or continuing
+    /// from the current position with the state carried over.
+    ReloadReplay {
+        /// Start from the first event.
+        restart: bool,
+    },
     /// Pick a file for a path setting with the native dialog.
     Browse(NodeId, PathField),
     /// A wire was refused: say why.
@@ -207,20 +213,48 @@ impl Workbench {
                 }
             }
             UiCommand::ToggleTheme => self.dark_mode = !self.dark_mode,
-            UiCommand::Run => match crate::engine::check(&self.current, &self.base_dir()) {
-                Ok(graph) => self.run.start(graph),
-                Err(errors) => {
-                    self.show_toast(
-                        format!("cannot run: {} problem(s), see the Problems panel", errors.0.len()),
-                        true,
-                        now,
-                    );
-                }
-            },
+            UiCommand::Replay(command) => self.replay_command(command, now),
+            UiCommand::ReloadReplay { restart } => self.reload_replay(restart, now),
             UiCommand::Browse(node, field) => self.browse(node, field),
             UiCommand::Refused(reason) => self.show_toast(format!("Wire refused: {reason}"), true, now),
         }
         self.refresh_current();
+    }
+
+    fn replay_command(&mut self, command: crate::session::Command, now: f64) {
+        let Some(ctx) = self.ctx.clone() else { return };
+        if !self.replay.is_loaded() && self.replay.loaded.is_none() {
+            if let Err(errors) = crate::engine::check(&self.current, &self.base_dir()) {
+                self.show_toast(
+                    format!("cannot replay: {} problem(s), see the Problems panel", errors.0.len()),
+                    true,
+                    now,
+                );
+                self.bottom_tab = super::ui::BottomTab::Problems;
+                return;
+            }
+            let doc = self.current.clone();
+            self.replay.load(&ctx, &doc, &self.base_dir(), true);
+            self.replay.selected_step = None;
+        }
+        if let crate::session::Command::SetBreakpoints(list) = &command {
+            self.replay.breakpoints = list.clone();
+        }
+        self.replay.send(&ctx, command);
+    }
+
+    fn reload_replay(&mut self, restart: bool, now: f64) {
+        let Some(ctx) = self.ctx.clone() else { return };
+        if let Err(errors) = crate::engine::check(&self.current, &self.base_dir()) {
+            self.show_toast(
+                format!("cannot replay: {} problem(s), see the Problems panel", errors.0.len()),
+                true,
+                now,
+            );
+            return;
+        }
+        let doc = self.current.clone();
+        self.replay.load(&ctx, &doc, &self.base_dir(), restart);
     }
 
     fn inspected_id(&self) -> Option<String> {

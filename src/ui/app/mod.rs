@@ -5,7 +5,7 @@
 mod command_handling;
 mod files;
 mod history;
-mod run;
+mod replay;
 mod ui;
 
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ use egui_snarl::{NodeId, Snarl};
 pub use self::command_handling::UiCommand;
 use self::files::{FileDialog, PathPick, RecentFiles};
 use self::history::{Checkpoint, History};
-use self::run::RunPanel;
+use self::replay::Replay;
 use self::ui::BottomTab;
 use crate::graph::{GraphError, PipelineDoc};
 use crate::ui::editor::convert::{doc_to_snarl, snarl_to_doc};
@@ -77,7 +77,11 @@ pub struct Workbench {
     /// Waiting for "discard unsaved changes?" before doing this.
     confirm_discard: Option<UiCommand>,
     recent: RecentFiles,
-    run: RunPanel,
+    replay: Replay,
+    /// The egui context, for the session's waker (set on the first frame).
+    ctx: Option<egui::Context>,
+    /// The step whose state table was last asked for.
+    frame_seconds: f32,
     dark_mode: bool,
     node_rects: BTreeMap<NodeId, Rect>,
     canvas_rect: Option<Rect>,
@@ -113,7 +117,9 @@ impl Workbench {
             file_dialog: None,
             confirm_discard: None,
             recent: RecentFiles::load(options.config_dir),
-            run: RunPanel::default(),
+            replay: Replay::new(),
+            frame_seconds: 0.0,
+            ctx: None,
             dark_mode: true,
             node_rects: BTreeMap::new(),
             canvas_rect: None,
@@ -157,6 +163,32 @@ impl Workbench {
     /// The canvas (for tests that check nodes and wires).
     pub fn snarl(&self) -> &Snarl<EditorNode> {
         &self.snarl
+    }
+
+    /// The replay's last view, if a pipeline is loaded in it.
+    pub fn replay_view(&self) -> Option<&crate::session::RunView> {
+        self.replay.view.as_deref()
+    }
+
+    /// Frame times (seconds) recorded while the replay was moving, oldest first.
+    pub fn frame_times(&self) -> Vec<f32> {
+        self.replay.frame_times.iter().copied().collect()
+    }
+
+    /// Tells the session which step's state to send: the inspected one.
+    fn sync_selection(&mut self, ctx: &egui::Context) {
+        if !self.replay.is_loaded() {
+            return;
+        }
+        let step = self.inspected.and_then(|n| self.snarl.get_node(n)).and_then(|n| match &n.body {
+            crate::ui::editor::node::NodeBody::Step(step) if step.op.is_stateful() => Some(step.id.clone()),
+            _ => None,
+        });
+        if step.is_some() && step != self.replay.selected_step {
+            self.replay.selected_step = step.clone();
+            self.replay.selected_key = None;
+            self.replay.send(ctx, crate::session::Command::Select(step));
+        }
     }
 
     /// Asks the workbench to do something, as if from its menus (tests, and `eddy open`).
@@ -256,19 +288,32 @@ fn empty_doc() -> PipelineDoc {
 
 impl eframe::App for Workbench {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        self.run.poll();
+        if self.ctx.is_none() {
+            self.ctx = Some(ctx.clone());
+        }
+        self.replay.poll();
         let now = ctx.input(|i| i.time);
+        for notice in std::mem::take(&mut self.replay.notices) {
+            let is_error = notice.level != crate::session::NoticeLevel::Info;
+            self.show_toast(notice.message, is_error, now);
+        }
         for command in std::mem::take(&mut self.pending) {
             self.apply(command, now);
         }
         self.check_if_due(now);
-        if self.check_due.is_some() || self.run.is_running() {
+        if self.check_due.is_some() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
+        self.sync_selection(ctx);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let started = std::time::Instant::now();
         self.frame_ui(ui);
+        self.frame_seconds = started.elapsed().as_secs_f32();
+        if self.replay.is_moving() {
+            self.replay.record_frame(self.frame_seconds);
+        }
         let title = self.title();
         if title != self.last_title {
             ui.ctx().send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));

@@ -5,6 +5,16 @@ use std::collections::BTreeMap;
 
 use eframe::egui::{self, Key, KeyboardShortcut, Modifiers, RichText};
 use egui_snarl::OutPinId;
+
+use crate::graph::PipelineDoc;
+use crate::session::{Command, RunView};
+use crate::ui::panels::breakpoints_ui::breakpoints_ui;
+use crate::ui::panels::io_ui::io_ui;
+use crate::ui::panels::plots_ui::plots_ui;
+use crate::ui::panels::snapshots_ui::{SnapshotPicks, snapshots_ui};
+use crate::ui::panels::state_ui::{StateTableState, key_detail_ui, state_table_ui};
+use crate::ui::panels::timeline_ui::timeline_ui;
+use crate::ui::panels::timers_ui::{log_ui, timers_ui};
 use egui_snarl::ui::{SnarlStyle, SnarlWidget};
 
 use super::files::FileDialogMode;
@@ -21,8 +31,20 @@ pub enum BottomTab {
     /// Validation problems.
     #[default]
     Problems,
-    /// The last run's results.
-    Run,
+    /// Per-key state of the selected step.
+    State,
+    /// Pending timers.
+    Timers,
+    /// The replay's log.
+    Log,
+    /// Snapshots.
+    Snapshots,
+    /// Items into and out of the selected step.
+    Data,
+    /// Breakpoints.
+    Breakpoints,
+    /// Plots.
+    Plots,
 }
 
 impl Workbench {
@@ -37,7 +59,12 @@ impl Workbench {
         self.shortcuts(ui);
 
         egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
-        egui::Panel::bottom("bottom").resizable(true).default_size(150.0).show(ui, |ui| self.bottom_ui(ui));
+        egui::Panel::top("replay").show(ui, |ui| self.replay_bar_ui(ui));
+        egui::Panel::bottom("bottom")
+            .resizable(true)
+            .min_size(200.0)
+            .default_size(260.0)
+            .show(ui, |ui| self.bottom_ui(ui));
         egui::Panel::right("inspector").resizable(true).min_size(360.0).default_size(440.0).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| self.inspector_panel_ui(ui));
         });
@@ -81,7 +108,7 @@ impl Workbench {
                 commands.push(UiCommand::New);
             }
             if i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::Enter)) {
-                commands.push(UiCommand::Run);
+                commands.push(UiCommand::Replay(Command::RunToEnd));
             }
             // While typing, the text field has its own undo and clipboard.
             if !typing {
@@ -217,17 +244,6 @@ impl Workbench {
                 commands.push(UiCommand::FitView);
             }
             ui.separator();
-            let can_run =
-                !self.run.is_running() && !self.current.steps.is_empty() || !self.current.sinks.is_empty();
-            if ui
-                .add_enabled(can_run && !self.run.is_running(), egui::Button::new("▶ Run"))
-                .on_hover_text("Ctrl+Enter")
-                .clicked()
-            {
-                commands.push(UiCommand::Run);
-                self.bottom_tab = BottomTab::Run;
-            }
-            ui.separator();
             let name = self.document.file.as_ref().map_or("untitled".to_owned(), |p| p.display().to_string());
             let marker = if self.is_dirty() { " •" } else { "" };
             ui.label(RichText::new(format!("{name}{marker}")).color(theme::weak_text(ui.visuals())));
@@ -252,6 +268,21 @@ impl Workbench {
             self.fit_pending = false;
         }
         let base_dir = self.base_dir();
+        let view = self.replay.view.clone().filter(|v| v.pipeline.is_some());
+        let mut activity = BTreeMap::new();
+        if let Some(view) = &view {
+            for counts in view.steps.iter() {
+                let keys = counts.keys.map(|k| format!(" · {k} keys")).unwrap_or_default();
+                activity.insert(
+                    counts.step.clone(),
+                    format!("in {} · out {}{keys}", counts.items_in, counts.items_out),
+                );
+            }
+            for sink in view.sinks.iter() {
+                activity.insert(sink.sink.clone(), format!("{} written", sink.items));
+            }
+        }
+        let failed = view.as_ref().and_then(|v| v.error.as_ref()).and_then(|e| e.step.clone());
         let mut viewer = EditorViewer {
             base: &self.document.base,
             base_dir: &base_dir,
@@ -263,6 +294,8 @@ impl Workbench {
             transform: self.transform.take(),
             seen_transform: None,
             visuals,
+            activity: &activity,
+            failed: failed.as_deref(),
         };
         let style = SnarlStyle { collapsible: Some(false), ..SnarlStyle::new() };
         SnarlWidget::new().id_salt("canvas").style(style).show(&mut self.snarl, &mut viewer, ui);
@@ -375,30 +408,179 @@ impl Workbench {
                 format!("⚠ Problems ({})", self.problems.len())
             };
             ui.selectable_value(&mut self.bottom_tab, BottomTab::Problems, label);
-            ui.selectable_value(&mut self.bottom_tab, BottomTab::Run, "Run");
+            for (tab, name) in [
+                (BottomTab::State, "State"),
+                (BottomTab::Timers, "Timers"),
+                (BottomTab::Log, "Log"),
+                (BottomTab::Snapshots, "Snapshots"),
+                (BottomTab::Data, "Data"),
+                (BottomTab::Breakpoints, "Breakpoints"),
+                (BottomTab::Plots, "Plots"),
+            ] {
+                ui.selectable_value(&mut self.bottom_tab, tab, name);
+            }
         });
         ui.separator();
-        egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| match self.bottom_tab {
-            BottomTab::Problems => {
-                if self.problems.is_empty() {
-                    ui.weak("The pipeline passes every check `eddy check` makes.");
-                }
-                let mut clicked = None;
-                for problem in &self.problems {
-                    let text = RichText::new(problem.to_string()).color(theme::error(ui.visuals()));
-                    let response = ui.add(egui::Label::new(text).sense(egui::Sense::click()));
-                    if let Place::Source(id) | Place::Step(id) | Place::Sink(id) = &problem.place
-                        && response.on_hover_text("Click to select the node").clicked()
-                    {
-                        clicked = Some(id.clone());
+        if self.bottom_tab == BottomTab::Problems {
+            egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| self.problems_ui(ui));
+            return;
+        }
+        let Some(view) = self.replay.view.clone().filter(|v| v.pipeline.is_some()) else {
+            ui.weak("Press ▶ Play, Step or ⏭ To end above to replay the sources through the pipeline.");
+            return;
+        };
+        let mut commands = Vec::new();
+        match self.bottom_tab {
+            BottomTab::Problems => {}
+            BottomTab::State => commands.extend(self.state_tab_ui(ui, &view)),
+            BottomTab::Timers => timers_ui(ui, &view),
+            BottomTab::Log => log_ui(ui, &view),
+            BottomTab::Snapshots => {
+                let picks = SnapshotPicks { from: &mut self.replay.diff_from, to: &mut self.replay.diff_to };
+                let opened = self.replay.opened.clone();
+                let diff = self.replay.diff.clone();
+                commands.extend(snapshots_ui(ui, &view, picks, opened.as_deref(), diff.as_deref()));
+            }
+            BottomTab::Data => {
+                let step = self.inspected_step_id();
+                match step.and_then(|id| view.previews.iter().find(|p| p.step == id)) {
+                    Some(preview) => io_ui(ui, preview),
+                    None => {
+                        ui.weak("Select a step on the canvas to see the last items into and out of it.");
                     }
                 }
-                if let Some(id) = clicked {
-                    self.pending.push(UiCommand::InspectId(id));
+            }
+            BottomTab::Breakpoints => {
+                let step = self.inspected_step_id();
+                let breakpoints = self.replay.breakpoints.clone();
+                if let Some(list) = breakpoints_ui(
+                    ui,
+                    &breakpoints,
+                    view.breakpoint_hit.as_ref(),
+                    step.as_deref(),
+                    &mut self.replay.form_kind,
+                    &mut self.replay.form_text,
+                ) {
+                    commands.push(Command::SetBreakpoints(list));
                 }
             }
-            BottomTab::Run => self.run.run_ui(ui),
+            BottomTab::Plots => plots_ui(ui, &view),
+        }
+        self.pending.extend(commands.into_iter().map(UiCommand::Replay));
+    }
+
+    fn inspected_step_id(&self) -> Option<String> {
+        self.inspected.and_then(|n| self.snarl.get_node(n)).and_then(|n| match &n.body {
+            crate::ui::editor::node::NodeBody::Step(step) => Some(step.id.clone()),
+            _ => None,
+        })
+    }
+
+    fn state_tab_ui(&mut self, ui: &mut egui::Ui, view: &RunView) -> Vec<Command> {
+        let mut commands = Vec::new();
+        let Some(table) = view.selected.clone() else {
+            ui.weak("Select a stateful step on the canvas to see each key's state.");
+            return commands;
+        };
+        ui.columns(2, |columns| {
+            let state = StateTableState {
+                filter: &mut self.replay.filter,
+                sort: &mut self.replay.sort,
+                selected_key: &mut self.replay.selected_key,
+                cache: &mut self.replay.rows_cache,
+            };
+            if let Some(key) = state_table_ui(&mut columns[0], &table, state) {
+                commands.push(Command::WatchKey { step: table.step.clone(), key });
+            }
+            egui::ScrollArea::vertical().id_salt("key_detail").show(&mut columns[1], |ui| {
+                match self.replay.selected_key.clone() {
+                    Some(key) => key_detail_ui(ui, &table, &key, view.watch.as_deref()),
+                    None => {
+                        ui.weak("Click a key to see its whole state and its history.");
+                    }
+                }
+            });
         });
+        commands
+    }
+
+    fn problems_ui(&mut self, ui: &mut egui::Ui) {
+        if self.problems.is_empty() {
+            ui.weak("The pipeline passes every check `eddy check` makes.");
+        }
+        let mut clicked = None;
+        for problem in &self.problems {
+            let text = RichText::new(problem.to_string()).color(theme::error(ui.visuals()));
+            let response = ui.add(egui::Label::new(text).sense(egui::Sense::click()));
+            if let Place::Source(id) | Place::Step(id) | Place::Sink(id) = &problem.place
+                && response.on_hover_text("Click to select the node").clicked()
+            {
+                clicked = Some(id.clone());
+            }
+        }
+        if let Some(invalid) = &self.replay.invalid {
+            ui.separator();
+            ui.label(RichText::new("The replay could not load the pipeline:").strong());
+            for problem in invalid.iter() {
+                ui.colored_label(theme::error(ui.visuals()), &problem.message);
+            }
+        }
+        if let Some(id) = clicked {
+            self.pending.push(UiCommand::InspectId(id));
+        }
+    }
+
+    fn replay_bar_ui(&mut self, ui: &mut egui::Ui) {
+        let view = self.replay.view.clone().filter(|v| v.pipeline.is_some());
+        let commands = timeline_ui(ui, view.as_deref(), &mut self.replay.speed, &mut self.replay.step_n);
+        self.pending.extend(commands.into_iter().map(UiCommand::Replay));
+        // The graph on screen is not the one replaying: offer to reload it.
+        let changed = self.replay.loaded.as_ref().is_some_and(|loaded| {
+            PipelineDoc { editor: None, ..loaded.clone() }
+                != PipelineDoc { editor: None, ..self.current.clone() }
+        });
+        if changed && view.is_some() {
+            ui.horizontal(|ui| {
+                ui.label(
+                    RichText::new("The pipeline changed since the replay started.")
+                        .color(theme::selection(ui.visuals())),
+                );
+                if ui.button("Restart with the changes").clicked() {
+                    self.pending.push(UiCommand::ReloadReplay { restart: true });
+                }
+                if ui
+                    .button("Continue from here with the changes")
+                    .on_hover_text("Keeps each key's state")
+                    .clicked()
+                {
+                    self.pending.push(UiCommand::ReloadReplay { restart: false });
+                }
+            });
+        }
+        if let Some(error) = view.as_ref().and_then(|v| v.error.clone()) {
+            ui.horizontal(|ui| {
+                let place = error.step.as_deref().map(|s| format!(" in `{s}`")).unwrap_or_default();
+                ui.colored_label(
+                    theme::error(ui.visuals()),
+                    format!("Stopped at event {}{place}: {}", error.position + 1, error.message),
+                );
+                if let Some(step) = error.step.clone()
+                    && ui.button("Show the step").clicked()
+                {
+                    self.pending.push(UiCommand::InspectId(step));
+                }
+            });
+        }
+        if !self.replay.frame_times.is_empty() {
+            let times = &self.replay.frame_times;
+            let mean = times.iter().sum::<f32>() / times.len() as f32;
+            let worst = times.iter().copied().fold(0.0_f32, f32::max);
+            ui.weak(format!(
+                "frame {:.1} ms mean, {:.1} ms worst while playing",
+                mean * 1000.0,
+                worst * 1000.0
+            ));
+        }
     }
 
     fn dialogs_ui(&mut self, ui: &mut egui::Ui) {

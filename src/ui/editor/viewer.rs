@@ -81,6 +81,10 @@ pub struct EditorViewer<'a> {
     pub seen_transform: Option<TSTransform>,
     /// The app's visuals (theme colours).
     pub visuals: egui::Visuals,
+    /// What the replay has seen at each node (`in 12 · out 7 · 3 keys`), by id.
+    pub activity: &'a BTreeMap<String, String>,
+    /// The step the replay stopped on with an error.
+    pub failed: Option<&'a str>,
 }
 
 fn tone(node: &EditorNode) -> NodeTone {
@@ -109,7 +113,7 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
         let mut frame = default.inner_margin(egui::Margin::same(6));
         if self.inspected == Some(node) {
             frame = frame.stroke(Stroke::new(2.0, theme::selection(visuals)));
-        } else if self.problems.get(data.id()).is_some_and(|n| *n > 0) {
+        } else if self.problems.get(data.id()).is_some_and(|n| *n > 0) || self.failed == Some(data.id()) {
             frame = frame.stroke(Stroke::new(1.5, theme::error(visuals)));
         } else {
             frame =
@@ -203,6 +207,14 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
                     .sense(Sense::click());
             if ui.add(summary).clicked() {
                 self.actions.push(EditorAction::Inspect(node));
+            }
+            if let Some(activity) = self.activity.get(data.id()) {
+                ui.label(RichText::new(activity).small().color(theme::node_accent(tone(data), ui.visuals())));
+            }
+            if self.failed == Some(data.id()) {
+                ui.label(
+                    RichText::new("⚠ the replay stopped here").small().color(theme::error(ui.visuals())),
+                );
             }
             if let Some(count) = self.problems.get(data.id()).filter(|n| **n > 0) {
                 let text =

@@ -1,0 +1,239 @@
+//! Per-key state of the selected stateful step: a virtualised, sortable, filterable table with
+//! the keys changed by the last step highlighted, and the selected key's whole state (maps and
+//! arrays expandable) with its history plotted when it is numeric.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use eframe::egui::{self, RichText};
+use egui_extras::{Column, TableBuilder};
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+use serde_json::Value;
+
+use crate::session::{KeySeries, KeyTable};
+use crate::ui::theme;
+
+/// How the state table is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortBy {
+    /// By key, ascending.
+    #[default]
+    KeyAscending,
+    /// By key, descending.
+    KeyDescending,
+    /// By the state's one-line text, ascending.
+    StateAscending,
+    /// By the state's one-line text, descending.
+    StateDescending,
+}
+
+/// The table's widget state.
+pub struct StateTableState<'a> {
+    /// Filter text (matches keys and states).
+    pub filter: &'a mut String,
+    /// Order.
+    pub sort: &'a mut SortBy,
+    /// The selected key.
+    pub selected_key: &'a mut Option<String>,
+    /// Cached row order for (table address, filter, order).
+    pub cache: &'a mut Option<(usize, String, SortBy, Arc<Vec<usize>>)>,
+}
+
+/// The state table. Returns a key the user clicked.
+pub fn state_table_ui(ui: &mut egui::Ui, table: &KeyTable, state: StateTableState<'_>) -> Option<String> {
+    let mut clicked = None;
+    ui.horizontal(|ui| {
+        ui.label(
+            RichText::new(format!("`{}`: {} keys at event {}", table.step, table.rows.len(), table.position))
+                .strong(),
+        );
+        let label = ui.label("filter");
+        ui.add(egui::TextEdit::singleline(state.filter).desired_width(160.0).hint_text("key or state"))
+            .labelled_by(label.id);
+        if !table.changed.is_empty() {
+            ui.label(
+                RichText::new(format!("{} changed by the last step", table.changed.len()))
+                    .color(theme::selection(ui.visuals())),
+            );
+        }
+    });
+    let address = std::ptr::from_ref(table) as usize;
+    let order = match state.cache {
+        Some((a, f, s, order)) if *a == address && f == state.filter && s == state.sort => Arc::clone(order),
+        _ => {
+            let order = Arc::new(row_order(table, state.filter, *state.sort));
+            *state.cache = Some((address, state.filter.clone(), *state.sort, Arc::clone(&order)));
+            order
+        }
+    };
+    let changed: BTreeSet<&str> = table.changed.iter().map(String::as_str).collect();
+    let highlight = theme::selection(ui.visuals());
+    let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 4.0;
+    TableBuilder::new(ui)
+        .id_salt(("state_table", &table.step))
+        .striped(true)
+        .resizable(true)
+        .column(Column::initial(180.0).at_least(60.0).clip(true))
+        .column(Column::remainder().clip(true))
+        .sense(egui::Sense::click())
+        .header(20.0, |mut header| {
+            header.col(|ui| {
+                let arrow = match state.sort {
+                    SortBy::KeyAscending => " ⏶",
+                    SortBy::KeyDescending => " ⏷",
+                    _ => "",
+                };
+                if ui.button(format!("key{arrow}")).clicked() {
+                    *state.sort = if *state.sort == SortBy::KeyAscending {
+                        SortBy::KeyDescending
+                    } else {
+                        SortBy::KeyAscending
+                    };
+                }
+            });
+            header.col(|ui| {
+                let arrow = match state.sort {
+                    SortBy::StateAscending => " ⏶",
+                    SortBy::StateDescending => " ⏷",
+                    _ => "",
+                };
+                if ui.button(format!("state{arrow}")).clicked() {
+                    *state.sort = if *state.sort == SortBy::StateAscending {
+                        SortBy::StateDescending
+                    } else {
+                        SortBy::StateAscending
+                    };
+                }
+            });
+        })
+        .body(|body| {
+            body.rows(row_height, order.len(), |mut row| {
+                let Some(data) = order.get(row.index()).and_then(|i| table.rows.get(*i)) else { return };
+                let is_selected = state.selected_key.as_deref() == Some(data.key.as_str());
+                row.set_selected(is_selected);
+                let is_changed = changed.contains(data.key.as_str());
+                let color = is_changed.then_some(highlight);
+                let (_, key_response) = row.col(|ui| {
+                    let mut text = RichText::new(&data.key).monospace();
+                    if let Some(color) = color {
+                        text = text.color(color);
+                    }
+                    ui.add(egui::Label::new(text).selectable(false).truncate());
+                });
+                let (_, state_response) = row.col(|ui| {
+                    let mut text = RichText::new(&data.preview).monospace();
+                    if let Some(color) = color {
+                        text = text.color(color);
+                    }
+                    ui.add(egui::Label::new(text).selectable(false).truncate());
+                });
+                if key_response.clicked() || state_response.clicked() || row.response().clicked() {
+                    clicked = Some(data.key.clone());
+                }
+            });
+        });
+    if let Some(key) = &clicked {
+        *state.selected_key = Some(key.clone());
+    }
+    clicked
+}
+
+fn row_order(table: &KeyTable, filter: &str, sort: SortBy) -> Vec<usize> {
+    let needle = filter.to_lowercase();
+    let mut order: Vec<usize> = table
+        .rows
+        .iter()
+        .enumerate()
+        .filter(|(_, row)| {
+            needle.is_empty()
+                || row.key.to_lowercase().contains(&needle)
+                || row.preview.to_lowercase().contains(&needle)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    match sort {
+        // Rows come in key order.
+        SortBy::KeyAscending => {}
+        SortBy::KeyDescending => order.reverse(),
+        SortBy::StateAscending => order.sort_by(|a, b| table.rows[*a].preview.cmp(&table.rows[*b].preview)),
+        SortBy::StateDescending => order.sort_by(|a, b| table.rows[*b].preview.cmp(&table.rows[*a].preview)),
+    }
+    order
+}
+
+/// The selected key's whole state, expandable, and its history.
+pub fn key_detail_ui(ui: &mut egui::Ui, table: &KeyTable, key: &str, series: Option<&KeySeries>) {
+    ui.label(RichText::new(format!("key {key:?}")).strong());
+    match table.rows.iter().find(|row| row.key == key) {
+        Some(row) => json_tree_ui(ui, "state", &row.state, 0),
+        None => {
+            ui.weak("No state at this position (the key has not appeared yet, or was discarded).");
+        }
+    }
+    let Some(series) = series.filter(|s| s.step == table.step && s.key == key) else { return };
+    ui.add_space(6.0);
+    ui.label(RichText::new(format!("History ({} changes)", series.points.len())).strong());
+    key_history_plot_ui(ui, series);
+}
+
+/// A plot of a key's numeric state (or each numeric field of a map) against the position.
+pub fn key_history_plot_ui(ui: &mut egui::Ui, series: &KeySeries) {
+    let mut lines: Vec<(String, Vec<[f64; 2]>)> = Vec::new();
+    for point in &series.points {
+        let x = point.position as f64;
+        if let Some(y) = point.number {
+            push_point(&mut lines, "state", [x, y]);
+        }
+        for (name, y) in &point.fields {
+            push_point(&mut lines, name, [x, *y]);
+        }
+    }
+    if lines.is_empty() {
+        ui.weak("The state is not numeric and has no numeric fields: nothing to plot.");
+        return;
+    }
+    Plot::new(("key_history", &series.step, &series.key)).height(160.0).legend(Legend::default()).show(
+        ui,
+        |plot| {
+            for (name, points) in lines {
+                plot.line(Line::new(name, PlotPoints::from(points)));
+            }
+        },
+    );
+}
+
+fn push_point(lines: &mut Vec<(String, Vec<[f64; 2]>)>, name: &str, point: [f64; 2]) {
+    match lines.iter_mut().find(|(n, _)| n == name) {
+        Some((_, points)) => points.push(point),
+        None => lines.push((name.to_owned(), vec![point])),
+    }
+}
+
+/// A JSON value as an expandable tree.
+pub fn json_tree_ui(ui: &mut egui::Ui, name: &str, value: &Value, depth: usize) {
+    match value {
+        Value::Object(map) => {
+            egui::CollapsingHeader::new(format!("{name}: {{…}} ({} fields)", map.len()))
+                .id_salt((name, depth, ui.next_auto_id()))
+                .default_open(depth < 2)
+                .show(ui, |ui| {
+                    for (key, inner) in map {
+                        json_tree_ui(ui, key, inner, depth + 1);
+                    }
+                });
+        }
+        Value::Array(items) => {
+            egui::CollapsingHeader::new(format!("{name}: [{}]", items.len()))
+                .id_salt((name, depth, ui.next_auto_id()))
+                .default_open(depth < 2 && items.len() <= 20)
+                .show(ui, |ui| {
+                    for (index, inner) in items.iter().enumerate() {
+                        json_tree_ui(ui, &index.to_string(), inner, depth + 1);
+                    }
+                });
+        }
+        other => {
+            ui.monospace(format!("{name}: {other}"));
+        }
+    }
+}

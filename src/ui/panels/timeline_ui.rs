@@ -1,0 +1,102 @@
+//! The replay bar: play, pause, step, run to the next timer or to the end, restart, speed,
+//! snapshot, and the timeline of the whole replay, which can be dragged to any position.
+
+use eframe::egui::{self, RichText};
+
+use crate::session::{Command, RunView, Speed, Status};
+use crate::ui::theme;
+
+/// Speeds offered, as real-time multipliers against event time.
+const SPEEDS: [f64; 9] = [0.1, 0.5, 1.0, 2.0, 10.0, 50.0, 100.0, 500.0, 1000.0];
+
+/// A clock value for people: RFC 3339 in UTC.
+pub fn clock_text(micros: Option<i64>) -> String {
+    micros.and_then(crate::time::format_rfc3339_micros).unwrap_or_else(|| "—".to_owned())
+}
+
+/// The replay bar. `loaded` says whether a pipeline is loaded; commands it returns that need
+/// one are sent after loading the pipeline on screen.
+pub fn timeline_ui(
+    ui: &mut egui::Ui,
+    view: Option<&RunView>,
+    speed: &mut Speed,
+    step_n: &mut u64,
+) -> Vec<Command> {
+    let mut commands = Vec::new();
+    let status = view.map_or(Status::Idle, |v| v.status);
+    let playing = matches!(status, Status::Playing | Status::Seeking);
+    ui.horizontal(|ui| {
+        if ui.button("⏮").on_hover_text("Restart: back before the first event").clicked() {
+            commands.push(Command::Restart);
+        }
+        if playing {
+            if ui.button("⏸ Pause").clicked() {
+                commands.push(Command::Pause);
+            }
+        } else if ui.button("▶ Play").on_hover_text("Play at the chosen speed").clicked() {
+            commands.push(Command::Play);
+        }
+        if ui.button("Step").on_hover_text("Process the next event").clicked() {
+            commands.push(Command::Step(1));
+        }
+        ui.add(egui::DragValue::new(step_n).range(1..=1_000_000).prefix("× "));
+        if ui.button("Step N").on_hover_text("Process the next N events").clicked() {
+            commands.push(Command::Step((*step_n).max(1)));
+        }
+        if ui.button("⏱ Next timer").on_hover_text("Run until a timer fires").clicked() {
+            commands.push(Command::RunToNextTimer);
+        }
+        if ui.button("⏭ To end").on_hover_text("Run to the end of input (Ctrl+Enter)").clicked() {
+            commands.push(Command::RunToEnd);
+        }
+        let speed_text = match speed {
+            Speed::RealTime(m) => format!("× {m}"),
+            Speed::AsFastAsPossible => "max".to_owned(),
+        };
+        let before = *speed;
+        egui::ComboBox::from_id_salt("speed").selected_text(speed_text).width(70.0).show_ui(ui, |ui| {
+            for m in SPEEDS {
+                ui.selectable_value(speed, Speed::RealTime(m), format!("× {m}"));
+            }
+            ui.selectable_value(speed, Speed::AsFastAsPossible, "max");
+        });
+        if *speed != before {
+            commands.push(Command::SetSpeed(*speed));
+        }
+        if ui.button("📷 Snapshot").on_hover_text("Take a snapshot here").clicked() {
+            commands.push(Command::TakeSnapshot);
+        }
+        ui.separator();
+        let (status_text, color) = match status {
+            Status::Idle => ("not loaded", theme::weak_text(ui.visuals())),
+            Status::Playing => ("playing", ui.visuals().text_color()),
+            Status::Seeking => ("seeking", ui.visuals().text_color()),
+            Status::Paused => ("paused", ui.visuals().text_color()),
+            Status::Ended => ("ended", ui.visuals().text_color()),
+            Status::Error => ("stopped on an error", theme::error(ui.visuals())),
+        };
+        ui.label(RichText::new(status_text).color(color));
+        if let Some(view) = view {
+            ui.label(format!("clock {}", clock_text(view.clock_micros)));
+        }
+    });
+    if let Some(view) = view {
+        ui.horizontal(|ui| {
+            let total = view.total.unwrap_or(view.position).max(view.position);
+            let mut position = view.position;
+            let label = match view.total {
+                Some(total) => format!("event {position} of {total}"),
+                None => format!("event {position} (counting…)"),
+            };
+            ui.spacing_mut().slider_width = (ui.available_width() - 220.0).max(120.0);
+            let response = ui.add(
+                egui::Slider::new(&mut position, view.origin..=total.max(view.origin)).show_value(false),
+            );
+            if response.changed() && position != view.position {
+                commands.push(Command::Seek(position));
+            }
+            ui.label(label);
+        });
+    }
+    commands
+}

@@ -1,0 +1,183 @@
+//! The workbench's live replay, driven with egui_kittest: step, inspect per-key state, seek
+//! back, stop at a breakpoint, diff two snapshots. Every value shown is compared with the engine
+//! run directly to the same position.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use eddy::engine::{Engine, EngineOptions, check};
+use eddy::graph::load_file;
+use eddy::session::{Command, KeyTable, RunView, Status, to_json};
+use eddy::ui::{UiCommand, Workbench, WorkbenchOptions};
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use serde_json::Value;
+
+fn example(name: &str, dir: &Path) -> PathBuf {
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    for entry in std::fs::read_dir(&assets).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    dir.join(format!("{name}.toml"))
+}
+
+fn open(file: &Path, config: &Path) -> Harness<'static, Workbench> {
+    let options = WorkbenchOptions { file: Some(file.to_path_buf()), config_dir: Some(config.to_path_buf()) };
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 950.0))
+        .build_eframe(move |_cc| Workbench::new(options));
+    harness.run_steps(8);
+    harness
+}
+
+/// Runs frames until the replay's view satisfies `done` (the session works on its own thread).
+fn wait_for(harness: &mut Harness<'_, Workbench>, what: &str, done: impl Fn(&RunView) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        harness.step();
+        if harness.state().replay_view().is_some_and(&done) {
+            harness.run_steps(2);
+            return;
+        }
+        if Instant::now() >= deadline {
+            let view = harness.state().replay_view();
+            panic!(
+                "timed out waiting for {what}: status {:?}, position {:?}, hit {:?}, log {:?}",
+                view.map(|v| v.status),
+                view.map(|v| v.position),
+                view.map(|v| v.breakpoint_hit.clone()),
+                view.map(|v| v.log.iter().rev().take(3).cloned().collect::<Vec<_>>())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn click(harness: &mut Harness<'_, Workbench>, label: &str) {
+    let nodes: Vec<_> = harness.query_all_by_label(label).collect();
+    nodes.last().unwrap_or_else(|| panic!("no `{label}`")).click();
+    harness.run_steps(2);
+}
+
+fn click_node(harness: &mut Harness<'_, Workbench>, id: &str) {
+    let titles: Vec<_> = harness.query_all_by_value(id).collect();
+    titles.first().unwrap_or_else(|| panic!("no node `{id}`")).click_accesskit();
+    harness.run_steps(4);
+}
+
+/// Each key's state at `step` after `position` source events, by running the engine directly.
+fn engine_states(file: &Path, step: &str, position: u64) -> BTreeMap<String, Value> {
+    let doc = load_file(file).unwrap();
+    let index = doc.steps.iter().position(|s| s.id == step).unwrap();
+    let graph = check(&doc, file.parent().unwrap()).unwrap();
+    let mut engine = Engine::new(graph, &EngineOptions::default()).unwrap();
+    for _ in 0..position {
+        engine.step().unwrap();
+    }
+    engine.step_states(index).into_iter().map(|(k, v)| (k.to_string(), to_json(&v))).collect()
+}
+
+fn shown(table: &KeyTable) -> BTreeMap<String, Value> {
+    table.rows.iter().map(|row| (row.key.clone(), row.state.clone())).collect()
+}
+
+fn table(harness: &Harness<'_, Workbench>) -> KeyTable {
+    harness
+        .state()
+        .replay_view()
+        .and_then(|v| v.selected.as_deref())
+        .cloned()
+        .unwrap_or_else(|| panic!("no state table shown"))
+}
+
+#[test]
+fn step_inspect_seek_back_break_and_diff_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example("user_stats", dir.path());
+    let mut harness = open(&file, dir.path());
+
+    // Select the fold and step ten events (the "Step N" button, N = 10).
+    click_node(&mut harness, "stats");
+    click(&mut harness, "Step N");
+    wait_for(&mut harness, "10 events", |v| v.position == 10 && v.selected.is_some());
+    click(&mut harness, "State");
+    let at_10 = engine_states(&file, "stats", 10);
+    assert!(!at_10.is_empty());
+    assert_eq!(shown(&table(&harness)), at_10);
+    harness.get_by_label_contains("`stats`: ");
+
+    // One more event: the table shows its change, and says which key changed.
+    click(&mut harness, "Step");
+    wait_for(&mut harness, "event 11", |v| {
+        v.position == 11 && v.selected.as_ref().is_some_and(|t| t.position == 11)
+    });
+    let at_11 = engine_states(&file, "stats", 11);
+    assert_eq!(shown(&table(&harness)), at_11);
+    let changed: Vec<String> =
+        at_11.iter().filter(|(k, v)| at_10.get(*k) != Some(v)).map(|(k, _)| k.clone()).collect();
+    assert_eq!(table(&harness).changed, changed);
+
+    // Seek back: the earlier state, exactly.
+    harness.state_mut().command(UiCommand::Replay(Command::Seek(4)));
+    wait_for(&mut harness, "seek to 4", |v| {
+        v.position == 4 && v.selected.as_ref().is_some_and(|t| t.position == 4)
+    });
+    assert_eq!(shown(&table(&harness)), engine_states(&file, "stats", 4));
+
+    // A breakpoint on a key: running to the end stops at the first event after 4 where that
+    // key reaches `stats`.
+    let key = at_11.keys().find(|k| !engine_states(&file, "stats", 4).contains_key(*k)).unwrap().clone();
+    let expected_stop = (5..=330).find(|p| engine_states(&file, "stats", *p).contains_key(&key)).unwrap();
+    click(&mut harness, "Breakpoints");
+    click(&mut harness, "this key reaches it");
+    harness.get_by_label("breakpoint").focus();
+    harness.run_steps(1);
+    harness.get_by_label("breakpoint").type_text(&key);
+    harness.run_steps(2);
+    click(&mut harness, "Add breakpoint");
+    click(&mut harness, "⏭ To end");
+    wait_for(&mut harness, "the breakpoint", |v| v.breakpoint_hit.is_some() && v.status == Status::Paused);
+    let hit = harness.state().replay_view().unwrap().breakpoint_hit.clone().unwrap();
+    assert_eq!(hit.position, expected_stop);
+    assert_eq!(hit.key.as_deref(), Some(key.as_str()));
+    harness.get_by_label_contains(&format!("hit at event {expected_stop}"));
+
+    // Two manual snapshots, ten events apart, and their diff.
+    harness.state_mut().command(UiCommand::Replay(Command::SetBreakpoints(Vec::new())));
+    harness.state_mut().command(UiCommand::Replay(Command::Seek(20)));
+    wait_for(&mut harness, "seek to 20", |v| v.position == 20);
+    click(&mut harness, "📷 Snapshot");
+    wait_for(&mut harness, "a snapshot", |v| {
+        v.snapshots.iter().any(|s| s.position == 20 && s.kind == eddy::session::SnapshotKind::Manual)
+    });
+    click(&mut harness, "Step N");
+    wait_for(&mut harness, "event 30", |v| v.position == 30);
+    click(&mut harness, "📷 Snapshot");
+    wait_for(&mut harness, "a second snapshot", |v| {
+        v.snapshots.iter().any(|s| s.position == 30 && s.kind == eddy::session::SnapshotKind::Manual)
+    });
+    click(&mut harness, "Snapshots");
+    click(&mut harness, "manual only");
+    let a_buttons: Vec<_> = harness.get_all_by_label("A").collect();
+    a_buttons.last().unwrap().click(); // the older snapshot is listed last
+    harness.run_steps(2);
+    let b_buttons: Vec<_> = harness.get_all_by_label("B").collect();
+    b_buttons.first().unwrap().click();
+    harness.run_steps(2);
+    click(&mut harness, "Diff A → B");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while harness.query_by_label_contains("Diff #").is_none() {
+        assert!(Instant::now() < deadline, "no diff shown");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (before, after) = (engine_states(&file, "stats", 20), engine_states(&file, "stats", 30));
+    let added = after.keys().filter(|k| !before.contains_key(*k)).count();
+    let changed = after.iter().filter(|(k, v)| before.get(*k).is_some_and(|old| old != *v)).count();
+    harness.get_by_label_contains(&format!("stats: {added} added, 0 removed, {changed} changed"));
+}
