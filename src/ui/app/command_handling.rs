@@ -8,7 +8,7 @@ use egui_snarl::{InPinId, NodeId, OutPinId};
 use super::Workbench;
 use super::files::{FileDialog, FileDialogMode};
 use crate::graph::{OpKind, unique_id};
-use crate::ui::editor::convert::{inputs_of, snarl_to_doc};
+use crate::ui::editor::convert::{inputs_of, refused_wiring};
 use crate::ui::editor::node::{EditorNode, NodeBody};
 use crate::ui::editor::palette::PaletteKind;
 use crate::ui::editor::templates::{new_builtin_step, new_sink, new_source, new_step};
@@ -275,24 +275,22 @@ impl Workbench {
     }
 
     fn open_or_report(&mut self, path: &std::path::Path, now: f64) {
-        match self.open_file(path) {
-            Ok(()) => {
-                self.file_dialog = None;
-                self.show_toast(format!("Opened {}", path.display()), false, now);
-            }
-            Err(message) => match &mut self.file_dialog {
-                Some(dialog) => dialog.error = Some(message),
-                None => self.show_toast(message, true, now),
-            },
-        }
+        let result = self.open_file(path);
+        self.report_file_result(result, format!("Opened {}", path.display()), now);
     }
 
     fn save_or_report(&mut self, path: &std::path::Path, now: f64) {
         self.history.commit(&self.snarl, &self.current);
-        match self.save_to(path) {
+        let result = self.save_to(path);
+        self.report_file_result(result, format!("Saved {}", path.display()), now);
+    }
+
+    /// Closes the file dialog on success; shows why not in the dialog (or a toast) on failure.
+    fn report_file_result(&mut self, result: Result<(), String>, done: String, now: f64) {
+        match result {
             Ok(()) => {
                 self.file_dialog = None;
-                self.show_toast(format!("Saved {}", path.display()), false, now);
+                self.show_toast(done, false, now);
             }
             Err(message) => match &mut self.file_dialog {
                 Some(dialog) => dialog.error = Some(message),
@@ -333,7 +331,6 @@ impl Workbench {
         self.inspected = Some(id);
         // Dropped from a wire: connect the new node's first matching pin, if the wire is allowed.
         if let Some(from) = from {
-            let before = snarl_to_doc(&self.snarl, &self.document.base).0;
             let mut trial = self.snarl.clone();
             match from {
                 WireEnd::Out(pins) => {
@@ -352,11 +349,9 @@ impl Workbench {
                     }
                 }
             }
-            let after = snarl_to_doc(&trial, &self.document.base).0;
-            let problems = crate::graph::wire_problems(&before, &after, &self.base_dir());
-            match problems.first() {
+            match refused_wiring(&self.snarl, &trial, &self.document.base, &self.base_dir()) {
                 None => self.snarl = trial,
-                Some(problem) => self.pending.push(UiCommand::Refused(problem.message.clone())),
+                Some(reason) => self.pending.push(UiCommand::Refused(reason)),
             }
         }
     }
@@ -397,10 +392,8 @@ impl Workbench {
                 return;
             }
             trial.connect(from, pin);
-            let before = snarl_to_doc(&self.snarl, &self.document.base).0;
-            let after = snarl_to_doc(&trial, &self.document.base).0;
-            if let Some(problem) = crate::graph::wire_problems(&before, &after, &self.base_dir()).first() {
-                self.show_toast(format!("Wire refused: {}", problem.message), true, now);
+            if let Some(reason) = refused_wiring(&self.snarl, &trial, &self.document.base, &self.base_dir()) {
+                self.show_toast(format!("Wire refused: {reason}"), true, now);
                 return;
             }
         }

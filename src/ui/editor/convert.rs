@@ -7,7 +7,7 @@ use eframe::egui::pos2;
 use egui_snarl::{InPinId, NodeId, OutPinId, Snarl};
 
 use super::node::{EditorNode, NodeBody};
-use crate::graph::{EditorLayout, GraphError, PipelineDoc, Place};
+use crate::graph::{EditorLayout, GraphError, PipelineDoc, Place, wire_problems};
 
 /// Builds the canvas for a document: one node per source, step and sink, wires from the
 /// inputs, positions from the editor section (or an automatic layout where it has none).
@@ -161,4 +161,22 @@ pub fn renamed_ids(snarl: &Snarl<EditorNode>) -> BTreeMap<String, String> {
             _ => None,
         })
         .collect()
+}
+
+/// Why the canvas `after` (the canvas `before` with a new wire) is refused, if it is: the wire
+/// would make a cycle, or feed a keyed operator an unkeyed stream.
+pub fn refused_wiring(
+    before: &Snarl<EditorNode>,
+    after: &Snarl<EditorNode>,
+    base: &PipelineDoc,
+    base_dir: &std::path::Path,
+) -> Option<String> {
+    let (before, _) = snarl_to_doc(before, base);
+    let (after, _) = snarl_to_doc(after, base);
+    let problem = wire_problems(&before, &after, base_dir).into_iter().next()?;
+    Some(if problem.message.contains("cycle") {
+        format!("that wire would make a cycle through `{}`", problem.step_id().unwrap_or("a step"))
+    } else {
+        problem.message
+    })
 }

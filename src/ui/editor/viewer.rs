@@ -8,10 +8,10 @@ use eframe::egui::{self, Color32, Pos2, Rect, RichText, Sense, Stroke, emath::TS
 use egui_snarl::ui::{AnyPins, PinInfo, SnarlViewer};
 use egui_snarl::{InPin, InPinId, NodeId, OutPin, OutPinId, Snarl};
 
-use super::convert::snarl_to_doc;
+use super::convert::refused_wiring;
 use super::node::{EditorNode, NodeBody};
 use super::palette::{PaletteKind, palette_ui};
-use crate::graph::{PipelineDoc, wire_problems};
+use crate::graph::PipelineDoc;
 use crate::ui::theme::{self, NodeTone};
 
 /// An edit the canvas asks the app to make after the frame.
@@ -247,7 +247,6 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
             self.actions.push(EditorAction::Refused("a node cannot feed itself".to_owned()));
             return;
         }
-        let (before, _) = snarl_to_doc(snarl, self.base);
         let mut trial = snarl.clone();
         // One wire per input pin: a new wire replaces the old one.
         trial.drop_inputs(to.id);
@@ -255,16 +254,8 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
         if let Some(node) = trial.get_node_mut(to.id.node) {
             node.unresolved.remove(&to.id.input);
         }
-        let (after, _) = snarl_to_doc(&trial, self.base);
-        let problems = wire_problems(&before, &after, self.base_dir);
-        if let Some(problem) = problems.first() {
-            let target = snarl.get_node(to.id.node).map(|n| n.id().to_owned()).unwrap_or_default();
-            let message = if problem.message.contains("cycle") {
-                format!("that wire would make a cycle through `{target}`")
-            } else {
-                problem.message.clone()
-            };
-            self.actions.push(EditorAction::Refused(message));
+        if let Some(reason) = refused_wiring(snarl, &trial, self.base, self.base_dir) {
+            self.actions.push(EditorAction::Refused(reason));
             return;
         }
         *snarl = trial;
