@@ -210,6 +210,8 @@ pub struct Playback {
     table: Option<Arc<KeyTable>>,
     table_dirty: bool,
     table_at: Option<Instant>,
+    /// How long the last table took to build: a big one is rebuilt less often while playing.
+    table_cost: Duration,
     watch: Option<Watch>,
     previews: Vec<StepPreview>,
     previews_view: Arc<Vec<NodePreview>>,
@@ -279,6 +281,7 @@ impl Playback {
             table: None,
             table_dirty: true,
             table_at: None,
+            table_cost: Duration::ZERO,
             watch: None,
             previews: Vec::new(),
             previews_view: Arc::default(),
@@ -987,9 +990,9 @@ impl Playback {
         let keyframe = engine.keyframe();
         let id = self.next_id;
         self.next_id += 1;
-        let info =
-            snapshot_info(id, SnapshotKind::Keyframe, self.generation, self.position, graph, &keyframe);
-        self.metrics.state.insert(self.position, state_sample(self.position, &keyframe));
+        let sample = state_sample(self.position, &keyframe);
+        let info = snapshot_info(id, SnapshotKind::Keyframe, self.generation, graph, &keyframe, &sample);
+        self.metrics.state.insert(self.position, sample);
         let frame =
             Frame { info, graph: Arc::clone(graph), keyframe, previews: self.previews.clone(), resume: None };
         self.keyframes.insert(self.position, Arc::new(frame));
@@ -1085,7 +1088,8 @@ impl Playback {
         let clock = engine.clock();
         let id = self.next_id;
         self.next_id += 1;
-        let info = snapshot_info(id, SnapshotKind::Manual, self.generation, self.position, &graph, &keyframe);
+        let sample = state_sample(self.position, &keyframe);
+        let info = snapshot_info(id, SnapshotKind::Manual, self.generation, &graph, &keyframe, &sample);
         let resume = match resume {
             Ok(snapshot) => Some(snapshot),
             Err(e) => {
@@ -1249,8 +1253,11 @@ impl Playback {
 
     fn build_view(&mut self, fresh: bool, now: Instant) -> Arc<RunView> {
         self.refresh_counts();
-        if self.table_dirty && Self::due(self.table_at, now, TABLE_INTERVAL, fresh) {
+        // At most a fifth of the time goes to a big table while playing.
+        let table_interval = TABLE_INTERVAL.max(self.table_cost * 5);
+        if self.table_dirty && Self::due(self.table_at, now, table_interval, fresh) {
             self.rebuild_table();
+            self.table_cost = now.elapsed();
             self.table_at = Some(now);
         }
         if self.previews_dirty && Self::due(self.previews_at, now, PREVIEW_INTERVAL, fresh) {
@@ -1492,19 +1499,27 @@ fn snapshot_info(
     id: SnapshotId,
     kind: SnapshotKind,
     generation: u64,
-    position: u64,
     graph: &ValidGraph,
     keyframe: &Keyframe,
+    sample: &StateSample,
 ) -> SnapshotInfo {
     let mut keys = Vec::new();
     let mut bytes = 0;
-    for (spec, states) in graph.doc.steps.iter().zip(&keyframe.states) {
+    for (i, spec) in graph.doc.steps.iter().enumerate() {
         if spec.op.is_stateful() {
-            keys.push((spec.id.clone(), states.len()));
-            bytes += states.iter().map(|(k, v)| k.len() + approx_bytes(v)).sum::<usize>();
+            keys.push((spec.id.clone(), sample.keys.get(i).copied().unwrap_or(0)));
+            bytes += sample.approx_bytes.get(i).copied().unwrap_or(0);
         }
     }
-    SnapshotInfo { id, kind, generation, position, clock_micros: keyframe.clock, keys, approx_bytes: bytes }
+    SnapshotInfo {
+        id,
+        kind,
+        generation,
+        position: sample.position,
+        clock_micros: keyframe.clock,
+        keys,
+        approx_bytes: bytes,
+    }
 }
 
 fn state_sample(position: u64, keyframe: &Keyframe) -> StateSample {
