@@ -49,8 +49,8 @@ pub struct Keyframe {
     pub clock: Option<i64>,
     /// Rows consumed per source (by source id): the next event is the row after them.
     pub source_rows: BTreeMap<String, u64>,
-    /// Per step (by index into the document's `steps`), each live key's state, in key order;
-    /// empty for stateless steps.
+    /// Per step (by index into the document's `steps`), each live key's state, in no
+    /// particular order (sort by key to show them); empty for stateless steps.
     pub states: Vec<Vec<(Key, Dynamic)>>,
     /// Pending timers, in firing order.
     pub timers: Vec<SnapshotTimer>,
@@ -125,7 +125,7 @@ impl Engine {
             .steps
             .iter()
             .zip(&self.ops)
-            .map(|(spec, op)| if spec.op.is_stateful() { op.states() } else { Vec::new() })
+            .map(|(spec, op)| if spec.op.is_stateful() { op.states_unsorted() } else { Vec::new() })
             .collect();
         Keyframe {
             clock: self.clock.now(),

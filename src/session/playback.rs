@@ -1042,12 +1042,10 @@ impl Playback {
         if let Some(index) = self.step_index(&watch.step) {
             // The history before now, from the keyframes.
             for frame in self.keyframes.values().filter(|f| f.info.position < self.position) {
-                let state = frame.keyframe.states.get(index).and_then(|states| {
-                    states
-                        .binary_search_by(|(k, _)| k.as_bytes().cmp(watch.key.as_bytes()))
-                        .ok()
-                        .map(|i| states[i].1.clone())
-                });
+                let state =
+                    frame.keyframe.states.get(index).and_then(|states| {
+                        states.iter().find(|(k, _)| *k == watch.key).map(|(_, v)| v.clone())
+                    });
                 push_point(&mut watch.points, frame.info.position, frame.keyframe.clock, state.as_ref());
             }
         }
@@ -1120,7 +1118,14 @@ impl Playback {
 
     fn open_snapshot(&mut self, id: SnapshotId) {
         let Some(frame) = self.frame_or_notice(id) else { return };
-        let steps = frame_tables(&frame).into_iter().map(|(step, rows)| (step, rows_of(rows))).collect();
+        let steps = frame_tables(&frame)
+            .into_iter()
+            .map(|(step, states)| {
+                let mut states = states.clone();
+                states.sort_unstable_by(|(a, _), (b, _)| a.as_bytes().cmp(b.as_bytes()));
+                (step, rows_of(&states))
+            })
+            .collect();
         let timers = frame
             .keyframe
             .timers
