@@ -27,6 +27,10 @@ pub struct BenchOptions {
     /// Repetitions of each case; the best is reported.
     #[arg(long, default_value_t = 1)]
     pub repeat: u32,
+    /// Also time the workbench's session on the first case: counting the events, a traced
+    /// replay to the end (taking keyframes), seeks back across it, a view with every key.
+    #[arg(long)]
+    pub session: bool,
 }
 
 /// One measured case.
@@ -52,6 +56,8 @@ impl BenchCase {
 pub struct BenchReport {
     /// Each case, the floor last.
     pub cases: Vec<BenchCase>,
+    /// With `--session`: what was timed in the session, and its wall time in seconds.
+    pub session: Vec<(String, f64)>,
 }
 
 impl fmt::Display for BenchReport {
@@ -66,6 +72,12 @@ impl fmt::Display for BenchReport {
                 case.seconds,
                 case.rate()
             )?;
+        }
+        if !self.session.is_empty() {
+            writeln!(f, "\nsession (workbench replay of the first case)")?;
+            for (what, seconds) in &self.session {
+                writeln!(f, "  {what:<58} {seconds:>8.3} s")?;
+            }
         }
         let find = |prefix: &str| self.cases.iter().find(|c| c.name.starts_with(prefix));
         if let (Some(scripted), Some(builtin), Some(floor)) = (
@@ -160,10 +172,12 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
             ),
         ),
     ];
-    let mut report = BenchReport { cases: Vec::new() };
+    let mut report = BenchReport { cases: Vec::new(), session: Vec::new() };
+    let mut first_file = None;
     for (name, text) in cases {
         let file = dir.join(format!("{}.toml", name.split_whitespace().next().unwrap_or("case")));
         std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+        first_file.get_or_insert_with(|| file.clone());
         let mut best: Option<BenchCase> = None;
         for _ in 0..options.repeat.max(1) {
             let case = time_pipeline(name, &file)?;
@@ -186,7 +200,54 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
     if let Some(case) = best {
         report.cases.push(case);
     }
+    if options.session
+        && let Some(file) = first_file
+    {
+        report.session = time_session(&file)?;
+    }
     Ok(report)
+}
+
+/// Times the session's replay of a pipeline: counting, a traced replay to the end, seeks
+/// back (nearest keyframe, then forward), and a view carrying the whole key table.
+fn time_session(file: &Path) -> Result<Vec<(String, f64)>> {
+    use crate::session::{Command, GraphSource, Playback, Speed};
+    let graph = load_and_check(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let measured = graph.doc.steps.last().map(|s| s.id.clone());
+    let mut playback = Playback::new();
+    let mut timings = Vec::new();
+    let mut timed = |what: String, playback: &mut Playback, command: Command| {
+        let started = Instant::now();
+        playback.handle(command);
+        playback.finish();
+        let _view = playback.view();
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!("session: {what:<58} {seconds:>8.3} s");
+        timings.push((what, seconds));
+    };
+    timed(
+        "load and count the events".into(),
+        &mut playback,
+        Command::Load(GraphSource::Valid(Box::new(graph))),
+    );
+    let total = playback.total().context("the session could not count the events")?;
+    playback.handle(Command::SetSpeed(Speed::AsFastAsPossible));
+    timed(
+        format!("replay to {total} (traced, keyframes every {})", playback.keyframe_every()),
+        &mut playback,
+        Command::Seek(total),
+    );
+    timed(
+        "select the measured step (a view with its whole key table)".into(),
+        &mut playback,
+        Command::Select(measured),
+    );
+    // Each seek's view carries the selected step's whole table, as the workbench's would.
+    for target in [total.saturating_sub(1), total / 4 * 3 + 777, total / 2 + 1, total / 4 + 999, 10] {
+        let from = playback.position();
+        timed(format!("seek from {from} back to {target}"), &mut playback, Command::Seek(target));
+    }
+    Ok(timings)
 }
 
 fn time_pipeline(name: &str, file: &Path) -> Result<BenchCase> {

@@ -49,8 +49,8 @@ pub struct Keyframe {
     pub clock: Option<i64>,
     /// Rows consumed per source (by source id): the next event is the row after them.
     pub source_rows: BTreeMap<String, u64>,
-    /// Per step (by index into the document's `steps`), each live key's state, in key order;
-    /// empty for stateless steps.
+    /// Per step (by index into the document's `steps`), each live key's state, in no
+    /// particular order (sort by key to show them); empty for stateless steps.
     pub states: Vec<Vec<(Key, Dynamic)>>,
     /// Pending timers, in firing order.
     pub timers: Vec<SnapshotTimer>,
@@ -80,19 +80,25 @@ impl Engine {
             .collect()
     }
 
-    /// A fresh engine at a recorded clock, its sources past `source_rows`, with `timers` armed.
+    /// A fresh engine at a recorded clock, its sources past `source_rows` (`quickly`: for their
+    /// position only, see [`crate::io::Source::skip_rows_quickly`]).
     fn resumed(
         graph: ValidGraph,
         clock: Option<i64>,
         source_rows: &BTreeMap<String, u64>,
         options: &EngineOptions,
+        quickly: bool,
     ) -> Result<Engine, RunError> {
         let mut engine = Engine::new(graph, options)?;
         engine.clock = super::Clock::at(engine.graph.doc.clock.mode, clock);
         set_script_clock(clock);
         for slot in &mut engine.sources {
             let rows = source_rows.get(slot.source.id()).copied().unwrap_or(0);
-            slot.source.skip_rows(rows)?;
+            if quickly {
+                slot.source.skip_rows_quickly(rows)?;
+            } else {
+                slot.source.skip_rows(rows)?;
+            }
         }
         Ok(engine)
     }
@@ -119,7 +125,7 @@ impl Engine {
             .steps
             .iter()
             .zip(&self.ops)
-            .map(|(spec, op)| if spec.op.is_stateful() { op.states() } else { Vec::new() })
+            .map(|(spec, op)| if spec.op.is_stateful() { op.states_unsorted() } else { Vec::new() })
             .collect();
         Keyframe {
             clock: self.clock.now(),
@@ -131,7 +137,8 @@ impl Engine {
     }
 
     /// Builds an engine exactly where a keyframe of the same graph was taken: the same state,
-    /// timers, clock, source positions and counters.
+    /// timers, clock, source positions and counters. The sources pass over the rows before
+    /// it quickly: bad rows among them are not counted or dead-lettered again.
     pub fn from_keyframe(
         graph: ValidGraph,
         keyframe: &Keyframe,
@@ -140,7 +147,7 @@ impl Engine {
         if keyframe.states.len() != graph.doc.steps.len() {
             return Err(RunError::Snapshot("the keyframe was taken from another pipeline".into()));
         }
-        let mut engine = Engine::resumed(graph, keyframe.clock, &keyframe.source_rows, options)?;
+        let mut engine = Engine::resumed(graph, keyframe.clock, &keyframe.source_rows, options, true)?;
         for (op, states) in engine.ops.iter_mut().zip(&keyframe.states) {
             if !states.is_empty() {
                 op.set_states(states.clone()).map_err(|error| RunError::Step { error, at: None })?;
@@ -207,7 +214,7 @@ impl Engine {
         snapshot: &EngineSnapshot,
         options: &EngineOptions,
     ) -> Result<Engine, RunError> {
-        let mut engine = Engine::resumed(graph, snapshot.clock, &snapshot.source_rows, options)?;
+        let mut engine = Engine::resumed(graph, snapshot.clock, &snapshot.source_rows, options, false)?;
         let index_of = |id: &str| engine.graph.doc.steps.iter().position(|s| s.id == id);
         for (id, state) in &snapshot.steps {
             let Some(index) = index_of(id) else {

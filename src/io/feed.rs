@@ -12,6 +12,11 @@ pub trait EventFeed: Send {
     fn rows_consumed(&self) -> u64;
     /// Skips `n` rows before the first event is read (resuming from a snapshot).
     fn skip_rows(&mut self, n: u64) -> Result<(), IoError>;
+    /// Skips `n` rows for their position only: bad rows among them need not be counted or
+    /// dead-lettered again (seeking to a keyframe). By default, [`EventFeed::skip_rows`].
+    fn skip_rows_quickly(&mut self, n: u64) -> Result<(), IoError> {
+        self.skip_rows(n)
+    }
     /// Bad rows skipped or dead-lettered so far.
     fn bad_rows(&self) -> u64;
     /// The first few bad rows, for the end-of-run report.
@@ -31,6 +36,10 @@ impl EventFeed for Source {
 
     fn skip_rows(&mut self, n: u64) -> Result<(), IoError> {
         Source::skip_rows(self, n)
+    }
+
+    fn skip_rows_quickly(&mut self, n: u64) -> Result<(), IoError> {
+        Source::skip_rows_quickly(self, n)
     }
 
     fn bad_rows(&self) -> u64 {

@@ -202,6 +202,10 @@ impl Operator for Aggregate {
         sorted_entries(&self.accs)
     }
 
+    fn states_unsorted(&self) -> Vec<(Key, Dynamic)> {
+        self.accs.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
     fn state_of(&self, key: &Key) -> Option<Dynamic> {
         self.accs.get(key).cloned()
     }

@@ -75,6 +75,10 @@ impl Operator for Collect {
         sorted_entries(&self.lists).into_iter().map(|(k, list)| (k, Dynamic::from_array(list))).collect()
     }
 
+    fn states_unsorted(&self) -> Vec<(Key, Dynamic)> {
+        self.lists.iter().map(|(k, v)| (k.clone(), Dynamic::from_array(v.clone()))).collect()
+    }
+
     fn state_of(&self, key: &Key) -> Option<Dynamic> {
         self.lists.get(key).map(|v| Dynamic::from_array(v.clone()))
     }

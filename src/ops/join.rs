@@ -110,6 +110,15 @@ impl Operator for Join {
             .collect()
     }
 
+    fn states_unsorted(&self) -> Vec<(Key, Dynamic)> {
+        self.state
+            .iter()
+            .map(|(k, v)| {
+                (k.clone(), Dynamic::from_array(v.iter().cloned().map(Dynamic::from_array).collect()))
+            })
+            .collect()
+    }
+
     fn state_of(&self, key: &Key) -> Option<Dynamic> {
         self.state.get(key).map(|v| Dynamic::from_array(v.iter().cloned().map(Dynamic::from_array).collect()))
     }

@@ -127,6 +127,12 @@ pub trait Operator: Send {
         Vec::new()
     }
 
+    /// Each live key's state as [`Operator::states`] gives it, in no particular order (hash
+    /// order): cheaper, for keyframes, which are only restored or sorted when shown.
+    fn states_unsorted(&self) -> Vec<(Key, Dynamic)> {
+        self.states()
+    }
+
     /// One key's state as the engine holds it (as in [`Operator::states`]), if the key is live.
     fn state_of(&self, key: &Key) -> Option<Dynamic> {
         self.states().into_iter().find(|(k, _)| k == key).map(|(_, v)| v)

@@ -184,6 +184,10 @@ impl Operator for StatefulLogic {
         sorted_entries(&self.logics)
     }
 
+    fn states_unsorted(&self) -> Vec<(Key, Dynamic)> {
+        self.logics.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
     fn state_of(&self, key: &Key) -> Option<Dynamic> {
         self.logics.get(key).cloned()
     }

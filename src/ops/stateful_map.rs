@@ -143,6 +143,10 @@ impl Operator for StatefulMap {
         sorted_entries(&self.states)
     }
 
+    fn states_unsorted(&self) -> Vec<(Key, Dynamic)> {
+        self.states.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
     fn state_of(&self, key: &Key) -> Option<Dynamic> {
         self.states.get(key).cloned()
     }

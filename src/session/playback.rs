@@ -210,6 +210,8 @@ pub struct Playback {
     table: Option<Arc<KeyTable>>,
     table_dirty: bool,
     table_at: Option<Instant>,
+    /// How long the last table took to build: a big one is rebuilt less often while playing.
+    table_cost: Duration,
     watch: Option<Watch>,
     previews: Vec<StepPreview>,
     previews_view: Arc<Vec<NodePreview>>,
@@ -279,6 +281,7 @@ impl Playback {
             table: None,
             table_dirty: true,
             table_at: None,
+            table_cost: Duration::ZERO,
             watch: None,
             previews: Vec::new(),
             previews_view: Arc::default(),
@@ -987,9 +990,9 @@ impl Playback {
         let keyframe = engine.keyframe();
         let id = self.next_id;
         self.next_id += 1;
-        let info =
-            snapshot_info(id, SnapshotKind::Keyframe, self.generation, self.position, graph, &keyframe);
-        self.metrics.state.insert(self.position, state_sample(self.position, &keyframe));
+        let sample = state_sample(self.position, &keyframe);
+        let info = snapshot_info(id, SnapshotKind::Keyframe, self.generation, graph, &keyframe, &sample);
+        self.metrics.state.insert(self.position, sample);
         let frame =
             Frame { info, graph: Arc::clone(graph), keyframe, previews: self.previews.clone(), resume: None };
         self.keyframes.insert(self.position, Arc::new(frame));
@@ -1039,12 +1042,10 @@ impl Playback {
         if let Some(index) = self.step_index(&watch.step) {
             // The history before now, from the keyframes.
             for frame in self.keyframes.values().filter(|f| f.info.position < self.position) {
-                let state = frame.keyframe.states.get(index).and_then(|states| {
-                    states
-                        .binary_search_by(|(k, _)| k.as_bytes().cmp(watch.key.as_bytes()))
-                        .ok()
-                        .map(|i| states[i].1.clone())
-                });
+                let state =
+                    frame.keyframe.states.get(index).and_then(|states| {
+                        states.iter().find(|(k, _)| *k == watch.key).map(|(_, v)| v.clone())
+                    });
                 push_point(&mut watch.points, frame.info.position, frame.keyframe.clock, state.as_ref());
             }
         }
@@ -1085,7 +1086,8 @@ impl Playback {
         let clock = engine.clock();
         let id = self.next_id;
         self.next_id += 1;
-        let info = snapshot_info(id, SnapshotKind::Manual, self.generation, self.position, &graph, &keyframe);
+        let sample = state_sample(self.position, &keyframe);
+        let info = snapshot_info(id, SnapshotKind::Manual, self.generation, &graph, &keyframe, &sample);
         let resume = match resume {
             Ok(snapshot) => Some(snapshot),
             Err(e) => {
@@ -1116,7 +1118,14 @@ impl Playback {
 
     fn open_snapshot(&mut self, id: SnapshotId) {
         let Some(frame) = self.frame_or_notice(id) else { return };
-        let steps = frame_tables(&frame).into_iter().map(|(step, rows)| (step, rows_of(rows))).collect();
+        let steps = frame_tables(&frame)
+            .into_iter()
+            .map(|(step, states)| {
+                let mut states = states.clone();
+                states.sort_unstable_by(|(a, _), (b, _)| a.as_bytes().cmp(b.as_bytes()));
+                (step, rows_of(&states))
+            })
+            .collect();
         let timers = frame
             .keyframe
             .timers
@@ -1249,8 +1258,11 @@ impl Playback {
 
     fn build_view(&mut self, fresh: bool, now: Instant) -> Arc<RunView> {
         self.refresh_counts();
-        if self.table_dirty && Self::due(self.table_at, now, TABLE_INTERVAL, fresh) {
+        // At most a fifth of the time goes to a big table while playing.
+        let table_interval = TABLE_INTERVAL.max(self.table_cost * 5);
+        if self.table_dirty && Self::due(self.table_at, now, table_interval, fresh) {
             self.rebuild_table();
+            self.table_cost = now.elapsed();
             self.table_at = Some(now);
         }
         if self.previews_dirty && Self::due(self.previews_at, now, PREVIEW_INTERVAL, fresh) {
@@ -1492,19 +1504,27 @@ fn snapshot_info(
     id: SnapshotId,
     kind: SnapshotKind,
     generation: u64,
-    position: u64,
     graph: &ValidGraph,
     keyframe: &Keyframe,
+    sample: &StateSample,
 ) -> SnapshotInfo {
     let mut keys = Vec::new();
     let mut bytes = 0;
-    for (spec, states) in graph.doc.steps.iter().zip(&keyframe.states) {
+    for (i, spec) in graph.doc.steps.iter().enumerate() {
         if spec.op.is_stateful() {
-            keys.push((spec.id.clone(), states.len()));
-            bytes += states.iter().map(|(k, v)| k.len() + approx_bytes(v)).sum::<usize>();
+            keys.push((spec.id.clone(), sample.keys.get(i).copied().unwrap_or(0)));
+            bytes += sample.approx_bytes.get(i).copied().unwrap_or(0);
         }
     }
-    SnapshotInfo { id, kind, generation, position, clock_micros: keyframe.clock, keys, approx_bytes: bytes }
+    SnapshotInfo {
+        id,
+        kind,
+        generation,
+        position: sample.position,
+        clock_micros: keyframe.clock,
+        keys,
+        approx_bytes: bytes,
+    }
 }
 
 fn state_sample(position: u64, keyframe: &Keyframe) -> StateSample {

@@ -199,6 +199,20 @@ impl CsvReader {
     }
 
     /// The next row, or `None` at the end of the file.
+    /// Passes over the next row without reading its cells; false at the end of the file.
+    pub(super) fn skip_row(&mut self) -> Result<bool, IoError> {
+        if self.done {
+            return Ok(false);
+        }
+        let more = self.reader.read_byte_record(&mut self.record).map_err(|e| read_error(&self.path, e))?;
+        if !more {
+            self.done = true;
+            return Ok(false);
+        }
+        self.last_span = locate(&self.record, &mut self.reader).1;
+        Ok(true)
+    }
+
     pub(super) fn next_row(&mut self) -> Result<Option<Row>, IoError> {
         if self.done {
             return Ok(None);

@@ -41,6 +41,28 @@ impl JsonlReader {
         })
     }
 
+    /// Passes over the next row (the next non-blank line) without parsing it; false at the end.
+    pub(super) fn skip_row(&mut self) -> Result<bool, IoError> {
+        loop {
+            self.buf.clear();
+            let read = self
+                .reader
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|e| IoError::file(&self.path, "read", e))?;
+            if read == 0 {
+                return Ok(false);
+            }
+            self.line += 1;
+            let mut text = self.buf.as_slice();
+            if self.line == 1 {
+                text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+            }
+            if !text.iter().all(u8::is_ascii_whitespace) {
+                return Ok(true);
+            }
+        }
+    }
+
     /// The next row (blank lines are not rows), or `None` at the end of the file.
     pub(super) fn next_row(&mut self) -> Result<Option<Row>, IoError> {
         loop {
