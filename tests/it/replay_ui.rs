@@ -181,3 +181,43 @@ fn step_inspect_seek_back_break_and_diff_snapshots() {
     let changed = after.iter().filter(|(k, v)| before.get(*k).is_some_and(|old| old != *v)).count();
     harness.get_by_label_contains(&format!("stats: {added} added, 0 removed, {changed} changed"));
 }
+
+#[test]
+fn a_script_error_pauses_the_replay_and_a_fix_continues_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example("user_stats", dir.path());
+    let original = std::fs::read_to_string(&file).unwrap();
+    let good_script =
+        load_file(&file).unwrap().steps.iter().find(|s| s.id == "stats").unwrap().script.clone().unwrap();
+    let bad_script = good_script
+        .replace("acc.count += 1;", "acc.count += 1;\n    if acc.count == 3 { throw \"a third purchase\"; }");
+    std::fs::write(&file, original.replace(&good_script, &bad_script)).unwrap();
+    let mut harness = open(&file, dir.path());
+
+    click(&mut harness, "⏭ To end");
+    wait_for(&mut harness, "the error", |v| v.status == Status::Error);
+    let error = harness.state().replay_view().unwrap().error.clone().unwrap();
+    assert_eq!(error.step.as_deref(), Some("stats"));
+    assert!(error.message.contains("a third purchase"), "{}", error.message);
+    assert_eq!(error.script_line, Some(8), "{}", error.message);
+    harness.get_by_label_contains(&format!("Stopped at event {} in `stats`", error.position + 1));
+    harness.get_by_label_contains("the replay stopped here");
+
+    // Fix the script in the inspector and continue from where it stopped.
+    click(&mut harness, "Show the step");
+    harness.get_by_label("Script (Rhai)").focus();
+    harness.run_steps(1);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.run_steps(1);
+    harness.get_by_label("Script (Rhai)").type_text(&good_script);
+    harness.run_steps(4);
+    click(&mut harness, "Continue from here with the changes");
+    wait_for(&mut harness, "the new graph", |v| v.status == Status::Paused && v.error.is_none());
+    click(&mut harness, "⏭ To end");
+    wait_for(&mut harness, "the end", |v| v.status == Status::Ended);
+    let view = harness.state().replay_view().unwrap();
+    let per_user = view.sinks.iter().find(|s| s.sink == "per_user").unwrap().items;
+    let expected =
+        eddy::engine::run_captured(&example("user_stats", dir.path())).unwrap()["per_user"].len() as u64;
+    assert_eq!(per_user, expected);
+}

@@ -558,17 +558,18 @@ impl Workbench {
             });
         }
         if let Some(error) = view.as_ref().and_then(|v| v.error.clone()) {
-            ui.horizontal(|ui| {
-                let place = error.step.as_deref().map(|s| format!(" in `{s}`")).unwrap_or_default();
-                ui.colored_label(
-                    theme::error(ui.visuals()),
-                    format!("Stopped at event {}{place}: {}", error.position + 1, error.message),
-                );
+            ui.horizontal_wrapped(|ui| {
+                // The button first: the message can be long.
                 if let Some(step) = error.step.clone()
                     && ui.button("Show the step").clicked()
                 {
                     self.pending.push(UiCommand::InspectId(step));
                 }
+                let place = error.step.as_deref().map(|s| format!(" in `{s}`")).unwrap_or_default();
+                ui.colored_label(
+                    theme::error(ui.visuals()),
+                    format!("Stopped at event {}{place}: {}", error.position + 1, error.message),
+                );
             });
         }
         if !self.replay.frame_times.is_empty() {
