@@ -351,3 +351,41 @@ fn every_example_can_be_built_from_an_empty_canvas_and_runs_the_same() {
         );
     }
 }
+
+#[test]
+fn duplicate_delete_copy_and_paste_nodes_keep_ids_unique() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbench(None, dir.path());
+    add_from_palette(&mut harness, "map");
+    type_script(&mut harness, "fn mapper(x) {\n    x.amount\n}\n");
+    harness.key_press(Key::Escape); // leave the script editor: shortcuts act on nodes again
+    settle(&mut harness);
+
+    // Ctrl+D duplicates the selected node, script included, under a fresh id.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::D);
+    settle(&mut harness);
+    let steps = &harness.state().current_doc().steps;
+    assert_eq!(steps.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["map", "map_2"]);
+    assert_eq!(steps[0].script, steps[1].script);
+
+    // Delete removes the selected one (the duplicate).
+    harness.key_press(Key::Delete);
+    settle(&mut harness);
+    assert_eq!(harness.state().current_doc().steps.len(), 1);
+
+    // Copy and paste (the clipboard events a desktop sends for Ctrl+C and Ctrl+V).
+    click_node(&mut harness, "map");
+    harness.input_mut().events.push(egui::Event::Copy);
+    settle(&mut harness);
+    harness.input_mut().events.push(egui::Event::Paste(String::new()));
+    settle(&mut harness);
+    let ids: Vec<String> = harness.state().current_doc().steps.iter().map(|s| s.id.clone()).collect();
+    assert_eq!(ids, ["map", "map_2"]);
+
+    // And every edit can be undone, back to the empty canvas.
+    for _ in 0..6 {
+        harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+        settle(&mut harness);
+    }
+    assert!(harness.state().current_doc().steps.is_empty());
+}

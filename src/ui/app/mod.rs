@@ -238,6 +238,8 @@ impl Workbench {
         self.history = History::new(Checkpoint { snarl: self.snarl.clone(), doc: self.current.clone() });
         self.fit_pending = true;
         self.checked = None;
+        // A replay of the previous pipeline has nothing to show for this one.
+        self.replay = Replay::new();
     }
 
     /// Runs the checks `eddy check` runs, once typing has paused.
