@@ -153,6 +153,8 @@ pub struct Engine {
     sources: Vec<SourceSlot>,
     /// Per source: the `key_on` step whose key the source reads itself.
     keyed_by_source: Vec<Option<usize>>,
+    /// Per source: the fields its records keep, when they are projected.
+    projections: Vec<Option<std::collections::BTreeSet<String>>>,
     sinks: Vec<SinkSlot>,
     captures: BTreeMap<String, CaptureHandle>,
     clock: Clock,
@@ -215,6 +217,7 @@ impl Engine {
 
         let mut sources = Vec::with_capacity(doc.sources.len());
         let mut keyed_by_source = vec![None; doc.sources.len()];
+        let mut projections = vec![None; doc.sources.len()];
         for (index, spec) in doc.sources.iter().enumerate() {
             let mut source = Source::open(spec, &graph.base_dir)?;
             if options.prune_fields {
@@ -230,20 +233,19 @@ impl Engine {
                     }
                     _ => None,
                 };
-                match fused {
+                let fields = match fused {
                     Some((step, field)) => {
-                        if let Some(fields) = needed_fields(&ops, &step_targets, &step_targets[step][0]) {
-                            source.set_projection(&fields);
-                        }
                         if source.set_key_field(field) {
                             keyed_by_source[index] = Some(step);
                         }
+                        needed_fields(&ops, &step_targets, &step_targets[step][0])
                     }
-                    None => {
-                        if let Some(fields) = needed_fields(&ops, &step_targets, targets) {
-                            source.set_projection(&fields);
-                        }
-                    }
+                    None => needed_fields(&ops, &step_targets, targets),
+                };
+                if let Some(fields) = fields
+                    && source.set_projection(&fields)
+                {
+                    projections[index] = Some(fields);
                 }
             }
             let source: Box<dyn EventFeed> = match options.feed {
@@ -274,6 +276,7 @@ impl Engine {
             unkeys_input,
             sources,
             keyed_by_source,
+            projections,
             sinks,
             captures,
             timers: TimerWheel::default(),
@@ -470,12 +473,39 @@ impl Engine {
         Ok(())
     }
 
-    fn step_error(&self, error: crate::ops::StepError) -> RunError {
+    fn step_error(&self, mut error: crate::ops::StepError) -> RunError {
+        if let (Some((source, line)), Some(context)) = (self.current, &error.context)
+            && let Some(Some(fields)) = self.projections.get(source)
+        {
+            error.context = Some(self.whole_record_context(source, line, fields, context));
+        }
         let at = self.current.map(|(source, line)| {
             let spec = &self.graph.doc.sources[source];
             format!("source `{}` ({}), line {line}", spec.id, self.graph.resolve(&spec.path).display())
         });
         RunError::Step { error, at }
+    }
+
+    /// An error's context as it would read had the source not projected its records: the
+    /// item a step saw is the projected record, so its preview is replaced by the whole
+    /// record's, read again from the file (the error path only).
+    fn whole_record_context(
+        &self,
+        source: usize,
+        line: u64,
+        fields: &std::collections::BTreeSet<String>,
+        context: &str,
+    ) -> String {
+        let spec = &self.graph.doc.sources[source];
+        let Some(record) = Source::reread_record(spec, &self.graph.base_dir, line) else {
+            return context.to_owned();
+        };
+        let projected =
+            format!("item {}", crate::value::preview(&crate::io::project_record(&record, fields)));
+        match context.strip_suffix(&projected) {
+            Some(head) => format!("{head}item {}", crate::value::preview(&record)),
+            None => context.to_owned(),
+        }
     }
 
     fn deliver_from_source(&mut self, source: usize, item: Item) -> Result<(), RunError> {
