@@ -10,6 +10,7 @@ mod clock;
 mod error;
 mod run;
 mod snapshot;
+mod snapshot_file;
 mod stats;
 mod timers;
 
@@ -26,6 +27,9 @@ pub use clock::Clock;
 pub use error::RunError;
 pub use run::{load_and_check, run_captured};
 pub use snapshot::{EngineSnapshot, SnapshotTimer};
+pub use snapshot_file::{
+    SNAPSHOT_FORMAT_VERSION, pipeline_hash, read_snapshot_file, resolve_snapshot_path, write_snapshot_file,
+};
 pub use stats::{RunStats, StepStats};
 pub use timers::{TimerEntry, TimerWheel};
 
@@ -179,6 +183,15 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Compiles the graph, opens every source and sink, and stands before the first event.
     pub fn new(graph: ValidGraph, options: &EngineOptions) -> Result<Self, RunError> {
+        Self::build(graph, options, None)
+    }
+
+    /// [`Engine::new`], with file sinks resumed at the positions a snapshot recorded.
+    fn build(
+        graph: ValidGraph,
+        options: &EngineOptions,
+        sink_positions: Option<&BTreeMap<String, crate::io::SinkPosition>>,
+    ) -> Result<Self, RunError> {
         let host = ScriptHost::new(options.limits);
         let doc = &graph.doc;
         let mut ops = Vec::with_capacity(doc.steps.len());
@@ -262,7 +275,10 @@ impl Engine {
                 captures.insert(spec.id.clone(), handle);
                 Box::new(sink)
             } else {
-                open_sink(spec, &graph.base_dir)?
+                match sink_positions.and_then(|positions| positions.get(&spec.id)) {
+                    Some(position) => crate::io::resume_sink(spec, &graph.base_dir, position)?,
+                    None => open_sink(spec, &graph.base_dir)?,
+                }
             };
             sinks.push(SinkSlot { id: spec.id.clone(), sink });
         }

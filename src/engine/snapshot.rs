@@ -34,11 +34,17 @@ pub struct EngineSnapshot {
     pub timers: Vec<SnapshotTimer>,
     /// Source events processed before this point.
     pub events_in: u64,
+    /// Per file sink (by id): where its file stood, flushed (empty with captured sinks).
+    pub sinks: BTreeMap<String, crate::io::SinkPosition>,
 }
 
 impl Engine {
-    /// Takes a snapshot between two events (before end of input).
+    /// Takes a snapshot between two events (before end of input). File sinks are flushed, so
+    /// that the bytes it records for them are in their files.
     pub fn snapshot(&mut self) -> Result<EngineSnapshot, RunError> {
+        self.flush()?;
+        let sinks =
+            self.sinks.iter().filter_map(|slot| slot.sink.position().map(|p| (slot.id.clone(), p))).collect();
         let mut steps = BTreeMap::new();
         for (index, spec) in self.graph.doc.steps.iter().enumerate() {
             if !spec.op.is_stateful() {
@@ -71,17 +77,20 @@ impl Engine {
             steps,
             timers,
             events_in: self.stats.events_in,
+            sinks,
         })
     }
 
     /// Builds an engine that continues from a snapshot: each key's logic is rebuilt from its
-    /// snapshot value, exactly the recorded timers are re-armed, sources resume where they were.
+    /// snapshot value, exactly the recorded timers are re-armed, sources resume where they were,
+    /// and file sinks the snapshot records are cut back to their recorded length and appended
+    /// to (without a recorded position, a file sink starts afresh).
     pub fn restore(
         graph: ValidGraph,
         snapshot: &EngineSnapshot,
         options: &EngineOptions,
     ) -> Result<Engine, RunError> {
-        let mut engine = Engine::new(graph, options)?;
+        let mut engine = Engine::build(graph, options, Some(&snapshot.sinks))?;
         engine.clock = super::Clock::at(engine.graph.doc.clock.mode, snapshot.clock);
         set_script_clock(snapshot.clock);
         for slot in &mut engine.sources {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use ::csv::{ByteRecord, Writer, WriterBuilder};
 use rhai::Dynamic;
 
-use super::{BUFFER, Sink, item_error};
+use super::{BUFFER, Counting, CsvColumns, Sink, SinkPosition, item_error};
 use crate::io::error::IoError;
 use crate::io::json::{json_kind, write_json};
 
@@ -66,7 +66,7 @@ pub(super) struct CsvSink {
     /// The file (for errors).
     path: PathBuf,
     /// The CSV writer, with a large buffer.
-    writer: Writer<File>,
+    writer: Writer<Counting<File>>,
     /// The columns, once the first item has been written.
     layout: Option<Layout>,
     /// The row being written, reused.
@@ -83,11 +83,27 @@ impl CsvSink {
         CsvSink {
             id: id.to_string(),
             path,
-            writer: WriterBuilder::new().buffer_capacity(BUFFER).from_writer(file),
+            writer: WriterBuilder::new().buffer_capacity(BUFFER).from_writer(Counting::new(file, 0)),
             layout: None,
             record: ByteRecord::new(),
             cell: Vec::with_capacity(64),
             written: 0,
+        }
+    }
+
+    /// A sink appending to `file` (positioned at its end) from a snapshot's position, with
+    /// the columns its header had.
+    pub(super) fn resume(id: &str, path: PathBuf, file: File, position: &SinkPosition) -> Self {
+        CsvSink {
+            id: id.to_string(),
+            path,
+            writer: WriterBuilder::new()
+                .buffer_capacity(BUFFER)
+                .from_writer(Counting::new(file, position.bytes)),
+            layout: position.csv.as_ref().map(|c| Layout { keyed: c.keyed, fields: c.fields.clone() }),
+            record: ByteRecord::new(),
+            cell: Vec::with_capacity(64),
+            written: position.items,
         }
     }
 
@@ -131,6 +147,14 @@ impl Sink for CsvSink {
 
     fn items_written(&self) -> u64 {
         self.written
+    }
+
+    fn position(&self) -> Option<SinkPosition> {
+        Some(SinkPosition {
+            bytes: self.writer.get_ref().count(),
+            items: self.written,
+            csv: self.layout.as_ref().map(|l| CsvColumns { keyed: l.keyed, fields: l.fields.clone() }),
+        })
     }
 }
 
