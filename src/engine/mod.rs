@@ -23,7 +23,7 @@ use crate::io::{CaptureHandle, CaptureSink, EventFeed, IoError, Sink, Source, So
 use crate::ops::{Item, Key, OpContext, Operator, Output, ValueUse};
 use crate::script::{ScriptHost, ScriptLimits, set_script_clock};
 
-pub use clock::Clock;
+pub use clock::{Clock, WallClock};
 pub use error::RunError;
 pub use run::{load_and_check, run_captured};
 pub use snapshot::{EngineSnapshot, SnapshotTimer};
@@ -50,6 +50,8 @@ pub struct EngineOptions {
     /// Leave out of each source record the fields no step can read (a runner's speed-up;
     /// unobservable in the outputs, but a workbench showing records wants them whole).
     pub prune_fields: bool,
+    /// What `clock = wall` reads instead of the machine's clock (a mock, for tests).
+    pub wall_clock: Option<WallClock>,
 }
 
 /// What one [`Engine::step`] did.
@@ -284,7 +286,10 @@ impl Engine {
         }
         let stats = RunStats::new(&graph);
         Ok(Self {
-            clock: Clock::new(doc.clock.mode),
+            clock: match options.wall_clock {
+                Some(wall) => Clock::new(doc.clock.mode).with_wall_clock(wall),
+                None => Clock::new(doc.clock.mode),
+            },
             ops,
             positions,
             source_targets,

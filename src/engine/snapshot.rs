@@ -91,7 +91,7 @@ impl Engine {
         options: &EngineOptions,
     ) -> Result<Engine, RunError> {
         let mut engine = Engine::build(graph, options, Some(&snapshot.sinks))?;
-        engine.clock = super::Clock::at(engine.graph.doc.clock.mode, snapshot.clock);
+        engine.clock.set(snapshot.clock);
         set_script_clock(snapshot.clock);
         for slot in &mut engine.sources {
             let rows = snapshot.source_rows.get(slot.source.id()).copied().unwrap_or(0);

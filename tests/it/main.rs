@@ -10,3 +10,4 @@ mod fast_path;
 mod prefetch;
 mod snapshots;
 mod util;
+mod wall_clock;
