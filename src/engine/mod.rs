@@ -108,6 +108,7 @@ pub fn check(doc: &PipelineDoc, base_dir: &std::path::Path) -> Result<ValidGraph
             }
             problems.push(GraphError {
                 place: Place::Step(step.id.clone()),
+                kind: crate::graph::ProblemKind::Other,
                 field: Some("script".into()),
                 script_position: e.position,
                 message: match &e.function {

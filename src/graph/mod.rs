@@ -9,7 +9,7 @@ mod file;
 mod model;
 mod validate;
 
-pub use error::{GraphError, GraphErrors, Place, did_you_mean, hint};
+pub use error::{GraphError, GraphErrors, Place, ProblemKind, did_you_mean, hint};
 pub use file::{
     PartialDoc, load_file, op_settings, parse_lenient, parse_str, read_text, save_file, to_toml_string,
 };

@@ -1,6 +1,7 @@
 //! The CSV file sink. Its header comes from the first item: a keyed item gives a `key`
 //! column, then the value's fields when the value is an object map (sorted, as maps
-//! are), else one `value` column; an unkeyed item gives its fields, or `value`.
+//! are), else one `value` column; an unkeyed item gives its fields, or `value`. A keyed
+//! map with a field named `key` is refused (the header would name two columns `key`).
 //!
 //! Cells: `()` is empty, a string is written as it is (quoted as CSV needs), numbers as
 //! JSON writes them (`3.0`), bools as `true`/`false`, arrays and maps as JSON text.
@@ -182,6 +183,16 @@ fn fill_record(
                 layout.columns()
             ));
         }
+    }
+    if layout.keyed
+        && let Some(fields) = &layout.fields
+        && fields.iter().any(|f| f == "key")
+    {
+        return Err(concat!(
+            "the value has a field named `key`, and a keyed item's first column is its key, named `key`: ",
+            "rename the field (in a `map_value` step, say) or use a jsonl sink"
+        )
+        .to_string());
     }
     let Some(fields) = &layout.fields else {
         cell_text(cell, value).map_err(|e| format!("column `value`: {e}"))?;

@@ -302,6 +302,21 @@ mod tests {
     }
 
     #[test]
+    fn csv_keyed_map_with_a_key_field_is_refused() {
+        let items = vec![(Some("a"), map(&[("key", s("x")), ("n", Dynamic::from_int(1))]))];
+        let err = write_file(SinkFormat::Csv, &items).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "sink `out`: cannot write the item with key \"a\": the value has a field named `key`"
+            ),
+            "{err}"
+        );
+        // Unkeyed, a `key` field is just a column.
+        let items = vec![(None, map(&[("key", s("x")), ("n", Dynamic::from_int(1))]))];
+        assert_eq!(write_file(SinkFormat::Csv, &items).unwrap(), "key,n\nx,1\n");
+    }
+
+    #[test]
     fn resumed_file_sinks_cut_back_and_append() {
         for format in [SinkFormat::Jsonl, SinkFormat::Csv] {
             let dir = tempfile::tempdir().unwrap();
