@@ -36,6 +36,9 @@ pub enum Command {
         /// No progress bar and no summary.
         #[arg(short, long)]
         quiet: bool,
+        /// Snapshots and recovery.
+        #[command(flatten)]
+        recovery: RecoveryOptions,
     },
     /// Validate a pipeline (structure and scripts) and list every problem.
     ///
@@ -54,11 +57,32 @@ pub enum Command {
     },
 }
 
+/// Snapshots and recovery of `eddy run`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RecoveryOptions {
+    /// Take a snapshot every N events (into --snapshot-dir).
+    #[arg(long, value_name = "N", requires = "snapshot_dir", value_parser = clap::value_parser!(u64).range(1..))]
+    pub snapshot_every: Option<u64>,
+    /// Where snapshots go (`snapshot-<events>.json`, written atomically).
+    #[arg(long, value_name = "DIR", requires = "snapshot_every")]
+    pub snapshot_dir: Option<PathBuf>,
+    /// How many snapshots to keep in --snapshot-dir (the latest ones).
+    #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_snapshots: u64,
+    /// Continue from a snapshot (a snapshot file, or a folder: its latest one); file sinks
+    /// are cut back to where they were at the snapshot and appended to.
+    #[arg(long, value_name = "DIR|FILE")]
+    pub resume: Option<PathBuf>,
+    /// Stop after N events, as if killed (without end of input); for tests.
+    #[arg(long, value_name = "N", hide = true)]
+    pub stop_after: Option<u64>,
+}
+
 /// Runs the command line; the binary's whole body.
 pub fn main() -> Dispatch {
     let cli = Cli::parse();
     let code = match cli.command {
-        Some(Command::Run { file, quiet }) => run::run_command(&file, quiet),
+        Some(Command::Run { file, quiet, recovery }) => run::run_command(&file, quiet, &recovery),
         Some(Command::Check { file }) => check::check_command(&file),
         Some(Command::Bench(options)) => match run_bench(&options) {
             Ok(report) => {

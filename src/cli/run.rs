@@ -6,13 +6,17 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::{Engine, EngineOptions, RunError, StepOutcome, load_and_check};
+use super::RecoveryOptions;
+use crate::engine::{
+    Engine, EngineOptions, RunError, StepOutcome, load_and_check, read_snapshot_file, resolve_snapshot_path,
+    write_snapshot_file,
+};
 
 /// How often (in events) the progress bar is refreshed.
 const PROGRESS_EVERY_EVENTS: u64 = 8192;
 
 /// Runs a pipeline file; returns the exit code.
-pub fn run_command(file: &Path, quiet: bool) -> u8 {
+pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions) -> u8 {
     let started = Instant::now();
     let graph = match load_and_check(file) {
         Ok(graph) => graph,
@@ -23,7 +27,11 @@ pub fn run_command(file: &Path, quiet: bool) -> u8 {
     };
     let options =
         EngineOptions { feed: Some(super::Prefetched::wrap), prune_fields: true, ..EngineOptions::default() };
-    let mut engine = match Engine::new(graph, &options) {
+    let engine = match &recovery.resume {
+        Some(from) => resume_engine(file, graph, from, &options, quiet),
+        None => Engine::new(graph, &options),
+    };
+    let mut engine = match engine {
         Ok(engine) => engine,
         Err(e) => {
             eprintln!("error: {e}");
@@ -39,7 +47,7 @@ pub fn run_command(file: &Path, quiet: bool) -> u8 {
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
     });
-    let result = drive(&mut engine, progress.as_ref(), started);
+    let result = drive(&mut engine, progress.as_ref(), started, file, recovery);
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }
@@ -65,12 +73,45 @@ pub fn run_command(file: &Path, quiet: bool) -> u8 {
     }
 }
 
-fn drive(engine: &mut Engine, progress: Option<&ProgressBar>, started: Instant) -> Result<(), RunError> {
+/// An engine continuing from the snapshot at `from` (a file, or a folder's latest).
+fn resume_engine(
+    file: &Path,
+    graph: crate::graph::ValidGraph,
+    from: &Path,
+    options: &EngineOptions,
+    quiet: bool,
+) -> Result<Engine, RunError> {
+    let path = resolve_snapshot_path(from)?;
+    let snapshot = read_snapshot_file(&path, &graph, file)?;
+    if !quiet {
+        eprintln!("resuming from {} ({} events in)", path.display(), snapshot.events_in);
+    }
+    Engine::restore(graph, &snapshot, options)
+}
+
+fn drive(
+    engine: &mut Engine,
+    progress: Option<&ProgressBar>,
+    started: Instant,
+    file: &Path,
+    recovery: &RecoveryOptions,
+) -> Result<(), RunError> {
+    let snapshots = recovery.snapshot_every.zip(recovery.snapshot_dir.as_deref());
+    let keep = usize::try_from(recovery.keep_snapshots).unwrap_or(usize::MAX);
     loop {
         match engine.step()? {
             StepOutcome::Ended | StepOutcome::Finished => return Ok(()),
             StepOutcome::Event { .. } => {
                 let events = engine.stats().events_in;
+                if let Some((every, dir)) = snapshots
+                    && events.is_multiple_of(every)
+                {
+                    let snapshot = engine.snapshot()?;
+                    write_snapshot_file(dir, &snapshot, engine.graph(), file, keep)?;
+                }
+                if recovery.stop_after.is_some_and(|n| events >= n) {
+                    return Ok(());
+                }
                 if let Some(bar) = progress
                     && events.is_multiple_of(PROGRESS_EVERY_EVENTS)
                 {

@@ -2,22 +2,46 @@
 
 use crate::graph::ClockMode;
 
+/// Where a wall clock reads the time: microseconds since the epoch.
+pub type WallClock = fn() -> i64;
+
 /// The clock of one run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Clock {
     mode: ClockMode,
     now: Option<i64>,
+    /// What wall mode reads: the machine's clock unless a test puts a mock in.
+    wall: WallClock,
 }
+
+/// Two clocks are equal when they show the same time in the same mode (whatever they read).
+impl PartialEq for Clock {
+    fn eq(&self, other: &Self) -> bool {
+        self.mode == other.mode && self.now == other.now
+    }
+}
+
+impl Eq for Clock {}
 
 impl Clock {
     /// A clock not yet started (`now()` is `()` until the first event).
     pub fn new(mode: ClockMode) -> Self {
-        Self { mode, now: None }
+        Self { mode, now: None, wall: wall_clock_micros }
     }
 
     /// A clock at a known time (restoring a snapshot).
     pub fn at(mode: ClockMode, now: Option<i64>) -> Self {
-        Self { mode, now }
+        Self { mode, now, wall: wall_clock_micros }
+    }
+
+    /// The same clock, reading `wall` instead of the machine's clock in wall mode.
+    pub fn with_wall_clock(self, wall: WallClock) -> Self {
+        Self { wall, ..self }
+    }
+
+    /// Sets the time (restoring a snapshot).
+    pub fn set(&mut self, now: Option<i64>) {
+        self.now = now;
     }
 
     /// The current time, microseconds since the epoch.
@@ -39,7 +63,7 @@ impl Clock {
                     self.now = Some(self.now.map_or(t, |now| now.max(t)));
                 }
             }
-            ClockMode::Wall => self.now = Some(wall_clock_micros()),
+            ClockMode::Wall => self.now = Some((self.wall)()),
         }
     }
 }

@@ -10,6 +10,7 @@ mod clock;
 mod error;
 mod run;
 mod snapshot;
+mod snapshot_file;
 mod stats;
 mod timers;
 mod trace;
@@ -23,10 +24,13 @@ use crate::io::{CaptureHandle, CaptureSink, EventFeed, IoError, Sink, Source, So
 use crate::ops::{Item, Key, OpContext, Operator, Output, ValueUse};
 use crate::script::{ScriptHost, ScriptLimits, set_script_clock};
 
-pub use clock::Clock;
+pub use clock::{Clock, WallClock};
 pub use error::RunError;
 pub use run::{load_and_check, run_captured};
 pub use snapshot::{EngineSnapshot, Keyframe, SnapshotTimer};
+pub use snapshot_file::{
+    SNAPSHOT_FORMAT_VERSION, pipeline_hash, read_snapshot_file, resolve_snapshot_path, write_snapshot_file,
+};
 pub use stats::{RunStats, StepStats};
 pub use timers::{TimerEntry, TimerWheel};
 pub use trace::{TraceEvent, TraceKind};
@@ -48,6 +52,8 @@ pub struct EngineOptions {
     /// Leave out of each source record the fields no step can read (a runner's speed-up;
     /// unobservable in the outputs, but a workbench showing records wants them whole).
     pub prune_fields: bool,
+    /// What `clock = wall` reads instead of the machine's clock (a mock, for tests).
+    pub wall_clock: Option<WallClock>,
 }
 
 /// What one [`Engine::step`] did.
@@ -104,6 +110,7 @@ pub fn check(doc: &PipelineDoc, base_dir: &std::path::Path) -> Result<ValidGraph
             }
             problems.push(GraphError {
                 place: Place::Step(step.id.clone()),
+                kind: crate::graph::ProblemKind::Other,
                 field: Some("script".into()),
                 script_position: e.position,
                 message: match &e.function {
@@ -155,6 +162,8 @@ pub struct Engine {
     sources: Vec<SourceSlot>,
     /// Per source: the `key_on` step whose key the source reads itself.
     keyed_by_source: Vec<Option<usize>>,
+    /// Per source: the fields its records keep, when they are projected.
+    projections: Vec<Option<std::collections::BTreeSet<String>>>,
     sinks: Vec<SinkSlot>,
     captures: BTreeMap<String, CaptureHandle>,
     clock: Clock,
@@ -181,6 +190,15 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Compiles the graph, opens every source and sink, and stands before the first event.
     pub fn new(graph: ValidGraph, options: &EngineOptions) -> Result<Self, RunError> {
+        Self::build(graph, options, None)
+    }
+
+    /// [`Engine::new`], with file sinks resumed at the positions a snapshot recorded.
+    fn build(
+        graph: ValidGraph,
+        options: &EngineOptions,
+        sink_positions: Option<&BTreeMap<String, crate::io::SinkPosition>>,
+    ) -> Result<Self, RunError> {
         let host = ScriptHost::new(options.limits);
         let doc = &graph.doc;
         let mut ops = Vec::with_capacity(doc.steps.len());
@@ -219,6 +237,7 @@ impl Engine {
 
         let mut sources = Vec::with_capacity(doc.sources.len());
         let mut keyed_by_source = vec![None; doc.sources.len()];
+        let mut projections = vec![None; doc.sources.len()];
         for (index, spec) in doc.sources.iter().enumerate() {
             let mut source = Source::open(spec, &graph.base_dir)?;
             if options.prune_fields {
@@ -234,20 +253,19 @@ impl Engine {
                     }
                     _ => None,
                 };
-                match fused {
+                let fields = match fused {
                     Some((step, field)) => {
-                        if let Some(fields) = needed_fields(&ops, &step_targets, &step_targets[step][0]) {
-                            source.set_projection(&fields);
-                        }
                         if source.set_key_field(field) {
                             keyed_by_source[index] = Some(step);
                         }
+                        needed_fields(&ops, &step_targets, &step_targets[step][0])
                     }
-                    None => {
-                        if let Some(fields) = needed_fields(&ops, &step_targets, targets) {
-                            source.set_projection(&fields);
-                        }
-                    }
+                    None => needed_fields(&ops, &step_targets, targets),
+                };
+                if let Some(fields) = fields
+                    && source.set_projection(&fields)
+                {
+                    projections[index] = Some(fields);
                 }
             }
             let source: Box<dyn EventFeed> = match options.feed {
@@ -264,13 +282,19 @@ impl Engine {
                 captures.insert(spec.id.clone(), handle);
                 Box::new(sink)
             } else {
-                open_sink(spec, &graph.base_dir)?
+                match sink_positions.and_then(|positions| positions.get(&spec.id)) {
+                    Some(position) => crate::io::resume_sink(spec, &graph.base_dir, position)?,
+                    None => open_sink(spec, &graph.base_dir)?,
+                }
             };
             sinks.push(SinkSlot { id: spec.id.clone(), sink });
         }
         let stats = RunStats::new(&graph);
         Ok(Self {
-            clock: Clock::new(doc.clock.mode),
+            clock: match options.wall_clock {
+                Some(wall) => Clock::new(doc.clock.mode).with_wall_clock(wall),
+                None => Clock::new(doc.clock.mode),
+            },
             ops,
             positions,
             source_targets,
@@ -278,6 +302,7 @@ impl Engine {
             unkeys_input,
             sources,
             keyed_by_source,
+            projections,
             sinks,
             captures,
             timers: TimerWheel::default(),
@@ -539,12 +564,39 @@ impl Engine {
         Ok(())
     }
 
-    fn step_error(&self, error: crate::ops::StepError) -> RunError {
+    fn step_error(&self, mut error: crate::ops::StepError) -> RunError {
+        if let (Some((source, line)), Some(context)) = (self.current, &error.context)
+            && let Some(Some(fields)) = self.projections.get(source)
+        {
+            error.context = Some(self.whole_record_context(source, line, fields, context));
+        }
         let at = self.current.map(|(source, line)| {
             let spec = &self.graph.doc.sources[source];
             format!("source `{}` ({}), line {line}", spec.id, self.graph.resolve(&spec.path).display())
         });
         RunError::Step { error, at }
+    }
+
+    /// An error's context as it would read had the source not projected its records: the
+    /// item a step saw is the projected record, so its preview is replaced by the whole
+    /// record's, read again from the file (the error path only).
+    fn whole_record_context(
+        &self,
+        source: usize,
+        line: u64,
+        fields: &std::collections::BTreeSet<String>,
+        context: &str,
+    ) -> String {
+        let spec = &self.graph.doc.sources[source];
+        let Some(record) = Source::reread_record(spec, &self.graph.base_dir, line) else {
+            return context.to_owned();
+        };
+        let projected =
+            format!("item {}", crate::value::preview(&crate::io::project_record(&record, fields)));
+        match context.strip_suffix(&projected) {
+            Some(head) => format!("{head}item {}", crate::value::preview(&record)),
+            None => context.to_owned(),
+        }
     }
 
     fn deliver_from_source(&mut self, source: usize, item: Item) -> Result<(), RunError> {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{Engine, EngineOptions, RunError};
-use crate::graph::{GraphErrors, ValidGraph};
+use crate::graph::{GraphErrors, ProblemKind, ValidGraph};
 
 /// Loads a pipeline file and checks it (structure and scripts), all problems at once.
 pub fn load_and_check(path: &Path) -> Result<ValidGraph, RunError> {
@@ -17,14 +17,12 @@ pub fn load_and_check(path: &Path) -> Result<ValidGraph, RunError> {
         return checked.map_err(RunError::Invalid);
     }
     // Report what could not be read, then what the rest has, without the echo of entries
-    // that were left out ("no source or step named …" for an unreadable step).
+    // that were left out (an input naming an unreadable step).
     let mut problems = partial.problems;
     if let Err(more) = checked {
-        problems.extend(more.0.into_iter().filter(|p| {
-            !partial
-                .unreadable
-                .iter()
-                .any(|id| p.message.starts_with(&format!("no source or step named `{id}`")))
+        problems.extend(more.0.into_iter().filter(|p| match &p.kind {
+            ProblemKind::UnknownInput(name) => !partial.unreadable.iter().any(|id| id == name),
+            ProblemKind::Other => true,
         }));
     }
     Err(RunError::Invalid(GraphErrors(problems)))

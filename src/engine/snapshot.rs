@@ -38,6 +38,8 @@ pub struct EngineSnapshot {
     pub timers: Vec<SnapshotTimer>,
     /// Source events processed before this point.
     pub events_in: u64,
+    /// Per file sink (by id): where its file stood, flushed (empty with captured sinks).
+    pub sinks: BTreeMap<String, crate::io::SinkPosition>,
 }
 
 /// A point of a run to seek back to: the full per-key state of every stateful step as the
@@ -56,6 +58,15 @@ pub struct Keyframe {
     pub timers: Vec<SnapshotTimer>,
     /// The counters at this point.
     pub stats: RunStats,
+}
+
+/// How [`Engine::resumed`] positions an engine.
+struct Resume<'a> {
+    /// Pass over the rows before the position without parsing them (keyframes: bad rows
+    /// there are not counted or dead-lettered again).
+    quickly: bool,
+    /// File sinks' recorded positions, to cut back and append to.
+    sinks: Option<&'a BTreeMap<String, crate::io::SinkPosition>>,
 }
 
 impl Engine {
@@ -87,14 +98,14 @@ impl Engine {
         clock: Option<i64>,
         source_rows: &BTreeMap<String, u64>,
         options: &EngineOptions,
-        quickly: bool,
+        resume: Resume<'_>,
     ) -> Result<Engine, RunError> {
-        let mut engine = Engine::new(graph, options)?;
-        engine.clock = super::Clock::at(engine.graph.doc.clock.mode, clock);
+        let mut engine = Engine::build(graph, options, resume.sinks)?;
+        engine.clock.set(clock);
         set_script_clock(clock);
         for slot in &mut engine.sources {
             let rows = source_rows.get(slot.source.id()).copied().unwrap_or(0);
-            if quickly {
+            if resume.quickly {
                 slot.source.skip_rows_quickly(rows)?;
             } else {
                 slot.source.skip_rows(rows)?;
@@ -147,7 +158,8 @@ impl Engine {
         if keyframe.states.len() != graph.doc.steps.len() {
             return Err(RunError::Snapshot("the keyframe was taken from another pipeline".into()));
         }
-        let mut engine = Engine::resumed(graph, keyframe.clock, &keyframe.source_rows, options, true)?;
+        let resume = Resume { quickly: true, sinks: None };
+        let mut engine = Engine::resumed(graph, keyframe.clock, &keyframe.source_rows, options, resume)?;
         for (op, states) in engine.ops.iter_mut().zip(&keyframe.states) {
             if !states.is_empty() {
                 op.set_states(states.clone()).map_err(|error| RunError::Step { error, at: None })?;
@@ -187,8 +199,12 @@ impl Engine {
         self.stats.timers_fired = stats.timers_fired;
     }
 
-    /// Takes a snapshot between two events (before end of input).
+    /// Takes a snapshot between two events (before end of input). File sinks are flushed, so
+    /// that the bytes it records for them are in their files.
     pub fn snapshot(&mut self) -> Result<EngineSnapshot, RunError> {
+        self.flush()?;
+        let sinks =
+            self.sinks.iter().filter_map(|slot| slot.sink.position().map(|p| (slot.id.clone(), p))).collect();
         let mut steps = BTreeMap::new();
         for (index, spec) in self.graph.doc.steps.iter().enumerate() {
             if !spec.op.is_stateful() {
@@ -204,17 +220,21 @@ impl Engine {
             steps,
             timers: self.snapshot_timers(),
             events_in: self.stats.events_in,
+            sinks,
         })
     }
 
     /// Builds an engine that continues from a snapshot: each key's logic is rebuilt from its
-    /// snapshot value, exactly the recorded timers are re-armed, sources resume where they were.
+    /// snapshot value, exactly the recorded timers are re-armed, sources resume where they were,
+    /// and file sinks the snapshot records are cut back to their recorded length and appended
+    /// to (without a recorded position, a file sink starts afresh).
     pub fn restore(
         graph: ValidGraph,
         snapshot: &EngineSnapshot,
         options: &EngineOptions,
     ) -> Result<Engine, RunError> {
-        let mut engine = Engine::resumed(graph, snapshot.clock, &snapshot.source_rows, options, false)?;
+        let resume = Resume { quickly: false, sinks: Some(&snapshot.sinks) };
+        let mut engine = Engine::resumed(graph, snapshot.clock, &snapshot.source_rows, options, resume)?;
         let index_of = |id: &str| engine.graph.doc.steps.iter().position(|s| s.id == id);
         for (id, state) in &snapshot.steps {
             let Some(index) = index_of(id) else {

@@ -41,17 +41,40 @@ pub struct GraphError {
     pub script_position: Option<(usize, usize)>,
     /// What is wrong, and how to fix it when that is known.
     pub message: String,
+    /// What kind of problem it is, where code needs to tell.
+    pub kind: ProblemKind,
+}
+
+/// The kind of a [`GraphError`], for code that treats some problems specially.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// Any other problem.
+    #[default]
+    Other,
+    /// An entry's `inputs` names no source or step: the name.
+    UnknownInput(String),
 }
 
 impl GraphError {
     /// A problem with a whole entry.
     pub fn new(place: Place, message: impl Into<String>) -> Self {
-        Self { place, field: None, script_position: None, message: message.into() }
+        Self { place, field: None, script_position: None, message: message.into(), kind: ProblemKind::Other }
     }
 
     /// A problem with one key of an entry.
     pub fn at(place: Place, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { place, field: Some(field.into()), script_position: None, message: message.into() }
+        Self {
+            place,
+            field: Some(field.into()),
+            script_position: None,
+            message: message.into(),
+            kind: ProblemKind::Other,
+        }
+    }
+
+    /// The same problem, of kind `kind`.
+    pub fn of_kind(self, kind: ProblemKind) -> Self {
+        Self { kind, ..self }
     }
 
     /// The step id this problem belongs to, if it is a step's.

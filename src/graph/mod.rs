@@ -13,7 +13,7 @@ mod validate;
 mod write;
 
 pub use edit::{all_ids, id_problem, unique_id, wire_problems};
-pub use error::{GraphError, GraphErrors, Place, did_you_mean, hint};
+pub use error::{GraphError, GraphErrors, Place, ProblemKind, did_you_mean, hint};
 pub use file::{
     PartialDoc, load_file, op_settings, parse_lenient, parse_str, read_text, save_file, write_text_atomically,
 };

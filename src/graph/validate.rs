@@ -10,7 +10,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::path::{Path, PathBuf};
 
-use super::error::{GraphError, GraphErrors, Place, hint};
+use super::error::{GraphError, GraphErrors, Place, ProblemKind, hint};
 use super::model::{BadRowPolicy, Builtin, OpKind, PipelineDoc, SinkFormat, StepSpec};
 
 /// Where a stream comes from: a source, or one output port of a step.
@@ -91,11 +91,14 @@ pub fn validate(doc: &PipelineDoc, base_dir: &Path) -> Result<ValidGraph, GraphE
                 Some(stream) => out.push(*stream),
                 None => {
                     let candidates = names.keys().map(String::as_str);
-                    errors.push(GraphError::at(
-                        place.clone(),
-                        "inputs",
-                        format!("no source or step named `{input}`{}", hint(input, candidates)),
-                    ));
+                    errors.push(
+                        GraphError::at(
+                            place.clone(),
+                            "inputs",
+                            format!("no source or step named `{input}`{}", hint(input, candidates)),
+                        )
+                        .of_kind(ProblemKind::UnknownInput(input.clone())),
+                    );
                 }
             }
         }

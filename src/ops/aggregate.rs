@@ -93,6 +93,9 @@ impl Operator for Aggregate {
                 super::ValueUse::Reads(Default::default())
             }
             (Kind::Reduce | Kind::Fold, Function::Builtin(_), Some(field)) => reads(field),
+            (Kind::Fold, Function::Script(script), _) => {
+                super::ValueUse::reads(script.param_fields("folder", 2, 1))
+            }
             _ => super::ValueUse::Whole,
         }
     }

@@ -112,10 +112,11 @@ pub fn as_pair(
     if !value.is_array() {
         return Err(bad(&value));
     }
-    let preview = value.clone();
-    let mut array = value.into_array().map_err(|_| bad(&preview))?;
+    // No copy of the result on the good path: a bad one is rebuilt for its preview.
+    let mut array =
+        value.into_array().map_err(|_| step_error(step, Some(function), "the result is not an array"))?;
     if array.len() != 2 {
-        return Err(bad(&preview));
+        return Err(bad(&Dynamic::from_array(array)));
     }
     let second = array.pop().unwrap_or_default();
     let first = array.pop().unwrap_or_default();

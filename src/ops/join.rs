@@ -24,28 +24,34 @@ impl Join {
     }
 }
 
-/// The cross product of the sides' values, in side order; a side with none gives one `()`.
-fn rows(sides: &[Array]) -> Vec<Array> {
-    let mut rows: Vec<Array> = vec![Vec::with_capacity(sides.len())];
-    for side in sides {
-        let choices: &[Dynamic] = if side.is_empty() { &[Dynamic::UNIT] } else { side };
-        rows = rows
-            .into_iter()
-            .flat_map(|row| {
-                choices.iter().map(move |v| {
-                    let mut next = row.clone();
-                    next.push(v.clone());
-                    next
-                })
-            })
-            .collect();
+/// The cross product of the sides' values, in side order (the last side varying fastest),
+/// each side's values in arrival order; a side with none gives one `()`. Each value is
+/// copied once per row it is in, straight into the row.
+fn emit_rows(key: &Key, sides: &[Array], out: &mut Vec<Output>) {
+    let counts: Vec<usize> = sides.iter().map(|side| side.len().max(1)).collect();
+    let total = counts.iter().fold(1usize, |total, &n| total.saturating_mul(n));
+    for row_index in 0..total {
+        let mut row: Array = vec![Dynamic::UNIT; sides.len()];
+        let mut rest = row_index;
+        for (i, side) in sides.iter().enumerate().rev() {
+            if let Some(value) = side.get(rest % counts[i]) {
+                row[i] = value.clone();
+            }
+            rest /= counts[i];
+        }
+        out.push(Output { port: 0, item: Item::keyed(key.clone(), Dynamic::from_array(row)) });
     }
-    rows
 }
 
-fn emit_rows(key: &Key, sides: &[Array], out: &mut Vec<Output>) {
-    for row in rows(sides) {
+/// Like [`emit_rows`], for sides that are dropped afterwards: a single row (at most one
+/// value per side) takes the values without copying them.
+fn emit_rows_owned(key: &Key, sides: Vec<Array>, out: &mut Vec<Output>) {
+    if sides.iter().all(|side| side.len() <= 1) {
+        let row: Array =
+            sides.into_iter().map(|side| side.into_iter().next().unwrap_or(Dynamic::UNIT)).collect();
         out.push(Output { port: 0, item: Item::keyed(key.clone(), Dynamic::from_array(row)) });
+    } else {
+        emit_rows(key, &sides, out);
     }
 }
 
@@ -79,7 +85,7 @@ impl Operator for Join {
                 if sides.iter().all(|s| !s.is_empty())
                     && let Some(sides) = self.state.remove(&key)
                 {
-                    emit_rows(&key, &sides, out);
+                    emit_rows_owned(&key, sides, out);
                 }
             }
             EmitMode::Running => emit_rows(&key, sides, out),
@@ -92,7 +98,7 @@ impl Operator for Join {
         if self.emit == EmitMode::Final {
             for key in sorted_keys(&self.state) {
                 if let Some(sides) = self.state.remove(&key) {
-                    emit_rows(&key, &sides, out);
+                    emit_rows_owned(&key, sides, out);
                 }
             }
         }

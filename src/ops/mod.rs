@@ -29,6 +29,19 @@ pub struct Item {
     pub value: Dynamic,
 }
 
+impl ValueUse {
+    /// What a step whose function reads `fields` of its argument does with the value:
+    /// only reads those (`None`: may read it whole).
+    pub fn reads(fields: Option<std::collections::BTreeSet<String>>) -> Self {
+        fields.map_or(ValueUse::Whole, ValueUse::Reads)
+    }
+
+    /// Same, for a step that then passes the value on unchanged.
+    pub fn forwards(fields: Option<std::collections::BTreeSet<String>>) -> Self {
+        fields.map_or(ValueUse::Whole, ValueUse::Forwards)
+    }
+}
+
 impl Item {
     /// An item of an unkeyed stream.
     pub fn plain(value: Dynamic) -> Self {

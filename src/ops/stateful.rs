@@ -119,6 +119,14 @@ impl StatefulLogic {
 }
 
 impl Operator for StatefulLogic {
+    fn value_use(&self) -> super::ValueUse {
+        if self.batch {
+            super::ValueUse::Whole
+        } else {
+            super::ValueUse::reads(self.script.param_fields("on_item", 1, 0))
+        }
+    }
+
     fn on_item(
         &mut self,
         ctx: &mut OpContext<'_>,

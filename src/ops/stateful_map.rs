@@ -20,17 +20,30 @@ pub struct StatefulMap {
     flat: bool,
     mapper: Mapper,
     states: KeyMap<Dynamic>,
+    /// Which fields of its values the mapper can read.
+    value_use: super::ValueUse,
 }
 
 impl StatefulMap {
     /// Builds the step from its script or built-in.
     pub fn new(spec: &StepSpec, script: Option<Script>) -> Result<Self, StepError> {
-        let mapper = match (script, spec.builtin) {
+        let (mapper, value_use) = match (script, spec.builtin) {
             (Some(script), _) => {
                 script.require("mapper", &["state", "value"])?;
-                Mapper::Script(script)
+                let value_use = super::ValueUse::reads(script.param_fields("mapper", 2, 1));
+                (Mapper::Script(script), value_use)
             }
-            (None, Some(builtin)) => Mapper::Builtin { builtin, field: spec.field.clone() },
+            (None, Some(Builtin::Count)) => (
+                Mapper::Builtin { builtin: Builtin::Count, field: spec.field.clone() },
+                super::ValueUse::Reads(Default::default()),
+            ),
+            (None, Some(builtin)) => {
+                let value_use = match &spec.field {
+                    Some(field) => super::ValueUse::Reads(std::iter::once(field.clone()).collect()),
+                    None => super::ValueUse::Whole,
+                };
+                (Mapper::Builtin { builtin, field: spec.field.clone() }, value_use)
+            }
             (None, None) => return Err(step_error(&spec.id, None, "needs a script or a built-in")),
         };
         Ok(Self {
@@ -38,6 +51,7 @@ impl StatefulMap {
             flat: spec.op == OpKind::StatefulFlatMap,
             mapper,
             states: KeyMap::default(),
+            value_use,
         })
     }
 }
@@ -74,13 +88,7 @@ pub fn builtin_step(
 
 impl Operator for StatefulMap {
     fn value_use(&self) -> super::ValueUse {
-        match &self.mapper {
-            Mapper::Builtin { builtin: Builtin::Count, .. } => super::ValueUse::Reads(Default::default()),
-            Mapper::Builtin { field: Some(field), .. } => {
-                super::ValueUse::Reads(std::iter::once(field.clone()).collect())
-            }
-            _ => super::ValueUse::Whole,
-        }
+        self.value_use.clone()
     }
 
     fn on_item(
@@ -111,15 +119,34 @@ impl Operator for StatefulMap {
                 out.push(Output { port: 0, item: Item::keyed(key, next) });
             }
             Mapper::Script(script) => {
-                let state = self.states.remove(&key).unwrap_or(Dynamic::UNIT);
+                // One hash lookup per item: the state is taken out of its slot for the call
+                // and the new state put back in the same slot.
+                let mut slot = self.states.get_mut(&key);
+                let state = slot.as_deref_mut().map(std::mem::take).unwrap_or(Dynamic::UNIT);
                 let args = [state, item.value];
-                let result = script.call("mapper", &args).map_err(|e| in_context(e, Some(&key), &args[1]))?;
-                let [_, context] = args;
+                let result = script.call("mapper", &args);
+                let [state, context] = args;
+                let result = match result {
+                    Ok(result) => result,
+                    Err(e) => {
+                        if let Some(slot) = slot {
+                            *slot = state;
+                        }
+                        return Err(in_context(e, Some(&key), &context));
+                    }
+                };
                 let shape = if self.flat { "[new_state, [outputs…]]" } else { "[new_state, output]" };
                 let (new_state, output) = as_pair(&self.step, "mapper", shape, result)
                     .map_err(|e| in_context(e, Some(&key), &context))?;
-                if !new_state.is_unit() {
-                    self.states.insert(key.clone(), new_state);
+                match slot {
+                    Some(slot) if !new_state.is_unit() => *slot = new_state,
+                    Some(_) => {
+                        self.states.remove(&key);
+                    }
+                    None if !new_state.is_unit() => {
+                        self.states.insert(key.clone(), new_state);
+                    }
+                    None => {}
                 }
                 if self.flat {
                     let outputs = as_array(&self.step, "mapper", "the second element of the result", output)

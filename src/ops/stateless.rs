@@ -66,6 +66,17 @@ impl Stateless {
 
 impl Operator for Stateless {
     fn value_use(&self) -> super::ValueUse {
+        if let Function::Script { script, name } = &self.function {
+            // The `_value` forms call their function on the value itself (the others on
+            // `[key, value]` when the stream is keyed: left whole).
+            return match self.op {
+                OpKind::MapValue | OpKind::FlatMapValue => {
+                    super::ValueUse::reads(script.param_fields(name, 1, 0))
+                }
+                OpKind::FilterValue => super::ValueUse::forwards(script.param_fields(name, 1, 0)),
+                _ => super::ValueUse::Whole,
+            };
+        }
         let Function::Field(field) = &self.function else { return super::ValueUse::Whole };
         let fields = std::iter::once(field.clone()).collect();
         match self.op {

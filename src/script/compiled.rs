@@ -182,6 +182,12 @@ impl Script {
         result.map_err(|e| self.error(name, &e))
     }
 
+    /// The fields of parameter `index` of `name/arity` that the function can read, or `None`
+    /// when it may read the whole value (see [`param_fields`](super::param_fields)).
+    pub fn param_fields(&self, name: &str, arity: usize, index: usize) -> Option<BTreeSet<String>> {
+        super::fields::param_fields(&self.ast, name, arity, index)
+    }
+
     /// Whether `name/arity` runs on the fast path.
     pub fn is_fast(&self, name: &str, arity: usize) -> bool {
         self.fast.iter().any(|(n, a, _)| n == name && *a == arity)

@@ -220,7 +220,7 @@ impl FastFn {
 ///
 /// The body's type is not exported by Rhai, so the statements are read by walking an AST that
 /// holds only that function.
-fn body_statements(ast: &AST, name: &str, arity: usize) -> Vec<Stmt> {
+pub(super) fn body_statements(ast: &AST, name: &str, arity: usize) -> Vec<Stmt> {
     let mut only = ast.clone();
     only.clear_statements();
     only.retain_functions(|_, _, n, a| n == name && a == arity);
@@ -253,7 +253,7 @@ fn mutated_params(body: &[Stmt], params: &[ImmutableString]) -> BTreeSet<String>
     names
 }
 
-fn assignment_root(lhs: &Expr) -> Option<&str> {
+pub(super) fn assignment_root(lhs: &Expr) -> Option<&str> {
     match lhs {
         Expr::Variable(x, ..) => Some(x.1.as_str()),
         Expr::Dot(x, ..) | Expr::Index(x, ..) => assignment_root(&x.lhs),

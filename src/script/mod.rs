@@ -4,9 +4,11 @@
 mod compiled;
 mod error;
 mod fast;
+mod fields;
 mod host;
 
 pub use compiled::{DISCARD, RETAIN, Script};
 pub use error::{ScriptError, ScriptResult};
 pub use fast::{FastFn, FastLimits};
+pub use fields::param_fields;
 pub use host::{ScriptHost, ScriptLimits, script_clock, set_script_clock};

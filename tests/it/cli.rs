@@ -147,3 +147,166 @@ fn without_a_display_the_workbench_points_at_eddy_run() {
     assert!(message.contains("eddy run"), "{message}");
     assert!(message.contains("display") || message.contains("workbench"), "{message}");
 }
+
+/// Every file under `dir/out`, by name, with its bytes.
+fn outputs(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+fn snapshot_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("snapshot-") && n.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A pipeline whose CSV and JSON Lines sinks are written all along (not only at the end),
+/// with a timer step, over 500 generated events.
+fn running_outputs_pipeline() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("ts,user,value\n");
+    for i in 0..500 {
+        csv.push_str(&format!("2024-01-01T00:{:02}:{:02}Z,u{},{}\n", i / 60, i % 60, i % 7, i % 11));
+    }
+    std::fs::write(dir.path().join("events.csv"), csv).unwrap();
+    let pipeline = r#"format_version = 1
+[[sources]]
+id = "events"
+path = "events.csv"
+time_field = "ts"
+
+[[steps]]
+id = "by_user"
+op = "key_on"
+inputs = ["events"]
+field = "user"
+
+[[steps]]
+id = "running"
+op = "stateful_map"
+inputs = ["by_user"]
+script = '''
+fn mapper(state, e) {
+    let s = state ?? #{n: 0, total: 0};
+    s.n += 1;
+    s.total += e.value;
+    [s, #{n: s.n, total: s.total, last: e.value}]
+}
+'''
+
+[[steps]]
+id = "batches"
+op = "collect"
+inputs = ["by_user"]
+max_size = 4
+timeout = "20s"
+
+[[sinks]]
+id = "table"
+inputs = ["running"]
+format = "csv"
+path = "out/running.csv"
+
+[[sinks]]
+id = "lines"
+inputs = ["batches"]
+format = "jsonl"
+path = "out/batches.jsonl"
+"#;
+    std::fs::write(dir.path().join("p.toml"), pipeline).unwrap();
+    dir
+}
+
+/// Stopped (as if killed) after some events, then resumed from the snapshot folder, a run
+/// writes exactly the files an uninterrupted run writes: output after the last snapshot is
+/// cut back, not duplicated.
+#[test]
+fn run_interrupted_and_resumed_writes_what_one_run_writes() {
+    let mut cases: Vec<(tempfile::TempDir, String)> =
+        ["sessions", "user_stats", "orders_join", "sliding_window"]
+            .into_iter()
+            .map(|e| (assets_copy(), format!("{e}.toml")))
+            .collect();
+    cases.push((running_outputs_pipeline(), "p.toml".into()));
+    for (work, file) in cases {
+        let dir = work.path();
+        let whole = eddy(&["run", "--quiet", &file], dir);
+        assert_eq!(whole.status.code(), Some(0), "{file}: {}", text(&whole.stderr));
+        let expected = outputs(dir);
+        std::fs::remove_dir_all(dir.join("out")).unwrap();
+        // Snapshots every 7 events; stopped at 17, then at 40, then to the end.
+        let first = eddy(
+            &[
+                "run",
+                "--quiet",
+                &file,
+                "--snapshot-every",
+                "7",
+                "--snapshot-dir",
+                "snaps",
+                "--stop-after",
+                "17",
+            ],
+            dir,
+        );
+        assert_eq!(first.status.code(), Some(0), "{file}: {}", text(&first.stderr));
+        assert!(snapshot_files(&dir.join("snaps")).len() <= 3, "{file}: only the last 3 snapshots are kept");
+        let second = eddy(
+            &[
+                "run",
+                "--quiet",
+                &file,
+                "--resume",
+                "snaps",
+                "--snapshot-every",
+                "7",
+                "--snapshot-dir",
+                "snaps",
+                "--stop-after",
+                "40",
+            ],
+            dir,
+        );
+        assert_eq!(second.status.code(), Some(0), "{file}: {}", text(&second.stderr));
+        let third = eddy(&["run", "--quiet", &file, "--resume", "snaps"], dir);
+        assert_eq!(third.status.code(), Some(0), "{file}: {}", text(&third.stderr));
+        assert_eq!(outputs(dir), expected, "{file}: interrupted and resumed differs from one run");
+    }
+}
+
+#[test]
+fn resume_refuses_another_pipelines_snapshot_and_a_corrupt_file() {
+    let work = assets_copy();
+    let dir = work.path();
+    let first =
+        eddy(&["run", "--quiet", "sessions.toml", "--snapshot-every", "5", "--snapshot-dir", "snaps"], dir);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let latest = snapshot_files(&dir.join("snaps")).pop().unwrap();
+    let wrong = eddy(&["run", "--quiet", "user_stats.toml", "--resume", "snaps"], dir);
+    assert_eq!(wrong.status.code(), Some(1));
+    let message = text(&wrong.stderr);
+    assert!(message.contains(&latest), "names the snapshot file: {message}");
+    assert!(message.contains("another pipeline") && message.contains("sessions.toml"), "{message}");
+
+    std::fs::write(dir.join("broken.json"), "{\"format\": \"eddy-snapshot\", \"format_ver").unwrap();
+    let corrupt = eddy(&["run", "--quiet", "sessions.toml", "--resume", "broken.json"], dir);
+    assert_eq!(corrupt.status.code(), Some(1));
+    let message = text(&corrupt.stderr);
+    assert!(message.contains("broken.json") && message.contains("not a snapshot file"), "{message}");
+
+    std::fs::create_dir(dir.join("empty")).unwrap();
+    let none = eddy(&["run", "--quiet", "sessions.toml", "--resume", "empty"], dir);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(text(&none.stderr).contains("holds no snapshot file"), "{}", text(&none.stderr));
+
+    let needs_dir = eddy(&["run", "sessions.toml", "--snapshot-every", "5"], dir);
+    assert_eq!(needs_dir.status.code(), Some(2), "{}", text(&needs_dir.stderr));
+}

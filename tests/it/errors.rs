@@ -75,6 +75,7 @@ fn every_problem_of_a_file_is_reported_at_once_naming_step_and_key() {
         [[steps]]\nid = \"loop_a\"\nop = \"map\"\ninputs = [\"loop_b\"]\nfield = \"x\"\n\
         [[steps]]\nid = \"loop_b\"\nop = \"map\"\ninputs = [\"loop_a\"]\nfield = \"x\"\n\
         [[steps]]\nid = \"lonely\"\nop = \"join\"\ninputs = [\"unkeyed\"]\n\
+        [[steps]]\nid = \"orphan\"\nop = \"map\"\ninputs = [\"nowhere\"]\nfield = \"x\"\n\
         [[sinks]]\nid = \"out\"\ninputs = [\"count\"]\nformat = \"jsonl\"\n";
     let fixture = Fixture::new(&[("p.toml", text), ("events.csv", EVENTS_CSV)]);
     let problems = problems(&fixture.path("p.toml"));
@@ -88,7 +89,9 @@ fn every_problem_of_a_file_is_reported_at_once_naming_step_and_key() {
     assert_has(&problems, "step `loop_a`, key `inputs`: part of a cycle");
     assert_has(&problems, "step `lonely`, key `inputs`: a join needs at least two inputs");
     assert_has(&problems, "sink `out`, key `path`: missing");
-    // The unreadable step is not reported again as an unknown input.
+    // An input naming nothing is reported; one naming the unreadable step is not reported
+    // again as an unknown input (told apart by the problem's kind, not its text).
+    assert_has(&problems, "step `orphan`, key `inputs`: no source or step named `nowhere`");
     assert!(!problems.iter().any(|p| p.contains("no source or step named `by_user`")), "{problems:#?}");
 }
 

@@ -14,5 +14,6 @@ mod replay_ui;
 mod session;
 mod snapshots;
 mod util;
+mod wall_clock;
 #[cfg(feature = "gui")]
 mod workbench;

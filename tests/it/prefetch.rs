@@ -146,3 +146,60 @@ fn a_key_the_source_cannot_read_as_a_string_still_fails_in_key_on() {
     assert!(pruned.contains("a key must be a string"), "{pruned}");
     assert_eq!(engine.captured()["out"], vec!["[\"a\",1]"]);
 }
+
+/// Scripted steps that read some fields, all of them, or none: pruning records to what the
+/// scripts read changes no output and no error.
+#[test]
+fn scripted_steps_see_the_fields_they_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("ts,user,value,kind\n");
+    for i in 0..300 {
+        csv.push_str(&format!("2024-01-01T00:00:{:02}Z,u{},{},k{}\n", i / 10, i % 7, i % 13, i % 3));
+    }
+    std::fs::write(dir.path().join("events.csv"), csv).unwrap();
+    let steps = [
+        // Reads nothing of the value.
+        ("stateful_map", "fn mapper(s, v) { let n = (s ?? 0) + 1; [n, n] }"),
+        // Reads one field.
+        ("stateful_map", "fn mapper(s, v) { let n = (s ?? 0) + v.value; [n, n] }"),
+        // Reads two, one by index.
+        ("stateful_map", "fn mapper(s, v) { [(), `${v.kind}:${v[\"value\"]}`] }"),
+        // Keeps the whole record: must see every field.
+        ("stateful_map", "fn mapper(s, v) { [v, [s, v]] }"),
+        ("stateful_map", "fn mapper(s, v) { [(), v.len()] }"),
+        ("stateful_map", "fn mapper(s, v) { [(), v.keys()] }"),
+        // fold_final and a filter_value in front of a stateful_map.
+        ("fold_final", "fn builder() { 0 }\nfn folder(acc, e) { acc + e.value }"),
+        ("map_value", "fn mapper(v) { v.kind + v.value }"),
+        (
+            "stateful",
+            "fn builder(r) { #{n: r ?? 0} }\nfn on_item(v) { this.n += v.value; [[this.n], RETAIN] }\nfn snapshot() { this.n }",
+        ),
+        // A missing field: the source does not prune, the error is the same.
+        ("stateful_map", "fn mapper(s, v) { [(), v.valeu] }"),
+        // A type error on a read field.
+        ("stateful_map", "fn mapper(s, v) { [(), v.kind - 1] }"),
+    ];
+    for (op, script) in steps {
+        let pipeline = format!(
+            "format_version = 1\n[[sources]]\nid = \"events\"\npath = \"events.csv\"\ntime_field = \"ts\"\n\
+             [[steps]]\nid = \"by_user\"\nop = \"key_on\"\ninputs = [\"events\"]\nfield = \"user\"\n\
+             [[steps]]\nid = \"measured\"\nop = \"{op}\"\ninputs = [\"by_user\"]\nscript = '''\n{script}\n'''\n\
+             [[sinks]]\nid = \"out\"\ninputs = [\"measured\"]\nformat = \"jsonl\"\npath = \"out.jsonl\"\n"
+        );
+        std::fs::write(dir.path().join("p.toml"), pipeline).unwrap();
+        let path = dir.path().join("p.toml");
+        let direct = {
+            let options = EngineOptions { capture_sinks: true, ..Default::default() };
+            let mut engine = Engine::new(load_and_check(&path).unwrap(), &options).unwrap();
+            let result = engine.run_to_end().map_err(|e| e.to_string());
+            (result, engine.captured())
+        };
+        let pruned = {
+            let mut engine = Engine::new(load_and_check(&path).unwrap(), &prefetched()).unwrap();
+            let result = engine.run_to_end().map_err(|e| e.to_string());
+            (result, engine.captured())
+        };
+        assert_eq!(direct, pruned, "{op}: {script}");
+    }
+}

@@ -1,6 +1,7 @@
 //! The CSV file sink. Its header comes from the first item: a keyed item gives a `key`
 //! column, then the value's fields when the value is an object map (sorted, as maps
-//! are), else one `value` column; an unkeyed item gives its fields, or `value`.
+//! are), else one `value` column; an unkeyed item gives its fields, or `value`. A keyed
+//! map with a field named `key` is refused (the header would name two columns `key`).
 //!
 //! Cells: `()` is empty, a string is written as it is (quoted as CSV needs), numbers as
 //! JSON writes them (`3.0`), bools as `true`/`false`, arrays and maps as JSON text.
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 use ::csv::{ByteRecord, Writer, WriterBuilder};
 use rhai::Dynamic;
 
-use super::{BUFFER, Sink, item_error};
+use super::{BUFFER, Counting, CsvColumns, Sink, SinkPosition, item_error};
 use crate::io::error::IoError;
 use crate::io::json::{json_kind, write_json};
 
@@ -66,7 +67,7 @@ pub(super) struct CsvSink {
     /// The file (for errors).
     path: PathBuf,
     /// The CSV writer, with a large buffer.
-    writer: Writer<File>,
+    writer: Writer<Counting<File>>,
     /// The columns, once the first item has been written.
     layout: Option<Layout>,
     /// The row being written, reused.
@@ -83,11 +84,27 @@ impl CsvSink {
         CsvSink {
             id: id.to_string(),
             path,
-            writer: WriterBuilder::new().buffer_capacity(BUFFER).from_writer(file),
+            writer: WriterBuilder::new().buffer_capacity(BUFFER).from_writer(Counting::new(file, 0)),
             layout: None,
             record: ByteRecord::new(),
             cell: Vec::with_capacity(64),
             written: 0,
+        }
+    }
+
+    /// A sink appending to `file` (positioned at its end) from a snapshot's position, with
+    /// the columns its header had.
+    pub(super) fn resume(id: &str, path: PathBuf, file: File, position: &SinkPosition) -> Self {
+        CsvSink {
+            id: id.to_string(),
+            path,
+            writer: WriterBuilder::new()
+                .buffer_capacity(BUFFER)
+                .from_writer(Counting::new(file, position.bytes)),
+            layout: position.csv.as_ref().map(|c| Layout { keyed: c.keyed, fields: c.fields.clone() }),
+            record: ByteRecord::new(),
+            cell: Vec::with_capacity(64),
+            written: position.items,
         }
     }
 
@@ -132,6 +149,14 @@ impl Sink for CsvSink {
     fn items_written(&self) -> u64 {
         self.written
     }
+
+    fn position(&self) -> Option<SinkPosition> {
+        Some(SinkPosition {
+            bytes: self.writer.get_ref().count(),
+            items: self.written,
+            csv: self.layout.as_ref().map(|l| CsvColumns { keyed: l.keyed, fields: l.fields.clone() }),
+        })
+    }
 }
 
 /// Fills `record` with an item's cells in the layout's columns.
@@ -158,6 +183,16 @@ fn fill_record(
                 layout.columns()
             ));
         }
+    }
+    if layout.keyed
+        && let Some(fields) = &layout.fields
+        && fields.iter().any(|f| f == "key")
+    {
+        return Err(concat!(
+            "the value has a field named `key`, and a keyed item's first column is its key, named `key`: ",
+            "rename the field (in a `map_value` step, say) or use a jsonl sink"
+        )
+        .to_string());
     }
     let Some(fields) = &layout.fields else {
         cell_text(cell, value).map_err(|e| format!("column `value`: {e}"))?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use rhai::Dynamic;
 
-use super::{BUFFER, Sink, item_error, write_item};
+use super::{BUFFER, Counting, Sink, SinkPosition, item_error, write_item};
 use crate::io::error::IoError;
 
 /// Writes items to a file as JSON Lines.
@@ -16,7 +16,7 @@ pub(super) struct JsonlSink {
     /// The file (for errors).
     path: PathBuf,
     /// The file, with a large buffer.
-    out: BufWriter<File>,
+    out: BufWriter<Counting<File>>,
     /// The line being written, reused.
     line: Vec<u8>,
     /// Items written.
@@ -26,12 +26,21 @@ pub(super) struct JsonlSink {
 impl JsonlSink {
     /// A sink writing to `file` (already created at `path`).
     pub(super) fn new(id: &str, path: PathBuf, file: File) -> Self {
+        Self::at(id, path, file, 0, 0)
+    }
+
+    /// A sink appending to `file` (positioned at its end) from a snapshot's position.
+    pub(super) fn resume(id: &str, path: PathBuf, file: File, position: &SinkPosition) -> Self {
+        Self::at(id, path, file, position.bytes, position.items)
+    }
+
+    fn at(id: &str, path: PathBuf, file: File, bytes: u64, items: u64) -> Self {
         JsonlSink {
             id: id.to_string(),
             path,
-            out: BufWriter::with_capacity(BUFFER, file),
+            out: BufWriter::with_capacity(BUFFER, Counting::new(file, bytes)),
             line: Vec::with_capacity(256),
-            written: 0,
+            written: items,
         }
     }
 }
@@ -52,5 +61,9 @@ impl Sink for JsonlSink {
 
     fn items_written(&self) -> u64 {
         self.written
+    }
+
+    fn position(&self) -> Option<SinkPosition> {
+        Some(SinkPosition { bytes: self.out.get_ref().count(), items: self.written, csv: None })
     }
 }

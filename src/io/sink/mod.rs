@@ -36,6 +36,102 @@ pub trait Sink: Send {
 
     /// Items written so far.
     fn items_written(&self) -> u64;
+
+    /// Where a file sink stands (call right after [`Sink::flush`]): what a snapshot records so
+    /// that a resumed run appends after exactly these bytes. `None` for a sink that is no file.
+    fn position(&self) -> Option<SinkPosition> {
+        None
+    }
+}
+
+/// Where a file sink stood at a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkPosition {
+    /// Bytes in the file.
+    pub bytes: u64,
+    /// Items written.
+    pub items: u64,
+    /// A CSV sink's columns, once its header is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv: Option<CsvColumns>,
+}
+
+/// A CSV sink's columns.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvColumns {
+    /// A `key` column first.
+    pub keyed: bool,
+    /// The value's fields, or `None` for one `value` column.
+    pub fields: Option<Vec<String>>,
+}
+
+/// A writer that counts the bytes written through it.
+pub(crate) struct Counting<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W> Counting<W> {
+    pub(crate) fn new(inner: W, count: u64) -> Self {
+        Counting { inner, count }
+    }
+
+    /// Bytes written so far (those still in a buffer above this writer not included).
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Opens a file sink again to continue a run from a snapshot: the file is cut back to the
+/// bytes it had at the snapshot (output written after it is dropped, not duplicated) and
+/// written on from there. A stdout sink just starts again.
+pub fn resume_sink(
+    spec: &SinkSpec,
+    base_dir: &Path,
+    position: &SinkPosition,
+) -> Result<Box<dyn Sink>, IoError> {
+    let Some(relative) = &spec.path else { return open_sink(spec, base_dir) };
+    if spec.format == SinkFormat::Stdout {
+        return open_sink(spec, base_dir);
+    }
+    let path = base_dir.join(relative);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| IoError::file(&path, "open (to resume)", e))?;
+    let length = file.metadata().map_err(|e| IoError::file(&path, "open (to resume)", e))?.len();
+    if length < position.bytes {
+        return Err(IoError::file(
+            &path,
+            "resume",
+            std::io::Error::other(format!(
+                "the file has {length} bytes but held {} at the snapshot: it was changed since",
+                position.bytes
+            )),
+        ));
+    }
+    file.set_len(position.bytes).map_err(|e| IoError::file(&path, "truncate (to resume)", e))?;
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0))
+        .map_err(|e| IoError::file(&path, "resume", e))?;
+    Ok(match spec.format {
+        SinkFormat::Csv => Box::new(csv::CsvSink::resume(&spec.id, path, file, position)),
+        _ => Box::new(jsonl::JsonlSink::resume(&spec.id, path, file, position)),
+    })
 }
 
 /// Opens the sink a `[[sinks]]` entry describes: a file (relative to `base_dir`,
@@ -203,6 +299,52 @@ mod tests {
         );
         assert!(handle.lines().is_empty());
         assert_eq!(capture.items_written(), 0);
+    }
+
+    #[test]
+    fn csv_keyed_map_with_a_key_field_is_refused() {
+        let items = vec![(Some("a"), map(&[("key", s("x")), ("n", Dynamic::from_int(1))]))];
+        let err = write_file(SinkFormat::Csv, &items).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "sink `out`: cannot write the item with key \"a\": the value has a field named `key`"
+            ),
+            "{err}"
+        );
+        // Unkeyed, a `key` field is just a column.
+        let items = vec![(None, map(&[("key", s("x")), ("n", Dynamic::from_int(1))]))];
+        assert_eq!(write_file(SinkFormat::Csv, &items).unwrap(), "key,n\nx,1\n");
+    }
+
+    #[test]
+    fn resumed_file_sinks_cut_back_and_append() {
+        for format in [SinkFormat::Jsonl, SinkFormat::Csv] {
+            let dir = tempfile::tempdir().unwrap();
+            let spec = sink_spec(format, Some("o.txt"));
+            let item = |n: i64| map(&[("n", Dynamic::from_int(n))]);
+            let mut sink = open_sink(&spec, dir.path()).unwrap();
+            sink.write(Some("a"), &item(1)).unwrap();
+            sink.flush().unwrap();
+            let position = sink.position().unwrap();
+            sink.write(Some("b"), &item(2)).unwrap(); // after the snapshot: dropped on resume
+            sink.flush().unwrap();
+            drop(sink);
+            let mut resumed = resume_sink(&spec, dir.path(), &position).unwrap();
+            resumed.write(Some("c"), &item(3)).unwrap();
+            resumed.flush().unwrap();
+            assert_eq!(resumed.items_written(), 2);
+            let text = std::fs::read_to_string(dir.path().join("o.txt")).unwrap();
+            let expected = match format {
+                SinkFormat::Csv => "key,n\na,1\nc,3\n",
+                _ => "[\"a\",{\"n\":1}]\n[\"c\",{\"n\":3}]\n",
+            };
+            assert_eq!(text, expected);
+            assert_eq!(resumed.position().unwrap().bytes, expected.len() as u64);
+            // A file shorter than the snapshot says is refused.
+            std::fs::write(dir.path().join("o.txt"), "x").unwrap();
+            let err = resume_sink(&spec, dir.path(), &position).err().unwrap().to_string();
+            assert!(err.contains("it was changed since"), "{err}");
+        }
     }
 
     #[test]

@@ -21,6 +21,9 @@ use crate::graph::{ColumnType, SourceSpec, TimeFormat};
 use crate::io::error::{IoError, RowError};
 use crate::io::json::Identifier;
 
+/// Distinct keys a reader keeps to share among rows (a bound on its memory).
+const KEY_CACHE_SIZE: usize = 1 << 16;
+
 /// Bytes buffered by the CSV parser.
 const BUFFER: usize = 256 * 1024;
 
@@ -50,6 +53,8 @@ pub(super) struct CsvReader {
     time_column: Option<(usize, TimeFormat)>,
     /// The column read as the key, when asked for.
     key_column: Option<usize>,
+    /// Keys read so far (a key column left out of the record), by the cell's bytes.
+    key_cache: rustc_hash::FxHashMap<Box<[u8]>, ImmutableString>,
 }
 
 impl CsvReader {
@@ -138,6 +143,7 @@ impl CsvReader {
             keep: None,
             time_column: None,
             key_column: None,
+            key_cache: Default::default(),
         })
     }
 
@@ -248,16 +254,25 @@ impl CsvReader {
         let mut key = None;
         if let Some(k) = self.key_column {
             let kept = self.keep.as_ref().is_none_or(|keep| keep[k]);
-            let cell = if kept {
-                Ok(self.cells[k].clone())
-            } else {
-                // Left out of the record: typed again here (it was only checked).
-                self.record.get(k).map_or(Ok(Dynamic::UNIT), |c| type_cell(c, self.types[k]))
-            };
-            if let Ok(value) = cell
-                && value.is_string()
-            {
-                key = value.into_immutable_string().ok();
+            if kept {
+                let value = self.cells[k].clone();
+                if value.is_string() {
+                    key = value.into_immutable_string().ok();
+                }
+            } else if let Some(cell) = self.record.get(k) {
+                // Left out of the record: typed again here (it was only checked), once per
+                // distinct key while the cache has room; later rows share the string.
+                if let Some(known) = self.key_cache.get(cell) {
+                    key = Some(known.clone());
+                } else if let Ok(value) = type_cell(cell, self.types[k])
+                    && value.is_string()
+                    && let Ok(text) = value.into_immutable_string()
+                {
+                    if self.key_cache.len() < KEY_CACHE_SIZE {
+                        self.key_cache.insert(cell.into(), text.clone());
+                    }
+                    key = Some(text);
+                }
             }
         }
         // Not a string: the whole record goes on, for key_on to report it as it is.

@@ -276,13 +276,35 @@ impl Source {
     /// Tells the source which fields of its records the pipeline can ever read, so that a
     /// reader may leave the others out of each record (a CSV reader does; others ignore it).
     /// Rows stay exactly as good or bad as before: left-out cells are still checked.
-    /// With no field at all, records are `()` (nothing reads them).
-    pub fn set_projection(&mut self, fields: &std::collections::BTreeSet<String>) {
+    /// With no field at all, records are `()` (nothing reads them). Returns whether the
+    /// records are projected (see [`project_record`]).
+    pub fn set_projection(&mut self, fields: &std::collections::BTreeSet<String>) -> bool {
         if let Reader::Csv(reader) = &mut self.reader
             && reader.set_projection(fields, self.time.as_ref().map(|(f, format)| (f.as_str(), *format)))
         {
             self.unit_records = fields.is_empty();
+            return true;
         }
+        false
+    }
+
+    /// The whole record of the good event at `line`, read again from the start of the file
+    /// without a projection (for an error message about a projected record). `None` when
+    /// the file cannot be read again or has no good event there.
+    pub fn reread_record(spec: &SourceSpec, base_dir: &Path, line: u64) -> Option<Dynamic> {
+        let mut spec = spec.clone();
+        // Quietly: no dead-letter file is touched, bad rows are passed over.
+        spec.on_bad_row = BadRowPolicy::Skip;
+        spec.dead_letter_path = None;
+        let mut source = Source::open(&spec, base_dir).ok()?;
+        while let Ok(Some(event)) = source.next_event() {
+            match event.line.cmp(&line) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Some(event.value),
+                std::cmp::Ordering::Greater => return None,
+            }
+        }
+        None
     }
 
     /// Asks the source to read `field` of every record as its key ([`SourceEvent::key`]),
@@ -414,6 +436,23 @@ fn write_dead_letter(
         .write_all(line)
         .and_then(|()| dead.out.flush())
         .map_err(|e| IoError::file(&dead.path, "write", e))
+}
+
+/// A record as a source projected to `fields` gives it: `()` when no field is kept, else the
+/// map with only those fields.
+pub fn project_record(record: &Dynamic, fields: &std::collections::BTreeSet<String>) -> Dynamic {
+    if fields.is_empty() {
+        return Dynamic::UNIT;
+    }
+    match record.read_lock::<rhai::Map>() {
+        Some(map) => Dynamic::from_map(
+            map.iter()
+                .filter(|(k, _)| fields.contains(k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        None => record.clone(),
+    }
 }
 
 /// Reads an event time (microseconds since the epoch) from a time field's value.
