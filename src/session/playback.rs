@@ -720,7 +720,10 @@ impl Playback {
         let target = target.max(self.origin).min(self.total.unwrap_or(u64::MAX));
         self.breakpoint_hit = None;
         let behind = self.engine.is_none() || self.ended || target < self.position;
-        if behind && !self.restore_nearest(target) {
+        // Forward too: a keyframe past the current position is a shortcut to the target.
+        let keyframe_ahead =
+            self.keyframes.range(..=target).next_back().is_some_and(|(&at, _)| at > self.position);
+        if (behind || keyframe_ahead) && !self.restore_nearest(target) {
             return;
         }
         self.goal = Some(Goal::Seek(target));
