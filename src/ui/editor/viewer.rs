@@ -266,12 +266,7 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
     }
 
     fn show_graph_menu(&mut self, pos: Pos2, ui: &mut egui::Ui, _snarl: &mut Snarl<EditorNode>) {
-        ui.label(RichText::new("Add a node").strong());
-        if let Some(kind) = palette_ui(ui, self.search) {
-            self.actions.push(EditorAction::Add { kind, pos, from: None });
-            self.search.clear();
-            ui.close();
-        }
+        self.palette_menu_ui(ui, "Add a node", pos, None);
     }
 
     fn has_dropped_wire_menu(&mut self, _src_pins: AnyPins, _snarl: &mut Snarl<EditorNode>) -> bool {
@@ -285,12 +280,7 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
         src_pins: AnyPins,
         _snarl: &mut Snarl<EditorNode>,
     ) {
-        ui.label(RichText::new("Add a node and connect it").strong());
-        if let Some(kind) = palette_ui(ui, self.search) {
-            self.actions.push(EditorAction::Add { kind, pos, from: Some(WireEnd::from_pins(src_pins)) });
-            self.search.clear();
-            ui.close();
-        }
+        self.palette_menu_ui(ui, "Add a node and connect it", pos, Some(WireEnd::from_pins(src_pins)));
     }
 
     fn has_node_menu(&mut self, _node: &EditorNode) -> bool {
@@ -342,6 +332,18 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
             *to_global = transform;
         }
         self.seen_transform = Some(*to_global);
+    }
+}
+
+impl EditorViewer<'_> {
+    /// The palette as a canvas menu: the picked node is added at `pos` (wired to `from`).
+    fn palette_menu_ui(&mut self, ui: &mut egui::Ui, title: &str, pos: Pos2, from: Option<WireEnd>) {
+        ui.label(RichText::new(title).strong());
+        if let Some(kind) = palette_ui(ui, self.search) {
+            self.actions.push(EditorAction::Add { kind, pos, from });
+            self.search.clear();
+            ui.close();
+        }
     }
 }
 
