@@ -80,8 +80,6 @@ pub struct Workbench {
     replay: Replay,
     /// The egui context, for the session's waker (set on the first frame).
     ctx: Option<egui::Context>,
-    /// The step whose state table was last asked for.
-    frame_seconds: f32,
     dark_mode: bool,
     node_rects: BTreeMap<NodeId, Rect>,
     canvas_rect: Option<Rect>,
@@ -118,7 +116,6 @@ impl Workbench {
             confirm_discard: None,
             recent: RecentFiles::load(options.config_dir),
             replay: Replay::new(),
-            frame_seconds: 0.0,
             ctx: None,
             dark_mode: true,
             node_rects: BTreeMap::new(),
@@ -312,9 +309,8 @@ impl eframe::App for Workbench {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let started = std::time::Instant::now();
         self.frame_ui(ui);
-        self.frame_seconds = started.elapsed().as_secs_f32();
         if self.replay.is_moving() {
-            self.replay.record_frame(self.frame_seconds);
+            self.replay.record_frame(started.elapsed().as_secs_f32());
         }
         let title = self.title();
         if title != self.last_title {
