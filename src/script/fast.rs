@@ -2553,19 +2553,9 @@ mod tests {
     use super::*;
     use rhai::{CallFnOptions, Engine, Scope};
 
-    /// An engine configured like Eddy's `ScriptHost` with the default limits.
+    /// The engine Eddy's `ScriptHost` builds with the default limits.
     fn engine() -> Engine {
-        let limits = FastLimits::default();
-        let mut engine = Engine::new();
-        engine
-            .set_max_operations(limits.max_operations)
-            .set_max_call_levels(64)
-            .set_max_expr_depths(128, 64)
-            .set_max_string_size(limits.max_string_size)
-            .set_max_array_size(limits.max_array_size)
-            .set_max_map_size(limits.max_map_size)
-            .set_fail_on_invalid_map_property(true);
-        engine
+        crate::script::ScriptHost::configured_engine(crate::script::ScriptLimits::default())
     }
 
     /// A script compiled as Eddy's `Script::compile` does it, and the constants its functions see.

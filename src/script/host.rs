@@ -87,6 +87,12 @@ fn duration_float(unit_micros: i64) -> impl Fn(f64) -> Result<i64, Box<rhai::Eva
 impl ScriptHost {
     /// An engine with the given limits and Eddy's helpers registered.
     pub fn new(limits: ScriptLimits) -> Self {
+        Self { engine: Arc::new(Self::configured_engine(limits)), limits }
+    }
+
+    /// A Rhai engine configured exactly as a host's is (limits, sandbox, helpers), owned by the
+    /// caller: the differential tests compare the fast path against it.
+    pub fn configured_engine(limits: ScriptLimits) -> Engine {
         let mut engine = Engine::new();
         engine
             .set_max_operations(limits.max_operations)
@@ -131,7 +137,7 @@ impl ScriptHost {
             engine.register_fn(name, duration(unit));
             engine.register_fn(name, duration_float(unit));
         }
-        Self { engine: Arc::new(engine), limits }
+        engine
     }
 
     /// The Rhai engine.

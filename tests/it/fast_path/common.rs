@@ -10,21 +10,15 @@ pub fn engine() -> Engine {
     engine_with(eddy::script::FastLimits::default())
 }
 
-/// An engine configured like `ScriptHost::new`, with these limits.
+/// The engine `ScriptHost::new` builds, with these limits.
 pub fn engine_with(limits: eddy::script::FastLimits) -> Engine {
-    let mut engine = Engine::new();
-    engine
-        .set_max_operations(limits.max_operations)
-        .set_max_call_levels(64)
-        .set_max_expr_depths(128, 64)
-        .set_max_string_size(limits.max_string_size)
-        .set_max_array_size(limits.max_array_size)
-        .set_max_map_size(limits.max_map_size)
-        .set_fail_on_invalid_map_property(true)
-        .set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
-    engine.disable_symbol("eval");
-    engine.register_fn("now", || -> Dynamic { Dynamic::UNIT });
-    engine
+    eddy::script::ScriptHost::configured_engine(eddy::script::ScriptLimits {
+        max_operations: limits.max_operations,
+        max_string_size: limits.max_string_size,
+        max_array_size: limits.max_array_size,
+        max_map_size: limits.max_map_size,
+        ..eddy::script::ScriptLimits::default()
+    })
 }
 
 /// A compiled script, as `Script::compile` does it.
