@@ -564,6 +564,15 @@ pub(super) mod tests {
         (json.to_string(), time, line)
     }
 
+    /// Each bad-row sample as (line, column, reason, raw row).
+    fn sample_parts(source: &Source) -> Vec<(u64, Option<&str>, &str, &str)> {
+        source
+            .bad_row_samples()
+            .iter()
+            .map(|s| (s.line, s.column.as_deref(), s.reason.as_str(), s.raw.as_str()))
+            .collect()
+    }
+
     const BROKEN_CSV: &str = "user,amount\nann,5\nbob,x7,extra\ncid,notanumber\ndan,8\n";
 
     fn broken_spec(policy: BadRowPolicy) -> SourceSpec {
@@ -698,11 +707,7 @@ pub(super) mod tests {
         );
         assert_eq!(source.rows_consumed(), 8);
         assert_eq!(source.bad_rows(), 5);
-        let bad: Vec<(u64, Option<&str>, &str, &str)> = source
-            .bad_row_samples()
-            .iter()
-            .map(|s| (s.line, s.column.as_deref(), s.reason.as_str(), s.raw.as_str()))
-            .collect();
+        let bad = sample_parts(&source);
         assert_eq!(
             bad,
             vec![
@@ -759,11 +764,7 @@ pub(super) mod tests {
             vec![ev(r#"{"a":1}"#, None, 2), ev(r#"{"a":2,"t":true}"#, None, 5)]
         );
         assert_eq!(source.rows_consumed(), 4);
-        let bad: Vec<(u64, Option<&str>, &str, &str)> = source
-            .bad_row_samples()
-            .iter()
-            .map(|s| (s.line, s.column.as_deref(), s.reason.as_str(), s.raw.as_str()))
-            .collect();
+        let bad = sample_parts(&source);
         assert_eq!(
             bad,
             vec![
