@@ -185,7 +185,7 @@ impl Workbench {
         if moved {
             // Relative paths now start from the new folder.
             self.checked = None;
-            self.check_due = Some(0.0);
+            self.check_due = super::CheckDue::Now;
         }
         Ok(())
     }

@@ -36,6 +36,19 @@ pub struct WorkbenchOptions {
     pub config_dir: Option<PathBuf>,
 }
 
+/// When the pipeline on screen is checked again (scripts compiled), so typing never waits on it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CheckDue {
+    /// Checked; nothing changed since.
+    Idle,
+    /// On the next frame (a file was opened or moved).
+    Now,
+    /// An edit was just made: [`CHECK_DELAY_SECONDS`] after the frame that sees it.
+    AfterPause,
+    /// At this time (seconds of the UI clock), unless another edit moves it.
+    At(f64),
+}
+
 /// The document being edited and what belongs to it.
 struct Document {
     /// The file it was opened from or saved to; `None` while untitled.
@@ -66,7 +79,7 @@ pub struct Workbench {
     problems: Vec<GraphError>,
     canvas_problems: Vec<GraphError>,
     /// When the current document is due to be checked (after typing pauses).
-    check_due: Option<f64>,
+    check_due: CheckDue,
     checked: Option<PipelineDoc>,
     inspected: Option<NodeId>,
     inspector: InspectorState,
@@ -105,7 +118,7 @@ impl Workbench {
             current: empty,
             problems: Vec::new(),
             canvas_problems: Vec::new(),
-            check_due: Some(0.0),
+            check_due: CheckDue::Now,
             checked: None,
             inspected: None,
             inspector: InspectorState::default(),
@@ -211,14 +224,14 @@ impl Workbench {
         self.inspector = InspectorState::default();
         self.node_rects.clear();
         self.refresh_current();
-        self.check_due = Some(0.0);
+        self.check_due = CheckDue::Now;
     }
 
     /// Rebuilds the document from the canvas.
     fn refresh_current(&mut self) {
         let (doc, canvas_problems) = snarl_to_doc(&self.snarl, &self.document.base);
         if doc != self.current {
-            self.check_due = Some(f64::NEG_INFINITY);
+            self.check_due = CheckDue::AfterPause;
         }
         self.current = doc;
         self.canvas_problems = canvas_problems;
@@ -241,17 +254,17 @@ impl Workbench {
 
     /// Runs the checks `eddy check` runs, once typing has paused.
     fn check_if_due(&mut self, now: f64) {
-        if let Some(due) = self.check_due {
-            if due == f64::NEG_INFINITY {
-                self.check_due = Some(now + CHECK_DELAY_SECONDS);
+        match self.check_due {
+            CheckDue::Idle => return,
+            CheckDue::AfterPause => {
+                self.check_due = CheckDue::At(now + CHECK_DELAY_SECONDS);
                 return;
             }
-            if now < due {
-                return;
-            }
+            CheckDue::At(due) if now < due => return,
+            CheckDue::At(_) | CheckDue::Now => {}
         }
+        self.check_due = CheckDue::Idle;
         if self.checked.as_ref() == Some(&self.current) {
-            self.check_due = None;
             return;
         }
         let mut problems = self.canvas_problems.clone();
@@ -260,7 +273,6 @@ impl Workbench {
         }
         self.problems = problems;
         self.checked = Some(self.current.clone());
-        self.check_due = None;
     }
 
     fn show_toast(&mut self, text: impl Into<String>, is_error: bool, now: f64) {
@@ -300,7 +312,7 @@ impl eframe::App for Workbench {
             self.apply(command, now);
         }
         self.check_if_due(now);
-        if self.check_due.is_some() {
+        if self.check_due != CheckDue::Idle {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
         self.sync_selection(ctx);
