@@ -70,9 +70,14 @@ pub struct RecoveryOptions {
     #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     pub keep_snapshots: u64,
     /// Continue from a snapshot (a snapshot file, or a folder: its latest one); file sinks
-    /// are cut back to where they were at the snapshot and appended to.
+    /// are cut back to where they were at the snapshot and appended to. The pipeline and the
+    /// input read so far must be unchanged since the snapshot.
     #[arg(long, value_name = "DIR|FILE")]
     pub resume: Option<PathBuf>,
+    /// Let a run without --resume replace the snapshots another run left in --snapshot-dir
+    /// (without it such a folder is refused).
+    #[arg(long, requires = "snapshot_dir")]
+    pub overwrite_snapshots: bool,
     /// Stop after N events, as if killed (without end of input); for tests.
     #[arg(long, value_name = "N", hide = true)]
     pub stop_after: Option<u64>,
@@ -80,6 +85,7 @@ pub struct RecoveryOptions {
 
 /// Runs the command line; the binary's whole body.
 pub fn main() -> Dispatch {
+    crate::io::guard_standard_streams();
     let cli = Cli::parse();
     let code = match cli.command {
         Some(Command::Run { file, quiet, recovery }) => run::run_command(&file, quiet, &recovery),

@@ -15,11 +15,11 @@ const BATCHES_IN_FLIGHT: usize = 8;
 /// One message from the reading thread.
 enum Message {
     /// Events, each with the rows consumed once it was read.
-    Batch { events: Vec<(SourceEvent, u64)>, bad_rows: u64, samples: Vec<RowError> },
+    Batch { events: Vec<(SourceEvent, u64, u64)>, bad_rows: u64, samples: Vec<RowError> },
     /// The source failed (a bad row under `fail`, a read error); nothing follows.
     Failed { error: IoError, bad_rows: u64, samples: Vec<RowError> },
     /// The end of the source; nothing follows.
-    End { bad_rows: u64, samples: Vec<RowError> },
+    End { bad_rows: u64, samples: Vec<RowError>, bytes: u64 },
 }
 
 enum State {
@@ -35,8 +35,9 @@ enum State {
 pub struct Prefetched {
     id: String,
     state: State,
-    batch: std::vec::IntoIter<(SourceEvent, u64)>,
+    batch: std::vec::IntoIter<(SourceEvent, u64, u64)>,
     rows_consumed: u64,
+    bytes_consumed: u64,
     bad_rows: u64,
     samples: Vec<RowError>,
 }
@@ -49,6 +50,7 @@ impl Prefetched {
             state: State::Idle { source: Box::new(source), skip: 0 },
             batch: Vec::new().into_iter(),
             rows_consumed: 0,
+            bytes_consumed: 0,
             bad_rows: 0,
             samples: Vec::new(),
         })
@@ -95,7 +97,7 @@ fn read_ahead(mut source: Source, skip: u64, sender: &SyncSender<Message>) {
         let last = loop {
             match source.next_event() {
                 Ok(Some(event)) => {
-                    events.push((event, source.rows_consumed()));
+                    events.push((event, source.rows_consumed(), source.bytes_consumed()));
                     if events.len() == BATCH_EVENTS {
                         break None;
                     }
@@ -114,7 +116,11 @@ fn read_ahead(mut source: Source, skip: u64, sender: &SyncSender<Message>) {
             None => {}
             Some(None) => {
                 let _ignored =
-                    sender.send(Message::End { bad_rows, samples: samples_sent(&source, &mut sent) });
+                    sender.send(Message::End {
+                    bad_rows,
+                    samples: samples_sent(&source, &mut sent),
+                    bytes: source.bytes_consumed(),
+                });
                 return;
             }
             Some(Some(error)) => {
@@ -129,8 +135,9 @@ fn read_ahead(mut source: Source, skip: u64, sender: &SyncSender<Message>) {
 impl EventFeed for Prefetched {
     fn next_event(&mut self) -> Result<Option<SourceEvent>, IoError> {
         loop {
-            if let Some((event, rows)) = self.batch.next() {
+            if let Some((event, rows, bytes)) = self.batch.next() {
                 self.rows_consumed = rows;
+                self.bytes_consumed = bytes;
                 return Ok(Some(event));
             }
             self.start()?;
@@ -147,8 +154,9 @@ impl EventFeed for Prefetched {
                     self.samples.extend(samples);
                     self.batch = events.into_iter();
                 }
-                Ok(Message::End { bad_rows, samples }) => {
+                Ok(Message::End { bad_rows, samples, bytes }) => {
                     self.bad_rows = bad_rows;
+                    self.bytes_consumed = bytes;
                     self.samples.extend(samples);
                     finish(thread);
                     self.state = State::Done;
@@ -175,6 +183,10 @@ impl EventFeed for Prefetched {
 
     fn rows_consumed(&self) -> u64 {
         self.rows_consumed
+    }
+
+    fn bytes_consumed(&self) -> u64 {
+        self.bytes_consumed
     }
 
     fn skip_rows(&mut self, n: u64) -> Result<(), IoError> {

@@ -8,8 +8,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::RecoveryOptions;
 use crate::engine::{
-    Engine, EngineOptions, RunError, StepOutcome, load_and_check, read_snapshot_file, resolve_snapshot_path,
-    write_snapshot_file,
+    Engine, EngineOptions, ResumePoint, RunError, SnapshotWriter, StepOutcome, load_and_check_with,
+    read_snapshot_file, resolve_snapshot_path,
 };
 
 /// How often (in events) the progress bar is refreshed.
@@ -18,7 +18,7 @@ const PROGRESS_EVERY_EVENTS: u64 = 8192;
 /// Runs a pipeline file; returns the exit code.
 pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions) -> u8 {
     let started = Instant::now();
-    let graph = match load_and_check(file) {
+    let graph = match load_and_check_with(file, recovery.snapshot_dir.as_deref()) {
         Ok(graph) => graph,
         Err(e) => {
             eprintln!("error: {}: {e}", file.display());
@@ -27,12 +27,16 @@ pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions) -> u8 {
     };
     let options =
         EngineOptions { feed: Some(super::Prefetched::wrap), prune_fields: true, ..EngineOptions::default() };
-    let engine = match &recovery.resume {
-        Some(from) => resume_engine(file, graph, from, &options, quiet),
-        None => Engine::new(graph, &options),
-    };
-    let mut engine = match engine {
-        Ok(engine) => engine,
+    // Everything that can refuse the run does so before any output file is opened.
+    let prepared = prepare(file, &graph, recovery, quiet).and_then(|(resume, writer)| {
+        let engine = match &resume {
+            Some(point) => Engine::restore(graph, &point.snapshot, &options)?,
+            None => Engine::new(graph, &options)?,
+        };
+        Ok((engine, writer))
+    });
+    let (mut engine, mut writer) = match prepared {
+        Ok(prepared) => prepared,
         Err(e) => {
             eprintln!("error: {e}");
             return e.exit_code();
@@ -47,7 +51,7 @@ pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions) -> u8 {
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
     });
-    let result = drive(&mut engine, progress.as_ref(), started, file, recovery);
+    let result = drive(&mut engine, progress.as_ref(), started, file, recovery, writer.as_mut());
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }
@@ -73,20 +77,40 @@ pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions) -> u8 {
     }
 }
 
-/// An engine continuing from the snapshot at `from` (a file, or a folder's latest).
-fn resume_engine(
+/// The snapshot to resume from, checked against the pipeline and its inputs, and the writer
+/// of this run's snapshots, its folder checked: all before an output file is opened.
+fn prepare(
     file: &Path,
-    graph: crate::graph::ValidGraph,
-    from: &Path,
-    options: &EngineOptions,
+    graph: &crate::graph::ValidGraph,
+    recovery: &RecoveryOptions,
     quiet: bool,
-) -> Result<Engine, RunError> {
-    let path = resolve_snapshot_path(from)?;
-    let snapshot = read_snapshot_file(&path, &graph, file)?;
-    if !quiet {
-        eprintln!("resuming from {} ({} events in)", path.display(), snapshot.events_in);
-    }
-    Engine::restore(graph, &snapshot, options)
+) -> Result<(Option<ResumePoint>, Option<SnapshotWriter>), RunError> {
+    let resume = match &recovery.resume {
+        Some(from) => {
+            let path = resolve_snapshot_path(from)?;
+            let point = read_snapshot_file(&path, graph, file)?;
+            if !quiet {
+                eprintln!("resuming from {} ({} events in)", path.display(), point.snapshot.events_in);
+            }
+            Some(point)
+        }
+        None => None,
+    };
+    let writer = match (&recovery.snapshot_dir, recovery.snapshot_every) {
+        (Some(dir), Some(_)) => {
+            let keep = usize::try_from(recovery.keep_snapshots).unwrap_or(usize::MAX);
+            let (writer, note) =
+                SnapshotWriter::open(dir, keep, graph, resume.as_ref(), recovery.overwrite_snapshots)?;
+            if let Some(note) = note
+                && !quiet
+            {
+                eprintln!("{note}");
+            }
+            Some(writer)
+        }
+        _ => None,
+    };
+    Ok((resume, writer))
 }
 
 fn drive(
@@ -95,19 +119,18 @@ fn drive(
     started: Instant,
     file: &Path,
     recovery: &RecoveryOptions,
+    mut writer: Option<&mut SnapshotWriter>,
 ) -> Result<(), RunError> {
-    let snapshots = recovery.snapshot_every.zip(recovery.snapshot_dir.as_deref());
-    let keep = usize::try_from(recovery.keep_snapshots).unwrap_or(usize::MAX);
     loop {
         match engine.step()? {
             StepOutcome::Ended | StepOutcome::Finished => return Ok(()),
             StepOutcome::Event { .. } => {
                 let events = engine.stats().events_in;
-                if let Some((every, dir)) = snapshots
+                if let (Some(every), Some(writer)) = (recovery.snapshot_every, writer.as_deref_mut())
                     && events.is_multiple_of(every)
                 {
                     let snapshot = engine.snapshot()?;
-                    write_snapshot_file(dir, &snapshot, engine.graph(), file, keep)?;
+                    writer.write(&snapshot, engine.graph(), file)?;
                 }
                 if recovery.stop_after.is_some_and(|n| events >= n) {
                     return Ok(());

@@ -43,9 +43,13 @@ pub enum RunError {
         /// What went wrong.
         reason: String,
     },
-    /// A snapshot does not fit this pipeline.
+    /// A snapshot does not fit this pipeline (or its inputs), or cannot be read.
     #[error("cannot restore the snapshot: {0}")]
     Snapshot(String),
+    /// A snapshot could not be taken or written (a value with no file form, a full disk), or
+    /// the snapshot folder is not this run's to write.
+    #[error("cannot write a snapshot: {0}")]
+    SnapshotWrite(String),
 }
 
 impl RunError {

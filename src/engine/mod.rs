@@ -11,6 +11,7 @@ mod error;
 mod run;
 mod snapshot;
 mod snapshot_file;
+mod source_digest;
 mod stats;
 mod timers;
 mod trace;
@@ -26,10 +27,11 @@ use crate::script::{ScriptHost, ScriptLimits, set_script_clock};
 
 pub use clock::{Clock, WallClock};
 pub use error::RunError;
-pub use run::{load_and_check, run_captured};
+pub use run::{load_and_check, load_and_check_with, run_captured};
 pub use snapshot::{EngineSnapshot, Keyframe, SnapshotTimer};
 pub use snapshot_file::{
-    SNAPSHOT_FORMAT_VERSION, pipeline_hash, read_snapshot_file, resolve_snapshot_path, write_snapshot_file,
+    ResumePoint, SNAPSHOT_FORMAT_VERSION, SnapshotWriter, fingerprint, pipeline_hash, read_snapshot_file,
+    resolve_snapshot_path,
 };
 pub use stats::{RunStats, StepStats};
 pub use timers::{TimerEntry, TimerWheel};

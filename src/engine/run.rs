@@ -8,11 +8,26 @@ use crate::graph::{GraphErrors, ProblemKind, ValidGraph};
 
 /// Loads a pipeline file and checks it (structure and scripts), all problems at once.
 pub fn load_and_check(path: &Path) -> Result<ValidGraph, RunError> {
+    load_and_check_with(path, None)
+}
+
+/// [`load_and_check`], and the files of the run against the pipeline file itself and against
+/// the snapshot folder `snapshot_dir` (none may be written over another).
+pub fn load_and_check_with(path: &Path, snapshot_dir: Option<&Path>) -> Result<ValidGraph, RunError> {
     let text = crate::graph::read_text(path).map_err(RunError::Invalid)?;
     let partial = crate::graph::parse_lenient(&text, path).map_err(RunError::Invalid)?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let base_dir = if base_dir.as_os_str().is_empty() { std::path::PathBuf::from(".") } else { base_dir };
-    let checked = super::check(&partial.doc, &base_dir);
+    let mut checked = super::check(&partial.doc, &base_dir);
+    let collisions = crate::graph::path_collisions(&partial.doc, &base_dir, Some(path), snapshot_dir);
+    let known = match &checked {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.0.clone(),
+    };
+    let extra: Vec<_> = collisions.into_iter().filter(|c| !known.contains(c)).collect();
+    if !extra.is_empty() {
+        checked = Err(GraphErrors(known.into_iter().chain(extra).collect()));
+    }
     if partial.problems.is_empty() {
         return checked.map_err(RunError::Invalid);
     }

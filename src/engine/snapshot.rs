@@ -32,6 +32,9 @@ pub struct EngineSnapshot {
     pub clock: Option<i64>,
     /// Rows consumed per source (by source id): the next event is the row after them.
     pub source_rows: BTreeMap<String, u64>,
+    /// Bytes of each source's file those rows take (by source id): a resume checks that
+    /// they are unchanged.
+    pub source_bytes: BTreeMap<String, u64>,
     /// Per step id, each live key's `snapshot()` value, in key order.
     pub steps: BTreeMap<String, Vec<(Key, Dynamic)>>,
     /// Pending timers, in firing order.
@@ -76,6 +79,19 @@ impl Engine {
             .map(|slot| {
                 let peeked = u64::from(slot.head.is_some());
                 (slot.source.id().to_owned(), slot.source.rows_consumed() - peeked)
+            })
+            .collect()
+    }
+
+    fn source_bytes(&self) -> BTreeMap<String, u64> {
+        self.sources
+            .iter()
+            .map(|slot| {
+                let bytes = match &slot.head {
+                    Some(head) => head.offset,
+                    None => slot.source.bytes_consumed(),
+                };
+                (slot.source.id().to_owned(), bytes)
             })
             .collect()
     }
@@ -199,10 +215,14 @@ impl Engine {
         self.stats.timers_fired = stats.timers_fired;
     }
 
-    /// Takes a snapshot between two events (before end of input). File sinks are flushed, so
-    /// that the bytes it records for them are in their files.
+    /// Takes a snapshot between two events (before end of input). File sinks are flushed and
+    /// synced to the disk, so that the bytes it records for them are in their files even
+    /// after a power loss.
     pub fn snapshot(&mut self) -> Result<EngineSnapshot, RunError> {
         self.flush()?;
+        for slot in &mut self.sinks {
+            slot.sink.sync()?;
+        }
         let sinks =
             self.sinks.iter().filter_map(|slot| slot.sink.position().map(|p| (slot.id.clone(), p))).collect();
         let mut steps = BTreeMap::new();
@@ -217,6 +237,7 @@ impl Engine {
         Ok(EngineSnapshot {
             clock: self.clock.now(),
             source_rows: self.source_rows(),
+            source_bytes: self.source_bytes(),
             steps,
             timers: self.snapshot_timers(),
             events_in: self.stats.events_in,

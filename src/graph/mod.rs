@@ -9,6 +9,7 @@ mod error;
 mod file;
 mod layout;
 mod model;
+mod paths;
 mod validate;
 mod write;
 
@@ -22,5 +23,6 @@ pub use model::{
     BadRowPolicy, Builtin, ClockMode, ClockSpec, ColumnType, EmitMode, FORMAT_VERSION, InsertMode, OpFamily,
     OpKind, PipelineDoc, SinkFormat, SinkSpec, SourceFormat, SourceSpec, StepSpec, TimeFormat,
 };
+pub use paths::{canonical_path, path_collisions};
 pub use validate::{BRANCH_PORTS, StreamRef, ValidGraph, validate};
 pub use write::{to_canonical_toml, to_toml_over};

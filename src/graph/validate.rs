@@ -3,7 +3,8 @@
 //! Checks: ids unique and well-formed, inputs that exist, arity (join ≥ 2, merge ≥ 1, the rest
 //! exactly 1, sinks ≥ 1), no cycles, keyed operators fed by keyed streams, operator settings
 //! (a script or built-in where one is needed, collect's size/timeout, durations), sink paths,
-//! and source files that exist. Scripts are compiled one layer up (`engine::check`), since
+//! source files that exist, and no file both read and written or written twice
+//! ([`super::paths`]). Scripts are compiled one layer up (`engine::check`), since
 //! this module knows nothing of Rhai.
 
 use std::cmp::Reverse;
@@ -133,6 +134,7 @@ pub fn validate(doc: &PipelineDoc, base_dir: &Path) -> Result<ValidGraph, GraphE
         }
     }
     check_sources(doc, base_dir, &mut errors);
+    errors.extend(super::paths::path_collisions(doc, base_dir, None, None));
 
     let (order, cycle) = topological_order(doc, &step_inputs);
     if !cycle.is_empty() {

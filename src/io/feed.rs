@@ -10,6 +10,8 @@ pub trait EventFeed: Send {
     fn next_event(&mut self) -> Result<Option<SourceEvent>, IoError>;
     /// Rows consumed (good and bad) up to and including the last event returned.
     fn rows_consumed(&self) -> u64;
+    /// Bytes of the file consumed up to and including the last event returned.
+    fn bytes_consumed(&self) -> u64;
     /// Skips `n` rows before the first event is read (resuming from a snapshot).
     fn skip_rows(&mut self, n: u64) -> Result<(), IoError>;
     /// Skips `n` rows for their position only: bad rows among them need not be counted or
@@ -32,6 +34,10 @@ impl EventFeed for Source {
 
     fn rows_consumed(&self) -> u64 {
         Source::rows_consumed(self)
+    }
+
+    fn bytes_consumed(&self) -> u64 {
+        Source::bytes_consumed(self)
     }
 
     fn skip_rows(&mut self, n: u64) -> Result<(), IoError> {

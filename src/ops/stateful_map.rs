@@ -75,7 +75,23 @@ pub fn builtin_step(
             let n = n.as_int().map_err(|_| fail("the count is not an INT".into()))?;
             Dynamic::from_int(n + 1)
         }
-        (_, None) => operand(value)?,
+        // A key's first value is checked as every later one is, so that the error names
+        // the row that brought it.
+        (Builtin::Sum, None) => {
+            let first = operand(value)?;
+            if !(first.is_int() || first.is_float()) {
+                return Err(fail(format!(
+                    "the built-in sum takes numbers, not {}",
+                    crate::value::describe_type(&first)
+                )));
+            }
+            first
+        }
+        (Builtin::Min | Builtin::Max, None) => {
+            let first = operand(value)?;
+            crate::value::compare(&first, &first).map_err(fail)?;
+            first
+        }
         (Builtin::Sum, Some(acc)) => crate::value::add(acc, &operand(value)?).map_err(fail)?,
         (Builtin::Min | Builtin::Max, Some(acc)) => {
             let candidate = operand(value)?;

@@ -294,7 +294,10 @@ fn resume_refuses_another_pipelines_snapshot_and_a_corrupt_file() {
     assert_eq!(wrong.status.code(), Some(1));
     let message = text(&wrong.stderr);
     assert!(message.contains(&latest), "names the snapshot file: {message}");
-    assert!(message.contains("another pipeline") && message.contains("sessions.toml"), "{message}");
+    assert!(
+        message.contains("differs in what decides the output") && message.contains("sessions.toml"),
+        "{message}"
+    );
 
     std::fs::write(dir.join("broken.json"), "{\"format\": \"eddy-snapshot\", \"format_ver").unwrap();
     let corrupt = eddy(&["run", "--quiet", "sessions.toml", "--resume", "broken.json"], dir);

@@ -146,6 +146,10 @@ impl Sink for CsvSink {
         self.writer.flush().map_err(|e| IoError::file(&self.path, "write", e))
     }
 
+    fn sync(&mut self) -> Result<(), IoError> {
+        self.writer.get_ref().get_ref().sync_data().map_err(|e| IoError::file(&self.path, "sync", e))
+    }
+
     fn items_written(&self) -> u64 {
         self.written
     }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use rhai::Dynamic;
 
 pub use capture::{CaptureHandle, CaptureSink};
+pub use stdout::guard_standard_streams;
 
 use crate::graph::{SinkFormat, SinkSpec};
 use crate::io::error::IoError;
@@ -33,6 +34,12 @@ pub trait Sink: Send {
 
     /// Pushes buffered items out to the file or stream. Also called at the end of a run.
     fn flush(&mut self) -> Result<(), IoError>;
+
+    /// Pushes flushed bytes to the disk itself (fsync), so that a snapshot taken next never
+    /// records bytes a power loss could take back. Nothing to do for a sink that is no file.
+    fn sync(&mut self) -> Result<(), IoError> {
+        Ok(())
+    }
 
     /// Items written so far.
     fn items_written(&self) -> u64;
@@ -81,6 +88,11 @@ impl<W> Counting<W> {
     /// Bytes written so far (those still in a buffer above this writer not included).
     pub(crate) fn count(&self) -> u64 {
         self.count
+    }
+
+    /// The writer underneath.
+    pub(crate) fn get_ref(&self) -> &W {
+        &self.inner
     }
 }
 
@@ -138,7 +150,17 @@ pub fn resume_sink(
 /// created with its parent folders, truncated) or standard output.
 pub fn open_sink(spec: &SinkSpec, base_dir: &Path) -> Result<Box<dyn Sink>, IoError> {
     match spec.format {
-        SinkFormat::Stdout => Ok(Box::new(stdout::StdoutSink::new(&spec.id))),
+        SinkFormat::Stdout => {
+            // Rust's standard output quietly drops writes to a closed descriptor: refuse
+            // one instead, so that no run reports success for output that went nowhere.
+            if stdout::stdout_closed() {
+                return Err(IoError::Write {
+                    sink: spec.id.clone(),
+                    reason: "standard output is closed: nothing written to it would arrive".into(),
+                });
+            }
+            Ok(Box::new(stdout::StdoutSink::new(&spec.id)))
+        }
         SinkFormat::Jsonl => {
             let (path, file) = create_file(spec, base_dir)?;
             Ok(Box::new(jsonl::JsonlSink::new(&spec.id, path, file)))

@@ -9,6 +9,34 @@ use rhai::Dynamic;
 use super::{Sink, item_error, write_item};
 use crate::io::error::IoError;
 
+/// Whether the process started with standard output closed ([`guard_standard_streams`]).
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Call first thing in a process: notes whether it started with standard output closed
+/// (`eddy run p.toml >&-`). Rust's runtime opens `/dev/null` read-write on a closed standard
+/// descriptor before `main` (so that no file lands on it), which makes every write to it
+/// vanish silently; such a descriptor is recognised by being `/dev/null` opened read-write
+/// (a shell's `> /dev/null` opens it write-only). A stdout sink then refuses to start rather
+/// than report success for output that went nowhere. Linux only (elsewhere, nothing is noted).
+pub fn guard_standard_streams() {
+    let target = std::fs::read_link("/proc/self/fd/1");
+    let is_null = target.is_ok_and(|t| t == std::path::Path::new("/dev/null"));
+    let read_write = std::fs::read_to_string("/proc/self/fdinfo/1").is_ok_and(|info| {
+        info.lines()
+            .find_map(|line| line.strip_prefix("flags:"))
+            .and_then(|flags| u32::from_str_radix(flags.trim(), 8).ok())
+            .is_some_and(|flags| flags & 0o3 == 0o2)
+    });
+    if is_null && read_write {
+        STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Whether standard output was closed when the process started.
+pub(super) fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Bytes gathered before they are written to standard output.
 const BUFFER: usize = 64 * 1024;
 

@@ -204,7 +204,6 @@ impl CsvReader {
         }
     }
 
-    /// The next row, or `None` at the end of the file.
     /// Passes over the next row without reading its cells; false at the end of the file.
     pub(super) fn skip_row(&mut self) -> Result<bool, IoError> {
         if self.done {
@@ -219,6 +218,12 @@ impl CsvReader {
         Ok(true)
     }
 
+    /// Bytes of the file consumed: through the end of the row last read.
+    pub(super) fn position(&self) -> u64 {
+        self.reader.position().byte()
+    }
+
+    /// The next row, or `None` at the end of the file.
     pub(super) fn next_row(&mut self) -> Result<Option<Row>, IoError> {
         if self.done {
             return Ok(None);

@@ -150,6 +150,12 @@ impl JsonReader {
         }
     }
 
+    /// Bytes of the file consumed: through the end of the element last read (or the
+    /// closing `]` and what follows it, at the end).
+    pub(super) fn position(&self) -> u64 {
+        self.pos as u64
+    }
+
     /// The raw text of the element last read.
     pub(super) fn last_raw(&self) -> String {
         let (start, end) = self.last_span;

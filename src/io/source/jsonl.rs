@@ -24,6 +24,8 @@ pub(super) struct JsonlReader {
     buf: Vec<u8>,
     /// The number of the line in `buf`.
     line: u64,
+    /// Bytes read from the file so far (through the line in `buf`).
+    offset: u64,
     /// The path of a JSON error inside a line.
     error_path: ErrorPath,
 }
@@ -37,6 +39,7 @@ impl JsonlReader {
             path: path.to_path_buf(),
             buf: Vec::with_capacity(1024),
             line: 0,
+            offset: 0,
             error_path: ErrorPath::default(),
         })
     }
@@ -52,6 +55,7 @@ impl JsonlReader {
             if read == 0 {
                 return Ok(false);
             }
+            self.offset += read as u64;
             self.line += 1;
             let mut text = self.buf.as_slice();
             if self.line == 1 {
@@ -74,6 +78,7 @@ impl JsonlReader {
             if read == 0 {
                 return Ok(None);
             }
+            self.offset += read as u64;
             self.line += 1;
             let mut text = self.buf.as_slice();
             if self.line == 1 {
@@ -110,6 +115,11 @@ impl JsonlReader {
             };
             return Ok(Some(row));
         }
+    }
+
+    /// Bytes of the file consumed: through the end of the row last read.
+    pub(super) fn position(&self) -> u64 {
+        self.offset
     }
 
     /// The raw text of the line last read.

@@ -38,6 +38,9 @@ pub struct SourceEvent {
     /// The record's key field, read by the source when asked to ([`Source::set_key_field`])
     /// and the field is a string; `None` otherwise.
     pub key: Option<rhai::ImmutableString>,
+    /// Bytes of the file consumed before this record's row: a snapshot taken with this event
+    /// not yet processed records this many bytes (and checks them on resume).
+    pub offset: u64,
 }
 
 /// One row from a format reader: a record, or why it cannot be read.
@@ -83,6 +86,15 @@ impl Reader {
             Self::Csv(reader) => reader.next_row(),
             Self::Jsonl(reader) => reader.next_row(),
             Self::Json(reader) => reader.next_row(),
+        }
+    }
+
+    /// Bytes of the file consumed: through the end of the row last read.
+    fn position(&self) -> u64 {
+        match self {
+            Self::Csv(reader) => reader.position(),
+            Self::Jsonl(reader) => reader.position(),
+            Self::Json(reader) => reader.position(),
         }
     }
 
@@ -253,6 +265,11 @@ impl Source {
         Ok(())
     }
 
+    /// Bytes of the file consumed so far: through the end of the row last read.
+    pub fn bytes_consumed(&self) -> u64 {
+        self.reader.position()
+    }
+
     /// Bad rows skipped or dead-lettered so far.
     pub fn bad_rows(&self) -> u64 {
         self.bad
@@ -320,6 +337,7 @@ impl Source {
 
     /// Reads one row and applies the time field and the policy to it.
     fn step(&mut self) -> Result<Step, IoError> {
+        let offset = self.reader.position();
         let Some(row) = self.reader.next_row()? else {
             return Ok(Step::End);
         };
@@ -332,7 +350,7 @@ impl Source {
                     } else {
                         Dynamic::from_map(fields)
                     };
-                    return Ok(Step::Event(SourceEvent { value, time, line, key }));
+                    return Ok(Step::Event(SourceEvent { value, time, line, key, offset }));
                 }
                 Err((column, reason)) => RowError {
                     path: self.path.clone(),

@@ -271,6 +271,13 @@ impl Workbench {
         if let Err(errors) = crate::engine::check(&self.current, &self.base_dir()) {
             problems.extend(errors.0);
         }
+        // What `eddy check` adds with the file in hand: no output over the pipeline file.
+        let file = self.document.file.as_deref();
+        for collision in crate::graph::path_collisions(&self.current, &self.base_dir(), file, None) {
+            if !problems.contains(&collision) {
+                problems.push(collision);
+            }
+        }
         self.problems = problems;
         self.checked = Some(self.current.clone());
     }
