@@ -115,8 +115,7 @@ fn read_ahead(mut source: Source, skip: u64, sender: &SyncSender<Message>) {
         match last {
             None => {}
             Some(None) => {
-                let _ignored =
-                    sender.send(Message::End {
+                let _ignored = sender.send(Message::End {
                     bad_rows,
                     samples: samples_sent(&source, &mut sent),
                     bytes: source.bytes_consumed(),

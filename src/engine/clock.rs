@@ -70,7 +70,7 @@ impl Clock {
 
 /// The only place that reads the machine's clock.
 #[expect(clippy::disallowed_methods, reason = "the wall clock is the one place system time is read")]
-fn wall_clock_micros() -> i64 {
+pub(crate) fn wall_clock_micros() -> i64 {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX)
 }

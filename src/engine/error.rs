@@ -28,6 +28,18 @@ pub enum RunError {
         /// File, line, column and reason.
         error: crate::io::RowError,
     },
+    /// A source's file breaks its format so that nothing after the fault can be read (a JSON
+    /// array broken mid-way): whatever its bad-row policy.
+    #[error(
+        "source `{source_id}`: cannot read past {error}\n  (the rest of the file cannot be found in a broken JSON array, \
+         so no on_bad_row policy can skip this: fix the file, or write it as JSON Lines, where a broken line is one bad row)"
+    )]
+    Unreadable {
+        /// The source.
+        source_id: String,
+        /// File, line, column and reason.
+        error: crate::io::RowError,
+    },
     /// Reading a source or writing a sink failed.
     #[error("{0}")]
     Io(#[from] IoError),

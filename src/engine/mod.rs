@@ -471,6 +471,9 @@ impl Engine {
                     Err(IoError::Row(error)) => {
                         return Err(RunError::BadRow { source_id: slot.source.id().to_owned(), error });
                     }
+                    Err(IoError::Unreadable(error)) => {
+                        return Err(RunError::Unreadable { source_id: slot.source.id().to_owned(), error });
+                    }
                     Err(other) => return Err(other.into()),
                 }
             }

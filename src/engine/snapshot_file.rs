@@ -103,7 +103,10 @@ pub fn fingerprint(graph: &ValidGraph) -> BTreeMap<String, Value> {
         let mut value = serde_json::to_value(source).unwrap_or(Value::Null);
         if let Value::Object(fields) = &mut value {
             // The format as read: `format = "csv"` on `x.csv` changes nothing.
-            fields.insert("format".into(), serde_json::to_value(source.effective_format()).unwrap_or(Value::Null));
+            fields.insert(
+                "format".into(),
+                serde_json::to_value(source.effective_format()).unwrap_or(Value::Null),
+            );
         }
         parts.insert(format!("source `{}`", source.id), value);
     }
@@ -389,7 +392,9 @@ impl SnapshotWriter {
         };
         let mut hashers = hashers;
         for source in &graph.doc.sources {
-            hashers.entry(source.id.clone()).or_insert_with(|| PrefixHasher::new(graph.resolve(&source.path)));
+            hashers
+                .entry(source.id.clone())
+                .or_insert_with(|| PrefixHasher::new(graph.resolve(&source.path)));
         }
         Ok((Self { dir: dir.to_path_buf(), keep: keep.max(1), run, hashers }, note))
     }
@@ -471,10 +476,7 @@ impl SnapshotWriter {
 
 /// A run id: the time and the process, in hex (unique enough to tell two runs apart).
 fn new_run_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{nanos:x}-{:x}", std::process::id())
+    format!("{:x}-{:x}", super::clock::wall_clock_micros(), std::process::id())
 }
 
 /// The events count in a snapshot file's name.

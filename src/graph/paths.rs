@@ -35,7 +35,9 @@ impl Role {
         match self {
             Role::Source(id) | Role::DeadLetter(id) => Place::Source(id.clone()),
             Role::Sink(id) => Place::Sink(id.clone()),
-            Role::Pipeline | Role::SnapshotDir => Place::File(pipeline.map(Path::to_path_buf).unwrap_or_default()),
+            Role::Pipeline | Role::SnapshotDir => {
+                Place::File(pipeline.map(Path::to_path_buf).unwrap_or_default())
+            }
         }
     }
 
@@ -183,7 +185,8 @@ pub fn path_collisions(
             ));
         }
         if let Some(dir) = &snapshot_dir {
-            if later.canonical.starts_with(dir) && (later.role.writes() || is_snapshot_name(&later.canonical)) {
+            if later.canonical.starts_with(dir) && (later.role.writes() || is_snapshot_name(&later.canonical))
+            {
                 problems.push(GraphError::at(
                     later.role.place(pipeline),
                     later.role.field(),
@@ -213,7 +216,9 @@ pub fn path_collisions(
 
 /// Whether a file name is one the snapshot folder's writer creates or prunes.
 fn is_snapshot_name(path: &Path) -> bool {
-    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("snapshot-") || n.starts_with(".tmp"))
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("snapshot-") || n.starts_with(".tmp"))
 }
 
 #[cfg(test)]

@@ -17,9 +17,16 @@ pub enum IoError {
         /// The operating system's error.
         source: std::io::Error,
     },
-    /// A bad row under the policy `fail` (or a file that cannot be read as its format at all).
+    /// A bad row under the policy `fail`.
     #[error(transparent)]
     Row(#[from] RowError),
+    /// Text that breaks the file's format so that nothing after it can be found (a JSON array
+    /// broken mid-way): no bad-row policy can go past it.
+    #[error(
+        "{0}\n  (past this point the file cannot be read as a JSON array at all, so no on_bad_row policy can skip it: \
+         fix the file, or write it as JSON Lines, where a broken line is just one bad row)"
+    )]
+    Unreadable(RowError),
     /// An item the sink cannot write: a value with no JSON form (a non-finite float, a
     /// function pointer, …) or a CSV column problem.
     #[error("sink `{sink}`: {reason}")]

@@ -5,6 +5,7 @@
 mod architecture;
 mod cli;
 mod conformance;
+mod data_safety;
 mod errors;
 mod examples;
 mod fast_path;

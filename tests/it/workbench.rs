@@ -389,3 +389,26 @@ fn duplicate_delete_copy_and_paste_nodes_keep_ids_unique() {
     }
     assert!(harness.state().current_doc().steps.is_empty());
 }
+
+#[test]
+fn a_sink_over_its_source_or_the_pipeline_file_is_a_problem_in_the_workbench() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example_copy("sessions", dir.path());
+    let mut harness = workbench(Some(file), dir.path());
+    click_node(&mut harness, "sessions");
+    replace_text(&mut harness, "file", "./clicks.csv");
+    harness.run_steps(40);
+    let problems: Vec<String> = harness.state().problems().iter().map(ToString::to_string).collect();
+    assert!(
+        problems.iter().any(|p| p.contains("sink `sessions`") && p.contains("source `clicks` reads")),
+        "{problems:?}"
+    );
+    replace_text(&mut harness, "file", "sessions.toml");
+    harness.run_steps(40);
+    let problems: Vec<String> = harness.state().problems().iter().map(ToString::to_string).collect();
+    assert!(
+        problems.iter().any(|p| p.contains("sink `sessions`") && p.contains("is the pipeline file")),
+        "{problems:?}"
+    );
+    harness.get_by_label_contains("⚠ Problems (1)");
+}

@@ -2,7 +2,7 @@
 //!
 //! An element that is not an object, or holds an integer beyond i64, is a bad row at
 //! the element's line. Text that is not JSON at all stops the read with an
-//! [`IoError::Row`] naming serde_json's line and column, whatever the policy: there is
+//! [`IoError::Unreadable`] naming serde_json's line and column, whatever the policy: there is
 //! no telling where the next element would start.
 
 use std::fs::File;
@@ -245,7 +245,7 @@ impl JsonReader {
             .map_or(self.bytes.len(), |i| line_start + i);
         let raw =
             String::from_utf8_lossy(&self.bytes[line_start..line_end]).trim_end_matches('\r').to_string();
-        IoError::Row(RowError {
+        IoError::Unreadable(RowError {
             path: self.path.clone(),
             line,
             column: None,

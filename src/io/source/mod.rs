@@ -822,7 +822,9 @@ pub(super) mod tests {
             // Whatever the policy: the rest of the file cannot be found.
             spec.on_bad_row = BadRowPolicy::Skip;
             let err = read_file(&dir, &spec).unwrap_err();
-            let IoError::Row(row) = err else { panic!("{text:?}: not a row error: {err}") };
+            let IoError::Unreadable(row) = err else {
+                panic!("{text:?}: not an unreadable-file error: {err}")
+            };
             let serde =
                 serde_json::from_str::<Vec<serde_json::Map<String, serde_json::Value>>>(text).unwrap_err();
             assert_eq!(row.line, serde.line() as u64, "{text:?}: {row}");
@@ -840,11 +842,11 @@ pub(super) mod tests {
         );
         let dir = folder_with("e.json", b"[\n {\"a\": 1},\n {\"a\": tru}\n]");
         let err = read_file(&dir, &spec("e.json")).unwrap_err();
+        let IoError::Unreadable(row) = err else { panic!() };
         assert_eq!(
-            err.to_string(),
+            row.to_string(),
             format!("{}:3: invalid JSON at column 11: expected ident", dir.path().join("e.json").display())
         );
-        let IoError::Row(row) = err else { panic!() };
         assert_eq!(row.raw, " {\"a\": tru}");
     }
 
