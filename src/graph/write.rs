@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
+use super::limits::{ByteSize, LimitsSpec};
 use super::model::{ClockMode, PipelineDoc, SinkSpec, SourceSpec, StepSpec};
 
 /// The canonical text of a pipeline: fixed key order, scripts as multi-line literal strings,
@@ -14,6 +15,12 @@ pub fn to_canonical_toml(doc: &PipelineDoc) -> String {
     let mut out = format!("format_version = {}\n", doc.format_version);
     if doc.clock.mode != ClockMode::Replay {
         out.push_str("\n[clock]\nmode = \"wall\"\n");
+    }
+    if !doc.limits.is_empty() {
+        out.push_str("\n[limits]\n");
+        for (key, value) in limits_entries(&doc.limits) {
+            push_key_value(&mut out, key, &value);
+        }
     }
     for source in &doc.sources {
         out.push_str("\n[[sources]]\n");
@@ -62,6 +69,12 @@ pub fn to_toml_over(doc: &PipelineDoc, original: &str, renamed: &BTreeMap<String
             }
         }
     }
+    match fresh.get("limits") {
+        Some(limits) => patch_table(old.as_table_mut(), "limits", limits),
+        None => {
+            old.remove("limits");
+        }
+    }
     for section in ["sources", "steps", "sinks"] {
         patch_section(&mut old, &fresh, section, renamed);
     }
@@ -75,6 +88,39 @@ pub fn to_toml_over(doc: &PipelineDoc, original: &str, renamed: &BTreeMap<String
     }
     renumber_tables(&mut old);
     old.to_string()
+}
+
+fn limits_entries(limits: &LimitsSpec) -> Vec<(&'static str, toml::Value)> {
+    let size = |size: &ByteSize| match size {
+        ByteSize::Bytes(n) => toml::Value::Integer(*n),
+        ByteSize::Text(text) => string(text),
+    };
+    let mut entries = Vec::new();
+    if let Some(timeout) = &limits.call_timeout {
+        entries.push(("call_timeout", string(timeout)));
+    }
+    if let Some(memory) = &limits.call_memory {
+        entries.push(("call_memory", size(memory)));
+    }
+    let counts = [
+        ("max_depth", limits.max_depth),
+        ("max_operations", limits.max_operations),
+        ("max_call_levels", limits.max_call_levels),
+    ];
+    for (key, value) in counts {
+        if let Some(n) = value {
+            entries.push((key, toml::Value::Integer(n)));
+        }
+    }
+    if let Some(bytes) = &limits.max_string_size {
+        entries.push(("max_string_size", size(bytes)));
+    }
+    for (key, value) in [("max_array_size", limits.max_array_size), ("max_map_size", limits.max_map_size)] {
+        if let Some(n) = value {
+            entries.push((key, toml::Value::Integer(n)));
+        }
+    }
+    entries
 }
 
 fn source_entries(source: &SourceSpec) -> Vec<(&'static str, toml::Value)> {
@@ -321,7 +367,7 @@ fn is_default_setting(key: &str, value: &Item) -> bool {
 fn renumber_tables(doc: &mut DocumentMut) {
     let mut next = 1_isize;
     let keys: Vec<String> = doc.iter().map(|(k, _)| k.to_owned()).collect();
-    let order = ["clock", "sources", "steps", "sinks", "editor"];
+    let order = ["clock", "limits", "sources", "steps", "sinks", "editor"];
     let mut ordered: Vec<String> =
         order.iter().filter(|k| keys.iter().any(|x| x == *k)).map(|k| (*k).to_owned()).collect();
     ordered.extend(keys.into_iter().filter(|k| !order.contains(&k.as_str())));

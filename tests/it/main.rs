@@ -8,6 +8,7 @@ mod conformance;
 mod errors;
 mod examples;
 mod fast_path;
+mod limits;
 mod prefetch;
 #[cfg(feature = "gui")]
 mod replay_ui;
