@@ -477,6 +477,26 @@ path = "out.jsonl"
 "#;
 
     #[test]
+    fn the_limits_table_is_written_back_as_read() {
+        let with_limits = FILE.replace(
+            "format_version = 1\n",
+            "format_version = 1\n\n[limits]\ncall_timeout = \"5s\"   # slow machine\ncall_memory = 1048576\nmax_depth = 64\n",
+        );
+        let mut doc = parse_str(&with_limits, Path::new("t.toml")).unwrap();
+        assert_eq!(doc.limits.max_depth, Some(64));
+        assert_eq!(doc.limits.call_memory, Some(crate::graph::ByteSize::Bytes(1_048_576)));
+        assert_eq!(to_toml_over(&doc, &with_limits, &BTreeMap::new()), with_limits);
+        let back = parse_str(&to_canonical_toml(&doc), Path::new("t.toml")).unwrap();
+        assert_eq!(back, doc);
+        // Changed: the comment stays; removed: the table goes.
+        doc.limits.call_memory = Some(crate::graph::ByteSize::Text("1GiB".into()));
+        let text = to_toml_over(&doc, &with_limits, &BTreeMap::new());
+        assert!(text.contains("call_timeout = \"5s\"   # slow machine\ncall_memory = \"1GiB\"\n"), "{text}");
+        doc.limits = crate::graph::LimitsSpec::default();
+        assert_eq!(to_toml_over(&doc, &with_limits, &BTreeMap::new()), FILE);
+    }
+
+    #[test]
     fn an_unchanged_document_gives_back_the_same_text() {
         let doc = parse_str(FILE, Path::new("t.toml")).unwrap();
         assert_eq!(to_toml_over(&doc, FILE, &BTreeMap::new()), FILE);
