@@ -10,7 +10,21 @@ use eddy::cli::Dispatch;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    match eddy::cli::main() {
+    // The command line's work (the engine, its scripts) runs on a thread with a large stack, so
+    // that a deeply nested value a script builds before its limits stop it is dropped safely.
+    let spawned = std::thread::Builder::new()
+        .name("eddy-main".into())
+        .stack_size(eddy::script::ENGINE_STACK_SIZE)
+        .spawn(eddy::cli::main);
+    let dispatch = match spawned {
+        Ok(thread) => match thread.join() {
+            Ok(dispatch) => dispatch,
+            // The panic was reported on stderr already; exit as an unwinding main would.
+            Err(_) => return ExitCode::from(101),
+        },
+        Err(_) => eddy::cli::main(),
+    };
+    match dispatch {
         Dispatch::Exit(code) => ExitCode::from(code),
         Dispatch::OpenWorkbench(file) => open_workbench(&file),
     }

@@ -7,6 +7,7 @@
 //! [`Engine::restore`], and [`run_captured`] for tests.
 
 mod clock;
+mod deep_json;
 mod error;
 mod run;
 mod snapshot;
@@ -20,7 +21,7 @@ use std::collections::BTreeMap;
 
 use rhai::Dynamic;
 
-use crate::graph::{GraphError, GraphErrors, OpKind, PipelineDoc, Place, StreamRef, ValidGraph};
+use crate::graph::{GraphError, GraphErrors, LimitsSpec, OpKind, PipelineDoc, Place, StreamRef, ValidGraph};
 use crate::io::{CaptureHandle, CaptureSink, EventFeed, IoError, Sink, Source, SourceEvent, open_sink};
 use crate::ops::{Item, Key, OpContext, Operator, Output, ValueUse};
 use crate::script::{ScriptHost, ScriptLimits, set_script_clock};
@@ -45,7 +46,8 @@ pub type FeedWrapper = fn(Source) -> Box<dyn EventFeed>;
 /// How an engine is set up.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
-    /// Limits for every script call.
+    /// Limits for every script call; what the pipeline file's `[limits]` table sets replaces
+    /// them ([`script_limits`]).
     pub limits: ScriptLimits,
     /// Capture every sink in memory instead of writing files and stdout.
     pub capture_sinks: bool,
@@ -92,11 +94,44 @@ struct SinkSlot {
     sink: Box<dyn Sink>,
 }
 
+/// The limits a pipeline's script calls run under: `base` (the engine options'), with what
+/// the file's `[limits]` table sets in its place (the table was checked when read; a setting
+/// that is still out of range keeps the base's value).
+pub fn script_limits(base: ScriptLimits, spec: &LimitsSpec) -> ScriptLimits {
+    let mut limits = base;
+    if let Some(Ok(micros)) = spec.call_timeout_micros() {
+        limits.call_timeout = std::time::Duration::from_micros(micros.unsigned_abs());
+    }
+    if let Some(Ok(bytes)) = spec.call_memory.as_ref().map(|s| s.bytes()) {
+        limits.call_memory = bytes;
+    }
+    if let Some(Ok(bytes)) = spec.max_string_size.as_ref().map(|s| s.bytes()) {
+        limits.max_string_size = usize::try_from(bytes).unwrap_or(usize::MAX);
+    }
+    let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    if let Some(Ok(n)) = spec.count("max_depth") {
+        limits.max_depth = size(n);
+    }
+    if let Some(Ok(n)) = spec.count("max_operations") {
+        limits.max_operations = n;
+    }
+    if let Some(Ok(n)) = spec.count("max_call_levels") {
+        limits.max_call_levels = size(n);
+    }
+    if let Some(Ok(n)) = spec.count("max_array_size") {
+        limits.max_array_size = size(n);
+    }
+    if let Some(Ok(n)) = spec.count("max_map_size") {
+        limits.max_map_size = size(n);
+    }
+    limits
+}
+
 /// Validates a document and compiles every step's script, reporting all problems at once:
 /// structural ones, then each script that does not compile or lacks a function it needs.
 pub fn check(doc: &PipelineDoc, base_dir: &std::path::Path) -> Result<ValidGraph, GraphErrors> {
     let structural = crate::graph::validate(doc, base_dir);
-    let host = ScriptHost::default();
+    let host = ScriptHost::new(script_limits(ScriptLimits::default(), &doc.limits));
     let mut problems = match &structural {
         Ok(_) => Vec::new(),
         Err(errors) => errors.0.clone(),
@@ -201,7 +236,7 @@ impl Engine {
         options: &EngineOptions,
         sink_positions: Option<&BTreeMap<String, crate::io::SinkPosition>>,
     ) -> Result<Self, RunError> {
-        let host = ScriptHost::new(options.limits);
+        let host = ScriptHost::new(script_limits(options.limits, &graph.doc.limits));
         let doc = &graph.doc;
         let mut ops = Vec::with_capacity(doc.steps.len());
         for (i, step) in doc.steps.iter().enumerate() {

@@ -519,7 +519,7 @@ pub fn resolve_snapshot_path(path: &Path) -> Result<PathBuf, RunError> {
 pub fn read_snapshot_file(path: &Path, graph: &ValidGraph, pipeline: &Path) -> Result<ResumePoint, RunError> {
     let bad = |why: String| RunError::Snapshot(format!("{}: {why}", path.display()));
     let text = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
-    let probe: Value = serde_json::from_slice(&text)
+    let probe: Value = super::deep_json::from_slice(&text)
         .map_err(|e| bad(format!("not a snapshot file (it is not valid JSON: {e})")))?;
     if probe.get("format").and_then(Value::as_str) != Some(FORMAT) {
         return Err(bad("not a snapshot file (no `\"format\": \"eddy-snapshot\"`)".into()));

@@ -10,6 +10,8 @@ pub enum Place {
     File(PathBuf),
     /// The `[clock]` table.
     Clock,
+    /// The `[limits]` table.
+    Limits,
     /// A `[[sources]]` entry, by id (or `#n` when it has none).
     Source(String),
     /// A `[[steps]]` entry, by id (or `#n` when it has none).
@@ -23,6 +25,7 @@ impl fmt::Display for Place {
         match self {
             Place::File(path) => write!(f, "{}", path.display()),
             Place::Clock => f.write_str("[clock]"),
+            Place::Limits => f.write_str("[limits]"),
             Place::Source(id) => write!(f, "source `{id}`"),
             Place::Step(id) => write!(f, "step `{id}`"),
             Place::Sink(id) => write!(f, "sink `{id}`"),

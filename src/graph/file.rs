@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 use super::error::{GraphError, GraphErrors, Place, hint};
+use super::limits::{ByteSize, LIMITS_KEYS, LimitsSpec};
 use super::model::{
     BadRowPolicy, Builtin, ClockMode, ClockSpec, ColumnType, EmitMode, FORMAT_VERSION, InsertMode, OpKind,
     PipelineDoc, SinkFormat, SinkSpec, SourceFormat, SourceSpec, StepSpec, TimeFormat,
@@ -91,7 +92,7 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-const TOP_KEYS: [&str; 6] = ["format_version", "clock", "sources", "steps", "sinks", "editor"];
+const TOP_KEYS: [&str; 7] = ["format_version", "clock", "limits", "sources", "steps", "sinks", "editor"];
 const CLOCK_KEYS: [&str; 1] = ["mode"];
 const SOURCE_KEYS: [&str; 8] =
     ["id", "path", "format", "time_field", "time_format", "on_bad_row", "dead_letter_path", "types"];
@@ -174,6 +175,18 @@ impl Reader {
             }
             None => ClockSpec::default(),
         };
+        let limits = match table.remove("limits") {
+            Some(Value::Table(t)) => self.limits(t),
+            Some(other) => {
+                self.errors.push(GraphError::at(
+                    Place::Limits,
+                    "limits",
+                    format!("expected a table, found {}", other.type_str()),
+                ));
+                LimitsSpec::default()
+            }
+            None => LimitsSpec::default(),
+        };
         let sources = self.array_of_tables(&mut table, "sources", |r, e| r.source(e));
         let steps = self.array_of_tables(&mut table, "steps", |r, e| r.step(e));
         let sinks = self.array_of_tables(&mut table, "sinks", |r, e| r.sink(e));
@@ -196,7 +209,7 @@ impl Reader {
                 format!("unknown top-level key{}", hint(key, TOP_KEYS)),
             ));
         }
-        PipelineDoc { format_version, clock, sources, steps, sinks, editor }
+        PipelineDoc { format_version, clock, limits, sources, steps, sinks, editor }
     }
 
     fn array_of_tables<T>(
@@ -253,6 +266,53 @@ impl Reader {
             .unwrap_or_default();
         self.leftovers(&entry, &CLOCK_KEYS);
         ClockSpec { mode }
+    }
+
+    fn limits(&mut self, table: Table) -> LimitsSpec {
+        let mut entry = Entry { place: Place::Limits, table };
+        let mut spec =
+            LimitsSpec { call_timeout: self.string_opt(&mut entry, "call_timeout"), ..LimitsSpec::default() };
+        spec.call_memory = self.byte_size_opt(&mut entry, "call_memory");
+        spec.max_string_size = self.byte_size_opt(&mut entry, "max_string_size");
+        spec.max_depth = self.integer_opt(&mut entry, "max_depth");
+        spec.max_operations = self.integer_opt(&mut entry, "max_operations");
+        spec.max_call_levels = self.integer_opt(&mut entry, "max_call_levels");
+        spec.max_array_size = self.integer_opt(&mut entry, "max_array_size");
+        spec.max_map_size = self.integer_opt(&mut entry, "max_map_size");
+        for (key, message) in spec.problems() {
+            self.errors.push(GraphError::at(Place::Limits, key, message));
+        }
+        self.leftovers(&entry, &LIMITS_KEYS);
+        spec
+    }
+
+    fn integer_opt(&mut self, entry: &mut Entry, key: &str) -> Option<i64> {
+        match entry.table.remove(key)? {
+            Value::Integer(n) => Some(n),
+            other => {
+                self.errors.push(GraphError::at(
+                    entry.place.clone(),
+                    key,
+                    format!("expected an integer, found {}", other.type_str()),
+                ));
+                None
+            }
+        }
+    }
+
+    fn byte_size_opt(&mut self, entry: &mut Entry, key: &str) -> Option<ByteSize> {
+        match entry.table.remove(key)? {
+            Value::Integer(n) => Some(ByteSize::Bytes(n)),
+            Value::String(s) => Some(ByteSize::Text(s)),
+            other => {
+                self.errors.push(GraphError::at(
+                    entry.place.clone(),
+                    key,
+                    format!("expected a size (\"256MiB\") or a number of bytes, found {}", other.type_str()),
+                ));
+                None
+            }
+        }
     }
 
     fn source(&mut self, entry: &mut Entry) -> Option<SourceSpec> {

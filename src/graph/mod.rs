@@ -8,6 +8,7 @@ mod edit;
 mod error;
 mod file;
 mod layout;
+mod limits;
 mod model;
 mod paths;
 mod validate;
@@ -19,6 +20,7 @@ pub use file::{
     PartialDoc, load_file, op_settings, parse_lenient, parse_str, read_text, save_file, write_text_atomically,
 };
 pub use layout::EditorLayout;
+pub use limits::{ByteSize, LIMITS_KEYS, LimitsSpec, MAX_DEPTH_CAP, parse_byte_size};
 pub use model::{
     BadRowPolicy, Builtin, ClockMode, ClockSpec, ColumnType, EmitMode, FORMAT_VERSION, InsertMode, OpFamily,
     OpKind, PipelineDoc, SinkFormat, SinkSpec, SourceFormat, SourceSpec, StepSpec, TimeFormat,

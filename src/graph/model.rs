@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::limits::LimitsSpec;
+
 /// The file format version this build reads and writes.
 pub const FORMAT_VERSION: i64 = 1;
 
@@ -20,6 +22,9 @@ pub struct PipelineDoc {
     /// How the run's clock moves.
     #[serde(default)]
     pub clock: ClockSpec,
+    /// Bounds on every call of a user function (the `[limits]` table).
+    #[serde(default, skip_serializing_if = "LimitsSpec::is_empty")]
+    pub limits: LimitsSpec,
     /// Recorded inputs, merged by event time in this order.
     #[serde(default)]
     pub sources: Vec<SourceSpec>,

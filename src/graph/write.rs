@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
+use super::limits::{ByteSize, LimitsSpec};
 use super::model::{ClockMode, PipelineDoc, SinkSpec, SourceSpec, StepSpec};
 
 /// The canonical text of a pipeline: fixed key order, scripts as multi-line literal strings,
@@ -14,6 +15,12 @@ pub fn to_canonical_toml(doc: &PipelineDoc) -> String {
     let mut out = format!("format_version = {}\n", doc.format_version);
     if doc.clock.mode != ClockMode::Replay {
         out.push_str("\n[clock]\nmode = \"wall\"\n");
+    }
+    if !doc.limits.is_empty() {
+        out.push_str("\n[limits]\n");
+        for (key, value) in limits_entries(&doc.limits) {
+            push_key_value(&mut out, key, &value);
+        }
     }
     for source in &doc.sources {
         out.push_str("\n[[sources]]\n");
@@ -62,6 +69,12 @@ pub fn to_toml_over(doc: &PipelineDoc, original: &str, renamed: &BTreeMap<String
             }
         }
     }
+    match fresh.get("limits") {
+        Some(limits) => patch_table(old.as_table_mut(), "limits", limits),
+        None => {
+            old.remove("limits");
+        }
+    }
     for section in ["sources", "steps", "sinks"] {
         patch_section(&mut old, &fresh, section, renamed);
     }
@@ -75,6 +88,39 @@ pub fn to_toml_over(doc: &PipelineDoc, original: &str, renamed: &BTreeMap<String
     }
     renumber_tables(&mut old);
     old.to_string()
+}
+
+fn limits_entries(limits: &LimitsSpec) -> Vec<(&'static str, toml::Value)> {
+    let size = |size: &ByteSize| match size {
+        ByteSize::Bytes(n) => toml::Value::Integer(*n),
+        ByteSize::Text(text) => string(text),
+    };
+    let mut entries = Vec::new();
+    if let Some(timeout) = &limits.call_timeout {
+        entries.push(("call_timeout", string(timeout)));
+    }
+    if let Some(memory) = &limits.call_memory {
+        entries.push(("call_memory", size(memory)));
+    }
+    let counts = [
+        ("max_depth", limits.max_depth),
+        ("max_operations", limits.max_operations),
+        ("max_call_levels", limits.max_call_levels),
+    ];
+    for (key, value) in counts {
+        if let Some(n) = value {
+            entries.push((key, toml::Value::Integer(n)));
+        }
+    }
+    if let Some(bytes) = &limits.max_string_size {
+        entries.push(("max_string_size", size(bytes)));
+    }
+    for (key, value) in [("max_array_size", limits.max_array_size), ("max_map_size", limits.max_map_size)] {
+        if let Some(n) = value {
+            entries.push((key, toml::Value::Integer(n)));
+        }
+    }
+    entries
 }
 
 fn source_entries(source: &SourceSpec) -> Vec<(&'static str, toml::Value)> {
@@ -321,7 +367,7 @@ fn is_default_setting(key: &str, value: &Item) -> bool {
 fn renumber_tables(doc: &mut DocumentMut) {
     let mut next = 1_isize;
     let keys: Vec<String> = doc.iter().map(|(k, _)| k.to_owned()).collect();
-    let order = ["clock", "sources", "steps", "sinks", "editor"];
+    let order = ["clock", "limits", "sources", "steps", "sinks", "editor"];
     let mut ordered: Vec<String> =
         order.iter().filter(|k| keys.iter().any(|x| x == *k)).map(|k| (*k).to_owned()).collect();
     ordered.extend(keys.into_iter().filter(|k| !order.contains(&k.as_str())));
@@ -429,6 +475,26 @@ inputs = ["count"]
 format = "jsonl"
 path = "out.jsonl"
 "#;
+
+    #[test]
+    fn the_limits_table_is_written_back_as_read() {
+        let with_limits = FILE.replace(
+            "format_version = 1\n",
+            "format_version = 1\n\n[limits]\ncall_timeout = \"5s\"   # slow machine\ncall_memory = 1048576\nmax_depth = 64\n",
+        );
+        let mut doc = parse_str(&with_limits, Path::new("t.toml")).unwrap();
+        assert_eq!(doc.limits.max_depth, Some(64));
+        assert_eq!(doc.limits.call_memory, Some(crate::graph::ByteSize::Bytes(1_048_576)));
+        assert_eq!(to_toml_over(&doc, &with_limits, &BTreeMap::new()), with_limits);
+        let back = parse_str(&to_canonical_toml(&doc), Path::new("t.toml")).unwrap();
+        assert_eq!(back, doc);
+        // Changed: the comment stays; removed: the table goes.
+        doc.limits.call_memory = Some(crate::graph::ByteSize::Text("1GiB".into()));
+        let text = to_toml_over(&doc, &with_limits, &BTreeMap::new());
+        assert!(text.contains("call_timeout = \"5s\"   # slow machine\ncall_memory = \"1GiB\"\n"), "{text}");
+        doc.limits = crate::graph::LimitsSpec::default();
+        assert_eq!(to_toml_over(&doc, &with_limits, &BTreeMap::new()), FILE);
+    }
 
     #[test]
     fn an_unchanged_document_gives_back_the_same_text() {

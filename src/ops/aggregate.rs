@@ -114,7 +114,7 @@ impl Operator for Aggregate {
                     let k = script
                         .call("key", std::slice::from_ref(&arg))
                         .map_err(|e| in_context(e, None, &arg))?;
-                    as_key(&self.step, "key", k).map_err(|e| in_context(e, None, &arg))?
+                    as_key(&self.step, "key", k).map_err(|e| script.locate(in_context(e, None, &arg)))?
                 }
                 Function::Field(field) => {
                     let k = get_field(&self.step, field, &arg).map_err(|e| in_context(e, None, &arg))?;
@@ -138,7 +138,11 @@ impl Operator for Aggregate {
                         let best_by = best.read_lock::<rhai::Array>().and_then(|pair| pair.first().cloned());
                         let best_by = best_by.unwrap_or_default();
                         let order = crate::value::compare(&by, &best_by).map_err(|m| {
-                            in_context(step_error(&self.step, Some("by"), m), Some(&key), &value)
+                            let error = in_context(step_error(&self.step, Some("by"), m), Some(&key), &value);
+                            match &self.function {
+                                Function::Script(script) => script.locate(error),
+                                _ => error,
+                            }
                         })?;
                         // On a tie the earlier value is kept.
                         if matches!(self.kind, Kind::Max) { order.is_gt() } else { order.is_lt() }

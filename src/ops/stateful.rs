@@ -59,8 +59,21 @@ impl StatefulLogic {
         })
     }
 
-    /// Emits a call's outputs, applies its retention, and re-reads `notify_at`.
+    /// Emits a call's outputs, applies its retention, and re-reads `notify_at`; an error
+    /// about a result's shape names the line where the function starts.
     fn finish(
+        &mut self,
+        ctx: &mut OpContext<'_>,
+        key: &Key,
+        function: &str,
+        state: Dynamic,
+        result: Dynamic,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StepError> {
+        self.finish_unlocated(ctx, key, function, state, result, out).map_err(|e| self.script.locate(e))
+    }
+
+    fn finish_unlocated(
         &mut self,
         ctx: &mut OpContext<'_>,
         key: &Key,

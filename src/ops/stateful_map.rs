@@ -153,7 +153,7 @@ impl Operator for StatefulMap {
                 };
                 let shape = if self.flat { "[new_state, [outputs…]]" } else { "[new_state, output]" };
                 let (new_state, output) = as_pair(&self.step, "mapper", shape, result)
-                    .map_err(|e| in_context(e, Some(&key), &context))?;
+                    .map_err(|e| script.locate(in_context(e, Some(&key), &context)))?;
                 match slot {
                     Some(slot) if !new_state.is_unit() => *slot = new_state,
                     Some(_) => {
@@ -166,7 +166,7 @@ impl Operator for StatefulMap {
                 }
                 if self.flat {
                     let outputs = as_array(&self.step, "mapper", "the second element of the result", output)
-                        .map_err(|e| in_context(e, Some(&key), &context))?;
+                        .map_err(|e| script.locate(in_context(e, Some(&key), &context)))?;
                     for value in outputs {
                         out.push(Output { port: 0, item: Item::keyed(key.clone(), value) });
                     }

@@ -56,6 +56,14 @@ impl Stateless {
         }
     }
 
+    /// Gives an error about the function's result (a wrong shape) the function's script line.
+    fn located(&self, error: StepError) -> StepError {
+        match &self.function {
+            Function::Script { script, .. } => script.locate(error),
+            _ => error,
+        }
+    }
+
     fn function_name(&self) -> &'static str {
         match &self.function {
             Function::Script { name, .. } => name,
@@ -116,7 +124,7 @@ impl Operator for Stateless {
                 };
                 let name = self.function_name();
                 let pass = as_bool(&self.step, name, &verdict)
-                    .map_err(|e| in_context(e, key.as_ref(), &item.value))?;
+                    .map_err(|e| self.located(in_context(e, key.as_ref(), &item.value)))?;
                 match (self.op, pass) {
                     (OpKind::Filter, true) => emit(out, 0, item),
                     (OpKind::Filter, false) => {}
@@ -133,8 +141,10 @@ impl Operator for Stateless {
             }
             OpKind::FlatMap => {
                 let key = item.key.clone();
-                let value = self.apply(key.as_ref(), &item.into_script_arg())?;
-                let items = as_array(&self.step, self.function_name(), "the result", value)?;
+                let arg = item.into_script_arg();
+                let value = self.apply(key.as_ref(), &arg)?;
+                let items = as_array(&self.step, self.function_name(), "the result", value)
+                    .map_err(|e| self.located(in_context(e, key.as_ref(), &arg)))?;
                 for value in items {
                     emit(out, 0, Item::plain(value));
                 }
@@ -144,7 +154,7 @@ impl Operator for Stateless {
                 let value = item.into_script_arg();
                 let new_key = self.apply(key.as_ref(), &value)?;
                 let new_key = as_key(&self.step, self.function_name(), new_key)
-                    .map_err(|e| in_context(e, key.as_ref(), &value))?;
+                    .map_err(|e| self.located(in_context(e, key.as_ref(), &value)))?;
                 emit(out, 0, Item::keyed(new_key, value));
             }
             OpKind::KeyRm => emit(out, 0, Item::plain(item.value)),
@@ -158,14 +168,15 @@ impl Operator for Stateless {
                     OpKind::FilterValue => {
                         let verdict = self.apply(Some(&key), &item.value)?;
                         if as_bool(&self.step, self.function_name(), &verdict)
-                            .map_err(|e| in_context(e, Some(&key), &item.value))?
+                            .map_err(|e| self.located(in_context(e, Some(&key), &item.value)))?
                         {
                             emit(out, 0, Item::keyed(key, item.value));
                         }
                     }
                     _ => {
                         let value = self.apply(Some(&key), &item.value)?;
-                        let items = as_array(&self.step, self.function_name(), "the result", value)?;
+                        let items = as_array(&self.step, self.function_name(), "the result", value)
+                            .map_err(|e| self.located(in_context(e, Some(&key), &item.value)))?;
                         for value in items {
                             emit(out, 0, Item::keyed(key.clone(), value));
                         }

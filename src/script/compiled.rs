@@ -6,6 +6,7 @@ use rhai::{AST, CallFnOptions, Dynamic, EvalAltResult, FuncArgs, ParseError, Pos
 
 use super::error::{ScriptError, ScriptResult};
 use super::fast::{FastFn, FastLimits};
+use super::guard::{MEMORY_TOKEN, TIME_TOKEN, nested_deeper_than};
 use super::host::ScriptHost;
 
 /// The value a StatefulLogic returns to keep its state (`false`).
@@ -53,6 +54,16 @@ fn describe(err: &EvalAltResult, host: &ScriptHost) -> String {
         EvalAltResult::ErrorStackOverflow(_) => format!(
             "stopped: calls nested more than {} deep (endless recursion?)",
             host.limits().max_call_levels
+        ),
+        EvalAltResult::ErrorTerminated(token, _) if token.to_string() == TIME_TOKEN => format!(
+            "stopped: the call ran longer than {} (`call_timeout` in [limits]; an endless loop, or a value \
+             copied over and over?)",
+            super::guard::duration_text(host.limits().call_timeout)
+        ),
+        EvalAltResult::ErrorTerminated(token, _) if token.to_string() == MEMORY_TOKEN => format!(
+            "stopped: the call took more than {} of memory (`call_memory` in [limits]; a value that never \
+             stops growing?)",
+            super::guard::bytes_text(host.limits().call_memory)
         ),
         EvalAltResult::ErrorDataTooLarge(what, _) => {
             format!("stopped: {what} grew past its limit (a string, array or map that never stops growing?)")
@@ -170,6 +181,7 @@ impl Script {
         if let Some((_, _, fast)) = self.fast.iter().find(|(n, a, _)| n == name && *a == args.len())
             && let Ok(value) = fast.call(args)
         {
+            self.check_depth(name, "the value it returned", &value)?;
             return Ok(value);
         }
         self.call_rhai(name, args.to_vec())
@@ -179,7 +191,36 @@ impl Script {
     pub fn call_rhai(&mut self, name: &str, args: impl FuncArgs) -> ScriptResult<Dynamic> {
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
         let result = self.host.engine().call_fn_with_options(options, &mut self.scope, &self.ast, name, args);
-        result.map_err(|e| self.error(name, &e))
+        let value = result.map_err(|e| self.error(name, &e))?;
+        self.check_depth(name, "the value it returned", &value)?;
+        Ok(value)
+    }
+
+    /// An error unless `value` (what `function` returned, or left in its state) nests no
+    /// deeper than the `max_depth` limit: whatever is stored can be snapshotted and restored.
+    fn check_depth(&self, function: &str, what: &str, value: &Dynamic) -> ScriptResult<()> {
+        let max = self.host.limits().max_depth;
+        if max == 0 || !nested_deeper_than(value, max) {
+            return Ok(());
+        }
+        let message = format!(
+            "{what} nests arrays and maps more than {max} deep (`max_depth` in [limits]): what a step \
+             keeps or sends on must be nested no deeper, so that snapshots of it can be read back"
+        );
+        Err(self.locate(ScriptError::new(&self.step, Some(function), message)))
+    }
+
+    /// Gives an error of this script's `function` that has no script line (a result of the
+    /// wrong shape, say) the line where the function starts.
+    pub fn locate(&self, mut error: ScriptError) -> ScriptError {
+        if error.position.is_none()
+            && let Some(function) = error.function.clone()
+            && let Some(line) = self.definition_line(&function)
+        {
+            error.position = Some((line, 1));
+            error.message.push_str(&format!(" (the line is where `{function}` starts)"));
+        }
+        error
     }
 
     /// The fields of parameter `index` of `name/arity` that the function can read, or `None`
@@ -202,28 +243,23 @@ impl Script {
     ) -> ScriptResult<Dynamic> {
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true).bind_this_ptr(state);
         let result = self.host.engine().call_fn_with_options(options, &mut self.scope, &self.ast, name, args);
-        result.map_err(|e| self.error(name, &e))
+        let value = result.map_err(|e| self.error(name, &e))?;
+        self.check_depth(name, "the state it left in `this`", state)?;
+        self.check_depth(name, "the value it returned", &value)?;
+        Ok(value)
     }
 
     fn error(&self, function: &str, err: &EvalAltResult) -> ScriptError {
         let inner = innermost(err);
-        let mut message = describe(inner, &self.host);
-        let mut at = position(inner.position());
-        if at.is_none() {
-            // Some limits (operations, call depth) do not say which line was running:
-            // point at the line where the function starts.
-            if let Some(line) = self.definition_line(function) {
-                at = Some((line, 1));
-                message.push_str(&format!(" (the line is where `{function}` starts)"));
-            }
-        }
-        ScriptError {
+        // Some limits (operations, call depth) do not say which line was running: `locate`
+        // points at the line where the function starts.
+        self.locate(ScriptError {
             step: self.step.clone(),
             function: Some(function.to_owned()),
-            position: at,
-            message,
+            position: position(inner.position()),
+            message: describe(inner, &self.host),
             context: None,
-        }
+        })
     }
 
     /// The 1-based line where `fn name(` is defined in the script.
@@ -255,5 +291,26 @@ mod tests {
         .unwrap();
         assert!(script.is_fast("g", 1));
         assert!(!script.is_fast("f", 1), "a top-level `let` may change: never built in");
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::script::ScriptLimits;
+
+    #[test]
+    fn a_call_past_its_time_names_the_line_where_its_function_starts() {
+        let limits = ScriptLimits { call_timeout: Duration::from_millis(50), ..ScriptLimits::default() };
+        let host = ScriptHost::new(limits);
+        let mut script =
+            Script::compile(&host, "s", "fn f(x) {\n    let n = 0;\n    loop {\n        n += 1;\n    }\n}\n")
+                .unwrap();
+        let error = script.call("f", &[Dynamic::from_int(1)]).unwrap_err();
+        // Rhai gives a stopped call the position of the call itself (none).
+        assert_eq!(error.position, Some((1, 1)), "{error}");
+        assert!(error.message.contains("longer than 50ms"), "{error}");
     }
 }

@@ -2,12 +2,22 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rhai::{Dynamic, Engine, ImmutableString};
 
-/// Limits on what one script call may do, so a runaway script stops with an error.
+/// Limits on what one script call may do, so a runaway script stops with an error: an
+/// ordinary run error naming the step, the function and the script line, never an abort or a
+/// hang. A pipeline file's `[limits]` table sets them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScriptLimits {
+    /// Wall time of one call (a loop copying a growing value takes long in few operations).
+    pub call_timeout: Duration,
+    /// Growth of the process's resident memory during one call, in bytes (`0`: unchecked).
+    pub call_memory: u64,
+    /// Nesting of arrays and maps in a value a call returns or leaves in state: what can be
+    /// stored can be written to a snapshot and read back.
+    pub max_depth: usize,
     /// Operations one call may run (an endless loop hits this in well under a second).
     pub max_operations: u64,
     /// Nesting of function calls (deep recursion).
@@ -23,6 +33,9 @@ pub struct ScriptLimits {
 impl Default for ScriptLimits {
     fn default() -> Self {
         Self {
+            call_timeout: Duration::from_secs(2),
+            call_memory: 256 * 1024 * 1024,
+            max_depth: 128,
             max_operations: 10_000_000,
             max_call_levels: 64,
             max_string_size: 16 * 1024 * 1024,
@@ -51,7 +64,8 @@ pub fn script_clock() -> Option<i64> {
 #[derive(Clone)]
 pub struct ScriptHost {
     engine: Arc<Engine>,
-    limits: ScriptLimits,
+    /// Shared: every compiled script holds a host, and keeps small.
+    limits: Arc<ScriptLimits>,
 }
 
 impl std::fmt::Debug for ScriptHost {
@@ -87,7 +101,7 @@ fn duration_float(unit_micros: i64) -> impl Fn(f64) -> Result<i64, Box<rhai::Eva
 impl ScriptHost {
     /// An engine with the given limits and Eddy's helpers registered.
     pub fn new(limits: ScriptLimits) -> Self {
-        Self { engine: Arc::new(Self::configured_engine(limits)), limits }
+        Self { engine: Arc::new(Self::configured_engine(limits)), limits: Arc::new(limits) }
     }
 
     /// A Rhai engine configured exactly as a host's is (limits, sandbox, helpers), owned by the
@@ -103,6 +117,11 @@ impl ScriptHost {
             .set_max_map_size(limits.max_map_size)
             .set_fail_on_invalid_map_property(true)
             .set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+        // Wall time and memory of each call (see `guard`).
+        engine.on_progress(super::guard::progress(super::guard::CallBounds {
+            timeout: limits.call_timeout,
+            memory: limits.call_memory,
+        }));
         // No reaching outside: no eval of generated code, no imports (the resolver above).
         engine.disable_symbol("eval");
         // print/debug go to stderr, so stdout carries only what stdout sinks write.
@@ -147,6 +166,6 @@ impl ScriptHost {
 
     /// The limits every call runs under.
     pub fn limits(&self) -> ScriptLimits {
-        self.limits
+        *self.limits
     }
 }

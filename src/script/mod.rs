@@ -5,10 +5,17 @@ mod compiled;
 mod error;
 mod fast;
 mod fields;
+mod guard;
 mod host;
 
 pub use compiled::{DISCARD, RETAIN, Script};
 pub use error::{ScriptError, ScriptResult};
 pub use fast::{FastFn, FastLimits};
 pub use fields::param_fields;
+pub use guard::{nested_deeper_than, resident_bytes};
 pub use host::{ScriptHost, ScriptLimits, script_clock, set_script_clock};
+
+/// The stack of a thread that runs scripts (the runner's, the workbench's session): large, so
+/// that a deeply nested value a call builds before its time limit stops it is cloned, measured
+/// and dropped without overflowing. Only the pages used are ever resident.
+pub const ENGINE_STACK_SIZE: usize = 256 * 1024 * 1024;

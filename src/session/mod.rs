@@ -96,7 +96,10 @@ pub fn spawn() -> std::io::Result<SessionHandle> {
     let stop = Arc::new(AtomicBool::new(false));
     let thread = {
         let (waker, stop) = (Arc::clone(&waker), Arc::clone(&stop));
-        std::thread::Builder::new().name("eddy-session".into()).spawn(move || {
+        std::thread::Builder::new()
+            .name("eddy-session".into())
+            .stack_size(crate::script::ENGINE_STACK_SIZE)
+            .spawn(move || {
             let outbox = Outbox { sender: event_sender, waker, queued: VecDeque::new(), view: None };
             run(command_receiver, outbox, &stop);
         })?

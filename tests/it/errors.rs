@@ -206,3 +206,89 @@ fn a_value_with_no_json_form_names_sink_step_and_key() {
     let error = eddy::run_captured(&fixture.path("p.toml")).unwrap_err().to_string();
     assert!(error.contains("sink `out` could not write the output of `last` for key \"a\""), "{error}");
 }
+
+/// Every error about the shape of a function's result names the step, the function and its
+/// script line (where the function starts), and the key and item being processed.
+#[test]
+fn wrong_shape_errors_name_step_function_line_key_and_item() {
+    let step = |op: &str, script: &str| {
+        format!(
+            "[[steps]]\nid = \"last\"\nop = \"{op}\"\ninputs = [\"by_user\"]\nscript = '''\n// shape\n{script}\n'''\n"
+        )
+    };
+    let cases = [
+        (
+            step("stateful_map", "fn mapper(state, v) { 42 }"),
+            "function `mapper`, script line 2",
+            "must return [new_state, output]",
+        ),
+        (
+            step("stateful_flat_map", "fn mapper(state, v) { [1, 2] }"),
+            "function `mapper`, script line 2",
+            "must be an array",
+        ),
+        (
+            step("flat_map_value", "fn mapper(v) { v }"),
+            "function `mapper`, script line 2",
+            "the result must be an array",
+        ),
+        (
+            step("filter_value", "fn predicate(v) { 1 }"),
+            "function `predicate`, script line 2",
+            "must return true or false",
+        ),
+        (
+            step("filter", "fn predicate(v) { \"yes\" }"),
+            "function `predicate`, script line 2",
+            "must return true or false",
+        ),
+        (
+            step("flat_map", "fn mapper(v) { 5 }"),
+            "function `mapper`, script line 2",
+            "the result must be an array",
+        ),
+        (
+            step("stateful", "fn builder(s) { #{} }\nfn on_item(v) { 7 }"),
+            "function `on_item`, script line 3",
+            "must return [outputs, RETAIN] or [outputs, DISCARD]",
+        ),
+        (
+            step("stateful", "fn builder(s) { #{} }\nfn on_item(v) { [1, RETAIN] }"),
+            "function `on_item`, script line 3",
+            "the outputs (first element) must be an array",
+        ),
+        (
+            step("stateful", "fn builder(s) { #{} }\nfn on_item(v) { [[], 3] }"),
+            "function `on_item`, script line 3",
+            "the second element must be RETAIN or DISCARD",
+        ),
+        (
+            step(
+                "stateful",
+                "fn builder(s) { #{} }\nfn on_item(v) { [[], RETAIN] }\n\nfn notify_at() { \"soon\" }",
+            ),
+            "function `notify_at`, script line 5",
+            "must return a time",
+        ),
+    ];
+    for (steps, place, what) in cases {
+        let fixture = Fixture::new(&[("p.toml", &pipeline("", &steps)), ("events.csv", EVENTS_CSV)]);
+        let error = eddy::run_captured(&fixture.path("p.toml")).unwrap_err().to_string();
+        assert!(error.contains(&format!("step `last`, {place}, column 1: ")), "{steps}\n{error}");
+        assert!(error.contains(what), "{steps}\n{error}");
+        assert!(error.contains("while processing key \"a\", item "), "{steps}\n{error}");
+    }
+    // A key_on's script: the stream is not keyed yet, so the item alone.
+    let key_on = "[[steps]]\nid = \"last\"\nop = \"map\"\ninputs = [\"by_user\"]\nfield = \"user\"\n";
+    let text = pipeline("", key_on).replace(
+        "op = \"key_on\"\ninputs = [\"events\"]\nfield = \"user\"",
+        "op = \"key_on\"\ninputs = [\"events\"]\nscript = '''\n\nfn key(e) { 1 }\n'''",
+    );
+    let fixture = Fixture::new(&[("p.toml", &text), ("events.csv", EVENTS_CSV)]);
+    let error = eddy::run_captured(&fixture.path("p.toml")).unwrap_err().to_string();
+    assert!(
+        error.contains("step `by_user`, function `key`, script line 2, column 1: a key must be a string"),
+        "{error}"
+    );
+    assert!(error.contains("while processing item #{"), "{error}");
+}

@@ -9,6 +9,7 @@ mod data_safety;
 mod errors;
 mod examples;
 mod fast_path;
+mod limits;
 mod prefetch;
 #[cfg(feature = "gui")]
 mod replay_ui;

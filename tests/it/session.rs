@@ -560,3 +560,22 @@ fn an_invalid_pipeline_is_reported() {
     assert_eq!(problems[0].step.as_deref(), Some("completed"));
     assert_eq!(playback.view().status, Status::Idle);
 }
+
+/// A runaway call in the workbench's session thread (unbounded nesting, which once overflowed
+/// the stack) is an error like any other script error, naming the step and the function.
+#[test]
+fn a_runaway_script_is_an_error_event_in_the_session_thread() {
+    let (mut doc, base_dir) = user_stats_doc("    let a = [];\n    for i in 0..45000 { a = [a]; }\n");
+    doc.limits.call_timeout = Some("500ms".into());
+    let handle = eddy::session::spawn().unwrap();
+    handle.send(Command::Load(GraphSource::Doc { doc, base_dir })).unwrap();
+    handle.send(Command::SetSpeed(Speed::AsFastAsPossible)).unwrap();
+    handle.send(Command::Play).unwrap();
+    let view = wait_for(&handle, |v| v.status == Status::Error);
+    let error = view.error.clone().unwrap();
+    assert_eq!(error.step.as_deref(), Some("stats"));
+    assert_eq!(error.function.as_deref(), Some("folder"));
+    assert!(error.script_line.is_some());
+    assert!(error.message.contains("the call ran longer than 500ms"), "{}", error.message);
+    handle.shutdown();
+}

@@ -256,7 +256,7 @@ impl Workbench {
         for problem in &self.problems {
             let id = match &problem.place {
                 Place::Source(id) | Place::Step(id) | Place::Sink(id) => id.clone(),
-                Place::File(_) | Place::Clock => continue,
+                Place::File(_) | Place::Clock | Place::Limits => continue,
             };
             *problem_counts.entry(id).or_default() += 1;
         }

@@ -71,13 +71,14 @@ pub fn doc_to_snarl(doc: &PipelineDoc) -> Snarl<EditorNode> {
 }
 
 /// The document the canvas shows: entries in rank order, inputs from the wires, positions in
-/// the editor section; `base` gives what the canvas does not hold (format version, clock, other
-/// editor keys). Also returns the problems only the canvas can see (an input pin left
+/// the editor section; `base` gives what the canvas does not hold (format version, clock, limits,
+/// other editor keys). Also returns the problems only the canvas can see (an input pin left
 /// unconnected).
 pub fn snarl_to_doc(snarl: &Snarl<EditorNode>, base: &PipelineDoc) -> (PipelineDoc, Vec<GraphError>) {
     let mut doc = PipelineDoc {
         format_version: base.format_version,
         clock: base.clock,
+        limits: base.limits.clone(),
         sources: Vec::new(),
         steps: Vec::new(),
         sinks: Vec::new(),
