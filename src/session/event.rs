@@ -115,6 +115,22 @@ pub struct RunView {
     pub error: Option<ErrorView>,
     /// Series for plots.
     pub metrics: Arc<Metrics>,
+    /// The automatic keyframes' use of their memory budget.
+    pub keyframes: KeyframeUse,
+}
+
+/// How much memory the automatic keyframes hold, against their budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyframeUse {
+    /// Keyframes held.
+    pub count: usize,
+    /// Their estimated bytes (the states that changed since the keyframe before, timers,
+    /// counters, previews).
+    pub bytes: u64,
+    /// The budget, in bytes.
+    pub budget: u64,
+    /// Events between two keyframes now (doubled each time they are thinned).
+    pub every: u64,
 }
 
 /// Log entries kept by a session.

@@ -12,11 +12,14 @@ use serde_json::Value;
 
 use super::command::{Breakpoint, Command, GraphSource, ReplaceMode, SnapshotId, Speed};
 use super::event::{
-    BreakpointHit, ErrorView, Event, KeyChange, KeyRow, KeySeries, KeyTable, LOG_CAPACITY, LogEntry, LogKind,
-    Metrics, NodePreview, Notice, NoticeLevel, PREVIEW_ITEMS, PipelineInfo, PositionSample, PreviewItem,
-    Problem, RunView, SeriesPoint, SinkCounts, SnapshotContents, SnapshotDiff, SnapshotInfo, SnapshotKind,
-    StateSample, Status, StepCounts, StepDiff, StepInfo, TIMERS_SHOWN, TimerView, TimersView, WallSample,
+    BreakpointHit, ErrorView, Event, KeyChange, KeyRow, KeySeries, KeyTable, KeyframeUse, LOG_CAPACITY,
+    LogEntry, LogKind, Metrics, NodePreview, Notice, NoticeLevel, PREVIEW_ITEMS, PipelineInfo,
+    PositionSample, PreviewItem, Problem, RunView, SeriesPoint, SinkCounts, SnapshotContents, SnapshotDiff,
+    SnapshotInfo, SnapshotKind, StateSample, Status, StepCounts, StepDiff, StepInfo, TIMERS_SHOWN, TimerView,
+    TimersView, WallSample,
 };
+use super::keyframes::{DEFAULT_KEYFRAME_BUDGET, Keyframes};
+use super::ledger::StateLedger;
 use crate::engine::{
     Engine, EngineOptions, EngineSnapshot, Keyframe, RunError, StepOutcome, TraceEvent, TraceKind,
 };
@@ -63,18 +66,19 @@ pub enum Work {
 
 /// An item kept for a node preview, rendered to JSON only when a view is built.
 #[derive(Debug, Clone)]
-struct RawItem {
+pub(super) struct RawItem {
     key: Option<Key>,
-    value: Dynamic,
+    pub(super) value: Dynamic,
     port: usize,
     clock: Option<i64>,
     position: u64,
 }
 
+/// The last items into and out of a step.
 #[derive(Debug, Clone, Default)]
-struct StepPreview {
-    items_in: VecDeque<RawItem>,
-    items_out: VecDeque<RawItem>,
+pub(super) struct StepPreview {
+    pub(super) items_in: VecDeque<RawItem>,
+    pub(super) items_out: VecDeque<RawItem>,
 }
 
 fn push_bounded(ring: &mut VecDeque<RawItem>, item: RawItem) {
@@ -84,7 +88,8 @@ fn push_bounded(ring: &mut VecDeque<RawItem>, item: RawItem) {
     ring.push_back(item);
 }
 
-/// A keyframe or a manual snapshot: a point to go back to, with what the views showed there.
+/// A manual snapshot (or an automatic keyframe composed whole): a point to go back to, with
+/// what the views showed there.
 #[derive(Debug)]
 struct Frame {
     info: SnapshotInfo,
@@ -196,7 +201,8 @@ pub struct Playback {
     /// Real-time play: (wall instant, clock) it is measured from.
     anchor: Option<(Instant, i64)>,
     keyframe_every: u64,
-    keyframes: BTreeMap<u64, Arc<Frame>>,
+    keyframes: Keyframes,
+    ledger: StateLedger,
     manual: BTreeMap<SnapshotId, Arc<Frame>>,
     next_id: SnapshotId,
     breakpoints: Vec<Breakpoint>,
@@ -268,7 +274,8 @@ impl Playback {
             speed: Speed::default(),
             anchor: None,
             keyframe_every: MIN_KEYFRAME_EVERY,
-            keyframes: BTreeMap::new(),
+            keyframes: Keyframes::new(0, DEFAULT_KEYFRAME_BUDGET),
+            ledger: StateLedger::default(),
             manual: BTreeMap::new(),
             next_id: 1,
             breakpoints: Vec::new(),
@@ -382,6 +389,10 @@ impl Playback {
             Command::SetBreakpoints(breakpoints) => {
                 self.breakpoints = breakpoints;
                 self.arm_breakpoints();
+            }
+            Command::SetKeyframeBudget(bytes) => {
+                self.keyframes.set_budget(bytes);
+                self.keep_keyframes_bounded();
             }
             Command::Shutdown => {}
         }
@@ -523,7 +534,8 @@ impl Playback {
         }));
         self.previews = vec![StepPreview::default(); doc.steps.len()];
         self.previews_dirty = true;
-        self.keyframes.clear();
+        self.keyframes.clear(doc.steps.len());
+        self.ledger = StateLedger::empty(doc.steps.len());
         self.keyframe_every = MIN_KEYFRAME_EVERY;
         self.goal = None;
         self.anchor = None;
@@ -544,6 +556,10 @@ impl Playback {
         match continued {
             Some((mut engine, position)) => {
                 engine.set_tracing(true);
+                self.ledger = StateLedger::of_states(
+                    &(0..doc.steps.len()).map(|i| engine.step_states(i)).collect::<Vec<_>>(),
+                );
+                self.keyframes.lost_track();
                 self.engine = Some(engine);
                 self.position = position;
                 self.origin = position;
@@ -624,8 +640,21 @@ impl Playback {
 
     fn thin_keyframes(&mut self) {
         let (every, origin) = (self.keyframe_every, self.origin);
-        self.keyframes.retain(|&p, _| p == origin || p.is_multiple_of(every));
+        self.keyframes.retain(self.position, |p| p == origin || p.is_multiple_of(every));
         self.snapshots_dirty = true;
+    }
+
+    /// Thins the keyframes (taking them half as often) while there are too many or they are
+    /// over their budget.
+    fn keep_keyframes_bounded(&mut self) {
+        while self.keyframes.len() > MAX_KEYFRAMES || self.keyframes.over_budget() {
+            let before = self.keyframes.len();
+            self.keyframe_every = self.keyframe_every.saturating_mul(2);
+            self.thin_keyframes();
+            if self.keyframes.len() == before {
+                break; // only the continue point is left
+            }
+        }
     }
 
     fn arm_breakpoints(&mut self) {
@@ -691,10 +720,12 @@ impl Playback {
         let Some(graph) = self.graph.clone() else { return };
         if self.origin > 0 {
             // The keyframes hold a history continued from an edit: not this graph's own.
-            self.keyframes.clear();
+            self.keyframes.clear(graph.doc.steps.len());
             self.origin = 0;
             self.snapshots_dirty = true;
         }
+        self.keyframes.at_start();
+        self.ledger = StateLedger::empty(graph.doc.steps.len());
         self.goal = None;
         self.truncate_history(0);
         self.position = 0;
@@ -721,8 +752,7 @@ impl Playback {
         self.breakpoint_hit = None;
         let behind = self.engine.is_none() || self.ended || target < self.position;
         // Forward too: a keyframe past the current position is a shortcut to the target.
-        let keyframe_ahead =
-            self.keyframes.range(..=target).next_back().is_some_and(|(&at, _)| at > self.position);
+        let keyframe_ahead = self.keyframes.nearest(target).is_some_and(|at| at > self.position);
         if (behind || keyframe_ahead) && !self.restore_nearest(target) {
             return;
         }
@@ -745,14 +775,13 @@ impl Playback {
     /// A fresh engine at the nearest keyframe at or before `target` (the start when none).
     fn restore_nearest(&mut self, target: u64) -> bool {
         let Some(graph) = self.graph.clone() else { return false };
-        let frame = self.keyframes.range(..=target).next_back().map(|(_, f)| Arc::clone(f));
+        let frame = self.keyframes.nearest(target).and_then(|at| Some((at, self.keyframes.compose(at)?)));
         let restored = match &frame {
-            Some(frame) => {
-                Engine::from_keyframe((*graph).clone(), &frame.keyframe, &self.options).map(|mut e| {
+            Some((_, (keyframe, _, _))) => Engine::from_keyframe((*graph).clone(), keyframe, &self.options)
+                .map(|mut e| {
                     e.set_tracing(true);
                     e
-                })
-            }
+                }),
             None if self.origin == 0 => self.new_engine(&graph),
             None => Err(RunError::Snapshot("no keyframe at the continue point".into())),
         };
@@ -760,8 +789,16 @@ impl Playback {
             Ok(engine) => {
                 self.engine = Some(engine);
                 let (position, previews) = match frame {
-                    Some(frame) => (frame.info.position, frame.previews.clone()),
-                    None => (0, vec![StepPreview::default(); graph.doc.steps.len()]),
+                    Some((at, (keyframe, previews, _))) => {
+                        self.ledger = StateLedger::of_states(&keyframe.states);
+                        self.keyframes.passed(at);
+                        (at, previews)
+                    }
+                    None => {
+                        self.ledger = StateLedger::empty(graph.doc.steps.len());
+                        self.keyframes.at_start();
+                        (0, vec![StepPreview::default(); graph.doc.steps.len()])
+                    }
                 };
                 self.position = position;
                 self.previews = previews;
@@ -891,6 +928,8 @@ impl Playback {
                     }
                 }
                 TraceKind::StateChanged { key } => {
+                    self.keyframes.touched(step, &key);
+                    self.ledger.touched(step, &key);
                     if selected == Some(step) {
                         if self.changed.len() < CHANGED_CAP {
                             self.changed.insert(key.clone());
@@ -975,7 +1014,9 @@ impl Playback {
     /// After an event: keyframe, position sample, the watched key.
     fn after_event(&mut self) {
         let position = self.position;
-        if position.is_multiple_of(self.keyframe_every) && !self.keyframes.contains_key(&position) {
+        if self.keyframes.contains(position) {
+            self.keyframes.passed(position);
+        } else if position.is_multiple_of(self.keyframe_every) {
             self.take_keyframe();
         }
         if position.is_multiple_of(self.metrics.bucket.max(1))
@@ -990,19 +1031,14 @@ impl Playback {
 
     fn take_keyframe(&mut self) {
         let (Some(engine), Some(graph)) = (&self.engine, &self.graph) else { return };
-        let keyframe = engine.keyframe();
         let id = self.next_id;
         self.next_id += 1;
-        let sample = state_sample(self.position, &keyframe);
-        let info = snapshot_info(id, SnapshotKind::Keyframe, self.generation, graph, &keyframe, &sample);
+        let sample = state_sample(self.position, engine, graph, &mut self.ledger);
+        let info = snapshot_info(id, SnapshotKind::Keyframe, self.generation, graph, engine.clock(), &sample);
         self.metrics.state.insert(self.position, sample);
-        let frame =
-            Frame { info, graph: Arc::clone(graph), keyframe, previews: self.previews.clone(), resume: None };
-        self.keyframes.insert(self.position, Arc::new(frame));
-        while self.keyframes.len() > MAX_KEYFRAMES {
-            self.keyframe_every *= 2;
-            self.thin_keyframes();
-        }
+        let stateful: Vec<bool> = graph.doc.steps.iter().map(|s| s.op.is_stateful()).collect();
+        self.keyframes.take(self.position, engine, &stateful, self.previews.clone(), info);
+        self.keep_keyframes_bounded();
         self.snapshots_dirty = true;
     }
 
@@ -1043,13 +1079,17 @@ impl Playback {
         let key = Key::from(key.as_str());
         let mut watch = Watch { step, key, points: Vec::new(), touched: false, view: None };
         if let Some(index) = self.step_index(&watch.step) {
-            // The history before now, from the keyframes.
-            for frame in self.keyframes.values().filter(|f| f.info.position < self.position) {
-                let state =
-                    frame.keyframe.states.get(index).and_then(|states| {
-                        states.iter().find(|(k, _)| *k == watch.key).map(|(_, v)| v.clone())
-                    });
-                push_point(&mut watch.points, frame.info.position, frame.keyframe.clock, state.as_ref());
+            // The history before now, from the keyframes (each holds the changes since the
+            // one before, or all states).
+            let mut state = None;
+            for (position, frame) in self.keyframes.frames().filter(|(p, _)| *p < self.position) {
+                let change = frame.delta.get(index).and_then(|delta| delta.get(&watch.key));
+                match change {
+                    Some(change) => state = change.clone(),
+                    None if frame.base => state = None,
+                    None => {}
+                }
+                push_point(&mut watch.points, position, frame.bare.clock, state.as_ref());
             }
         }
         watch.touched = true;
@@ -1089,8 +1129,8 @@ impl Playback {
         let clock = engine.clock();
         let id = self.next_id;
         self.next_id += 1;
-        let sample = state_sample(self.position, &keyframe);
-        let info = snapshot_info(id, SnapshotKind::Manual, self.generation, &graph, &keyframe, &sample);
+        let sample = state_sample(self.position, engine, &graph, &mut self.ledger);
+        let info = snapshot_info(id, SnapshotKind::Manual, self.generation, &graph, clock, &sample);
         let resume = match resume {
             Ok(snapshot) => Some(snapshot),
             Err(e) => {
@@ -1107,8 +1147,15 @@ impl Playback {
         self.snapshots_dirty = true;
     }
 
+    /// A manual snapshot, or an automatic keyframe composed whole.
     fn frame(&self, id: SnapshotId) -> Option<Arc<Frame>> {
-        self.manual.get(&id).or_else(|| self.keyframes.values().find(|f| f.info.id == id)).cloned()
+        if let Some(frame) = self.manual.get(&id) {
+            return Some(Arc::clone(frame));
+        }
+        let position = self.keyframes.position_of(id)?;
+        let (keyframe, previews, info) = self.keyframes.compose(position)?;
+        let graph = Arc::clone(self.graph.as_ref()?);
+        Some(Arc::new(Frame { info, graph, keyframe, previews, resume: None }))
     }
 
     fn frame_or_notice(&mut self, id: SnapshotId) -> Option<Arc<Frame>> {
@@ -1173,6 +1220,12 @@ impl Playback {
                 Ok(mut engine) => {
                     engine.set_tracing(true);
                     self.engine = Some(engine);
+                    self.ledger = StateLedger::of_states(&frame.keyframe.states);
+                    if self.keyframes.position_of(id) == Some(frame.info.position) {
+                        self.keyframes.passed(frame.info.position);
+                    } else {
+                        self.keyframes.lost_track();
+                    }
                     self.goal = None;
                     self.position = frame.info.position;
                     self.previews = frame.previews.clone();
@@ -1293,7 +1346,7 @@ impl Playback {
         }
         if self.snapshots_dirty {
             let mut list: Vec<SnapshotInfo> =
-                self.keyframes.values().chain(self.manual.values()).map(|f| f.info.clone()).collect();
+                self.keyframes.infos().cloned().chain(self.manual.values().map(|f| f.info.clone())).collect();
             list.sort_by_key(|s| (s.generation, s.position, s.id));
             self.snapshots_view = Arc::new(list);
             self.snapshots_dirty = false;
@@ -1343,6 +1396,12 @@ impl Playback {
             breakpoint_hit: self.breakpoint_hit.clone(),
             error: self.error.clone(),
             metrics: Arc::clone(&self.metrics_view),
+            keyframes: KeyframeUse {
+                count: self.keyframes.len(),
+                bytes: self.keyframes.bytes(),
+                budget: self.keyframes.budget(),
+                every: self.keyframe_every,
+            },
         })
     }
 
@@ -1430,19 +1489,7 @@ impl Playback {
     fn sample_state(&mut self, now: Instant) {
         self.metrics.state_at = Some(now);
         let (Some(engine), Some(graph)) = (&self.engine, &self.graph) else { return };
-        let mut keys = Vec::with_capacity(graph.doc.steps.len());
-        let mut bytes = Vec::with_capacity(graph.doc.steps.len());
-        for (i, spec) in graph.doc.steps.iter().enumerate() {
-            if spec.op.is_stateful() {
-                let states = engine.step_states(i);
-                keys.push(states.len());
-                bytes.push(states.iter().map(|(k, v)| k.len() + approx_bytes(v)).sum());
-            } else {
-                keys.push(0);
-                bytes.push(0);
-            }
-        }
-        let sample = StateSample { position: self.position, keys, approx_bytes: bytes };
+        let sample = state_sample(self.position, engine, graph, &mut self.ledger);
         self.metrics.state.insert(self.position, sample);
         self.metrics_dirty = true;
     }
@@ -1508,7 +1555,7 @@ fn snapshot_info(
     kind: SnapshotKind,
     generation: u64,
     graph: &ValidGraph,
-    keyframe: &Keyframe,
+    clock_micros: Option<i64>,
     sample: &StateSample,
 ) -> SnapshotInfo {
     let mut keys = Vec::new();
@@ -1519,25 +1566,20 @@ fn snapshot_info(
             bytes += sample.approx_bytes.get(i).copied().unwrap_or(0);
         }
     }
-    SnapshotInfo {
-        id,
-        kind,
-        generation,
-        position: sample.position,
-        clock_micros: keyframe.clock,
-        keys,
-        approx_bytes: bytes,
-    }
+    SnapshotInfo { id, kind, generation, position: sample.position, clock_micros, keys, approx_bytes: bytes }
 }
 
-fn state_sample(position: u64, keyframe: &Keyframe) -> StateSample {
+/// Keys and approximate bytes per step now (the ledger brought up to date).
+fn state_sample(position: u64, engine: &Engine, graph: &ValidGraph, ledger: &mut StateLedger) -> StateSample {
+    let totals = ledger.totals(engine);
+    let stateful = |i: usize| graph.doc.steps.get(i).is_some_and(|s| s.op.is_stateful());
     StateSample {
         position,
-        keys: keyframe.states.iter().map(Vec::len).collect(),
-        approx_bytes: keyframe
-            .states
-            .iter()
-            .map(|s| s.iter().map(|(k, v)| k.len() + approx_bytes(v)).sum())
+        keys: (0..graph.doc.steps.len())
+            .map(|i| if stateful(i) { engine.step_key_count(i) } else { 0 })
+            .collect(),
+        approx_bytes: (0..graph.doc.steps.len())
+            .map(|i| if stateful(i) { totals.get(i).copied().unwrap_or(0) } else { 0 })
             .collect(),
     }
 }
