@@ -302,8 +302,9 @@ pub struct KeyTable {
     pub step: String,
     /// The position it shows.
     pub position: u64,
-    /// Every live key, in key order.
-    pub rows: Vec<KeyRow>,
+    /// Every live key, in key order (each row shared with the tables before it that showed
+    /// the same state: a new table re-renders only the keys that changed).
+    pub rows: Vec<Arc<KeyRow>>,
     /// Keys whose state changed (touched, appeared or went) since the previous table sent,
     /// in key order.
     pub changed: Vec<String>,
@@ -440,7 +441,7 @@ pub struct SnapshotContents {
     /// The snapshot as listed.
     pub info: SnapshotInfo,
     /// Per stateful step (step id), every live key's state in key order.
-    pub steps: Vec<(String, Vec<KeyRow>)>,
+    pub steps: Vec<(String, Vec<Arc<KeyRow>>)>,
     /// Pending timers then.
     pub timers: Vec<TimerView>,
 }

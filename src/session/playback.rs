@@ -43,7 +43,7 @@ const METRICS_INTERVAL: Duration = Duration::from_millis(250);
 /// State size is sampled at most this often while playing (besides keyframes).
 const STATE_SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
 /// Changed keys tracked one by one; past this, the table is compared whole.
-const CHANGED_CAP: usize = 10_000;
+const CHANGED_CAP: usize = 1_000_000;
 /// Throughput samples kept.
 const WALL_SAMPLES_CAP: usize = 2000;
 /// Position samples wanted over a whole replay.
@@ -1412,13 +1412,40 @@ impl Playback {
             return;
         };
         let Some(engine) = &self.engine else { return };
-        let rows = rows_of(&engine.step_states(step));
-        let changed: Vec<String> = match &self.table {
-            Some(previous) if self.changed_all && previous.step == self.step_id(step) => {
-                changed_rows(&previous.rows, &rows)
+        let id = self.step_id(step);
+        let previous = self.table.as_ref().filter(|t| t.step == id);
+        let (rows, changed) = match previous {
+            // The keys the run touched since the last table, and only them.
+            Some(previous) if !self.changed_all => {
+                let mut rows = previous.rows.clone();
+                for key in &self.changed {
+                    let at = rows.binary_search_by(|r| r.key.as_bytes().cmp(key.as_bytes()));
+                    match (at, engine.step_state(step, key)) {
+                        (Ok(i), Some(state)) => rows[i] = Arc::new(row_of(key, &state)),
+                        (Ok(i), None) => {
+                            rows.remove(i);
+                        }
+                        (Err(i), Some(state)) => rows.insert(i, Arc::new(row_of(key, &state))),
+                        (Err(_), None) => {}
+                    }
+                }
+                (rows, self.changed.iter().map(|k| k.to_string()).collect())
             }
-            _ if self.changed_all => rows.iter().map(|r| r.key.clone()).collect(),
-            _ => self.changed.iter().map(|k| k.to_string()).collect(),
+            // Changes not known key by key: the whole table, compared with the last one.
+            Some(previous) => {
+                let rows = rows_of(&engine.step_states(step));
+                let changed = changed_rows(&previous.rows, &rows);
+                (rows, changed)
+            }
+            None => {
+                let rows = rows_of(&engine.step_states(step));
+                let changed = if self.changed_all {
+                    rows.iter().map(|r| r.key.clone()).collect()
+                } else {
+                    self.changed.iter().map(|k| k.to_string()).collect()
+                };
+                (rows, changed)
+            }
         };
         self.table =
             Some(Arc::new(KeyTable { step: self.step_id(step), position: self.position, rows, changed }));
@@ -1622,7 +1649,7 @@ fn diff_states(step: &str, old: &[(Key, Dynamic)], new: &[(Key, Dynamic)]) -> St
 }
 
 /// Keys whose row differs between two tables (both in key order).
-fn changed_rows(old: &[KeyRow], new: &[KeyRow]) -> Vec<String> {
+fn changed_rows(old: &[Arc<KeyRow>], new: &[Arc<KeyRow>]) -> Vec<String> {
     let old: BTreeMap<&[u8], &Value> = old.iter().map(|r| (r.key.as_bytes(), &r.state)).collect();
     let new: BTreeMap<&[u8], &Value> = new.iter().map(|r| (r.key.as_bytes(), &r.state)).collect();
     let mut keys: Vec<&[u8]> = old.keys().chain(new.keys()).copied().collect();
@@ -1634,15 +1661,12 @@ fn changed_rows(old: &[KeyRow], new: &[KeyRow]) -> Vec<String> {
         .collect()
 }
 
-fn rows_of(states: &[(Key, Dynamic)]) -> Vec<KeyRow> {
-    states
-        .iter()
-        .map(|(key, state)| KeyRow {
-            key: key.to_string(),
-            state: to_json(state),
-            preview: crate::value::preview(state),
-        })
-        .collect()
+fn rows_of(states: &[(Key, Dynamic)]) -> Vec<Arc<KeyRow>> {
+    states.iter().map(|(key, state)| Arc::new(row_of(key, state))).collect()
+}
+
+fn row_of(key: &Key, state: &Dynamic) -> KeyRow {
+    KeyRow { key: key.to_string(), state: to_json(state), preview: crate::value::preview(state) }
 }
 
 /// A value as JSON for display: like the sinks write it, but never failing (a non-finite

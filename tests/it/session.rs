@@ -60,7 +60,7 @@ struct Shown {
     steps: Vec<StepCounts>,
     sinks: Vec<SinkCounts>,
     timers: TimersView,
-    rows: Option<Vec<KeyRow>>,
+    rows: Option<Vec<Arc<KeyRow>>>,
     previews: Vec<NodePreview>,
 }
 
