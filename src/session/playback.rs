@@ -535,6 +535,9 @@ impl Playback {
         self.previews = vec![StepPreview::default(); doc.steps.len()];
         self.previews_dirty = true;
         self.keyframes.clear(doc.steps.len());
+        if let Some(bytes) = budget_in(doc) {
+            self.keyframes.set_budget(bytes);
+        }
         self.ledger = StateLedger::empty(doc.steps.len());
         self.keyframe_every = MIN_KEYFRAME_EVERY;
         self.goal = None;
@@ -1527,6 +1530,13 @@ enum Stepped {
     Event { timer_fired: bool, hit: bool },
     Ended,
     Failed,
+}
+
+/// The keyframe budget a pipeline file sets in its `[editor]` table
+/// (`keyframe_budget_mib = 512`), in bytes; a value that is not a positive integer is ignored.
+fn budget_in(doc: &crate::graph::PipelineDoc) -> Option<u64> {
+    let mib = doc.editor.as_ref()?.get("keyframe_budget_mib")?.as_integer()?;
+    u64::try_from(mib).ok().filter(|&m| m > 0).map(|m| m.saturating_mul(1024 * 1024))
 }
 
 /// Whether a state can move from `old` to `new` (same stateful step ids, same operators).

@@ -228,6 +228,17 @@ fn a_position_shows_the_same_whatever_the_way_there() {
 }
 
 #[test]
+fn the_file_can_set_the_keyframe_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = generated(dir.path(), 10);
+    let default = loaded(&path).view().keyframes.budget;
+    assert_eq!(default, eddy::session::DEFAULT_KEYFRAME_BUDGET);
+    let text = std::fs::read_to_string(&path).unwrap() + "\n[editor]\nkeyframe_budget_mib = 64\n";
+    std::fs::write(&path, text).unwrap();
+    assert_eq!(loaded(&path).view().keyframes.budget, 64 * 1024 * 1024);
+}
+
+#[test]
 fn seeking_across_keyframes_thinned_by_the_budget_is_still_exact() {
     let dir = tempfile::tempdir().unwrap();
     let path = generated(dir.path(), 12_000);
