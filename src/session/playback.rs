@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rhai::{AST, Dynamic, Scope};
+use rustc_hash::FxHashSet;
 use serde_json::Value;
 
 use super::command::{Breakpoint, Command, GraphSource, ReplaceMode, SnapshotId, Speed};
@@ -210,7 +211,8 @@ pub struct Playback {
     breakpoint_hit: Option<BreakpointHit>,
     error: Option<ErrorView>,
     selected: Option<String>,
-    changed: BTreeSet<Key>,
+    /// Keys of the selected step the run touched since the last table.
+    changed: FxHashSet<Key>,
     /// The changes are not known key by key: compare the next table with the last one.
     changed_all: bool,
     table: Option<Arc<KeyTable>>,
@@ -235,6 +237,8 @@ pub struct Playback {
     metrics_at: Option<Instant>,
     loaded_at: Instant,
     events: Vec<Event>,
+    /// The engine's trace of the last step, its allocation kept from step to step.
+    trace_buffer: Vec<TraceEvent>,
 }
 
 impl Default for Playback {
@@ -283,7 +287,7 @@ impl Playback {
             breakpoint_hit: None,
             error: None,
             selected: None,
-            changed: BTreeSet::new(),
+            changed: FxHashSet::default(),
             changed_all: false,
             table: None,
             table_dirty: true,
@@ -306,6 +310,7 @@ impl Playback {
             metrics_at: None,
             loaded_at: Instant::now(),
             events: Vec::new(),
+            trace_buffer: Vec::new(),
         }
     }
 
@@ -410,11 +415,14 @@ impl Playback {
         let Some(_) = self.goal else {
             return if self.counter.is_some() { Work::Busy } else { Work::Idle };
         };
+        let mut steps = 0u32;
         let outcome = loop {
             let Some(goal) = self.goal else { break Work::Idle };
-            if Instant::now() >= deadline {
+            // The clock is read every few events only: an event takes a microsecond or so.
+            if steps.is_multiple_of(16) && Instant::now() >= deadline {
                 break Work::Busy;
             }
+            steps = steps.wrapping_add(1);
             match goal {
                 Goal::Seek(target) if self.position >= target => {
                     self.stop(Status::Paused);
@@ -854,7 +862,8 @@ impl Playback {
     fn step_engine(&mut self, live: bool) -> Stepped {
         let Some(engine) = self.engine.as_mut() else { return Stepped::Failed };
         let result = engine.step();
-        let trace = engine.take_trace();
+        let mut trace = std::mem::take(&mut self.trace_buffer);
+        engine.take_trace_into(&mut trace);
         let clock = engine.clock();
         match result {
             Ok(StepOutcome::Event { .. }) => {
@@ -887,11 +896,17 @@ impl Playback {
 
     /// Takes in one step's trace: previews, changed keys, the watched key, timers fired and
     /// breakpoints. Returns (a timer fired, a breakpoint hit).
-    fn absorb(&mut self, trace: Vec<TraceEvent>, at: u64, clock: Option<i64>, live: bool) -> (bool, bool) {
+    fn absorb(
+        &mut self,
+        mut trace: Vec<TraceEvent>,
+        at: u64,
+        clock: Option<i64>,
+        live: bool,
+    ) -> (bool, bool) {
         let selected = self.selected_index();
         let mut timer_fired = false;
         let mut hit = None;
-        for TraceEvent { step, kind } in trace {
+        for TraceEvent { step, kind } in trace.drain(..) {
             match kind {
                 TraceKind::ItemIn { input, key, value } => {
                     if live && hit.is_none() {
@@ -935,7 +950,9 @@ impl Playback {
                     self.ledger.touched(step, &key);
                     if selected == Some(step) {
                         if self.changed.len() < CHANGED_CAP {
-                            self.changed.insert(key.clone());
+                            if !self.changed.contains(&key) {
+                                self.changed.insert(key.clone());
+                            }
                         } else {
                             self.changed_all = true;
                         }
@@ -969,6 +986,7 @@ impl Playback {
                 self.breakpoint_hit = Some(BreakpointHit { index, breakpoint, position: at, key });
             }
         }
+        self.trace_buffer = trace;
         (timer_fired, was_hit)
     }
 
@@ -1417,11 +1435,14 @@ impl Playback {
         let Some(engine) = &self.engine else { return };
         let id = self.step_id(step);
         let previous = self.table.as_ref().filter(|t| t.step == id);
+        // In key order, as the table lists them.
+        let mut touched: Vec<&Key> = self.changed.iter().collect();
+        touched.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         let (rows, changed) = match previous {
             // The keys the run touched since the last table, and only them.
             Some(previous) if !self.changed_all => {
                 let mut rows = previous.rows.clone();
-                for key in &self.changed {
+                for &key in &touched {
                     let at = rows.binary_search_by(|r| r.key.as_bytes().cmp(key.as_bytes()));
                     match (at, engine.step_state(step, key)) {
                         (Ok(i), Some(state)) => rows[i] = Arc::new(row_of(key, &state)),
@@ -1432,7 +1453,7 @@ impl Playback {
                         (Err(_), None) => {}
                     }
                 }
-                (rows, self.changed.iter().map(|k| k.to_string()).collect())
+                (rows, touched.iter().map(|k| k.to_string()).collect())
             }
             // Changes not known key by key: the whole table, compared with the last one.
             Some(previous) => {
@@ -1445,7 +1466,7 @@ impl Playback {
                 let changed = if self.changed_all {
                     rows.iter().map(|r| r.key.clone()).collect()
                 } else {
-                    self.changed.iter().map(|k| k.to_string()).collect()
+                    touched.iter().map(|k| k.to_string()).collect()
                 };
                 (rows, changed)
             }
