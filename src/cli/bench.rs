@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
@@ -27,10 +28,17 @@ pub struct BenchOptions {
     /// Repetitions of each case; the best is reported.
     #[arg(long, default_value_t = 1)]
     pub repeat: u32,
-    /// Also time the workbench's session on the first case: counting the events, a traced
-    /// replay to the end (taking keyframes), seeks back across it, a view with every key.
+    /// Also time the workbench's session against `eddy run` on the same file, with an int
+    /// state and a map state: play at *max* with the canvas only and with the State tab open
+    /// (ratios to the runner), the peak memory of a map-state replay played to the end, and
+    /// seeks back across it.
     #[arg(long)]
     pub session: bool,
+    /// Internal: replays this pipeline in a session to the end with its last step's table
+    /// open and prints the process's peak resident memory (`--session` runs it as a child
+    /// process, so that the figure is the replay's alone).
+    #[arg(long, hide = true)]
+    pub session_memory_of: Option<PathBuf>,
 }
 
 /// One measured case.
@@ -58,10 +66,81 @@ pub struct BenchReport {
     pub cases: Vec<BenchCase>,
     /// With `--session`: what was timed in the session, and its wall time in seconds.
     pub session: Vec<(String, f64)>,
+    /// With `--session`: the ratios the workbench's targets are stated in.
+    pub session_figures: Option<SessionFigures>,
+    /// With `--session-memory-of`: the child's whole answer (nothing else was run).
+    pub memory_probe: Option<String>,
+}
+
+/// The session's figures against the runner's, measured in one bench run on the same file.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFigures {
+    /// Per state shape (`int`, `map`): the runner's events/s, the session's at *max* with the
+    /// canvas only, and with the State tab open on the measured step.
+    pub shapes: Vec<ShapeFigures>,
+    /// Peak resident memory of a map-state replay played to the end (MiB), when measured.
+    pub peak_mib: Option<f64>,
+}
+
+/// One state shape's rates (events per second).
+#[derive(Debug, Clone)]
+pub struct ShapeFigures {
+    /// `int` or `map`.
+    pub shape: String,
+    /// `eddy run`.
+    pub run: f64,
+    /// The session playing at *max*, canvas only.
+    pub play: f64,
+    /// The session playing at *max* with the State tab open.
+    pub state_view: f64,
+}
+
+impl fmt::Display for SessionFigures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for shape in &self.shapes {
+            writeln!(
+                f,
+                "{} state: eddy run {:.0} events/s, session play {:.0} ({:.1} %), state view {:.0} ({:.1} %)",
+                shape.shape,
+                shape.run,
+                shape.play,
+                100.0 * shape.play / shape.run.max(1e-9),
+                shape.state_view,
+                100.0 * shape.state_view / shape.run.max(1e-9)
+            )?;
+        }
+        // The lower ratio of the two shapes is the one quoted: the targets hold for both.
+        let worst = |rate: fn(&ShapeFigures) -> f64| {
+            self.shapes.iter().min_by(|a, b| (rate(a) / a.run).total_cmp(&(rate(b) / b.run)))
+        };
+        if let Some(shape) = worst(|s| s.play) {
+            writeln!(
+                f,
+                "session play: {:.0} events/s, {:.1} % of eddy run",
+                shape.play,
+                100.0 * shape.play / shape.run.max(1e-9)
+            )?;
+        }
+        if let Some(shape) = worst(|s| s.state_view) {
+            writeln!(
+                f,
+                "session state view: {:.0} events/s, {:.1} % of eddy run",
+                shape.state_view,
+                100.0 * shape.state_view / shape.run.max(1e-9)
+            )?;
+        }
+        match self.peak_mib {
+            Some(mib) => writeln!(f, "session peak memory: {mib:.0} MiB"),
+            None => writeln!(f, "session peak memory: not measured (no /proc/self/status)"),
+        }
+    }
 }
 
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(probe) = &self.memory_probe {
+            return writeln!(f, "{probe}");
+        }
         writeln!(f, "{:<44} {:>10} {:>10} {:>14}", "case", "events", "seconds", "events/s")?;
         for case in &self.cases {
             writeln!(
@@ -78,6 +157,9 @@ impl fmt::Display for BenchReport {
             for (what, seconds) in &self.session {
                 writeln!(f, "  {what:<58} {seconds:>8.3} s")?;
             }
+        }
+        if let Some(figures) = &self.session_figures {
+            write!(f, "\n{figures}")?;
         }
         let find = |prefix: &str| self.cases.iter().find(|c| c.name.starts_with(prefix));
         if let (Some(scripted), Some(builtin), Some(floor)) = (
@@ -114,6 +196,12 @@ fn key_on(id: &str, input: &str) -> String {
 
 /// Runs the benchmark and returns its report.
 pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
+    let mut report =
+        BenchReport { cases: Vec::new(), session: Vec::new(), session_figures: None, memory_probe: None };
+    if let Some(file) = &options.session_memory_of {
+        report.memory_probe = Some(session_memory(file)?);
+        return Ok(report);
+    }
     let temp;
     let dir = match &options.dir {
         Some(dir) => {
@@ -175,7 +263,6 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
             ),
         ),
     ];
-    let mut report = BenchReport { cases: Vec::new(), session: Vec::new() };
     let mut first_file = None;
     for (name, text) in cases {
         let file = dir.join(format!("{}.toml", name.split_whitespace().next().unwrap_or("case")));
@@ -206,9 +293,115 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
     if options.session
         && let Some(file) = first_file
     {
-        report.session = time_session(&file)?;
+        let map_file = dir.join("map_state.toml");
+        std::fs::write(&map_file, map_state_pipeline(&source))
+            .with_context(|| format!("cannot write {}", map_file.display()))?;
+        let mut figures = SessionFigures::default();
+        // Each shape's runner and session figures are taken one after the other, so that a
+        // busy machine weighs on both alike.
+        for (shape, file) in [("int", &file), ("map", &map_file)] {
+            let run = time_pipeline(shape, file)?.rate();
+            let play = time_play(file, false)?;
+            let state_view = time_play(file, true)?;
+            eprintln!(
+                "{shape} state: eddy run {run:.0} events/s, session play {play:.0}, state view {state_view:.0}"
+            );
+            figures.shapes.push(ShapeFigures { shape: shape.into(), run, play, state_view });
+        }
+        figures.peak_mib = peak_memory_in_child(&map_file);
+        report.session_figures = Some(figures);
+        report.session = time_session(&map_file)?;
     }
     Ok(report)
+}
+
+/// The usual shape of a state: a map per key (`#{ n, total }`).
+fn map_state_pipeline(source: &str) -> String {
+    pipeline(
+        source,
+        &format!(
+            "{}[[steps]]\nid = \"measured\"\nop = \"stateful_map\"\ninputs = [\"by_user\"]\nscript = '''\nfn mapper(state, e) {{ let s = state ?? #{{ n: 0, total: 0 }}; s.n += 1; s.total += e.value; [s, s.n] }}\n'''\n",
+            key_on("by_user", "events")
+        ),
+    )
+}
+
+/// Plays a pipeline at *max* to the end on a session thread, as the workbench does (views
+/// drained as they come), with or without the last step's table; events per second, from
+/// `Play` to the end (counting the events before is not timed).
+fn time_play(file: &Path, state_view: bool) -> Result<f64> {
+    use crate::session::{Command, Event, GraphSource, RunView, Speed, Status};
+    let graph = load_and_check(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let measured = graph.doc.steps.last().map(|s| s.id.clone());
+    let handle = crate::session::spawn().context("bench: cannot start a session thread")?;
+    let send = |command: Command| {
+        handle.send(command).map_err(|e| anyhow::anyhow!("bench: cannot send a command to the session: {e}"))
+    };
+    // Waits for a view that satisfies `done` (a minute at most between two events).
+    let wait = |done: &dyn Fn(&RunView) -> bool| -> Result<Arc<RunView>> {
+        loop {
+            match handle.recv_timeout(Duration::from_secs(60)) {
+                Some(Event::View(view)) if done(&view) => return Ok(view),
+                Some(Event::Invalid(problems)) => {
+                    anyhow::bail!("bench: the session refused {}: {problems:?}", file.display())
+                }
+                Some(Event::Closed) | None => anyhow::bail!("bench: the session stopped answering"),
+                Some(_) => {}
+            }
+        }
+    };
+    send(Command::SetSpeed(Speed::AsFastAsPossible))?;
+    send(Command::Load(GraphSource::Valid(Box::new(graph))))?;
+    if state_view {
+        send(Command::Select(measured))?;
+    }
+    let loaded = wait(&|v| v.total.is_some() && v.status == Status::Paused)?;
+    let started = Instant::now();
+    send(Command::Play)?;
+    let ended =
+        wait(&|v| v.generation == loaded.generation && v.position > 0 && v.status != Status::Playing)?;
+    let seconds = started.elapsed().as_secs_f64();
+    handle.shutdown();
+    if ended.status != Status::Ended {
+        anyhow::bail!(
+            "bench: the replay of {} stopped at event {} ({:?})",
+            file.display(),
+            ended.position,
+            ended.status
+        );
+    }
+    Ok(ended.position as f64 / seconds.max(1e-9))
+}
+
+/// The peak resident memory (MiB) of a map-state replay played to the end with its table
+/// open, measured in a child `eddy bench --session-memory-of FILE` so that nothing else counts.
+fn peak_memory_in_child(file: &Path) -> Option<f64> {
+    let exe = std::env::current_exe().ok()?;
+    let output = std::process::Command::new(exe)
+        .arg("bench")
+        .arg("--session-memory-of")
+        .arg(file)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|line| line.strip_prefix("peak resident KiB: ")?.trim().parse::<f64>().ok())
+        .map(|kib| kib / 1024.0)
+}
+
+/// `eddy bench --session-memory-of FILE`: plays the file to the end in a session with the
+/// last step's table open, and says how fast and the process's peak resident memory (`VmHWM`).
+fn session_memory(file: &Path) -> Result<String> {
+    let rate = time_play(file, true)?;
+    let status =
+        std::fs::read_to_string("/proc/self/status").context("bench: cannot read /proc/self/status")?;
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .context("bench: /proc/self/status has no VmHWM line")?;
+    Ok(format!("played at {rate:.0} events/s\npeak resident KiB: {kib}"))
 }
 
 /// Times the session's replay of a pipeline: counting, a traced replay to the end, seeks

@@ -437,6 +437,15 @@ impl Engine {
         self.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    /// Like [`Engine::take_trace`], into `buffer` (cleared first), the engine keeping the
+    /// buffer's old allocation for the next step: no allocation per step.
+    pub fn take_trace_into(&mut self, buffer: &mut Vec<TraceEvent>) {
+        buffer.clear();
+        if let Some(trace) = &mut self.trace {
+            std::mem::swap(trace, buffer);
+        }
+    }
+
     /// Processes the next source event to quiescence (with the timers it makes due), or
     /// end of input when the sources are exhausted.
     pub fn step(&mut self) -> Result<StepOutcome, RunError> {

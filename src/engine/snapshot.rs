@@ -154,10 +154,16 @@ impl Engine {
             .zip(&self.ops)
             .map(|(spec, op)| if spec.op.is_stateful() { op.states_unsorted() } else { Vec::new() })
             .collect();
+        Keyframe { states, ..self.keyframe_without_states() }
+    }
+
+    /// A keyframe with every step's `states` left empty: where the run stands (clock, sources,
+    /// timers, counters), for a workbench that keeps the states its own way (changes only).
+    pub fn keyframe_without_states(&self) -> Keyframe {
         Keyframe {
             clock: self.clock.now(),
             source_rows: self.source_rows(),
-            states,
+            states: vec![Vec::new(); self.graph.doc.steps.len()],
             timers: self.snapshot_timers(),
             stats: self.stats.clone(),
         }

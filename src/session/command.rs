@@ -169,6 +169,9 @@ pub enum Command {
     RestoreSnapshot(SnapshotId),
     /// Replaces the breakpoints (an empty list clears them).
     SetBreakpoints(Vec<Breakpoint>),
+    /// Sets the bytes the automatic keyframes may hold (about; 512 MiB by default): past it,
+    /// old keyframes are thinned out instead of memory growing.
+    SetKeyframeBudget(u64),
     /// Ends the session thread (dropping the handle does too).
     Shutdown,
 }

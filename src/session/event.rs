@@ -115,6 +115,22 @@ pub struct RunView {
     pub error: Option<ErrorView>,
     /// Series for plots.
     pub metrics: Arc<Metrics>,
+    /// The automatic keyframes' use of their memory budget.
+    pub keyframes: KeyframeUse,
+}
+
+/// How much memory the automatic keyframes hold, against their budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyframeUse {
+    /// Keyframes held.
+    pub count: usize,
+    /// Their estimated bytes (the states that changed since the keyframe before, timers,
+    /// counters, previews).
+    pub bytes: u64,
+    /// The budget, in bytes.
+    pub budget: u64,
+    /// Events between two keyframes now (doubled each time they are thinned).
+    pub every: u64,
 }
 
 /// Log entries kept by a session.
@@ -286,8 +302,9 @@ pub struct KeyTable {
     pub step: String,
     /// The position it shows.
     pub position: u64,
-    /// Every live key, in key order.
-    pub rows: Vec<KeyRow>,
+    /// Every live key, in key order (each row shared with the tables before it that showed
+    /// the same state: a new table re-renders only the keys that changed).
+    pub rows: Vec<Arc<KeyRow>>,
     /// Keys whose state changed (touched, appeared or went) since the previous table sent,
     /// in key order.
     pub changed: Vec<String>,
@@ -424,7 +441,7 @@ pub struct SnapshotContents {
     /// The snapshot as listed.
     pub info: SnapshotInfo,
     /// Per stateful step (step id), every live key's state in key order.
-    pub steps: Vec<(String, Vec<KeyRow>)>,
+    pub steps: Vec<(String, Vec<Arc<KeyRow>>)>,
     /// Pending timers then.
     pub timers: Vec<TimerView>,
 }

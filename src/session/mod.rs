@@ -14,6 +14,8 @@
 
 mod command;
 mod event;
+mod keyframes;
+mod ledger;
 mod playback;
 
 use std::collections::VecDeque;
@@ -26,11 +28,13 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySen
 
 pub use command::{Breakpoint, Command, GraphSource, ReplaceMode, SnapshotId, Speed};
 pub use event::{
-    BreakpointHit, ErrorView, Event, KeyChange, KeyRow, KeySeries, KeyTable, LOG_CAPACITY, LogEntry, LogKind,
-    Metrics, NodePreview, Notice, NoticeLevel, PREVIEW_ITEMS, PipelineInfo, PositionSample, PreviewItem,
-    Problem, RunView, SeriesPoint, SinkCounts, SnapshotContents, SnapshotDiff, SnapshotInfo, SnapshotKind,
-    StateSample, Status, StepCounts, StepDiff, StepInfo, TIMERS_SHOWN, TimerView, TimersView, WallSample,
+    BreakpointHit, ErrorView, Event, KeyChange, KeyRow, KeySeries, KeyTable, KeyframeUse, LOG_CAPACITY,
+    LogEntry, LogKind, Metrics, NodePreview, Notice, NoticeLevel, PREVIEW_ITEMS, PipelineInfo,
+    PositionSample, PreviewItem, Problem, RunView, SeriesPoint, SinkCounts, SnapshotContents, SnapshotDiff,
+    SnapshotInfo, SnapshotKind, StateSample, Status, StepCounts, StepDiff, StepInfo, TIMERS_SHOWN, TimerView,
+    TimersView, WallSample,
 };
+pub use keyframes::DEFAULT_KEYFRAME_BUDGET;
 pub use playback::{MIN_KEYFRAME_EVERY, Playback, Work, approx_bytes, to_json};
 
 /// Commands waiting for the session thread, at most.

@@ -8,15 +8,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rhai::{AST, Dynamic, Scope};
+use rustc_hash::FxHashSet;
 use serde_json::Value;
 
 use super::command::{Breakpoint, Command, GraphSource, ReplaceMode, SnapshotId, Speed};
 use super::event::{
-    BreakpointHit, ErrorView, Event, KeyChange, KeyRow, KeySeries, KeyTable, LOG_CAPACITY, LogEntry, LogKind,
-    Metrics, NodePreview, Notice, NoticeLevel, PREVIEW_ITEMS, PipelineInfo, PositionSample, PreviewItem,
-    Problem, RunView, SeriesPoint, SinkCounts, SnapshotContents, SnapshotDiff, SnapshotInfo, SnapshotKind,
-    StateSample, Status, StepCounts, StepDiff, StepInfo, TIMERS_SHOWN, TimerView, TimersView, WallSample,
+    BreakpointHit, ErrorView, Event, KeyChange, KeyRow, KeySeries, KeyTable, KeyframeUse, LOG_CAPACITY,
+    LogEntry, LogKind, Metrics, NodePreview, Notice, NoticeLevel, PREVIEW_ITEMS, PipelineInfo,
+    PositionSample, PreviewItem, Problem, RunView, SeriesPoint, SinkCounts, SnapshotContents, SnapshotDiff,
+    SnapshotInfo, SnapshotKind, StateSample, Status, StepCounts, StepDiff, StepInfo, TIMERS_SHOWN, TimerView,
+    TimersView, WallSample,
 };
+use super::keyframes::{DEFAULT_KEYFRAME_BUDGET, Keyframes};
+use super::ledger::StateLedger;
 use crate::engine::{
     Engine, EngineOptions, EngineSnapshot, Keyframe, RunError, StepOutcome, TraceEvent, TraceKind,
 };
@@ -40,7 +44,7 @@ const METRICS_INTERVAL: Duration = Duration::from_millis(250);
 /// State size is sampled at most this often while playing (besides keyframes).
 const STATE_SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
 /// Changed keys tracked one by one; past this, the table is compared whole.
-const CHANGED_CAP: usize = 10_000;
+const CHANGED_CAP: usize = 1_000_000;
 /// Throughput samples kept.
 const WALL_SAMPLES_CAP: usize = 2000;
 /// Position samples wanted over a whole replay.
@@ -63,18 +67,19 @@ pub enum Work {
 
 /// An item kept for a node preview, rendered to JSON only when a view is built.
 #[derive(Debug, Clone)]
-struct RawItem {
+pub(super) struct RawItem {
     key: Option<Key>,
-    value: Dynamic,
+    pub(super) value: Dynamic,
     port: usize,
     clock: Option<i64>,
     position: u64,
 }
 
+/// The last items into and out of a step.
 #[derive(Debug, Clone, Default)]
-struct StepPreview {
-    items_in: VecDeque<RawItem>,
-    items_out: VecDeque<RawItem>,
+pub(super) struct StepPreview {
+    pub(super) items_in: VecDeque<RawItem>,
+    pub(super) items_out: VecDeque<RawItem>,
 }
 
 fn push_bounded(ring: &mut VecDeque<RawItem>, item: RawItem) {
@@ -84,7 +89,8 @@ fn push_bounded(ring: &mut VecDeque<RawItem>, item: RawItem) {
     ring.push_back(item);
 }
 
-/// A keyframe or a manual snapshot: a point to go back to, with what the views showed there.
+/// A manual snapshot (or an automatic keyframe composed whole): a point to go back to, with
+/// what the views showed there.
 #[derive(Debug)]
 struct Frame {
     info: SnapshotInfo,
@@ -196,7 +202,8 @@ pub struct Playback {
     /// Real-time play: (wall instant, clock) it is measured from.
     anchor: Option<(Instant, i64)>,
     keyframe_every: u64,
-    keyframes: BTreeMap<u64, Arc<Frame>>,
+    keyframes: Keyframes,
+    ledger: StateLedger,
     manual: BTreeMap<SnapshotId, Arc<Frame>>,
     next_id: SnapshotId,
     breakpoints: Vec<Breakpoint>,
@@ -204,7 +211,8 @@ pub struct Playback {
     breakpoint_hit: Option<BreakpointHit>,
     error: Option<ErrorView>,
     selected: Option<String>,
-    changed: BTreeSet<Key>,
+    /// Keys of the selected step the run touched since the last table.
+    changed: FxHashSet<Key>,
     /// The changes are not known key by key: compare the next table with the last one.
     changed_all: bool,
     table: Option<Arc<KeyTable>>,
@@ -229,6 +237,8 @@ pub struct Playback {
     metrics_at: Option<Instant>,
     loaded_at: Instant,
     events: Vec<Event>,
+    /// The engine's trace of the last step, its allocation kept from step to step.
+    trace_buffer: Vec<TraceEvent>,
 }
 
 impl Default for Playback {
@@ -268,7 +278,8 @@ impl Playback {
             speed: Speed::default(),
             anchor: None,
             keyframe_every: MIN_KEYFRAME_EVERY,
-            keyframes: BTreeMap::new(),
+            keyframes: Keyframes::new(0, DEFAULT_KEYFRAME_BUDGET),
+            ledger: StateLedger::default(),
             manual: BTreeMap::new(),
             next_id: 1,
             breakpoints: Vec::new(),
@@ -276,7 +287,7 @@ impl Playback {
             breakpoint_hit: None,
             error: None,
             selected: None,
-            changed: BTreeSet::new(),
+            changed: FxHashSet::default(),
             changed_all: false,
             table: None,
             table_dirty: true,
@@ -299,6 +310,7 @@ impl Playback {
             metrics_at: None,
             loaded_at: Instant::now(),
             events: Vec::new(),
+            trace_buffer: Vec::new(),
         }
     }
 
@@ -383,6 +395,10 @@ impl Playback {
                 self.breakpoints = breakpoints;
                 self.arm_breakpoints();
             }
+            Command::SetKeyframeBudget(bytes) => {
+                self.keyframes.set_budget(bytes);
+                self.keep_keyframes_bounded();
+            }
             Command::Shutdown => {}
         }
     }
@@ -399,11 +415,14 @@ impl Playback {
         let Some(_) = self.goal else {
             return if self.counter.is_some() { Work::Busy } else { Work::Idle };
         };
+        let mut steps = 0u32;
         let outcome = loop {
             let Some(goal) = self.goal else { break Work::Idle };
-            if Instant::now() >= deadline {
+            // The clock is read every few events only: an event takes a microsecond or so.
+            if steps.is_multiple_of(16) && Instant::now() >= deadline {
                 break Work::Busy;
             }
+            steps = steps.wrapping_add(1);
             match goal {
                 Goal::Seek(target) if self.position >= target => {
                     self.stop(Status::Paused);
@@ -523,7 +542,11 @@ impl Playback {
         }));
         self.previews = vec![StepPreview::default(); doc.steps.len()];
         self.previews_dirty = true;
-        self.keyframes.clear();
+        self.keyframes.clear(doc.steps.len());
+        if let Some(bytes) = budget_in(doc) {
+            self.keyframes.set_budget(bytes);
+        }
+        self.ledger = StateLedger::empty(doc.steps.len());
         self.keyframe_every = MIN_KEYFRAME_EVERY;
         self.goal = None;
         self.anchor = None;
@@ -544,6 +567,10 @@ impl Playback {
         match continued {
             Some((mut engine, position)) => {
                 engine.set_tracing(true);
+                self.ledger = StateLedger::of_states(
+                    &(0..doc.steps.len()).map(|i| engine.step_states(i)).collect::<Vec<_>>(),
+                );
+                self.keyframes.lost_track();
                 self.engine = Some(engine);
                 self.position = position;
                 self.origin = position;
@@ -624,8 +651,21 @@ impl Playback {
 
     fn thin_keyframes(&mut self) {
         let (every, origin) = (self.keyframe_every, self.origin);
-        self.keyframes.retain(|&p, _| p == origin || p.is_multiple_of(every));
+        self.keyframes.retain(self.position, |p| p == origin || p.is_multiple_of(every));
         self.snapshots_dirty = true;
+    }
+
+    /// Thins the keyframes (taking them half as often) while there are too many or they are
+    /// over their budget.
+    fn keep_keyframes_bounded(&mut self) {
+        while self.keyframes.len() > MAX_KEYFRAMES || self.keyframes.over_budget() {
+            let before = self.keyframes.len();
+            self.keyframe_every = self.keyframe_every.saturating_mul(2);
+            self.thin_keyframes();
+            if self.keyframes.len() == before {
+                break; // only the continue point is left
+            }
+        }
     }
 
     fn arm_breakpoints(&mut self) {
@@ -691,10 +731,12 @@ impl Playback {
         let Some(graph) = self.graph.clone() else { return };
         if self.origin > 0 {
             // The keyframes hold a history continued from an edit: not this graph's own.
-            self.keyframes.clear();
+            self.keyframes.clear(graph.doc.steps.len());
             self.origin = 0;
             self.snapshots_dirty = true;
         }
+        self.keyframes.at_start();
+        self.ledger = StateLedger::empty(graph.doc.steps.len());
         self.goal = None;
         self.truncate_history(0);
         self.position = 0;
@@ -721,8 +763,7 @@ impl Playback {
         self.breakpoint_hit = None;
         let behind = self.engine.is_none() || self.ended || target < self.position;
         // Forward too: a keyframe past the current position is a shortcut to the target.
-        let keyframe_ahead =
-            self.keyframes.range(..=target).next_back().is_some_and(|(&at, _)| at > self.position);
+        let keyframe_ahead = self.keyframes.nearest(target).is_some_and(|at| at > self.position);
         if (behind || keyframe_ahead) && !self.restore_nearest(target) {
             return;
         }
@@ -745,14 +786,13 @@ impl Playback {
     /// A fresh engine at the nearest keyframe at or before `target` (the start when none).
     fn restore_nearest(&mut self, target: u64) -> bool {
         let Some(graph) = self.graph.clone() else { return false };
-        let frame = self.keyframes.range(..=target).next_back().map(|(_, f)| Arc::clone(f));
+        let frame = self.keyframes.nearest(target).and_then(|at| Some((at, self.keyframes.compose(at)?)));
         let restored = match &frame {
-            Some(frame) => {
-                Engine::from_keyframe((*graph).clone(), &frame.keyframe, &self.options).map(|mut e| {
+            Some((_, (keyframe, _, _))) => Engine::from_keyframe((*graph).clone(), keyframe, &self.options)
+                .map(|mut e| {
                     e.set_tracing(true);
                     e
-                })
-            }
+                }),
             None if self.origin == 0 => self.new_engine(&graph),
             None => Err(RunError::Snapshot("no keyframe at the continue point".into())),
         };
@@ -760,8 +800,16 @@ impl Playback {
             Ok(engine) => {
                 self.engine = Some(engine);
                 let (position, previews) = match frame {
-                    Some(frame) => (frame.info.position, frame.previews.clone()),
-                    None => (0, vec![StepPreview::default(); graph.doc.steps.len()]),
+                    Some((at, (keyframe, previews, _))) => {
+                        self.ledger = StateLedger::of_states(&keyframe.states);
+                        self.keyframes.passed(at);
+                        (at, previews)
+                    }
+                    None => {
+                        self.ledger = StateLedger::empty(graph.doc.steps.len());
+                        self.keyframes.at_start();
+                        (0, vec![StepPreview::default(); graph.doc.steps.len()])
+                    }
                 };
                 self.position = position;
                 self.previews = previews;
@@ -814,7 +862,8 @@ impl Playback {
     fn step_engine(&mut self, live: bool) -> Stepped {
         let Some(engine) = self.engine.as_mut() else { return Stepped::Failed };
         let result = engine.step();
-        let trace = engine.take_trace();
+        let mut trace = std::mem::take(&mut self.trace_buffer);
+        engine.take_trace_into(&mut trace);
         let clock = engine.clock();
         match result {
             Ok(StepOutcome::Event { .. }) => {
@@ -847,11 +896,17 @@ impl Playback {
 
     /// Takes in one step's trace: previews, changed keys, the watched key, timers fired and
     /// breakpoints. Returns (a timer fired, a breakpoint hit).
-    fn absorb(&mut self, trace: Vec<TraceEvent>, at: u64, clock: Option<i64>, live: bool) -> (bool, bool) {
+    fn absorb(
+        &mut self,
+        mut trace: Vec<TraceEvent>,
+        at: u64,
+        clock: Option<i64>,
+        live: bool,
+    ) -> (bool, bool) {
         let selected = self.selected_index();
         let mut timer_fired = false;
         let mut hit = None;
-        for TraceEvent { step, kind } in trace {
+        for TraceEvent { step, kind } in trace.drain(..) {
             match kind {
                 TraceKind::ItemIn { input, key, value } => {
                     if live && hit.is_none() {
@@ -891,9 +946,13 @@ impl Playback {
                     }
                 }
                 TraceKind::StateChanged { key } => {
+                    self.keyframes.touched(step, &key);
+                    self.ledger.touched(step, &key);
                     if selected == Some(step) {
                         if self.changed.len() < CHANGED_CAP {
-                            self.changed.insert(key.clone());
+                            if !self.changed.contains(&key) {
+                                self.changed.insert(key.clone());
+                            }
                         } else {
                             self.changed_all = true;
                         }
@@ -927,6 +986,7 @@ impl Playback {
                 self.breakpoint_hit = Some(BreakpointHit { index, breakpoint, position: at, key });
             }
         }
+        self.trace_buffer = trace;
         (timer_fired, was_hit)
     }
 
@@ -975,7 +1035,9 @@ impl Playback {
     /// After an event: keyframe, position sample, the watched key.
     fn after_event(&mut self) {
         let position = self.position;
-        if position.is_multiple_of(self.keyframe_every) && !self.keyframes.contains_key(&position) {
+        if self.keyframes.contains(position) {
+            self.keyframes.passed(position);
+        } else if position.is_multiple_of(self.keyframe_every) {
             self.take_keyframe();
         }
         if position.is_multiple_of(self.metrics.bucket.max(1))
@@ -990,19 +1052,14 @@ impl Playback {
 
     fn take_keyframe(&mut self) {
         let (Some(engine), Some(graph)) = (&self.engine, &self.graph) else { return };
-        let keyframe = engine.keyframe();
         let id = self.next_id;
         self.next_id += 1;
-        let sample = state_sample(self.position, &keyframe);
-        let info = snapshot_info(id, SnapshotKind::Keyframe, self.generation, graph, &keyframe, &sample);
+        let sample = state_sample(self.position, engine, graph, &mut self.ledger);
+        let info = snapshot_info(id, SnapshotKind::Keyframe, self.generation, graph, engine.clock(), &sample);
         self.metrics.state.insert(self.position, sample);
-        let frame =
-            Frame { info, graph: Arc::clone(graph), keyframe, previews: self.previews.clone(), resume: None };
-        self.keyframes.insert(self.position, Arc::new(frame));
-        while self.keyframes.len() > MAX_KEYFRAMES {
-            self.keyframe_every *= 2;
-            self.thin_keyframes();
-        }
+        let stateful: Vec<bool> = graph.doc.steps.iter().map(|s| s.op.is_stateful()).collect();
+        self.keyframes.take(self.position, engine, &stateful, self.previews.clone(), info);
+        self.keep_keyframes_bounded();
         self.snapshots_dirty = true;
     }
 
@@ -1043,13 +1100,17 @@ impl Playback {
         let key = Key::from(key.as_str());
         let mut watch = Watch { step, key, points: Vec::new(), touched: false, view: None };
         if let Some(index) = self.step_index(&watch.step) {
-            // The history before now, from the keyframes.
-            for frame in self.keyframes.values().filter(|f| f.info.position < self.position) {
-                let state =
-                    frame.keyframe.states.get(index).and_then(|states| {
-                        states.iter().find(|(k, _)| *k == watch.key).map(|(_, v)| v.clone())
-                    });
-                push_point(&mut watch.points, frame.info.position, frame.keyframe.clock, state.as_ref());
+            // The history before now, from the keyframes (each holds the changes since the
+            // one before, or all states).
+            let mut state = None;
+            for (position, frame) in self.keyframes.frames().filter(|(p, _)| *p < self.position) {
+                let change = frame.delta.get(index).and_then(|delta| delta.get(&watch.key));
+                match change {
+                    Some(change) => state = change.clone(),
+                    None if frame.base => state = None,
+                    None => {}
+                }
+                push_point(&mut watch.points, position, frame.bare.clock, state.as_ref());
             }
         }
         watch.touched = true;
@@ -1089,8 +1150,8 @@ impl Playback {
         let clock = engine.clock();
         let id = self.next_id;
         self.next_id += 1;
-        let sample = state_sample(self.position, &keyframe);
-        let info = snapshot_info(id, SnapshotKind::Manual, self.generation, &graph, &keyframe, &sample);
+        let sample = state_sample(self.position, engine, &graph, &mut self.ledger);
+        let info = snapshot_info(id, SnapshotKind::Manual, self.generation, &graph, clock, &sample);
         let resume = match resume {
             Ok(snapshot) => Some(snapshot),
             Err(e) => {
@@ -1107,8 +1168,15 @@ impl Playback {
         self.snapshots_dirty = true;
     }
 
+    /// A manual snapshot, or an automatic keyframe composed whole.
     fn frame(&self, id: SnapshotId) -> Option<Arc<Frame>> {
-        self.manual.get(&id).or_else(|| self.keyframes.values().find(|f| f.info.id == id)).cloned()
+        if let Some(frame) = self.manual.get(&id) {
+            return Some(Arc::clone(frame));
+        }
+        let position = self.keyframes.position_of(id)?;
+        let (keyframe, previews, info) = self.keyframes.compose(position)?;
+        let graph = Arc::clone(self.graph.as_ref()?);
+        Some(Arc::new(Frame { info, graph, keyframe, previews, resume: None }))
     }
 
     fn frame_or_notice(&mut self, id: SnapshotId) -> Option<Arc<Frame>> {
@@ -1173,6 +1241,12 @@ impl Playback {
                 Ok(mut engine) => {
                     engine.set_tracing(true);
                     self.engine = Some(engine);
+                    self.ledger = StateLedger::of_states(&frame.keyframe.states);
+                    if self.keyframes.position_of(id) == Some(frame.info.position) {
+                        self.keyframes.passed(frame.info.position);
+                    } else {
+                        self.keyframes.lost_track();
+                    }
                     self.goal = None;
                     self.position = frame.info.position;
                     self.previews = frame.previews.clone();
@@ -1293,7 +1367,7 @@ impl Playback {
         }
         if self.snapshots_dirty {
             let mut list: Vec<SnapshotInfo> =
-                self.keyframes.values().chain(self.manual.values()).map(|f| f.info.clone()).collect();
+                self.keyframes.infos().cloned().chain(self.manual.values().map(|f| f.info.clone())).collect();
             list.sort_by_key(|s| (s.generation, s.position, s.id));
             self.snapshots_view = Arc::new(list);
             self.snapshots_dirty = false;
@@ -1343,6 +1417,12 @@ impl Playback {
             breakpoint_hit: self.breakpoint_hit.clone(),
             error: self.error.clone(),
             metrics: Arc::clone(&self.metrics_view),
+            keyframes: KeyframeUse {
+                count: self.keyframes.len(),
+                bytes: self.keyframes.bytes(),
+                budget: self.keyframes.budget(),
+                every: self.keyframe_every,
+            },
         })
     }
 
@@ -1353,13 +1433,43 @@ impl Playback {
             return;
         };
         let Some(engine) = &self.engine else { return };
-        let rows = rows_of(&engine.step_states(step));
-        let changed: Vec<String> = match &self.table {
-            Some(previous) if self.changed_all && previous.step == self.step_id(step) => {
-                changed_rows(&previous.rows, &rows)
+        let id = self.step_id(step);
+        let previous = self.table.as_ref().filter(|t| t.step == id);
+        // In key order, as the table lists them.
+        let mut touched: Vec<&Key> = self.changed.iter().collect();
+        touched.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let (rows, changed) = match previous {
+            // The keys the run touched since the last table, and only them.
+            Some(previous) if !self.changed_all => {
+                let mut rows = previous.rows.clone();
+                for &key in &touched {
+                    let at = rows.binary_search_by(|r| r.key.as_bytes().cmp(key.as_bytes()));
+                    match (at, engine.step_state(step, key)) {
+                        (Ok(i), Some(state)) => rows[i] = Arc::new(row_of(key, &state)),
+                        (Ok(i), None) => {
+                            rows.remove(i);
+                        }
+                        (Err(i), Some(state)) => rows.insert(i, Arc::new(row_of(key, &state))),
+                        (Err(_), None) => {}
+                    }
+                }
+                (rows, touched.iter().map(|k| k.to_string()).collect())
             }
-            _ if self.changed_all => rows.iter().map(|r| r.key.clone()).collect(),
-            _ => self.changed.iter().map(|k| k.to_string()).collect(),
+            // Changes not known key by key: the whole table, compared with the last one.
+            Some(previous) => {
+                let rows = rows_of(&engine.step_states(step));
+                let changed = changed_rows(&previous.rows, &rows);
+                (rows, changed)
+            }
+            None => {
+                let rows = rows_of(&engine.step_states(step));
+                let changed = if self.changed_all {
+                    rows.iter().map(|r| r.key.clone()).collect()
+                } else {
+                    touched.iter().map(|k| k.to_string()).collect()
+                };
+                (rows, changed)
+            }
         };
         self.table =
             Some(Arc::new(KeyTable { step: self.step_id(step), position: self.position, rows, changed }));
@@ -1430,19 +1540,7 @@ impl Playback {
     fn sample_state(&mut self, now: Instant) {
         self.metrics.state_at = Some(now);
         let (Some(engine), Some(graph)) = (&self.engine, &self.graph) else { return };
-        let mut keys = Vec::with_capacity(graph.doc.steps.len());
-        let mut bytes = Vec::with_capacity(graph.doc.steps.len());
-        for (i, spec) in graph.doc.steps.iter().enumerate() {
-            if spec.op.is_stateful() {
-                let states = engine.step_states(i);
-                keys.push(states.len());
-                bytes.push(states.iter().map(|(k, v)| k.len() + approx_bytes(v)).sum());
-            } else {
-                keys.push(0);
-                bytes.push(0);
-            }
-        }
-        let sample = StateSample { position: self.position, keys, approx_bytes: bytes };
+        let sample = state_sample(self.position, engine, graph, &mut self.ledger);
         self.metrics.state.insert(self.position, sample);
         self.metrics_dirty = true;
     }
@@ -1453,6 +1551,13 @@ enum Stepped {
     Event { timer_fired: bool, hit: bool },
     Ended,
     Failed,
+}
+
+/// The keyframe budget a pipeline file sets in its `[editor]` table
+/// (`keyframe_budget_mib = 512`), in bytes; a value that is not a positive integer is ignored.
+fn budget_in(doc: &crate::graph::PipelineDoc) -> Option<u64> {
+    let mib = doc.editor.as_ref()?.get("keyframe_budget_mib")?.as_integer()?;
+    u64::try_from(mib).ok().filter(|&m| m > 0).map(|m| m.saturating_mul(1024 * 1024))
 }
 
 /// Whether a state can move from `old` to `new` (same stateful step ids, same operators).
@@ -1508,7 +1613,7 @@ fn snapshot_info(
     kind: SnapshotKind,
     generation: u64,
     graph: &ValidGraph,
-    keyframe: &Keyframe,
+    clock_micros: Option<i64>,
     sample: &StateSample,
 ) -> SnapshotInfo {
     let mut keys = Vec::new();
@@ -1519,25 +1624,20 @@ fn snapshot_info(
             bytes += sample.approx_bytes.get(i).copied().unwrap_or(0);
         }
     }
-    SnapshotInfo {
-        id,
-        kind,
-        generation,
-        position: sample.position,
-        clock_micros: keyframe.clock,
-        keys,
-        approx_bytes: bytes,
-    }
+    SnapshotInfo { id, kind, generation, position: sample.position, clock_micros, keys, approx_bytes: bytes }
 }
 
-fn state_sample(position: u64, keyframe: &Keyframe) -> StateSample {
+/// Keys and approximate bytes per step now (the ledger brought up to date).
+fn state_sample(position: u64, engine: &Engine, graph: &ValidGraph, ledger: &mut StateLedger) -> StateSample {
+    let totals = ledger.totals(engine);
+    let stateful = |i: usize| graph.doc.steps.get(i).is_some_and(|s| s.op.is_stateful());
     StateSample {
         position,
-        keys: keyframe.states.iter().map(Vec::len).collect(),
-        approx_bytes: keyframe
-            .states
-            .iter()
-            .map(|s| s.iter().map(|(k, v)| k.len() + approx_bytes(v)).sum())
+        keys: (0..graph.doc.steps.len())
+            .map(|i| if stateful(i) { engine.step_key_count(i) } else { 0 })
+            .collect(),
+        approx_bytes: (0..graph.doc.steps.len())
+            .map(|i| if stateful(i) { totals.get(i).copied().unwrap_or(0) } else { 0 })
             .collect(),
     }
 }
@@ -1580,7 +1680,7 @@ fn diff_states(step: &str, old: &[(Key, Dynamic)], new: &[(Key, Dynamic)]) -> St
 }
 
 /// Keys whose row differs between two tables (both in key order).
-fn changed_rows(old: &[KeyRow], new: &[KeyRow]) -> Vec<String> {
+fn changed_rows(old: &[Arc<KeyRow>], new: &[Arc<KeyRow>]) -> Vec<String> {
     let old: BTreeMap<&[u8], &Value> = old.iter().map(|r| (r.key.as_bytes(), &r.state)).collect();
     let new: BTreeMap<&[u8], &Value> = new.iter().map(|r| (r.key.as_bytes(), &r.state)).collect();
     let mut keys: Vec<&[u8]> = old.keys().chain(new.keys()).copied().collect();
@@ -1592,15 +1692,12 @@ fn changed_rows(old: &[KeyRow], new: &[KeyRow]) -> Vec<String> {
         .collect()
 }
 
-fn rows_of(states: &[(Key, Dynamic)]) -> Vec<KeyRow> {
-    states
-        .iter()
-        .map(|(key, state)| KeyRow {
-            key: key.to_string(),
-            state: to_json(state),
-            preview: crate::value::preview(state),
-        })
-        .collect()
+fn rows_of(states: &[(Key, Dynamic)]) -> Vec<Arc<KeyRow>> {
+    states.iter().map(|(key, state)| Arc::new(row_of(key, state))).collect()
+}
+
+fn row_of(key: &Key, state: &Dynamic) -> KeyRow {
+    KeyRow { key: key.to_string(), state: to_json(state), preview: crate::value::preview(state) }
 }
 
 /// A value as JSON for display: like the sinks write it, but never failing (a non-finite

@@ -221,3 +221,70 @@ fn a_script_error_pauses_the_replay_and_a_fix_continues_it() {
         eddy::engine::run_captured(&example("user_stats", dir.path())).unwrap()["per_user"].len() as u64;
     assert_eq!(per_user, expected);
 }
+
+/// A generated replay of `events` events over `keys` keys with a map state per key.
+fn generated_replay(dir: &Path, events: u64, keys: u64) -> PathBuf {
+    let mut csv = String::from("ts,user,value\n");
+    for i in 0..events {
+        csv.push_str(&format!("{},u{},{}\n", 1_700_000_000 + i, (i * 7919) % keys, i % 100));
+    }
+    std::fs::write(dir.join("events.csv"), csv).unwrap();
+    let pipeline = r#"format_version = 1
+
+[[sources]]
+id = "events"
+path = "events.csv"
+time_field = "ts"
+time_format = "unix_s"
+
+[[steps]]
+id = "by_user"
+op = "key_on"
+inputs = ["events"]
+field = "user"
+
+[[steps]]
+id = "measured"
+op = "stateful_map"
+inputs = ["by_user"]
+script = '''
+fn mapper(state, e) { let s = state ?? #{ n: 0, total: 0 }; s.n += 1; s.total += e.value; [s, s.n] }
+'''
+
+[[sinks]]
+id = "out"
+inputs = ["measured"]
+format = "jsonl"
+path = "out.jsonl"
+"#;
+    let file = dir.join("generated.toml");
+    std::fs::write(&file, pipeline).unwrap();
+    file
+}
+
+#[test]
+fn a_generated_replay_played_to_the_end_with_the_state_tab_open_shows_the_runners_final_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, keys) = (30_000, 2_000);
+    let file = generated_replay(dir.path(), events, keys);
+    let mut harness = open(&file, dir.path());
+    click_node(&mut harness, "measured");
+    click(&mut harness, "State");
+    harness.state_mut().command(UiCommand::Replay(Command::SetSpeed(eddy::session::Speed::AsFastAsPossible)));
+    harness.state_mut().command(UiCommand::Replay(Command::Play));
+    wait_for(&mut harness, "the end", |v| {
+        v.status == Status::Ended && v.selected.as_ref().is_some_and(|t| t.position == events)
+    });
+    harness.get_by_label_contains("`measured`: ");
+    // What `eddy run` holds at the end of the same file.
+    let doc = load_file(&file).unwrap();
+    let graph = check(&doc, file.parent().unwrap()).unwrap();
+    let mut engine =
+        Engine::new(graph, &EngineOptions { capture_sinks: true, ..EngineOptions::default() }).unwrap();
+    engine.run_to_end().unwrap();
+    let index = doc.steps.iter().position(|s| s.id == "measured").unwrap();
+    let expected: BTreeMap<String, Value> =
+        engine.step_states(index).into_iter().map(|(k, v)| (k.to_string(), to_json(&v))).collect();
+    assert_eq!(expected.len(), keys as usize);
+    assert_eq!(shown(&table(&harness)), expected);
+}

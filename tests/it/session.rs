@@ -60,7 +60,7 @@ struct Shown {
     steps: Vec<StepCounts>,
     sinks: Vec<SinkCounts>,
     timers: TimersView,
-    rows: Option<Vec<KeyRow>>,
+    rows: Option<Vec<Arc<KeyRow>>>,
     previews: Vec<NodePreview>,
 }
 
@@ -225,6 +225,64 @@ fn a_position_shows_the_same_whatever_the_way_there() {
         assert_eq!(shown(&view), straight(position), "seek to {position}");
     }
     assert!(!shown(&playback.view()).timers.shown.is_empty());
+}
+
+#[test]
+fn the_file_can_set_the_keyframe_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = generated(dir.path(), 10);
+    let default = loaded(&path).view().keyframes.budget;
+    assert_eq!(default, eddy::session::DEFAULT_KEYFRAME_BUDGET);
+    let text = std::fs::read_to_string(&path).unwrap() + "\n[editor]\nkeyframe_budget_mib = 64\n";
+    std::fs::write(&path, text).unwrap();
+    assert_eq!(loaded(&path).view().keyframes.budget, 64 * 1024 * 1024);
+}
+
+#[test]
+fn seeking_across_keyframes_thinned_by_the_budget_is_still_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = generated(dir.path(), 12_000);
+    let straight = |position: u64| {
+        let mut playback = loaded(&path);
+        apply(&mut playback, Command::Select(Some("running".into())));
+        shown(&apply(&mut playback, Command::Step(position)))
+    };
+    let mut playback = loaded(&path);
+    apply(&mut playback, Command::Select(Some("running".into())));
+    let keyframes = |view: &RunView| -> Vec<u64> {
+        view.snapshots.iter().filter(|s| s.kind == SnapshotKind::Keyframe).map(|s| s.position).collect()
+    };
+    // Half-way with the default budget: a keyframe every 1000 events.
+    let view = apply(&mut playback, Command::Seek(6000));
+    assert_eq!(keyframes(&view), (1..=6).map(|k| k * 1000).collect::<Vec<_>>());
+    assert_eq!(view.keyframes.every, 1000);
+    // A budget smaller than they hold: they are thinned at once, then as the replay goes on.
+    let budget = view.keyframes.bytes / 2;
+    let view = apply(&mut playback, Command::SetKeyframeBudget(budget));
+    assert!(view.keyframes.every > 1000, "{:?}", view.keyframes);
+    assert!(view.keyframes.bytes <= budget || view.keyframes.count == 1, "{:?}", view.keyframes);
+    let view = apply(&mut playback, Command::RunToEnd);
+    assert_eq!(view.status, Status::Ended);
+    assert!(view.keyframes.bytes <= budget || view.keyframes.count == 1, "{:?}", view.keyframes);
+    let thinned = keyframes(&view);
+    assert!(thinned.len() < 12 && !thinned.is_empty(), "{thinned:?}");
+    // Between and onto the kept keyframes, and where dropped ones were, in every direction.
+    for position in [11_500, 3000, 2999, 5000, 9001, 1000, 7777, 0, 12_000, 4000] {
+        let view = apply(&mut playback, Command::Seek(position));
+        assert_eq!(view.status, Status::Paused);
+        assert_eq!(shown(&view), straight(position), "seek to {position} (keyframes at {thinned:?})");
+    }
+    // Every keyframe, opened whole, holds the states a straight replay has there.
+    for info in view.snapshots.iter().filter(|s| s.kind == SnapshotKind::Keyframe) {
+        playback.handle(Command::OpenSnapshot(info.id));
+        let opened = playback.take_events().into_iter().find_map(|e| match e {
+            Event::SnapshotOpened(contents) => Some(contents),
+            _ => None,
+        });
+        let opened = opened.unwrap();
+        let running = &opened.steps.iter().find(|(step, _)| step == "running").unwrap().1;
+        assert_eq!(Some(running.clone()), straight(info.position).rows, "keyframe at {}", info.position);
+    }
 }
 
 #[test]

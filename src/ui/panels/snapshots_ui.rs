@@ -36,6 +36,26 @@ pub fn snapshots_ui(
         {
             commands.push(Command::DiffSnapshots(a, b));
         }
+        // The automatic keyframes' memory against their budget (thinned beyond it).
+        const MIB: u64 = 1024 * 1024;
+        let use_ = view.keyframes;
+        ui.separator();
+        ui.label(format!(
+            "keyframes: {} ({:.0} of {} MiB, every {} events)",
+            use_.count,
+            use_.bytes as f64 / MIB as f64,
+            use_.budget / MIB,
+            use_.every
+        ))
+        .on_hover_text(
+            "Automatic keyframes hold the states changed since the one before; past the budget, \
+             every other one is dropped. Also settable in the file: [editor] keyframe_budget_mib",
+        );
+        let mut mib = use_.budget.div_ceil(MIB);
+        let budget = ui.add(egui::DragValue::new(&mut mib).range(16..=1_048_576).suffix(" MiB budget"));
+        if budget.changed() {
+            commands.push(Command::SetKeyframeBudget(mib * MIB));
+        }
     });
     ui.memory_mut(|m| m.data.insert_temp(egui::Id::new("manual_only"), show_manual_only));
     ui.columns(2, |columns| {

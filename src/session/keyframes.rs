@@ -1,0 +1,319 @@
+//! The automatic keyframes of a replay, in bounded memory: each holds only the per-key states
+//! that changed since the keyframe before it (a *delta*), or all of them (a *base*: the first
+//! one of a continued graph, or one taken after a restore). Going back to a keyframe composes
+//! the deltas from it back to the nearest base (or the start, with no state). Their size is
+//! estimated and kept under a budget: past it, every other keyframe is dropped (its delta
+//! merged into the next one), so that memory stays bounded however long the replay.
+
+use std::collections::BTreeMap;
+
+use rhai::Dynamic;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::event::SnapshotInfo;
+use crate::engine::{Engine, Keyframe};
+use crate::ops::Key;
+
+/// The keyframes' budget when none is set: 512 MiB.
+pub const DEFAULT_KEYFRAME_BUDGET: u64 = 512 * 1024 * 1024;
+
+/// One step's states that changed since the previous keyframe (`None`: the key went).
+pub(super) type StepDelta = FxHashMap<Key, Option<Dynamic>>;
+
+/// An automatic keyframe: where the run stood (clock, sources, timers, counters: the
+/// keyframe's `states` left empty) and the states that changed since the one before.
+#[derive(Debug)]
+pub(super) struct DeltaFrame {
+    /// What the snapshot list shows of it.
+    pub info: SnapshotInfo,
+    /// The run at this point, without its states.
+    pub bare: Keyframe,
+    /// Per step (document order): the states changed since the previous keyframe.
+    pub delta: Vec<StepDelta>,
+    /// Whether `delta` holds every live state (composing stops here).
+    pub base: bool,
+    /// What the node previews showed here.
+    pub previews: Vec<super::playback::StepPreview>,
+    /// Estimated bytes held.
+    pub bytes: u64,
+}
+
+/// Which keys changed since the last keyframe, per step.
+#[derive(Debug, Clone)]
+enum Pending {
+    /// These keys (per step).
+    Keys(Vec<FxHashSet<Key>>),
+    /// Not known key by key: the next keyframe is a base.
+    All,
+}
+
+/// The keyframes of one graph, and what changed since the last one the run passed.
+#[derive(Debug)]
+pub(super) struct Keyframes {
+    frames: BTreeMap<u64, DeltaFrame>,
+    pending: Pending,
+    steps: usize,
+    budget: u64,
+    bytes: u64,
+}
+
+impl Keyframes {
+    /// No keyframes, for a graph of `steps` steps, the run at its start (no state).
+    pub fn new(steps: usize, budget: u64) -> Self {
+        Keyframes {
+            frames: BTreeMap::new(),
+            pending: Pending::Keys(vec![FxHashSet::default(); steps]),
+            steps,
+            budget,
+            bytes: 0,
+        }
+    }
+
+    /// Drops every keyframe; the run is at its start (no state).
+    pub fn clear(&mut self, steps: usize) {
+        let budget = self.budget;
+        *self = Keyframes::new(steps, budget);
+    }
+
+    /// The budget, in bytes.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// Sets the budget (the caller thins the keyframes if they are over it now).
+    pub fn set_budget(&mut self, budget: u64) {
+        self.budget = budget.max(1);
+    }
+
+    /// Estimated bytes held by the keyframes.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Whether the keyframes are over their budget.
+    pub fn over_budget(&self) -> bool {
+        self.bytes > self.budget && self.frames.len() > 1
+    }
+
+    /// How many keyframes there are.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Whether there is a keyframe at `position`.
+    pub fn contains(&self, position: u64) -> bool {
+        self.frames.contains_key(&position)
+    }
+
+    /// The keyframes' snapshot-list entries, by position.
+    pub fn infos(&self) -> impl Iterator<Item = &SnapshotInfo> {
+        self.frames.values().map(|f| &f.info)
+    }
+
+    /// The keyframe with this snapshot id.
+    pub fn position_of(&self, id: u64) -> Option<u64> {
+        self.frames.iter().find(|(_, f)| f.info.id == id).map(|(&p, _)| p)
+    }
+
+    /// The position of the last keyframe at or before `target`.
+    pub fn nearest(&self, target: u64) -> Option<u64> {
+        self.frames.range(..=target).next_back().map(|(&p, _)| p)
+    }
+
+    /// The keyframes in position order.
+    pub fn frames(&self) -> impl Iterator<Item = (u64, &DeltaFrame)> {
+        self.frames.iter().map(|(&p, f)| (p, f))
+    }
+
+    /// A state of `step` changed for `key` (the run moving forward).
+    pub fn touched(&mut self, step: usize, key: &Key) {
+        if let Pending::Keys(steps) = &mut self.pending
+            && let Some(keys) = steps.get_mut(step)
+            && !keys.contains(key)
+        {
+            keys.insert(key.clone());
+        }
+    }
+
+    /// The run stands at its start (no state): what changes next is relative to it.
+    pub fn at_start(&mut self) {
+        self.pending = Pending::Keys(vec![FxHashSet::default(); self.steps]);
+    }
+
+    /// The run now stands exactly at the keyframe at `position` (restored there, or passing
+    /// it again): what changes next is relative to it.
+    pub fn passed(&mut self, position: u64) {
+        if self.frames.contains_key(&position) {
+            self.pending = Pending::Keys(vec![FxHashSet::default(); self.steps]);
+        }
+    }
+
+    /// The run stands somewhere whose changes since the last keyframe are unknown (restored
+    /// from a manual snapshot, continued into a new graph): the next keyframe holds all.
+    pub fn lost_track(&mut self) {
+        self.pending = Pending::All;
+    }
+
+    /// Takes a keyframe at `position` of the engine as it stands (`stateful`: per step).
+    pub fn take(
+        &mut self,
+        position: u64,
+        engine: &Engine,
+        stateful: &[bool],
+        previews: Vec<super::playback::StepPreview>,
+        info: SnapshotInfo,
+    ) {
+        let pending =
+            std::mem::replace(&mut self.pending, Pending::Keys(vec![FxHashSet::default(); self.steps]));
+        let (delta, base): (Vec<StepDelta>, bool) = match pending {
+            Pending::Keys(steps) => (
+                steps
+                    .into_iter()
+                    .enumerate()
+                    .map(|(step, keys)| {
+                        keys.into_iter()
+                            .map(|key| {
+                                let state = engine.step_state(step, &key);
+                                (key, state)
+                            })
+                            .collect()
+                    })
+                    .collect(),
+                false,
+            ),
+            Pending::All => (
+                (0..self.steps)
+                    .map(|step| {
+                        if stateful.get(step).copied().unwrap_or(false) {
+                            engine.step_states(step).into_iter().map(|(k, v)| (k, Some(v))).collect()
+                        } else {
+                            StepDelta::default()
+                        }
+                    })
+                    .collect(),
+                true,
+            ),
+        };
+        let bare = engine.keyframe_without_states();
+        let bytes = frame_bytes(&delta, &bare, &previews);
+        if let Some(old) = self.frames.remove(&position) {
+            self.bytes -= old.bytes;
+        }
+        self.bytes += bytes;
+        self.frames.insert(position, DeltaFrame { info, bare, delta, base, previews, bytes });
+    }
+
+    /// Drops the keyframes `keep` refuses, each merged into the next one (or, for the last,
+    /// into what is pending when `current` is past it); the dropped snapshot ids.
+    pub fn retain(&mut self, current: u64, mut keep: impl FnMut(u64) -> bool) -> Vec<u64> {
+        let positions: Vec<u64> = self.frames.keys().copied().collect();
+        let mut dropped = Vec::new();
+        for (i, &position) in positions.iter().enumerate() {
+            if keep(position) {
+                continue;
+            }
+            let Some(frame) = self.frames.remove(&position) else { continue };
+            self.bytes -= frame.bytes;
+            dropped.push(frame.info.id);
+            // The next keyframe (or what is pending, if the run is between the two) now has
+            // this one's predecessor before it: it takes over the changes it did not repeat.
+            let next = positions.get(i + 1).copied();
+            if position <= current
+                && next.is_none_or(|n| n > current)
+                && let Pending::Keys(steps) = &mut self.pending
+            {
+                if frame.base {
+                    self.pending = Pending::All;
+                } else {
+                    for (keys, delta) in steps.iter_mut().zip(&frame.delta) {
+                        keys.extend(delta.keys().cloned());
+                    }
+                }
+            }
+            if let Some(next) = next
+                && let Some(successor) = self.frames.get_mut(&next)
+                && !successor.base
+            {
+                self.bytes -= successor.bytes;
+                for (into, delta) in successor.delta.iter_mut().zip(frame.delta) {
+                    // A merge: the order of the entries does not matter.
+                    delta.into_iter().for_each(|(key, state)| {
+                        into.entry(key).or_insert(state);
+                    });
+                }
+                successor.base |= frame.base;
+                successor.bytes = frame_bytes(&successor.delta, &successor.bare, &successor.previews);
+                self.bytes += successor.bytes;
+            }
+        }
+        dropped
+    }
+
+    /// The whole keyframe at `position` (its states composed from the deltas back to a base
+    /// or the start), with the previews there; `None` when there is no keyframe there.
+    pub fn compose(
+        &self,
+        position: u64,
+    ) -> Option<(Keyframe, Vec<super::playback::StepPreview>, SnapshotInfo)> {
+        let frame = self.frames.get(&position)?;
+        let mut seen: Vec<FxHashMap<Key, Option<Dynamic>>> = vec![FxHashMap::default(); self.steps];
+        for (_, older) in self.frames.range(..=position).rev() {
+            for (into, delta) in seen.iter_mut().zip(&older.delta) {
+                // A merge: the order of the entries does not matter.
+                delta.iter().for_each(|(key, state)| {
+                    if !into.contains_key(key) {
+                        into.insert(key.clone(), state.clone());
+                    }
+                });
+            }
+            if older.base {
+                break;
+            }
+        }
+        let states = seen
+            .into_iter()
+            .map(|step| step.into_iter().filter_map(|(k, v)| Some((k, v?))).collect())
+            .collect();
+        let keyframe = Keyframe { states, ..frame.bare.clone() };
+        Some((keyframe, frame.previews.clone(), frame.info.clone()))
+    }
+}
+
+/// Roughly the heap bytes a value holds (rhai maps are B-trees of nodes of 11 entries).
+pub fn heap_bytes(value: &Dynamic) -> u64 {
+    const DYNAMIC: u64 = 16;
+    if let Some(array) = value.read_lock::<rhai::Array>() {
+        24 + array.capacity() as u64 * DYNAMIC + array.iter().map(heap_bytes).sum::<u64>()
+    } else if let Some(map) = value.read_lock::<rhai::Map>() {
+        const NODE: u64 = 11 * (24 + DYNAMIC) + 16;
+        let nodes = (map.len() as u64).div_ceil(11).max(1);
+        let nodes = nodes + nodes / 8; // internal nodes
+        24 + nodes * NODE
+            + map
+                .iter()
+                .map(|(k, v)| if k.len() > 23 { k.len() as u64 } else { 0 } + heap_bytes(v))
+                .sum::<u64>()
+    } else if value.is_string() {
+        32 + value.read_lock::<rhai::ImmutableString>().map_or(0, |s| s.len() as u64)
+    } else {
+        0
+    }
+}
+
+/// A keyframe's estimated bytes: its states (with their keys and hash-map slots), timers,
+/// counters and previews.
+fn frame_bytes(delta: &[StepDelta], bare: &Keyframe, previews: &[super::playback::StepPreview]) -> u64 {
+    const ENTRY: u64 = 8 + 8 + 16 + 16; // hash slot: key pointer, state, control and spare room
+    let states: u64 = delta
+        .iter()
+        .flat_map(|step| step.iter())
+        .map(|(key, state)| ENTRY + 32 + key.len() as u64 + state.as_ref().map_or(0, heap_bytes))
+        .sum();
+    let timers: u64 = bare.timers.iter().map(|t| 64 + t.step.len() as u64 + t.key.len() as u64).sum();
+    let previews: u64 = previews
+        .iter()
+        .flat_map(|p| p.items_in.iter().chain(&p.items_out))
+        .map(|item| 64 + heap_bytes(&item.value))
+        .sum();
+    256 + states + timers + previews + bare.stats.steps.len() as u64 * 16
+}
