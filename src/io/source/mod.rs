@@ -833,8 +833,9 @@ pub(super) mod tests {
         }
         let dir = folder_with("e.json", b"\n  {\"a\": 1}");
         let err = read_file(&dir, &spec("e.json")).unwrap_err();
+        let IoError::Unreadable(row) = err else { panic!("not an unreadable-file error: {err}") };
         assert_eq!(
-            err.to_string(),
+            row.to_string(),
             format!(
                 "{}:2: invalid JSON at column 3: expected a JSON array of objects",
                 dir.path().join("e.json").display()
