@@ -2,21 +2,9 @@
 //! is refused (README, "Snapshots and recovery" and "Values and files").
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn eddy(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::util::{eddy, text};
 
 /// 200 JSON Lines events over 7 users, one a second.
 fn events() -> String {

@@ -4,21 +4,8 @@
 //! flushed; never an abort or a hang. Also the `[limits]` table that sets the bounds.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn eddy(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::util::{eddy, text};
 
 /// A folder with `p.toml`: a source of two rows (`a`, then `b`) keyed by `id`, the given
 /// steps after the `key_on` (the last one is `s`), and a JSONL sink of `s` in `out.jsonl`.

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -62,4 +63,20 @@ pub fn assert_same_per_key(actual: &[String], expected: &[String], what: &str) {
         }
         panic!("{what}: output differs from expected, per key:\n{report}");
     }
+}
+
+/// Runs the `eddy` binary in `dir` as a user would (no display, so no workbench).
+pub fn eddy(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap()
+}
+
+/// A process's output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
