@@ -481,20 +481,18 @@ fn new_run_id() -> String {
 
 /// The events count in a snapshot file's name.
 fn events_of(path: &Path) -> Option<u64> {
-    path.file_name()?.to_str()?.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?.parse().ok()
+    let digits = path.file_name()?.to_str()?.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// The snapshot files in `dir`, oldest first.
 fn snapshot_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| {
-            path.file_name().and_then(|n| n.to_str()).is_some_and(|name| {
-                name.strip_prefix(PREFIX)
-                    .and_then(|rest| rest.strip_suffix(SUFFIX))
-                    .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-            })
-        })
+        .filter(|path| events_of(path).is_some())
         .collect();
     files.sort();
     Ok(files)
