@@ -214,11 +214,12 @@ pub fn path_collisions(
     problems
 }
 
-/// Whether a file name is one the snapshot folder's writer creates or prunes.
+/// Whether a file name is one the snapshot folder's writer creates, prunes or removes as a
+/// leftover (`snapshot-*`, `.snapshot-*.tmp`, `.tmp*`; the names `engine::SnapshotWriter` uses).
 fn is_snapshot_name(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("snapshot-") || n.starts_with(".tmp"))
+        .is_some_and(|n| n.starts_with("snapshot-") || n.starts_with(".snapshot-") || n.starts_with(".tmp"))
 }
 
 #[cfg(test)]
@@ -232,6 +233,9 @@ mod tests {
         let a = canonical_path(&dir.path().join("out/../out/x.jsonl"));
         let b = canonical_path(&dir.path().join("./out/x.jsonl"));
         assert_eq!(a, b);
+        assert!(is_snapshot_name(Path::new("snaps/.snapshot-Ab12Cd.tmp")));
+        assert!(is_snapshot_name(Path::new("snaps/snapshot-000000000010.json")));
+        assert!(!is_snapshot_name(Path::new("snaps/events.csv")));
         let deep = canonical_path(&dir.path().join("new/dir/../y.csv"));
         assert_eq!(deep, canonical_path(dir.path()).join("new/y.csv"));
     }
