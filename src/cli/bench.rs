@@ -70,6 +70,8 @@ pub struct BenchReport {
     pub session_figures: Option<SessionFigures>,
     /// With `--session-memory-of`: the child's whole answer (nothing else was run).
     pub memory_probe: Option<String>,
+    /// The first case with and without snapshots at the default interval.
+    pub snapshot_cost: Option<super::bench_snapshots::SnapshotCost>,
 }
 
 /// The session's figures against the runner's, measured in one bench run on the same file.
@@ -158,6 +160,9 @@ impl fmt::Display for BenchReport {
                 writeln!(f, "  {what:<58} {seconds:>8.3} s")?;
             }
         }
+        if let Some(cost) = &self.snapshot_cost {
+            write!(f, "\n{cost}")?;
+        }
         if let Some(figures) = &self.session_figures {
             write!(f, "\n{figures}")?;
         }
@@ -196,8 +201,13 @@ fn key_on(id: &str, input: &str) -> String {
 
 /// Runs the benchmark and returns its report.
 pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
-    let mut report =
-        BenchReport { cases: Vec::new(), session: Vec::new(), session_figures: None, memory_probe: None };
+    let mut report = BenchReport {
+        cases: Vec::new(),
+        session: Vec::new(),
+        session_figures: None,
+        memory_probe: None,
+        snapshot_cost: None,
+    };
     if let Some(file) = &options.session_memory_of {
         report.memory_probe = Some(session_memory(file)?);
         return Ok(report);
@@ -264,8 +274,10 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
         ),
     ];
     let mut first_file = None;
-    for (name, text) in cases {
-        let file = dir.join(format!("{}.toml", name.split_whitespace().next().unwrap_or("case")));
+    for (index, (name, text)) in cases.into_iter().enumerate() {
+        // One file per case (two cases start with the same word).
+        let word = name.split_whitespace().next().unwrap_or("case");
+        let file = dir.join(format!("{}-{word}.toml", index + 1));
         std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
         first_file.get_or_insert_with(|| file.clone());
         let mut best: Option<BenchCase> = None;
@@ -289,6 +301,15 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
     }
     if let Some(case) = best {
         report.cases.push(case);
+    }
+    if let Some(file) = &first_file {
+        let cost = super::bench_snapshots::SnapshotCost::measure(
+            file,
+            &dir.join("snapshots"),
+            options.repeat.max(3),
+        )?;
+        eprint!("{cost}");
+        report.snapshot_cost = Some(cost);
     }
     if options.session
         && let Some(file) = first_file

@@ -96,7 +96,7 @@ fn prepare(
         }
         None => None,
     };
-    let writer = match (&recovery.snapshot_dir, recovery.snapshot_every) {
+    let writer = match (&recovery.snapshot_dir, recovery.interval()) {
         (Some(dir), Some(_)) => {
             let keep = usize::try_from(recovery.keep_snapshots).unwrap_or(usize::MAX);
             let (writer, note) =
@@ -126,7 +126,7 @@ fn drive(
             StepOutcome::Ended | StepOutcome::Finished => return Ok(()),
             StepOutcome::Event { .. } => {
                 let events = engine.stats().events_in;
-                if let (Some(every), Some(writer)) = (recovery.snapshot_every, writer.as_deref_mut())
+                if let (Some(every), Some(writer)) = (recovery.interval(), writer.as_deref_mut())
                     && events.is_multiple_of(every)
                 {
                     let snapshot = engine.snapshot()?;
