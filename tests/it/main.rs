@@ -9,6 +9,8 @@ mod data_safety;
 mod errors;
 mod examples;
 mod fast_path;
+#[cfg(feature = "gui")]
+mod files_ui;
 mod limits;
 mod prefetch;
 #[cfg(feature = "gui")]

@@ -10,7 +10,8 @@ use egui_snarl::NodeId;
 
 use super::{Document, Workbench};
 use crate::graph::{
-    PipelineDoc, parse_lenient, read_text, to_canonical_toml, to_toml_over, write_text_atomically,
+    PipelineDoc, Rebased, parse_lenient, read_text, rebase_paths, to_canonical_toml, to_toml_over,
+    write_text_atomically,
 };
 use crate::ui::editor::convert::renamed_ids;
 use crate::ui::editor::node::NodeBody;
@@ -167,13 +168,20 @@ impl Workbench {
     }
 
     /// Saves the pipeline to `path`, over the open file's text when there is one (comments,
-    /// blank lines and string styles are kept), and makes `path` the open file.
-    pub(super) fn save_to(&mut self, path: &Path) -> Result<(), String> {
+    /// blank lines and string styles are kept), and makes `path` the open file. Saved into
+    /// another folder, every relative path is rewritten to name the same file from there
+    /// (the canvas too); what was rewritten is returned.
+    pub(super) fn save_to(&mut self, path: &Path) -> Result<Vec<Rebased>, String> {
+        let mut doc = self.current.clone();
+        let rebased = self.rebase(&mut doc, path);
         let text = match &self.document.original_text {
-            Some(original) => to_toml_over(&self.current, original, &renamed_ids(&self.snarl)),
-            None => to_canonical_toml(&self.current),
+            Some(original) => to_toml_over(&doc, original, &renamed_ids(&self.snarl)),
+            None => to_canonical_toml(&doc),
         };
         write_text_atomically(path, &text).map_err(|e| e.to_string())?;
+        if !rebased.is_empty() {
+            self.apply_paths(&doc);
+        }
         let moved = self.document.file.as_deref() != Some(path);
         self.document.file = Some(path.to_path_buf());
         self.document.original_text = Some(text);
@@ -187,20 +195,70 @@ impl Workbench {
             self.checked = None;
             self.check_due = super::CheckDue::Now;
         }
-        Ok(())
+        Ok(rebased)
     }
 
-    /// Writes a runnable copy of the pipeline; the open file stays the open file.
-    pub(super) fn export(&self, path: &Path, include_layout: bool) -> Result<(), String> {
+    /// Writes a runnable copy of the pipeline, its relative paths rewritten to name the same
+    /// files from the copy's folder; the open file stays the open file. Returns what was
+    /// rewritten.
+    pub(super) fn export(&self, path: &Path, include_layout: bool) -> Result<Vec<Rebased>, String> {
         let mut doc: PipelineDoc = self.current.clone();
         if !include_layout {
             doc.editor = None;
         }
+        let rebased = self.rebase(&mut doc, path);
         let text = match &self.document.original_text {
             Some(original) => to_toml_over(&doc, original, &renamed_ids(&self.snarl)),
             None => to_canonical_toml(&doc),
         };
-        write_text_atomically(path, &text).map_err(|e| e.to_string())
+        write_text_atomically(path, &text).map_err(|e| e.to_string())?;
+        Ok(rebased)
+    }
+
+    /// Rewrites `doc`'s relative paths for a file at `path`. An untitled pipeline's paths are
+    /// taken as written for the folder it is first saved to, so they are left as they are.
+    fn rebase(&self, doc: &mut PipelineDoc, path: &Path) -> Vec<Rebased> {
+        if self.document.file.is_none() {
+            return Vec::new();
+        }
+        rebase_paths(doc, &absolute(&self.base_dir()), &absolute(&folder_of(path)))
+    }
+
+    /// A name for an export that is not the open file: `NAME-export.toml` beside it (or in the
+    /// working folder for an untitled pipeline).
+    pub(super) fn export_start(&self) -> String {
+        let file = self.document.file.clone().unwrap_or_else(|| PathBuf::from("untitled.toml"));
+        let stem =
+            file.file_stem().map_or_else(|| "pipeline".to_owned(), |s| s.to_string_lossy().into_owned());
+        let folder = self.base_dir();
+        let mut candidate = folder.join(format!("{stem}-export.toml"));
+        let mut n = 2;
+        while candidate.exists() && n < 1000 {
+            candidate = folder.join(format!("{stem}-export-{n}.toml"));
+            n += 1;
+        }
+        candidate.display().to_string()
+    }
+
+    /// Puts `doc`'s source, dead-letter and sink paths on the canvas's nodes (after a rebase).
+    fn apply_paths(&mut self, doc: &PipelineDoc) {
+        for node in self.snarl.nodes_mut() {
+            match &mut node.body {
+                NodeBody::Source(s) => {
+                    if let Some(new) = doc.sources.iter().find(|n| n.id == s.id) {
+                        s.path.clone_from(&new.path);
+                        s.dead_letter_path.clone_from(&new.dead_letter_path);
+                    }
+                }
+                NodeBody::Sink(s) => {
+                    if let Some(new) = doc.sinks.iter().find(|n| n.id == s.id) {
+                        s.path.clone_from(&new.path);
+                    }
+                }
+                NodeBody::Step(_) => {}
+            }
+        }
+        self.refresh_current();
     }
 
     /// Starts a native dialog for a node's path setting.
@@ -243,5 +301,26 @@ impl Workbench {
             }
         }
         self.refresh_current();
+    }
+}
+
+/// The folder a file is in ("." for a bare name).
+fn folder_of(path: &Path) -> PathBuf {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// `path` made absolute against the working folder (as text: nothing needs to exist).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The status line after a save or export that rewrote paths: "3 paths rebased to /x/y".
+pub(super) fn rebased_note(rebased: &[Rebased], path: &Path) -> String {
+    match rebased.len() {
+        0 => String::new(),
+        n => {
+            let noun = if n == 1 { "path" } else { "paths" };
+            format!("; {n} {noun} rebased to {}", folder_of(path).display())
+        }
     }
 }

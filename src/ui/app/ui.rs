@@ -667,7 +667,6 @@ impl Workbench {
                     FileDialogMode::SaveAs => self.pending.push(UiCommand::SaveAs(path)),
                     FileDialogMode::Export => {
                         self.pending.push(UiCommand::Export { path, include_layout: dialog.include_layout });
-                        self.file_dialog = None;
                     }
                 }
             }

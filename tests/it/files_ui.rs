@@ -1,0 +1,115 @@
+//! The workbench and the user's files, driven with egui_kittest: Save As and Export into
+//! another folder give a pipeline that runs from there, saves keep a file's permissions, and a
+//! file with typos opens onto the canvas with its problems listed.
+
+use std::path::{Path, PathBuf};
+
+use eddy::ui::{UiCommand, Workbench, WorkbenchOptions};
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+
+use crate::util::{eddy, text};
+
+fn workbench(file: Option<PathBuf>, config: &Path) -> Harness<'static, Workbench> {
+    let options = WorkbenchOptions { file, config_dir: Some(config.to_path_buf()) };
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(move |_cc| Workbench::new(options));
+    harness.run_steps(12);
+    harness
+}
+
+/// The sessions example with its data in `dir/proj`, its sink path under `out/`.
+fn project(dir: &Path) -> PathBuf {
+    let proj = dir.join("proj");
+    std::fs::create_dir_all(proj.join("out")).unwrap();
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    std::fs::copy(assets.join("clicks.csv"), proj.join("clicks.csv")).unwrap();
+    let pipeline = std::fs::read_to_string(assets.join("sessions.toml")).unwrap();
+    let file = proj.join("sessions.toml");
+    std::fs::write(&file, pipeline).unwrap();
+    file
+}
+
+fn check_passes(file: &Path) {
+    let out = eddy(&["check", file.file_name().unwrap().to_str().unwrap()], file.parent().unwrap());
+    assert!(
+        out.status.success(),
+        "eddy check {}: {}{}",
+        file.display(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn export_into_another_folder_rebases_relative_paths_and_the_copy_passes_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = project(dir.path());
+    let elsewhere = dir.path().join("shared").join("exports");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let mut harness = workbench(Some(file.clone()), dir.path());
+    let before = harness.state().current_doc().clone();
+
+    // Export proposes a new name beside the open file, not the open file itself.
+    harness.state_mut().command(UiCommand::ExportDialog);
+    harness.run_steps(4);
+    let proposed = harness.get_by_label("File path").value().unwrap();
+    assert_eq!(PathBuf::from(&proposed), file.parent().unwrap().join("sessions-export.toml"));
+
+    let target = elsewhere.join("sessions.toml");
+    harness.state_mut().command(UiCommand::Export { path: target.clone(), include_layout: false });
+    harness.run_steps(4);
+    harness.get_by_label_contains(&format!("2 paths rebased to {}", elsewhere.display()));
+    let exported = std::fs::read_to_string(&target).unwrap();
+    assert!(exported.contains("path = \"../../proj/clicks.csv\""), "{exported}");
+    assert!(exported.contains("path = \"../../proj/out/sessions.jsonl\""), "{exported}");
+    check_passes(&target);
+    // The open pipeline is untouched.
+    assert_eq!(harness.state().current_doc(), &before);
+    assert_eq!(harness.state().file(), Some(file.as_path()));
+}
+
+#[test]
+fn save_as_into_another_folder_rebases_the_canvas_too_and_shows_no_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = project(dir.path());
+    let elsewhere = dir.path().join("copy");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let mut harness = workbench(Some(file), dir.path());
+    let target = elsewhere.join("mine.toml");
+    harness.state_mut().command(UiCommand::SaveAs(target.clone()));
+    harness.run_steps(12);
+    harness.get_by_label_contains("2 paths rebased to");
+    let doc = harness.state().current_doc();
+    assert_eq!(doc.sources[0].path, Path::new("../proj/clicks.csv"));
+    assert_eq!(doc.sinks[0].path.as_deref(), Some(Path::new("../proj/out/sessions.jsonl")));
+    assert!(harness.state().problems().is_empty(), "{:?}", harness.state().problems());
+    assert!(!harness.state().is_dirty());
+    check_passes(&target);
+}
+
+#[test]
+fn a_failed_export_names_the_target_file_and_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = project(dir.path());
+    let mut harness = workbench(Some(file), dir.path());
+    let target = dir.path().join("no such folder").join("x.toml");
+    harness.state_mut().command(UiCommand::Export { path: target.clone(), include_layout: false });
+    harness.run_steps(4);
+    let node = harness.get_by_label_contains("cannot write");
+    let shown = node.accesskit_node().label().or_else(|| node.value()).unwrap_or_default();
+    assert!(shown.contains(&target.display().to_string()), "{shown}");
+    // (The test's own folder is a `.tmp…` one: look past it.)
+    let rest = shown.replace(&dir.path().display().to_string(), "");
+    assert!(!rest.contains(".tmp"), "{shown}");
+    // A write that fails at the rename (over a folder) leaves no temporary file behind.
+    let over_folder = dir.path().join("proj").join("out");
+    harness.state_mut().command(UiCommand::Export { path: over_folder, include_layout: false });
+    harness.run_steps(4);
+    let mut left: Vec<_> =
+        std::fs::read_dir(dir.path().join("proj")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    left.sort();
+    assert_eq!(left, ["clicks.csv", "out", "sessions.toml"]);
+}
