@@ -113,3 +113,34 @@ fn a_failed_export_names_the_target_file_and_no_temporary_file() {
     left.sort();
     assert_eq!(left, ["clicks.csv", "out", "sessions.toml"]);
 }
+
+#[cfg(unix)]
+#[test]
+fn saving_keeps_the_file_mode_and_a_new_file_gets_the_umask_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+    let dir = tempfile::tempdir().unwrap();
+    let file = project(dir.path());
+    // What a new file gets here (the umask is the process's; commonly 0644).
+    let probe = dir.path().join("probe");
+    std::fs::write(&probe, "").unwrap();
+    let new_mode = mode(&probe);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let mut harness = workbench(Some(file.clone()), dir.path());
+    harness.state_mut().command(UiCommand::Save);
+    harness.run_steps(4);
+    assert_eq!(mode(&file), 0o640, "an existing file keeps its mode");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o664)).unwrap();
+    harness.state_mut().command(UiCommand::Save);
+    harness.run_steps(4);
+    assert_eq!(mode(&file), 0o664, "an existing file keeps its mode");
+
+    let fresh = dir.path().join("proj").join("fresh.toml");
+    harness.state_mut().command(UiCommand::SaveAs(fresh.clone()));
+    harness.run_steps(4);
+    let exported = dir.path().join("proj").join("exported.toml");
+    harness.state_mut().command(UiCommand::Export { path: exported.clone(), include_layout: true });
+    harness.run_steps(4);
+    assert_eq!((mode(&fresh), mode(&exported)), (new_mode, new_mode), "new files get the umask mode");
+    assert_ne!(new_mode, 0o600, "this test needs a umask that does not hide the bug");
+}
