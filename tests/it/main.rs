@@ -6,6 +6,8 @@ mod architecture;
 mod cli;
 mod conformance;
 mod data_safety;
+#[cfg(feature = "gui")]
+mod debugger_ui;
 mod errors;
 mod examples;
 mod fast_path;

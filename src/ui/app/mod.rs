@@ -180,6 +180,11 @@ impl Workbench {
         self.replay.view.as_deref()
     }
 
+    /// The breakpoints set (as last sent to the replay).
+    pub fn replay_breakpoints(&self) -> &[crate::session::Breakpoint] {
+        &self.replay.breakpoints
+    }
+
     /// Frame times (seconds) recorded while the replay was moving, oldest first.
     pub fn frame_times(&self) -> Vec<f32> {
         self.replay.frame_times.iter().copied().collect()

@@ -458,8 +458,7 @@ impl Workbench {
                     &breakpoints,
                     view.breakpoint_hit.as_ref(),
                     step.as_deref(),
-                    &mut self.replay.form_kind,
-                    &mut self.replay.form_text,
+                    &mut self.replay.form,
                 ) {
                     commands.push(Command::SetBreakpoints(list));
                 }
