@@ -14,6 +14,8 @@ mod fast_path;
 #[cfg(feature = "gui")]
 mod files_ui;
 mod limits;
+#[cfg(feature = "gui")]
+mod panels_ui;
 mod prefetch;
 #[cfg(feature = "gui")]
 mod replay_ui;

@@ -400,7 +400,20 @@ impl Workbench {
         ));
     }
 
+    /// The bottom panel: exactly the height it was given (the user's, dragged on its border),
+    /// whatever the tab shows. Contents taller than that are clipped or scroll inside; they
+    /// never grow the panel, so its tab strip stays under the pointer from tab to tab.
     fn bottom_ui(&mut self, ui: &mut egui::Ui) {
+        let rect = ui.max_rect();
+        let mut inner = ui.new_child(
+            egui::UiBuilder::new().max_rect(rect).layout(egui::Layout::top_down(egui::Align::Min)),
+        );
+        inner.set_clip_rect(rect.intersect(ui.clip_rect()));
+        self.bottom_contents(&mut inner);
+        ui.advance_cursor_after_rect(rect);
+    }
+
+    fn bottom_contents(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             let label = if self.problems.is_empty() {
                 "✔ No problems".to_owned()
@@ -453,17 +466,17 @@ impl Workbench {
             BottomTab::Breakpoints => {
                 let step = self.inspected_step_id();
                 let breakpoints = self.replay.breakpoints.clone();
-                if let Some(list) = breakpoints_ui(
-                    ui,
-                    &breakpoints,
-                    view.breakpoint_hit.as_ref(),
-                    step.as_deref(),
-                    &mut self.replay.form,
-                ) {
-                    commands.push(Command::SetBreakpoints(list));
-                }
+                let form = &mut self.replay.form;
+                egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+                    let hit = view.breakpoint_hit.as_ref();
+                    if let Some(list) = breakpoints_ui(ui, &breakpoints, hit, step.as_deref(), form) {
+                        commands.push(Command::SetBreakpoints(list));
+                    }
+                });
             }
-            BottomTab::Plots => plots_ui(ui, &view),
+            BottomTab::Plots => {
+                egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| plots_ui(ui, &view));
+            }
         }
         self.pending.extend(commands.into_iter().map(UiCommand::Replay));
     }
