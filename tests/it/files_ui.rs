@@ -144,3 +144,54 @@ fn saving_keeps_the_file_mode_and_a_new_file_gets_the_umask_mode() {
     assert_eq!((mode(&fresh), mode(&exported)), (new_mode, new_mode), "new files get the umask mode");
     assert_ne!(new_mode, 0o600, "this test needs a umask that does not hide the bug");
 }
+
+#[test]
+fn a_file_with_typos_opens_onto_the_canvas_with_its_problems_listed_and_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = project(dir.path());
+    let text = std::fs::read_to_string(&file).unwrap();
+    let typos = text
+        .replace("field = \"user_id\"", "feild = \"user_id\"")
+        .replace("op = \"stateful_flat_map\"", "op = \"statefull_flat_map\"");
+    assert_ne!(typos, text);
+    std::fs::write(&file, &typos).unwrap();
+
+    let mut harness = workbench(Some(file.clone()), dir.path());
+    assert_eq!(harness.state().file(), Some(file.as_path()));
+    let doc = harness.state().current_doc().clone();
+    let steps: Vec<(&str, &str)> = doc.steps.iter().map(|s| (s.id.as_str(), s.op.as_str())).collect();
+    assert_eq!(steps, [("by_user", "key_on"), ("sessionise", "stateful_flat_map")]);
+    assert!(harness.state().is_dirty(), "the repaired operator is not saved yet");
+    // Listed in the Problems panel...
+    harness.get_by_label_contains("key `feild`: unknown key (did you mean `field`?)");
+    harness
+        .get_by_label_contains("unknown operator `statefull_flat_map` (did you mean `stateful_flat_map`?)");
+    // ... and marked on the node, setting by setting.
+    let titles: Vec<_> = harness.query_all_by_value("by_user").collect();
+    titles[0].click_accesskit();
+    harness.run_steps(4);
+    harness.get_by_label_contains("⚠ feild: unknown key");
+
+    // Saving writes what the canvas shows; the file's own problems are gone from the list.
+    harness.state_mut().command(UiCommand::Save);
+    harness.run_steps(12);
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(saved.contains("op = \"stateful_flat_map\"") && !saved.contains("feild"), "{saved}");
+    assert_eq!(harness.query_all_by_label_contains("key `feild`").count(), 0);
+    assert!(!harness.state().is_dirty());
+}
+
+#[test]
+fn text_that_is_not_toml_is_refused_with_its_line_and_the_canvas_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = project(dir.path());
+    let mut harness = workbench(Some(file.clone()), dir.path());
+    let before = harness.state().current_doc().clone();
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "format_version = 1\n\n[[steps]\nid = \"x\"\n").unwrap();
+    harness.state_mut().command(UiCommand::Open(broken));
+    harness.run_steps(4);
+    harness.get_by_label_contains("line 3, column");
+    assert_eq!(harness.state().current_doc(), &before);
+    assert_eq!(harness.state().file(), Some(file.as_path()));
+}

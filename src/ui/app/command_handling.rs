@@ -276,7 +276,13 @@ impl Workbench {
     fn new_document(&mut self) {
         let doc = super::empty_doc();
         self.reset_document(
-            super::Document { file: None, original_text: None, base: doc.clone(), saved: doc.clone() },
+            super::Document {
+                file: None,
+                original_text: None,
+                base: doc.clone(),
+                saved: doc.clone(),
+                read_problems: Vec::new(),
+            },
             &doc,
         );
     }

@@ -10,7 +10,7 @@ use egui_snarl::NodeId;
 
 use super::{Document, Workbench};
 use crate::graph::{
-    PipelineDoc, Rebased, parse_lenient, read_text, rebase_paths, to_canonical_toml, to_toml_over,
+    OpKind, PipelineDoc, Rebased, parse_lenient, read_text, rebase_paths, to_canonical_toml, to_toml_over,
     write_text_atomically,
 };
 use crate::ui::editor::convert::renamed_ids;
@@ -146,23 +146,29 @@ impl RecentFiles {
 }
 
 impl Workbench {
-    /// Opens a pipeline file. A file that is not a readable pipeline is refused with every
-    /// problem found, and the current pipeline stays as it is.
+    /// Opens a pipeline file. A file that is TOML opens even with problems (unknown keys, an
+    /// operator's name misspelt): they are listed in the Problems panel and on their nodes, so
+    /// the canvas is where they are fixed. Only text that is not TOML, or an entry that cannot
+    /// be put on the canvas, is refused (with every problem found, and the line for bad TOML);
+    /// then the current pipeline stays as it is.
     pub(super) fn open_file(&mut self, path: &Path) -> Result<(), String> {
         let text = read_text(path).map_err(|e| e.to_string())?;
-        let partial = parse_lenient(&text, path).map_err(|e| e.to_string())?;
-        if !partial.problems.is_empty() {
-            let list: Vec<String> = partial.problems.iter().map(ToString::to_string).collect();
-            return Err(format!("cannot open {}:\n{}", path.display(), list.join("\n")));
-        }
-        let doc = partial.doc;
+        let partial = parse_lenient(&text, path).map_err(|e| format!("cannot open {e}"))?;
+        let opened = open_anyway(&text, path, partial)?;
+        let doc = opened.doc;
         let document = Document {
             file: Some(path.to_path_buf()),
             original_text: Some(text),
             base: doc.clone(),
             saved: doc.clone(),
+            read_problems: Vec::new(),
         };
         self.reset_document(document, &doc);
+        self.document.read_problems = opened.problems;
+        if let Some(as_read) = opened.as_read {
+            // A repaired operator is a change the file does not have yet.
+            self.document.saved = as_read;
+        }
         self.recent.add(path);
         Ok(())
     }
@@ -190,8 +196,10 @@ impl Workbench {
             node.origin = Some(node.id().to_owned());
         }
         self.recent.add(path);
-        if moved {
-            // Relative paths now start from the new folder.
+        if moved || !self.document.read_problems.is_empty() {
+            // Check again: relative paths now start from the new folder, and the file's own
+            // problems are gone with what was written over them.
+            self.document.read_problems.clear();
             self.checked = None;
             self.check_due = super::CheckDue::Now;
         }
@@ -322,5 +330,61 @@ pub(super) fn rebased_note(rebased: &[Rebased], path: &Path) -> String {
             let noun = if n == 1 { "path" } else { "paths" };
             format!("; {n} {noun} rebased to {}", folder_of(path).display())
         }
+    }
+}
+
+/// A file read for the canvas despite its problems.
+struct Opened {
+    /// What goes on the canvas.
+    doc: PipelineDoc,
+    /// The file's problems as read.
+    problems: Vec<crate::graph::GraphError>,
+    /// The document as the file has it, when a step's operator was repaired to get `doc`.
+    as_read: Option<PipelineDoc>,
+}
+
+/// Puts a file with problems on the canvas when nothing would be lost: a step whose operator
+/// is misspelt (`statefull`) takes the operator it is closest to, and its problem stays listed.
+/// An entry that still cannot be read (an operator like no other, a source or sink that is
+/// not a table) refuses the open, listing every problem.
+fn open_anyway(text: &str, path: &Path, partial: crate::graph::PartialDoc) -> Result<Opened, String> {
+    let refuse = |problems: &[crate::graph::GraphError]| {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        format!(
+            "cannot open {} (an entry cannot be shown on the canvas):\n{}",
+            path.display(),
+            list.join("\n")
+        )
+    };
+    if partial.unreadable.is_empty() {
+        return Ok(Opened { doc: partial.doc, problems: partial.problems, as_read: None });
+    }
+    let Ok(mut table) = text.parse::<toml::Table>() else { return Err(refuse(&partial.problems)) };
+    let steps = table.get_mut("steps").and_then(toml::Value::as_array_mut);
+    for step in steps.into_iter().flatten() {
+        let Some(op) = step.get("op").and_then(toml::Value::as_str) else { continue };
+        if OpKind::parse(op).is_some() {
+            continue;
+        }
+        let names = OpKind::ALL.iter().map(|o| o.as_str());
+        if let Some(closest) = crate::graph::did_you_mean(op, names) {
+            let closest = closest.to_owned();
+            if let Some(entry) = step.as_table_mut() {
+                entry.insert("op".into(), toml::Value::String(closest));
+            }
+        }
+    }
+    let repaired = toml::to_string(&table).ok().and_then(|t| parse_lenient(&t, path).ok());
+    match repaired {
+        Some(repaired) if repaired.unreadable.is_empty() => {
+            let mut problems = partial.problems;
+            for problem in repaired.problems {
+                if !problems.contains(&problem) {
+                    problems.push(problem);
+                }
+            }
+            Ok(Opened { doc: repaired.doc, problems, as_read: Some(partial.doc) })
+        }
+        _ => Err(refuse(&partial.problems)),
     }
 }
