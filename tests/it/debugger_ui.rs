@@ -123,3 +123,50 @@ fn a_breakpoint_that_does_not_compile_is_refused_and_hits_clear_on_restart_and_s
     assert_eq!(hits_shown(&harness), 0);
     assert!(harness.state().replay_view().unwrap().breakpoint_hit.is_none());
 }
+
+#[test]
+fn a_breakpoint_pause_says_where_and_clicking_the_timeline_seeks_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example("user_stats", dir.path());
+    let mut harness = open(&file, dir.path());
+    click_node(&mut harness, "stats");
+    click(&mut harness, "Step");
+    wait_for(&mut harness, "event 1", |v| v.position == 1);
+    click(&mut harness, "Breakpoints");
+    click(&mut harness, "this is true of an item");
+    type_breakpoint(&mut harness, "item.amount_cents > 20000");
+    click(&mut harness, "Add breakpoint");
+    click(&mut harness, "⏭ To end");
+    wait_for(&mut harness, "the breakpoint", |v| v.breakpoint_hit.is_some() && v.status == Status::Paused);
+    let hit = harness.state().replay_view().unwrap().breakpoint_hit.clone().unwrap();
+    let key = hit.key.clone().unwrap();
+    // The banner: which breakpoint, on which step, which key, at which event.
+    harness.get_by_label(&format!(
+        "⏸ Paused by breakpoint 1 (`stats`: item.amount_cents > 20000) at event {}, key {key:?}",
+        hit.position
+    ));
+    // Its button selects the step (the inspector shows it) even after another node was selected.
+    click_node(&mut harness, "by_user");
+    click(&mut harness, "Show the step");
+    harness.run_steps(4);
+    assert!(harness.query_all_by_label("id").count() > 0);
+    assert_eq!(harness.get_by_label("id").value().as_deref(), Some("stats"));
+
+    // A click anywhere on the timeline seeks there (here: a quarter of the way along).
+    let total = harness.state().replay_view().unwrap().total.unwrap();
+    let slider = harness.get_by_role(egui::accesskit::Role::Slider);
+    let rect = slider.rect();
+    let at = egui::pos2(rect.left() + rect.width() * 0.25, rect.center().y);
+    harness.hover_at(at);
+    harness.run_steps(1);
+    harness.drag_at(at);
+    harness.run_steps(1);
+    harness.drop_at(at);
+    harness.run_steps(2);
+    let expected = total / 4;
+    wait_for(&mut harness, "the seek", |v| {
+        v.position.abs_diff(expected) <= total / 50 && v.status == Status::Paused
+    });
+    assert!(harness.state().replay_view().unwrap().breakpoint_hit.is_none());
+    assert_eq!(harness.query_all_by_label_contains("Paused by breakpoint").count(), 0);
+}

@@ -569,6 +569,24 @@ impl Workbench {
                 }
             });
         }
+        if let Some(hit) = view.as_ref().and_then(|v| v.breakpoint_hit.clone()) {
+            ui.horizontal_wrapped(|ui| {
+                let step = hit.breakpoint.step().to_owned();
+                if ui.button("Show the step").clicked() {
+                    self.pending.push(UiCommand::InspectId(step));
+                }
+                let key = hit.key.as_deref().map(|k| format!(", key {k:?}")).unwrap_or_default();
+                ui.colored_label(
+                    theme::selection(ui.visuals()),
+                    format!(
+                        "⏸ Paused by breakpoint {} ({}) at event {}{key}",
+                        hit.index + 1,
+                        hit.breakpoint,
+                        hit.position
+                    ),
+                );
+            });
+        }
         if let Some(error) = view.as_ref().and_then(|v| v.error.clone()) {
             ui.horizontal_wrapped(|ui| {
                 // The button first: the message can be long.
