@@ -73,16 +73,52 @@ pub fn save_file(doc: &PipelineDoc, path: &Path) -> Result<(), GraphError> {
 }
 
 /// Writes a file through a temporary file in the same folder and a rename, so that a failed
-/// write never leaves a half-written pipeline behind.
+/// write never leaves a half-written pipeline behind. Errors name `path`, never the temporary
+/// file (which is removed again). An existing file keeps its permissions; a new one gets the
+/// usual mode for new files (0666 less the umask), like any file an editor creates.
 pub fn write_text_atomically(path: &Path, text: &str) -> Result<(), GraphError> {
-    let place = || Place::File(path.to_owned());
+    let fail =
+        |e: std::io::Error| GraphError::new(Place::File(path.to_owned()), format!("cannot write: {e}"));
     let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(folder)
-        .map_err(|e| GraphError::new(place(), format!("cannot write: {e}")))?;
-    std::io::Write::write_all(&mut temp, text.as_bytes())
-        .map_err(|e| GraphError::new(place(), format!("cannot write: {e}")))?;
-    temp.persist(path).map_err(|e| GraphError::new(place(), format!("cannot write: {}", e.error)))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let existing = std::fs::metadata(path).ok().filter(std::fs::Metadata::is_file).map(|m| m.permissions());
+    let (temp_path, mut temp) = create_temp(folder, &name).map_err(fail)?;
+    let written = write_and_sync(&mut temp, text, existing).and_then(|()| {
+        drop(temp);
+        std::fs::rename(&temp_path, path)
+    });
+    if let Err(e) = written {
+        let _ignored = std::fs::remove_file(&temp_path);
+        return Err(fail(e));
+    }
     Ok(())
+}
+
+/// Creates a new temporary file beside the one being written (`.NAME.eddy-<pid>-<n>.tmp`),
+/// with the mode new files get (not a temporary file's private 0600).
+fn create_temp(folder: &Path, name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let mut last = std::io::Error::other("no temporary file name was free");
+    for n in 0..1000 {
+        let temp_path = folder.join(format!(".{name}.eddy-{}-{n}.tmp", std::process::id()));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&temp_path) {
+            Ok(file) => return Ok((temp_path, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+fn write_and_sync(
+    file: &mut std::fs::File,
+    text: &str,
+    permissions: Option<std::fs::Permissions>,
+) -> std::io::Result<()> {
+    std::io::Write::write_all(file, text.as_bytes())?;
+    if let Some(permissions) = permissions {
+        file.set_permissions(permissions)?;
+    }
+    file.sync_all()
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {

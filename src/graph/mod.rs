@@ -11,6 +11,7 @@ mod layout;
 mod limits;
 mod model;
 mod paths;
+mod rebase;
 mod validate;
 mod write;
 
@@ -26,5 +27,6 @@ pub use model::{
     OpKind, PipelineDoc, SinkFormat, SinkSpec, SourceFormat, SourceSpec, StepSpec, TimeFormat,
 };
 pub use paths::{canonical_path, path_collisions};
+pub use rebase::{Rebased, rebase_paths};
 pub use validate::{BRANCH_PORTS, StreamRef, ValidGraph, validate};
 pub use write::{to_canonical_toml, to_toml_over};

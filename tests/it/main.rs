@@ -6,10 +6,16 @@ mod architecture;
 mod cli;
 mod conformance;
 mod data_safety;
+#[cfg(feature = "gui")]
+mod debugger_ui;
 mod errors;
 mod examples;
 mod fast_path;
+#[cfg(feature = "gui")]
+mod files_ui;
 mod limits;
+#[cfg(feature = "gui")]
+mod panels_ui;
 mod prefetch;
 #[cfg(feature = "gui")]
 mod replay_ui;

@@ -208,13 +208,13 @@ fn opening_a_broken_file_shows_why_and_keeps_what_is_on_screen() {
     let dir = tempfile::tempdir().unwrap();
     let file = example_copy("sessions", dir.path());
     let broken = dir.path().join("broken.toml");
-    std::fs::write(&broken, "format_version = 1\n[[steps]]\nid = \"x\"\nop = \"key_onn\"\ninputs = []\n")
+    std::fs::write(&broken, "format_version = 1\n[[steps]]\nid = \"x\"\nop = \"frobnicate\"\ninputs = []\n")
         .unwrap();
     let mut harness = workbench(Some(file.clone()), dir.path());
     let before = harness.state().current_doc().clone();
     harness.state_mut().command(UiCommand::Open(broken));
     settle(&mut harness);
-    harness.get_by_label_contains("unknown operator `key_onn`");
+    harness.get_by_label_contains("unknown operator `frobnicate`");
     assert_eq!(harness.state().current_doc(), &before);
     assert_eq!(harness.state().file(), Some(file.as_path()));
 }

@@ -117,11 +117,18 @@ impl Workbench {
                 self.file_dialog = Some(FileDialog::new(FileDialogMode::SaveAs, self.dialog_start()));
             }
             UiCommand::Export { path, include_layout } => match self.export(&path, include_layout) {
-                Ok(()) => self.show_toast(format!("Exported {}", path.display()), false, now),
-                Err(message) => self.show_toast(message, true, now),
+                Ok(rebased) => {
+                    let note = super::files::rebased_note(&rebased, &path);
+                    self.file_dialog = None;
+                    self.show_toast(format!("Exported {}{note}", path.display()), false, now);
+                }
+                Err(message) => match &mut self.file_dialog {
+                    Some(dialog) => dialog.error = Some(message),
+                    None => self.show_toast(message, true, now),
+                },
             },
             UiCommand::ExportDialog => {
-                self.file_dialog = Some(FileDialog::new(FileDialogMode::Export, self.dialog_start()));
+                self.file_dialog = Some(FileDialog::new(FileDialogMode::Export, self.export_start()));
             }
             UiCommand::Undo => {
                 if let Some(checkpoint) = self.history.undo(&self.snarl, &self.current) {
@@ -269,7 +276,13 @@ impl Workbench {
     fn new_document(&mut self) {
         let doc = super::empty_doc();
         self.reset_document(
-            super::Document { file: None, original_text: None, base: doc.clone(), saved: doc.clone() },
+            super::Document {
+                file: None,
+                original_text: None,
+                base: doc.clone(),
+                saved: doc.clone(),
+                read_problems: Vec::new(),
+            },
             &doc,
         );
     }
@@ -281,8 +294,13 @@ impl Workbench {
 
     fn save_or_report(&mut self, path: &std::path::Path, now: f64) {
         self.history.commit(&self.snarl, &self.current);
-        let result = self.save_to(path);
-        self.report_file_result(result, format!("Saved {}", path.display()), now);
+        match self.save_to(path) {
+            Ok(rebased) => {
+                let done = format!("Saved {}{}", path.display(), super::files::rebased_note(&rebased, path));
+                self.report_file_result(Ok(()), done, now);
+            }
+            Err(message) => self.report_file_result(Err(message), String::new(), now),
+        }
     }
 
     /// Closes the file dialog on success; shows why not in the dialog (or a toast) on failure.

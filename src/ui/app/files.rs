@@ -10,7 +10,8 @@ use egui_snarl::NodeId;
 
 use super::{Document, Workbench};
 use crate::graph::{
-    PipelineDoc, parse_lenient, read_text, to_canonical_toml, to_toml_over, write_text_atomically,
+    OpKind, PipelineDoc, Rebased, parse_lenient, read_text, rebase_paths, to_canonical_toml, to_toml_over,
+    write_text_atomically,
 };
 use crate::ui::editor::convert::renamed_ids;
 use crate::ui::editor::node::NodeBody;
@@ -145,35 +146,48 @@ impl RecentFiles {
 }
 
 impl Workbench {
-    /// Opens a pipeline file. A file that is not a readable pipeline is refused with every
-    /// problem found, and the current pipeline stays as it is.
+    /// Opens a pipeline file. A file that is TOML opens even with problems (unknown keys, an
+    /// operator's name misspelt): they are listed in the Problems panel and on their nodes, so
+    /// the canvas is where they are fixed. Only text that is not TOML, or an entry that cannot
+    /// be put on the canvas, is refused (with every problem found, and the line for bad TOML);
+    /// then the current pipeline stays as it is.
     pub(super) fn open_file(&mut self, path: &Path) -> Result<(), String> {
         let text = read_text(path).map_err(|e| e.to_string())?;
-        let partial = parse_lenient(&text, path).map_err(|e| e.to_string())?;
-        if !partial.problems.is_empty() {
-            let list: Vec<String> = partial.problems.iter().map(ToString::to_string).collect();
-            return Err(format!("cannot open {}:\n{}", path.display(), list.join("\n")));
-        }
-        let doc = partial.doc;
+        let partial = parse_lenient(&text, path).map_err(|e| format!("cannot open {e}"))?;
+        let opened = open_anyway(&text, path, partial)?;
+        let doc = opened.doc;
         let document = Document {
             file: Some(path.to_path_buf()),
             original_text: Some(text),
             base: doc.clone(),
             saved: doc.clone(),
+            read_problems: Vec::new(),
         };
         self.reset_document(document, &doc);
+        self.document.read_problems = opened.problems;
+        if let Some(as_read) = opened.as_read {
+            // A repaired operator is a change the file does not have yet.
+            self.document.saved = as_read;
+        }
         self.recent.add(path);
         Ok(())
     }
 
     /// Saves the pipeline to `path`, over the open file's text when there is one (comments,
-    /// blank lines and string styles are kept), and makes `path` the open file.
-    pub(super) fn save_to(&mut self, path: &Path) -> Result<(), String> {
+    /// blank lines and string styles are kept), and makes `path` the open file. Saved into
+    /// another folder, every relative path is rewritten to name the same file from there
+    /// (the canvas too); what was rewritten is returned.
+    pub(super) fn save_to(&mut self, path: &Path) -> Result<Vec<Rebased>, String> {
+        let mut doc = self.current.clone();
+        let rebased = self.rebase(&mut doc, path);
         let text = match &self.document.original_text {
-            Some(original) => to_toml_over(&self.current, original, &renamed_ids(&self.snarl)),
-            None => to_canonical_toml(&self.current),
+            Some(original) => to_toml_over(&doc, original, &renamed_ids(&self.snarl)),
+            None => to_canonical_toml(&doc),
         };
         write_text_atomically(path, &text).map_err(|e| e.to_string())?;
+        if !rebased.is_empty() {
+            self.apply_paths(&doc);
+        }
         let moved = self.document.file.as_deref() != Some(path);
         self.document.file = Some(path.to_path_buf());
         self.document.original_text = Some(text);
@@ -182,25 +196,77 @@ impl Workbench {
             node.origin = Some(node.id().to_owned());
         }
         self.recent.add(path);
-        if moved {
-            // Relative paths now start from the new folder.
+        if moved || !self.document.read_problems.is_empty() {
+            // Check again: relative paths now start from the new folder, and the file's own
+            // problems are gone with what was written over them.
+            self.document.read_problems.clear();
             self.checked = None;
             self.check_due = super::CheckDue::Now;
         }
-        Ok(())
+        Ok(rebased)
     }
 
-    /// Writes a runnable copy of the pipeline; the open file stays the open file.
-    pub(super) fn export(&self, path: &Path, include_layout: bool) -> Result<(), String> {
+    /// Writes a runnable copy of the pipeline, its relative paths rewritten to name the same
+    /// files from the copy's folder; the open file stays the open file. Returns what was
+    /// rewritten.
+    pub(super) fn export(&self, path: &Path, include_layout: bool) -> Result<Vec<Rebased>, String> {
         let mut doc: PipelineDoc = self.current.clone();
         if !include_layout {
             doc.editor = None;
         }
+        let rebased = self.rebase(&mut doc, path);
         let text = match &self.document.original_text {
             Some(original) => to_toml_over(&doc, original, &renamed_ids(&self.snarl)),
             None => to_canonical_toml(&doc),
         };
-        write_text_atomically(path, &text).map_err(|e| e.to_string())
+        write_text_atomically(path, &text).map_err(|e| e.to_string())?;
+        Ok(rebased)
+    }
+
+    /// Rewrites `doc`'s relative paths for a file at `path`. An untitled pipeline's paths are
+    /// taken as written for the folder it is first saved to, so they are left as they are.
+    fn rebase(&self, doc: &mut PipelineDoc, path: &Path) -> Vec<Rebased> {
+        if self.document.file.is_none() {
+            return Vec::new();
+        }
+        rebase_paths(doc, &absolute(&self.base_dir()), &absolute(&folder_of(path)))
+    }
+
+    /// A name for an export that is not the open file: `NAME-export.toml` beside it (or in the
+    /// working folder for an untitled pipeline).
+    pub(super) fn export_start(&self) -> String {
+        let file = self.document.file.clone().unwrap_or_else(|| PathBuf::from("untitled.toml"));
+        let stem =
+            file.file_stem().map_or_else(|| "pipeline".to_owned(), |s| s.to_string_lossy().into_owned());
+        let folder = self.base_dir();
+        let mut candidate = folder.join(format!("{stem}-export.toml"));
+        let mut n = 2;
+        while candidate.exists() && n < 1000 {
+            candidate = folder.join(format!("{stem}-export-{n}.toml"));
+            n += 1;
+        }
+        candidate.display().to_string()
+    }
+
+    /// Puts `doc`'s source, dead-letter and sink paths on the canvas's nodes (after a rebase).
+    fn apply_paths(&mut self, doc: &PipelineDoc) {
+        for node in self.snarl.nodes_mut() {
+            match &mut node.body {
+                NodeBody::Source(s) => {
+                    if let Some(new) = doc.sources.iter().find(|n| n.id == s.id) {
+                        s.path.clone_from(&new.path);
+                        s.dead_letter_path.clone_from(&new.dead_letter_path);
+                    }
+                }
+                NodeBody::Sink(s) => {
+                    if let Some(new) = doc.sinks.iter().find(|n| n.id == s.id) {
+                        s.path.clone_from(&new.path);
+                    }
+                }
+                NodeBody::Step(_) => {}
+            }
+        }
+        self.refresh_current();
     }
 
     /// Starts a native dialog for a node's path setting.
@@ -243,5 +309,82 @@ impl Workbench {
             }
         }
         self.refresh_current();
+    }
+}
+
+/// The folder a file is in ("." for a bare name).
+fn folder_of(path: &Path) -> PathBuf {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// `path` made absolute against the working folder (as text: nothing needs to exist).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The status line after a save or export that rewrote paths: "3 paths rebased to /x/y".
+pub(super) fn rebased_note(rebased: &[Rebased], path: &Path) -> String {
+    match rebased.len() {
+        0 => String::new(),
+        n => {
+            let noun = if n == 1 { "path" } else { "paths" };
+            format!("; {n} {noun} rebased to {}", folder_of(path).display())
+        }
+    }
+}
+
+/// A file read for the canvas despite its problems.
+struct Opened {
+    /// What goes on the canvas.
+    doc: PipelineDoc,
+    /// The file's problems as read.
+    problems: Vec<crate::graph::GraphError>,
+    /// The document as the file has it, when a step's operator was repaired to get `doc`.
+    as_read: Option<PipelineDoc>,
+}
+
+/// Puts a file with problems on the canvas when nothing would be lost: a step whose operator
+/// is misspelt (`statefull`) takes the operator it is closest to, and its problem stays listed.
+/// An entry that still cannot be read (an operator like no other, a source or sink that is
+/// not a table) refuses the open, listing every problem.
+fn open_anyway(text: &str, path: &Path, partial: crate::graph::PartialDoc) -> Result<Opened, String> {
+    let refuse = |problems: &[crate::graph::GraphError]| {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        format!(
+            "cannot open {} (an entry cannot be shown on the canvas):\n{}",
+            path.display(),
+            list.join("\n")
+        )
+    };
+    if partial.unreadable.is_empty() {
+        return Ok(Opened { doc: partial.doc, problems: partial.problems, as_read: None });
+    }
+    let Ok(mut table) = text.parse::<toml::Table>() else { return Err(refuse(&partial.problems)) };
+    let steps = table.get_mut("steps").and_then(toml::Value::as_array_mut);
+    for step in steps.into_iter().flatten() {
+        let Some(op) = step.get("op").and_then(toml::Value::as_str) else { continue };
+        if OpKind::parse(op).is_some() {
+            continue;
+        }
+        let names = OpKind::ALL.iter().map(|o| o.as_str());
+        if let Some(closest) = crate::graph::did_you_mean(op, names) {
+            let closest = closest.to_owned();
+            if let Some(entry) = step.as_table_mut() {
+                entry.insert("op".into(), toml::Value::String(closest));
+            }
+        }
+    }
+    let repaired = toml::to_string(&table).ok().and_then(|t| parse_lenient(&t, path).ok());
+    match repaired {
+        Some(repaired) if repaired.unreadable.is_empty() => {
+            let mut problems = partial.problems;
+            for problem in repaired.problems {
+                if !problems.contains(&problem) {
+                    problems.push(problem);
+                }
+            }
+            Ok(Opened { doc: repaired.doc, problems, as_read: Some(partial.doc) })
+        }
+        _ => Err(refuse(&partial.problems)),
     }
 }

@@ -59,6 +59,9 @@ struct Document {
     base: PipelineDoc,
     /// The document as last saved (or opened), for the unsaved-changes marker.
     saved: PipelineDoc,
+    /// What was wrong in the file as opened (unknown keys, operator typos): listed in the
+    /// Problems panel until the file is saved from the canvas.
+    read_problems: Vec<GraphError>,
 }
 
 /// A short message over the canvas (a refused wire, a saved file).
@@ -112,7 +115,13 @@ impl Workbench {
         let empty = empty_doc();
         let snarl = Snarl::new();
         let mut workbench = Self {
-            document: Document { file: None, original_text: None, base: empty.clone(), saved: empty.clone() },
+            document: Document {
+                file: None,
+                original_text: None,
+                base: empty.clone(),
+                saved: empty.clone(),
+                read_problems: Vec::new(),
+            },
             history: History::new(Checkpoint { snarl: snarl.clone(), doc: empty.clone() }),
             snarl,
             current: empty,
@@ -178,6 +187,11 @@ impl Workbench {
     /// The replay's last view, if a pipeline is loaded in it.
     pub fn replay_view(&self) -> Option<&crate::session::RunView> {
         self.replay.view.as_deref()
+    }
+
+    /// The breakpoints set (as last sent to the replay).
+    pub fn replay_breakpoints(&self) -> &[crate::session::Breakpoint] {
+        &self.replay.breakpoints
     }
 
     /// Frame times (seconds) recorded while the replay was moving, oldest first.
@@ -267,9 +281,18 @@ impl Workbench {
         if self.checked.as_ref() == Some(&self.current) {
             return;
         }
-        let mut problems = self.canvas_problems.clone();
+        let mut problems = self.document.read_problems.clone();
+        for problem in &self.canvas_problems {
+            if !problems.contains(problem) {
+                problems.push(problem.clone());
+            }
+        }
         if let Err(errors) = crate::engine::check(&self.current, &self.base_dir()) {
-            problems.extend(errors.0);
+            for error in errors.0 {
+                if !problems.contains(&error) {
+                    problems.push(error);
+                }
+            }
         }
         // What `eddy check` adds with the file in hand: no output over the pipeline file.
         let file = self.document.file.as_deref();

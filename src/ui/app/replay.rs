@@ -13,7 +13,7 @@ use crate::session::{
     Breakpoint, Command, Event, GraphSource, Notice, Problem, RunView, SendError, SessionHandle,
     SnapshotContents, SnapshotDiff, SnapshotId, Speed,
 };
-use crate::ui::panels::breakpoints_ui::BreakpointKind;
+use crate::ui::panels::breakpoints_ui::BreakpointForm;
 use crate::ui::panels::state_ui::SortBy;
 
 /// Time spent draining the session's events per frame.
@@ -38,10 +38,8 @@ pub struct Replay {
     pub diff: Option<Arc<SnapshotDiff>>,
     /// The breakpoints, as last sent.
     pub breakpoints: Vec<Breakpoint>,
-    /// Breakpoint form: kind.
-    pub form_kind: BreakpointKind,
-    /// Breakpoint form: key or expression.
-    pub form_text: String,
+    /// The form that adds a breakpoint.
+    pub form: BreakpointForm,
     /// Speed of Play.
     pub speed: Speed,
     /// Events per "Step N".

@@ -400,7 +400,20 @@ impl Workbench {
         ));
     }
 
+    /// The bottom panel: exactly the height it was given (the user's, dragged on its border),
+    /// whatever the tab shows. Contents taller than that are clipped or scroll inside; they
+    /// never grow the panel, so its tab strip stays under the pointer from tab to tab.
     fn bottom_ui(&mut self, ui: &mut egui::Ui) {
+        let rect = ui.max_rect();
+        let mut inner = ui.new_child(
+            egui::UiBuilder::new().max_rect(rect).layout(egui::Layout::top_down(egui::Align::Min)),
+        );
+        inner.set_clip_rect(rect.intersect(ui.clip_rect()));
+        self.bottom_contents(&mut inner);
+        ui.advance_cursor_after_rect(rect);
+    }
+
+    fn bottom_contents(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             let label = if self.problems.is_empty() {
                 "✔ No problems".to_owned()
@@ -453,18 +466,17 @@ impl Workbench {
             BottomTab::Breakpoints => {
                 let step = self.inspected_step_id();
                 let breakpoints = self.replay.breakpoints.clone();
-                if let Some(list) = breakpoints_ui(
-                    ui,
-                    &breakpoints,
-                    view.breakpoint_hit.as_ref(),
-                    step.as_deref(),
-                    &mut self.replay.form_kind,
-                    &mut self.replay.form_text,
-                ) {
-                    commands.push(Command::SetBreakpoints(list));
-                }
+                let form = &mut self.replay.form;
+                egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+                    let hit = view.breakpoint_hit.as_ref();
+                    if let Some(list) = breakpoints_ui(ui, &breakpoints, hit, step.as_deref(), form) {
+                        commands.push(Command::SetBreakpoints(list));
+                    }
+                });
             }
-            BottomTab::Plots => plots_ui(ui, &view),
+            BottomTab::Plots => {
+                egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| plots_ui(ui, &view));
+            }
         }
         self.pending.extend(commands.into_iter().map(UiCommand::Replay));
     }
@@ -555,6 +567,24 @@ impl Workbench {
                 {
                     self.pending.push(UiCommand::ReloadReplay { restart: false });
                 }
+            });
+        }
+        if let Some(hit) = view.as_ref().and_then(|v| v.breakpoint_hit.clone()) {
+            ui.horizontal_wrapped(|ui| {
+                let step = hit.breakpoint.step().to_owned();
+                if ui.button("Show the step").clicked() {
+                    self.pending.push(UiCommand::InspectId(step));
+                }
+                let key = hit.key.as_deref().map(|k| format!(", key {k:?}")).unwrap_or_default();
+                ui.colored_label(
+                    theme::selection(ui.visuals()),
+                    format!(
+                        "⏸ Paused by breakpoint {} ({}) at event {}{key}",
+                        hit.index + 1,
+                        hit.breakpoint,
+                        hit.position
+                    ),
+                );
             });
         }
         if let Some(error) = view.as_ref().and_then(|v| v.error.clone()) {
@@ -667,7 +697,6 @@ impl Workbench {
                     FileDialogMode::SaveAs => self.pending.push(UiCommand::SaveAs(path)),
                     FileDialogMode::Export => {
                         self.pending.push(UiCommand::Export { path, include_layout: dialog.include_layout });
-                        self.file_dialog = None;
                     }
                 }
             }

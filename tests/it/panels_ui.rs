@@ -1,0 +1,93 @@
+//! The workbench's panels, driven with egui_kittest: the bottom panel keeps one height for every
+//! tab (its tab strip never moves under the pointer), and the height the user drags it to.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use eddy::ui::{Workbench, WorkbenchOptions};
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+const TABS: [&str; 7] = ["State", "Timers", "Log", "Snapshots", "Data", "Breakpoints", "Plots"];
+
+fn example(name: &str, dir: &Path) -> PathBuf {
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    for entry in std::fs::read_dir(&assets).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    dir.join(format!("{name}.toml"))
+}
+
+/// The top of the bottom panel's tab strip (its first tab, drawn before any tab's contents).
+fn strip_top(harness: &Harness<'_, Workbench>) -> f32 {
+    harness.query_all_by_label_contains("No problems").next().unwrap().rect().min.y
+}
+
+fn click_tab(harness: &mut Harness<'_, Workbench>, tab: &str) {
+    // The strip's own button: the first widget with that exact label.
+    harness.query_all_by_label(tab).next().unwrap_or_else(|| panic!("no tab `{tab}`")).click();
+    harness.run_steps(3);
+}
+
+/// Every tab, with the state table full: the strip stays where it was on the first.
+fn strip_tops(harness: &mut Harness<'_, Workbench>) -> Vec<(String, f32)> {
+    let mut tops = Vec::new();
+    for tab in TABS {
+        click_tab(harness, tab);
+        tops.push((tab.to_owned(), strip_top(harness)));
+    }
+    click_tab(harness, "✔ No problems");
+    tops.push(("Problems".to_owned(), strip_top(harness)));
+    tops
+}
+
+#[test]
+fn the_bottom_panel_keeps_one_height_for_every_tab_and_the_height_dragged_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example("user_stats", dir.path());
+    let options = WorkbenchOptions { file: Some(file), config_dir: Some(dir.path().to_path_buf()) };
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 950.0))
+        .build_eframe(move |_cc| Workbench::new(options));
+    harness.run_steps(8);
+    let titles: Vec<_> = harness.query_all_by_value("stats").collect();
+    titles[0].click_accesskit();
+    harness.run_steps(4);
+    harness.query_all_by_label("⏭ To end").last().unwrap().click();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !harness.state().replay_view().is_some_and(|v| v.total == Some(v.position) && v.selected.is_some())
+    {
+        assert!(Instant::now() < deadline, "the replay did not end");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.run_steps(4);
+
+    let first = strip_top(&harness);
+    let tops = strip_tops(&mut harness);
+    assert!(tops.iter().all(|(_, y)| (*y - first).abs() < 0.5), "the tab strip moved: {tops:?}");
+
+    // Drag the panel's top border up by 150 points: the strip follows and stays for every tab.
+    let edge = first - 3.0;
+    harness.hover_at(egui::pos2(300.0, edge));
+    harness.run_steps(1);
+    harness.drag_at(egui::pos2(300.0, edge));
+    harness.run_steps(1);
+    for step in 1..=10 {
+        harness.hover_at(egui::pos2(300.0, edge - 15.0 * step as f32));
+        harness.run_steps(1);
+    }
+    harness.drop_at(egui::pos2(300.0, edge - 150.0));
+    harness.run_steps(3);
+    let dragged = strip_top(&harness);
+    assert!(
+        (dragged - (first - 150.0)).abs() < 2.0,
+        "the border did not follow the drag: {first} → {dragged}"
+    );
+    let tops = strip_tops(&mut harness);
+    assert!(tops.iter().all(|(_, y)| (*y - dragged).abs() < 0.5), "the tab strip moved: {tops:?}");
+}
