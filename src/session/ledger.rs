@@ -54,7 +54,7 @@ impl StateLedger {
             let (sizes, total) = (&mut self.sizes[step], &mut self.totals[step]);
             // Sums: the order of the keys does not matter.
             dirty.drain().for_each(|key| {
-                let size = engine.step_state(step, &key).map(|state| key.len() + approx_bytes(&state));
+                let size = engine.with_step_state(step, &key, |state| key.len() + approx_bytes(state));
                 if let Some(old) = sizes.remove(&key) {
                     *total -= old;
                 }

@@ -263,7 +263,13 @@ impl Playback {
     pub fn new() -> Self {
         Self {
             host: ScriptHost::default(),
-            options: EngineOptions { capture_sinks: true, ..EngineOptions::default() },
+            // The sinks' lines are never shown: checked and counted only. The sources are read
+            // ahead on their own threads, as the runner reads them.
+            options: EngineOptions {
+                check_sinks: true,
+                feed: Some(crate::cli::Prefetched::wrap),
+                ..EngineOptions::default()
+            },
             generation: 0,
             graph: None,
             info: None,
@@ -1441,18 +1447,20 @@ impl Playback {
         let (rows, changed) = match previous {
             // The keys the run touched since the last table, and only them.
             Some(previous) if !self.changed_all => {
-                let mut rows = previous.rows.clone();
+                // One merge of the old rows with the touched keys, both in key order.
+                let mut rows = Vec::with_capacity(previous.rows.len() + touched.len());
+                let mut old = previous.rows.iter().peekable();
                 for &key in &touched {
-                    let at = rows.binary_search_by(|r| r.key.as_bytes().cmp(key.as_bytes()));
-                    match (at, engine.step_state(step, key)) {
-                        (Ok(i), Some(state)) => rows[i] = Arc::new(row_of(key, &state)),
-                        (Ok(i), None) => {
-                            rows.remove(i);
-                        }
-                        (Err(i), Some(state)) => rows.insert(i, Arc::new(row_of(key, &state))),
-                        (Err(_), None) => {}
+                    while let Some(row) = old.next_if(|r| r.key.as_bytes() < key.as_bytes()) {
+                        rows.push(Arc::clone(row));
+                    }
+                    // The key's old row, if any, gives way to its state now (none if it went).
+                    old.next_if(|r| r.key.as_bytes() == key.as_bytes());
+                    if let Some(row) = engine.with_step_state(step, key, |state| row_of(key, state)) {
+                        rows.push(Arc::new(row));
                     }
                 }
+                rows.extend(old.cloned());
                 (rows, touched.iter().map(|k| k.to_string()).collect())
             }
             // Changes not known key by key: the whole table, compared with the last one.
