@@ -33,6 +33,9 @@ use crate::script::ScriptHost;
 pub const MIN_KEYFRAME_EVERY: u64 = 1000;
 /// About this many keyframes over a whole replay.
 const KEYFRAMES_WANTED: u64 = 150;
+/// Keyframes are taken every this many events at most (while the budget allows): a seek
+/// replays fewer events than this from its keyframe, a fraction of a second.
+pub const MAX_KEYFRAME_EVERY: u64 = 50_000;
 /// Past this many keyframes (the total still unknown), they are thinned out.
 const MAX_KEYFRAMES: usize = 300;
 /// The selected step's table is rebuilt at most this often while playing.
@@ -647,7 +650,7 @@ impl Playback {
     fn set_total(&mut self, total: u64) {
         self.total = Some(total);
         let wanted = total.div_ceil(KEYFRAMES_WANTED).div_ceil(MIN_KEYFRAME_EVERY) * MIN_KEYFRAME_EVERY;
-        self.keyframe_every = wanted.max(MIN_KEYFRAME_EVERY);
+        self.keyframe_every = wanted.clamp(MIN_KEYFRAME_EVERY, MAX_KEYFRAME_EVERY);
         self.thin_keyframes();
         let bucket = total.div_ceil(POSITION_SAMPLES_WANTED).max(1);
         self.metrics.bucket = bucket;
@@ -1112,7 +1115,7 @@ impl Playback {
             for (position, frame) in self.keyframes.frames().filter(|(p, _)| *p < self.position) {
                 let change = frame.delta.get(index).and_then(|delta| delta.get(&watch.key));
                 match change {
-                    Some(change) => state = change.clone(),
+                    Some(change) => state = change.as_ref().and_then(|stored| stored.value()),
                     None if frame.base => state = None,
                     None => {}
                 }

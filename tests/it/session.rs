@@ -637,3 +637,39 @@ fn a_runaway_script_is_an_error_event_in_the_session_thread() {
     assert!(error.message.contains("the call ran longer than 500ms"), "{}", error.message);
     handle.shutdown();
 }
+
+#[test]
+fn seeking_where_keys_went_away_shows_only_the_live_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = generated(dir.path(), 6000);
+    // Each key's state goes away every fifth event of the key, then starts again: the
+    // keyframes hold states of keys gone by the next one, which composing must not bring back.
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("    [s, s.sum]\n", "    if s.n % 5 == 0 { [(), s.sum] } else { [s, s.sum] }\n");
+    std::fs::write(&path, text).unwrap();
+    // Besides the 23 busy keys, four rare ones, each touched every 2000 events: a keyframe's
+    // delta holds some of them only, the others are found further back.
+    let mut csv = String::from("ts,user,amount\n");
+    for i in 0..6000u64 {
+        let user = if i % 500 == 7 { format!("r{}", i / 500 % 4) } else { format!("u{:02}", i % 23) };
+        csv.push_str(&format!("{},{user},{}\n", 1_700_000_000 + i * 2, i % 100));
+    }
+    std::fs::write(dir.path().join("events.csv"), csv).unwrap();
+    let straight = |position: u64| {
+        let mut playback = loaded(&path);
+        apply(&mut playback, Command::Select(Some("running".into())));
+        shown(&apply(&mut playback, Command::Step(position)))
+    };
+    let mut playback = loaded(&path);
+    apply(&mut playback, Command::Select(Some("running".into())));
+    let view = apply(&mut playback, Command::RunToEnd);
+    assert_eq!(view.status, Status::Ended);
+    let live = |view: &RunView| view.selected.as_ref().map_or(0, |t| t.rows.len());
+    for position in [5500, 1000, 2001, 4999, 3000, 0, 6000, 2500] {
+        let view = apply(&mut playback, Command::Seek(position));
+        assert_eq!(view.status, Status::Paused);
+        let want = straight(position);
+        assert_eq!(shown(&view), want, "seek to {position} ({} keys live)", live(&view));
+    }
+}
