@@ -11,6 +11,7 @@ use rhai::Dynamic;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::event::SnapshotInfo;
+use super::ledger::{StateLedger, size_of};
 use super::packed::Stored;
 use crate::engine::{Engine, Keyframe};
 use crate::ops::Key;
@@ -158,14 +159,26 @@ impl Keyframes {
         self.pending = Pending::All;
     }
 
-    /// Takes a keyframe at `position` of the engine as it stands (`stateful`: per step).
+    /// The keys changed since the keyframe the run last passed, per step (`None`: not known
+    /// key by key).
+    pub fn changed_since(&self) -> Option<&[FxHashSet<Key>]> {
+        match &self.pending {
+            Pending::Keys(steps) => Some(steps),
+            Pending::All => None,
+        }
+    }
+
+    /// Takes a keyframe at `position` of the engine as it stands (`stateful`: per step), the
+    /// sizes of the states it holds recorded in `ledger` on the way; `info` gives its
+    /// snapshot-list entry from the ledger then up to date.
     pub fn take(
         &mut self,
         position: u64,
         engine: &Engine,
         stateful: &[bool],
         previews: Vec<super::playback::StepPreview>,
-        info: SnapshotInfo,
+        ledger: &mut StateLedger,
+        info: impl FnOnce(&StateLedger) -> SnapshotInfo,
     ) {
         let pending =
             std::mem::replace(&mut self.pending, Pending::Keys(vec![FxHashSet::default(); self.steps]));
@@ -178,9 +191,11 @@ impl Keyframes {
                     .map(|(step, keys)| {
                         keys.into_iter()
                             .map(|key| {
-                                let state =
-                                    engine.with_step_state(step, &key, |s| Stored::of(s, &mut buffer));
-                                (key, state)
+                                let state = engine.with_step_state(step, &key, |s| {
+                                    (Stored::of(s, &mut buffer), size_of(&key, s))
+                                });
+                                ledger.record(step, &key, state.as_ref().map(|(_, size)| *size));
+                                (key, state.map(|(stored, _)| stored))
                             })
                             .collect()
                     })
@@ -190,11 +205,15 @@ impl Keyframes {
             Pending::All => (
                 (0..self.steps)
                     .map(|step| {
+                        ledger.clear_step(step);
                         if stateful.get(step).copied().unwrap_or(false) {
                             engine
                                 .step_states(step)
                                 .into_iter()
-                                .map(|(k, v)| (k, Some(Stored::of(&v, &mut buffer))))
+                                .map(|(k, v)| {
+                                    ledger.record(step, &k, Some(size_of(&k, &v)));
+                                    (k, Some(Stored::of(&v, &mut buffer)))
+                                })
                                 .collect()
                         } else {
                             StepDelta::default()
@@ -204,6 +223,7 @@ impl Keyframes {
                 true,
             ),
         };
+        let info = info(ledger);
         let bare = engine.keyframe_without_states();
         let live = (0..self.steps).map(|step| engine.step_key_count(step)).collect();
         let bytes = frame_bytes(&delta, &bare, &previews);

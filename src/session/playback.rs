@@ -956,7 +956,6 @@ impl Playback {
                 }
                 TraceKind::StateChanged { key } => {
                     self.keyframes.touched(step, &key);
-                    self.ledger.touched(step, &key);
                     if selected == Some(step) {
                         if self.changed.len() < CHANGED_CAP {
                             if !self.changed.contains(&key) {
@@ -1045,6 +1044,10 @@ impl Playback {
     fn after_event(&mut self) {
         let position = self.position;
         if self.keyframes.contains(position) {
+            // The ledger stands at the last keyframe: it moves on to this one.
+            if let Some(engine) = &self.engine {
+                self.ledger.catch_up(engine, self.keyframes.changed_since());
+            }
             self.keyframes.passed(position);
         } else if position.is_multiple_of(self.keyframe_every) {
             self.take_keyframe();
@@ -1063,11 +1066,18 @@ impl Playback {
         let (Some(engine), Some(graph)) = (&self.engine, &self.graph) else { return };
         let id = self.next_id;
         self.next_id += 1;
-        let sample = state_sample(self.position, engine, graph, &mut self.ledger);
-        let info = snapshot_info(id, SnapshotKind::Keyframe, self.generation, graph, engine.clock(), &sample);
-        self.metrics.state.insert(self.position, sample);
         let stateful: Vec<bool> = graph.doc.steps.iter().map(|s| s.op.is_stateful()).collect();
-        self.keyframes.take(self.position, engine, &stateful, self.previews.clone(), info);
+        let (position, generation) = (self.position, self.generation);
+        let mut sample = None;
+        self.keyframes.take(position, engine, &stateful, self.previews.clone(), &mut self.ledger, |ledger| {
+            let taken = state_sample(position, engine, graph, ledger, None);
+            let info = snapshot_info(id, SnapshotKind::Keyframe, generation, graph, engine.clock(), &taken);
+            sample = Some(taken);
+            info
+        });
+        if let Some(sample) = sample {
+            self.metrics.state.insert(position, sample);
+        }
         self.keep_keyframes_bounded();
         self.snapshots_dirty = true;
     }
@@ -1159,7 +1169,8 @@ impl Playback {
         let clock = engine.clock();
         let id = self.next_id;
         self.next_id += 1;
-        let sample = state_sample(self.position, engine, &graph, &mut self.ledger);
+        let changed = self.keyframes.changed_since();
+        let sample = state_sample(self.position, engine, &graph, &self.ledger, changed);
         let info = snapshot_info(id, SnapshotKind::Manual, self.generation, &graph, clock, &sample);
         let resume = match resume {
             Ok(snapshot) => Some(snapshot),
@@ -1551,7 +1562,8 @@ impl Playback {
     fn sample_state(&mut self, now: Instant) {
         self.metrics.state_at = Some(now);
         let (Some(engine), Some(graph)) = (&self.engine, &self.graph) else { return };
-        let sample = state_sample(self.position, engine, graph, &mut self.ledger);
+        let changed = self.keyframes.changed_since();
+        let sample = state_sample(self.position, engine, graph, &self.ledger, changed);
         self.metrics.state.insert(self.position, sample);
         self.metrics_dirty = true;
     }
@@ -1638,9 +1650,16 @@ fn snapshot_info(
     SnapshotInfo { id, kind, generation, position: sample.position, clock_micros, keys, approx_bytes: bytes }
 }
 
-/// Keys and approximate bytes per step now (the ledger brought up to date).
-fn state_sample(position: u64, engine: &Engine, graph: &ValidGraph, ledger: &mut StateLedger) -> StateSample {
-    let totals = ledger.totals(engine);
+/// Keys and approximate bytes per step now: the ledger's, with the keys `changed` since
+/// looked up (see [`StateLedger::totals_now`]).
+fn state_sample(
+    position: u64,
+    engine: &Engine,
+    graph: &ValidGraph,
+    ledger: &StateLedger,
+    changed: Option<&[FxHashSet<Key>]>,
+) -> StateSample {
+    let totals = ledger.totals_now(engine, changed);
     let stateful = |i: usize| graph.doc.steps.get(i).is_some_and(|s| s.op.is_stateful());
     StateSample {
         position,
