@@ -10,6 +10,7 @@ mod checked_sink;
 mod clock;
 mod deep_json;
 mod error;
+mod prefetch;
 mod run;
 mod snapshot;
 mod snapshot_file;
@@ -30,6 +31,7 @@ use crate::script::{ScriptHost, ScriptLimits, set_script_clock};
 pub use checked_sink::CheckedSink;
 pub use clock::{Clock, WallClock};
 pub use error::RunError;
+pub use prefetch::Prefetched;
 pub use run::{load_and_check, load_and_check_with, run_captured};
 pub use snapshot::{EngineSnapshot, Keyframe, SnapshotTimer};
 pub use snapshot_file::{

@@ -308,13 +308,12 @@ impl Keyframes {
         }
         let mut states = Vec::with_capacity(seen.len());
         for step in seen {
-            let mut live = Vec::with_capacity(step.len());
-            for (key, state) in step {
-                if let Some(state) = state {
-                    live.push((key.clone(), state.value()?));
-                }
-            }
-            states.push(live);
+            // The order of the states does not matter: they are restored into a hash map.
+            let live: Option<Vec<(Key, Dynamic)>> = step
+                .into_iter()
+                .filter_map(|(key, state)| state.map(|state| state.value().map(|value| (key.clone(), value))))
+                .collect();
+            states.push(live?);
         }
         let keyframe = Keyframe { states, ..frame.bare.clone() };
         Some((keyframe, frame.previews.clone(), frame.info.clone()))

@@ -70,10 +70,11 @@ impl StateLedger {
             return;
         };
         for (step, keys) in changed.iter().enumerate() {
-            for key in keys {
+            // Each key on its own: the order does not matter.
+            keys.iter().for_each(|key| {
                 let size = engine.with_step_state(step, key, |state| size_of(key, state));
                 self.record(step, key, size);
-            }
+            });
         }
     }
 

@@ -270,7 +270,7 @@ impl Playback {
             // ahead on their own threads, as the runner reads them.
             options: EngineOptions {
                 check_sinks: true,
-                feed: Some(crate::cli::Prefetched::wrap),
+                feed: Some(crate::engine::Prefetched::wrap),
                 ..EngineOptions::default()
             },
             generation: 0,

@@ -1,4 +1,4 @@
-//! Read-ahead for `eddy run`: each source is read and parsed on its own thread, in batches,
+//! Read-ahead for `eddy run` and the workbench: each source is read and parsed on its own thread, in batches,
 //! while the engine processes the previous ones. The engine sees exactly the events, bad-row
 //! errors and row positions it would see reading directly; only the work moves to another core.
 
