@@ -5,15 +5,14 @@
 mod bench;
 mod bench_snapshots;
 mod check;
-mod prefetch;
 mod run;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub use crate::engine::Prefetched;
 pub use bench::{BenchOptions, BenchReport, run_bench};
-pub use prefetch::Prefetched;
 
 /// Eddy: draw, script, replay and run stateful stream pipelines.
 #[derive(Debug, Parser)]

@@ -6,9 +6,11 @@
 //! [`Engine::new`], [`Engine::step`], [`Engine::run_to_end`], [`Engine::snapshot`],
 //! [`Engine::restore`], and [`run_captured`] for tests.
 
+mod checked_sink;
 mod clock;
 mod deep_json;
 mod error;
+mod prefetch;
 mod run;
 mod snapshot;
 mod snapshot_file;
@@ -26,8 +28,10 @@ use crate::io::{CaptureHandle, CaptureSink, EventFeed, IoError, Sink, Source, So
 use crate::ops::{Item, Key, OpContext, Operator, Output, ValueUse};
 use crate::script::{ScriptHost, ScriptLimits, set_script_clock};
 
+pub use checked_sink::CheckedSink;
 pub use clock::{Clock, WallClock};
 pub use error::RunError;
+pub use prefetch::Prefetched;
 pub use run::{load_and_check, load_and_check_with, run_captured};
 pub use snapshot::{EngineSnapshot, Keyframe, SnapshotTimer};
 pub use snapshot_file::{
@@ -51,6 +55,10 @@ pub struct EngineOptions {
     pub limits: ScriptLimits,
     /// Capture every sink in memory instead of writing files and stdout.
     pub capture_sinks: bool,
+    /// Write no sink, keep no line: every item is only checked to have the JSON form a file
+    /// sink needs, and counted (the workbench, which shows counts and errors, never lines).
+    /// `capture_sinks` wins when both are set.
+    pub check_sinks: bool,
     /// How sources are read: directly when `None`.
     pub feed: Option<FeedWrapper>,
     /// Leave out of each source record the fields no step can read (a runner's speed-up;
@@ -318,6 +326,8 @@ impl Engine {
                 let (sink, handle) = CaptureSink::new(&spec.id);
                 captures.insert(spec.id.clone(), handle);
                 Box::new(sink)
+            } else if options.check_sinks {
+                Box::new(CheckedSink::new(&spec.id))
             } else {
                 match sink_positions.and_then(|positions| positions.get(&spec.id)) {
                     Some(position) => crate::io::resume_sink(spec, &graph.base_dir, position)?,
@@ -395,6 +405,20 @@ impl Engine {
     /// One key's live state at a step (as the engine holds it), if the key is live.
     pub fn step_state(&self, step: usize, key: &Key) -> Option<Dynamic> {
         self.ops.get(step).and_then(|op| op.state_of(key))
+    }
+
+    /// `read` applied to one key's live state at a step, without copying the state where the
+    /// step holds it as is; `None` when the key is not live.
+    pub fn with_step_state<R>(&self, step: usize, key: &Key, read: impl FnOnce(&Dynamic) -> R) -> Option<R> {
+        let op = self.ops.get(step)?;
+        let mut read = Some(read);
+        let mut result = None;
+        op.visit_state(key, &mut |state| {
+            if let Some(read) = read.take() {
+                result = Some(read(state));
+            }
+        });
+        result
     }
 
     /// A step's number of live keys.

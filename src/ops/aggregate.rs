@@ -217,6 +217,12 @@ impl Operator for Aggregate {
         self.accs.get(key).cloned()
     }
 
+    fn visit_state(&self, key: &Key, visit: &mut dyn FnMut(&Dynamic)) {
+        if let Some(state) = self.accs.get(key) {
+            visit(state);
+        }
+    }
+
     fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
         self.accs = states.into_iter().collect();
         Ok(())

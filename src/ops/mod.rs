@@ -151,6 +151,15 @@ pub trait Operator: Send {
         self.states().into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// Shows one key's state (as in [`Operator::state_of`]) to `visit` without copying it
+    /// where the operator holds it as is; nothing is called when the key is not live. For
+    /// the workbench, which sizes and renders states while a replay plays.
+    fn visit_state(&self, key: &Key, visit: &mut dyn FnMut(&Dynamic)) {
+        if let Some(state) = self.state_of(key) {
+            visit(&state);
+        }
+    }
+
     /// Replaces all state with what [`Operator::states`] returned (keyframe restore).
     fn set_states(&mut self, _states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
         Ok(())

@@ -213,6 +213,12 @@ impl Operator for StatefulLogic {
         self.logics.get(key).cloned()
     }
 
+    fn visit_state(&self, key: &Key, visit: &mut dyn FnMut(&Dynamic)) {
+        if let Some(state) = self.logics.get(key) {
+            visit(state);
+        }
+    }
+
     fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
         self.logics = states.into_iter().collect();
         Ok(())

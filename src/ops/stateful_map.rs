@@ -194,6 +194,12 @@ impl Operator for StatefulMap {
         self.states.get(key).cloned()
     }
 
+    fn visit_state(&self, key: &Key, visit: &mut dyn FnMut(&Dynamic)) {
+        if let Some(state) = self.states.get(key) {
+            visit(state);
+        }
+    }
+
     fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
         self.states = states.into_iter().collect();
         Ok(())

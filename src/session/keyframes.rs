@@ -11,14 +11,17 @@ use rhai::Dynamic;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::event::SnapshotInfo;
+use super::ledger::{StateLedger, size_of};
+use super::packed::Stored;
 use crate::engine::{Engine, Keyframe};
 use crate::ops::Key;
 
 /// The keyframes' budget when none is set: 512 MiB.
 pub const DEFAULT_KEYFRAME_BUDGET: u64 = 512 * 1024 * 1024;
 
-/// One step's states that changed since the previous keyframe (`None`: the key went).
-pub(super) type StepDelta = FxHashMap<Key, Option<Dynamic>>;
+/// One step's states that changed since the previous keyframe (`None`: the key went),
+/// packed ([`Stored`]).
+pub(super) type StepDelta = FxHashMap<Key, Option<Stored>>;
 
 /// An automatic keyframe: where the run stood (clock, sources, timers, counters: the
 /// keyframe's `states` left empty) and the states that changed since the one before.
@@ -32,6 +35,8 @@ pub(super) struct DeltaFrame {
     pub delta: Vec<StepDelta>,
     /// Whether `delta` holds every live state (composing stops here).
     pub base: bool,
+    /// Per step: the live keys at this point (composing stops once it has found them all).
+    pub live: Vec<usize>,
     /// What the node previews showed here.
     pub previews: Vec<super::playback::StepPreview>,
     /// Estimated bytes held.
@@ -154,17 +159,30 @@ impl Keyframes {
         self.pending = Pending::All;
     }
 
-    /// Takes a keyframe at `position` of the engine as it stands (`stateful`: per step).
+    /// The keys changed since the keyframe the run last passed, per step (`None`: not known
+    /// key by key).
+    pub fn changed_since(&self) -> Option<&[FxHashSet<Key>]> {
+        match &self.pending {
+            Pending::Keys(steps) => Some(steps),
+            Pending::All => None,
+        }
+    }
+
+    /// Takes a keyframe at `position` of the engine as it stands (`stateful`: per step), the
+    /// sizes of the states it holds recorded in `ledger` on the way; `info` gives its
+    /// snapshot-list entry from the ledger then up to date.
     pub fn take(
         &mut self,
         position: u64,
         engine: &Engine,
         stateful: &[bool],
         previews: Vec<super::playback::StepPreview>,
-        info: SnapshotInfo,
+        ledger: &mut StateLedger,
+        info: impl FnOnce(&StateLedger) -> SnapshotInfo,
     ) {
         let pending =
             std::mem::replace(&mut self.pending, Pending::Keys(vec![FxHashSet::default(); self.steps]));
+        let mut buffer = Vec::new();
         let (delta, base): (Vec<StepDelta>, bool) = match pending {
             Pending::Keys(steps) => (
                 steps
@@ -173,8 +191,11 @@ impl Keyframes {
                     .map(|(step, keys)| {
                         keys.into_iter()
                             .map(|key| {
-                                let state = engine.step_state(step, &key);
-                                (key, state)
+                                let state = engine.with_step_state(step, &key, |s| {
+                                    (Stored::of(s, &mut buffer), size_of(&key, s))
+                                });
+                                ledger.record(step, &key, state.as_ref().map(|(_, size)| *size));
+                                (key, state.map(|(stored, _)| stored))
                             })
                             .collect()
                     })
@@ -184,8 +205,16 @@ impl Keyframes {
             Pending::All => (
                 (0..self.steps)
                     .map(|step| {
+                        ledger.clear_step(step);
                         if stateful.get(step).copied().unwrap_or(false) {
-                            engine.step_states(step).into_iter().map(|(k, v)| (k, Some(v))).collect()
+                            engine
+                                .step_states(step)
+                                .into_iter()
+                                .map(|(k, v)| {
+                                    ledger.record(step, &k, Some(size_of(&k, &v)));
+                                    (k, Some(Stored::of(&v, &mut buffer)))
+                                })
+                                .collect()
                         } else {
                             StepDelta::default()
                         }
@@ -194,13 +223,15 @@ impl Keyframes {
                 true,
             ),
         };
+        let info = info(ledger);
         let bare = engine.keyframe_without_states();
+        let live = (0..self.steps).map(|step| engine.step_key_count(step)).collect();
         let bytes = frame_bytes(&delta, &bare, &previews);
         if let Some(old) = self.frames.remove(&position) {
             self.bytes -= old.bytes;
         }
         self.bytes += bytes;
-        self.frames.insert(position, DeltaFrame { info, bare, delta, base, previews, bytes });
+        self.frames.insert(position, DeltaFrame { info, bare, delta, base, live, previews, bytes });
     }
 
     /// Drops the keyframes `keep` refuses, each merged into the next one (or, for the last,
@@ -256,24 +287,34 @@ impl Keyframes {
         position: u64,
     ) -> Option<(Keyframe, Vec<super::playback::StepPreview>, SnapshotInfo)> {
         let frame = self.frames.get(&position)?;
-        let mut seen: Vec<FxHashMap<Key, Option<Dynamic>>> = vec![FxHashMap::default(); self.steps];
+        // The newest change of each key, borrowed; only those are unpacked. A key whose newest
+        // change is a state is live here: once as many as the keyframe's live keys are found,
+        // every older change is of a key gone by now, and the walk stops.
+        let mut seen: Vec<FxHashMap<&Key, Option<&Stored>>> = vec![FxHashMap::default(); self.steps];
+        let mut found = vec![0usize; self.steps];
         for (_, older) in self.frames.range(..=position).rev() {
-            for (into, delta) in seen.iter_mut().zip(&older.delta) {
+            for ((into, found), delta) in seen.iter_mut().zip(&mut found).zip(&older.delta) {
                 // A merge: the order of the entries does not matter.
                 delta.iter().for_each(|(key, state)| {
-                    if !into.contains_key(key) {
-                        into.insert(key.clone(), state.clone());
+                    if let std::collections::hash_map::Entry::Vacant(entry) = into.entry(key) {
+                        *found += usize::from(state.is_some());
+                        entry.insert(state.as_ref());
                     }
                 });
             }
-            if older.base {
+            if older.base || found.iter().zip(&frame.live).all(|(found, live)| found >= live) {
                 break;
             }
         }
-        let states = seen
-            .into_iter()
-            .map(|step| step.into_iter().filter_map(|(k, v)| Some((k, v?))).collect())
-            .collect();
+        let mut states = Vec::with_capacity(seen.len());
+        for step in seen {
+            // The order of the states does not matter: they are restored into a hash map.
+            let live: Option<Vec<(Key, Dynamic)>> = step
+                .into_iter()
+                .filter_map(|(key, state)| state.map(|state| state.value().map(|value| (key.clone(), value))))
+                .collect();
+            states.push(live?);
+        }
         let keyframe = Keyframe { states, ..frame.bare.clone() };
         Some((keyframe, frame.previews.clone(), frame.info.clone()))
     }
@@ -307,7 +348,7 @@ fn frame_bytes(delta: &[StepDelta], bare: &Keyframe, previews: &[super::playback
     let states: u64 = delta
         .iter()
         .flat_map(|step| step.iter())
-        .map(|(key, state)| ENTRY + 32 + key.len() as u64 + state.as_ref().map_or(0, heap_bytes))
+        .map(|(key, state)| ENTRY + 32 + key.len() as u64 + state.as_ref().map_or(0, Stored::heap_bytes))
         .sum();
     let timers: u64 = bare.timers.iter().map(|t| 64 + t.step.len() as u64 + t.key.len() as u64).sum();
     let previews: u64 = previews

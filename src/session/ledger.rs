@@ -1,5 +1,6 @@
-//! The approximate size of each stateful step's state, kept up to date key by key (the keys
-//! the run touched since the last look), so that sampling it never walks every key.
+//! The approximate size of each stateful step's state, kept key by key as of the last
+//! keyframe (the keyframe's pass over the changed keys records their sizes, so that no other
+//! pass over them is needed), and brought up to now on demand from the keys changed since.
 
 use rhai::Dynamic;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -8,12 +9,16 @@ use super::playback::approx_bytes;
 use crate::engine::Engine;
 use crate::ops::Key;
 
-/// Per step: each live key's approximate bytes and their sum, and the keys touched since.
+/// Per step: each live key's approximate bytes and their sum.
 #[derive(Debug, Default)]
 pub(super) struct StateLedger {
     sizes: Vec<FxHashMap<Key, usize>>,
     totals: Vec<usize>,
-    dirty: Vec<FxHashSet<Key>>,
+}
+
+/// A key's approximate bytes with this state.
+pub(super) fn size_of(key: &Key, state: &Dynamic) -> usize {
+    key.len() + approx_bytes(state)
 }
 
 impl StateLedger {
@@ -22,9 +27,7 @@ impl StateLedger {
         let mut ledger = StateLedger::empty(states.len());
         for (step, states) in states.iter().enumerate() {
             for (key, state) in states {
-                let size = key.len() + approx_bytes(state);
-                ledger.sizes[step].insert(key.clone(), size);
-                ledger.totals[step] += size;
+                ledger.record(step, key, Some(size_of(key, state)));
             }
         }
         ledger
@@ -32,38 +35,63 @@ impl StateLedger {
 
     /// The ledger of a run with no state yet.
     pub fn empty(steps: usize) -> Self {
-        StateLedger {
-            sizes: vec![FxHashMap::default(); steps],
-            totals: vec![0; steps],
-            dirty: vec![FxHashSet::default(); steps],
+        StateLedger { sizes: vec![FxHashMap::default(); steps], totals: vec![0; steps] }
+    }
+
+    /// Forgets what `step` held (its states are all recorded again next).
+    pub fn clear_step(&mut self, step: usize) {
+        if let (Some(sizes), Some(total)) = (self.sizes.get_mut(step), self.totals.get_mut(step)) {
+            sizes.clear();
+            *total = 0;
         }
     }
 
-    /// The state of `key` at `step` may have changed.
-    pub fn touched(&mut self, step: usize, key: &Key) {
-        if let Some(dirty) = self.dirty.get_mut(step)
-            && !dirty.contains(key)
-        {
-            dirty.insert(key.clone());
+    /// The state of `key` at `step` is now `size` bytes (`None`: the key went).
+    pub fn record(&mut self, step: usize, key: &Key, size: Option<usize>) {
+        let (Some(sizes), Some(total)) = (self.sizes.get_mut(step), self.totals.get_mut(step)) else {
+            return;
+        };
+        match size {
+            Some(size) => {
+                let old = sizes.insert(key.clone(), size).unwrap_or(0);
+                *total = *total - old + size;
+            }
+            None => *total -= sizes.remove(key).unwrap_or(0),
         }
     }
 
-    /// Each step's approximate bytes now, the touched keys looked up in the engine.
-    pub fn totals(&mut self, engine: &Engine) -> &[usize] {
-        for (step, dirty) in self.dirty.iter_mut().enumerate() {
-            let (sizes, total) = (&mut self.sizes[step], &mut self.totals[step]);
-            // Sums: the order of the keys does not matter.
-            dirty.drain().for_each(|key| {
-                let size = engine.step_state(step, &key).map(|state| key.len() + approx_bytes(&state));
-                if let Some(old) = sizes.remove(&key) {
-                    *total -= old;
-                }
-                if let Some(size) = size {
-                    sizes.insert(key, size);
-                    *total += size;
-                }
+    /// Records the states now of the keys changed since (`changed`, per step; `None`: not
+    /// known, every state is recorded again): the run passes a keyframe it has already.
+    pub fn catch_up(&mut self, engine: &Engine, changed: Option<&[FxHashSet<Key>]>) {
+        let Some(changed) = changed else {
+            *self = StateLedger::of_states(
+                &(0..self.sizes.len()).map(|i| engine.step_states(i)).collect::<Vec<_>>(),
+            );
+            return;
+        };
+        for (step, keys) in changed.iter().enumerate() {
+            // Each key on its own: the order does not matter.
+            keys.iter().for_each(|key| {
+                let size = engine.with_step_state(step, key, |state| size_of(key, state));
+                self.record(step, key, size);
             });
         }
-        &self.totals
+    }
+
+    /// Each step's approximate bytes now: as recorded, with the keys changed since
+    /// (`changed`, per step; `None`: not known, the recorded figures are given) looked up in
+    /// the engine.
+    pub fn totals_now(&self, engine: &Engine, changed: Option<&[FxHashSet<Key>]>) -> Vec<usize> {
+        let mut totals = self.totals.clone();
+        let Some(changed) = changed else { return totals };
+        for (step, keys) in changed.iter().enumerate() {
+            let (Some(sizes), Some(total)) = (self.sizes.get(step), totals.get_mut(step)) else { continue };
+            // Sums: the order of the keys does not matter.
+            keys.iter().for_each(|key| {
+                let now = engine.with_step_state(step, key, |state| size_of(key, state)).unwrap_or(0);
+                *total = *total - sizes.get(key).copied().unwrap_or(0) + now;
+            });
+        }
+        totals
     }
 }

@@ -16,6 +16,7 @@ mod command;
 mod event;
 mod keyframes;
 mod ledger;
+mod packed;
 mod playback;
 
 use std::collections::VecDeque;

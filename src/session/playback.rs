@@ -33,6 +33,9 @@ use crate::script::ScriptHost;
 pub const MIN_KEYFRAME_EVERY: u64 = 1000;
 /// About this many keyframes over a whole replay.
 const KEYFRAMES_WANTED: u64 = 150;
+/// Keyframes are taken every this many events at most (while the budget allows): a seek
+/// replays fewer events than this from its keyframe, a fraction of a second.
+pub const MAX_KEYFRAME_EVERY: u64 = 50_000;
 /// Past this many keyframes (the total still unknown), they are thinned out.
 const MAX_KEYFRAMES: usize = 300;
 /// The selected step's table is rebuilt at most this often while playing.
@@ -263,7 +266,13 @@ impl Playback {
     pub fn new() -> Self {
         Self {
             host: ScriptHost::default(),
-            options: EngineOptions { capture_sinks: true, ..EngineOptions::default() },
+            // The sinks' lines are never shown: checked and counted only. The sources are read
+            // ahead on their own threads, as the runner reads them.
+            options: EngineOptions {
+                check_sinks: true,
+                feed: Some(crate::engine::Prefetched::wrap),
+                ..EngineOptions::default()
+            },
             generation: 0,
             graph: None,
             info: None,
@@ -641,7 +650,7 @@ impl Playback {
     fn set_total(&mut self, total: u64) {
         self.total = Some(total);
         let wanted = total.div_ceil(KEYFRAMES_WANTED).div_ceil(MIN_KEYFRAME_EVERY) * MIN_KEYFRAME_EVERY;
-        self.keyframe_every = wanted.max(MIN_KEYFRAME_EVERY);
+        self.keyframe_every = wanted.clamp(MIN_KEYFRAME_EVERY, MAX_KEYFRAME_EVERY);
         self.thin_keyframes();
         let bucket = total.div_ceil(POSITION_SAMPLES_WANTED).max(1);
         self.metrics.bucket = bucket;
@@ -947,7 +956,6 @@ impl Playback {
                 }
                 TraceKind::StateChanged { key } => {
                     self.keyframes.touched(step, &key);
-                    self.ledger.touched(step, &key);
                     if selected == Some(step) {
                         if self.changed.len() < CHANGED_CAP {
                             if !self.changed.contains(&key) {
@@ -1036,6 +1044,10 @@ impl Playback {
     fn after_event(&mut self) {
         let position = self.position;
         if self.keyframes.contains(position) {
+            // The ledger stands at the last keyframe: it moves on to this one.
+            if let Some(engine) = &self.engine {
+                self.ledger.catch_up(engine, self.keyframes.changed_since());
+            }
             self.keyframes.passed(position);
         } else if position.is_multiple_of(self.keyframe_every) {
             self.take_keyframe();
@@ -1054,11 +1066,18 @@ impl Playback {
         let (Some(engine), Some(graph)) = (&self.engine, &self.graph) else { return };
         let id = self.next_id;
         self.next_id += 1;
-        let sample = state_sample(self.position, engine, graph, &mut self.ledger);
-        let info = snapshot_info(id, SnapshotKind::Keyframe, self.generation, graph, engine.clock(), &sample);
-        self.metrics.state.insert(self.position, sample);
         let stateful: Vec<bool> = graph.doc.steps.iter().map(|s| s.op.is_stateful()).collect();
-        self.keyframes.take(self.position, engine, &stateful, self.previews.clone(), info);
+        let (position, generation) = (self.position, self.generation);
+        let mut sample = None;
+        self.keyframes.take(position, engine, &stateful, self.previews.clone(), &mut self.ledger, |ledger| {
+            let taken = state_sample(position, engine, graph, ledger, None);
+            let info = snapshot_info(id, SnapshotKind::Keyframe, generation, graph, engine.clock(), &taken);
+            sample = Some(taken);
+            info
+        });
+        if let Some(sample) = sample {
+            self.metrics.state.insert(position, sample);
+        }
         self.keep_keyframes_bounded();
         self.snapshots_dirty = true;
     }
@@ -1106,7 +1125,7 @@ impl Playback {
             for (position, frame) in self.keyframes.frames().filter(|(p, _)| *p < self.position) {
                 let change = frame.delta.get(index).and_then(|delta| delta.get(&watch.key));
                 match change {
-                    Some(change) => state = change.clone(),
+                    Some(change) => state = change.as_ref().and_then(|stored| stored.value()),
                     None if frame.base => state = None,
                     None => {}
                 }
@@ -1150,7 +1169,8 @@ impl Playback {
         let clock = engine.clock();
         let id = self.next_id;
         self.next_id += 1;
-        let sample = state_sample(self.position, engine, &graph, &mut self.ledger);
+        let changed = self.keyframes.changed_since();
+        let sample = state_sample(self.position, engine, &graph, &self.ledger, changed);
         let info = snapshot_info(id, SnapshotKind::Manual, self.generation, &graph, clock, &sample);
         let resume = match resume {
             Ok(snapshot) => Some(snapshot),
@@ -1441,18 +1461,20 @@ impl Playback {
         let (rows, changed) = match previous {
             // The keys the run touched since the last table, and only them.
             Some(previous) if !self.changed_all => {
-                let mut rows = previous.rows.clone();
+                // One merge of the old rows with the touched keys, both in key order.
+                let mut rows = Vec::with_capacity(previous.rows.len() + touched.len());
+                let mut old = previous.rows.iter().peekable();
                 for &key in &touched {
-                    let at = rows.binary_search_by(|r| r.key.as_bytes().cmp(key.as_bytes()));
-                    match (at, engine.step_state(step, key)) {
-                        (Ok(i), Some(state)) => rows[i] = Arc::new(row_of(key, &state)),
-                        (Ok(i), None) => {
-                            rows.remove(i);
-                        }
-                        (Err(i), Some(state)) => rows.insert(i, Arc::new(row_of(key, &state))),
-                        (Err(_), None) => {}
+                    while let Some(row) = old.next_if(|r| r.key.as_bytes() < key.as_bytes()) {
+                        rows.push(Arc::clone(row));
+                    }
+                    // The key's old row, if any, gives way to its state now (none if it went).
+                    old.next_if(|r| r.key.as_bytes() == key.as_bytes());
+                    if let Some(row) = engine.with_step_state(step, key, |state| row_of(key, state)) {
+                        rows.push(Arc::new(row));
                     }
                 }
+                rows.extend(old.cloned());
                 (rows, touched.iter().map(|k| k.to_string()).collect())
             }
             // Changes not known key by key: the whole table, compared with the last one.
@@ -1540,7 +1562,8 @@ impl Playback {
     fn sample_state(&mut self, now: Instant) {
         self.metrics.state_at = Some(now);
         let (Some(engine), Some(graph)) = (&self.engine, &self.graph) else { return };
-        let sample = state_sample(self.position, engine, graph, &mut self.ledger);
+        let changed = self.keyframes.changed_since();
+        let sample = state_sample(self.position, engine, graph, &self.ledger, changed);
         self.metrics.state.insert(self.position, sample);
         self.metrics_dirty = true;
     }
@@ -1627,9 +1650,16 @@ fn snapshot_info(
     SnapshotInfo { id, kind, generation, position: sample.position, clock_micros, keys, approx_bytes: bytes }
 }
 
-/// Keys and approximate bytes per step now (the ledger brought up to date).
-fn state_sample(position: u64, engine: &Engine, graph: &ValidGraph, ledger: &mut StateLedger) -> StateSample {
-    let totals = ledger.totals(engine);
+/// Keys and approximate bytes per step now: the ledger's, with the keys `changed` since
+/// looked up (see [`StateLedger::totals_now`]).
+fn state_sample(
+    position: u64,
+    engine: &Engine,
+    graph: &ValidGraph,
+    ledger: &StateLedger,
+    changed: Option<&[FxHashSet<Key>]>,
+) -> StateSample {
+    let totals = ledger.totals_now(engine, changed);
     let stateful = |i: usize| graph.doc.steps.get(i).is_some_and(|s| s.op.is_stateful());
     StateSample {
         position,

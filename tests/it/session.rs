@@ -637,3 +637,83 @@ fn a_runaway_script_is_an_error_event_in_the_session_thread() {
     assert!(error.message.contains("the call ran longer than 500ms"), "{}", error.message);
     handle.shutdown();
 }
+
+/// Rewrites `events.csv` with `events` events: 23 busy keys, and four rare ones each touched
+/// every 2000 events, so that a keyframe's delta holds some of them only.
+fn with_rare_keys(dir: &Path, events: u64) {
+    let mut csv = String::from("ts,user,amount\n");
+    for i in 0..events {
+        let user = if i % 500 == 7 { format!("r{}", i / 500 % 4) } else { format!("u{:02}", i % 23) };
+        csv.push_str(&format!("{},{user},{}\n", 1_700_000_000 + i * 2, i % 100));
+    }
+    std::fs::write(dir.join("events.csv"), csv).unwrap();
+}
+
+#[test]
+fn seeking_where_keys_went_away_shows_only_the_live_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = generated(dir.path(), 6000);
+    // Each key's state goes away every fifth event of the key, then starts again: the
+    // keyframes hold states of keys gone by the next one, which composing must not bring back.
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("    [s, s.sum]\n", "    if s.n % 5 == 0 { [(), s.sum] } else { [s, s.sum] }\n");
+    std::fs::write(&path, text).unwrap();
+    with_rare_keys(dir.path(), 6000);
+    let straight = |position: u64| {
+        let mut playback = loaded(&path);
+        apply(&mut playback, Command::Select(Some("running".into())));
+        shown(&apply(&mut playback, Command::Step(position)))
+    };
+    let mut playback = loaded(&path);
+    apply(&mut playback, Command::Select(Some("running".into())));
+    let view = apply(&mut playback, Command::RunToEnd);
+    assert_eq!(view.status, Status::Ended);
+    let live = |view: &RunView| view.selected.as_ref().map_or(0, |t| t.rows.len());
+    for position in [5500, 1000, 2001, 4999, 3000, 0, 6000, 2500] {
+        let view = apply(&mut playback, Command::Seek(position));
+        assert_eq!(view.status, Status::Paused);
+        let want = straight(position);
+        assert_eq!(shown(&view), want, "seek to {position} ({} keys live)", live(&view));
+    }
+}
+
+#[test]
+fn the_state_size_is_the_same_whatever_the_way_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = generated(dir.path(), 6000);
+    with_rare_keys(dir.path(), 6000);
+    // The size of the stateful steps after `events` events, summed over a fresh engine's states.
+    let size_after = |events: u64| -> usize {
+        let mut engine = engine(&path);
+        for _ in 0..events {
+            engine.step().unwrap();
+        }
+        (1..=2)
+            .flat_map(|step| engine.step_states(step))
+            .map(|(key, state)| key.len() + eddy::session::approx_bytes(&state))
+            .sum()
+    };
+    // The size the snapshot list gives for the snapshot or keyframe at `position`.
+    let listed = |view: &RunView, position: u64| {
+        view.snapshots.iter().find(|s| s.position == position).map(|s| s.approx_bytes)
+    };
+    let mut playback = loaded(&path);
+    let view = apply(&mut playback, Command::Seek(4000));
+    assert_eq!(listed(&view, 2000), Some(size_after(2000)));
+    // Back before a keyframe, then on past it (and past the next): the keyframes are there,
+    // and the rare keys r0 and r1 changed before the first only.
+    apply(&mut playback, Command::Seek(400));
+    apply(&mut playback, Command::Step(800));
+    let view = apply(&mut playback, Command::TakeSnapshot);
+    assert_eq!(listed(&view, 1200), Some(size_after(1200)));
+    apply(&mut playback, Command::Seek(1500));
+    apply(&mut playback, Command::Step(1700));
+    apply(&mut playback, Command::Step(600));
+    let view = apply(&mut playback, Command::TakeSnapshot);
+    assert_eq!(view.position, 3800);
+    assert_eq!(listed(&view, 3800), Some(size_after(3800)));
+    // On to a keyframe not taken yet.
+    let view = apply(&mut playback, Command::Seek(5000));
+    assert_eq!(listed(&view, 5000), Some(size_after(5000)));
+}

@@ -1,4 +1,4 @@
-//! Read-ahead for `eddy run`: each source is read and parsed on its own thread, in batches,
+//! Read-ahead for `eddy run` and the workbench: each source is read and parsed on its own thread, in batches,
 //! while the engine processes the previous ones. The engine sees exactly the events, bad-row
 //! errors and row positions it would see reading directly; only the work moves to another core.
 
@@ -23,8 +23,9 @@ enum Message {
 }
 
 enum State {
-    /// Not started yet: rows to skip first (a restore) may still be set.
-    Idle { source: Box<Source>, skip: u64 },
+    /// Not started yet: rows to skip first (a restore) may still be set, read as events
+    /// (`skip`) or passed over for their position only (`pass`, a seek; done first).
+    Idle { source: Box<Source>, skip: u64, pass: u64 },
     /// The reading thread is running.
     Running { receiver: Receiver<Message>, thread: Option<JoinHandle<()>> },
     /// Ended or failed.
@@ -47,7 +48,7 @@ impl Prefetched {
     pub fn wrap(source: Source) -> Box<dyn EventFeed> {
         Box::new(Self {
             id: source.id().to_owned(),
-            state: State::Idle { source: Box::new(source), skip: 0 },
+            state: State::Idle { source: Box::new(source), skip: 0, pass: 0 },
             batch: Vec::new().into_iter(),
             rows_consumed: 0,
             bytes_consumed: 0,
@@ -58,14 +59,14 @@ impl Prefetched {
 
     fn start(&mut self) -> Result<(), IoError> {
         let State::Idle { .. } = self.state else { return Ok(()) };
-        let State::Idle { source, skip } = std::mem::replace(&mut self.state, State::Done) else {
+        let State::Idle { source, skip, pass } = std::mem::replace(&mut self.state, State::Done) else {
             return Ok(());
         };
         let (sender, receiver) = sync_channel(BATCHES_IN_FLIGHT);
         let name = format!("eddy-source-{}", self.id);
         let thread = std::thread::Builder::new()
             .name(name)
-            .spawn(move || read_ahead(*source, skip, &sender))
+            .spawn(move || read_ahead(*source, (pass, skip), &sender))
             .map_err(|e| IoError::File {
                 path: std::path::PathBuf::from(&self.id),
                 action: "read (cannot start the reading thread)",
@@ -77,7 +78,8 @@ impl Prefetched {
 }
 
 /// The reading thread's body: batches of events until the end or an error.
-fn read_ahead(mut source: Source, skip: u64, sender: &SyncSender<Message>) {
+/// `skips`: rows passed over for their position only, then rows skipped as events.
+fn read_ahead(mut source: Source, skips: (u64, u64), sender: &SyncSender<Message>) {
     let samples_sent = |source: &Source, sent: &mut usize| {
         let all = source.bad_row_samples();
         let new = all.get(*sent..).unwrap_or_default().to_vec();
@@ -85,9 +87,12 @@ fn read_ahead(mut source: Source, skip: u64, sender: &SyncSender<Message>) {
         new
     };
     let mut sent = 0;
-    if skip > 0
-        && let Err(error) = source.skip_rows(skip)
-    {
+    let (pass, skip) = skips;
+    let skipped = match (pass, skip) {
+        (0, 0) => Ok(()),
+        (pass, skip) => source.skip_rows_quickly(pass).and_then(|()| source.skip_rows(skip)),
+    };
+    if let Err(error) = skipped {
         let samples = samples_sent(&source, &mut sent);
         let _ignored = sender.send(Message::Failed { error, bad_rows: source.bad_rows(), samples });
         return;
@@ -127,6 +132,17 @@ fn read_ahead(mut source: Source, skip: u64, sender: &SyncSender<Message>) {
                 let _ignored = sender.send(Message::Failed { error, bad_rows, samples });
                 return;
             }
+        }
+    }
+}
+
+impl Prefetched {
+    /// The error of a skip asked for after the first read (or after a skip read as events).
+    fn too_late(&self) -> IoError {
+        IoError::File {
+            path: std::path::PathBuf::from(&self.id),
+            action: "skip rows in",
+            source: std::io::Error::other("rows can only be skipped before the first read"),
         }
     }
 }
@@ -195,11 +211,18 @@ impl EventFeed for Prefetched {
                 self.rows_consumed += n;
                 Ok(())
             }
-            _ => Err(IoError::File {
-                path: std::path::PathBuf::from(&self.id),
-                action: "skip rows in",
-                source: std::io::Error::other("rows can only be skipped before the first read"),
-            }),
+            _ => Err(self.too_late()),
+        }
+    }
+
+    fn skip_rows_quickly(&mut self, n: u64) -> Result<(), IoError> {
+        match &mut self.state {
+            State::Idle { skip: 0, pass, .. } => {
+                *pass += n;
+                self.rows_consumed += n;
+                Ok(())
+            }
+            _ => Err(self.too_late()),
         }
     }
 
