@@ -104,8 +104,9 @@ impl Script {
                 context: None,
             }
         })?;
-        // Compile again with the top-level constants known, so that functions see them.
-        let ast = engine.compile_with_scope(&scope, source).map_err(parse_error)?;
+        // Compile again with the top-level constants known, so that functions see them, and
+        // with strict variables, so that a name nothing defines is an error at its line now.
+        let ast = host.strict_engine().compile_with_scope(&scope, source).map_err(parse_error)?;
         let functions: BTreeSet<(String, usize)> =
             ast.iter_functions().map(|f| (f.name.to_string(), f.params.len())).collect();
         // Only constants: a function may assign a top-level `let`, so its value at compile

@@ -64,6 +64,10 @@ pub fn script_clock() -> Option<i64> {
 #[derive(Clone)]
 pub struct ScriptHost {
     engine: Arc<Engine>,
+    /// The same engine with strict variables, for the final compile of a script: a variable
+    /// that is neither a parameter, a local nor a top-level constant is a compile error at
+    /// its line, found by `eddy check` before any run (README "Scripts").
+    strict: Arc<Engine>,
     /// Shared: every compiled script holds a host, and keeps small.
     limits: Arc<ScriptLimits>,
 }
@@ -101,7 +105,13 @@ fn duration_float(unit_micros: i64) -> impl Fn(f64) -> Result<i64, Box<rhai::Eva
 impl ScriptHost {
     /// An engine with the given limits and Eddy's helpers registered.
     pub fn new(limits: ScriptLimits) -> Self {
-        Self { engine: Arc::new(Self::configured_engine(limits)), limits: Arc::new(limits) }
+        let mut strict = Self::configured_engine(limits);
+        strict.set_strict_variables(true);
+        Self {
+            engine: Arc::new(Self::configured_engine(limits)),
+            strict: Arc::new(strict),
+            limits: Arc::new(limits),
+        }
     }
 
     /// A Rhai engine configured exactly as a host's is (limits, sandbox, helpers), owned by the
@@ -162,6 +172,11 @@ impl ScriptHost {
     /// The Rhai engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The engine with strict variables (see the field): it compiles, it does not run.
+    pub fn strict_engine(&self) -> &Engine {
+        &self.strict
     }
 
     /// The limits every call runs under.

@@ -300,3 +300,40 @@ fn resume_refuses_another_pipelines_snapshot_and_a_corrupt_file() {
     let needs_dir = eddy(&["run", "sessions.toml", "--snapshot-every", "5"], dir);
     assert_eq!(needs_dir.status.code(), Some(2), "{}", text(&needs_dir.stderr));
 }
+
+/// A script reading a variable nothing defines (`v` inside `notify_at`) is a problem at its
+/// line for `eddy check`, before any run; a top-level constant read in a function is fine.
+#[test]
+fn check_finds_an_undefined_variable_at_its_line() {
+    let work = assets_copy();
+    let pipeline = |notify_at: &str| {
+        format!(
+            "format_version = 1\n[[sources]]\nid = \"clicks\"\npath = \"clicks.csv\"\ntime_field = \"ts\"\n\
+             [[steps]]\nid = \"by_user\"\nop = \"key_on\"\ninputs = [\"clicks\"]\nfield = \"user_id\"\n\
+             [[steps]]\nid = \"sessions\"\nop = \"stateful\"\ninputs = [\"by_user\"]\nscript = '''\n\
+             const GAP = secs(30);\n\
+             fn builder(resume) {{ #{{ n: resume ?? 0 }} }}\n\
+             fn on_item(v) {{ this.n += 1; [[], RETAIN] }}\n\
+             fn on_notify() {{ [[this.n], DISCARD] }}\n\
+             fn on_eof() {{ [[this.n], DISCARD] }}\n\
+             fn notify_at() {{ {notify_at} }}\n\
+             fn snapshot() {{ this.n }}\n'''\n\
+             [[sinks]]\nid = \"out\"\ninputs = [\"sessions\"]\nformat = \"jsonl\"\npath = \"out/n.jsonl\"\n"
+        )
+    };
+    std::fs::write(work.path().join("good.toml"), pipeline("now() + GAP")).unwrap();
+    let good = eddy(&["check", "good.toml"], work.path());
+    assert_eq!(good.status.code(), Some(0), "{}", text(&good.stderr));
+
+    std::fs::write(work.path().join("undefined.toml"), pipeline("v.ts + GAP")).unwrap();
+    let bad = eddy(&["check", "undefined.toml"], work.path());
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains(
+            "step `sessions`, key `script`, script line 6, column 18: does not compile: Undefined variable: v"
+        ),
+        "{}",
+        text(&bad.stderr)
+    );
+    assert!(!work.path().join("out/n.jsonl").exists());
+}
