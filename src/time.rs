@@ -100,30 +100,51 @@ pub fn format_rfc3339_micros(micros: i64) -> Option<String> {
     Some(time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
 }
 
-/// Parses a duration written with a unit: `"250ms"`, `"10s"`, `"5m"`, `"1h"`, `"2d"`,
-/// `"100us"`; a fraction is allowed (`"1.5s"`). Returns microseconds.
+/// Parses a duration written with units: `"250ms"`, `"10s"`, `"5m"`, `"1h"`, `"2d"`,
+/// `"100us"`, a fraction (`"1.5s"`) or several parts largest first (`"1h30m"`, `"2m30.5s"`).
+/// Returns microseconds.
 pub fn parse_duration_micros(text: &str) -> Result<i64, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("duration {text:?} has no unit (write e.g. \"10s\", \"250ms\", \"1h\")"))?;
-    let (number, unit) = text.split_at(split);
-    let number: f64 =
-        number.parse().map_err(|_| format!("duration {text:?} does not start with a number"))?;
-    let unit_micros: f64 = match unit.trim() {
-        "us" | "µs" => 1.0,
-        "ms" => 1e3,
-        "s" => 1e6,
-        "m" | "min" => 60e6,
-        "h" => 3600e6,
-        "d" => 86_400e6,
-        other => {
+    if text.is_empty() {
+        return Err("the duration is empty (write e.g. \"30s\", \"250ms\", \"1h30m\")".into());
+    }
+    let mut rest = text;
+    let mut total = 0.0f64;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if digits == 0 {
             return Err(format!(
-                "duration {text:?} has an unknown unit {other:?} (use us, ms, s, m, h or d)"
+                "duration {text:?} does not start with a number (write e.g. \"30s\", \"1h30m\")"
             ));
         }
-    };
-    let micros = (number * unit_micros).round();
+        let number: f64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("duration {text:?}: {:?} is not a number", &rest[..digits]))?;
+        let after = &rest[digits..];
+        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+        let unit = &after[..unit_len];
+        let unit_micros: f64 = match unit.trim() {
+            "" => {
+                return Err(format!(
+                    "duration {text:?} has no unit (write e.g. \"30s\", \"250ms\", \"1h30m\")"
+                ));
+            }
+            "us" | "µs" => 1.0,
+            "ms" => 1e3,
+            "s" => 1e6,
+            "m" | "min" => 60e6,
+            "h" => 3600e6,
+            "d" => 86_400e6,
+            other => {
+                return Err(format!(
+                    "duration {text:?} has an unknown unit {other:?} (use us, ms, s, m, h or d)"
+                ));
+            }
+        };
+        total += number * unit_micros;
+        rest = &after[unit_len..];
+    }
+    let micros = total.round();
     if !micros.is_finite() || micros < 0.0 || micros > i64::MAX as f64 {
         return Err(format!("duration {text:?} is out of range"));
     }
@@ -187,6 +208,12 @@ mod tests {
         assert_eq!(parse_duration_micros("1.5h"), Ok(5_400_000_000));
         assert!(parse_duration_micros("10").is_err());
         assert!(parse_duration_micros("10 parsecs").is_err());
+        assert_eq!(parse_duration_micros("1h30m"), Ok(5_400_000_000));
+        assert_eq!(parse_duration_micros("2m30.5s"), Ok(150_500_000));
+        assert_eq!(parse_duration_micros("1m500ms"), Ok(60_500_000));
+        assert!(parse_duration_micros("1h30").is_err());
+        assert!(parse_duration_micros("").is_err());
+        assert!(parse_duration_micros("h").is_err());
         assert_eq!(format_duration_micros(30_000_000), "30s");
         assert_eq!(format_duration_micros(3_600_000_000), "1h");
         assert_eq!(format_duration_micros(1_500), "1500us");

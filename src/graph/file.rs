@@ -132,6 +132,26 @@ const TOP_KEYS: [&str; 7] = ["format_version", "clock", "limits", "sources", "st
 const CLOCK_KEYS: [&str; 1] = ["mode"];
 const SOURCE_KEYS: [&str; 8] =
     ["id", "path", "format", "time_field", "time_format", "on_bad_row", "dead_letter_path", "types"];
+/// Keys whose value is a duration written with its unit (`"30s"`).
+const DURATION_KEYS: [&str; 2] = ["timeout", "call_timeout"];
+
+/// What to suggest for an unknown key: the real options where a near spelling would mislead
+/// (`by` on `max_final`, `timeout_seconds`), else the nearest known key.
+fn unknown_key_hint(key: &str, known: &[&str]) -> String {
+    let lower = key.to_ascii_lowercase();
+    if lower.starts_with("timeout") && known.contains(&"timeout") {
+        return " (did you mean `timeout`? it takes a duration with its unit, e.g. timeout = \"30s\" or \"1h30m\")"
+            .into();
+    }
+    if matches!(lower.as_str(), "by" | "key" | "compare" | "compare_by")
+        && known.contains(&"field")
+        && known.contains(&"script")
+    {
+        return " (compare by a field with field = \"name\", or by a script with fn by(v) returning what to compare)".into();
+    }
+    hint(key, known.iter().copied())
+}
+
 const SINK_KEYS: [&str; 4] = ["id", "inputs", "format", "path"];
 const STEP_COMMON_KEYS: [&str; 3] = ["id", "op", "inputs"];
 
@@ -432,12 +452,19 @@ impl Reader {
     fn sink(&mut self, entry: &mut Entry) -> Option<SinkSpec> {
         let id = self.string_req(entry, "id").unwrap_or_default();
         let inputs = self.inputs(entry);
-        let format = self.enum_req(
-            entry,
-            "format",
-            &[("jsonl", SinkFormat::Jsonl), ("csv", SinkFormat::Csv), ("stdout", SinkFormat::Stdout)],
-        );
         let path = self.string_opt(entry, "path").map(PathBuf::from);
+        // Like a source, a sink's format may be told by its file's extension.
+        let by_extension = path.as_deref().and_then(SourceFormat::from_extension).and_then(|f| match f {
+            SourceFormat::Csv => Some(SinkFormat::Csv),
+            SourceFormat::Jsonl => Some(SinkFormat::Jsonl),
+            SourceFormat::Json => None,
+        });
+        let choices =
+            [("jsonl", SinkFormat::Jsonl), ("csv", SinkFormat::Csv), ("stdout", SinkFormat::Stdout)];
+        let format = match by_extension {
+            Some(format) if !entry.table.contains_key("format") => Some(format),
+            _ => self.enum_req(entry, "format", &choices),
+        };
         self.leftovers(entry, &SINK_KEYS);
         Some(SinkSpec { id, inputs, format: format?, path })
     }
@@ -571,11 +598,15 @@ impl Reader {
         match entry.table.remove(key)? {
             Value::String(s) => Some(s),
             other => {
-                self.errors.push(GraphError::at(
-                    entry.place.clone(),
-                    key,
-                    format!("expected a string, found {}", other.type_str()),
-                ));
+                let message = if DURATION_KEYS.contains(&key) && (other.is_integer() || other.is_float()) {
+                    format!(
+                        "expected a duration with its unit, found the {} {other} (write e.g. {key} = \"{other}s\", \"250ms\" or \"1h30m\")",
+                        other.type_str()
+                    )
+                } else {
+                    format!("expected a string, found {}", other.type_str())
+                };
+                self.errors.push(GraphError::at(entry.place.clone(), key, message));
                 None
             }
         }
@@ -630,7 +661,7 @@ impl Reader {
             self.errors.push(GraphError::at(
                 entry.place.clone(),
                 key.as_str(),
-                format!("unknown key{}", hint(key, known.iter().copied())),
+                format!("unknown key{}", unknown_key_hint(key, known)),
             ));
         }
     }

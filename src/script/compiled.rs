@@ -169,7 +169,22 @@ impl Script {
             ),
             None => {
                 let names = self.functions.iter().map(|(n, _)| n.as_str());
-                format!("missing function: this operator calls `{wanted}`{}", crate::graph::hint(name, names))
+                let defined: Vec<String> = self
+                    .functions
+                    .iter()
+                    .map(|(n, arity)| {
+                        format!("`{n}` ({arity} parameter{})", if *arity == 1 { "" } else { "s" })
+                    })
+                    .collect();
+                let defined = if defined.is_empty() {
+                    "the script defines no function".to_owned()
+                } else {
+                    format!("the script defines {}", defined.join(", "))
+                };
+                format!(
+                    "missing function: this operator calls `{wanted}`{}; {defined}",
+                    crate::graph::hint(name, names)
+                )
             }
         };
         Err(ScriptError::new(&self.step, Some(name), message))

@@ -337,3 +337,60 @@ fn check_finds_an_undefined_variable_at_its_line() {
     );
     assert!(!work.path().join("out/n.jsonl").exists());
 }
+
+/// Mistakes made writing a pipeline by hand get hints a user can act on: a duration without
+/// its unit, `timeout_seconds`, `by` on `max_final`, a missing function (naming those the
+/// script defines); compound durations are accepted and a sink's format follows its extension.
+#[test]
+fn hand_written_mistakes_get_actionable_hints() {
+    let work = assets_copy();
+    let pipeline = |collect: &str, max: &str| {
+        format!(
+            "format_version = 1\n[[sources]]\nid = \"clicks\"\npath = \"clicks.csv\"\ntime_field = \"ts\"\n\
+             [[steps]]\nid = \"k\"\nop = \"key_on\"\ninputs = [\"clicks\"]\nfield = \"action\"\n\
+             [[steps]]\nid = \"c\"\nop = \"collect\"\ninputs = [\"k\"]\nmax_size = 3\n{collect}\n\
+             [[steps]]\nid = \"m\"\nop = \"max_final\"\ninputs = [\"k\"]\n{max}\n\
+             [[sinks]]\nid = \"lists\"\ninputs = [\"c\"]\npath = \"out/c.jsonl\"\n\
+             [[sinks]]\nid = \"latest\"\ninputs = [\"m\"]\npath = \"out/m.csv\"\n"
+        )
+    };
+    let check = |name: &str, content: String| {
+        std::fs::write(work.path().join(name), content).unwrap();
+        let out = eddy(&["check", name], work.path());
+        (out.status.code(), text(&out.stderr))
+    };
+    let (code, stderr) = check("a.toml", pipeline("timeout = 30", "by = \"value\""));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "step `c`, key `timeout`: expected a duration with its unit, found the integer 30 (write e.g. timeout = \"30s\", \"250ms\" or \"1h30m\")"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "step `m`, key `by`: unknown key (compare by a field with field = \"name\", or by a script with fn by(v) returning what to compare)"
+        ),
+        "{stderr}"
+    );
+    let (code, stderr) = check("b.toml", pipeline("timeout_seconds = 30", "script = \"fn bye(v) { v.ts }\""));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("step `c`, key `timeout_seconds`: unknown key (did you mean `timeout`?"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "missing function: this operator calls `fn by(value)` (did you mean `bye`?); the script defines `bye` (1 parameter)"
+        ),
+        "{stderr}"
+    );
+    let (code, stderr) = check("good.toml", pipeline("timeout = \"1h30m\"", "field = \"user_id\""));
+    assert_eq!(code, Some(0), "{stderr}");
+    let run = eddy(&["run", "good.toml"], work.path());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let csv = std::fs::read_to_string(work.path().join("out/m.csv")).unwrap();
+    assert!(csv.starts_with("key,"), "the .csv sink writes CSV: {csv}");
+    let jsonl = std::fs::read_to_string(work.path().join("out/c.jsonl")).unwrap();
+    assert!(jsonl.lines().all(|line| serde_json::from_str::<serde_json::Value>(line).is_ok()), "{jsonl}");
+}
