@@ -68,7 +68,7 @@ pub fn builtin_step(
         Some(field) => get_field(step, field, value),
         None => Ok(value.clone()),
     };
-    let fail = |m: String| step_error(step, Some(builtin.as_str()), m);
+    let fail = |m: String| crate::script::ScriptError::builtin(step, builtin.as_str(), m);
     Ok(match (builtin, state) {
         (Builtin::Count, None) => Dynamic::from_int(1),
         (Builtin::Count, Some(n)) => {

@@ -312,6 +312,8 @@ fn the_built_in_sum_refuses_a_string_in_the_row_that_brings_it() {
     let message = text(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{message}");
     assert!(message.contains("takes numbers, not a string") && message.contains("line 4"), "{message}");
+    // It names the built-in, not a script function the user would look for.
+    assert!(message.contains("step `total`, built-in `sum`:"), "{message}");
     let rows = events().replacen("\"value\":5,", "\"value\":\"3\",", 1);
     std::fs::write(dir.path().join("e.jsonl"), &rows).unwrap();
     let run = eddy(&["run", "p.toml"], dir.path());
