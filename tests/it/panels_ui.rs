@@ -91,3 +91,35 @@ fn the_bottom_panel_keeps_one_height_for_every_tab_and_the_height_dragged_to() {
     let tops = strip_tops(&mut harness);
     assert!(tops.iter().all(|(_, y)| (*y - dragged).abs() < 0.5), "the tab strip moved: {tops:?}");
 }
+
+/// The frame-time line is a developer overlay: hidden while playing unless View → Developer
+/// overlay is ticked. Menus show their shortcuts.
+#[test]
+fn frame_times_are_a_developer_overlay_and_menus_show_shortcuts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example("user_stats", dir.path());
+    let options = WorkbenchOptions { file: Some(file), config_dir: Some(dir.path().to_path_buf()) };
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 950.0))
+        .build_eframe(move |_cc| Workbench::new(options));
+    harness.run_steps(8);
+    harness.query_all_by_label("⏭ To end").last().unwrap().click();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while harness.state().replay_view().is_none_or(|v| v.total != Some(v.position)) {
+        assert!(Instant::now() < deadline, "the replay did not end");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.run_steps(4);
+    assert!(!harness.state().frame_times().is_empty(), "frames were timed while playing");
+    assert!(harness.query_all_by_label_contains("ms worst while playing").next().is_none());
+
+    harness.get_by_label("File").click();
+    harness.run_steps(2);
+    assert!(harness.query_all_by_label_contains("Ctrl+S").next().is_some(), "Save shows Ctrl+S");
+    harness.get_by_label("View").click();
+    harness.run_steps(2);
+    harness.get_by_label("Developer overlay (frame times)").click();
+    harness.run_steps(3);
+    assert!(harness.query_all_by_label_contains("ms worst while playing").next().is_some());
+}

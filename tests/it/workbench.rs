@@ -115,7 +115,7 @@ fn build_a_pipeline_from_the_palette_save_it_reopen_it_and_run_it() {
     // Save through the in-app dialog (there is no file-dialog portal here).
     harness.get_by_label("File").click();
     harness.run_steps(2);
-    harness.get_by_label("Save As…").click();
+    harness.get_by_label_contains("Save As…").click();
     settle(&mut harness);
     let file = dir.path().join("built.toml");
     replace_text(&mut harness, "File path", file.to_str().unwrap());
@@ -283,7 +283,7 @@ fn every_example_can_be_built_from_an_empty_canvas_and_runs_the_same() {
         let built_file = dir.path().join("built.toml");
         harness.get_by_label("File").click();
         harness.run_steps(2);
-        harness.get_by_label("Save As…").click();
+        harness.get_by_label_contains("Save As…").click();
         settle(&mut harness);
         replace_text(&mut harness, "File path", built_file.to_str().unwrap());
 

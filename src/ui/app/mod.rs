@@ -96,6 +96,8 @@ pub struct Workbench {
     replay: Replay,
     /// The egui context, for the session's waker (set on the first frame).
     ctx: Option<egui::Context>,
+    /// Shows the frame-time line while playing (View → Developer overlay); off by default.
+    developer_overlay: bool,
     dark_mode: bool,
     node_rects: BTreeMap<NodeId, Rect>,
     canvas_rect: Option<Rect>,
@@ -139,6 +141,7 @@ impl Workbench {
             recent: RecentFiles::load(options.config_dir),
             replay: Replay::new(),
             ctx: None,
+            developer_overlay: false,
             dark_mode: true,
             node_rects: BTreeMap::new(),
             canvas_rect: None,

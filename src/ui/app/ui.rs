@@ -154,10 +154,10 @@ impl Workbench {
         let mut commands = Vec::new();
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
-                if ui.button("New").clicked() {
+                if ui.add(egui::Button::new("New").shortcut_text("Ctrl+N")).clicked() {
                     commands.push(UiCommand::New);
                 }
-                if ui.button("Open…").clicked() {
+                if ui.add(egui::Button::new("Open…").shortcut_text("Ctrl+O")).clicked() {
                     commands.push(UiCommand::OpenDialog);
                 }
                 ui.menu_button("Open recent", |ui| {
@@ -171,10 +171,10 @@ impl Workbench {
                     }
                 });
                 ui.separator();
-                if ui.button("Save").clicked() {
+                if ui.add(egui::Button::new("Save").shortcut_text("Ctrl+S")).clicked() {
                     commands.push(UiCommand::Save);
                 }
-                if ui.button("Save As…").clicked() {
+                if ui.add(egui::Button::new("Save As…").shortcut_text("Ctrl+Shift+S")).clicked() {
                     commands.push(UiCommand::SaveAsDialog);
                 }
                 if ui.button("Export runnable pipeline…").clicked() {
@@ -182,15 +182,30 @@ impl Workbench {
                 }
             });
             ui.menu_button("Edit", |ui| {
-                if ui.add_enabled(self.history.can_undo(&self.current), egui::Button::new("Undo")).clicked() {
+                if ui
+                    .add_enabled(
+                        self.history.can_undo(&self.current),
+                        egui::Button::new("Undo").shortcut_text("Ctrl+Z"),
+                    )
+                    .clicked()
+                {
                     commands.push(UiCommand::Undo);
                 }
-                if ui.add_enabled(self.history.can_redo(), egui::Button::new("Redo")).clicked() {
+                if ui
+                    .add_enabled(
+                        self.history.can_redo(),
+                        egui::Button::new("Redo").shortcut_text("Ctrl+Shift+Z"),
+                    )
+                    .clicked()
+                {
                     commands.push(UiCommand::Redo);
                 }
                 ui.separator();
                 let inspected = self.inspected;
-                if ui.add_enabled(inspected.is_some(), egui::Button::new("Duplicate")).clicked() {
+                if ui
+                    .add_enabled(inspected.is_some(), egui::Button::new("Duplicate").shortcut_text("Ctrl+D"))
+                    .clicked()
+                {
                     commands.extend(inspected.map(UiCommand::Duplicate));
                 }
                 if ui.add_enabled(inspected.is_some(), egui::Button::new("Copy")).clicked() {
@@ -199,24 +214,28 @@ impl Workbench {
                 if ui.add_enabled(!self.clipboard.is_empty(), egui::Button::new("Paste")).clicked() {
                     commands.push(UiCommand::Paste);
                 }
-                if ui.add_enabled(inspected.is_some(), egui::Button::new("Delete")).clicked() {
+                if ui
+                    .add_enabled(inspected.is_some(), egui::Button::new("Delete").shortcut_text("Del"))
+                    .clicked()
+                {
                     commands.extend(inspected.map(|n| UiCommand::Delete(vec![n])));
                 }
             });
             ui.menu_button("View", |ui| {
-                if ui.button("Fit to view (Home)").clicked() {
+                if ui.add(egui::Button::new("Fit to view").shortcut_text("Home")).clicked() {
                     commands.push(UiCommand::FitView);
                 }
-                if ui.button("Zoom in").clicked() {
+                if ui.add(egui::Button::new("Zoom in").shortcut_text("Ctrl++")).clicked() {
                     commands.push(UiCommand::Zoom(1.25));
                 }
-                if ui.button("Zoom out").clicked() {
+                if ui.add(egui::Button::new("Zoom out").shortcut_text("Ctrl+-")).clicked() {
                     commands.push(UiCommand::Zoom(0.8));
                 }
                 let theme = if self.dark_mode { "Light theme" } else { "Dark theme" };
                 if ui.button(theme).clicked() {
                     commands.push(UiCommand::ToggleTheme);
                 }
+                ui.checkbox(&mut self.developer_overlay, "Developer overlay (frame times)");
             });
             ui.separator();
             ui.menu_button("➕ Add node", |ui| {
@@ -602,7 +621,7 @@ impl Workbench {
                 );
             });
         }
-        if !self.replay.frame_times.is_empty() {
+        if self.developer_overlay && !self.replay.frame_times.is_empty() {
             let times = &self.replay.frame_times;
             let mean = times.iter().sum::<f32>() / times.len() as f32;
             let worst = times.iter().copied().fold(0.0_f32, f32::max);

@@ -172,7 +172,14 @@ pub fn key_detail_ui(ui: &mut egui::Ui, table: &KeyTable, key: &str, series: Opt
     }
     let Some(series) = series.filter(|s| s.step == table.step && s.key == key) else { return };
     ui.add_space(6.0);
-    ui.label(RichText::new(format!("History ({} changes)", series.points.len())).strong());
+    ui.label(
+        RichText::new(format!(
+            "History ({} change{})",
+            series.points.len(),
+            if series.points.len() == 1 { "" } else { "s" }
+        ))
+        .strong(),
+    );
     key_history_plot_ui(ui, series);
 }
 
