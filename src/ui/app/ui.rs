@@ -411,11 +411,12 @@ impl Workbench {
             ui.radio_value(&mut mode, crate::graph::ClockMode::Wall, "wall");
             self.document.base.clock.mode = mode;
         });
+        let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         ui.weak(format!(
-            "{} sources · {} steps · {} sinks",
-            self.current.sources.len(),
-            self.current.steps.len(),
-            self.current.sinks.len()
+            "{} · {} · {}",
+            count(self.current.sources.len(), "source", "sources"),
+            count(self.current.steps.len(), "step", "steps"),
+            count(self.current.sinks.len(), "sink", "sinks")
         ));
     }
 
