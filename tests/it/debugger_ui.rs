@@ -1,60 +1,13 @@
 //! The workbench's debugger habits, driven with egui_kittest: a breakpoint that does not compile
 //! is refused where it is typed, and a hit does not outlive a restart or a seek.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use eddy::session::{Command, RunView, Status};
-use eddy::ui::{UiCommand, Workbench, WorkbenchOptions};
+use eddy::session::{Command, Status};
+use eddy::ui::{UiCommand, Workbench};
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-fn example(name: &str, dir: &Path) -> PathBuf {
-    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
-    for entry in std::fs::read_dir(&assets).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    dir.join(format!("{name}.toml"))
-}
-
-fn open(file: &Path, config: &Path) -> Harness<'static, Workbench> {
-    let options = WorkbenchOptions { file: Some(file.to_path_buf()), config_dir: Some(config.to_path_buf()) };
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1400.0, 950.0))
-        .build_eframe(move |_cc| Workbench::new(options));
-    harness.run_steps(8);
-    harness
-}
-
-/// Runs frames until the replay's view satisfies `done` (the session works on its own thread).
-fn wait_for(harness: &mut Harness<'_, Workbench>, what: &str, done: impl Fn(&RunView) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        harness.step();
-        if harness.state().replay_view().is_some_and(&done) {
-            harness.run_steps(2);
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn click(harness: &mut Harness<'_, Workbench>, label: &str) {
-    let nodes: Vec<_> = harness.query_all_by_label(label).collect();
-    nodes.last().unwrap_or_else(|| panic!("no `{label}`")).click();
-    harness.run_steps(2);
-}
-
-fn click_node(harness: &mut Harness<'_, Workbench>, id: &str) {
-    let titles: Vec<_> = harness.query_all_by_value(id).collect();
-    titles.first().unwrap_or_else(|| panic!("no node `{id}`")).click_accesskit();
-    harness.run_steps(4);
-}
+use super::ui_util::{click, click_node, example, open, wait_for};
 
 fn type_breakpoint(harness: &mut Harness<'_, Workbench>, text: &str) {
     harness.get_by_label("breakpoint").focus();

@@ -21,6 +21,8 @@ mod prefetch;
 mod replay_ui;
 mod session;
 mod snapshots;
+#[cfg(feature = "gui")]
+mod ui_util;
 mod util;
 mod wall_clock;
 #[cfg(feature = "gui")]

@@ -1,26 +1,14 @@
 //! The workbench's panels, driven with egui_kittest: the bottom panel keeps one height for every
 //! tab (its tab strip never moves under the pointer), and the height the user drags it to.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use eddy::ui::{Workbench, WorkbenchOptions};
+use eddy::ui::Workbench;
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-const TABS: [&str; 7] = ["State", "Timers", "Log", "Snapshots", "Data", "Breakpoints", "Plots"];
+use super::ui_util::{click, click_node, example, open, wait_for};
 
-fn example(name: &str, dir: &Path) -> PathBuf {
-    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
-    for entry in std::fs::read_dir(&assets).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    dir.join(format!("{name}.toml"))
-}
+const TABS: [&str; 7] = ["State", "Timers", "Log", "Snapshots", "Data", "Breakpoints", "Plots"];
 
 /// The top of the bottom panel's tab strip (its first tab, drawn before any tab's contents).
 fn strip_top(harness: &Harness<'_, Workbench>) -> f32 {
@@ -49,23 +37,11 @@ fn strip_tops(harness: &mut Harness<'_, Workbench>) -> Vec<(String, f32)> {
 fn the_bottom_panel_keeps_one_height_for_every_tab_and_the_height_dragged_to() {
     let dir = tempfile::tempdir().unwrap();
     let file = example("user_stats", dir.path());
-    let options = WorkbenchOptions { file: Some(file), config_dir: Some(dir.path().to_path_buf()) };
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1400.0, 950.0))
-        .build_eframe(move |_cc| Workbench::new(options));
-    harness.run_steps(8);
-    let titles: Vec<_> = harness.query_all_by_value("stats").collect();
-    titles[0].click_accesskit();
-    harness.run_steps(4);
-    harness.query_all_by_label("⏭ To end").last().unwrap().click();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !harness.state().replay_view().is_some_and(|v| v.total == Some(v.position) && v.selected.is_some())
-    {
-        assert!(Instant::now() < deadline, "the replay did not end");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.run_steps(4);
+    let mut harness = open(&file, dir.path());
+    click_node(&mut harness, "stats");
+    click(&mut harness, "⏭ To end");
+    wait_for(&mut harness, "the end of the replay", |v| v.total == Some(v.position) && v.selected.is_some());
+    harness.run_steps(2);
 
     let first = strip_top(&harness);
     let tops = strip_tops(&mut harness);
@@ -98,19 +74,10 @@ fn the_bottom_panel_keeps_one_height_for_every_tab_and_the_height_dragged_to() {
 fn frame_times_are_a_developer_overlay_and_menus_show_shortcuts() {
     let dir = tempfile::tempdir().unwrap();
     let file = example("user_stats", dir.path());
-    let options = WorkbenchOptions { file: Some(file), config_dir: Some(dir.path().to_path_buf()) };
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1400.0, 950.0))
-        .build_eframe(move |_cc| Workbench::new(options));
-    harness.run_steps(8);
-    harness.query_all_by_label("⏭ To end").last().unwrap().click();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while harness.state().replay_view().is_none_or(|v| v.total != Some(v.position)) {
-        assert!(Instant::now() < deadline, "the replay did not end");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.run_steps(4);
+    let mut harness = open(&file, dir.path());
+    click(&mut harness, "⏭ To end");
+    wait_for(&mut harness, "the end of the replay", |v| v.total == Some(v.position));
+    harness.run_steps(2);
     assert!(!harness.state().frame_times().is_empty(), "frames were timed while playing");
     assert!(harness.query_all_by_label_contains("ms worst while playing").next().is_none());
 
