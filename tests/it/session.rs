@@ -76,6 +76,14 @@ fn shown(view: &RunView) -> Shown {
     }
 }
 
+/// What a fresh replay of `path` shows with `running` selected after stepping straight to
+/// `position`: the reference a seek must match.
+fn stepped_straight_to(path: &Path, position: u64) -> Shown {
+    let mut playback = loaded(path);
+    apply(&mut playback, Command::Select(Some("running".into())));
+    shown(&apply(&mut playback, Command::Step(position)))
+}
+
 /// Lines of a JSON Lines file as parsed values.
 fn jsonl(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -205,11 +213,7 @@ fn a_step_changes_one_key() {
 fn a_position_shows_the_same_whatever_the_way_there() {
     let dir = tempfile::tempdir().unwrap();
     let path = generated(dir.path(), 3500);
-    let straight = |position: u64| {
-        let mut playback = loaded(&path);
-        apply(&mut playback, Command::Select(Some("running".into())));
-        shown(&apply(&mut playback, Command::Step(position)))
-    };
+    let straight = |position: u64| stepped_straight_to(&path, position);
     let mut playback = loaded(&path);
     apply(&mut playback, Command::Select(Some("batches".into())));
     apply(&mut playback, Command::Select(Some("running".into())));
@@ -242,11 +246,7 @@ fn the_file_can_set_the_keyframe_budget() {
 fn seeking_across_keyframes_thinned_by_the_budget_is_still_exact() {
     let dir = tempfile::tempdir().unwrap();
     let path = generated(dir.path(), 12_000);
-    let straight = |position: u64| {
-        let mut playback = loaded(&path);
-        apply(&mut playback, Command::Select(Some("running".into())));
-        shown(&apply(&mut playback, Command::Step(position)))
-    };
+    let straight = |position: u64| stepped_straight_to(&path, position);
     let mut playback = loaded(&path);
     apply(&mut playback, Command::Select(Some("running".into())));
     let keyframes = |view: &RunView| -> Vec<u64> {
@@ -660,11 +660,7 @@ fn seeking_where_keys_went_away_shows_only_the_live_ones() {
         .replace("    [s, s.sum]\n", "    if s.n % 5 == 0 { [(), s.sum] } else { [s, s.sum] }\n");
     std::fs::write(&path, text).unwrap();
     with_rare_keys(dir.path(), 6000);
-    let straight = |position: u64| {
-        let mut playback = loaded(&path);
-        apply(&mut playback, Command::Select(Some("running".into())));
-        shown(&apply(&mut playback, Command::Step(position)))
-    };
+    let straight = |position: u64| stepped_straight_to(&path, position);
     let mut playback = loaded(&path);
     apply(&mut playback, Command::Select(Some("running".into())));
     let view = apply(&mut playback, Command::RunToEnd);
