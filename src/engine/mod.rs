@@ -6,7 +6,6 @@
 //! [`Engine::new`], [`Engine::step`], [`Engine::run_to_end`], [`Engine::snapshot`],
 //! [`Engine::restore`], and [`run_captured`] for tests.
 
-mod checked_sink;
 mod clock;
 mod deep_json;
 mod error;
@@ -24,11 +23,12 @@ use std::collections::BTreeMap;
 use rhai::Dynamic;
 
 use crate::graph::{GraphError, GraphErrors, LimitsSpec, OpKind, PipelineDoc, Place, StreamRef, ValidGraph};
-use crate::io::{CaptureHandle, CaptureSink, EventFeed, IoError, Sink, Source, SourceEvent, open_sink};
+use crate::io::{
+    CaptureHandle, CaptureSink, CheckedSink, EventFeed, IoError, Sink, Source, SourceEvent, open_sink,
+};
 use crate::ops::{Item, Key, OpContext, Operator, Output, ValueUse};
 use crate::script::{ScriptHost, ScriptLimits, set_script_clock};
 
-pub use checked_sink::CheckedSink;
 pub use clock::{Clock, WallClock};
 pub use error::RunError;
 pub use prefetch::Prefetched;

@@ -20,7 +20,7 @@ pub use error::{IoError, RowError};
 pub use feed::EventFeed;
 pub use json::{json_to_dynamic, to_json_string, write_json};
 pub use sink::{
-    CaptureHandle, CaptureSink, CsvColumns, Sink, SinkPosition, guard_standard_streams, open_sink,
-    resume_sink,
+    CaptureHandle, CaptureSink, CheckedSink, CsvColumns, Sink, SinkPosition, guard_standard_streams,
+    open_sink, resume_sink,
 };
 pub use source::{Source, SourceEvent, project_record};

@@ -4,7 +4,9 @@
 
 use rhai::Dynamic;
 
-use crate::io::{IoError, Sink, write_json};
+use super::{Sink, item_error};
+use crate::io::error::IoError;
+use crate::io::json::write_json;
 
 /// A sink that checks and counts items, keeping none.
 #[derive(Debug)]
@@ -28,13 +30,7 @@ impl Sink for CheckedSink {
     fn write(&mut self, key: Option<&str>, value: &Dynamic) -> Result<(), IoError> {
         self.buf.clear();
         // The key is a string: only the value can lack a JSON form.
-        write_json(&mut self.buf, value).map_err(|reason| {
-            let reason = match key {
-                Some(key) => format!("cannot write the item with key {key:?}: {reason}"),
-                None => format!("cannot write an item: {reason}"),
-            };
-            IoError::Write { sink: self.id.clone(), reason }
-        })?;
+        write_json(&mut self.buf, value).map_err(|reason| item_error(&self.id, key, &reason))?;
         self.written += 1;
         Ok(())
     }

@@ -1,11 +1,13 @@
 //! Sinks: where a pipeline's outputs go. JSON Lines and CSV files, standard output,
-//! and an in-memory capture for tests and the workbench.
+//! an in-memory capture for tests, and a sink that only checks and counts (the workbench's
+//! replay).
 //!
 //! Every sink writes a keyed item as the pair `[key, value]` (CSV: a `key` column), and
 //! refuses a value with no JSON form with an error naming the sink and the key, never
 //! writing a silent `null`.
 
 mod capture;
+mod checked;
 mod csv;
 mod jsonl;
 mod stdout;
@@ -16,6 +18,7 @@ use std::path::{Path, PathBuf};
 use rhai::Dynamic;
 
 pub use capture::{CaptureHandle, CaptureSink};
+pub use checked::CheckedSink;
 pub use stdout::guard_standard_streams;
 
 use crate::graph::{SinkFormat, SinkSpec};
