@@ -41,20 +41,38 @@ impl SnapshotCost {
     pub fn measure(pipeline: &Path, dir: &Path, rounds: u32) -> Result<SnapshotCost> {
         let mut cost = SnapshotCost { events: 0, snapshots: 0, rounds: Vec::new() };
         for _ in 0..rounds.max(1) {
-            let (plain, ..) = time_run(pipeline, None)?;
-            let (with_snapshots, in_taking, in_writing, snapshots) = time_run(pipeline, Some(dir))?;
-            cost.snapshots = snapshots;
-            cost.rounds.push(Round { plain, with_snapshots, in_taking, in_writing });
+            let plain = time_run(pipeline, None)?;
+            let with = time_run(pipeline, Some(dir))?;
+            cost.events = with.events;
+            cost.snapshots = with.snapshots;
+            cost.rounds.push(Round {
+                plain: plain.seconds,
+                with_snapshots: with.seconds,
+                in_taking: with.in_taking,
+                in_writing: with.in_writing,
+            });
         }
-        cost.events = count_events(pipeline)?;
         Ok(cost)
     }
 }
 
+/// One timed run.
+struct Run {
+    /// Wall seconds, loading included.
+    seconds: f64,
+    /// Seconds taking snapshots (`Engine::snapshot`: state, sinks synced).
+    in_taking: f64,
+    /// Seconds writing them (`SnapshotWriter::write`: file written and synced).
+    in_writing: f64,
+    /// Snapshots taken.
+    snapshots: u64,
+    /// Source events read.
+    events: u64,
+}
+
 /// Runs the pipeline to the end; with a folder, snapshots every [`DEFAULT_SNAPSHOT_EVERY`]
-/// events into it. Returns the wall seconds, the seconds spent taking snapshots and writing
-/// them, and how many were taken.
-fn time_run(pipeline: &Path, snapshots: Option<&Path>) -> Result<(f64, f64, f64, u64)> {
+/// events into it.
+fn time_run(pipeline: &Path, snapshots: Option<&Path>) -> Result<Run> {
     let started = Instant::now();
     let graph = load_and_check(pipeline).map_err(|e| anyhow!("{e}"))?;
     let mut writer = match snapshots {
@@ -64,7 +82,7 @@ fn time_run(pipeline: &Path, snapshots: Option<&Path>) -> Result<(f64, f64, f64,
     let options =
         EngineOptions { feed: Some(super::Prefetched::wrap), prune_fields: true, ..EngineOptions::default() };
     let mut engine = Engine::new(graph, &options).map_err(|e| anyhow!("{e}"))?;
-    let (mut in_taking, mut in_writing, mut taken) = (0.0, 0.0, 0);
+    let mut run = Run { seconds: 0.0, in_taking: 0.0, in_writing: 0.0, snapshots: 0, events: 0 };
     loop {
         match engine.step().map_err(|e| anyhow!("{e}"))? {
             StepOutcome::Ended | StepOutcome::Finished => break,
@@ -76,24 +94,16 @@ fn time_run(pipeline: &Path, snapshots: Option<&Path>) -> Result<(f64, f64, f64,
                     let snapshot = engine.snapshot().map_err(|e| anyhow!("{e}"))?;
                     let taken_at = Instant::now();
                     writer.write(&snapshot, engine.graph(), pipeline).map_err(|e| anyhow!("{e}"))?;
-                    in_taking += (taken_at - at).as_secs_f64();
-                    in_writing += taken_at.elapsed().as_secs_f64();
-                    taken += 1;
+                    run.in_taking += (taken_at - at).as_secs_f64();
+                    run.in_writing += taken_at.elapsed().as_secs_f64();
+                    run.snapshots += 1;
                 }
             }
         }
     }
-    Ok((started.elapsed().as_secs_f64(), in_taking, in_writing, taken))
-}
-
-/// The events one run of the pipeline reads.
-fn count_events(pipeline: &Path) -> Result<u64> {
-    let graph = load_and_check(pipeline).map_err(|e| anyhow!("{e}"))?;
-    let options =
-        EngineOptions { feed: Some(super::Prefetched::wrap), prune_fields: true, ..EngineOptions::default() };
-    let mut engine = Engine::new(graph, &options).map_err(|e| anyhow!("{e}"))?;
-    engine.run_to_end().map_err(|e| anyhow!("{e}"))?;
-    Ok(engine.stats().events_in)
+    run.seconds = started.elapsed().as_secs_f64();
+    run.events = engine.stats().events_in;
+    Ok(run)
 }
 
 /// The median and the range of some figures.
