@@ -3,6 +3,7 @@
 //! Exit codes: 0 ok, 1 the run failed, 2 the pipeline is invalid (or the command line is).
 
 mod bench;
+mod bench_session;
 mod bench_snapshots;
 mod check;
 mod run;
