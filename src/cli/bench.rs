@@ -21,12 +21,19 @@ pub struct BenchOptions {
     /// Distinct keys.
     #[arg(long, default_value_t = 10_000)]
     pub keys: u64,
+    /// Distinct keys of the many-keys cases (a second generated file).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub many_keys: u64,
     /// Folder for the generated data and outputs (a temporary folder when not given).
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// Repetitions of each case; the best is reported.
-    #[arg(long, default_value_t = 1)]
-    pub repeat: u32,
+    /// Rounds: each round runs every case once (in an order rotated from round to round), and
+    /// each figure is the median over the rounds with their min–max.
+    #[arg(long, alias = "repeat", default_value_t = 3)]
+    pub rounds: u32,
+    /// Only the cases whose name contains this text (the floor always runs).
+    #[arg(long)]
+    pub only: Option<String>,
     /// Also time the workbench's session against `eddy run` on the same file, with an int
     /// state and a map state: play at *max* with the canvas only and with the State tab open
     /// (ratios to the runner), the peak memory of a map-state replay played to the end, and
@@ -40,21 +47,61 @@ pub struct BenchOptions {
     pub session_memory_of: Option<PathBuf>,
 }
 
-/// One measured case.
+/// One timed run of a case.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Wall time in seconds.
+    pub wall: f64,
+    /// CPU time of the whole process (every thread: the runner reads ahead on a second one)
+    /// in seconds, to the kernel's tick (10 ms); `None` without `/proc/self/stat`.
+    pub cpu: Option<f64>,
+}
+
+/// One measured case: every round's timing.
 #[derive(Debug, Clone)]
 pub struct BenchCase {
     /// What ran.
     pub name: String,
-    /// Source events processed.
+    /// Source events processed per run.
     pub events: u64,
-    /// Best wall time in seconds.
-    pub seconds: f64,
+    /// One timing per round, in round order.
+    pub runs: Vec<Timing>,
 }
 
 impl BenchCase {
-    /// Events per second.
+    /// Events per second of each round.
+    pub fn rates(&self) -> Vec<f64> {
+        self.runs.iter().map(|run| self.events as f64 / run.wall.max(1e-9)).collect()
+    }
+
+    /// The median rate over the rounds.
     pub fn rate(&self) -> f64 {
-        self.events as f64 / self.seconds.max(1e-9)
+        Spread::of(&self.rates()).median
+    }
+}
+
+/// The median of some figures and their min–max: every figure the bench quotes is one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    /// The median (the mean of the middle two for an even count).
+    pub median: f64,
+    /// The smallest figure.
+    pub min: f64,
+    /// The largest figure.
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `values` (all zero when there are none).
+    pub fn of(values: &[f64]) -> Self {
+        let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        if n == 0 {
+            return Self { median: 0.0, min: 0.0, max: 0.0 };
+        }
+        let median = if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 };
+        Self { median, min: sorted[0], max: sorted[n - 1] }
     }
 }
 
@@ -71,6 +118,22 @@ pub struct BenchReport {
     pub memory_probe: Option<String>,
     /// The first case with and without snapshots at the default interval.
     pub snapshot_cost: Option<super::bench_snapshots::SnapshotCost>,
+    /// Distinct keys of the usual cases and of the many-keys cases.
+    pub keys: (u64, u64),
+}
+
+impl BenchReport {
+    /// The case named `name`.
+    fn case(&self, name: &str) -> Option<&BenchCase> {
+        self.cases.iter().find(|c| c.name == name)
+    }
+
+    /// `a`'s rate over `b`'s, round by round (both ran in each round), as a spread.
+    fn ratio(&self, a: &str, b: &str) -> Option<Spread> {
+        let (a, b) = (self.case(a)?, self.case(b)?);
+        let ratios: Vec<f64> = a.rates().iter().zip(b.rates()).map(|(a, b)| a / b.max(1e-9)).collect();
+        Some(Spread::of(&ratios))
+    }
 }
 
 impl fmt::Display for BenchReport {
@@ -78,19 +141,40 @@ impl fmt::Display for BenchReport {
         if let Some(probe) = &self.memory_probe {
             return writeln!(f, "{probe}");
         }
-        writeln!(f, "{:<44} {:>10} {:>10} {:>14}", "case", "events", "seconds", "events/s")?;
+        let rounds = self.cases.first().map_or(0, |c| c.runs.len());
+        writeln!(f, "{rounds} rounds; each figure is the median with the rounds' min–max\n")?;
+        writeln!(
+            f,
+            "{:<58} {:>10} {:>26} {:>8} {:>8} {:>18}",
+            "case", "events", "rate", "wall s", "cpu s", "of the floor"
+        )?;
+        let floor = self.case(FLOOR);
         for case in &self.cases {
+            let rate = Spread::of(&case.rates());
+            let wall = Spread::of(&case.runs.iter().map(|r| r.wall).collect::<Vec<_>>());
+            let cpu: Vec<f64> = case.runs.iter().filter_map(|r| r.cpu).collect();
+            let cpu = if cpu.is_empty() { "-".to_owned() } else { format!("{:.2}", Spread::of(&cpu).median) };
+            let of_floor = match floor {
+                Some(floor) if !std::ptr::eq(floor, case) => {
+                    self.ratio(&case.name, FLOOR).map_or_else(String::new, |r| {
+                        format!("{:.0} % ({:.0}–{:.0})", 100.0 * r.median, 100.0 * r.min, 100.0 * r.max)
+                    })
+                }
+                _ => String::new(),
+            };
             writeln!(
                 f,
-                "{:<44} {:>10} {:>10.3} {:>14.0}",
+                "{:<58} {:>10} {:>26} {:>8.3} {:>8} {:>18}",
                 case.name,
                 case.events,
-                case.seconds,
-                case.rate()
+                format!("{:.2} M ev/s ({:.2}–{:.2})", rate.median / 1e6, rate.min / 1e6, rate.max / 1e6),
+                wall.median,
+                cpu,
+                of_floor
             )?;
         }
         if !self.session.is_empty() {
-            writeln!(f, "\nsession (workbench replay of the first case)")?;
+            writeln!(f, "\nsession (workbench replay of the map-state case)")?;
             for (what, seconds) in &self.session {
                 writeln!(f, "  {what:<58} {seconds:>8.3} s")?;
             }
@@ -101,22 +185,76 @@ impl fmt::Display for BenchReport {
         if let Some(figures) = &self.session_figures {
             write!(f, "\n{figures}")?;
         }
-        let find = |prefix: &str| self.cases.iter().find(|c| c.name.starts_with(prefix));
-        if let (Some(scripted), Some(builtin), Some(floor)) = (
-            find("stateful_map running count (Rhai"),
-            find("stateful_map running count (built-in"),
-            find("floor"),
-        ) {
-            writeln!(
-                f,
-                "\nscripted running count: {:.2} M events/s (target ≥ 1.70)\nbuilt-in running count: {:.1} % of the floor (target ≥ 30 %)",
-                scripted.rate() / 1e6,
-                100.0 * builtin.rate() / floor.rate()
-            )?;
-        }
+        writeln!(f, "\ntargets (issue 11), ratios taken within each round:")?;
+        let mut target = |what: &str, spread: Option<Spread>, unit: &str, goal: &str| -> fmt::Result {
+            match spread {
+                Some(s) if unit == "%" => writeln!(
+                    f,
+                    "  {what:<52} {:.1} % ({:.1}–{:.1}), target {goal}",
+                    100.0 * s.median,
+                    100.0 * s.min,
+                    100.0 * s.max
+                ),
+                Some(s) => writeln!(
+                    f,
+                    "  {what:<52} {:.2}{unit} ({:.2}–{:.2}), target {goal}",
+                    s.median, s.min, s.max
+                ),
+                None => Ok(()),
+            }
+        };
+        let rate = |prefix: &str| {
+            self.case(prefix).map(|c| {
+                let rates: Vec<f64> = c.rates().iter().map(|r| r / 1e6).collect();
+                Spread::of(&rates)
+            })
+        };
+        target("built-in running count / floor", self.ratio(BUILTIN_COUNT, FLOOR), "%", "≥ 70 %")?;
+        target(
+            "scripted running count / built-in",
+            self.ratio(SCRIPTED_COUNT, BUILTIN_COUNT),
+            "%",
+            "≥ 80 %",
+        )?;
+        target(
+            "fast path gain: scripted / Rhai only",
+            self.ratio(SCRIPTED_COUNT, RHAI_ONLY_COUNT),
+            "×",
+            "-",
+        )?;
+        target("fold_final, map accumulator", rate(MAP_FOLD), " M ev/s", "≥ 1.50")?;
+        target("join running", rate(JOIN), " M rows/s", "≥ 1.00")?;
+        target("stateful sliding window with timers", rate(SLIDING), " M ev/s", "≥ 1.00")?;
+        target("stateful session window with timers", rate(SESSION_WINDOW), " M ev/s", "≥ 1.00")?;
+        target(
+            "running count: many keys / 10 k keys",
+            self.ratio(MANY_KEYS_COUNT, SCRIPTED_COUNT),
+            "×",
+            "≥ 0.70",
+        )?;
+        target(
+            "count_final: many keys / 10 k keys",
+            self.ratio(MANY_KEYS_COUNT_FINAL, COUNT_FINAL),
+            "×",
+            "≥ 0.70",
+        )?;
         Ok(())
     }
 }
+
+/// The cases' names; the targets find them by these.
+const SCRIPTED_COUNT: &str = "running count, Rhai stateful_map";
+const RHAI_ONLY_COUNT: &str = "running count, Rhai stateful_map, Rhai only";
+const BUILTIN_COUNT: &str = "running count, built-in";
+const COUNT_FINAL: &str = "count_final";
+const FOLD_SUM: &str = "fold_final, sum (Rhai)";
+const MAP_FOLD: &str = "fold_final, map {sum, count, min, max} (Rhai)";
+const JOIN: &str = "join of two sources (last, running)";
+const SLIDING: &str = "stateful sliding window 60 s, timers (Rhai)";
+const SESSION_WINDOW: &str = "stateful session window 30 s gap, timers (Rhai)";
+const MANY_KEYS_COUNT: &str = "running count, Rhai stateful_map, many keys";
+const MANY_KEYS_COUNT_FINAL: &str = "count_final, many keys";
+const FLOOR: &str = "floor: hand-written Rust running count";
 
 const HEADER: &str = "format_version = 1\n";
 
@@ -134,6 +272,129 @@ pub(super) fn key_on(id: &str, input: &str) -> String {
     format!("[[steps]]\nid = \"{id}\"\nop = \"key_on\"\ninputs = [\"{input}\"]\nfield = \"user\"\n")
 }
 
+/// One case to time: a pipeline file and how the engine runs it.
+struct CaseSpec {
+    name: &'static str,
+    file: PathBuf,
+    rhai_only: bool,
+}
+
+/// The `stateful` logic of the sliding-window example (`assets/sliding_window.toml`): the
+/// values of the last 60 s per key, their sum after each item and when the oldest expires.
+const SLIDING_WINDOW_SCRIPT: &str = "
+const WINDOW = secs(60);
+fn builder(resume) { if resume == () { #{ items: [] } } else { resume } }
+fn on_item(value) { this.items.push([now(), value]); this.expire(); [[this.total()], RETAIN] }
+fn on_notify() { if this.expire() { [[this.total()], RETAIN] } else { [[], RETAIN] } }
+fn notify_at() { if this.items.len() == 0 { () } else { this.items[0][0] + WINDOW } }
+fn expire() {
+    let cutoff = now() - WINDOW;
+    let dropped = false;
+    while this.items.len() > 0 && this.items[0][0] <= cutoff { this.items.shift(); dropped = true; }
+    dropped
+}
+fn total() { let sum = 0; for item in this.items { sum += item[1]; } sum }
+";
+
+/// A session window in `stateful`: a key's session closes 30 s after its last item (a timer),
+/// emitting its start, end, count and total.
+const SESSION_WINDOW_SCRIPT: &str = "
+const GAP = secs(30);
+fn builder(resume) { if resume == () { #{ start: 0, last: 0, count: 0, total: 0 } } else { resume } }
+fn on_item(value) {
+    if this.count == 0 { this.start = now(); }
+    this.last = now();
+    this.count += 1;
+    this.total += value;
+    [[], RETAIN]
+}
+fn on_notify() { [[#{ start: this.start, end: this.last, count: this.count, total: this.total }], DISCARD] }
+fn notify_at() { this.last + GAP }
+";
+
+/// A step reading `input` with `settings` (TOML lines) and, when given, a script.
+fn step(id: &str, op: &str, input: &str, settings: &str, script: Option<&str>) -> String {
+    let script = script.map_or_else(String::new, |s| format!("script = '''\n{s}\n'''\n"));
+    format!("[[steps]]\nid = \"{id}\"\nop = \"{op}\"\ninputs = [\"{input}\"]\n{settings}{script}")
+}
+
+/// The cases' pipelines over `events.csv` (and its halves) in the folder they are written to.
+fn case_texts() -> Vec<(&'static str, String)> {
+    let source = csv_source("events", "events.csv");
+    let keyed = |op: &str, settings: &str, script: Option<&str>| {
+        pipeline(
+            &source,
+            &format!("{}{}", key_on("by_user", "events"), step("measured", op, "by_user", settings, script)),
+        )
+    };
+    let stateful = |script: &str| {
+        pipeline(
+            &source,
+            &format!(
+                "{}{}{}",
+                key_on("by_user", "events"),
+                step("values", "map_value", "by_user", "field = \"value\"\n", None),
+                step("measured", "stateful", "values", "", Some(script))
+            ),
+        )
+    };
+    let map_folder = "fn builder() { #{ sum: 0, count: 0, min: (), max: () } }
+fn folder(acc, e) {
+    acc.sum += e.value;
+    acc.count += 1;
+    if acc.min == () || e.value < acc.min { acc.min = e.value; }
+    if acc.max == () || e.value > acc.max { acc.max = e.value; }
+    acc
+}";
+    vec![
+        (
+            SCRIPTED_COUNT,
+            keyed("stateful_map", "", Some("fn mapper(state, value) { let n = (state ?? 0) + 1; [n, n] }")),
+        ),
+        (BUILTIN_COUNT, keyed("stateful_map", "builtin = \"count\"\n", None)),
+        (
+            COUNT_FINAL,
+            pipeline(&source, &step("measured", "count_final", "events", "field = \"user\"\n", None)),
+        ),
+        (FOLD_SUM, keyed("fold_final", "", Some("fn builder() { 0 }\nfn folder(acc, e) { acc + e.value }"))),
+        (MAP_FOLD, keyed("fold_final", "", Some(map_folder))),
+        (
+            JOIN,
+            pipeline(
+                &format!("{}{}", csv_source("left", "left.csv"), csv_source("right", "right.csv")),
+                &format!(
+                    "{}{}[[steps]]\nid = \"measured\"\nop = \"join\"\ninputs = [\"left_by_user\", \"right_by_user\"]\nemit_mode = \"running\"\n",
+                    key_on("left_by_user", "left"),
+                    key_on("right_by_user", "right")
+                ),
+            ),
+        ),
+        (SLIDING, stateful(SLIDING_WINDOW_SCRIPT)),
+        (SESSION_WINDOW, stateful(SESSION_WINDOW_SCRIPT)),
+    ]
+}
+
+/// Process CPU time (user + system, every thread) in seconds, from `/proc/self/stat` at the
+/// kernel's usual 100 ticks per second.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis,
+    // where field 3 (the state) comes first; utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 1..)?.split_whitespace().collect();
+    let ticks = |field: usize| fields.get(field - 3)?.parse::<u64>().ok();
+    Some((ticks(14)? + ticks(15)?) as f64 / 100.0)
+}
+
+/// Times `work`, wall and process CPU.
+fn timed<T>(work: impl FnOnce() -> Result<T>) -> Result<(T, Timing)> {
+    let cpu_before = process_cpu_seconds();
+    let started = Instant::now();
+    let value = work()?;
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = cpu_before.zip(process_cpu_seconds()).map(|(before, after)| after - before);
+    Ok((value, Timing { wall, cpu }))
+}
+
 /// Runs the benchmark and returns its report.
 pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
     let mut report = BenchReport {
@@ -142,6 +403,7 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
         session_figures: None,
         memory_probe: None,
         snapshot_cost: None,
+        keys: (options.keys, options.many_keys),
     };
     if let Some(file) = &options.session_memory_of {
         report.memory_probe = Some(super::bench_session::session_memory(file)?);
@@ -158,97 +420,90 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
             temp.path().to_path_buf()
         }
     };
+    let wanted = |name: &str| options.only.as_deref().is_none_or(|only| name.contains(only));
     eprintln!("generating {} events over {} keys in {} …", options.events, options.keys, dir.display());
     generate(&dir, options.events, options.keys)?;
+    let mut specs = Vec::new();
+    let mut scripted_file = None;
+    for (index, (name, text)) in case_texts().into_iter().enumerate() {
+        let file = dir.join(format!("case-{}.toml", index + 1));
+        std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+        specs.push(CaseSpec { name, file: file.clone(), rhai_only: false });
+        if name == SCRIPTED_COUNT {
+            // The same file with the fast path off: the fast path's gain as a ratio.
+            specs.push(CaseSpec { name: RHAI_ONLY_COUNT, file: file.clone(), rhai_only: true });
+            scripted_file = Some(file);
+        }
+    }
+    if wanted(MANY_KEYS_COUNT) || wanted(MANY_KEYS_COUNT_FINAL) {
+        let many = dir.join("many_keys");
+        std::fs::create_dir_all(&many).with_context(|| format!("cannot create {}", many.display()))?;
+        eprintln!(
+            "generating {} events over {} keys in {} …",
+            options.events,
+            options.many_keys,
+            many.display()
+        );
+        generate(&many, options.events, options.many_keys)?;
+        for (index, (name, of)) in
+            [(MANY_KEYS_COUNT, SCRIPTED_COUNT), (MANY_KEYS_COUNT_FINAL, COUNT_FINAL)].into_iter().enumerate()
+        {
+            let text =
+                case_texts().into_iter().find(|(n, _)| *n == of).map(|(_, text)| text).unwrap_or_default();
+            let file = many.join(format!("case-{}.toml", index + 1));
+            std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+            specs.push(CaseSpec { name, file, rhai_only: false });
+        }
+    }
+    specs.retain(|spec| wanted(spec.name));
     // One untimed pass over the file first: the freshly written file is then read from the page
     // cache like in every later case, and its write-back no longer lands in the first case timed.
     floor(&dir)?;
 
-    let source = csv_source("events", "events.csv");
-    let cases: Vec<(&str, String)> = vec![
-        (
-            "stateful_map running count (Rhai script)",
-            pipeline(
-                &source,
-                &format!(
-                    "{}[[steps]]\nid = \"measured\"\nop = \"stateful_map\"\ninputs = [\"by_user\"]\nscript = '''\nfn mapper(state, value) {{ let n = (state ?? 0) + 1; [n, n] }}\n'''\n",
-                    key_on("by_user", "events")
-                ),
-            ),
-        ),
-        (
-            "stateful_map running count (built-in)",
-            pipeline(
-                &source,
-                &format!(
-                    "{}[[steps]]\nid = \"measured\"\nop = \"stateful_map\"\ninputs = [\"by_user\"]\nbuiltin = \"count\"\n",
-                    key_on("by_user", "events")
-                ),
-            ),
-        ),
-        (
-            "fold_final sum of value (Rhai folder)",
-            pipeline(
-                &source,
-                &format!(
-                    "{}[[steps]]\nid = \"measured\"\nop = \"fold_final\"\ninputs = [\"by_user\"]\nscript = '''\nfn builder() {{ 0 }}\nfn folder(acc, e) {{ acc + e.value }}\n'''\n",
-                    key_on("by_user", "events")
-                ),
-            ),
-        ),
-        (
-            "join of two sources (last, running)",
-            pipeline(
-                &format!("{}{}", csv_source("left", "left.csv"), csv_source("right", "right.csv")),
-                &format!(
-                    "{}{}[[steps]]\nid = \"measured\"\nop = \"join\"\ninputs = [\"left_by_user\", \"right_by_user\"]\nemit_mode = \"running\"\n",
-                    key_on("left_by_user", "left"),
-                    key_on("right_by_user", "right")
-                ),
-            ),
-        ),
-    ];
-    let mut first_file = None;
-    for (index, (name, text)) in cases.into_iter().enumerate() {
-        // One file per case (two cases start with the same word).
-        let word = name.split_whitespace().next().unwrap_or("case");
-        let file = dir.join(format!("{}-{word}.toml", index + 1));
-        std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
-        first_file.get_or_insert_with(|| file.clone());
-        let mut best: Option<BenchCase> = None;
-        for _ in 0..options.repeat.max(1) {
-            let case = time_pipeline(name, &file)?;
-            if best.as_ref().is_none_or(|b| case.seconds < b.seconds) {
-                best = Some(case);
-            }
-        }
-        if let Some(case) = best {
-            eprintln!("{:<44} {:>14.0} events/s", case.name, case.rate());
-            report.cases.push(case);
+    // Every round runs every case once, the floor among them, starting one case later each
+    // round, so that no case always runs first or after the same neighbour.
+    let count = specs.len() + 1;
+    let mut cases: Vec<BenchCase> = specs
+        .iter()
+        .map(|spec| spec.name)
+        .chain(std::iter::once(FLOOR))
+        .map(|name| BenchCase { name: name.to_owned(), events: 0, runs: Vec::new() })
+        .collect();
+    let rounds = options.rounds.max(1);
+    for round in 0..rounds as usize {
+        for turn in 0..count {
+            let index = (round + turn) % count;
+            let (events, timing) = match specs.get(index) {
+                Some(spec) => timed(|| run_case(&spec.file, spec.rhai_only))?,
+                None => timed(|| floor(&dir))?,
+            };
+            let case = &mut cases[index];
+            case.events = events;
+            case.runs.push(timing);
+            eprintln!(
+                "round {}/{rounds}: {:<58} {:>6.2} M ev/s",
+                round + 1,
+                case.name,
+                events as f64 / timing.wall.max(1e-9) / 1e6
+            );
         }
     }
-    let mut best: Option<BenchCase> = None;
-    for _ in 0..options.repeat.max(1) {
-        let case = floor(&dir)?;
-        if best.as_ref().is_none_or(|b| case.seconds < b.seconds) {
-            best = Some(case);
-        }
-    }
-    if let Some(case) = best {
-        report.cases.push(case);
-    }
-    if let Some(file) = &first_file {
+    report.cases = cases;
+    if options.only.is_none()
+        && let Some(file) = &scripted_file
+    {
         let cost = super::bench_snapshots::SnapshotCost::measure(
             file,
             &dir.join("snapshots"),
-            options.repeat.max(3),
+            options.rounds.max(3),
         )?;
         eprint!("{cost}");
         report.snapshot_cost = Some(cost);
     }
     if options.session
-        && let Some(file) = first_file
+        && let Some(file) = scripted_file
     {
+        let source = csv_source("events", "events.csv");
         let (figures, timings) = super::bench_session::measure(&dir, &file, &source)?;
         report.session_figures = Some(figures);
         report.session = timings;
@@ -256,20 +511,30 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
     Ok(report)
 }
 
-pub(super) fn time_pipeline(name: &str, file: &Path) -> Result<BenchCase> {
-    let started = Instant::now();
+/// Runs one pipeline to the end as `eddy run` does (read ahead, unread fields pruned); the
+/// source events it processed.
+fn run_case(file: &Path, rhai_only: bool) -> Result<u64> {
     let graph = load_and_check(file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let options =
-        EngineOptions { feed: Some(super::Prefetched::wrap), prune_fields: true, ..EngineOptions::default() };
+    let options = EngineOptions {
+        feed: Some(super::Prefetched::wrap),
+        prune_fields: true,
+        rhai_only,
+        ..EngineOptions::default()
+    };
     let mut engine = Engine::new(graph, &options).map_err(|e| anyhow::anyhow!("{e}"))?;
     engine.run_to_end().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let seconds = started.elapsed().as_secs_f64();
-    Ok(BenchCase { name: name.to_owned(), events: engine.stats().events_in, seconds })
+    Ok(engine.stats().events_in)
 }
 
-/// The floor: the running count by hand (csv crate + HashMap), writing the same JSON lines.
-fn floor(dir: &Path) -> Result<BenchCase> {
-    let started = Instant::now();
+/// One timed run of a pipeline as `eddy run` runs it.
+pub(super) fn time_pipeline(name: &str, file: &Path) -> Result<BenchCase> {
+    let (events, timing) = timed(|| run_case(file, false))?;
+    Ok(BenchCase { name: name.to_owned(), events, runs: vec![timing] })
+}
+
+/// The floor: the running count by hand (csv crate + HashMap), writing the same JSON lines;
+/// the events it read.
+fn floor(dir: &Path) -> Result<u64> {
     let mut reader =
         csv::Reader::from_path(dir.join("events.csv")).context("floor: cannot open events.csv")?;
     let file = std::fs::File::create(dir.join("floor.jsonl")).context("floor: cannot create floor.jsonl")?;
@@ -298,11 +563,7 @@ fn floor(dir: &Path) -> Result<BenchCase> {
         events += 1;
     }
     out.flush()?;
-    Ok(BenchCase {
-        name: "floor: hand-written Rust running count".into(),
-        events,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(events)
 }
 
 /// Writes `events.csv` (ts,user,value) and its halves `left.csv` / `right.csv`, seeded.

@@ -66,6 +66,9 @@ pub struct EngineOptions {
     pub prune_fields: bool,
     /// What `clock = wall` reads instead of the machine's clock (a mock, for tests).
     pub wall_clock: Option<WallClock>,
+    /// Run every script function in the Rhai interpreter, none on the fast path (outputs are
+    /// the same; `eddy bench` quotes the fast path's gain with it).
+    pub rhai_only: bool,
 }
 
 /// What one [`Engine::step`] did.
@@ -244,7 +247,8 @@ impl Engine {
         options: &EngineOptions,
         sink_positions: Option<&BTreeMap<String, crate::io::SinkPosition>>,
     ) -> Result<Self, RunError> {
-        let host = ScriptHost::new(script_limits(options.limits, &graph.doc.limits));
+        let host = ScriptHost::new(script_limits(options.limits, &graph.doc.limits))
+            .with_fast_path(!options.rhai_only);
         let doc = &graph.doc;
         let mut ops = Vec::with_capacity(doc.steps.len());
         for (i, step) in doc.steps.iter().enumerate() {

@@ -129,6 +129,7 @@ impl Script {
         };
         let fast = functions
             .iter()
+            .filter(|_| host.fast_path())
             .filter_map(|(name, arity)| {
                 FastFn::compile_with_limits(&ast, name, *arity, &constants, fast_limits)
                     .map(|f| (name.clone(), *arity, f))

@@ -70,6 +70,9 @@ pub struct ScriptHost {
     strict: Arc<Engine>,
     /// Shared: every compiled script holds a host, and keeps small.
     limits: Arc<ScriptLimits>,
+    /// Whether simple functions may run on the fast path (`false`: every call goes through
+    /// the Rhai interpreter; `eddy bench` measures the fast path's gain with it).
+    fast_path: bool,
 }
 
 impl std::fmt::Debug for ScriptHost {
@@ -111,7 +114,19 @@ impl ScriptHost {
             engine: Arc::new(Self::configured_engine(limits)),
             strict: Arc::new(strict),
             limits: Arc::new(limits),
+            fast_path: true,
         }
+    }
+
+    /// The same host with the fast path switched on or off for the scripts compiled with it.
+    pub fn with_fast_path(mut self, on: bool) -> Self {
+        self.fast_path = on;
+        self
+    }
+
+    /// Whether scripts compiled with this host may run simple functions on the fast path.
+    pub fn fast_path(&self) -> bool {
+        self.fast_path
     }
 
     /// A Rhai engine configured exactly as a host's is (limits, sandbox, helpers), owned by the
