@@ -453,12 +453,25 @@ impl Reader {
         let id = self.string_req(entry, "id").unwrap_or_default();
         let inputs = self.inputs(entry);
         let path = self.string_opt(entry, "path").map(PathBuf::from);
+        // Sinks write plain text: a `.gz` name would hold uncompressed lines under a name that
+        // says otherwise (sources, which read gzip, look past the suffix).
+        let compressed = path.as_deref().is_some_and(|p| crate::graph::without_gz_suffix(p) != p);
+        if compressed {
+            self.errors.push(GraphError::at(
+                entry.place.clone(),
+                "path",
+                "sinks write plain text, not gzip: name the file without `.gz` (compress it after the run)",
+            ));
+        }
         // Like a source, a sink's format may be told by its file's extension.
-        let by_extension = path.as_deref().and_then(SourceFormat::from_extension).and_then(|f| match f {
-            SourceFormat::Csv => Some(SinkFormat::Csv),
-            SourceFormat::Jsonl => Some(SinkFormat::Jsonl),
-            SourceFormat::Json => None,
-        });
+        let by_extension =
+            path.as_deref().filter(|_| !compressed).and_then(SourceFormat::from_extension).and_then(|f| {
+                match f {
+                    SourceFormat::Csv => Some(SinkFormat::Csv),
+                    SourceFormat::Jsonl => Some(SinkFormat::Jsonl),
+                    SourceFormat::Json => None,
+                }
+            });
         let choices =
             [("jsonl", SinkFormat::Jsonl), ("csv", SinkFormat::Csv), ("stdout", SinkFormat::Stdout)];
         let format = match by_extension {

@@ -71,9 +71,10 @@ pub enum SourceFormat {
 }
 
 impl SourceFormat {
-    /// The format a file name's extension suggests, if any.
+    /// The format a file name's extension suggests, if any; a final `.gz` is looked past
+    /// (`events.csv.gz` is CSV, read through gzip).
     pub fn from_extension(path: &std::path::Path) -> Option<Self> {
-        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        match crate::graph::without_gz_suffix(path).extension()?.to_str()?.to_ascii_lowercase().as_str() {
             "csv" => Some(Self::Csv),
             "jsonl" | "ndjson" => Some(Self::Jsonl),
             "json" => Some(Self::Json),

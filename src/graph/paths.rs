@@ -79,6 +79,15 @@ struct Entry {
     canonical: PathBuf,
 }
 
+/// The file name without a final `.gz` (`events.csv.gz` → `events.csv`), which tells the
+/// format of the text inside.
+pub fn without_gz_suffix(path: &Path) -> &Path {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(extension) if extension.eq_ignore_ascii_case("gz") => path.file_stem().map_or(path, Path::new),
+        _ => path,
+    }
+}
+
 /// The canonical form of `path`: an existing path through [`std::fs::canonicalize`]; otherwise
 /// its deepest existing ancestor, canonical, joined with the rest folded lexically.
 pub fn canonical_path(path: &Path) -> PathBuf {
@@ -238,5 +247,12 @@ mod tests {
         assert!(!is_snapshot_name(Path::new("snaps/events.csv")));
         let deep = canonical_path(&dir.path().join("new/dir/../y.csv"));
         assert_eq!(deep, canonical_path(dir.path()).join("new/y.csv"));
+    }
+
+    #[test]
+    fn the_gz_suffix_is_left_out_of_the_name() {
+        assert_eq!(without_gz_suffix(Path::new("a/events.csv.gz")), Path::new("events.csv"));
+        assert_eq!(without_gz_suffix(Path::new("events.CSV.GZ")), Path::new("events.CSV"));
+        assert_eq!(without_gz_suffix(Path::new("events.csv")), Path::new("events.csv"));
     }
 }

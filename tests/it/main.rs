@@ -4,6 +4,7 @@
 
 mod architecture;
 mod cli;
+mod compressed;
 mod conformance;
 mod data_safety;
 #[cfg(feature = "gui")]

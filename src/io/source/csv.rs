@@ -3,14 +3,14 @@
 //!
 //! This is the benchmark's hot path: one reused [`ByteRecord`], the header names built
 //! once as map keys, integers parsed by hand, and the raw text of a row re-read from the
-//! file only when the row is bad.
+//! file only when the row is bad (a gzip file's recent text is kept instead: re-reading
+//! would decompress it from its start for every bad row).
 //!
 //! Line numbers are counted here rather than taken from the parser's `Position::line`,
 //! which points at the previous row's `\n` in a CRLF file and before any blank lines.
 
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use ::csv::{ByteRecord, ReaderBuilder};
@@ -19,6 +19,7 @@ use rhai::{Dynamic, ImmutableString};
 use super::{Row, raw_text};
 use crate::graph::{ColumnType, SourceSpec, TimeFormat};
 use crate::io::error::{IoError, RowError};
+use crate::io::input::Input;
 use crate::io::json::Identifier;
 
 /// Distinct keys a reader keeps to share among rows (a bound on its memory).
@@ -30,7 +31,7 @@ const BUFFER: usize = 256 * 1024;
 /// Reads a CSV file row by row.
 pub(super) struct CsvReader {
     /// The parser, reading through a line tracker.
-    reader: ::csv::Reader<LineTracker<File>>,
+    reader: ::csv::Reader<LineTracker<Input>>,
     /// The file (for errors and for re-reading a bad row's text).
     path: PathBuf,
     /// The record being read, reused.
@@ -61,7 +62,7 @@ impl CsvReader {
     /// Opens the file and reads its header; checks that forced types and the time field
     /// name columns of the header.
     pub(super) fn open(path: &Path, spec: &SourceSpec) -> Result<Self, IoError> {
-        let file = File::open(path).map_err(|e| IoError::file(path, "open", e))?;
+        let file = Input::open(path).map_err(|e| IoError::file(path, "open", e))?;
         let mut reader = ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -76,7 +77,7 @@ impl CsvReader {
                 line,
                 column: column.map(str::to_string),
                 reason,
-                raw: read_raw(path, header_span, &record),
+                raw: read_raw(path, reader.get_ref(), header_span, &record),
             })
         };
         let mut names: Vec<Identifier> = Vec::new();
@@ -301,7 +302,7 @@ impl CsvReader {
 
     /// The raw text of the row last read, re-read from the file.
     pub(super) fn last_raw(&self) -> String {
-        read_raw(&self.path, self.last_span, &self.record)
+        read_raw(&self.path, self.reader.get_ref(), self.last_span, &self.record)
     }
 
     fn row_error(&self, line: u64, column: Option<String>, reason: String) -> RowError {
@@ -309,17 +310,19 @@ impl CsvReader {
     }
 }
 
-/// The raw text of a row (its byte range re-read from the file, without the line
-/// ending), or its fields joined with `,` when the file cannot be read again.
-fn read_raw(path: &Path, (start, end): (u64, u64), record: &ByteRecord) -> String {
-    let read = || -> std::io::Result<Vec<u8>> {
-        let mut file = File::open(path)?;
-        file.seek(SeekFrom::Start(start))?;
-        let mut bytes = Vec::new();
-        file.take(end.saturating_sub(start)).read_to_end(&mut bytes)?;
-        Ok(bytes)
-    };
-    match read() {
+/// The raw text of a row (its byte range, from the tracker's recent text or re-read from the
+/// file, without the line ending), or its fields joined with `,` when the file cannot be
+/// read again.
+fn read_raw(
+    path: &Path,
+    tracker: &LineTracker<Input>,
+    (start, end): (u64, u64),
+    record: &ByteRecord,
+) -> String {
+    if let Some(bytes) = tracker.recent_span(start, end) {
+        return raw_text(bytes);
+    }
+    match Input::read_span(path, start, end) {
         Ok(bytes) => raw_text(&bytes),
         Err(_) => {
             let fields: Vec<_> = record.iter().map(String::from_utf8_lossy).collect();
@@ -334,7 +337,7 @@ fn read_raw(path: &Path, (start, end): (u64, u64), record: &ByteRecord) -> Strin
 /// CRLF file that is the previous row's `\n`, and blank lines before the record are
 /// counted in. So the record's real first byte is found by stepping over line breaks
 /// from there, and its line is counted from the breaks the tracker saw.
-fn locate(record: &ByteRecord, reader: &mut ::csv::Reader<LineTracker<File>>) -> (u64, (u64, u64)) {
+fn locate(record: &ByteRecord, reader: &mut ::csv::Reader<LineTracker<Input>>) -> (u64, (u64, u64)) {
     let looked_from = record.position().map_or(0, ::csv::Position::byte);
     let end = reader.position().byte();
     let tracker = reader.get_mut();
@@ -353,13 +356,32 @@ struct LineTracker<R> {
     breaks: VecDeque<u64>,
     /// `\n` bytes passed so far.
     newlines_before: u64,
+    /// For a compressed file: the last bytes handed out (at most [`RECENT`] after trimming),
+    /// ending at `offset`, so that a bad row's text is at hand.
+    recent: Option<Vec<u8>>,
+}
+
+/// Bytes of recent text a tracker keeps for a compressed file (a row longer than this is
+/// re-read by decompressing the file again).
+const RECENT: usize = 4 * BUFFER;
+
+impl LineTracker<Input> {
+    fn new(inner: Input) -> Self {
+        let recent = inner.is_compressed().then(|| Vec::with_capacity(2 * RECENT));
+        LineTracker { inner, offset: 0, breaks: VecDeque::with_capacity(4096), newlines_before: 0, recent }
+    }
+
+    /// The bytes from `start` to `end` if they are among the recent text kept.
+    fn recent_span(&self, start: u64, end: u64) -> Option<&[u8]> {
+        let recent = self.recent.as_ref()?;
+        let base = self.offset.checked_sub(recent.len() as u64)?;
+        let from = usize::try_from(start.checked_sub(base)?).ok()?;
+        let to = usize::try_from(end.checked_sub(base)?).ok()?;
+        recent.get(from..to)
+    }
 }
 
 impl<R> LineTracker<R> {
-    fn new(inner: R) -> Self {
-        LineTracker { inner, offset: 0, breaks: VecDeque::with_capacity(4096), newlines_before: 0 }
-    }
-
     /// Passes every break before `from` and the run of breaks starting at `from`;
     /// returns the first byte after them (where a record really starts).
     fn pass_breaks(&mut self, from: u64) -> u64 {
@@ -414,6 +436,13 @@ impl<R: Read> Read for LineTracker<R> {
         }
         self.note_breaks(base, chunks.remainder());
         self.offset += n as u64;
+        if let Some(recent) = &mut self.recent {
+            if recent.len() + n > 2 * RECENT {
+                let keep = RECENT.min(recent.len());
+                recent.drain(..recent.len() - keep);
+            }
+            recent.extend_from_slice(&buf[..n]);
+        }
         Ok(n)
     }
 }

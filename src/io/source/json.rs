@@ -5,7 +5,7 @@
 //! [`IoError::Unreadable`] naming serde_json's line and column, whatever the policy: there is
 //! no telling where the next element would start.
 
-use std::fs::File;
+use crate::io::input::Input;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -51,7 +51,7 @@ pub(super) struct JsonReader {
 impl JsonReader {
     /// Reads the whole file (its elements are parsed one at a time, as asked for).
     pub(super) fn open(path: &Path) -> Result<Self, IoError> {
-        let mut file = File::open(path).map_err(|e| IoError::file(path, "open", e))?;
+        let mut file = Input::open(path).map_err(|e| IoError::file(path, "open", e))?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(|e| IoError::file(path, "read", e))?;
         let pos = if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };

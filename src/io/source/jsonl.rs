@@ -1,7 +1,7 @@
 //! The JSON Lines reader: each non-blank line one JSON object. A line that is not an
 //! object, is not valid JSON, or holds an integer beyond i64 is a bad row.
 
-use std::fs::File;
+use crate::io::input::Input;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
@@ -17,7 +17,7 @@ const BUFFER: usize = 256 * 1024;
 /// Reads a JSON Lines file row by row.
 pub(super) struct JsonlReader {
     /// The file, buffered.
-    reader: BufReader<File>,
+    reader: BufReader<Input>,
     /// The file (for errors).
     path: PathBuf,
     /// The line being read, reused.
@@ -33,7 +33,7 @@ pub(super) struct JsonlReader {
 impl JsonlReader {
     /// Opens the file.
     pub(super) fn open(path: &Path) -> Result<Self, IoError> {
-        let file = File::open(path).map_err(|e| IoError::file(path, "open", e))?;
+        let file = Input::open(path).map_err(|e| IoError::file(path, "open", e))?;
         Ok(JsonlReader {
             reader: BufReader::with_capacity(BUFFER, file),
             path: path.to_path_buf(),
