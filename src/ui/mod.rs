@@ -3,7 +3,7 @@
 //! - [`Workbench`]: the app (document, canvas, history, panels); [`UiCommand`] drives it.
 //! - `editor`: the node graph (egui-snarl): node payload, conversion, viewer, palette.
 //! - `panels`: inspector and script editor.
-//! - `theme`: every colour.
+//! - `theme`: every colour, and the fonts.
 
 mod app;
 pub mod editor;
@@ -13,6 +13,19 @@ pub mod theme;
 use std::path::Path;
 
 pub use app::{UiCommand, Workbench, WorkbenchOptions};
+
+/// A count with thin spaces between thousands (`1 000 000`), as the canvas shows counters.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 * 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('\u{2009}');
+        }
+        out.push(digit);
+    }
+    out
+}
 
 /// Whether this machine has a display a window could open on.
 pub fn display_available() -> bool {
@@ -43,4 +56,14 @@ pub fn run_workbench(file: &Path) -> anyhow::Result<()> {
         }),
     )
     .map_err(|e| anyhow::anyhow!("the workbench window could not open: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        let shown: Vec<String> =
+            [0, 999, 1_000, 65_536, 1_000_000].into_iter().map(super::thousands).collect();
+        assert_eq!(shown, ["0", "999", "1\u{2009}000", "65\u{2009}536", "1\u{2009}000\u{2009}000"]);
+    }
 }

@@ -87,3 +87,81 @@ pub fn syntax(visuals: &Visuals) -> SyntaxColors {
         }
     }
 }
+
+/// The fonts the workbench draws with: egui's own, then a subset of DejaVu Sans
+/// (`assets/fonts/`) for the symbols they lack (arrows, `≥`, `⚠`, …), so that no text shows
+/// a missing-glyph box.
+pub fn fonts() -> eframe::egui::FontDefinitions {
+    use eframe::egui::{FontData, FontDefinitions, FontFamily};
+    let mut fonts = FontDefinitions::default();
+    fonts.font_data.insert(
+        SYMBOLS_FONT.to_owned(),
+        std::sync::Arc::new(FontData::from_static(include_bytes!(
+            "../../assets/fonts/DejaVuSans-symbols.ttf"
+        ))),
+    );
+    for family in [FontFamily::Proportional, FontFamily::Monospace] {
+        fonts.families.entry(family).or_default().push(SYMBOLS_FONT.to_owned());
+    }
+    fonts
+}
+
+/// The name the symbols font is registered under.
+const SYMBOLS_FONT: &str = "eddy-symbols";
+
+#[cfg(test)]
+mod tests {
+    use eframe::egui::{self, FontFamily, FontId};
+
+    /// Every character outside ASCII that the code's text can show (comments left out).
+    fn shown_characters() -> std::collections::BTreeSet<char> {
+        fn walk(dir: &std::path::Path, out: &mut std::collections::BTreeSet<char>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    for line in std::fs::read_to_string(&path).unwrap().lines() {
+                        let code = line.trim_start();
+                        if code.starts_with("//") {
+                            continue;
+                        }
+                        out.extend(code.chars().filter(|c| !c.is_ascii()));
+                    }
+                }
+            }
+        }
+        let mut chars = std::collections::BTreeSet::new();
+        walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut chars);
+        chars
+    }
+
+    #[test]
+    fn every_character_the_workbench_shows_has_a_glyph() {
+        let ctx = egui::Context::default();
+        ctx.set_fonts(super::fonts());
+        // Fonts set now are used from the next pass on.
+        for _ in 0..2 {
+            ctx.run_ui(egui::RawInput::default(), |_| {}).textures_delta.clear();
+        }
+        // `has_glyph` is unreliable (a character drawn by the face that also draws the
+        // replacement box counts as missing), so compare what is drawn: a missing character is
+        // drawn as the box a private-use character gets.
+        let drawn = |c: char, font: &FontId| {
+            let galley = ctx
+                .fonts_mut(|fonts| fonts.layout_no_wrap(c.to_string(), font.clone(), egui::Color32::WHITE));
+            galley.rows.first().and_then(|row| row.glyphs.first()).map(|glyph| glyph.uv_rect)
+        };
+        let mut missing = Vec::new();
+        for family in [FontFamily::Proportional, FontFamily::Monospace] {
+            let font = FontId::new(14.0, family.clone());
+            let the_box = drawn('\u{E000}', &font);
+            for c in shown_characters() {
+                if drawn(c, &font) == the_box {
+                    missing.push(format!("{family:?} {c} U+{:04X}", c as u32));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "no glyph for:\n{}", missing.join("\n"));
+    }
+}

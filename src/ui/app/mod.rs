@@ -334,6 +334,8 @@ impl eframe::App for Workbench {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         if self.ctx.is_none() {
             self.ctx = Some(ctx.clone());
+            // egui's fonts lack symbols the workbench shows (→, ⊡, ✓): see `theme::fonts`.
+            ctx.set_fonts(crate::ui::theme::fonts());
         }
         self.replay.poll();
         let now = ctx.input(|i| i.time);

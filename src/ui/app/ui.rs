@@ -291,10 +291,17 @@ impl Workbench {
         let mut activity = BTreeMap::new();
         if let Some(view) = &view {
             for counts in view.steps.iter() {
-                let keys = counts.keys.map(|k| format!(" · {k} keys")).unwrap_or_default();
+                let keys = counts
+                    .keys
+                    .map(|k| format!(" · {} keys", crate::ui::thousands(k as u64)))
+                    .unwrap_or_default();
                 activity.insert(
                     counts.step.clone(),
-                    format!("in {} · out {}{keys}", counts.items_in, counts.items_out),
+                    format!(
+                        "in {} · out {}{keys}",
+                        crate::ui::thousands(counts.items_in),
+                        crate::ui::thousands(counts.items_out)
+                    ),
                 );
             }
             for sink in view.sinks.iter() {

@@ -140,7 +140,7 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
                         .selectable(false)
                         .sense(Sense::click()),
                 ) | ui.add(
-                    egui::Label::new(RichText::new(data.kind_label()).small().color(accent))
+                    egui::Label::new(RichText::new(data.kind_label()).size(NODE_SMALL_TEXT).color(accent))
                         .selectable(false)
                         .sense(Sense::click()),
                 )
@@ -173,7 +173,7 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
                 PinInfo::circle().with_fill(theme::error(ui.visuals()))
             }
             _ => {
-                ui.label(RichText::new(node.input_label(pin.id.input)).small());
+                ui.label(RichText::new(node.input_label(pin.id.input)).size(NODE_SMALL_TEXT));
                 PinInfo::circle().with_fill(accent)
             }
         }
@@ -182,7 +182,7 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
     #[expect(refining_impl_trait, reason = "the pins are always egui-snarl's PinInfo")]
     fn show_output(&mut self, pin: &OutPin, ui: &mut egui::Ui, snarl: &mut Snarl<EditorNode>) -> PinInfo {
         let Some(node) = snarl.get_node(pin.id.node) else { return PinInfo::circle() };
-        ui.label(RichText::new(node.output_label(pin.id.output)).small());
+        ui.label(RichText::new(node.output_label(pin.id.output)).size(NODE_SMALL_TEXT));
         PinInfo::circle().with_fill(theme::node_accent(tone(node), ui.visuals()))
     }
 
@@ -200,20 +200,28 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
     ) {
         let Some(data) = snarl.get_node(node) else { return };
         ui.vertical(|ui| {
-            ui.set_max_width(220.0);
-            let summary =
-                egui::Label::new(RichText::new(data.summary()).small().color(theme::weak_text(ui.visuals())))
-                    .truncate()
-                    .sense(Sense::click());
+            // Narrow enough that nodes laid out a column apart (230 px, `graph::layout`) never
+            // overlap, whatever the counters say (long text is cut with `…`, whole on hover).
+            ui.set_max_width(NODE_BODY_WIDTH);
+            let summary = egui::Label::new(
+                RichText::new(data.summary()).size(NODE_SMALL_TEXT).color(theme::weak_text(ui.visuals())),
+            )
+            .truncate()
+            .sense(Sense::click());
             if ui.add(summary).clicked() {
                 self.actions.push(EditorAction::Inspect(node));
             }
             if let Some(activity) = self.activity.get(data.id()) {
-                ui.label(RichText::new(activity).small().color(theme::node_accent(tone(data), ui.visuals())));
+                let text = RichText::new(activity)
+                    .size(NODE_SMALL_TEXT)
+                    .color(theme::node_accent(tone(data), ui.visuals()));
+                ui.add(egui::Label::new(text).truncate());
             }
             if self.failed == Some(data.id()) {
                 ui.label(
-                    RichText::new("⚠ the replay stopped here").small().color(theme::error(ui.visuals())),
+                    RichText::new("⚠ the replay stopped here")
+                        .size(NODE_SMALL_TEXT)
+                        .color(theme::error(ui.visuals())),
                 );
             }
             if let Some(count) = self.problems.get(data.id()).filter(|n| **n > 0) {
@@ -221,8 +229,10 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
                     if *count == 1 { "⚠ 1 problem".to_owned() } else { format!("⚠ {count} problems") };
                 if ui
                     .add(
-                        egui::Label::new(RichText::new(text).small().color(theme::error(ui.visuals())))
-                            .sense(Sense::click()),
+                        egui::Label::new(
+                            RichText::new(text).size(NODE_SMALL_TEXT).color(theme::error(ui.visuals())),
+                        )
+                        .sense(Sense::click()),
                     )
                     .clicked()
                 {
@@ -347,6 +357,18 @@ impl EditorViewer<'_> {
     }
 }
 
+/// The size of a node's small text (kinds, pins, summaries, counters) at 1:1: egui's small
+/// text (9 px) loses glyphs (`_`, `.`) once the canvas is zoomed out.
+const NODE_SMALL_TEXT: f32 = 10.5;
+
+/// The widest a node's body grows.
+const NODE_BODY_WIDTH: f32 = 150.0;
+
+/// The smallest zoom Fit picks: below about 0.8, egui drops thin strokes of node text (`_`
+/// in `by_sensor`, the `.` of file names), as seen under Xvfb at 1280×800; 0.85 keeps a
+/// margin. A graph too wide for it scrolls instead.
+const MIN_FIT_SCALE: f32 = 0.85;
+
 /// A transform that shows `content` (canvas coordinates) inside `view` (screen coordinates),
 /// with a margin, never zoomed in past 1:1 nor out so far that text is unreadable; a graph too
 /// big for that starts at the view's left edge (sources first) and scrolls.
@@ -354,7 +376,7 @@ pub fn fit_transform(content: Rect, view: Rect) -> TSTransform {
     let content = content.expand(30.0);
     let scale = (view.width() / content.width().max(1.0))
         .min(view.height() / content.height().max(1.0))
-        .clamp(0.75, 1.0);
+        .clamp(MIN_FIT_SCALE, 1.0);
     let mut translation = view.center().to_vec2() - content.center().to_vec2() * scale;
     if content.width() * scale > view.width() {
         translation.x = view.left() - content.left() * scale;
@@ -362,7 +384,9 @@ pub fn fit_transform(content: Rect, view: Rect) -> TSTransform {
     if content.height() * scale > view.height() {
         translation.y = view.top() - content.top() * scale;
     }
-    TSTransform::new(translation, scale)
+    // Whole pixels: at a fractional offset, thin strokes at the bottom of a text row (`_`)
+    // fall outside the node's clip and vanish.
+    TSTransform::new(translation.round(), scale)
 }
 
 /// The accent of pins and headers, exposed for the inspector's header.
