@@ -155,6 +155,22 @@ fn unknown_key_hint(key: &str, known: &[&str]) -> String {
 const SINK_KEYS: [&str; 4] = ["id", "inputs", "format", "path"];
 const STEP_COMMON_KEYS: [&str; 3] = ["id", "op", "inputs"];
 
+/// Whether `key` is one the document model holds for an entry of `section` (`clock`, `limits`,
+/// `sources`, `steps`, `sinks`): for steps, a setting of any operator. A key that is not (a
+/// typo like `feild`) is the user's text, which writing over a file keeps as written.
+pub(super) fn is_model_key(section: &str, key: &str) -> bool {
+    match section {
+        "clock" => CLOCK_KEYS.contains(&key),
+        "limits" => super::LIMITS_KEYS.contains(&key),
+        "sources" => SOURCE_KEYS.contains(&key),
+        "sinks" => SINK_KEYS.contains(&key),
+        "steps" => {
+            STEP_COMMON_KEYS.contains(&key) || OpKind::ALL.iter().any(|op| op_settings(*op).contains(&key))
+        }
+        _ => false,
+    }
+}
+
 /// The settings (besides id, op, inputs) each operator accepts.
 pub fn op_settings(op: OpKind) -> &'static [&'static str] {
     match op {

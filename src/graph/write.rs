@@ -58,22 +58,12 @@ pub fn to_toml_over(doc: &PipelineDoc, original: &str, renamed: &BTreeMap<String
     patch_value(old.as_table_mut(), "format_version", fresh.get("format_version"));
     match fresh.get("clock") {
         Some(clock) => patch_table(old.as_table_mut(), "clock", clock),
-        None => {
-            // An explicit `[clock]` that says what the default says stays as written.
-            let explicit_default = old
-                .get("clock")
-                .and_then(Item::as_table)
-                .is_some_and(|t| t.iter().all(|(k, v)| is_default_setting(k, v)));
-            if !explicit_default {
-                old.remove("clock");
-            }
-        }
+        // An explicit `[clock]` that says what the default says stays as written.
+        None => clear_table(old.as_table_mut(), "clock"),
     }
     match fresh.get("limits") {
         Some(limits) => patch_table(old.as_table_mut(), "limits", limits),
-        None => {
-            old.remove("limits");
-        }
+        None => clear_table(old.as_table_mut(), "limits"),
     }
     for section in ["sources", "steps", "sinks"] {
         patch_section(&mut old, &fresh, section, renamed);
@@ -287,19 +277,43 @@ fn patch_value(table: &mut Table, key: &str, fresh: Option<&Item>) {
 
 fn patch_table(parent: &mut Table, key: &str, fresh: &Item) {
     match (parent.get_mut(key).and_then(Item::as_table_mut), fresh.as_table()) {
-        (Some(old), Some(fresh)) => patch_entry(old, fresh),
+        (Some(old), Some(fresh)) => patch_entry(old, fresh, key),
         _ => {
             parent.insert(key, fresh.clone());
         }
     }
 }
 
-/// Makes `old` hold exactly `fresh`'s keys and values, keeping what is unchanged as written.
-fn patch_entry(old: &mut Table, fresh: &Table) {
+/// Removes from the table `key` of `parent` every setting the model holds that is not a
+/// default, and the table itself when nothing is left (keys the model does not know stay).
+fn clear_table(parent: &mut Table, key: &str) {
+    let Some(table) = parent.get_mut(key).and_then(Item::as_table_mut) else {
+        parent.remove(key);
+        return;
+    };
+    let set: Vec<String> = table
+        .iter()
+        .filter(|(k, v)| super::file::is_model_key(key, k) && !is_default_setting(k, v))
+        .map(|(k, _)| k.to_owned())
+        .collect();
+    for name in set {
+        table.remove(&name);
+    }
+    if table.is_empty() {
+        parent.remove(key);
+    }
+}
+
+/// Makes `old` (an entry of `section`) hold `fresh`'s keys and values, keeping what is
+/// unchanged as written. Keys the model does not know (a typo like `feild`, which the Problems
+/// panel lists) are the user's text and stay: saving never drops what it cannot show.
+fn patch_entry(old: &mut Table, fresh: &Table, section: &str) {
     // Keys the canonical form leaves out because they say the default are kept as written.
     let stale: Vec<String> = old
         .iter()
-        .filter(|(k, v)| !fresh.contains_key(k) && !is_default_setting(k, v))
+        .filter(|(k, v)| {
+            !fresh.contains_key(k) && !is_default_setting(k, v) && super::file::is_model_key(section, k)
+        })
         .map(|(k, _)| k.to_owned())
         .collect();
     for key in stale {
@@ -339,7 +353,7 @@ fn patch_section(
         });
         match matched.and_then(Option::take) {
             Some(mut table) => {
-                patch_entry(&mut table, &fresh_table);
+                patch_entry(&mut table, &fresh_table, section);
                 result.push(table);
             }
             None => result.push(fresh_table),
@@ -541,6 +555,31 @@ path = "out.jsonl"
             .map(|s| text.find(s).unwrap())
             .collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    }
+
+    #[test]
+    fn keys_the_model_does_not_know_are_kept_when_writing_over_a_file() {
+        // A typo in a step, a source and the clock: the reader lists them as problems; saving
+        // after an edit keeps them as written (and drops a known key the edit cleared).
+        let typos = FILE
+            .replace("field = \"user\"\n", "field = \"user\"\nfeild = \"user_id\"   # typo\n")
+            .replace("format_version = 1\n", "format_version = 1\n\n[clock]\nmode = \"wall\"\nmood = \"x\"\n")
+            .replace("path = \"clicks.csv\"", "path = \"clicks.csv\"\ntime_feild = \"ts\"");
+        let partial = crate::graph::parse_lenient(&typos, Path::new("t.toml")).unwrap();
+        assert_eq!(partial.problems.len(), 3, "{:?}", partial.problems);
+        let mut doc = partial.doc;
+        assert_eq!(to_toml_over(&doc, &typos, &BTreeMap::new()), typos);
+        doc.steps[0].field = None;
+        doc.steps[1].script = Some("fn mapper(s, v) { [s, v] }\n".into());
+        let text = to_toml_over(&doc, &typos, &BTreeMap::new());
+        for kept in ["feild = \"user_id\"   # typo", "mood = \"x\"", "time_feild = \"ts\""] {
+            assert!(text.contains(kept), "`{kept}` dropped:\n{text}");
+        }
+        assert!(!text.contains("field = \"user\"\n"), "a cleared setting stays:\n{text}");
+        // Back to the default clock: `mode` goes, the unknown key stays.
+        doc.clock = Default::default();
+        let text = to_toml_over(&doc, &typos, &BTreeMap::new());
+        assert!(text.contains("[clock]\nmood = \"x\"\n") && !text.contains("wall"), "{text}");
     }
 
     #[test]
