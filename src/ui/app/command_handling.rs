@@ -87,6 +87,9 @@ pub enum UiCommand {
     Refused(String),
     /// The user confirmed that unsaved changes may be lost: go on with this.
     Discard(Box<UiCommand>),
+    /// Save the changes first (asking where, when untitled); go on with this only once they
+    /// are saved.
+    SaveThen(Box<UiCommand>),
 }
 
 impl Workbench {
@@ -112,7 +115,28 @@ impl Workbench {
                     self.file_dialog = Some(FileDialog::new(FileDialogMode::SaveAs, self.dialog_start()));
                 }
             },
-            UiCommand::SaveAs(path) => self.save_or_report(&path, now),
+            UiCommand::SaveAs(path) => {
+                self.save_or_report(&path, now);
+                // A "Save" chosen in the unsaved-changes dialog of an untitled pipeline.
+                if !self.is_dirty()
+                    && let Some(next) = self.after_save.take()
+                {
+                    self.apply(next, now);
+                }
+            }
+            UiCommand::SaveThen(next) => match self.document.file.clone() {
+                Some(path) => {
+                    self.save_or_report(&path, now);
+                    // A failed save has said why; the changes and the command wait.
+                    if !self.is_dirty() {
+                        self.apply(*next, now);
+                    }
+                }
+                None => {
+                    self.after_save = Some(*next);
+                    self.file_dialog = Some(FileDialog::new(FileDialogMode::SaveAs, self.dialog_start()));
+                }
+            },
             UiCommand::SaveAsDialog => {
                 self.file_dialog = Some(FileDialog::new(FileDialogMode::SaveAs, self.dialog_start()));
             }

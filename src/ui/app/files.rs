@@ -197,9 +197,11 @@ impl Workbench {
         }
         self.recent.add(path);
         if moved || !self.document.read_problems.is_empty() {
-            // Check again: relative paths now start from the new folder, and the file's own
-            // problems are gone with what was written over them.
-            self.document.read_problems.clear();
+            // Check again: relative paths now start from the new folder, and of the file's own
+            // problems only those still in the text are left (an unknown key is kept as written).
+            let written = self.document.original_text.as_deref().unwrap_or_default();
+            self.document.read_problems =
+                parse_lenient(written, path).map(|p| p.problems).unwrap_or_default();
             self.checked = None;
             self.check_due = super::CheckDue::Now;
         }

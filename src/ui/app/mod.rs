@@ -92,6 +92,9 @@ pub struct Workbench {
     file_dialog: Option<FileDialog>,
     /// Waiting for "discard unsaved changes?" before doing this.
     confirm_discard: Option<UiCommand>,
+    /// What to do once the Save As dialog opened by "Save" in the unsaved-changes dialog has
+    /// saved (dropped when that dialog is closed).
+    after_save: Option<UiCommand>,
     recent: RecentFiles,
     replay: Replay,
     /// The egui context, for the session's waker (set on the first frame).
@@ -138,6 +141,7 @@ impl Workbench {
             toast: None,
             file_dialog: None,
             confirm_discard: None,
+            after_save: None,
             recent: RecentFiles::load(options.config_dir),
             replay: Replay::new(),
             ctx: None,

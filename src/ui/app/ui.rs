@@ -647,8 +647,13 @@ impl Workbench {
             let mut close = false;
             egui::Modal::new(egui::Id::new("discard")).show(&ctx, |ui| {
                 ui.heading("Unsaved changes");
-                ui.label("The pipeline has changes that are not saved. Discard them?");
+                ui.label("The pipeline has changes that are not saved.");
                 ui.horizontal(|ui| {
+                    let save = if self.document.file.is_some() { "Save" } else { "Save As…" };
+                    if ui.button(save).clicked() {
+                        self.pending.push(UiCommand::SaveThen(Box::new(command.clone())));
+                        close = true;
+                    }
                     if ui.button("Discard changes").clicked() {
                         self.pending.push(UiCommand::Discard(Box::new(command.clone())));
                         close = true;
@@ -730,6 +735,7 @@ impl Workbench {
         }
         if !open {
             self.file_dialog = None;
+            self.after_save = None;
         }
     }
 }
