@@ -2,13 +2,15 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::RecoveryOptions;
 use crate::engine::{
-    Engine, EngineOptions, ResumePoint, RunError, SnapshotWriter, StepOutcome, load_and_check_with,
+    Engine, EngineOptions, LiveStep, ResumePoint, RunError, SnapshotWriter, StepOutcome, load_and_check_with,
     read_snapshot_file, resolve_snapshot_path,
 };
 
@@ -51,16 +53,30 @@ pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions) -> u8 {
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
     });
-    let result = drive(&mut engine, progress.as_ref(), started, file, recovery, writer.as_mut());
+    let stop = stop_on_signals();
+    let result = drive(&mut engine, progress.as_ref(), started, file, recovery, writer.as_mut(), &stop);
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }
     match result {
         Ok(()) => {
             if !quiet {
+                if let Some(signal) = stop.signal() {
+                    eprintln!(
+                        "stopped by {signal}: the sinks are flushed{}",
+                        match writer {
+                            Some(_) => " and a snapshot was written",
+                            None => "",
+                        }
+                    );
+                }
                 eprint!("{}", summary(&engine, started.elapsed()));
             }
-            0
+            // A live run is meant to be stopped so; a replay stopped early did not finish.
+            match stop.signal() {
+                Some(signal) if !engine.has_live_source() => signal.exit_code(),
+                _ => 0,
+            }
         }
         Err(e) => {
             // Keep what was produced before the failure.
@@ -113,6 +129,13 @@ fn prepare(
     Ok((resume, writer))
 }
 
+/// How long a live run waits for its stream before checking its timers, a stop request and
+/// its sinks again.
+const LIVE_WAIT: Duration = Duration::from_millis(20);
+
+/// The longest a live run keeps emitted items in its sinks' buffers (README, "Live streams").
+const LIVE_FLUSH_EVERY: Duration = Duration::from_millis(50);
+
 fn drive(
     engine: &mut Engine,
     progress: Option<&ProgressBar>,
@@ -120,11 +143,30 @@ fn drive(
     file: &Path,
     recovery: &RecoveryOptions,
     mut writer: Option<&mut SnapshotWriter>,
+    stop: &StopRequest,
 ) -> Result<(), RunError> {
+    let live = engine.has_live_source();
+    let mut flushed = Instant::now();
     loop {
-        match engine.step()? {
-            StepOutcome::Ended | StepOutcome::Finished => return Ok(()),
-            StepOutcome::Event { .. } => {
+        if stop.take() {
+            // Stop reading; a snapshot to resume from, then the sinks flushed.
+            if let Some(writer) = writer.as_deref_mut() {
+                let snapshot = engine.snapshot()?;
+                writer.write(&snapshot, engine.graph(), file)?;
+            }
+            return engine.flush();
+        }
+        let outcome = if live {
+            match engine.step_live(LIVE_WAIT)? {
+                LiveStep::Stepped(outcome) => Some(outcome),
+                LiveStep::Idle => None,
+            }
+        } else {
+            Some(engine.step()?)
+        };
+        match outcome {
+            Some(StepOutcome::Ended | StepOutcome::Finished) => return Ok(()),
+            Some(StepOutcome::Event { .. }) => {
                 let events = engine.stats().events_in;
                 if let (Some(every), Some(writer)) = (recovery.interval(), writer.as_deref_mut())
                     && events.is_multiple_of(every)
@@ -146,9 +188,116 @@ fn drive(
                     bar.set_message(format!("{events} events  {rate:.0} events/s  clock {clock}"));
                 }
             }
+            None => {}
+        }
+        if live && flushed.elapsed() >= LIVE_FLUSH_EVERY {
+            engine.flush()?;
+            flushed = Instant::now();
         }
     }
 }
+
+/// Set when SIGINT or SIGTERM asks the run to stop: it stops between two events, writes a
+/// snapshot when snapshots are on, flushes its sinks and exits 0. A second SIGINT ends the
+/// process at once (exit 130), for a run stuck in a script.
+struct StopRequest {
+    interrupt: Arc<AtomicBool>,
+    terminate: Arc<AtomicBool>,
+    /// Set by the run once it has seen the request and is stopping (a final snapshot may
+    /// take a while): the watchdog then lets it finish.
+    seen: Arc<AtomicBool>,
+}
+
+impl StopRequest {
+    fn requested(&self) -> bool {
+        self.interrupt.load(Ordering::Relaxed) || self.terminate.load(Ordering::Relaxed)
+    }
+
+    /// Whether a request came, saying that the run has seen it.
+    fn take(&self) -> bool {
+        let requested = self.requested();
+        if requested {
+            self.seen.store(true, Ordering::Relaxed);
+        }
+        requested
+    }
+
+    /// Which signal asked, if one did.
+    fn signal(&self) -> Option<Signal> {
+        if self.terminate.load(Ordering::Relaxed) {
+            Some(Signal::Terminate)
+        } else if self.interrupt.load(Ordering::Relaxed) {
+            Some(Signal::Interrupt)
+        } else {
+            None
+        }
+    }
+}
+
+/// A signal that stopped a run.
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    Interrupt,
+    Terminate,
+}
+
+impl Signal {
+    /// The shell's code for a process ended by the signal (128 + its number).
+    fn exit_code(self) -> u8 {
+        match self {
+            Self::Interrupt => 130,
+            Self::Terminate => 143,
+        }
+    }
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Interrupt => "SIGINT",
+            Self::Terminate => "SIGTERM",
+        })
+    }
+}
+
+/// Installs the handlers of [`StopRequest`] (without them, a signal ends the run as before).
+fn stop_on_signals() -> StopRequest {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let terminate = Arc::new(AtomicBool::new(false));
+    // The second SIGINT: the conditional exit runs before the flag is set again.
+    let _ = signal_hook::flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&interrupt));
+    let _ = signal_hook::flag::register(SIGINT, Arc::clone(&interrupt));
+    let _ = signal_hook::flag::register(SIGTERM, Arc::clone(&terminate));
+    let seen = Arc::new(AtomicBool::new(false));
+    let request = StopRequest {
+        interrupt: Arc::clone(&interrupt),
+        terminate: Arc::clone(&terminate),
+        seen: Arc::clone(&seen),
+    };
+    // A run blocked where it cannot look at the request (waiting for a CSV header on standard
+    // input that never comes) still ends: a signal is honoured within a few seconds.
+    let watchdog = StopRequest { interrupt, terminate, seen };
+    let _ = std::thread::Builder::new().name("eddy-stop-watchdog".into()).spawn(move || {
+        while !watchdog.requested() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(STOP_GRACE);
+        if watchdog.seen.load(Ordering::Relaxed) {
+            return;
+        }
+        let code = watchdog.signal().map_or(1, Signal::exit_code);
+        eprintln!(
+            "error: the run did not stop within {} s of the signal; ended without flushing",
+            STOP_GRACE.as_secs()
+        );
+        std::process::exit(i32::from(code));
+    });
+    request
+}
+
+/// How long a stop request may take before the process ends regardless.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// The end-of-run report: events per source, items in/out per step, items per sink,
 /// bad rows, timers fired, elapsed time.

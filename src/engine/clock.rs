@@ -49,6 +49,12 @@ impl Clock {
         self.now
     }
 
+    /// What the wall clock reads now (whatever the mode): when a live run's next timer is due
+    /// in real time.
+    pub fn read_wall(&self) -> i64 {
+        (self.wall)()
+    }
+
     /// Which clock this is.
     pub fn mode(&self) -> ClockMode {
         self.mode

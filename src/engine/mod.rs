@@ -19,12 +19,13 @@ mod timers;
 mod trace;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use rhai::Dynamic;
 
 use crate::graph::{GraphError, GraphErrors, LimitsSpec, OpKind, PipelineDoc, Place, StreamRef, ValidGraph};
 use crate::io::{
-    CaptureHandle, CaptureSink, CheckedSink, EventFeed, IoError, Sink, Source, SourceEvent, open_sink,
+    CaptureHandle, CaptureSink, CheckedSink, EventFeed, IoError, Polled, Sink, Source, SourceEvent, open_sink,
 };
 use crate::ops::{Item, Key, OpContext, Operator, Output, ValueUse};
 use crate::script::{ScriptHost, ScriptLimits, set_script_clock};
@@ -69,6 +70,25 @@ pub struct EngineOptions {
     /// Run every script function in the Rhai interpreter, none on the fast path (outputs are
     /// the same; `eddy bench` quotes the fast path's gain with it).
     pub rhai_only: bool,
+}
+
+/// What one [`Engine::step_live`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveStep {
+    /// An event (or the end of input), as [`Engine::step`] says.
+    Stepped(StepOutcome),
+    /// No event came in time; in wall mode, the timers due by the machine's clock fired.
+    Idle,
+}
+
+/// Which source the next event comes from.
+enum Next {
+    /// This source's head.
+    Source(usize),
+    /// Every source has ended.
+    Ended,
+    /// A live source has not sent its next row yet, and no other source has one.
+    Pending,
 }
 
 /// What one [`Engine::step`] did.
@@ -289,7 +309,8 @@ impl Engine {
         let mut projections = vec![None; doc.sources.len()];
         for (index, spec) in doc.sources.iter().enumerate() {
             let mut source = Source::open(spec, &graph.base_dir)?;
-            if options.prune_fields {
+            // Standard input's records stay whole: an error about one cannot read it again.
+            if options.prune_fields && !spec.is_stdin() {
                 let targets = &source_targets[index];
                 // A source read only by a `key_on` of one of its fields: the source reads
                 // the key itself, and records keep only what is read after the key_on.
@@ -475,16 +496,66 @@ impl Engine {
     }
 
     /// Processes the next source event to quiescence (with the timers it makes due), or
-    /// end of input when the sources are exhausted.
+    /// end of input when the sources are exhausted. A live source is waited for.
     pub fn step(&mut self) -> Result<StepOutcome, RunError> {
         if self.ended {
             return Ok(StepOutcome::Finished);
         }
         set_script_clock(self.clock.now());
-        let Some(index) = self.next_source()? else {
-            self.end_of_input()?;
-            return Ok(StepOutcome::Ended);
-        };
+        match self.next_source(None)? {
+            Next::Source(index) => self.take_event(index),
+            Next::Ended | Next::Pending => {
+                self.end_of_input()?;
+                Ok(StepOutcome::Ended)
+            }
+        }
+    }
+
+    /// One step of a live run: the next event if one is at hand or arrives within `wait`;
+    /// else [`LiveStep::Idle`], after firing, in wall mode, the timers the machine's clock has
+    /// made due, so that a session closes on time while its stream is quiet (README, "Live
+    /// streams"). The wait ends early when the next timer falls due.
+    pub fn step_live(&mut self, wait: Duration) -> Result<LiveStep, RunError> {
+        if self.ended {
+            return Ok(LiveStep::Stepped(StepOutcome::Finished));
+        }
+        set_script_clock(self.clock.now());
+        let mut next = self.next_source(Some(Duration::ZERO))?;
+        if matches!(next, Next::Pending) {
+            let wait = match (self.clock.mode(), self.timers.next_due()) {
+                (crate::graph::ClockMode::Wall, Some(due)) => {
+                    let until_due = due.saturating_sub(self.clock.read_wall()).max(0);
+                    wait.min(Duration::from_micros(u64::try_from(until_due).unwrap_or(0)))
+                }
+                _ => wait,
+            };
+            next = self.next_source(Some(wait))?;
+        }
+        match next {
+            Next::Source(index) => self.take_event(index).map(LiveStep::Stepped),
+            Next::Ended => {
+                self.end_of_input()?;
+                Ok(LiveStep::Stepped(StepOutcome::Ended))
+            }
+            Next::Pending => {
+                if self.clock.mode() == crate::graph::ClockMode::Wall {
+                    self.clock.advance(None);
+                    set_script_clock(self.clock.now());
+                    self.fire_due_timers()?;
+                }
+                Ok(LiveStep::Idle)
+            }
+        }
+    }
+
+    /// Whether a source is a live stream (standard input), so the run should use
+    /// [`Engine::step_live`].
+    pub fn has_live_source(&self) -> bool {
+        self.sources.iter().any(|slot| slot.source.is_live())
+    }
+
+    /// Takes source `index`'s head event through the dataflow.
+    fn take_event(&mut self, index: usize) -> Result<StepOutcome, RunError> {
         let Some(event) = self.sources[index].head.take() else {
             return Ok(StepOutcome::Finished);
         };
@@ -531,15 +602,23 @@ impl Engine {
     }
 
     /// Fills the source heads and picks the next event: the smallest time, ties by source
-    /// order; an event without a time ranks at the current clock.
-    fn next_source(&mut self) -> Result<Option<usize>, RunError> {
+    /// order; an event without a time ranks at the current clock. With `wait`, a live source
+    /// is given that long to send its next row; a source that has not is passed over
+    /// (`Pending` when no other has an event). Without, every source is waited for.
+    fn next_source(&mut self, wait: Option<Duration>) -> Result<Next, RunError> {
         let mut best: Option<(i64, usize)> = None;
+        let mut pending = false;
         let untimed_rank = self.clock.now().unwrap_or(i64::MIN);
         for (index, slot) in self.sources.iter_mut().enumerate() {
             if slot.head.is_none() && !slot.exhausted {
-                match slot.source.next_event() {
-                    Ok(Some(event)) => slot.head = Some(event),
-                    Ok(None) => slot.exhausted = true,
+                let polled = match wait {
+                    None => slot.source.next_event().map(|e| e.map_or(Polled::Ended, Polled::Event)),
+                    Some(wait) => slot.source.poll_event(wait),
+                };
+                match polled {
+                    Ok(Polled::Event(event)) => slot.head = Some(event),
+                    Ok(Polled::Ended) => slot.exhausted = true,
+                    Ok(Polled::Pending) => pending = true,
                     Err(IoError::Row(error)) => {
                         return Err(RunError::BadRow { source_id: slot.source.id().to_owned(), error });
                     }
@@ -556,10 +635,13 @@ impl Engine {
                 }
             }
         }
-        Ok(best.map(|(_, index)| index))
+        Ok(match best {
+            Some((_, index)) => Next::Source(index),
+            None if pending => Next::Pending,
+            None => Next::Ended,
+        })
     }
 
-    /// Fires the timers due now (the set D), one at a time, each to quiescence.
     fn fire_due_timers(&mut self) -> Result<(), RunError> {
         let Some(now) = self.clock.now() else { return Ok(()) };
         if self.timers.next_due().is_none_or(|due| due > now) {

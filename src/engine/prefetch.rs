@@ -2,10 +2,11 @@
 //! while the engine processes the previous ones. The engine sees exactly the events, bad-row
 //! errors and row positions it would see reading directly; only the work moves to another core.
 
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use crate::io::{EventFeed, IoError, RowError, Source, SourceEvent};
+use crate::io::{EventFeed, IoError, Polled, RowError, Source, SourceEvent};
 
 /// Events per batch handed from the reading thread to the engine.
 const BATCH_EVENTS: usize = 512;
@@ -41,6 +42,8 @@ pub struct Prefetched {
     bytes_consumed: u64,
     bad_rows: u64,
     samples: Vec<RowError>,
+    /// A live stream: each event is handed over as soon as it is read, not in batches.
+    live: bool,
 }
 
 impl Prefetched {
@@ -48,6 +51,7 @@ impl Prefetched {
     pub fn wrap(source: Source) -> Box<dyn EventFeed> {
         Box::new(Self {
             id: source.id().to_owned(),
+            live: source.is_live(),
             state: State::Idle { source: Box::new(source), skip: 0, pass: 0 },
             batch: Vec::new().into_iter(),
             rows_consumed: 0,
@@ -63,10 +67,12 @@ impl Prefetched {
             return Ok(());
         };
         let (sender, receiver) = sync_channel(BATCHES_IN_FLIGHT);
+        // A live stream's rows go one by one: the next may be minutes away.
+        let batch = if self.live { 1 } else { BATCH_EVENTS };
         let name = format!("eddy-source-{}", self.id);
         let thread = std::thread::Builder::new()
             .name(name)
-            .spawn(move || read_ahead(*source, (pass, skip), &sender))
+            .spawn(move || read_ahead(*source, (pass, skip), batch, &sender))
             .map_err(|e| IoError::File {
                 path: std::path::PathBuf::from(&self.id),
                 action: "read (cannot start the reading thread)",
@@ -79,7 +85,7 @@ impl Prefetched {
 
 /// The reading thread's body: batches of events until the end or an error.
 /// `skips`: rows passed over for their position only, then rows skipped as events.
-fn read_ahead(mut source: Source, skips: (u64, u64), sender: &SyncSender<Message>) {
+fn read_ahead(mut source: Source, skips: (u64, u64), batch: usize, sender: &SyncSender<Message>) {
     let samples_sent = |source: &Source, sent: &mut usize| {
         let all = source.bad_row_samples();
         let new = all.get(*sent..).unwrap_or_default().to_vec();
@@ -98,12 +104,12 @@ fn read_ahead(mut source: Source, skips: (u64, u64), sender: &SyncSender<Message
         return;
     }
     loop {
-        let mut events = Vec::with_capacity(BATCH_EVENTS);
+        let mut events = Vec::with_capacity(batch);
         let last = loop {
             match source.next_event() {
                 Ok(Some(event)) => {
                     events.push((event, source.rows_consumed(), source.bytes_consumed()));
-                    if events.len() == BATCH_EVENTS {
+                    if events.len() == batch {
                         break None;
                     }
                 }
@@ -147,17 +153,21 @@ impl Prefetched {
     }
 }
 
-impl EventFeed for Prefetched {
-    fn next_event(&mut self) -> Result<Option<SourceEvent>, IoError> {
+impl Prefetched {
+    /// The next event, waiting at most `wait` for one when it is given (forever when not).
+    fn receive(&mut self, wait: Option<Duration>) -> Result<Polled, IoError> {
         loop {
             if let Some((event, rows, bytes)) = self.batch.next() {
                 self.rows_consumed = rows;
                 self.bytes_consumed = bytes;
-                return Ok(Some(event));
+                return Ok(Polled::Event(event));
             }
             self.start()?;
-            let State::Running { receiver, thread } = &mut self.state else { return Ok(None) };
-            let message = receiver.recv();
+            let State::Running { receiver, thread } = &mut self.state else { return Ok(Polled::Ended) };
+            let message = match wait {
+                None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(wait) => receiver.recv_timeout(wait),
+            };
             let finish = |thread: &mut Option<JoinHandle<()>>| {
                 if let Some(handle) = thread.take() {
                     let _ignored = handle.join();
@@ -183,7 +193,8 @@ impl EventFeed for Prefetched {
                     self.state = State::Done;
                     return Err(error);
                 }
-                Err(_) => {
+                Err(RecvTimeoutError::Timeout) => return Ok(Polled::Pending),
+                Err(RecvTimeoutError::Disconnected) => {
                     finish(thread);
                     self.state = State::Done;
                     return Err(IoError::File {
@@ -194,6 +205,23 @@ impl EventFeed for Prefetched {
                 }
             }
         }
+    }
+}
+
+impl EventFeed for Prefetched {
+    fn next_event(&mut self) -> Result<Option<SourceEvent>, IoError> {
+        match self.receive(None)? {
+            Polled::Event(event) => Ok(Some(event)),
+            Polled::Ended | Polled::Pending => Ok(None),
+        }
+    }
+
+    fn poll_event(&mut self, wait: Duration) -> Result<Polled, IoError> {
+        self.receive(Some(wait))
+    }
+
+    fn is_live(&self) -> bool {
+        self.live
     }
 
     fn rows_consumed(&self) -> u64 {

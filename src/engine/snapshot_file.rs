@@ -424,6 +424,12 @@ impl SnapshotWriter {
         let mut sources = BTreeMap::new();
         for (id, rows) in &snapshot.source_rows {
             let bytes = snapshot.source_bytes.get(id).copied().unwrap_or(0);
+            // Standard input cannot be read again: nothing to prove on resume (README, "Live
+            // streams": a resumed live run goes on from the next row it receives).
+            if graph.doc.sources.iter().any(|s| s.id == *id && s.is_stdin()) {
+                sources.insert(id.clone(), SourceMark { rows: *rows, bytes, xxh3: String::new() });
+                continue;
+            }
             let hasher = self
                 .hashers
                 .get_mut(id)
@@ -549,6 +555,12 @@ pub fn read_snapshot_file(path: &Path, graph: &ValidGraph, pipeline: &Path) -> R
         let Some(mark) = file.sources.get(&source.id) else {
             return Err(bad(format!("it records nothing for source `{}`", source.id)));
         };
+        if source.is_stdin() {
+            // A new stream: none of its rows are to be skipped.
+            source_rows.insert(source.id.clone(), 0);
+            source_bytes.insert(source.id.clone(), 0);
+            continue;
+        }
         let full = graph.resolve(&source.path);
         let mut hasher = PrefixHasher::new(full.clone());
         let digest = hasher.advance_to(mark.bytes).map_err(|e| {

@@ -24,7 +24,7 @@ pub use layout::EditorLayout;
 pub use limits::{ByteSize, LIMITS_KEYS, LimitsSpec, MAX_DEPTH_CAP, parse_byte_size};
 pub use model::{
     BadRowPolicy, Builtin, ClockMode, ClockSpec, ColumnType, EmitMode, FORMAT_VERSION, InsertMode, OpFamily,
-    OpKind, PipelineDoc, SinkFormat, SinkSpec, SourceFormat, SourceSpec, StepSpec, TimeFormat,
+    OpKind, PipelineDoc, STDIN_PATH, SinkFormat, SinkSpec, SourceFormat, SourceSpec, StepSpec, TimeFormat,
 };
 pub use paths::{canonical_path, path_collisions, without_gz_suffix};
 pub use rebase::{Rebased, rebase_paths};

@@ -201,7 +201,16 @@ impl SourceSpec {
     pub fn effective_format(&self) -> Option<SourceFormat> {
         self.format.or_else(|| SourceFormat::from_extension(&self.path))
     }
+
+    /// Whether the source reads standard input (`path = "-"`): a live stream, read as it
+    /// arrives, that cannot be replayed again (README, "Live streams").
+    pub fn is_stdin(&self) -> bool {
+        self.path.as_os_str() == STDIN_PATH
+    }
 }
+
+/// The `path` of a source that reads standard input.
+pub const STDIN_PATH: &str = "-";
 
 /// The format of a sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

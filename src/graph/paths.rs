@@ -157,7 +157,9 @@ pub fn path_collisions(
         add(Role::Pipeline, pipeline);
     }
     for source in &doc.sources {
-        add(Role::Source(source.id.clone()), &source.path);
+        if !source.is_stdin() {
+            add(Role::Source(source.id.clone()), &source.path);
+        }
         if let Some(dead) = &source.dead_letter_path {
             add(Role::DeadLetter(source.id.clone()), dead);
         }

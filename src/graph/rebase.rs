@@ -37,7 +37,9 @@ pub fn rebase_paths(doc: &mut PipelineDoc, from_dir: &Path, to_dir: &Path) -> Ve
         }
     };
     for source in &mut doc.sources {
-        rebase(format!("source `{}` path", source.id), &mut source.path);
+        if !source.is_stdin() {
+            rebase(format!("source `{}` path", source.id), &mut source.path);
+        }
         if let Some(path) = &mut source.dead_letter_path {
             rebase(format!("source `{}` dead_letter_path", source.id), path);
         }

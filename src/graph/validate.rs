@@ -324,13 +324,36 @@ fn check_settings(step: &StepSpec, errors: &mut Vec<GraphError>) {
 }
 
 fn check_sources(doc: &PipelineDoc, base_dir: &Path, errors: &mut Vec<GraphError>) {
+    let mut stdin_readers = 0;
     for source in &doc.sources {
         let place = Place::Source(source.id.clone());
         let full = base_dir.join(&source.path);
-        if !full.is_file() {
+        if source.is_stdin() {
+            if stdin_readers > 0 {
+                errors.push(GraphError::at(
+                    place.clone(),
+                    "path",
+                    "standard input (`-`) is already read by another source: only one source can read it",
+                ));
+            }
+            stdin_readers += 1;
+            if source.format.is_none() {
+                errors.push(GraphError::at(
+                    place.clone(),
+                    "format",
+                    "standard input has no extension to tell its format: set format = \"jsonl\" or \"csv\"",
+                ));
+            } else if source.format == Some(super::SourceFormat::Json) {
+                errors.push(GraphError::at(
+                    place.clone(),
+                    "format",
+                    "a JSON array is read whole, so it cannot be a live stream: send JSON Lines (format = \"jsonl\") on standard input",
+                ));
+            }
+        } else if !full.is_file() {
             errors.push(GraphError::at(place.clone(), "path", format!("file not found: {}", full.display())));
         }
-        if source.effective_format().is_none() {
+        if source.effective_format().is_none() && !source.is_stdin() {
             errors.push(GraphError::at(
                 place.clone(),
                 "format",

@@ -4,10 +4,35 @@
 
 use super::{IoError, RowError, Source, SourceEvent};
 
+/// What a feed has for the engine right now.
+#[derive(Debug)]
+pub enum Polled {
+    /// The next good event.
+    Event(SourceEvent),
+    /// The end of the source.
+    Ended,
+    /// Nothing yet: a live stream that has not sent its next row.
+    Pending,
+}
+
 /// A stream of one source's events, in file order.
 pub trait EventFeed: Send {
-    /// The next good event, or `None` at the end; bad rows follow the source's policy.
+    /// The next good event, or `None` at the end; bad rows follow the source's policy. On a
+    /// live stream this waits for the next row.
     fn next_event(&mut self) -> Result<Option<SourceEvent>, IoError>;
+    /// The next event if one comes within `wait`. A file always has its next row at hand, so
+    /// by default this is [`EventFeed::next_event`].
+    fn poll_event(&mut self, wait: std::time::Duration) -> Result<Polled, IoError> {
+        let _ = wait;
+        Ok(match self.next_event()? {
+            Some(event) => Polled::Event(event),
+            None => Polled::Ended,
+        })
+    }
+    /// Whether events come as they arrive (standard input), not from a file read at will.
+    fn is_live(&self) -> bool {
+        false
+    }
     /// Rows consumed (good and bad) up to and including the last event returned.
     fn rows_consumed(&self) -> u64;
     /// Bytes of the file consumed up to and including the last event returned.
@@ -58,5 +83,9 @@ impl EventFeed for Source {
 
     fn id(&self) -> &str {
         Source::id(self)
+    }
+
+    fn is_live(&self) -> bool {
+        Source::is_live(self)
     }
 }

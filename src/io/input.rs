@@ -15,17 +15,26 @@ use flate2::read::MultiGzDecoder;
 /// gzip's magic number: the first two bytes of every gzip member.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// A source file's bytes: the file itself, or the text a gzip file holds.
+/// The path a source reading standard input is given (errors name it so).
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// A source file's bytes: the file itself, the text a gzip file holds, or standard input.
 pub enum Input {
     /// An uncompressed file.
     Plain(File),
+    /// Standard input, read as it arrives (a live stream).
+    Stdin(io::Stdin),
     /// A gzip file (every member, as `gzip -d` reads concatenated members), decompressed.
     Gzip(Box<MultiGzDecoder<File>>),
 }
 
 impl Input {
-    /// Opens `path`, decompressing it when it starts with gzip's magic number.
+    /// Opens `path`, decompressing it when it starts with gzip's magic number; [`STDIN_NAME`]
+    /// is standard input.
     pub fn open(path: &Path) -> io::Result<Self> {
+        if path.as_os_str() == STDIN_NAME {
+            return Ok(Self::Stdin(io::stdin()));
+        }
         let mut file = File::open(path)?;
         let mut magic = [0u8; 2];
         let mut read = 0;
@@ -48,12 +57,19 @@ impl Input {
         matches!(self, Self::Gzip(_))
     }
 
+    /// Whether the text cannot be read again by opening the path anew (so a reader keeps what
+    /// it needs of it, a bad row's text, say): compressed files (too slow) and standard input.
+    pub fn cannot_reread(&self) -> bool {
+        matches!(self, Self::Gzip(_) | Self::Stdin(_))
+    }
+
     /// Moves to `offset` (of the decompressed bytes): a seek in a plain file, reading and
     /// dropping the bytes before it in a compressed one. An error says when the text is
     /// shorter.
     pub fn skip_to(&mut self, offset: u64) -> io::Result<()> {
         match self {
             Self::Plain(file) => file.seek(SeekFrom::Start(offset)).map(drop),
+            Self::Stdin(_) => Err(io::Error::other("standard input cannot be read again")),
             Self::Gzip(decoder) => {
                 let skipped = io::copy(&mut decoder.by_ref().take(offset), &mut io::sink())?;
                 if skipped < offset {
@@ -78,6 +94,7 @@ impl Read for Input {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Self::Plain(file) => file.read(buf),
+            Self::Stdin(stdin) => stdin.read(buf),
             Self::Gzip(decoder) => decoder.read(buf).map_err(|e| match e.kind() {
                 io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
                     io::Error::new(e.kind(), format!("damaged gzip data: {e}"))

@@ -18,8 +18,8 @@ mod sink;
 mod source;
 
 pub use error::{IoError, RowError};
-pub use feed::EventFeed;
-pub use input::Input;
+pub use feed::{EventFeed, Polled};
+pub use input::{Input, STDIN_NAME};
 pub use json::{json_to_dynamic, to_json_string, write_json};
 pub use sink::{
     CaptureHandle, CaptureSink, CheckedSink, CsvColumns, Sink, SinkPosition, guard_standard_streams,

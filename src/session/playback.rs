@@ -510,6 +510,17 @@ impl Playback {
             GraphSource::File(path) => crate::engine::load_and_check(&path),
         };
         match result {
+            // Standard input is a live stream: it cannot be read again to seek or restart.
+            Ok(graph) if graph.doc.sources.iter().any(|s| s.is_stdin()) => {
+                let problem = Problem {
+                    step: None,
+                    message: "a source reads standard input (path = \"-\"), a live stream the workbench cannot replay: \
+                              run it with `eddy run`, or record the stream to a file and point the source at it"
+                        .into(),
+                };
+                self.events.push(Event::Invalid(Arc::new(vec![problem])));
+                None
+            }
             Ok(graph) => Some(graph),
             Err(RunError::Invalid(problems)) => {
                 let problems = problems

@@ -15,6 +15,7 @@ mod fast_path;
 #[cfg(feature = "gui")]
 mod files_ui;
 mod limits;
+mod live;
 #[cfg(feature = "gui")]
 mod panels_ui;
 mod prefetch;

@@ -356,7 +356,7 @@ struct LineTracker<R> {
     breaks: VecDeque<u64>,
     /// `\n` bytes passed so far.
     newlines_before: u64,
-    /// For a compressed file: the last bytes handed out (at most [`RECENT`] after trimming),
+    /// For a compressed file or standard input: the last bytes handed out (at most [`RECENT`] after trimming),
     /// ending at `offset`, so that a bad row's text is at hand.
     recent: Option<Vec<u8>>,
 }
@@ -367,7 +367,7 @@ const RECENT: usize = 4 * BUFFER;
 
 impl LineTracker<Input> {
     fn new(inner: Input) -> Self {
-        let recent = inner.is_compressed().then(|| Vec::with_capacity(2 * RECENT));
+        let recent = inner.cannot_reread().then(|| Vec::with_capacity(2 * RECENT));
         LineTracker { inner, offset: 0, breaks: VecDeque::with_capacity(4096), newlines_before: 0, recent }
     }
 

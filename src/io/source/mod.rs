@@ -175,7 +175,8 @@ impl Source {
     /// on every row. Under `dead_letter` the dead-letter file is created (or truncated),
     /// with its parent folders.
     pub fn open(spec: &SourceSpec, base_dir: &Path) -> Result<Source, IoError> {
-        let path = base_dir.join(&spec.path);
+        let path =
+            if spec.is_stdin() { PathBuf::from(super::input::STDIN_NAME) } else { base_dir.join(&spec.path) };
         let Some(format) = spec.effective_format() else {
             return Err(IoError::file(
                 path,
@@ -285,6 +286,12 @@ impl Source {
         &self.id
     }
 
+    /// Whether the source is a live stream (standard input): its events come as they arrive,
+    /// and its text cannot be read again.
+    pub fn is_live(&self) -> bool {
+        self.path.as_os_str() == super::input::STDIN_NAME
+    }
+
     /// The file read, resolved against the pipeline's folder.
     pub fn path(&self) -> &Path {
         &self.path
@@ -309,6 +316,10 @@ impl Source {
     /// without a projection (for an error message about a projected record). `None` when
     /// the file cannot be read again or has no good event there.
     pub fn reread_record(spec: &SourceSpec, base_dir: &Path, line: u64) -> Option<Dynamic> {
+        if spec.is_stdin() {
+            // Reading standard input again would take rows of the live stream.
+            return None;
+        }
         let mut spec = spec.clone();
         // Quietly: no dead-letter file is touched, bad rows are passed over.
         spec.on_bad_row = BadRowPolicy::Skip;
