@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             on_bad_row: Default::default(),
             dead_letter_path: None,
             types: Default::default(),
+            follow: false,
         }],
         steps: vec![by_user, count],
         sinks: vec![SinkSpec {

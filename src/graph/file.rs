@@ -130,8 +130,17 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 const TOP_KEYS: [&str; 7] = ["format_version", "clock", "limits", "sources", "steps", "sinks", "editor"];
 const CLOCK_KEYS: [&str; 1] = ["mode"];
-const SOURCE_KEYS: [&str; 8] =
-    ["id", "path", "format", "time_field", "time_format", "on_bad_row", "dead_letter_path", "types"];
+const SOURCE_KEYS: [&str; 9] = [
+    "id",
+    "path",
+    "format",
+    "time_field",
+    "time_format",
+    "on_bad_row",
+    "dead_letter_path",
+    "types",
+    "follow",
+];
 /// Keys whose value is a duration written with its unit (`"30s"`).
 const DURATION_KEYS: [&str; 2] = ["timeout", "call_timeout"];
 
@@ -452,6 +461,18 @@ impl Reader {
             )),
             None => {}
         }
+        let follow = match entry.table.remove("follow") {
+            None => false,
+            Some(Value::Boolean(follow)) => follow,
+            Some(other) => {
+                self.errors.push(GraphError::at(
+                    entry.place.clone(),
+                    "follow",
+                    format!("expected true or false, found {}", other.type_str()),
+                ));
+                false
+            }
+        };
         self.leftovers(entry, &SOURCE_KEYS);
         Some(SourceSpec {
             id,
@@ -462,6 +483,7 @@ impl Reader {
             on_bad_row,
             dead_letter_path,
             types,
+            follow,
         })
     }
 

@@ -194,6 +194,10 @@ pub struct SourceSpec {
     /// CSV only: forced column types.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub types: BTreeMap<String, ColumnType>,
+    /// Keep reading the file as it grows, like `tail -F` (through truncation and rotation by
+    /// rename): a live stream that never ends by itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub follow: bool,
 }
 
 impl SourceSpec {
@@ -206,6 +210,12 @@ impl SourceSpec {
     /// arrives, that cannot be replayed again (README, "Live streams").
     pub fn is_stdin(&self) -> bool {
         self.path.as_os_str() == STDIN_PATH
+    }
+
+    /// Whether the source is a live stream (standard input, or a followed file): read as rows
+    /// arrive, never replayed from its start.
+    pub fn is_live(&self) -> bool {
+        self.is_stdin() || self.follow
     }
 }
 

@@ -337,6 +337,13 @@ fn check_sources(doc: &PipelineDoc, base_dir: &Path, errors: &mut Vec<GraphError
                 ));
             }
             stdin_readers += 1;
+            if source.follow {
+                errors.push(GraphError::at(
+                    place.clone(),
+                    "follow",
+                    "standard input is always read as it arrives: leave `follow` out",
+                ));
+            }
             if source.format.is_none() {
                 errors.push(GraphError::at(
                     place.clone(),
@@ -350,6 +357,18 @@ fn check_sources(doc: &PipelineDoc, base_dir: &Path, errors: &mut Vec<GraphError
                     "a JSON array is read whole, so it cannot be a live stream: send JSON Lines (format = \"jsonl\") on standard input",
                 ));
             }
+        } else if source.follow && source.format == Some(super::SourceFormat::Json) {
+            errors.push(GraphError::at(
+                place.clone(),
+                "follow",
+                "a JSON array is read whole, so it cannot be followed: write JSON Lines (format = \"jsonl\")",
+            ));
+        } else if source.follow && super::without_gz_suffix(&source.path) != source.path.as_path() {
+            errors.push(GraphError::at(
+                place.clone(),
+                "follow",
+                "a gzip file cannot be read as it grows: follow the uncompressed log",
+            ));
         } else if !full.is_file() {
             errors.push(GraphError::at(place.clone(), "path", format!("file not found: {}", full.display())));
         }

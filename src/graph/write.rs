@@ -134,6 +134,9 @@ fn source_entries(source: &SourceSpec) -> Vec<(&'static str, toml::Value)> {
         let types = source.types.iter().map(|(k, v)| (k.clone(), string(v.as_str()))).collect();
         entries.push(("types", toml::Value::Table(types)));
     }
+    if source.follow {
+        entries.push(("follow", toml::Value::Boolean(true)));
+    }
     entries
 }
 
@@ -368,6 +371,7 @@ fn is_default_setting(key: &str, value: &Item) -> bool {
         "time_format" => "rfc3339",
         "on_bad_row" => "fail",
         "mode" => "replay",
+        "follow" => return value.as_bool() == Some(false),
         "types" => {
             return item_to_toml(value).is_some_and(|v| v.as_table().is_some_and(toml::Table::is_empty));
         }

@@ -24,6 +24,8 @@ pub enum Input {
     Plain(File),
     /// Standard input, read as it arrives (a live stream).
     Stdin(io::Stdin),
+    /// A file read as it grows (`follow = true`).
+    Follow(Box<Follow>),
     /// A gzip file (every member, as `gzip -d` reads concatenated members), decompressed.
     Gzip(Box<MultiGzDecoder<File>>),
 }
@@ -52,6 +54,11 @@ impl Input {
         }
     }
 
+    /// Opens `path` to be read as it grows, like `tail -F` ([`Follow`]).
+    pub fn follow(path: &Path) -> io::Result<Self> {
+        Ok(Self::Follow(Box::new(Follow::open(path)?)))
+    }
+
     /// Whether the file is decompressed as it is read.
     pub fn is_compressed(&self) -> bool {
         matches!(self, Self::Gzip(_))
@@ -60,7 +67,7 @@ impl Input {
     /// Whether the text cannot be read again by opening the path anew (so a reader keeps what
     /// it needs of it, a bad row's text, say): compressed files (too slow) and standard input.
     pub fn cannot_reread(&self) -> bool {
-        matches!(self, Self::Gzip(_) | Self::Stdin(_))
+        matches!(self, Self::Gzip(_) | Self::Stdin(_) | Self::Follow(_))
     }
 
     /// Moves to `offset` (of the decompressed bytes): a seek in a plain file, reading and
@@ -70,6 +77,13 @@ impl Input {
         match self {
             Self::Plain(file) => file.seek(SeekFrom::Start(offset)).map(drop),
             Self::Stdin(_) => Err(io::Error::other("standard input cannot be read again")),
+            Self::Follow(follow) => {
+                let skipped = io::copy(&mut follow.by_ref().take(offset), &mut io::sink())?;
+                if skipped < offset {
+                    return Err(io::Error::other(format!("the file has only {skipped} bytes")));
+                }
+                Ok(())
+            }
             Self::Gzip(decoder) => {
                 let skipped = io::copy(&mut decoder.by_ref().take(offset), &mut io::sink())?;
                 if skipped < offset {
@@ -95,6 +109,7 @@ impl Read for Input {
         match self {
             Self::Plain(file) => file.read(buf),
             Self::Stdin(stdin) => stdin.read(buf),
+            Self::Follow(follow) => follow.read(buf),
             Self::Gzip(decoder) => decoder.read(buf).map_err(|e| match e.kind() {
                 io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
                     io::Error::new(e.kind(), format!("damaged gzip data: {e}"))
@@ -103,6 +118,71 @@ impl Read for Input {
             }),
         }
     }
+}
+
+/// How often a followed file at its end is looked at again.
+const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// A file read as it grows, like `tail -F`: at its end, reading waits for more. A file cut
+/// short (truncated) is read again from its start; a file replaced under its name (rotation
+/// by rename) is read on in the new file from its start, once the old one is read to its end.
+/// Reading never ends by itself: the run is stopped by a signal.
+pub struct Follow {
+    path: std::path::PathBuf,
+    file: File,
+    /// Bytes read from the current file.
+    read: u64,
+    /// The current file's identity (device and inode), to tell a rotation.
+    identity: (u64, u64),
+}
+
+impl Follow {
+    fn open(path: &Path) -> io::Result<Self> {
+        let file = File::open(path)?;
+        let identity = identity(&file.metadata()?);
+        Ok(Self { path: path.to_path_buf(), file, read: 0, identity })
+    }
+}
+
+impl Read for Follow {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.file.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                self.read += n as u64;
+                return Ok(n);
+            }
+            // At the end of what is there: replaced, cut short, or not grown yet.
+            if let Ok(meta) = std::fs::metadata(&self.path) {
+                if identity(&meta) != self.identity {
+                    if let Ok(file) = File::open(&self.path) {
+                        self.identity = file.metadata().map(|m| identity(&m)).unwrap_or(self.identity);
+                        self.file = file;
+                        self.read = 0;
+                        continue;
+                    }
+                } else if meta.len() < self.read {
+                    self.file.seek(SeekFrom::Start(0))?;
+                    self.read = 0;
+                    continue;
+                }
+            }
+            std::thread::sleep(FOLLOW_POLL);
+        }
+    }
+}
+
+/// A file's device and inode: what stays the same while the file is the same file.
+#[cfg(unix)]
+fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+/// Without inodes, a rotation is not told apart (truncation still is).
+#[cfg(not(unix))]
+fn identity(_meta: &std::fs::Metadata) -> (u64, u64) {
+    (0, 0)
 }
 
 #[cfg(test)]

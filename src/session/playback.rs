@@ -510,12 +510,13 @@ impl Playback {
             GraphSource::File(path) => crate::engine::load_and_check(&path),
         };
         match result {
-            // Standard input is a live stream: it cannot be read again to seek or restart.
-            Ok(graph) if graph.doc.sources.iter().any(|s| s.is_stdin()) => {
+            // A live stream cannot be read again to seek or restart, nor does it end.
+            Ok(graph) if graph.doc.sources.iter().any(|s| s.is_live()) => {
                 let problem = Problem {
                     step: None,
-                    message: "a source reads standard input (path = \"-\"), a live stream the workbench cannot replay: \
-                              run it with `eddy run`, or record the stream to a file and point the source at it"
+                    message: "a source is a live stream (standard input, path = \"-\", or a file with follow = true), \
+                              which the workbench cannot replay: run it with `eddy run`, or replay a recording \
+                              (a file, without `follow`)"
                         .into(),
                 };
                 self.events.push(Event::Invalid(Arc::new(vec![problem])));

@@ -224,8 +224,42 @@ fn the_workbench_refuses_to_replay_standard_input() {
         }
     };
     handle.shutdown();
-    assert!(
-        problems.iter().any(|p| p.message.contains("live stream the workbench cannot replay")),
-        "{problems:?}"
-    );
+    assert!(problems.iter().any(|p| p.message.contains("which the workbench cannot replay")), "{problems:?}");
+}
+
+#[test]
+fn a_followed_file_is_read_as_it_grows_through_truncation_and_rotation() {
+    let file_text = pipeline(
+        "wall",
+        "[[steps]]\nid = \"measured\"\nop = \"stateful_map\"\ninputs = [\"by_user\"]\nbuiltin = \"count\"\n",
+    )
+    .replace("path = \"-\"", "path = \"log.jsonl\"\nfollow = true");
+    let (dir, out) = folder(&file_text);
+    let log = dir.path().join("log.jsonl");
+    let append = |line: &str| {
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        writeln!(file, "{line}").unwrap();
+    };
+    append("{\"user\":\"ann\"}");
+    let check = eddy(&["check", "p.toml"], dir.path());
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    let (child, stdin) = spawn(dir.path(), &["-q"]);
+    assert_eq!(wait_for_lines(&out, 1), ["[\"ann\",1]"]);
+    // Grows.
+    append("{\"user\":\"ann\"}");
+    assert_eq!(wait_for_lines(&out, 2).get(1).map(String::as_str), Some("[\"ann\",2]"));
+    // Cut short, then written again: read from its start.
+    std::fs::write(&log, "").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    append("{\"user\":\"bob\"}");
+    assert_eq!(wait_for_lines(&out, 3).get(2).map(String::as_str), Some("[\"bob\",1]"));
+    // Rotated: renamed away, a new file under the name.
+    std::fs::rename(&log, dir.path().join("log.jsonl.1")).unwrap();
+    append("{\"user\":\"ann\"}");
+    assert_eq!(wait_for_lines(&out, 4).get(3).map(String::as_str), Some("[\"ann\",3]"));
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let (code, stderr) = finish(child);
+    drop(stdin);
+    assert_eq!(code, Some(0), "{stderr}");
 }

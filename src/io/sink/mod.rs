@@ -498,6 +498,7 @@ mod tests {
             on_bad_row: crate::graph::BadRowPolicy::default(),
             dead_letter_path: None,
             types: std::collections::BTreeMap::new(),
+            follow: false,
         };
         let mut source = crate::io::Source::open(&spec, dir.path()).unwrap();
         for row in &rows {

@@ -61,8 +61,7 @@ pub(super) struct CsvReader {
 impl CsvReader {
     /// Opens the file and reads its header; checks that forced types and the time field
     /// name columns of the header.
-    pub(super) fn open(path: &Path, spec: &SourceSpec) -> Result<Self, IoError> {
-        let file = Input::open(path).map_err(|e| IoError::file(path, "open", e))?;
+    pub(super) fn open(file: Input, path: &Path, spec: &SourceSpec) -> Result<Self, IoError> {
         let mut reader = ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)

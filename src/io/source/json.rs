@@ -50,8 +50,7 @@ pub(super) struct JsonReader {
 
 impl JsonReader {
     /// Reads the whole file (its elements are parsed one at a time, as asked for).
-    pub(super) fn open(path: &Path) -> Result<Self, IoError> {
-        let mut file = Input::open(path).map_err(|e| IoError::file(path, "open", e))?;
+    pub(super) fn open(mut file: Input, path: &Path) -> Result<Self, IoError> {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(|e| IoError::file(path, "read", e))?;
         let pos = if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };

@@ -31,17 +31,16 @@ pub(super) struct JsonlReader {
 }
 
 impl JsonlReader {
-    /// Opens the file.
-    pub(super) fn open(path: &Path) -> Result<Self, IoError> {
-        let file = Input::open(path).map_err(|e| IoError::file(path, "open", e))?;
-        Ok(JsonlReader {
+    /// Reads `file`, opened from `path`.
+    pub(super) fn open(file: Input, path: &Path) -> Self {
+        JsonlReader {
             reader: BufReader::with_capacity(BUFFER, file),
             path: path.to_path_buf(),
             buf: Vec::with_capacity(1024),
             line: 0,
             offset: 0,
             error_path: ErrorPath::default(),
-        })
+        }
     }
 
     /// Passes over the next row (the next non-blank line) without parsing it; false at the end.

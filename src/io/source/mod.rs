@@ -153,6 +153,8 @@ pub struct Source {
     samples: Vec<RowError>,
     /// A projection keeps no field at all: records are `()`.
     unit_records: bool,
+    /// Standard input or a followed file: rows come as they arrive.
+    live: bool,
 }
 
 impl fmt::Debug for Source {
@@ -191,10 +193,14 @@ impl Source {
                 ),
             ));
         };
+        let open = || {
+            if spec.follow { super::input::Input::follow(&path) } else { super::input::Input::open(&path) }
+        };
+        let input = open().map_err(|e| IoError::file(&path, "open", e))?;
         let reader = match format {
-            SourceFormat::Csv => Reader::Csv(Box::new(csv::CsvReader::open(&path, spec)?)),
-            SourceFormat::Jsonl => Reader::Jsonl(jsonl::JsonlReader::open(&path)?),
-            SourceFormat::Json => Reader::Json(json::JsonReader::open(&path)?),
+            SourceFormat::Csv => Reader::Csv(Box::new(csv::CsvReader::open(input, &path, spec)?)),
+            SourceFormat::Jsonl => Reader::Jsonl(jsonl::JsonlReader::open(input, &path)),
+            SourceFormat::Json => Reader::Json(json::JsonReader::open(input, &path)?),
         };
         let dead_letter = match spec.on_bad_row {
             BadRowPolicy::DeadLetter => Some(open_dead_letter(spec, base_dir)?),
@@ -212,6 +218,7 @@ impl Source {
             bad: 0,
             samples: Vec::new(),
             unit_records: false,
+            live: spec.is_live(),
         })
     }
 
@@ -289,7 +296,7 @@ impl Source {
     /// Whether the source is a live stream (standard input): its events come as they arrive,
     /// and its text cannot be read again.
     pub fn is_live(&self) -> bool {
-        self.path.as_os_str() == super::input::STDIN_NAME
+        self.live
     }
 
     /// The file read, resolved against the pipeline's folder.
@@ -554,6 +561,7 @@ pub(super) mod tests {
             on_bad_row: BadRowPolicy::default(),
             dead_letter_path: None,
             types: BTreeMap::new(),
+            follow: false,
         }
     }
 

@@ -71,6 +71,7 @@ pub fn new_builtin_step(id: String, op: OpKind, builtin: Builtin) -> StepSpec {
 /// A new source reading a file of `format`.
 pub fn new_source(id: String, format: SourceFormat) -> SourceSpec {
     SourceSpec {
+        follow: false,
         path: format!("{id}.{}", format.as_str()).into(),
         id,
         format: Some(format),
