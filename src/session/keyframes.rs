@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use rhai::Dynamic;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use super::event::SnapshotInfo;
 use super::ledger::{StateLedger, size_of};
@@ -43,13 +43,45 @@ pub(super) struct DeltaFrame {
     pub bytes: u64,
 }
 
+/// A key whose state changed since the last keyframe.
+#[derive(Debug, Clone)]
+pub(super) enum Change {
+    /// Changed once so far: its state then, packed with its size (`None`: the key went), taken
+    /// while the engine had it at hand rather than looked up cold at the next keyframe.
+    Packed(Option<(Stored, usize)>),
+    /// Changed again since (or known changed without its state): read at the next keyframe.
+    Stale,
+}
+
+impl Change {
+    /// The key's size now, when known without asking the engine (`Some(None)`: it went).
+    pub fn size(&self) -> Option<Option<usize>> {
+        match self {
+            Change::Packed(state) => Some(state.as_ref().map(|(_, size)| *size)),
+            Change::Stale => None,
+        }
+    }
+}
+
+/// One step's keys changed since the last keyframe.
+pub(super) type Changed = FxHashMap<Key, Change>;
+
 /// Which keys changed since the last keyframe, per step.
 #[derive(Debug, Clone)]
 enum Pending {
     /// These keys (per step).
-    Keys(Vec<FxHashSet<Key>>),
+    Keys(Vec<Changed>),
     /// Not known key by key: the next keyframe is a base.
     All,
+}
+
+/// No changes yet for `steps` steps, each with room for `room` keys (the last interval's).
+fn no_changes(steps: usize, room: &[usize]) -> Pending {
+    Pending::Keys(
+        (0..steps)
+            .map(|i| Changed::with_capacity_and_hasher(room.get(i).copied().unwrap_or(0), Default::default()))
+            .collect(),
+    )
 }
 
 /// The keyframes of one graph, and what changed since the last one the run passed.
@@ -60,6 +92,8 @@ pub(super) struct Keyframes {
     steps: usize,
     budget: u64,
     bytes: u64,
+    /// Scratch space for packing.
+    buffer: Vec<u8>,
 }
 
 impl Keyframes {
@@ -67,10 +101,11 @@ impl Keyframes {
     pub fn new(steps: usize, budget: u64) -> Self {
         Keyframes {
             frames: BTreeMap::new(),
-            pending: Pending::Keys(vec![FxHashSet::default(); steps]),
+            pending: no_changes(steps, &[]),
             steps,
             budget,
             bytes: 0,
+            buffer: Vec::new(),
         }
     }
 
@@ -130,26 +165,34 @@ impl Keyframes {
         self.frames.iter().map(|(&p, f)| (p, f))
     }
 
-    /// A state of `step` changed for `key` (the run moving forward).
-    pub fn touched(&mut self, step: usize, key: &Key) {
+    /// A state of `step` changed for `key` (the run moving forward, `engine` just past the
+    /// change): the first change since the keyframe is packed now, while the state is at hand.
+    pub fn touched(&mut self, step: usize, key: &Key, engine: &Engine) {
         if let Pending::Keys(steps) = &mut self.pending
             && let Some(keys) = steps.get_mut(step)
-            && !keys.contains(key)
         {
-            keys.insert(key.clone());
+            match keys.get_mut(key) {
+                Some(change) => *change = Change::Stale,
+                None => {
+                    let buffer = &mut self.buffer;
+                    let state =
+                        engine.with_step_state(step, key, |s| (Stored::of(s, buffer), size_of(key, s)));
+                    keys.insert(key.clone(), Change::Packed(state));
+                }
+            }
         }
     }
 
     /// The run stands at its start (no state): what changes next is relative to it.
     pub fn at_start(&mut self) {
-        self.pending = Pending::Keys(vec![FxHashSet::default(); self.steps]);
+        self.pending = no_changes(self.steps, &[]);
     }
 
     /// The run now stands exactly at the keyframe at `position` (restored there, or passing
     /// it again): what changes next is relative to it.
     pub fn passed(&mut self, position: u64) {
         if self.frames.contains_key(&position) {
-            self.pending = Pending::Keys(vec![FxHashSet::default(); self.steps]);
+            self.pending = no_changes(self.steps, &[]);
         }
     }
 
@@ -161,7 +204,7 @@ impl Keyframes {
 
     /// The keys changed since the keyframe the run last passed, per step (`None`: not known
     /// key by key).
-    pub fn changed_since(&self) -> Option<&[FxHashSet<Key>]> {
+    pub fn changed_since(&self) -> Option<&[Changed]> {
         match &self.pending {
             Pending::Keys(steps) => Some(steps),
             Pending::All => None,
@@ -180,9 +223,12 @@ impl Keyframes {
         ledger: &mut StateLedger,
         info: impl FnOnce(&StateLedger) -> SnapshotInfo,
     ) {
-        let pending =
-            std::mem::replace(&mut self.pending, Pending::Keys(vec![FxHashSet::default(); self.steps]));
-        let mut buffer = Vec::new();
+        let room: Vec<usize> = match &self.pending {
+            Pending::Keys(steps) => steps.iter().map(|keys| keys.len()).collect(),
+            Pending::All => Vec::new(),
+        };
+        let pending = std::mem::replace(&mut self.pending, no_changes(self.steps, &room));
+        let buffer = &mut self.buffer;
         let (delta, base): (Vec<StepDelta>, bool) = match pending {
             Pending::Keys(steps) => (
                 steps
@@ -190,10 +236,13 @@ impl Keyframes {
                     .enumerate()
                     .map(|(step, keys)| {
                         keys.into_iter()
-                            .map(|key| {
-                                let state = engine.with_step_state(step, &key, |s| {
-                                    (Stored::of(s, &mut buffer), size_of(&key, s))
-                                });
+                            .map(|(key, change)| {
+                                let state = match change {
+                                    Change::Packed(state) => state,
+                                    Change::Stale => engine.with_step_state(step, &key, |s| {
+                                        (Stored::of(s, buffer), size_of(&key, s))
+                                    }),
+                                };
                                 ledger.record(step, &key, state.as_ref().map(|(_, size)| *size));
                                 (key, state.map(|(stored, _)| stored))
                             })
@@ -212,7 +261,7 @@ impl Keyframes {
                                 .into_iter()
                                 .map(|(k, v)| {
                                     ledger.record(step, &k, Some(size_of(&k, &v)));
-                                    (k, Some(Stored::of(&v, &mut buffer)))
+                                    (k, Some(Stored::of(&v, buffer)))
                                 })
                                 .collect()
                         } else {
@@ -257,7 +306,10 @@ impl Keyframes {
                     self.pending = Pending::All;
                 } else {
                     for (keys, delta) in steps.iter_mut().zip(&frame.delta) {
-                        keys.extend(delta.keys().cloned());
+                        // Their states now are read at the next keyframe (unless changed since).
+                        for key in delta.keys() {
+                            keys.entry(key.clone()).or_insert(Change::Stale);
+                        }
                     }
                 }
             }

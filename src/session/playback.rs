@@ -23,6 +23,7 @@ use super::keyframes::{DEFAULT_KEYFRAME_BUDGET, Keyframes};
 use super::ledger::StateLedger;
 use crate::engine::{
     Engine, EngineOptions, EngineSnapshot, Keyframe, RunError, StepOutcome, TraceEvent, TraceKind,
+    TracedValue,
 };
 use crate::graph::{BadRowPolicy, ValidGraph};
 use crate::io::Source;
@@ -72,7 +73,8 @@ pub enum Work {
 #[derive(Debug, Clone)]
 pub(super) struct RawItem {
     key: Option<Key>,
-    pub(super) value: Dynamic,
+    /// Shared with the engine's trace (and the item's other records): never copied here.
+    pub(super) value: TracedValue,
     port: usize,
     clock: Option<i64>,
     position: u64,
@@ -955,7 +957,9 @@ impl Playback {
                     }
                 }
                 TraceKind::StateChanged { key } => {
-                    self.keyframes.touched(step, &key);
+                    if let Some(engine) = &self.engine {
+                        self.keyframes.touched(step, &key, engine);
+                    }
                     if selected == Some(step) {
                         if self.changed.len() < CHANGED_CAP {
                             if !self.changed.contains(&key) {
@@ -1657,7 +1661,7 @@ fn state_sample(
     engine: &Engine,
     graph: &ValidGraph,
     ledger: &StateLedger,
-    changed: Option<&[FxHashSet<Key>]>,
+    changed: Option<&[super::keyframes::Changed]>,
 ) -> StateSample {
     let totals = ledger.totals_now(engine, changed);
     let stateful = |i: usize| graph.doc.steps.get(i).is_some_and(|s| s.op.is_stateful());
