@@ -1459,27 +1459,34 @@ impl Playback {
         let Some(engine) = &self.engine else { return };
         let id = self.step_id(step);
         let previous = self.table.as_ref().filter(|t| t.step == id);
-        // In key order, as the table lists them.
-        let mut touched: Vec<&Key> = self.changed.iter().collect();
-        touched.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        // In key order, as the table lists them (sorted on their first bytes, which are read
+        // once, and compared whole only when those are equal).
+        let mut touched: Vec<(u64, &Key)> =
+            self.changed.iter().map(|k| (key_prefix(k.as_bytes()), k)).collect();
+        touched.sort_unstable_by(|(pa, a), (pb, b)| pa.cmp(pb).then_with(|| a.as_bytes().cmp(b.as_bytes())));
         let (rows, changed) = match previous {
             // The keys the run touched since the last table, and only them.
             Some(previous) if !self.changed_all => {
-                // One merge of the old rows with the touched keys, both in key order.
+                // One merge of the old rows with the touched keys, both in key order: the runs
+                // of old rows between two touched keys are found by a galloping search (few
+                // rows read when the touched keys are many or few) and copied.
                 let mut rows = Vec::with_capacity(previous.rows.len() + touched.len());
-                let mut old = previous.rows.iter().peekable();
-                for &key in &touched {
-                    while let Some(row) = old.next_if(|r| r.key.as_bytes() < key.as_bytes()) {
-                        rows.push(Arc::clone(row));
-                    }
+                let old = &previous.rows;
+                let mut next = 0;
+                for &(_, key) in &touched {
+                    let skip = rows_before(&old[next..], key.as_bytes());
+                    rows.extend_from_slice(&old[next..next + skip]);
+                    next += skip;
                     // The key's old row, if any, gives way to its state now (none if it went).
-                    old.next_if(|r| r.key.as_bytes() == key.as_bytes());
+                    if old.get(next).is_some_and(|r| r.key.as_bytes() == key.as_bytes()) {
+                        next += 1;
+                    }
                     if let Some(row) = engine.with_step_state(step, key, |state| row_of(key, state)) {
                         rows.push(Arc::new(row));
                     }
                 }
-                rows.extend(old.cloned());
-                (rows, touched.iter().map(|k| k.to_string()).collect())
+                rows.extend_from_slice(&old[next..]);
+                (rows, touched.iter().map(|(_, k)| k.to_string()).collect())
             }
             // Changes not known key by key: the whole table, compared with the last one.
             Some(previous) => {
@@ -1492,7 +1499,7 @@ impl Playback {
                 let changed = if self.changed_all {
                     rows.iter().map(|r| r.key.clone()).collect()
                 } else {
-                    touched.iter().map(|k| k.to_string()).collect()
+                    touched.iter().map(|(_, k)| k.to_string()).collect()
                 };
                 (rows, changed)
             }
@@ -1726,6 +1733,27 @@ fn changed_rows(old: &[Arc<KeyRow>], new: &[Arc<KeyRow>]) -> Vec<String> {
         .collect()
 }
 
+/// How many of `rows` (in key order) come before `key`: a galloping search from the start.
+fn rows_before(rows: &[Arc<KeyRow>], key: &[u8]) -> usize {
+    let before = |i: usize| rows.get(i).is_some_and(|r| r.key.as_bytes() < key);
+    let mut end = 1;
+    while end <= rows.len() && before(end - 1) {
+        end *= 2;
+    }
+    let start = end / 2;
+    let end = end.min(rows.len());
+    start + rows[start..end].partition_point(|r| r.key.as_bytes() < key)
+}
+
+/// A key's first eight bytes as a number that orders keys as their bytes do (ties: compare
+/// the whole keys).
+fn key_prefix(bytes: &[u8]) -> u64 {
+    let mut first = [0u8; 8];
+    let n = bytes.len().min(8);
+    first[..n].copy_from_slice(&bytes[..n]);
+    u64::from_be_bytes(first)
+}
+
 fn rows_of(states: &[(Key, Dynamic)]) -> Vec<Arc<KeyRow>> {
     states.iter().map(|(key, state)| Arc::new(row_of(key, state))).collect()
 }
@@ -1782,6 +1810,25 @@ mod tests {
         let value = Dynamic::from_map(map);
         assert_eq!(to_json(&value), serde_json::json!({"n": 3, "x": "NaN"}));
         assert!(approx_bytes(&value) > 32);
+    }
+
+    #[test]
+    fn rows_before_a_key_are_counted_as_a_linear_scan_would() {
+        let row = |key: &str| Arc::new(KeyRow { key: key.into(), state: Value::Null, preview: String::new() });
+        for n in 0..40 {
+            let mut keys: Vec<String> = (0..n).map(|i| format!("k{:03}", i * 2)).collect();
+            keys.sort();
+            let rows: Vec<_> = keys.iter().map(|k| row(k)).collect();
+            for probe in 0..(2 * n + 2) {
+                let key = format!("k{probe:03}");
+                let linear = rows.iter().filter(|r| r.key.as_str() < key.as_str()).count();
+                assert_eq!(rows_before(&rows, key.as_bytes()), linear, "{n} rows, {key}");
+            }
+        }
+        let mut keys = ["", "a", "a\0", "ab", "abcdefgh", "abcdefghi", "abcdefgi", "b"].map(Key::from);
+        keys.reverse();
+        keys.sort_by(|a, b| key_prefix(a.as_bytes()).cmp(&key_prefix(b.as_bytes())).then(a.cmp(b)));
+        assert!(keys.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes()), "{keys:?}");
     }
 
     #[test]
