@@ -223,6 +223,8 @@ pub struct Engine {
     pool: Vec<Vec<Output>>,
     /// Spare buffers for the traced copies of one operator call's outputs.
     traced_pool: Vec<Vec<TracedValue>>,
+    /// An error met reading ahead for [`Engine::next_event_time`], given by the next step.
+    read_ahead_error: Option<RunError>,
     /// The source event being processed, for error messages.
     current: Option<(usize, u64)>,
     /// What happened since the last [`Engine::take_trace`], when tracing is on.
@@ -367,6 +369,7 @@ impl Engine {
             ended: false,
             pool: Vec::new(),
             traced_pool: Vec::new(),
+            read_ahead_error: None,
             current: None,
             trace: None,
             graph,
@@ -481,11 +484,30 @@ impl Engine {
         }
     }
 
+    /// The event time of the next source event, read ahead without processing it (for a
+    /// replay that waits for it in real time); `None` when it has no time, at end of input,
+    /// or when reading it failed (the next [`Engine::step`] then returns that error).
+    pub fn next_event_time(&mut self) -> Option<i64> {
+        if self.ended || self.read_ahead_error.is_some() {
+            return None;
+        }
+        match self.next_source() {
+            Ok(index) => self.sources.get(index?)?.head.as_ref()?.time,
+            Err(error) => {
+                self.read_ahead_error = Some(error);
+                None
+            }
+        }
+    }
+
     /// Processes the next source event to quiescence (with the timers it makes due), or
     /// end of input when the sources are exhausted.
     pub fn step(&mut self) -> Result<StepOutcome, RunError> {
         if self.ended {
             return Ok(StepOutcome::Finished);
+        }
+        if let Some(error) = self.read_ahead_error.take() {
+            return Err(error);
         }
         set_script_clock(self.clock.now());
         let Some(index) = self.next_source()? else {

@@ -206,6 +206,8 @@ pub struct Playback {
     speed: Speed,
     /// Real-time play: (wall instant, clock) it is measured from.
     anchor: Option<(Instant, i64)>,
+    /// A real-time play waiting for the next event: how far ahead it is, in event time (µs).
+    waiting: Option<i64>,
     keyframe_every: u64,
     keyframes: Keyframes,
     ledger: StateLedger,
@@ -288,6 +290,7 @@ impl Playback {
             goal: None,
             speed: Speed::default(),
             anchor: None,
+            waiting: None,
             keyframe_every: MIN_KEYFRAME_EVERY,
             keyframes: Keyframes::new(0, DEFAULT_KEYFRAME_BUDGET),
             ledger: StateLedger::default(),
@@ -375,6 +378,7 @@ impl Playback {
             }
             Command::Play => self.start(Goal::Play),
             Command::Pause => {
+                self.waiting = None;
                 if self.goal.take().is_some() {
                     self.status = Status::Paused;
                 }
@@ -734,6 +738,7 @@ impl Playback {
 
     fn stop(&mut self, status: Status) {
         self.goal = None;
+        self.waiting = None;
         self.status = status;
         self.sample_throughput(true);
     }
@@ -854,17 +859,22 @@ impl Playback {
         true
     }
 
-    /// How long a real-time play must wait before the next event, if at all.
+    /// How long a real-time play must wait before the next event, if at all (the event
+    /// time it is still ahead by is kept for the view).
     fn real_time_wait(&mut self) -> Option<Duration> {
+        self.waiting = None;
         let Speed::RealTime(multiplier) = self.speed else { return None };
-        let clock = self.engine.as_ref()?.clock()?;
+        let engine = self.engine.as_mut()?;
+        let next = engine.next_event_time()?;
         let now = Instant::now();
-        let (since, at) = *self.anchor.get_or_insert((now, clock));
+        // Event time runs from the clock where the play began (or the first event's time).
+        let (since, at) = *self.anchor.get_or_insert((now, engine.clock().unwrap_or(next).min(next)));
         let target = at as f64 + now.duration_since(since).as_micros() as f64 * multiplier;
-        let ahead_micros = clock as f64 - target;
+        let ahead_micros = next as f64 - target;
         if ahead_micros <= 0.0 {
             return None;
         }
+        self.waiting = Some(ahead_micros.ceil() as i64);
         let wait = Duration::from_micros((ahead_micros / multiplier).ceil() as u64);
         Some(wait.min(MAX_WAIT))
     }
@@ -1430,6 +1440,7 @@ impl Playback {
             origin: self.origin,
             clock_micros: self.engine.as_ref().and_then(Engine::clock),
             speed: self.speed,
+            waiting_micros: if self.goal == Some(Goal::Play) { self.waiting } else { None },
             steps: Arc::clone(&self.counts.0),
             sinks: Arc::clone(&self.counts.1),
             timers: Arc::new(timers),
@@ -1814,7 +1825,8 @@ mod tests {
 
     #[test]
     fn rows_before_a_key_are_counted_as_a_linear_scan_would() {
-        let row = |key: &str| Arc::new(KeyRow { key: key.into(), state: Value::Null, preview: String::new() });
+        let row =
+            |key: &str| Arc::new(KeyRow { key: key.into(), state: Value::Null, preview: String::new() });
         for n in 0..40 {
             let mut keys: Vec<String> = (0..n).map(|i| format!("k{:03}", i * 2)).collect();
             keys.sort();

@@ -713,3 +713,26 @@ fn the_state_size_is_the_same_whatever_the_way_there() {
     let view = apply(&mut playback, Command::Seek(5000));
     assert_eq!(listed(&view, 5000), Some(size_after(5000)));
 }
+
+/// A real-time play whose next event is minutes of event time away says so in its view (and
+/// processes nothing meanwhile); the default speed is the one the workbench starts at.
+#[test]
+fn a_real_time_play_shows_how_far_the_next_event_is() {
+    assert_eq!(Speed::default(), Speed::RealTime(Speed::DEFAULT_MULTIPLIER));
+    let mut playback = loaded(&asset("sessions.toml"));
+    playback.handle(Command::SetSpeed(Speed::RealTime(1.0)));
+    playback.handle(Command::Play);
+    // The first event is due at once; the second (07:00:05 → 07:08:06) is 8 min 1 s later.
+    let mut work = playback.work(Duration::from_millis(200));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while work == eddy::session::Work::Busy && Instant::now() < deadline {
+        work = playback.work(Duration::from_millis(200));
+    }
+    assert!(matches!(work, eddy::session::Work::Wait(_)), "{work:?}");
+    let view = playback.view();
+    assert_eq!((view.status, view.position), (Status::Playing, 1));
+    assert_eq!(view.waiting_text().as_deref(), Some("next event in 8 min 1 s of event time"));
+    playback.handle(Command::Pause);
+    let view = playback.view();
+    assert_eq!((view.status, view.waiting_micros), (Status::Paused, None));
+}
