@@ -337,8 +337,8 @@ pub struct KeyTable {
     /// Every live key, in key order (each row shared with the tables before it that showed
     /// the same state: a new table re-renders only the keys that changed).
     pub rows: Vec<Arc<KeyRow>>,
-    /// Keys whose state changed (touched, appeared or went) since the previous table sent,
-    /// in key order.
+    /// Keys whose state changed (a new state, appeared or went) since the previous table
+    /// sent, in key order.
     pub changed: Vec<String>,
 }
 

@@ -802,29 +802,41 @@ impl Playback {
     /// A fresh engine at the nearest keyframe at or before `target` (the start when none).
     fn restore_nearest(&mut self, target: u64) -> bool {
         let Some(graph) = self.graph.clone() else { return false };
-        let frame = self.keyframes.nearest(target).and_then(|at| Some((at, self.keyframes.compose(at)?)));
-        let restored = match &frame {
-            Some((_, (keyframe, _, _))) => Engine::from_keyframe((*graph).clone(), keyframe, &self.options)
-                .map(|mut e| {
+        let at = self.keyframes.nearest(target);
+        let refresh = self.keys_to_refresh(at.unwrap_or(0));
+        let steps = graph.doc.steps.len();
+        let composed = at.and_then(|at| Some((at, self.keyframes.compose(at)?)));
+        let restored_at = composed.as_ref().map(|(at, _)| *at);
+        let (restored, ledger, previews) = match composed {
+            Some((_, (keyframe, previews, _))) => {
+                let ledger = StateLedger::of_states(&keyframe.states);
+                let engine = Engine::from_keyframe((*graph).clone(), keyframe, &self.options).map(|mut e| {
                     e.set_tracing(true);
                     e
-                }),
-            None if self.origin == 0 => self.new_engine(&graph),
-            None => Err(RunError::Snapshot("no keyframe at the continue point".into())),
+                });
+                (engine, ledger, previews)
+            }
+            None if self.origin == 0 => {
+                (self.new_engine(&graph), StateLedger::empty(steps), vec![StepPreview::default(); steps])
+            }
+            None => (
+                Err(RunError::Snapshot("no keyframe at the continue point".into())),
+                StateLedger::empty(steps),
+                Vec::new(),
+            ),
         };
         match restored {
             Ok(engine) => {
                 self.engine = Some(engine);
-                let (position, previews) = match frame {
-                    Some((at, (keyframe, previews, _))) => {
-                        self.ledger = StateLedger::of_states(&keyframe.states);
+                self.ledger = ledger;
+                let position = match restored_at {
+                    Some(at) => {
                         self.keyframes.passed(at);
-                        (at, previews)
+                        at
                     }
                     None => {
-                        self.ledger = StateLedger::empty(graph.doc.steps.len());
                         self.keyframes.at_start();
-                        (0, vec![StepPreview::default(); graph.doc.steps.len()])
+                        0
                     }
                 };
                 self.position = position;
@@ -833,7 +845,11 @@ impl Playback {
                 self.truncate_history(position);
                 self.ended = false;
                 self.error = None;
-                self.changed_all = true;
+                // The table is brought to the new position from the keys that may differ.
+                match refresh {
+                    Some(keys) => self.changed.extend(keys),
+                    None => self.changed_all = true,
+                }
                 self.table_dirty = true;
                 self.status = Status::Paused;
                 true
@@ -843,6 +859,29 @@ impl Playback {
                 false
             }
         }
+    }
+
+    /// The selected step's keys whose state at the keyframe at `keyframe` (0: the start) may
+    /// differ from what its table shows: those changed between the two positions or since,
+    /// from the keyframes' deltas. `None` when not known key by key, or when they are so many
+    /// that the whole table is cheaper.
+    fn keys_to_refresh(&self, keyframe: u64) -> Option<FxHashSet<Key>> {
+        let step = self.selected_index()?;
+        let table = self.table.as_ref().filter(|t| !self.changed_all && t.step == self.step_id(step))?;
+        let (from, to) = (keyframe.min(table.position), keyframe.max(table.position).max(self.position));
+        let pending = self.keyframes.changed_since()?.get(step)?;
+        let mut keys = self.changed.clone();
+        keys.extend(pending.keys().cloned());
+        for (_, frame) in self.keyframes.frames().filter(|&(p, _)| from < p && p <= to) {
+            if frame.base {
+                return None;
+            }
+            keys.extend(frame.delta.get(step)?.keys().cloned());
+            if keys.len() > table.rows.len() / 2 {
+                return None;
+            }
+        }
+        (keys.len() <= table.rows.len() / 2).then_some(keys)
     }
 
     /// A healthy engine at `target` (after an error, or to snapshot after the end).
@@ -1271,7 +1310,7 @@ impl Playback {
         let Some(frame) = self.frame_or_notice(id) else { return };
         let Some(graph) = self.graph.clone() else { return };
         if frame.info.generation == self.generation {
-            match Engine::from_keyframe((*graph).clone(), &frame.keyframe, &self.options) {
+            match Engine::from_keyframe((*graph).clone(), frame.keyframe.clone(), &self.options) {
                 Ok(mut engine) => {
                     engine.set_tracing(true);
                     self.engine = Some(engine);
@@ -1482,22 +1521,31 @@ impl Playback {
                 // of old rows between two touched keys are found by a galloping search (few
                 // rows read when the touched keys are many or few) and copied.
                 let mut rows = Vec::with_capacity(previous.rows.len() + touched.len());
+                let mut changed = Vec::with_capacity(touched.len());
                 let old = &previous.rows;
                 let mut next = 0;
                 for &(_, key) in &touched {
                     let skip = rows_before(&old[next..], key.as_bytes());
                     rows.extend_from_slice(&old[next..next + skip]);
                     next += skip;
-                    // The key's old row, if any, gives way to its state now (none if it went).
-                    if old.get(next).is_some_and(|r| r.key.as_bytes() == key.as_bytes()) {
-                        next += 1;
-                    }
-                    if let Some(row) = engine.with_step_state(step, key, |state| row_of(key, state)) {
-                        rows.push(Arc::new(row));
+                    // The key's old row, if any, gives way to its state now (none if it went);
+                    // a state that came back the same keeps its row and is not reported.
+                    let old_row = old.get(next).filter(|r| r.key.as_bytes() == key.as_bytes());
+                    next += usize::from(old_row.is_some());
+                    let row = engine.with_step_state(step, key, |state| row_of(key, state));
+                    match (old_row, row) {
+                        (Some(old_row), Some(row)) if old_row.state == row.state => {
+                            rows.push(Arc::clone(old_row));
+                        }
+                        (None, None) => {}
+                        (_, row) => {
+                            rows.extend(row.map(Arc::new));
+                            changed.push(key.to_string());
+                        }
                     }
                 }
                 rows.extend_from_slice(&old[next..]);
-                (rows, touched.iter().map(|(_, k)| k.to_string()).collect())
+                (rows, changed)
             }
             // Changes not known key by key: the whole table, compared with the last one.
             Some(previous) => {

@@ -736,3 +736,39 @@ fn a_real_time_play_shows_how_far_the_next_event_is() {
     let view = playback.view();
     assert_eq!((view.status, view.waiting_micros), (Status::Paused, None));
 }
+
+/// Seeks where only a few keys of many changed bring the State table there key by key: it
+/// shows what a straight replay shows, whatever the way there (back, forward past a keyframe,
+/// onto one, to the start), and lists as changed only keys whose state differs.
+#[test]
+fn seeking_where_few_keys_changed_shows_the_same_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = generated(dir.path(), 1);
+    // 600 users appear first, then four of them take every event.
+    let mut csv = String::from("ts,user,amount\n");
+    for i in 0..3500u64 {
+        let user = if i < 600 { i } else { i % 4 * 150 };
+        csv.push_str(&format!("{},u{user:03},{}\n", 1_700_000_000 + i * 3, i % 100));
+    }
+    std::fs::write(dir.path().join("events.csv"), csv).unwrap();
+    let straight = |position: u64| stepped_straight_to(&path, position);
+    let mut playback = loaded(&path);
+    apply(&mut playback, Command::Select(Some("running".into())));
+    apply(&mut playback, Command::Seek(3400));
+    for position in [2500, 2499, 3100, 1000, 1999, 3000, 700, 650, 0, 3350, 3500] {
+        let before = playback.view();
+        let view = apply(&mut playback, Command::Seek(position));
+        assert_eq!(view.status, Status::Paused);
+        assert_eq!(shown(&view), straight(position), "seek to {position}");
+        let (old, new) = (before.selected.as_ref().unwrap(), view.selected.as_ref().unwrap());
+        let differ: Vec<String> = {
+            let old: std::collections::BTreeMap<_, _> = old.rows.iter().map(|r| (&r.key, &r.state)).collect();
+            let new: std::collections::BTreeMap<_, _> = new.rows.iter().map(|r| (&r.key, &r.state)).collect();
+            let mut keys: Vec<&String> = old.keys().chain(new.keys()).copied().collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().filter(|k| old.get(k) != new.get(k)).cloned().collect()
+        };
+        assert_eq!(new.changed, differ, "seek from {} to {position}", before.position);
+    }
+}
