@@ -19,9 +19,10 @@ use crate::ops::Key;
 /// The keyframes' budget when none is set: 512 MiB.
 pub const DEFAULT_KEYFRAME_BUDGET: u64 = 512 * 1024 * 1024;
 
-/// One step's states that changed since the previous keyframe (`None`: the key went),
-/// packed ([`Stored`]).
-pub(super) type StepDelta = FxHashMap<Key, Option<Stored>>;
+/// One step's states that changed since the previous keyframe, packed ([`Stored`]): the
+/// map of changes gathered while the run went, moved into the keyframe as it is (its keys are
+/// not hashed again).
+pub(super) type StepDelta = Changed;
 
 /// An automatic keyframe: where the run stood (clock, sources, timers, counters: the
 /// keyframe's `states` left empty) and the states that changed since the one before.
@@ -54,6 +55,14 @@ pub(super) enum Change {
 }
 
 impl Change {
+    /// The state kept (`None`: the key went, or, never in a keyframe's delta, not read yet).
+    pub fn stored(&self) -> Option<&Stored> {
+        match self {
+            Change::Packed(state) => state.as_ref().map(|(stored, _)| stored),
+            Change::Stale => None,
+        }
+    }
+
     /// The key's size now, when known without asking the engine (`Some(None)`: it went).
     pub fn size(&self) -> Option<Option<usize>> {
         match self {
@@ -234,19 +243,17 @@ impl Keyframes {
                 steps
                     .into_iter()
                     .enumerate()
-                    .map(|(step, keys)| {
-                        keys.into_iter()
-                            .map(|(key, change)| {
-                                let state = match change {
-                                    Change::Packed(state) => state,
-                                    Change::Stale => engine.with_step_state(step, &key, |s| {
-                                        (Stored::of(s, buffer), size_of(&key, s))
-                                    }),
-                                };
-                                ledger.record(step, &key, state.as_ref().map(|(_, size)| *size));
-                                (key, state.map(|(stored, _)| stored))
-                            })
-                            .collect()
+                    .map(|(step, mut keys)| {
+                        // In place: the states changed again since first are read now.
+                        for (key, change) in &mut keys {
+                            if let Change::Stale = change {
+                                *change = Change::Packed(engine.with_step_state(step, key, |s| {
+                                    (Stored::of(s, buffer), size_of(key, s))
+                                }));
+                            }
+                            ledger.record(step, key, change.size().flatten());
+                        }
+                        keys
                     })
                     .collect(),
                 false,
@@ -260,8 +267,9 @@ impl Keyframes {
                                 .step_states(step)
                                 .into_iter()
                                 .map(|(k, v)| {
-                                    ledger.record(step, &k, Some(size_of(&k, &v)));
-                                    (k, Some(Stored::of(&v, buffer)))
+                                    let size = size_of(&k, &v);
+                                    ledger.record(step, &k, Some(size));
+                                    (k, Change::Packed(Some((Stored::of(&v, buffer), size))))
                                 })
                                 .collect()
                         } else {
@@ -349,8 +357,9 @@ impl Keyframes {
                 // A merge: the order of the entries does not matter.
                 delta.iter().for_each(|(key, state)| {
                     if let std::collections::hash_map::Entry::Vacant(entry) = into.entry(key) {
+                        let state = state.stored();
                         *found += usize::from(state.is_some());
-                        entry.insert(state.as_ref());
+                        entry.insert(state);
                     }
                 });
             }
@@ -400,7 +409,7 @@ fn frame_bytes(delta: &[StepDelta], bare: &Keyframe, previews: &[super::playback
     let states: u64 = delta
         .iter()
         .flat_map(|step| step.iter())
-        .map(|(key, state)| ENTRY + 32 + key.len() as u64 + state.as_ref().map_or(0, Stored::heap_bytes))
+        .map(|(key, state)| ENTRY + 40 + key.len() as u64 + state.stored().map_or(0, Stored::heap_bytes))
         .sum();
     let timers: u64 = bare.timers.iter().map(|t| 64 + t.step.len() as u64 + t.key.len() as u64).sum();
     let previews: u64 = previews

@@ -47,7 +47,7 @@ const PREVIEW_INTERVAL: Duration = Duration::from_millis(100);
 const METRICS_INTERVAL: Duration = Duration::from_millis(250);
 /// State size is sampled at most this often while playing (besides keyframes).
 const STATE_SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
-/// Changed keys tracked one by one; past this, the table is compared whole.
+/// Changed keys tracked one by one (repeats counted); past this, the table is compared whole.
 const CHANGED_CAP: usize = 1_000_000;
 /// Throughput samples kept.
 const WALL_SAMPLES_CAP: usize = 2000;
@@ -218,8 +218,9 @@ pub struct Playback {
     breakpoint_hit: Option<BreakpointHit>,
     error: Option<ErrorView>,
     selected: Option<String>,
-    /// Keys of the selected step the run touched since the last table.
-    changed: FxHashSet<Key>,
+    /// Keys of the selected step the run touched since the last table, as they came (a key
+    /// may repeat: appending is cheaper than a set; the table sorts them anyway).
+    changed: Vec<Key>,
     /// The changes are not known key by key: compare the next table with the last one.
     changed_all: bool,
     table: Option<Arc<KeyTable>>,
@@ -301,7 +302,7 @@ impl Playback {
             breakpoint_hit: None,
             error: None,
             selected: None,
-            changed: FxHashSet::default(),
+            changed: Vec::new(),
             changed_all: false,
             table: None,
             table_dirty: true,
@@ -870,7 +871,7 @@ impl Playback {
         let table = self.table.as_ref().filter(|t| !self.changed_all && t.step == self.step_id(step))?;
         let (from, to) = (keyframe.min(table.position), keyframe.max(table.position).max(self.position));
         let pending = self.keyframes.changed_since()?.get(step)?;
-        let mut keys = self.changed.clone();
+        let mut keys: FxHashSet<Key> = self.changed.iter().cloned().collect();
         keys.extend(pending.keys().cloned());
         for (_, frame) in self.keyframes.frames().filter(|&(p, _)| from < p && p <= to) {
             if frame.base {
@@ -1011,9 +1012,7 @@ impl Playback {
                     }
                     if selected == Some(step) {
                         if self.changed.len() < CHANGED_CAP {
-                            if !self.changed.contains(&key) {
-                                self.changed.insert(key.clone());
-                            }
+                            self.changed.push(key.clone());
                         } else {
                             self.changed_all = true;
                         }
@@ -1178,7 +1177,7 @@ impl Playback {
             for (position, frame) in self.keyframes.frames().filter(|(p, _)| *p < self.position) {
                 let change = frame.delta.get(index).and_then(|delta| delta.get(&watch.key));
                 match change {
-                    Some(change) => state = change.as_ref().and_then(|stored| stored.value()),
+                    Some(change) => state = change.stored().and_then(super::packed::Stored::value),
                     None if frame.base => state = None,
                     None => {}
                 }
@@ -1514,6 +1513,7 @@ impl Playback {
         let mut touched: Vec<(u64, &Key)> =
             self.changed.iter().map(|k| (key_prefix(k.as_bytes()), k)).collect();
         touched.sort_unstable_by(|(pa, a), (pb, b)| pa.cmp(pb).then_with(|| a.as_bytes().cmp(b.as_bytes())));
+        touched.dedup_by(|(pa, a), (pb, b)| pa == pb && a.as_bytes() == b.as_bytes());
         let (rows, changed) = match previous {
             // The keys the run touched since the last table, and only them.
             Some(previous) if !self.changed_all => {
