@@ -244,15 +244,16 @@ impl Keyframes {
                     .into_iter()
                     .enumerate()
                     .map(|(step, mut keys)| {
-                        // In place: the states changed again since first are read now.
-                        for (key, change) in &mut keys {
+                        // In place: the states changed again since first are read now. Each key
+                        // on its own: the order does not matter.
+                        keys.iter_mut().for_each(|(key, change)| {
                             if let Change::Stale = change {
                                 *change = Change::Packed(engine.with_step_state(step, key, |s| {
                                     (Stored::of(s, buffer), size_of(key, s))
                                 }));
                             }
                             ledger.record(step, key, change.size().flatten());
-                        }
+                        });
                         keys
                     })
                     .collect(),
@@ -315,9 +316,10 @@ impl Keyframes {
                 } else {
                     for (keys, delta) in steps.iter_mut().zip(&frame.delta) {
                         // Their states now are read at the next keyframe (unless changed since).
-                        for key in delta.keys() {
+                        // A merge: the order of the keys does not matter.
+                        delta.keys().for_each(|key| {
                             keys.entry(key.clone()).or_insert(Change::Stale);
-                        }
+                        });
                     }
                 }
             }
