@@ -189,7 +189,8 @@ pub(super) fn session_memory(file: &Path) -> Result<String> {
 }
 
 /// Times the session's replay of a pipeline: counting, a traced replay to the end, seeks
-/// back (nearest keyframe, then forward), and a view carrying the whole key table.
+/// back (nearest keyframe, then forward), a view carrying the whole key table, and single
+/// steps (each with its view and table).
 fn time_session(file: &Path) -> Result<Vec<(String, f64)>> {
     use crate::session::{Command, GraphSource, Playback, Speed};
     let graph = load_and_check(file).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -226,6 +227,11 @@ fn time_session(file: &Path) -> Result<Vec<(String, f64)>> {
     for target in [total.saturating_sub(1), total / 4 * 3 + 777, total / 2 + 1, total / 4 + 999, 10] {
         let from = playback.position();
         timed(format!("seek from {from} back to {target}"), &mut playback, Command::Seek(target));
+    }
+    timed(format!("seek from 10 forward to {}", total / 2 + 1), &mut playback, Command::Seek(total / 2 + 1));
+    for _ in 0..3 {
+        let from = playback.position();
+        timed(format!("step one event from {from}"), &mut playback, Command::Step(1));
     }
     Ok(timings)
 }

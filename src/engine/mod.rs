@@ -19,6 +19,7 @@ mod timers;
 mod trace;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rhai::Dynamic;
@@ -41,7 +42,7 @@ pub use snapshot_file::{
 };
 pub use stats::{RunStats, StepStats};
 pub use timers::{TimerEntry, TimerWheel};
-pub use trace::{TraceEvent, TraceKind};
+pub use trace::{TraceEvent, TraceKind, TracedValue};
 
 use timers::StepTimers;
 
@@ -227,6 +228,10 @@ pub struct Engine {
     step_targets: Vec<[Vec<Target>; 2]>,
     /// Merges whose output is unkeyed: keyed items entering become `[key, value]`.
     unkeys_input: Vec<bool>,
+    /// Per step: whether it emits the value of an (unkeyed, keyed) item unchanged on port 0
+    /// (`key_on` on an unkeyed stream, `filter_value`), so that the trace shares its copy of
+    /// the value in and out.
+    passes_value: Vec<(bool, bool)>,
     sources: Vec<SourceSlot>,
     /// Per source: the `key_on` step whose key the source reads itself.
     keyed_by_source: Vec<Option<usize>>,
@@ -239,6 +244,10 @@ pub struct Engine {
     stats: RunStats,
     ended: bool,
     pool: Vec<Vec<Output>>,
+    /// Spare buffers for the traced copies of one operator call's outputs.
+    traced_pool: Vec<Vec<TracedValue>>,
+    /// An error met reading ahead for [`Engine::next_event_time`], given by the next step.
+    read_ahead_error: Option<RunError>,
     /// The source event being processed, for error messages.
     current: Option<(usize, u64)>,
     /// What happened since the last [`Engine::take_trace`], when tracing is on.
@@ -297,6 +306,8 @@ impl Engine {
                 add(*from, Target::Sink(sink));
             }
         }
+        let passes_value =
+            doc.steps.iter().map(|s| (s.op == OpKind::KeyOn, s.op == OpKind::FilterValue)).collect();
         let unkeys_input = doc
             .steps
             .iter()
@@ -372,6 +383,7 @@ impl Engine {
             source_targets,
             step_targets,
             unkeys_input,
+            passes_value,
             sources,
             keyed_by_source,
             projections,
@@ -381,6 +393,8 @@ impl Engine {
             stats,
             ended: false,
             pool: Vec::new(),
+            traced_pool: Vec::new(),
+            read_ahead_error: None,
             current: None,
             trace: None,
             graph,
@@ -495,11 +509,31 @@ impl Engine {
         }
     }
 
+    /// The event time of the next source event, read ahead without processing it (for a
+    /// replay that waits for it in real time); `None` when it has no time, at end of input,
+    /// or when reading it failed (the next [`Engine::step`] then returns that error).
+    pub fn next_event_time(&mut self) -> Option<i64> {
+        if self.ended || self.read_ahead_error.is_some() {
+            return None;
+        }
+        match self.next_source(None) {
+            Ok(Next::Source(index)) => self.sources.get(index)?.head.as_ref()?.time,
+            Ok(Next::Ended | Next::Pending) => None,
+            Err(error) => {
+                self.read_ahead_error = Some(error);
+                None
+            }
+        }
+    }
+
     /// Processes the next source event to quiescence (with the timers it makes due), or
     /// end of input when the sources are exhausted. A live source is waited for.
     pub fn step(&mut self) -> Result<StepOutcome, RunError> {
         if self.ended {
             return Ok(StepOutcome::Finished);
+        }
+        if let Some(error) = self.read_ahead_error.take() {
+            return Err(error);
         }
         set_script_clock(self.clock.now());
         match self.next_source(None)? {
@@ -518,6 +552,9 @@ impl Engine {
     pub fn step_live(&mut self, wait: Duration) -> Result<LiveStep, RunError> {
         if self.ended {
             return Ok(LiveStep::Stepped(StepOutcome::Finished));
+        }
+        if let Some(error) = self.read_ahead_error.take() {
+            return Err(error);
         }
         set_script_clock(self.clock.now());
         let mut next = self.next_source(Some(Duration::ZERO))?;
@@ -570,16 +607,22 @@ impl Engine {
                 // The key_on's work was done by the source.
                 self.stats.steps[step].items_in += 1;
                 self.stats.steps[step].items_out += 1;
-                if let Some(trace) = &mut self.trace {
-                    let value = event.value.clone();
-                    let kind = TraceKind::ItemIn { input: 0, key: None, value: value.clone() };
+                // One traced copy of the event, in and out of the key_on and into its targets.
+                let traced = self.trace.as_mut().map(|trace| {
+                    let value = Arc::new(event.value.clone());
+                    let kind = TraceKind::ItemIn { input: 0, key: None, value: Arc::clone(&value) };
                     trace.push(TraceEvent { step, kind });
                     trace.push(TraceEvent {
                         step,
-                        kind: TraceKind::ItemOut { port: 0, key: Some(key.clone()), value },
+                        kind: TraceKind::ItemOut {
+                            port: 0,
+                            key: Some(key.clone()),
+                            value: Arc::clone(&value),
+                        },
                     });
-                }
-                self.deliver_from_step(step, 0, Item::keyed(key, event.value))?;
+                    value
+                });
+                self.deliver_from_step(step, 0, Item::keyed(key, event.value), traced)?;
             }
             _ => self.deliver_from_source(index, Item::plain(event.value))?,
         }
@@ -660,7 +703,7 @@ impl Engine {
                     kind: TraceKind::TimerFired { key: key.clone(), due: entry.due },
                 });
             }
-            self.run_op(step, |op, ctx, out| op.on_notify(ctx, &key, out))?;
+            self.run_op(step, None, |op, ctx, out| op.on_notify(ctx, &key, out))?;
             if let Some(trace) = &mut self.trace {
                 trace.push(TraceEvent { step, kind: TraceKind::StateChanged { key } });
             }
@@ -672,16 +715,18 @@ impl Engine {
         set_script_clock(self.clock.now());
         for position in 0..self.graph.order.len() {
             let step = self.graph.order[position];
-            self.run_op(step, |op, ctx, out| op.on_eof(ctx, out))?;
+            self.run_op(step, None, |op, ctx, out| op.on_eof(ctx, out))?;
         }
         self.ended = true;
         self.flush()
     }
 
     /// Runs one operator call and carries each output, in order, all the way down.
+    /// `passed`: the traced copy of the item the step passes on unchanged, if it does.
     fn run_op(
         &mut self,
         step: usize,
+        mut passed: Option<TracedValue>,
         call: impl FnOnce(
             &mut dyn Operator,
             &mut OpContext<'_>,
@@ -706,18 +751,34 @@ impl Engine {
             }
         }
         self.stats.steps[step].items_out += out.len() as u64;
-        if let Some(trace) = &mut self.trace {
-            for output in &out {
-                let kind = TraceKind::ItemOut {
-                    port: output.port,
-                    key: output.item.key.clone(),
-                    value: output.item.value.clone(),
-                };
-                trace.push(TraceEvent { step, kind });
+        match &mut self.trace {
+            Some(trace) => {
+                // Every output is recorded before any is delivered; each one's traced copy is
+                // shared with the records of its arrival downstream.
+                let mut traced = self.traced_pool.pop().unwrap_or_default();
+                for output in &out {
+                    let value = match passed.take() {
+                        Some(value) if out.len() == 1 && output.port == 0 => value,
+                        _ => Arc::new(output.item.value.clone()),
+                    };
+                    let kind = TraceKind::ItemOut {
+                        port: output.port,
+                        key: output.item.key.clone(),
+                        value: Arc::clone(&value),
+                    };
+                    trace.push(TraceEvent { step, kind });
+                    traced.push(value);
+                }
+                for (output, value) in out.drain(..).zip(traced.drain(..)) {
+                    self.deliver_from_step(step, output.port, output.item, Some(value))?;
+                }
+                self.traced_pool.push(traced);
             }
-        }
-        for output in out.drain(..) {
-            self.deliver_from_step(step, output.port, output.item)?;
+            None => {
+                for output in out.drain(..) {
+                    self.deliver_from_step(step, output.port, output.item, None)?;
+                }
+            }
         }
         self.pool.push(out);
         Ok(())
@@ -760,26 +821,37 @@ impl Engine {
 
     fn deliver_from_source(&mut self, source: usize, item: Item) -> Result<(), RunError> {
         let count = self.source_targets[source].len();
-        self.deliver(count, |engine, i| engine.source_targets[source][i], item, StreamRef::Source(source))
+        let from = StreamRef::Source(source);
+        self.deliver(count, |engine, i| engine.source_targets[source][i], item, from, None)
     }
 
-    fn deliver_from_step(&mut self, step: usize, port: usize, item: Item) -> Result<(), RunError> {
+    /// `traced`: the item's traced copy, when tracing (shared by the records of its arrival).
+    fn deliver_from_step(
+        &mut self,
+        step: usize,
+        port: usize,
+        item: Item,
+        traced: Option<TracedValue>,
+    ) -> Result<(), RunError> {
         let count = self.step_targets[step][port.min(1)].len();
         self.deliver(
             count,
             |engine, i| engine.step_targets[step][port.min(1)][i],
             item,
             StreamRef::Step { step, port },
+            traced,
         )
     }
 
-    /// Sends an item to `count` targets in order; the last one gets it without a copy.
+    /// Sends an item to `count` targets in order; the last one gets it without a copy. When
+    /// tracing, its arrivals share `traced` (the copy recorded as it left), or one new copy.
     fn deliver(
         &mut self,
         count: usize,
         target_at: impl Fn(&Self, usize) -> Target,
         item: Item,
         from: StreamRef,
+        mut traced: Option<TracedValue>,
     ) -> Result<(), RunError> {
         let mut item = Some(item);
         for i in 0..count {
@@ -789,21 +861,28 @@ impl Engine {
             match target {
                 Target::Step { step, input } => {
                     self.stats.steps[step].items_in += 1;
-                    let this = if self.unkeys_input[step] && this.key.is_some() {
-                        Item::plain(this.into_script_arg())
-                    } else {
-                        this
-                    };
+                    let unkeyed = self.unkeys_input[step] && this.key.is_some();
+                    let this = if unkeyed { Item::plain(this.into_script_arg()) } else { this };
                     let mut touched = None;
+                    let mut passed = None;
                     if let Some(trace) = &mut self.trace {
-                        let kind =
-                            TraceKind::ItemIn { input, key: this.key.clone(), value: this.value.clone() };
+                        // An unkeyed arrival is another value: its own copy.
+                        let value = match &traced {
+                            _ if unkeyed => Arc::new(this.value.clone()),
+                            Some(value) => Arc::clone(value),
+                            None => Arc::clone(traced.insert(Arc::new(this.value.clone()))),
+                        };
+                        let (unkeyed_passes, keyed_passes) = self.passes_value[step];
+                        if (unkeyed_passes && this.key.is_none()) || (keyed_passes && this.key.is_some()) {
+                            passed = Some(Arc::clone(&value));
+                        }
+                        let kind = TraceKind::ItemIn { input, key: this.key.clone(), value };
                         trace.push(TraceEvent { step, kind });
                         if self.graph.doc.steps[step].op.is_stateful() {
                             touched = this.key.clone();
                         }
                     }
-                    self.run_op(step, |op, ctx, out| op.on_item(ctx, input, this, out))?;
+                    self.run_op(step, passed, |op, ctx, out| op.on_item(ctx, input, this, out))?;
                     if let (Some(key), Some(trace)) = (touched, &mut self.trace) {
                         trace.push(TraceEvent { step, kind: TraceKind::StateChanged { key } });
                     }

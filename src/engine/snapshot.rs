@@ -171,10 +171,11 @@ impl Engine {
 
     /// Builds an engine exactly where a keyframe of the same graph was taken: the same state,
     /// timers, clock, source positions and counters. The sources pass over the rows before
-    /// it quickly: bad rows among them are not counted or dead-lettered again.
+    /// it quickly: bad rows among them are not counted or dead-lettered again. The states
+    /// are moved into the steps, not copied.
     pub fn from_keyframe(
         graph: ValidGraph,
-        keyframe: &Keyframe,
+        keyframe: Keyframe,
         options: &EngineOptions,
     ) -> Result<Engine, RunError> {
         if keyframe.states.len() != graph.doc.steps.len() {
@@ -182,13 +183,13 @@ impl Engine {
         }
         let resume = Resume { quickly: true, sinks: None };
         let mut engine = Engine::resumed(graph, keyframe.clock, &keyframe.source_rows, options, resume)?;
-        for (op, states) in engine.ops.iter_mut().zip(&keyframe.states) {
+        for (op, states) in engine.ops.iter_mut().zip(keyframe.states) {
             if !states.is_empty() {
-                op.set_states(states.clone()).map_err(|error| RunError::Step { error, at: None })?;
+                op.set_states(states).map_err(|error| RunError::Step { error, at: None })?;
             }
         }
         engine.arm_timers(&keyframe.timers)?;
-        engine.stats = keyframe.stats.clone();
+        engine.stats = keyframe.stats;
         Ok(engine)
     }
 

@@ -2,9 +2,15 @@
 //! the workbench (node previews, breakpoints, changed keys). Off by default; when off it costs
 //! one branch per item (the headless runner never turns it on).
 
+use std::sync::Arc;
+
 use rhai::Dynamic;
 
 use crate::ops::Key;
+
+/// An item's value as traced: one copy shared by every record of the same item (out of one
+/// step, into the next), so that tracing copies each item once, not once per record.
+pub type TracedValue = Arc<Dynamic>;
 
 /// One thing that happened at a step, in the order it happened.
 #[derive(Debug, Clone)]
@@ -24,8 +30,8 @@ pub enum TraceKind {
         input: usize,
         /// The item's key, on a keyed stream.
         key: Option<Key>,
-        /// The item's value.
-        value: Dynamic,
+        /// The item's value (shared with the record of the item leaving the step before).
+        value: TracedValue,
     },
     /// The step emitted an item.
     ItemOut {
@@ -34,7 +40,7 @@ pub enum TraceKind {
         /// The item's key, on a keyed stream.
         key: Option<Key>,
         /// The item's value.
-        value: Dynamic,
+        value: TracedValue,
     },
     /// The step armed (`Some(due)`) or cancelled (`None`) a key's timer.
     TimerSet {

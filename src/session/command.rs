@@ -61,10 +61,16 @@ impl Speed {
     }
 }
 
+impl Speed {
+    /// The speed a session starts at: event time a thousand times faster than wall time,
+    /// so that recordings whose events are minutes apart (the shipped examples) visibly play.
+    pub const DEFAULT_MULTIPLIER: f64 = 1000.0;
+}
+
 impl Default for Speed {
-    /// Real time.
+    /// [`Speed::DEFAULT_MULTIPLIER`] times real time.
     fn default() -> Self {
-        Speed::RealTime(1.0)
+        Speed::RealTime(Self::DEFAULT_MULTIPLIER)
     }
 }
 

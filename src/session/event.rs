@@ -117,6 +117,38 @@ pub struct RunView {
     pub metrics: Arc<Metrics>,
     /// The automatic keyframes' use of their memory budget.
     pub keyframes: KeyframeUse,
+    /// While a real-time play waits for its next event: how far ahead that event is, in
+    /// microseconds of event time (so that a replay whose events are minutes apart shows it
+    /// is waiting, not frozen).
+    pub waiting_micros: Option<i64>,
+}
+
+impl RunView {
+    /// "next event in 7 min of event time" while a real-time play waits for it.
+    pub fn waiting_text(&self) -> Option<String> {
+        self.waiting_micros.map(|micros| format!("next event in {} of event time", span_text(micros)))
+    }
+}
+
+/// A span of event time for people, in its two largest units: "450 ms", "12 s", "7 min",
+/// "1 h 8 min", "3 d 2 h".
+fn span_text(micros: i64) -> String {
+    let micros = micros.max(0).unsigned_abs();
+    if micros < 1_000_000 {
+        return format!("{} ms", micros.div_ceil(1000));
+    }
+    let seconds = micros.div_ceil(1_000_000);
+    let (days, hours, minutes, secs) =
+        (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60, seconds % 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{secs} s"),
+        (0, 0, m) if secs == 0 => format!("{m} min"),
+        (0, 0, m) => format!("{m} min {secs} s"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
 }
 
 /// How much memory the automatic keyframes hold, against their budget.
@@ -305,8 +337,8 @@ pub struct KeyTable {
     /// Every live key, in key order (each row shared with the tables before it that showed
     /// the same state: a new table re-renders only the keys that changed).
     pub rows: Vec<Arc<KeyRow>>,
-    /// Keys whose state changed (touched, appeared or went) since the previous table sent,
-    /// in key order.
+    /// Keys whose state changed (a new state, appeared or went) since the previous table
+    /// sent, in key order.
     pub changed: Vec<String>,
 }
 
@@ -479,4 +511,27 @@ pub struct SnapshotDiff {
     pub to: SnapshotInfo,
     /// Per stateful step of either (step ids in order), only steps with a difference.
     pub steps: Vec<StepDiff>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::span_text;
+
+    #[test]
+    fn spans_of_event_time_read_in_their_two_largest_units() {
+        let cases = [
+            (0, "0 ms"),
+            (450_000, "450 ms"),
+            (12_000_000, "12 s"),
+            (420_000_000, "7 min"),
+            (481_000_000, "8 min 1 s"),
+            (4_080_000_000, "1 h 8 min"),
+            (3_600_000_000, "1 h"),
+            (266_400_000_000, "3 d 2 h"),
+            (-5, "0 ms"),
+        ];
+        for (micros, text) in cases {
+            assert_eq!(span_text(micros), text, "{micros}");
+        }
+    }
 }

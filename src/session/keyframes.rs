@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use rhai::Dynamic;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use super::event::SnapshotInfo;
 use super::ledger::{StateLedger, size_of};
@@ -19,9 +19,10 @@ use crate::ops::Key;
 /// The keyframes' budget when none is set: 512 MiB.
 pub const DEFAULT_KEYFRAME_BUDGET: u64 = 512 * 1024 * 1024;
 
-/// One step's states that changed since the previous keyframe (`None`: the key went),
-/// packed ([`Stored`]).
-pub(super) type StepDelta = FxHashMap<Key, Option<Stored>>;
+/// One step's states that changed since the previous keyframe, packed ([`Stored`]): the
+/// map of changes gathered while the run went, moved into the keyframe as it is (its keys are
+/// not hashed again).
+pub(super) type StepDelta = Changed;
 
 /// An automatic keyframe: where the run stood (clock, sources, timers, counters: the
 /// keyframe's `states` left empty) and the states that changed since the one before.
@@ -43,13 +44,53 @@ pub(super) struct DeltaFrame {
     pub bytes: u64,
 }
 
+/// A key whose state changed since the last keyframe.
+#[derive(Debug, Clone)]
+pub(super) enum Change {
+    /// Changed once so far: its state then, packed with its size (`None`: the key went), taken
+    /// while the engine had it at hand rather than looked up cold at the next keyframe.
+    Packed(Option<(Stored, usize)>),
+    /// Changed again since (or known changed without its state): read at the next keyframe.
+    Stale,
+}
+
+impl Change {
+    /// The state kept (`None`: the key went, or, never in a keyframe's delta, not read yet).
+    pub fn stored(&self) -> Option<&Stored> {
+        match self {
+            Change::Packed(state) => state.as_ref().map(|(stored, _)| stored),
+            Change::Stale => None,
+        }
+    }
+
+    /// The key's size now, when known without asking the engine (`Some(None)`: it went).
+    pub fn size(&self) -> Option<Option<usize>> {
+        match self {
+            Change::Packed(state) => Some(state.as_ref().map(|(_, size)| *size)),
+            Change::Stale => None,
+        }
+    }
+}
+
+/// One step's keys changed since the last keyframe.
+pub(super) type Changed = FxHashMap<Key, Change>;
+
 /// Which keys changed since the last keyframe, per step.
 #[derive(Debug, Clone)]
 enum Pending {
     /// These keys (per step).
-    Keys(Vec<FxHashSet<Key>>),
+    Keys(Vec<Changed>),
     /// Not known key by key: the next keyframe is a base.
     All,
+}
+
+/// No changes yet for `steps` steps, each with room for `room` keys (the last interval's).
+fn no_changes(steps: usize, room: &[usize]) -> Pending {
+    Pending::Keys(
+        (0..steps)
+            .map(|i| Changed::with_capacity_and_hasher(room.get(i).copied().unwrap_or(0), Default::default()))
+            .collect(),
+    )
 }
 
 /// The keyframes of one graph, and what changed since the last one the run passed.
@@ -60,6 +101,8 @@ pub(super) struct Keyframes {
     steps: usize,
     budget: u64,
     bytes: u64,
+    /// Scratch space for packing.
+    buffer: Vec<u8>,
 }
 
 impl Keyframes {
@@ -67,10 +110,11 @@ impl Keyframes {
     pub fn new(steps: usize, budget: u64) -> Self {
         Keyframes {
             frames: BTreeMap::new(),
-            pending: Pending::Keys(vec![FxHashSet::default(); steps]),
+            pending: no_changes(steps, &[]),
             steps,
             budget,
             bytes: 0,
+            buffer: Vec::new(),
         }
     }
 
@@ -130,26 +174,34 @@ impl Keyframes {
         self.frames.iter().map(|(&p, f)| (p, f))
     }
 
-    /// A state of `step` changed for `key` (the run moving forward).
-    pub fn touched(&mut self, step: usize, key: &Key) {
+    /// A state of `step` changed for `key` (the run moving forward, `engine` just past the
+    /// change): the first change since the keyframe is packed now, while the state is at hand.
+    pub fn touched(&mut self, step: usize, key: &Key, engine: &Engine) {
         if let Pending::Keys(steps) = &mut self.pending
             && let Some(keys) = steps.get_mut(step)
-            && !keys.contains(key)
         {
-            keys.insert(key.clone());
+            match keys.get_mut(key) {
+                Some(change) => *change = Change::Stale,
+                None => {
+                    let buffer = &mut self.buffer;
+                    let state =
+                        engine.with_step_state(step, key, |s| (Stored::of(s, buffer), size_of(key, s)));
+                    keys.insert(key.clone(), Change::Packed(state));
+                }
+            }
         }
     }
 
     /// The run stands at its start (no state): what changes next is relative to it.
     pub fn at_start(&mut self) {
-        self.pending = Pending::Keys(vec![FxHashSet::default(); self.steps]);
+        self.pending = no_changes(self.steps, &[]);
     }
 
     /// The run now stands exactly at the keyframe at `position` (restored there, or passing
     /// it again): what changes next is relative to it.
     pub fn passed(&mut self, position: u64) {
         if self.frames.contains_key(&position) {
-            self.pending = Pending::Keys(vec![FxHashSet::default(); self.steps]);
+            self.pending = no_changes(self.steps, &[]);
         }
     }
 
@@ -161,7 +213,7 @@ impl Keyframes {
 
     /// The keys changed since the keyframe the run last passed, per step (`None`: not known
     /// key by key).
-    pub fn changed_since(&self) -> Option<&[FxHashSet<Key>]> {
+    pub fn changed_since(&self) -> Option<&[Changed]> {
         match &self.pending {
             Pending::Keys(steps) => Some(steps),
             Pending::All => None,
@@ -180,24 +232,29 @@ impl Keyframes {
         ledger: &mut StateLedger,
         info: impl FnOnce(&StateLedger) -> SnapshotInfo,
     ) {
-        let pending =
-            std::mem::replace(&mut self.pending, Pending::Keys(vec![FxHashSet::default(); self.steps]));
-        let mut buffer = Vec::new();
+        let room: Vec<usize> = match &self.pending {
+            Pending::Keys(steps) => steps.iter().map(|keys| keys.len()).collect(),
+            Pending::All => Vec::new(),
+        };
+        let pending = std::mem::replace(&mut self.pending, no_changes(self.steps, &room));
+        let buffer = &mut self.buffer;
         let (delta, base): (Vec<StepDelta>, bool) = match pending {
             Pending::Keys(steps) => (
                 steps
                     .into_iter()
                     .enumerate()
-                    .map(|(step, keys)| {
-                        keys.into_iter()
-                            .map(|key| {
-                                let state = engine.with_step_state(step, &key, |s| {
-                                    (Stored::of(s, &mut buffer), size_of(&key, s))
-                                });
-                                ledger.record(step, &key, state.as_ref().map(|(_, size)| *size));
-                                (key, state.map(|(stored, _)| stored))
-                            })
-                            .collect()
+                    .map(|(step, mut keys)| {
+                        // In place: the states changed again since first are read now. Each key
+                        // on its own: the order does not matter.
+                        keys.iter_mut().for_each(|(key, change)| {
+                            if let Change::Stale = change {
+                                *change = Change::Packed(engine.with_step_state(step, key, |s| {
+                                    (Stored::of(s, buffer), size_of(key, s))
+                                }));
+                            }
+                            ledger.record(step, key, change.size().flatten());
+                        });
+                        keys
                     })
                     .collect(),
                 false,
@@ -211,8 +268,9 @@ impl Keyframes {
                                 .step_states(step)
                                 .into_iter()
                                 .map(|(k, v)| {
-                                    ledger.record(step, &k, Some(size_of(&k, &v)));
-                                    (k, Some(Stored::of(&v, &mut buffer)))
+                                    let size = size_of(&k, &v);
+                                    ledger.record(step, &k, Some(size));
+                                    (k, Change::Packed(Some((Stored::of(&v, buffer), size))))
                                 })
                                 .collect()
                         } else {
@@ -257,7 +315,11 @@ impl Keyframes {
                     self.pending = Pending::All;
                 } else {
                     for (keys, delta) in steps.iter_mut().zip(&frame.delta) {
-                        keys.extend(delta.keys().cloned());
+                        // Their states now are read at the next keyframe (unless changed since).
+                        // A merge: the order of the keys does not matter.
+                        delta.keys().for_each(|key| {
+                            keys.entry(key.clone()).or_insert(Change::Stale);
+                        });
                     }
                 }
             }
@@ -297,8 +359,9 @@ impl Keyframes {
                 // A merge: the order of the entries does not matter.
                 delta.iter().for_each(|(key, state)| {
                     if let std::collections::hash_map::Entry::Vacant(entry) = into.entry(key) {
+                        let state = state.stored();
                         *found += usize::from(state.is_some());
-                        entry.insert(state.as_ref());
+                        entry.insert(state);
                     }
                 });
             }
@@ -348,7 +411,7 @@ fn frame_bytes(delta: &[StepDelta], bare: &Keyframe, previews: &[super::playback
     let states: u64 = delta
         .iter()
         .flat_map(|step| step.iter())
-        .map(|(key, state)| ENTRY + 32 + key.len() as u64 + state.as_ref().map_or(0, Stored::heap_bytes))
+        .map(|(key, state)| ENTRY + 40 + key.len() as u64 + state.stored().map_or(0, Stored::heap_bytes))
         .sum();
     let timers: u64 = bare.timers.iter().map(|t| 64 + t.step.len() as u64 + t.key.len() as u64).sum();
     let previews: u64 = previews

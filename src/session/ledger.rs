@@ -3,8 +3,9 @@
 //! pass over them is needed), and brought up to now on demand from the keys changed since.
 
 use rhai::Dynamic;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
+use super::keyframes::Changed;
 use super::playback::approx_bytes;
 use crate::engine::Engine;
 use crate::ops::Key;
@@ -62,7 +63,7 @@ impl StateLedger {
 
     /// Records the states now of the keys changed since (`changed`, per step; `None`: not
     /// known, every state is recorded again): the run passes a keyframe it has already.
-    pub fn catch_up(&mut self, engine: &Engine, changed: Option<&[FxHashSet<Key>]>) {
+    pub fn catch_up(&mut self, engine: &Engine, changed: Option<&[Changed]>) {
         let Some(changed) = changed else {
             *self = StateLedger::of_states(
                 &(0..self.sizes.len()).map(|i| engine.step_states(i)).collect::<Vec<_>>(),
@@ -71,8 +72,10 @@ impl StateLedger {
         };
         for (step, keys) in changed.iter().enumerate() {
             // Each key on its own: the order does not matter.
-            keys.iter().for_each(|key| {
-                let size = engine.with_step_state(step, key, |state| size_of(key, state));
+            keys.iter().for_each(|(key, change)| {
+                let size = change
+                    .size()
+                    .unwrap_or_else(|| engine.with_step_state(step, key, |state| size_of(key, state)));
                 self.record(step, key, size);
             });
         }
@@ -81,14 +84,17 @@ impl StateLedger {
     /// Each step's approximate bytes now: as recorded, with the keys changed since
     /// (`changed`, per step; `None`: not known, the recorded figures are given) looked up in
     /// the engine.
-    pub fn totals_now(&self, engine: &Engine, changed: Option<&[FxHashSet<Key>]>) -> Vec<usize> {
+    pub fn totals_now(&self, engine: &Engine, changed: Option<&[Changed]>) -> Vec<usize> {
         let mut totals = self.totals.clone();
         let Some(changed) = changed else { return totals };
         for (step, keys) in changed.iter().enumerate() {
             let (Some(sizes), Some(total)) = (self.sizes.get(step), totals.get_mut(step)) else { continue };
             // Sums: the order of the keys does not matter.
-            keys.iter().for_each(|key| {
-                let now = engine.with_step_state(step, key, |state| size_of(key, state)).unwrap_or(0);
+            keys.iter().for_each(|(key, change)| {
+                let now = change
+                    .size()
+                    .unwrap_or_else(|| engine.with_step_state(step, key, |state| size_of(key, state)))
+                    .unwrap_or(0);
                 *total = *total - sizes.get(key).copied().unwrap_or(0) + now;
             });
         }

@@ -20,9 +20,20 @@ const ARRAY: u8 = 7;
 const MAP: u8 = 8;
 const BLOB: u8 = 9;
 
+/// Packed values up to this many bytes are kept inline (an int state: 9), without an
+/// allocation of their own.
+const SMALL: usize = 22;
+
 /// A state kept in a keyframe.
 #[derive(Debug, Clone)]
 pub(super) enum Stored {
+    /// Plain data, packed in a few bytes (the first `len` of `bytes`).
+    Small {
+        /// How many bytes are used.
+        len: u8,
+        /// The packed bytes.
+        bytes: [u8; SMALL],
+    },
     /// Plain data, packed.
     Packed(Box<[u8]>),
     /// Anything else (a shared or tagged value, a timestamp, a function pointer, a custom
@@ -35,7 +46,14 @@ impl Stored {
     pub fn of(value: &Dynamic, buffer: &mut Vec<u8>) -> Stored {
         buffer.clear();
         if pack(value, buffer, 0) {
-            Stored::Packed(buffer.as_slice().into())
+            match (u8::try_from(buffer.len()), buffer.len() <= SMALL) {
+                (Ok(len), true) => {
+                    let mut bytes = [0; SMALL];
+                    bytes[..buffer.len()].copy_from_slice(buffer);
+                    Stored::Small { len, bytes }
+                }
+                _ => Stored::Packed(buffer.as_slice().into()),
+            }
         } else {
             Stored::Value(value.clone())
         }
@@ -43,19 +61,20 @@ impl Stored {
 
     /// The value back (`None` only if the bytes were not written by [`Stored::of`]).
     pub fn value(&self) -> Option<Dynamic> {
-        match self {
-            Stored::Packed(bytes) => {
-                let mut reader = Reader { bytes, at: 0 };
-                let value = reader.value()?;
-                (reader.at == bytes.len()).then_some(value)
-            }
-            Stored::Value(value) => Some(value.clone()),
-        }
+        let bytes: &[u8] = match self {
+            Stored::Small { len, bytes } => bytes.get(..usize::from(*len))?,
+            Stored::Packed(bytes) => bytes,
+            Stored::Value(value) => return Some(value.clone()),
+        };
+        let mut reader = Reader { bytes, at: 0 };
+        let value = reader.value()?;
+        (reader.at == bytes.len()).then_some(value)
     }
 
     /// Roughly the heap bytes it holds.
     pub fn heap_bytes(&self) -> u64 {
         match self {
+            Stored::Small { .. } => 0,
             Stored::Packed(bytes) => 16 + bytes.len() as u64,
             Stored::Value(value) => super::keyframes::heap_bytes(value),
         }
@@ -212,10 +231,11 @@ mod tests {
             Dynamic::from_array(Vec::new()),
             Dynamic::FALSE,
         ];
+        assert!(std::mem::size_of::<Stored>() <= 24);
         let mut buffer = Vec::new();
         for value in &values {
             let stored = Stored::of(value, &mut buffer);
-            assert!(matches!(stored, Stored::Packed(_)), "{}", shape(value));
+            assert!(matches!(stored, Stored::Packed(_) | Stored::Small { .. }), "{}", shape(value));
             let back = stored.value().map(|v| shape(&v));
             assert_eq!(back, Some(shape(value)));
         }
@@ -240,6 +260,11 @@ mod tests {
             [&[][..], &[42][..], &[INT, 1, 2][..], &[ARRAY, 255, 255, 255, 255][..], &[UNIT, UNIT][..]]
         {
             assert!(Stored::Packed(bytes.into()).value().is_none(), "{bytes:?}");
+            if let Ok(len) = u8::try_from(bytes.len()) {
+                let mut small = [0; SMALL];
+                small[..bytes.len()].copy_from_slice(bytes);
+                assert!(Stored::Small { len, bytes: small }.value().is_none(), "{bytes:?}");
+            }
         }
     }
 }

@@ -23,6 +23,7 @@ use super::keyframes::{DEFAULT_KEYFRAME_BUDGET, Keyframes};
 use super::ledger::StateLedger;
 use crate::engine::{
     Engine, EngineOptions, EngineSnapshot, Keyframe, RunError, StepOutcome, TraceEvent, TraceKind,
+    TracedValue,
 };
 use crate::graph::{BadRowPolicy, ValidGraph};
 use crate::io::Source;
@@ -46,7 +47,7 @@ const PREVIEW_INTERVAL: Duration = Duration::from_millis(100);
 const METRICS_INTERVAL: Duration = Duration::from_millis(250);
 /// State size is sampled at most this often while playing (besides keyframes).
 const STATE_SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
-/// Changed keys tracked one by one; past this, the table is compared whole.
+/// Changed keys tracked one by one (repeats counted); past this, the table is compared whole.
 const CHANGED_CAP: usize = 1_000_000;
 /// Throughput samples kept.
 const WALL_SAMPLES_CAP: usize = 2000;
@@ -72,7 +73,8 @@ pub enum Work {
 #[derive(Debug, Clone)]
 pub(super) struct RawItem {
     key: Option<Key>,
-    pub(super) value: Dynamic,
+    /// Shared with the engine's trace (and the item's other records): never copied here.
+    pub(super) value: TracedValue,
     port: usize,
     clock: Option<i64>,
     position: u64,
@@ -204,6 +206,8 @@ pub struct Playback {
     speed: Speed,
     /// Real-time play: (wall instant, clock) it is measured from.
     anchor: Option<(Instant, i64)>,
+    /// A real-time play waiting for the next event: how far ahead it is, in event time (µs).
+    waiting: Option<i64>,
     keyframe_every: u64,
     keyframes: Keyframes,
     ledger: StateLedger,
@@ -214,8 +218,9 @@ pub struct Playback {
     breakpoint_hit: Option<BreakpointHit>,
     error: Option<ErrorView>,
     selected: Option<String>,
-    /// Keys of the selected step the run touched since the last table.
-    changed: FxHashSet<Key>,
+    /// Keys of the selected step the run touched since the last table, as they came (a key
+    /// may repeat: appending is cheaper than a set; the table sorts them anyway).
+    changed: Vec<Key>,
     /// The changes are not known key by key: compare the next table with the last one.
     changed_all: bool,
     table: Option<Arc<KeyTable>>,
@@ -286,6 +291,7 @@ impl Playback {
             goal: None,
             speed: Speed::default(),
             anchor: None,
+            waiting: None,
             keyframe_every: MIN_KEYFRAME_EVERY,
             keyframes: Keyframes::new(0, DEFAULT_KEYFRAME_BUDGET),
             ledger: StateLedger::default(),
@@ -296,7 +302,7 @@ impl Playback {
             breakpoint_hit: None,
             error: None,
             selected: None,
-            changed: FxHashSet::default(),
+            changed: Vec::new(),
             changed_all: false,
             table: None,
             table_dirty: true,
@@ -373,6 +379,7 @@ impl Playback {
             }
             Command::Play => self.start(Goal::Play),
             Command::Pause => {
+                self.waiting = None;
                 if self.goal.take().is_some() {
                     self.status = Status::Paused;
                 }
@@ -744,6 +751,7 @@ impl Playback {
 
     fn stop(&mut self, status: Status) {
         self.goal = None;
+        self.waiting = None;
         self.status = status;
         self.sample_throughput(true);
     }
@@ -807,29 +815,41 @@ impl Playback {
     /// A fresh engine at the nearest keyframe at or before `target` (the start when none).
     fn restore_nearest(&mut self, target: u64) -> bool {
         let Some(graph) = self.graph.clone() else { return false };
-        let frame = self.keyframes.nearest(target).and_then(|at| Some((at, self.keyframes.compose(at)?)));
-        let restored = match &frame {
-            Some((_, (keyframe, _, _))) => Engine::from_keyframe((*graph).clone(), keyframe, &self.options)
-                .map(|mut e| {
+        let at = self.keyframes.nearest(target);
+        let refresh = self.keys_to_refresh(at.unwrap_or(0));
+        let steps = graph.doc.steps.len();
+        let composed = at.and_then(|at| Some((at, self.keyframes.compose(at)?)));
+        let restored_at = composed.as_ref().map(|(at, _)| *at);
+        let (restored, ledger, previews) = match composed {
+            Some((_, (keyframe, previews, _))) => {
+                let ledger = StateLedger::of_states(&keyframe.states);
+                let engine = Engine::from_keyframe((*graph).clone(), keyframe, &self.options).map(|mut e| {
                     e.set_tracing(true);
                     e
-                }),
-            None if self.origin == 0 => self.new_engine(&graph),
-            None => Err(RunError::Snapshot("no keyframe at the continue point".into())),
+                });
+                (engine, ledger, previews)
+            }
+            None if self.origin == 0 => {
+                (self.new_engine(&graph), StateLedger::empty(steps), vec![StepPreview::default(); steps])
+            }
+            None => (
+                Err(RunError::Snapshot("no keyframe at the continue point".into())),
+                StateLedger::empty(steps),
+                Vec::new(),
+            ),
         };
         match restored {
             Ok(engine) => {
                 self.engine = Some(engine);
-                let (position, previews) = match frame {
-                    Some((at, (keyframe, previews, _))) => {
-                        self.ledger = StateLedger::of_states(&keyframe.states);
+                self.ledger = ledger;
+                let position = match restored_at {
+                    Some(at) => {
                         self.keyframes.passed(at);
-                        (at, previews)
+                        at
                     }
                     None => {
-                        self.ledger = StateLedger::empty(graph.doc.steps.len());
                         self.keyframes.at_start();
-                        (0, vec![StepPreview::default(); graph.doc.steps.len()])
+                        0
                     }
                 };
                 self.position = position;
@@ -838,7 +858,11 @@ impl Playback {
                 self.truncate_history(position);
                 self.ended = false;
                 self.error = None;
-                self.changed_all = true;
+                // The table is brought to the new position from the keys that may differ.
+                match refresh {
+                    Some(keys) => self.changed.extend(keys),
+                    None => self.changed_all = true,
+                }
                 self.table_dirty = true;
                 self.status = Status::Paused;
                 true
@@ -848,6 +872,29 @@ impl Playback {
                 false
             }
         }
+    }
+
+    /// The selected step's keys whose state at the keyframe at `keyframe` (0: the start) may
+    /// differ from what its table shows: those changed between the two positions or since,
+    /// from the keyframes' deltas. `None` when not known key by key, or when they are so many
+    /// that the whole table is cheaper.
+    fn keys_to_refresh(&self, keyframe: u64) -> Option<FxHashSet<Key>> {
+        let step = self.selected_index()?;
+        let table = self.table.as_ref().filter(|t| !self.changed_all && t.step == self.step_id(step))?;
+        let (from, to) = (keyframe.min(table.position), keyframe.max(table.position).max(self.position));
+        let pending = self.keyframes.changed_since()?.get(step)?;
+        let mut keys: FxHashSet<Key> = self.changed.iter().cloned().collect();
+        keys.extend(pending.keys().cloned());
+        for (_, frame) in self.keyframes.frames().filter(|&(p, _)| from < p && p <= to) {
+            if frame.base {
+                return None;
+            }
+            keys.extend(frame.delta.get(step)?.keys().cloned());
+            if keys.len() > table.rows.len() / 2 {
+                return None;
+            }
+        }
+        (keys.len() <= table.rows.len() / 2).then_some(keys)
     }
 
     /// A healthy engine at `target` (after an error, or to snapshot after the end).
@@ -864,17 +911,22 @@ impl Playback {
         true
     }
 
-    /// How long a real-time play must wait before the next event, if at all.
+    /// How long a real-time play must wait before the next event, if at all (the event
+    /// time it is still ahead by is kept for the view).
     fn real_time_wait(&mut self) -> Option<Duration> {
+        self.waiting = None;
         let Speed::RealTime(multiplier) = self.speed else { return None };
-        let clock = self.engine.as_ref()?.clock()?;
+        let engine = self.engine.as_mut()?;
+        let next = engine.next_event_time()?;
         let now = Instant::now();
-        let (since, at) = *self.anchor.get_or_insert((now, clock));
+        // Event time runs from the clock where the play began (or the first event's time).
+        let (since, at) = *self.anchor.get_or_insert((now, engine.clock().unwrap_or(next).min(next)));
         let target = at as f64 + now.duration_since(since).as_micros() as f64 * multiplier;
-        let ahead_micros = clock as f64 - target;
+        let ahead_micros = next as f64 - target;
         if ahead_micros <= 0.0 {
             return None;
         }
+        self.waiting = Some(ahead_micros.ceil() as i64);
         let wait = Duration::from_micros((ahead_micros / multiplier).ceil() as u64);
         Some(wait.min(MAX_WAIT))
     }
@@ -967,12 +1019,12 @@ impl Playback {
                     }
                 }
                 TraceKind::StateChanged { key } => {
-                    self.keyframes.touched(step, &key);
+                    if let Some(engine) = &self.engine {
+                        self.keyframes.touched(step, &key, engine);
+                    }
                     if selected == Some(step) {
                         if self.changed.len() < CHANGED_CAP {
-                            if !self.changed.contains(&key) {
-                                self.changed.insert(key.clone());
-                            }
+                            self.changed.push(key.clone());
                         } else {
                             self.changed_all = true;
                         }
@@ -1137,7 +1189,7 @@ impl Playback {
             for (position, frame) in self.keyframes.frames().filter(|(p, _)| *p < self.position) {
                 let change = frame.delta.get(index).and_then(|delta| delta.get(&watch.key));
                 match change {
-                    Some(change) => state = change.as_ref().and_then(|stored| stored.value()),
+                    Some(change) => state = change.stored().and_then(super::packed::Stored::value),
                     None if frame.base => state = None,
                     None => {}
                 }
@@ -1269,7 +1321,7 @@ impl Playback {
         let Some(frame) = self.frame_or_notice(id) else { return };
         let Some(graph) = self.graph.clone() else { return };
         if frame.info.generation == self.generation {
-            match Engine::from_keyframe((*graph).clone(), &frame.keyframe, &self.options) {
+            match Engine::from_keyframe((*graph).clone(), frame.keyframe.clone(), &self.options) {
                 Ok(mut engine) => {
                     engine.set_tracing(true);
                     self.engine = Some(engine);
@@ -1438,6 +1490,7 @@ impl Playback {
             origin: self.origin,
             clock_micros: self.engine.as_ref().and_then(Engine::clock),
             speed: self.speed,
+            waiting_micros: if self.goal == Some(Goal::Play) { self.waiting } else { None },
             steps: Arc::clone(&self.counts.0),
             sinks: Arc::clone(&self.counts.1),
             timers: Arc::new(timers),
@@ -1467,27 +1520,44 @@ impl Playback {
         let Some(engine) = &self.engine else { return };
         let id = self.step_id(step);
         let previous = self.table.as_ref().filter(|t| t.step == id);
-        // In key order, as the table lists them.
-        let mut touched: Vec<&Key> = self.changed.iter().collect();
-        touched.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        // In key order, as the table lists them (sorted on their first bytes, which are read
+        // once, and compared whole only when those are equal).
+        let mut touched: Vec<(u64, &Key)> =
+            self.changed.iter().map(|k| (key_prefix(k.as_bytes()), k)).collect();
+        touched.sort_unstable_by(|(pa, a), (pb, b)| pa.cmp(pb).then_with(|| a.as_bytes().cmp(b.as_bytes())));
+        touched.dedup_by(|(pa, a), (pb, b)| pa == pb && a.as_bytes() == b.as_bytes());
         let (rows, changed) = match previous {
             // The keys the run touched since the last table, and only them.
             Some(previous) if !self.changed_all => {
-                // One merge of the old rows with the touched keys, both in key order.
+                // One merge of the old rows with the touched keys, both in key order: the runs
+                // of old rows between two touched keys are found by a galloping search (few
+                // rows read when the touched keys are many or few) and copied.
                 let mut rows = Vec::with_capacity(previous.rows.len() + touched.len());
-                let mut old = previous.rows.iter().peekable();
-                for &key in &touched {
-                    while let Some(row) = old.next_if(|r| r.key.as_bytes() < key.as_bytes()) {
-                        rows.push(Arc::clone(row));
-                    }
-                    // The key's old row, if any, gives way to its state now (none if it went).
-                    old.next_if(|r| r.key.as_bytes() == key.as_bytes());
-                    if let Some(row) = engine.with_step_state(step, key, |state| row_of(key, state)) {
-                        rows.push(Arc::new(row));
+                let mut changed = Vec::with_capacity(touched.len());
+                let old = &previous.rows;
+                let mut next = 0;
+                for &(_, key) in &touched {
+                    let skip = rows_before(&old[next..], key.as_bytes());
+                    rows.extend_from_slice(&old[next..next + skip]);
+                    next += skip;
+                    // The key's old row, if any, gives way to its state now (none if it went);
+                    // a state that came back the same keeps its row and is not reported.
+                    let old_row = old.get(next).filter(|r| r.key.as_bytes() == key.as_bytes());
+                    next += usize::from(old_row.is_some());
+                    let row = engine.with_step_state(step, key, |state| row_of(key, state));
+                    match (old_row, row) {
+                        (Some(old_row), Some(row)) if old_row.state == row.state => {
+                            rows.push(Arc::clone(old_row));
+                        }
+                        (None, None) => {}
+                        (_, row) => {
+                            rows.extend(row.map(Arc::new));
+                            changed.push(key.to_string());
+                        }
                     }
                 }
-                rows.extend(old.cloned());
-                (rows, touched.iter().map(|k| k.to_string()).collect())
+                rows.extend_from_slice(&old[next..]);
+                (rows, changed)
             }
             // Changes not known key by key: the whole table, compared with the last one.
             Some(previous) => {
@@ -1500,7 +1570,7 @@ impl Playback {
                 let changed = if self.changed_all {
                     rows.iter().map(|r| r.key.clone()).collect()
                 } else {
-                    touched.iter().map(|k| k.to_string()).collect()
+                    touched.iter().map(|(_, k)| k.to_string()).collect()
                 };
                 (rows, changed)
             }
@@ -1669,7 +1739,7 @@ fn state_sample(
     engine: &Engine,
     graph: &ValidGraph,
     ledger: &StateLedger,
-    changed: Option<&[FxHashSet<Key>]>,
+    changed: Option<&[super::keyframes::Changed]>,
 ) -> StateSample {
     let totals = ledger.totals_now(engine, changed);
     let stateful = |i: usize| graph.doc.steps.get(i).is_some_and(|s| s.op.is_stateful());
@@ -1734,6 +1804,27 @@ fn changed_rows(old: &[Arc<KeyRow>], new: &[Arc<KeyRow>]) -> Vec<String> {
         .collect()
 }
 
+/// How many of `rows` (in key order) come before `key`: a galloping search from the start.
+fn rows_before(rows: &[Arc<KeyRow>], key: &[u8]) -> usize {
+    let before = |i: usize| rows.get(i).is_some_and(|r| r.key.as_bytes() < key);
+    let mut end = 1;
+    while end <= rows.len() && before(end - 1) {
+        end *= 2;
+    }
+    let start = end / 2;
+    let end = end.min(rows.len());
+    start + rows[start..end].partition_point(|r| r.key.as_bytes() < key)
+}
+
+/// A key's first eight bytes as a number that orders keys as their bytes do (ties: compare
+/// the whole keys).
+fn key_prefix(bytes: &[u8]) -> u64 {
+    let mut first = [0u8; 8];
+    let n = bytes.len().min(8);
+    first[..n].copy_from_slice(&bytes[..n]);
+    u64::from_be_bytes(first)
+}
+
 fn rows_of(states: &[(Key, Dynamic)]) -> Vec<Arc<KeyRow>> {
     states.iter().map(|(key, state)| Arc::new(row_of(key, state))).collect()
 }
@@ -1790,6 +1881,26 @@ mod tests {
         let value = Dynamic::from_map(map);
         assert_eq!(to_json(&value), serde_json::json!({"n": 3, "x": "NaN"}));
         assert!(approx_bytes(&value) > 32);
+    }
+
+    #[test]
+    fn rows_before_a_key_are_counted_as_a_linear_scan_would() {
+        let row =
+            |key: &str| Arc::new(KeyRow { key: key.into(), state: Value::Null, preview: String::new() });
+        for n in 0..40 {
+            let mut keys: Vec<String> = (0..n).map(|i| format!("k{:03}", i * 2)).collect();
+            keys.sort();
+            let rows: Vec<_> = keys.iter().map(|k| row(k)).collect();
+            for probe in 0..(2 * n + 2) {
+                let key = format!("k{probe:03}");
+                let linear = rows.iter().filter(|r| r.key.as_str() < key.as_str()).count();
+                assert_eq!(rows_before(&rows, key.as_bytes()), linear, "{n} rows, {key}");
+            }
+        }
+        let mut keys = ["", "a", "a\0", "ab", "abcdefgh", "abcdefghi", "abcdefgi", "b"].map(Key::from);
+        keys.reverse();
+        keys.sort_by(|a, b| key_prefix(a.as_bytes()).cmp(&key_prefix(b.as_bytes())).then(a.cmp(b)));
+        assert!(keys.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes()), "{keys:?}");
     }
 
     #[test]

@@ -713,3 +713,62 @@ fn the_state_size_is_the_same_whatever_the_way_there() {
     let view = apply(&mut playback, Command::Seek(5000));
     assert_eq!(listed(&view, 5000), Some(size_after(5000)));
 }
+
+/// A real-time play whose next event is minutes of event time away says so in its view (and
+/// processes nothing meanwhile); the default speed is the one the workbench starts at.
+#[test]
+fn a_real_time_play_shows_how_far_the_next_event_is() {
+    assert_eq!(Speed::default(), Speed::RealTime(Speed::DEFAULT_MULTIPLIER));
+    let mut playback = loaded(&asset("sessions.toml"));
+    playback.handle(Command::SetSpeed(Speed::RealTime(1.0)));
+    playback.handle(Command::Play);
+    // The first event is due at once; the second (07:00:05 → 07:08:06) is 8 min 1 s later.
+    let mut work = playback.work(Duration::from_millis(200));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while work == eddy::session::Work::Busy && Instant::now() < deadline {
+        work = playback.work(Duration::from_millis(200));
+    }
+    assert!(matches!(work, eddy::session::Work::Wait(_)), "{work:?}");
+    let view = playback.view();
+    assert_eq!((view.status, view.position), (Status::Playing, 1));
+    assert_eq!(view.waiting_text().as_deref(), Some("next event in 8 min 1 s of event time"));
+    playback.handle(Command::Pause);
+    let view = playback.view();
+    assert_eq!((view.status, view.waiting_micros), (Status::Paused, None));
+}
+
+/// Seeks where only a few keys of many changed bring the State table there key by key: it
+/// shows what a straight replay shows, whatever the way there (back, forward past a keyframe,
+/// onto one, to the start), and lists as changed only keys whose state differs.
+#[test]
+fn seeking_where_few_keys_changed_shows_the_same_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = generated(dir.path(), 1);
+    // 600 users appear first, then four of them take every event.
+    let mut csv = String::from("ts,user,amount\n");
+    for i in 0..3500u64 {
+        let user = if i < 600 { i } else { i % 4 * 150 };
+        csv.push_str(&format!("{},u{user:03},{}\n", 1_700_000_000 + i * 3, i % 100));
+    }
+    std::fs::write(dir.path().join("events.csv"), csv).unwrap();
+    let straight = |position: u64| stepped_straight_to(&path, position);
+    let mut playback = loaded(&path);
+    apply(&mut playback, Command::Select(Some("running".into())));
+    apply(&mut playback, Command::Seek(3400));
+    for position in [2500, 2499, 3100, 1000, 1999, 3000, 700, 650, 0, 3350, 3500] {
+        let before = playback.view();
+        let view = apply(&mut playback, Command::Seek(position));
+        assert_eq!(view.status, Status::Paused);
+        assert_eq!(shown(&view), straight(position), "seek to {position}");
+        let (old, new) = (before.selected.as_ref().unwrap(), view.selected.as_ref().unwrap());
+        let differ: Vec<String> = {
+            let old: std::collections::BTreeMap<_, _> = old.rows.iter().map(|r| (&r.key, &r.state)).collect();
+            let new: std::collections::BTreeMap<_, _> = new.rows.iter().map(|r| (&r.key, &r.state)).collect();
+            let mut keys: Vec<&String> = old.keys().chain(new.keys()).copied().collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().filter(|k| old.get(k) != new.get(k)).cloned().collect()
+        };
+        assert_eq!(new.changed, differ, "seek from {} to {position}", before.position);
+    }
+}

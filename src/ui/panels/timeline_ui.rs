@@ -78,6 +78,9 @@ pub fn timeline_ui(
         ui.label(RichText::new(status_text).color(color));
         if let Some(view) = view {
             ui.label(format!("clock {}", clock_text(view.clock_micros)));
+            if let Some(waiting) = view.waiting_text() {
+                ui.label(waiting);
+            }
         }
     });
     if let Some(view) = view {
