@@ -6,6 +6,7 @@
 //! [`Engine::new`], [`Engine::step`], [`Engine::run_to_end`], [`Engine::snapshot`],
 //! [`Engine::restore`], and [`run_captured`] for tests.
 
+mod background;
 mod clock;
 mod deep_json;
 mod error;
@@ -15,6 +16,7 @@ mod snapshot;
 mod snapshot_file;
 mod source_digest;
 mod stats;
+mod summary;
 mod timers;
 mod trace;
 
@@ -29,6 +31,7 @@ use crate::io::{
 use crate::ops::{Item, Key, OpContext, Operator, Output, ValueUse};
 use crate::script::{ScriptHost, ScriptLimits, set_script_clock};
 
+pub use background::{BackgroundRun, RunOutcome, RunProgress, RunReport, thousands};
 pub use clock::{Clock, WallClock};
 pub use error::RunError;
 pub use prefetch::Prefetched;
@@ -39,6 +42,7 @@ pub use snapshot_file::{
     resolve_snapshot_path,
 };
 pub use stats::{RunStats, StepStats};
+pub use summary::run_summary;
 pub use timers::{TimerEntry, TimerWheel};
 pub use trace::{TraceEvent, TraceKind};
 

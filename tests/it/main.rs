@@ -3,6 +3,7 @@
 #![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test, with its message")]
 
 mod architecture;
+mod background_run;
 mod cli;
 mod conformance;
 mod data_safety;
@@ -19,6 +20,8 @@ mod panels_ui;
 mod prefetch;
 #[cfg(feature = "gui")]
 mod replay_ui;
+#[cfg(feature = "gui")]
+mod run_ui;
 mod session;
 mod snapshots;
 #[cfg(feature = "gui")]

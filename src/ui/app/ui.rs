@@ -11,6 +11,7 @@ use crate::session::{Command, RunView};
 use crate::ui::panels::breakpoints_ui::breakpoints_ui;
 use crate::ui::panels::io_ui::io_ui;
 use crate::ui::panels::plots_ui::plots_ui;
+use crate::ui::panels::run_ui::{RunAction, run_row_ui, run_summary_ui};
 use crate::ui::panels::snapshots_ui::{SnapshotPicks, snapshots_ui};
 use crate::ui::panels::state_ui::{StateTableState, key_detail_ui, state_table_ui};
 use crate::ui::panels::timeline_ui::timeline_ui;
@@ -45,6 +46,8 @@ pub enum BottomTab {
     Breakpoints,
     /// Plots.
     Plots,
+    /// The last run's summary.
+    Run,
 }
 
 impl Workbench {
@@ -108,7 +111,7 @@ impl Workbench {
                 commands.push(UiCommand::New);
             }
             if i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::Enter)) {
-                commands.push(UiCommand::Replay(Command::RunToEnd));
+                commands.push(UiCommand::Run);
             }
             // While typing, the text field has its own undo and clipboard.
             if !typing {
@@ -237,6 +240,16 @@ impl Workbench {
                 }
                 ui.checkbox(&mut self.developer_overlay, "Developer overlay (frame times)");
             });
+            ui.menu_button("Run", |ui| {
+                let idle = self.run.is_none();
+                let run = egui::Button::new("Run the pipeline (write the sinks)").shortcut_text("Ctrl+Enter");
+                if ui.add_enabled(idle, run).clicked() {
+                    commands.push(UiCommand::Run);
+                }
+                if ui.add_enabled(!idle, egui::Button::new("Cancel the run")).clicked() {
+                    commands.push(UiCommand::CancelRun);
+                }
+            });
             ui.separator();
             ui.menu_button("➕ Add node", |ui| {
                 if let Some(kind) = palette_ui(ui, &mut self.toolbar_search) {
@@ -261,6 +274,15 @@ impl Workbench {
             }
             if ui.button("⊡ Fit").on_hover_text("Show every node (Home)").clicked() {
                 commands.push(UiCommand::FitView);
+            }
+            if ui
+                .add_enabled(self.run.is_none(), egui::Button::new("Run to files"))
+                .on_hover_text(
+                    "Run the pipeline for real, as `eddy run` does: writes every sink (Ctrl+Enter)",
+                )
+                .clicked()
+            {
+                commands.push(UiCommand::Run);
             }
             ui.separator();
             let name = self.document.file.as_ref().map_or("untitled".to_owned(), |p| p.display().to_string());
@@ -298,7 +320,7 @@ impl Workbench {
                 );
             }
             for sink in view.sinks.iter() {
-                activity.insert(sink.sink.clone(), format!("{} written", sink.items));
+                activity.insert(sink.sink.clone(), format!("{} captured", sink.items));
             }
         }
         let failed = view.as_ref().and_then(|v| v.error.as_ref()).and_then(|e| e.step.clone());
@@ -449,6 +471,7 @@ impl Workbench {
                 (BottomTab::Data, "Data"),
                 (BottomTab::Breakpoints, "Breakpoints"),
                 (BottomTab::Plots, "Plots"),
+                (BottomTab::Run, "Run"),
             ] {
                 ui.selectable_value(&mut self.bottom_tab, tab, name);
             }
@@ -458,13 +481,17 @@ impl Workbench {
             egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| self.problems_ui(ui));
             return;
         }
+        if self.bottom_tab == BottomTab::Run {
+            run_summary_ui(ui, self.run_report.as_ref());
+            return;
+        }
         let Some(view) = self.replay.view.clone().filter(|v| v.pipeline.is_some()) else {
             ui.weak("Press ▶ Play, Step or ⏭ To end above to replay the sources through the pipeline.");
             return;
         };
         let mut commands = Vec::new();
         match self.bottom_tab {
-            BottomTab::Problems => {}
+            BottomTab::Problems | BottomTab::Run => {}
             BottomTab::State => commands.extend(self.state_tab_ui(ui, &view)),
             BottomTab::Timers => timers_ui(ui, &view),
             BottomTab::Log => log_ui(ui, &view),
@@ -566,6 +593,13 @@ impl Workbench {
         let view = self.replay.view.clone().filter(|v| v.pipeline.is_some());
         let commands = timeline_ui(ui, view.as_deref(), &mut self.replay.speed, &mut self.replay.step_n);
         self.pending.extend(commands.into_iter().map(UiCommand::Replay));
+        let progress = self.run.as_ref().map(crate::engine::BackgroundRun::progress);
+        match run_row_ui(ui, progress, self.run_report.as_ref()) {
+            Some(RunAction::Cancel) => self.pending.push(UiCommand::CancelRun),
+            Some(RunAction::ShowSummary) => self.bottom_tab = BottomTab::Run,
+            Some(RunAction::Dismiss) => self.run_report = None,
+            None => {}
+        }
         // The graph on screen is not the one replaying: offer to reload it.
         let changed = self.replay.loaded.as_ref().is_some_and(|loaded| {
             PipelineDoc { editor: None, ..loaded.clone() }

@@ -46,7 +46,13 @@ pub fn timeline_ui(
         if ui.button("⏱ Next timer").on_hover_text("Run until a timer fires").clicked() {
             commands.push(Command::RunToNextTimer);
         }
-        if ui.button("⏭ To end").on_hover_text("Run to the end of input (Ctrl+Enter)").clicked() {
+        if ui
+            .button("⏭ To end")
+            .on_hover_text(
+                "Replay to the end of input (nothing is written: Run, Ctrl+Enter, writes the sinks)",
+            )
+            .clicked()
+        {
             commands.push(Command::RunToEnd);
         }
         let speed_text = match speed {
