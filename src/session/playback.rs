@@ -21,6 +21,7 @@ use super::event::{
 };
 use super::keyframes::{DEFAULT_KEYFRAME_BUDGET, Keyframes};
 use super::ledger::StateLedger;
+use super::timer_marks::TimerMarks;
 use crate::engine::{
     Engine, EngineOptions, EngineSnapshot, Keyframe, RunError, StepOutcome, TraceEvent, TraceKind,
 };
@@ -242,6 +243,8 @@ pub struct Playback {
     events: Vec<Event>,
     /// The engine's trace of the last step, its allocation kept from step to step.
     trace_buffer: Vec<TraceEvent>,
+    /// Where timers fired, for `PreviousTimer`.
+    timer_marks: TimerMarks,
 }
 
 impl Default for Playback {
@@ -320,6 +323,7 @@ impl Playback {
             loaded_at: Instant::now(),
             events: Vec::new(),
             trace_buffer: Vec::new(),
+            timer_marks: TimerMarks::default(),
         }
     }
 
@@ -381,6 +385,26 @@ impl Playback {
             Command::Step(_) => {}
             Command::RunToNextTimer => self.start(Goal::NextTimer),
             Command::RunToEnd => self.start(Goal::RunToEnd),
+            Command::StepBack if self.graph.is_some() => {
+                if self.position > self.origin {
+                    self.seek(self.position - 1);
+                } else {
+                    self.notice(
+                        NoticeLevel::Info,
+                        format!("already at the first event (event {})", self.origin),
+                    );
+                }
+            }
+            Command::PreviousTimer if self.graph.is_some() => {
+                match self.timer_marks.before(self.position, self.origin) {
+                    Some(at) => self.seek(at),
+                    None => self
+                        .notice(NoticeLevel::Info, format!("no timer fired before event {}", self.position)),
+                }
+            }
+            Command::StepBack | Command::PreviousTimer => {
+                self.notice(NoticeLevel::Warning, "no pipeline is loaded".into());
+            }
             Command::Restart => self.restart(),
             Command::SetSpeed(speed) => {
                 self.speed = speed.clamped();
@@ -563,6 +587,7 @@ impl Playback {
         self.error = None;
         self.breakpoint_hit = None;
         self.total = None;
+        self.timer_marks.clear();
         self.counter = Counter::start(&graph);
         self.metrics = MetricsState { bucket: UNKNOWN_TOTAL_BUCKET, ..MetricsState::default() };
         self.metrics_dirty = true;
@@ -741,6 +766,7 @@ impl Playback {
         if self.origin > 0 {
             // The keyframes hold a history continued from an edit: not this graph's own.
             self.keyframes.clear(graph.doc.steps.len());
+            self.timer_marks.clear();
             self.origin = 0;
             self.snapshots_dirty = true;
         }
@@ -945,6 +971,7 @@ impl Playback {
                 }
                 TraceKind::TimerFired { key, due } => {
                     timer_fired = true;
+                    self.timer_marks.fired(at);
                     if live {
                         let step = self.step_id(step);
                         self.log_entry(

@@ -25,6 +25,8 @@ mod run_ui;
 mod session;
 mod snapshots;
 #[cfg(feature = "gui")]
+mod stepping_ui;
+#[cfg(feature = "gui")]
 mod ui_util;
 mod util;
 mod wall_clock;

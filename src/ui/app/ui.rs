@@ -137,6 +137,17 @@ impl Workbench {
                 {
                     commands.extend(self.inspected.map(|n| UiCommand::Delete(vec![n])));
                 }
+                // Stepping, as a debugger steps: back and forth one event, or timer to timer.
+                for (modifiers, key, command) in [
+                    (shift_command, Key::ArrowLeft, Command::PreviousTimer),
+                    (shift_command, Key::ArrowRight, Command::RunToNextTimer),
+                    (Modifiers::COMMAND, Key::ArrowLeft, Command::StepBack),
+                    (Modifiers::COMMAND, Key::ArrowRight, Command::Step(1)),
+                ] {
+                    if i.consume_shortcut(&shortcut(modifiers, key)) {
+                        commands.push(UiCommand::Replay(command));
+                    }
+                }
                 if i.consume_key(Modifiers::NONE, Key::Home) {
                     commands.push(UiCommand::FitView);
                 }

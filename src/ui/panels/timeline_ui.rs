@@ -36,14 +36,24 @@ pub fn timeline_ui(
         } else if ui.button("▶ Play").on_hover_text("Play at the chosen speed").clicked() {
             commands.push(Command::Play);
         }
-        if ui.button("Step").on_hover_text("Process the next event").clicked() {
+        if ui.button("◀ Back").on_hover_text("Step back one event (Ctrl+Left)").clicked() {
+            commands.push(Command::StepBack);
+        }
+        if ui.button("Step").on_hover_text("Process the next event (Ctrl+Right)").clicked() {
             commands.push(Command::Step(1));
         }
         ui.add(egui::DragValue::new(step_n).range(1..=1_000_000).prefix("× "));
         if ui.button("Step N").on_hover_text("Process the next N events").clicked() {
             commands.push(Command::Step((*step_n).max(1)));
         }
-        if ui.button("⏱ Next timer").on_hover_text("Run until a timer fires").clicked() {
+        if ui
+            .button("⏱ Previous timer")
+            .on_hover_text("Back to the last event before this one where a timer fired (Ctrl+Shift+Left)")
+            .clicked()
+        {
+            commands.push(Command::PreviousTimer);
+        }
+        if ui.button("⏱ Next timer").on_hover_text("Run until a timer fires (Ctrl+Shift+Right)").clicked() {
             commands.push(Command::RunToNextTimer);
         }
         if ui
