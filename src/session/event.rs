@@ -241,6 +241,20 @@ pub enum LogKind {
         /// What it was.
         description: String,
     },
+    /// A script called `print` or `debug` (logged while playing or stepping, not while
+    /// seeking: a position passed again prints nothing new).
+    Print {
+        /// The step whose script printed.
+        step: String,
+        /// The key it was called for, if keyed.
+        key: Option<String>,
+        /// The script line of a `debug`.
+        line: Option<usize>,
+        /// `debug` rather than `print`.
+        debug: bool,
+        /// What was printed.
+        text: String,
+    },
     /// A manual snapshot was taken.
     SnapshotTaken {
         /// Its id.

@@ -267,6 +267,8 @@ impl std::fmt::Debug for Playback {
 impl Playback {
     /// A playback with nothing loaded.
     pub fn new() -> Self {
+        // Scripts' print and debug on this thread go to the log, not to stderr.
+        crate::script::capture_script_output(true);
         Self {
             host: ScriptHost::default(),
             // The sinks' lines are never shown: checked and counted only. The sources are read
@@ -900,6 +902,11 @@ impl Playback {
         let mut trace = std::mem::take(&mut self.trace_buffer);
         engine.take_trace_into(&mut trace);
         let clock = engine.clock();
+        if live && crate::script::has_script_output() {
+            self.log_prints(clock);
+        } else if crate::script::has_script_output() {
+            drop(crate::script::take_script_output());
+        }
         match result {
             Ok(StepOutcome::Event { .. }) => {
                 let at = self.position + 1;
@@ -1002,6 +1009,12 @@ impl Playback {
                             .is_some_and(|s| s.id == watch.step)
                     {
                         watch.touched = true;
+                    }
+                }
+                TraceKind::Printed(output) => {
+                    if live {
+                        let crate::script::ScriptOutput { step, key, event, line, debug, text } = output;
+                        self.log_entry(event, clock, LogKind::Print { step, key, line, debug, text });
                     }
                 }
                 TraceKind::TimerSet { .. } | TraceKind::Error { .. } => {}
@@ -1328,6 +1341,14 @@ impl Playback {
     }
 
     // --- log and notices ------------------------------------------------------------------
+
+    /// What the scripts printed during the last step, into the log at the event they name.
+    fn log_prints(&mut self, clock: Option<i64>) {
+        for output in crate::script::take_script_output() {
+            let crate::script::ScriptOutput { step, key, event, line, debug, text } = output;
+            self.log_entry(event, clock, LogKind::Print { step, key, line, debug, text });
+        }
+    }
 
     fn log_entry(&mut self, position: u64, clock_micros: Option<i64>, kind: LogKind) {
         if self.log.len() == LOG_CAPACITY {

@@ -18,6 +18,7 @@ mod limits;
 #[cfg(feature = "gui")]
 mod panels_ui;
 mod prefetch;
+mod prints;
 #[cfg(feature = "gui")]
 mod replay_ui;
 #[cfg(feature = "gui")]

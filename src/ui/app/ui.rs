@@ -505,7 +505,7 @@ impl Workbench {
             BottomTab::Problems | BottomTab::Run => {}
             BottomTab::State => commands.extend(self.state_tab_ui(ui, &view)),
             BottomTab::Timers => timers_ui(ui, &view),
-            BottomTab::Log => log_ui(ui, &view),
+            BottomTab::Log => log_ui(ui, &view, &mut self.replay.log_filter),
             BottomTab::Snapshots => {
                 let picks = SnapshotPicks { from: &mut self.replay.diff_from, to: &mut self.replay.diff_to };
                 let opened = self.replay.opened.clone();
