@@ -28,6 +28,8 @@ mod snapshots;
 #[cfg(feature = "gui")]
 mod stepping_ui;
 #[cfg(feature = "gui")]
+mod times_ui;
+#[cfg(feature = "gui")]
 mod ui_util;
 mod util;
 mod wall_clock;
