@@ -16,6 +16,8 @@ mod fast_path;
 mod files_ui;
 mod limits;
 #[cfg(feature = "gui")]
+mod markers_ui;
+#[cfg(feature = "gui")]
 mod panels_ui;
 mod prefetch;
 mod prints;

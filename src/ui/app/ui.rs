@@ -24,6 +24,7 @@ use crate::graph::Place;
 use crate::ui::editor::palette::palette_ui;
 use crate::ui::editor::viewer::{EditorAction, EditorViewer};
 use crate::ui::panels::inspector_ui::{InspectorAction, InspectorContext, inspector_ui};
+use crate::ui::panels::script_ui::ScriptProblem;
 use crate::ui::theme;
 
 /// Which tab the bottom panel shows.
@@ -335,6 +336,8 @@ impl Workbench {
             }
         }
         let failed = view.as_ref().and_then(|v| v.error.as_ref()).and_then(|e| e.step.clone());
+        let hit = view.as_ref().and_then(|v| v.breakpoint_hit.clone());
+        let paused_at = hit.as_ref().map(|h| (h.breakpoint.step(), h.key.as_deref()));
         let mut viewer = EditorViewer {
             base: &self.document.base,
             base_dir: &base_dir,
@@ -348,6 +351,7 @@ impl Workbench {
             visuals,
             activity: &activity,
             failed: failed.as_deref(),
+            paused_at,
         };
         let style = SnarlStyle { collapsible: Some(false), ..SnarlStyle::new() };
         SnarlWidget::new().id_salt("canvas").style(style).show(&mut self.snarl, &mut viewer, ui);
@@ -419,8 +423,25 @@ impl Workbench {
         let ids: Vec<String> =
             self.snarl.node_ids().filter(|(other, _)| *other != id).map(|(_, n)| n.id().to_owned()).collect();
         let taken = |candidate: &str| ids.iter().any(|i| i == candidate);
-        let context =
-            InspectorContext { streams: &streams, inputs: &inputs, problems: &problems, taken: &taken };
+        // The replay's error in this step, at its script line (the editor marks the line).
+        let run_error = self
+            .replay
+            .view
+            .as_ref()
+            .and_then(|v| v.error.as_ref())
+            .filter(|e| e.step.as_deref() == Some(node_id.as_str()) && e.script_line.is_some())
+            .map(|e| ScriptProblem {
+                line: e.script_line,
+                column: None,
+                message: format!("the replay stopped here at event {}: {}", e.position + 1, e.message),
+            });
+        let context = InspectorContext {
+            streams: &streams,
+            inputs: &inputs,
+            problems: &problems,
+            taken: &taken,
+            run_error,
+        };
         let Some(node) = self.snarl.get_node_mut(id) else { return };
         let actions = inspector_ui(ui, id, node, &mut self.inspector, &context);
         for action in actions {
