@@ -403,6 +403,9 @@ pub struct ErrorView {
     pub message: String,
     /// Source events fully processed: the event that failed is the next one.
     pub position: u64,
+    /// The run's clock when it failed (at the failing event), kept for the view once the
+    /// failed engine is gone.
+    pub clock_micros: Option<i64>,
 }
 
 /// Series for plots. Per-step vectors are in the document's order.

@@ -1132,7 +1132,14 @@ impl Playback {
         let message = error.to_string();
         let clock = self.engine.as_ref().and_then(Engine::clock);
         self.log_entry(self.position, clock, LogKind::Error { step: step.clone(), message: message.clone() });
-        self.error = Some(ErrorView { step, function, script_line, message, position: self.position });
+        self.error = Some(ErrorView {
+            step,
+            function,
+            script_line,
+            message,
+            position: self.position,
+            clock_micros: clock,
+        });
         self.refresh_counts();
         self.engine = None;
         self.goal = None;
@@ -1472,7 +1479,11 @@ impl Playback {
             position: self.position,
             total: self.total,
             origin: self.origin,
-            clock_micros: self.engine.as_ref().and_then(Engine::clock),
+            clock_micros: self
+                .engine
+                .as_ref()
+                .and_then(Engine::clock)
+                .or_else(|| self.error.as_ref().and_then(|e| e.clock_micros)),
             speed: self.speed,
             steps: Arc::clone(&self.counts.0),
             sinks: Arc::clone(&self.counts.1),

@@ -62,6 +62,9 @@ fn a_script_error_marks_its_line_in_the_editor_and_on_the_timeline() {
     wait_for(&mut harness, "the error", |v| v.status == Status::Error);
     let error = harness.state().replay_view().unwrap().error.clone().unwrap();
     assert_eq!(error.script_line, Some(8));
+    // The clock stays shown: the failing event's.
+    let clock = eddy::time::format_rfc3339_micros(error.clock_micros.unwrap()).unwrap();
+    harness.get_by_label(&format!("clock {clock}"));
     click(&mut harness, "Show the step");
     let marked = format!("⚠ line 8: the replay stopped here at event {}: ", error.position + 1);
     harness.get_by_label_contains(&marked);
