@@ -11,7 +11,9 @@ use eframe::egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-use super::ui_util::{click, example, open, wait_for};
+use eddy::ui::panels::io_ui::sink_items;
+
+use super::ui_util::{click, click_node, example, open, wait_for};
 use super::util::eddy;
 
 const SINKS: [&str; 2] = ["out/user_stats_per_user.jsonl", "out/user_stats_per_category.csv"];
@@ -74,6 +76,21 @@ fn ctrl_enter_runs_for_real_and_writes_what_eddy_run_writes() {
     assert!(harness.query_by_label_contains(&captured).is_some(), "no `{captured}` on the canvas");
     let written = format!("{} written", lines(0));
     assert!(harness.query_all_by_label_contains(&written).next().is_none(), "`{written}` on the canvas");
+
+    // A sink selected, the Data tab lists the last items it received: what `eddy run` wrote.
+    click_node(&mut harness, "per_user");
+    click(&mut harness, "Data");
+    harness.get_by_label(&format!("Into sink `per_user` (last {})", lines(0)));
+    let view = harness.state().replay_view().unwrap().clone();
+    let sink = harness.state().current_doc().sinks.iter().find(|s| s.id == "per_user").unwrap().clone();
+    let (items, unseen) = sink_items(&view.previews, &sink);
+    assert!(unseen.is_empty());
+    // A keyed item is written as `[key, value]`.
+    let values: Vec<serde_json::Value> =
+        items.iter().map(|i| serde_json::json!([i.key.clone().unwrap(), i.value.clone()])).collect();
+    let written: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&expected[0]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(values, written);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use egui_snarl::OutPinId;
 use crate::graph::PipelineDoc;
 use crate::session::{Command, RunView};
 use crate::ui::panels::breakpoints_ui::breakpoints_ui;
-use crate::ui::panels::io_ui::io_ui;
+use crate::ui::panels::io_ui::{io_ui, sink_ui};
 use crate::ui::panels::plots_ui::plots_ui;
 use crate::ui::panels::run_ui::{RunAction, run_row_ui, run_summary_ui};
 use crate::ui::panels::snapshots_ui::{SnapshotPicks, snapshots_ui};
@@ -535,10 +535,16 @@ impl Workbench {
             }
             BottomTab::Data => {
                 let step = self.inspected_step_id();
-                match step.and_then(|id| view.previews.iter().find(|p| p.step == id)) {
-                    Some(preview) => io_ui(ui, preview),
-                    None => {
-                        ui.weak("Select a step on the canvas to see the last items into and out of it.");
+                let sink =
+                    self.inspected_sink_id().and_then(|id| self.current.sinks.iter().find(|s| s.id == id));
+                match (step.and_then(|id| view.previews.iter().find(|p| p.step == id)), sink) {
+                    (Some(preview), _) => io_ui(ui, preview),
+                    (None, Some(sink)) => sink_ui(ui, &view.previews, sink),
+                    (None, None) => {
+                        ui.weak(
+                            "Select a step on the canvas to see the last items into and out of it, or a sink \
+                             for the last items it received.",
+                        );
                     }
                 }
             }
@@ -558,6 +564,13 @@ impl Workbench {
             }
         }
         self.pending.extend(commands.into_iter().map(UiCommand::Replay));
+    }
+
+    fn inspected_sink_id(&self) -> Option<String> {
+        self.inspected.and_then(|n| self.snarl.get_node(n)).and_then(|n| match &n.body {
+            crate::ui::editor::node::NodeBody::Sink(sink) => Some(sink.id.clone()),
+            _ => None,
+        })
     }
 
     fn inspected_step_id(&self) -> Option<String> {
