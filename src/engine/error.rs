@@ -62,6 +62,9 @@ pub enum RunError {
     /// the snapshot folder is not this run's to write.
     #[error("cannot write a snapshot: {0}")]
     SnapshotWrite(String),
+    /// The workbench's background run could not start its thread.
+    #[error("cannot start the run's thread: {0}")]
+    Thread(String),
 }
 
 impl RunError {

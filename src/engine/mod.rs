@@ -6,6 +6,7 @@
 //! [`Engine::new`], [`Engine::step`], [`Engine::run_to_end`], [`Engine::snapshot`],
 //! [`Engine::restore`], and [`run_captured`] for tests.
 
+mod background;
 mod clock;
 mod deep_json;
 mod error;
@@ -15,6 +16,7 @@ mod snapshot;
 mod snapshot_file;
 mod source_digest;
 mod stats;
+mod summary;
 mod timers;
 mod trace;
 
@@ -29,8 +31,9 @@ use crate::io::{
     CaptureHandle, CaptureSink, CheckedSink, EventFeed, IoError, Polled, Sink, Source, SourceEvent, open_sink,
 };
 use crate::ops::{Item, Key, OpContext, Operator, Output, ValueUse};
-use crate::script::{ScriptHost, ScriptLimits, set_script_clock};
+use crate::script::{ScriptHost, ScriptLimits, set_print_context, set_script_clock};
 
+pub use background::{BackgroundRun, RunOutcome, RunProgress, RunReport, thousands};
 pub use clock::{Clock, WallClock};
 pub use error::RunError;
 pub use prefetch::Prefetched;
@@ -41,6 +44,7 @@ pub use snapshot_file::{
     resolve_snapshot_path,
 };
 pub use stats::{RunStats, StepStats};
+pub use summary::run_summary;
 pub use timers::{TimerEntry, TimerWheel};
 pub use trace::{TraceEvent, TraceKind, TracedValue};
 
@@ -252,6 +256,9 @@ pub struct Engine {
     current: Option<(usize, u64)>,
     /// What happened since the last [`Engine::take_trace`], when tracing is on.
     trace: Option<Vec<TraceEvent>>,
+    /// Per step: its id when its script can `print` or `debug` (the others never set the
+    /// print context, so they pay nothing for it).
+    print_ids: Vec<Option<std::sync::Arc<str>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -373,6 +380,16 @@ impl Engine {
             sinks.push(SinkSlot { id: spec.id.clone(), sink });
         }
         let stats = RunStats::new(&graph);
+        let print_ids = graph
+            .doc
+            .steps
+            .iter()
+            .map(|step| {
+                let prints =
+                    step.script.as_deref().is_some_and(|s| s.contains("print") || s.contains("debug"));
+                prints.then(|| std::sync::Arc::from(step.id.as_str()))
+            })
+            .collect();
         Ok(Self {
             clock: match options.wall_clock {
                 Some(wall) => Clock::new(doc.clock.mode).with_wall_clock(wall),
@@ -397,6 +414,7 @@ impl Engine {
             read_ahead_error: None,
             current: None,
             trace: None,
+            print_ids,
             graph,
         })
     }
@@ -703,6 +721,10 @@ impl Engine {
                     kind: TraceKind::TimerFired { key: key.clone(), due: entry.due },
                 });
             }
+            if let Some(Some(id)) = self.print_ids.get(step) {
+                // Timers fire while the next event is being processed.
+                set_print_context(id, Some(&key), self.stats.events_in + 1);
+            }
             self.run_op(step, None, |op, ctx, out| op.on_notify(ctx, &key, out))?;
             if let Some(trace) = &mut self.trace {
                 trace.push(TraceEvent { step, kind: TraceKind::StateChanged { key } });
@@ -715,6 +737,9 @@ impl Engine {
         set_script_clock(self.clock.now());
         for position in 0..self.graph.order.len() {
             let step = self.graph.order[position];
+            if let Some(Some(id)) = self.print_ids.get(step) {
+                set_print_context(id, None, self.stats.events_in);
+            }
             self.run_op(step, None, |op, ctx, out| op.on_eof(ctx, out))?;
         }
         self.ended = true;
@@ -734,7 +759,7 @@ impl Engine {
         ) -> Result<(), crate::ops::StepError>,
     ) -> Result<(), RunError> {
         let mut out = self.pool.pop().unwrap_or_default();
-        {
+        let result = {
             let mut timers = StepTimers {
                 wheel: &mut self.timers,
                 position: self.positions[step],
@@ -742,13 +767,23 @@ impl Engine {
                 trace: self.trace.as_mut(),
             };
             let mut ctx = OpContext { now: self.clock.now(), timers: &mut timers };
-            if let Err(error) = call(self.ops[step].as_mut(), &mut ctx, &mut out) {
-                let error = self.step_error(error);
-                if let Some(trace) = &mut self.trace {
-                    trace.push(TraceEvent { step, kind: TraceKind::Error { message: error.to_string() } });
-                }
-                return Err(error);
+            call(self.ops[step].as_mut(), &mut ctx, &mut out)
+        };
+        // What the call printed, in its place among what happened (a thread that captures
+        // script output: the workbench's replay).
+        if let Some(trace) = &mut self.trace
+            && crate::script::has_script_output()
+        {
+            for output in crate::script::take_script_output() {
+                trace.push(TraceEvent { step, kind: TraceKind::Printed(output) });
             }
+        }
+        if let Err(error) = result {
+            let error = self.step_error(error);
+            if let Some(trace) = &mut self.trace {
+                trace.push(TraceEvent { step, kind: TraceKind::Error { message: error.to_string() } });
+            }
+            return Err(error);
         }
         self.stats.steps[step].items_out += out.len() as u64;
         match &mut self.trace {
@@ -881,6 +916,9 @@ impl Engine {
                         if self.graph.doc.steps[step].op.is_stateful() {
                             touched = this.key.clone();
                         }
+                    }
+                    if let Some(Some(id)) = self.print_ids.get(step) {
+                        set_print_context(id, this.key.as_ref(), self.stats.events_in);
                     }
                     self.run_op(step, passed, |op, ctx, out| op.on_item(ctx, input, this, out))?;
                     if let (Some(key), Some(trace)) = (touched, &mut self.trace) {

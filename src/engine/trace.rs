@@ -61,6 +61,8 @@ pub enum TraceKind {
         /// The key.
         key: Key,
     },
+    /// The step's script called `print` or `debug` (on a thread that captures script output).
+    Printed(crate::script::ScriptOutput),
     /// The step failed; the step's error is what [`Engine::step`](super::Engine::step) returns.
     Error {
         /// The error, as displayed.

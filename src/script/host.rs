@@ -149,12 +149,10 @@ impl ScriptHost {
         }));
         // No reaching outside: no eval of generated code, no imports (the resolver above).
         engine.disable_symbol("eval");
-        // print/debug go to stderr, so stdout carries only what stdout sinks write.
-        engine.on_print(|text| eprintln!("[script] {text}"));
-        engine.on_debug(|text, source, pos| match source {
-            Some(source) => eprintln!("[script debug] {source} {pos:?}: {text}"),
-            None => eprintln!("[script debug] {pos:?}: {text}"),
-        });
+        // print/debug go to stderr with their step, key and event (stdout carries only what
+        // stdout sinks write), or to the workbench's Log (see `output`).
+        engine.on_print(|text| super::output::emit(text, false, None));
+        engine.on_debug(|text, _source, pos| super::output::emit(text, true, pos.line()));
 
         engine.register_fn("now", || -> Dynamic {
             match script_clock() {

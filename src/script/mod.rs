@@ -7,6 +7,7 @@ mod fast;
 mod fields;
 mod guard;
 mod host;
+mod output;
 
 pub use compiled::{DISCARD, RETAIN, Script};
 pub use error::{ScriptError, ScriptResult};
@@ -14,6 +15,9 @@ pub use fast::{FastFn, FastLimits};
 pub use fields::param_fields;
 pub use guard::{nested_deeper_than, resident_bytes};
 pub use host::{ScriptHost, ScriptLimits, script_clock, set_script_clock};
+pub use output::{
+    ScriptOutput, capture_script_output, has_script_output, set_print_context, take_script_output,
+};
 
 /// The stack of a thread that runs scripts (the runner's, the workbench's session): large, so
 /// that a deeply nested value a call builds before its time limit stops it is cloned, measured

@@ -143,6 +143,12 @@ pub enum Command {
     RunToNextTimer,
     /// Runs as fast as possible to end of input (breakpoints still pause it).
     RunToEnd,
+    /// Goes back one event: a seek to the position before (restored from the nearest
+    /// keyframe and replayed forward, so it shows exactly what stepping there shows).
+    StepBack,
+    /// Goes back to the last position before this one where a timer fired (a seek there);
+    /// a notice when none did since the first position of this graph.
+    PreviousTimer,
     /// Goes back before the first event of the current graph, paused.
     Restart,
     /// Sets the speed of `Play`.

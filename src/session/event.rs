@@ -273,6 +273,20 @@ pub enum LogKind {
         /// What it was.
         description: String,
     },
+    /// A script called `print` or `debug` (logged while playing or stepping, not while
+    /// seeking: a position passed again prints nothing new).
+    Print {
+        /// The step whose script printed.
+        step: String,
+        /// The key it was called for, if keyed.
+        key: Option<String>,
+        /// The script line of a `debug`.
+        line: Option<usize>,
+        /// `debug` rather than `print`.
+        debug: bool,
+        /// What was printed.
+        text: String,
+    },
     /// A manual snapshot was taken.
     SnapshotTaken {
         /// Its id.
@@ -421,6 +435,9 @@ pub struct ErrorView {
     pub message: String,
     /// Source events fully processed: the event that failed is the next one.
     pub position: u64,
+    /// The run's clock when it failed (at the failing event), kept for the view once the
+    /// failed engine is gone.
+    pub clock_micros: Option<i64>,
 }
 
 /// Series for plots. Per-step vectors are in the document's order.

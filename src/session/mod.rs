@@ -18,6 +18,7 @@ mod keyframes;
 mod ledger;
 mod packed;
 mod playback;
+mod timer_marks;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};

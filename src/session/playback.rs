@@ -21,6 +21,7 @@ use super::event::{
 };
 use super::keyframes::{DEFAULT_KEYFRAME_BUDGET, Keyframes};
 use super::ledger::StateLedger;
+use super::timer_marks::TimerMarks;
 use crate::engine::{
     Engine, EngineOptions, EngineSnapshot, Keyframe, RunError, StepOutcome, TraceEvent, TraceKind,
     TracedValue,
@@ -247,6 +248,8 @@ pub struct Playback {
     events: Vec<Event>,
     /// The engine's trace of the last step, its allocation kept from step to step.
     trace_buffer: Vec<TraceEvent>,
+    /// Where timers fired, for `PreviousTimer`.
+    timer_marks: TimerMarks,
 }
 
 impl Default for Playback {
@@ -269,6 +272,8 @@ impl std::fmt::Debug for Playback {
 impl Playback {
     /// A playback with nothing loaded.
     pub fn new() -> Self {
+        // Scripts' print and debug on this thread go to the log, not to stderr.
+        crate::script::capture_script_output(true);
         Self {
             host: ScriptHost::default(),
             // The sinks' lines are never shown: checked and counted only. The sources are read
@@ -326,6 +331,7 @@ impl Playback {
             loaded_at: Instant::now(),
             events: Vec::new(),
             trace_buffer: Vec::new(),
+            timer_marks: TimerMarks::default(),
         }
     }
 
@@ -388,6 +394,26 @@ impl Playback {
             Command::Step(_) => {}
             Command::RunToNextTimer => self.start(Goal::NextTimer),
             Command::RunToEnd => self.start(Goal::RunToEnd),
+            Command::StepBack if self.graph.is_some() => {
+                if self.position > self.origin {
+                    self.seek(self.position - 1);
+                } else {
+                    self.notice(
+                        NoticeLevel::Info,
+                        format!("already at the first event (event {})", self.origin),
+                    );
+                }
+            }
+            Command::PreviousTimer if self.graph.is_some() => {
+                match self.timer_marks.before(self.position, self.origin) {
+                    Some(at) => self.seek(at),
+                    None => self
+                        .notice(NoticeLevel::Info, format!("no timer fired before event {}", self.position)),
+                }
+            }
+            Command::StepBack | Command::PreviousTimer => {
+                self.notice(NoticeLevel::Warning, "no pipeline is loaded".into());
+            }
             Command::Restart => self.restart(),
             Command::SetSpeed(speed) => {
                 self.speed = speed.clamped();
@@ -582,6 +608,7 @@ impl Playback {
         self.error = None;
         self.breakpoint_hit = None;
         self.total = None;
+        self.timer_marks.clear();
         self.counter = Counter::start(&graph);
         self.metrics = MetricsState { bucket: UNKNOWN_TOTAL_BUCKET, ..MetricsState::default() };
         self.metrics_dirty = true;
@@ -761,6 +788,7 @@ impl Playback {
         if self.origin > 0 {
             // The keyframes hold a history continued from an edit: not this graph's own.
             self.keyframes.clear(graph.doc.steps.len());
+            self.timer_marks.clear();
             self.origin = 0;
             self.snapshots_dirty = true;
         }
@@ -938,6 +966,11 @@ impl Playback {
         let mut trace = std::mem::take(&mut self.trace_buffer);
         engine.take_trace_into(&mut trace);
         let clock = engine.clock();
+        if live && crate::script::has_script_output() {
+            self.log_prints(clock);
+        } else if crate::script::has_script_output() {
+            drop(crate::script::take_script_output());
+        }
         match result {
             Ok(StepOutcome::Event { .. }) => {
                 let at = self.position + 1;
@@ -1009,6 +1042,7 @@ impl Playback {
                 }
                 TraceKind::TimerFired { key, due } => {
                     timer_fired = true;
+                    self.timer_marks.fired(at);
                     if live {
                         let step = self.step_id(step);
                         self.log_entry(
@@ -1039,6 +1073,12 @@ impl Playback {
                             .is_some_and(|s| s.id == watch.step)
                     {
                         watch.touched = true;
+                    }
+                }
+                TraceKind::Printed(output) => {
+                    if live {
+                        let crate::script::ScriptOutput { step, key, event, line, debug, text } = output;
+                        self.log_entry(event, clock, LogKind::Print { step, key, line, debug, text });
                     }
                 }
                 TraceKind::TimerSet { .. } | TraceKind::Error { .. } => {}
@@ -1156,7 +1196,14 @@ impl Playback {
         let message = error.to_string();
         let clock = self.engine.as_ref().and_then(Engine::clock);
         self.log_entry(self.position, clock, LogKind::Error { step: step.clone(), message: message.clone() });
-        self.error = Some(ErrorView { step, function, script_line, message, position: self.position });
+        self.error = Some(ErrorView {
+            step,
+            function,
+            script_line,
+            message,
+            position: self.position,
+            clock_micros: clock,
+        });
         self.refresh_counts();
         self.engine = None;
         self.goal = None;
@@ -1366,6 +1413,14 @@ impl Playback {
 
     // --- log and notices ------------------------------------------------------------------
 
+    /// What the scripts printed during the last step, into the log at the event they name.
+    fn log_prints(&mut self, clock: Option<i64>) {
+        for output in crate::script::take_script_output() {
+            let crate::script::ScriptOutput { step, key, event, line, debug, text } = output;
+            self.log_entry(event, clock, LogKind::Print { step, key, line, debug, text });
+        }
+    }
+
     fn log_entry(&mut self, position: u64, clock_micros: Option<i64>, kind: LogKind) {
         if self.log.len() == LOG_CAPACITY {
             self.log.pop_front();
@@ -1488,7 +1543,11 @@ impl Playback {
             position: self.position,
             total: self.total,
             origin: self.origin,
-            clock_micros: self.engine.as_ref().and_then(Engine::clock),
+            clock_micros: self
+                .engine
+                .as_ref()
+                .and_then(Engine::clock)
+                .or_else(|| self.error.as_ref().and_then(|e| e.clock_micros)),
             speed: self.speed,
             waiting_micros: if self.goal == Some(Goal::Play) { self.waiting } else { None },
             steps: Arc::clone(&self.counts.0),

@@ -3,6 +3,7 @@
 #![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test, with its message")]
 
 mod architecture;
+mod background_run;
 mod cli;
 mod compressed;
 mod conformance;
@@ -17,12 +18,21 @@ mod files_ui;
 mod limits;
 mod live;
 #[cfg(feature = "gui")]
+mod markers_ui;
+#[cfg(feature = "gui")]
 mod panels_ui;
 mod prefetch;
+mod prints;
 #[cfg(feature = "gui")]
 mod replay_ui;
+#[cfg(feature = "gui")]
+mod run_ui;
 mod session;
 mod snapshots;
+#[cfg(feature = "gui")]
+mod stepping_ui;
+#[cfg(feature = "gui")]
+mod times_ui;
 #[cfg(feature = "gui")]
 mod ui_util;
 mod util;

@@ -8,7 +8,7 @@ use egui_kittest::kittest::Queryable;
 
 use super::ui_util::{click, click_node, example, open, wait_for};
 
-const TABS: [&str; 7] = ["State", "Timers", "Log", "Snapshots", "Data", "Breakpoints", "Plots"];
+const TABS: [&str; 8] = ["State", "Timers", "Log", "Snapshots", "Data", "Breakpoints", "Plots", "Run"];
 
 /// The top of the bottom panel's tab strip (its first tab, drawn before any tab's contents).
 fn strip_top(harness: &Harness<'_, Workbench>) -> f32 {

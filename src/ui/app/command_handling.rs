@@ -81,6 +81,11 @@ pub enum UiCommand {
         /// Start from the first event.
         restart: bool,
     },
+    /// Run the pipeline on screen for real, as `eddy run` does, writing its sinks (on a
+    /// background thread).
+    Run,
+    /// Stop the run after the event it is on.
+    CancelRun,
     /// Pick a file for a path setting with the native dialog.
     Browse(NodeId, PathField),
     /// A wire was refused: say why.
@@ -246,6 +251,12 @@ impl Workbench {
             UiCommand::ToggleTheme => self.dark_mode = !self.dark_mode,
             UiCommand::Replay(command) => self.replay_command(command, now),
             UiCommand::ReloadReplay { restart } => self.reload_replay(restart, now),
+            UiCommand::Run => self.start_run(now),
+            UiCommand::CancelRun => {
+                if let Some(run) = &self.run {
+                    run.cancel();
+                }
+            }
             UiCommand::Browse(node, field) => self.browse(node, field),
             UiCommand::Refused(reason) => self.show_toast(format!("Wire refused: {reason}"), true, now),
         }
@@ -272,6 +283,40 @@ impl Workbench {
             self.replay.breakpoints = list.clone();
         }
         self.replay.send(&ctx, command);
+    }
+
+    /// Starts *Run*: refused while one goes, when the file has problems the canvas dropped,
+    /// or when the checks of `eddy run` fail (then the Problems panel opens).
+    fn start_run(&mut self, now: f64) {
+        if self.run.is_some() {
+            self.show_toast("a run is going on already: cancel it first", true, now);
+            return;
+        }
+        if !self.document.read_problems.is_empty() {
+            self.show_toast(
+                format!(
+                    "cannot run: the file has {} problem(s) (see the Problems panel); save it from the canvas first",
+                    self.document.read_problems.len()
+                ),
+                true,
+                now,
+            );
+            self.bottom_tab = super::ui::BottomTab::Problems;
+            return;
+        }
+        let file = self.document.file.clone();
+        match crate::engine::BackgroundRun::start(&self.current, &self.base_dir(), file.as_deref()) {
+            Ok(run) => {
+                self.run = Some(run);
+                self.run_report = None;
+            }
+            Err(crate::engine::RunError::Invalid(errors)) => {
+                let first = errors.0.first().map(|e| format!(": {e}")).unwrap_or_default();
+                self.show_toast(format!("cannot run: {} problem(s){first}", errors.0.len()), true, now);
+                self.bottom_tab = super::ui::BottomTab::Problems;
+            }
+            Err(e) => self.show_toast(format!("cannot run: {e}"), true, now),
+        }
     }
 
     fn reload_replay(&mut self, restart: bool, now: f64) {

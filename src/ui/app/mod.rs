@@ -112,6 +112,10 @@ pub struct Workbench {
     pending: Vec<UiCommand>,
     bottom_tab: BottomTab,
     path_pick: Option<PathPick>,
+    /// The run going on (*Run*, Ctrl+Enter): `eddy run` on a background thread.
+    run: Option<crate::engine::BackgroundRun>,
+    /// How the last run ended, until dismissed.
+    run_report: Option<crate::engine::RunReport>,
 }
 
 impl Workbench {
@@ -157,6 +161,8 @@ impl Workbench {
             pending: Vec::new(),
             bottom_tab: BottomTab::default(),
             path_pick: None,
+            run: None,
+            run_report: None,
         };
         if let Some(file) = options.file
             && let Err(message) = workbench.open_file(&file)
@@ -194,6 +200,28 @@ impl Workbench {
     /// The replay's last view, if a pipeline is loaded in it.
     pub fn replay_view(&self) -> Option<&crate::session::RunView> {
         self.replay.view.as_deref()
+    }
+
+    /// Whether a *Run* is going on.
+    pub fn is_running(&self) -> bool {
+        self.run.is_some()
+    }
+
+    /// How the last *Run* ended (until its result is dismissed).
+    pub fn run_report(&self) -> Option<&crate::engine::RunReport> {
+        self.run_report.as_ref()
+    }
+
+    /// Takes the report of a run that has ended.
+    fn poll_run(&mut self, ctx: &egui::Context) {
+        let Some(run) = &mut self.run else { return };
+        match run.report() {
+            Some(report) => {
+                self.run_report = Some(report.clone());
+                self.run = None;
+            }
+            None => ctx.request_repaint_after(std::time::Duration::from_millis(100)),
+        }
     }
 
     /// The breakpoints set (as last sent to the replay).
@@ -342,6 +370,7 @@ impl eframe::App for Workbench {
             ctx.set_fonts(crate::ui::theme::fonts());
         }
         self.replay.poll();
+        self.poll_run(ctx);
         let now = ctx.input(|i| i.time);
         for notice in std::mem::take(&mut self.replay.notices) {
             let is_error = notice.level != crate::session::NoticeLevel::Info;

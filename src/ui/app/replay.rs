@@ -15,6 +15,7 @@ use crate::session::{
 };
 use crate::ui::panels::breakpoints_ui::BreakpointForm;
 use crate::ui::panels::state_ui::SortBy;
+use crate::ui::panels::timers_ui::LogFilter;
 
 /// Time spent draining the session's events per frame.
 const DRAIN_BUDGET: Duration = Duration::from_millis(10);
@@ -58,6 +59,8 @@ pub struct Replay {
     pub diff_to: Option<SnapshotId>,
     /// Filtered, sorted row indices of the current table, cached by (table, filter, order).
     pub rows_cache: Option<(usize, String, SortBy, Arc<Vec<usize>>)>,
+    /// What the Log shows.
+    pub log_filter: LogFilter,
     /// Recent frame times (seconds), to show how responsive the window is while playing.
     pub frame_times: VecDeque<f32>,
 }

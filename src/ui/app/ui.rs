@@ -9,8 +9,9 @@ use egui_snarl::OutPinId;
 use crate::graph::PipelineDoc;
 use crate::session::{Command, RunView};
 use crate::ui::panels::breakpoints_ui::breakpoints_ui;
-use crate::ui::panels::io_ui::io_ui;
+use crate::ui::panels::io_ui::{io_ui, sink_ui};
 use crate::ui::panels::plots_ui::plots_ui;
+use crate::ui::panels::run_ui::{RunAction, run_row_ui, run_summary_ui};
 use crate::ui::panels::snapshots_ui::{SnapshotPicks, snapshots_ui};
 use crate::ui::panels::state_ui::{StateTableState, key_detail_ui, state_table_ui};
 use crate::ui::panels::timeline_ui::timeline_ui;
@@ -23,6 +24,7 @@ use crate::graph::Place;
 use crate::ui::editor::palette::palette_ui;
 use crate::ui::editor::viewer::{EditorAction, EditorViewer};
 use crate::ui::panels::inspector_ui::{InspectorAction, InspectorContext, inspector_ui};
+use crate::ui::panels::script_ui::ScriptProblem;
 use crate::ui::theme;
 
 /// Which tab the bottom panel shows.
@@ -45,6 +47,8 @@ pub enum BottomTab {
     Breakpoints,
     /// Plots.
     Plots,
+    /// The last run's summary.
+    Run,
 }
 
 impl Workbench {
@@ -108,7 +112,7 @@ impl Workbench {
                 commands.push(UiCommand::New);
             }
             if i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::Enter)) {
-                commands.push(UiCommand::Replay(Command::RunToEnd));
+                commands.push(UiCommand::Run);
             }
             // While typing, the text field has its own undo and clipboard.
             if !typing {
@@ -133,6 +137,17 @@ impl Workbench {
                     || i.consume_key(Modifiers::NONE, Key::Backspace)
                 {
                     commands.extend(self.inspected.map(|n| UiCommand::Delete(vec![n])));
+                }
+                // Stepping, as a debugger steps: back and forth one event, or timer to timer.
+                for (modifiers, key, command) in [
+                    (shift_command, Key::ArrowLeft, Command::PreviousTimer),
+                    (shift_command, Key::ArrowRight, Command::RunToNextTimer),
+                    (Modifiers::COMMAND, Key::ArrowLeft, Command::StepBack),
+                    (Modifiers::COMMAND, Key::ArrowRight, Command::Step(1)),
+                ] {
+                    if i.consume_shortcut(&shortcut(modifiers, key)) {
+                        commands.push(UiCommand::Replay(command));
+                    }
                 }
                 if i.consume_key(Modifiers::NONE, Key::Home) {
                     commands.push(UiCommand::FitView);
@@ -237,6 +252,16 @@ impl Workbench {
                 }
                 ui.checkbox(&mut self.developer_overlay, "Developer overlay (frame times)");
             });
+            ui.menu_button("Run", |ui| {
+                let idle = self.run.is_none();
+                let run = egui::Button::new("Run the pipeline (write the sinks)").shortcut_text("Ctrl+Enter");
+                if ui.add_enabled(idle, run).clicked() {
+                    commands.push(UiCommand::Run);
+                }
+                if ui.add_enabled(!idle, egui::Button::new("Cancel the run")).clicked() {
+                    commands.push(UiCommand::CancelRun);
+                }
+            });
             ui.separator();
             ui.menu_button("➕ Add node", |ui| {
                 if let Some(kind) = palette_ui(ui, &mut self.toolbar_search) {
@@ -261,6 +286,15 @@ impl Workbench {
             }
             if ui.button("⊡ Fit").on_hover_text("Show every node (Home)").clicked() {
                 commands.push(UiCommand::FitView);
+            }
+            if ui
+                .add_enabled(self.run.is_none(), egui::Button::new("Run to files"))
+                .on_hover_text(
+                    "Run the pipeline for real, as `eddy run` does: writes every sink (Ctrl+Enter)",
+                )
+                .clicked()
+            {
+                commands.push(UiCommand::Run);
             }
             ui.separator();
             let name = self.document.file.as_ref().map_or("untitled".to_owned(), |p| p.display().to_string());
@@ -305,10 +339,12 @@ impl Workbench {
                 );
             }
             for sink in view.sinks.iter() {
-                activity.insert(sink.sink.clone(), format!("{} written", sink.items));
+                activity.insert(sink.sink.clone(), format!("{} captured", sink.items));
             }
         }
         let failed = view.as_ref().and_then(|v| v.error.as_ref()).and_then(|e| e.step.clone());
+        let hit = view.as_ref().and_then(|v| v.breakpoint_hit.clone());
+        let paused_at = hit.as_ref().map(|h| (h.breakpoint.step(), h.key.as_deref()));
         let mut viewer = EditorViewer {
             base: &self.document.base,
             base_dir: &base_dir,
@@ -322,6 +358,7 @@ impl Workbench {
             visuals,
             activity: &activity,
             failed: failed.as_deref(),
+            paused_at,
         };
         let style = SnarlStyle { collapsible: Some(false), ..SnarlStyle::new() };
         SnarlWidget::new().id_salt("canvas").style(style).show(&mut self.snarl, &mut viewer, ui);
@@ -393,8 +430,25 @@ impl Workbench {
         let ids: Vec<String> =
             self.snarl.node_ids().filter(|(other, _)| *other != id).map(|(_, n)| n.id().to_owned()).collect();
         let taken = |candidate: &str| ids.iter().any(|i| i == candidate);
-        let context =
-            InspectorContext { streams: &streams, inputs: &inputs, problems: &problems, taken: &taken };
+        // The replay's error in this step, at its script line (the editor marks the line).
+        let run_error = self
+            .replay
+            .view
+            .as_ref()
+            .and_then(|v| v.error.as_ref())
+            .filter(|e| e.step.as_deref() == Some(node_id.as_str()) && e.script_line.is_some())
+            .map(|e| ScriptProblem {
+                line: e.script_line,
+                column: None,
+                message: format!("the replay stopped here at event {}: {}", e.position + 1, e.message),
+            });
+        let context = InspectorContext {
+            streams: &streams,
+            inputs: &inputs,
+            problems: &problems,
+            taken: &taken,
+            run_error,
+        };
         let Some(node) = self.snarl.get_node_mut(id) else { return };
         let actions = inspector_ui(ui, id, node, &mut self.inspector, &context);
         for action in actions {
@@ -456,6 +510,7 @@ impl Workbench {
                 (BottomTab::Data, "Data"),
                 (BottomTab::Breakpoints, "Breakpoints"),
                 (BottomTab::Plots, "Plots"),
+                (BottomTab::Run, "Run"),
             ] {
                 ui.selectable_value(&mut self.bottom_tab, tab, name);
             }
@@ -465,16 +520,20 @@ impl Workbench {
             egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| self.problems_ui(ui));
             return;
         }
+        if self.bottom_tab == BottomTab::Run {
+            run_summary_ui(ui, self.run_report.as_ref());
+            return;
+        }
         let Some(view) = self.replay.view.clone().filter(|v| v.pipeline.is_some()) else {
             ui.weak("Press ▶ Play, Step or ⏭ To end above to replay the sources through the pipeline.");
             return;
         };
         let mut commands = Vec::new();
         match self.bottom_tab {
-            BottomTab::Problems => {}
+            BottomTab::Problems | BottomTab::Run => {}
             BottomTab::State => commands.extend(self.state_tab_ui(ui, &view)),
             BottomTab::Timers => timers_ui(ui, &view),
-            BottomTab::Log => log_ui(ui, &view),
+            BottomTab::Log => log_ui(ui, &view, &mut self.replay.log_filter),
             BottomTab::Snapshots => {
                 let picks = SnapshotPicks { from: &mut self.replay.diff_from, to: &mut self.replay.diff_to };
                 let opened = self.replay.opened.clone();
@@ -483,10 +542,16 @@ impl Workbench {
             }
             BottomTab::Data => {
                 let step = self.inspected_step_id();
-                match step.and_then(|id| view.previews.iter().find(|p| p.step == id)) {
-                    Some(preview) => io_ui(ui, preview),
-                    None => {
-                        ui.weak("Select a step on the canvas to see the last items into and out of it.");
+                let sink =
+                    self.inspected_sink_id().and_then(|id| self.current.sinks.iter().find(|s| s.id == id));
+                match (step.and_then(|id| view.previews.iter().find(|p| p.step == id)), sink) {
+                    (Some(preview), _) => io_ui(ui, preview),
+                    (None, Some(sink)) => sink_ui(ui, &view.previews, sink),
+                    (None, None) => {
+                        ui.weak(
+                            "Select a step on the canvas to see the last items into and out of it, or a sink \
+                             for the last items it received.",
+                        );
                     }
                 }
             }
@@ -506,6 +571,13 @@ impl Workbench {
             }
         }
         self.pending.extend(commands.into_iter().map(UiCommand::Replay));
+    }
+
+    fn inspected_sink_id(&self) -> Option<String> {
+        self.inspected.and_then(|n| self.snarl.get_node(n)).and_then(|n| match &n.body {
+            crate::ui::editor::node::NodeBody::Sink(sink) => Some(sink.id.clone()),
+            _ => None,
+        })
     }
 
     fn inspected_step_id(&self) -> Option<String> {
@@ -573,6 +645,13 @@ impl Workbench {
         let view = self.replay.view.clone().filter(|v| v.pipeline.is_some());
         let commands = timeline_ui(ui, view.as_deref(), &mut self.replay.speed, &mut self.replay.step_n);
         self.pending.extend(commands.into_iter().map(UiCommand::Replay));
+        let progress = self.run.as_ref().map(crate::engine::BackgroundRun::progress);
+        match run_row_ui(ui, progress, self.run_report.as_ref()) {
+            Some(RunAction::Cancel) => self.pending.push(UiCommand::CancelRun),
+            Some(RunAction::ShowSummary) => self.bottom_tab = BottomTab::Run,
+            Some(RunAction::Dismiss) => self.run_report = None,
+            None => {}
+        }
         // The graph on screen is not the one replaying: offer to reload it.
         let changed = self.replay.loaded.as_ref().is_some_and(|loaded| {
             PipelineDoc { editor: None, ..loaded.clone() }

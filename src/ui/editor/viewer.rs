@@ -85,6 +85,8 @@ pub struct EditorViewer<'a> {
     pub activity: &'a BTreeMap<String, String>,
     /// The step the replay stopped on with an error.
     pub failed: Option<&'a str>,
+    /// The step a breakpoint paused the replay on, and the key, if any.
+    pub paused_at: Option<(&'a str, Option<&'a str>)>,
 }
 
 fn tone(node: &EditorNode) -> NodeTone {
@@ -115,6 +117,8 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
             frame = frame.stroke(Stroke::new(2.0, theme::selection(visuals)));
         } else if self.problems.get(data.id()).is_some_and(|n| *n > 0) || self.failed == Some(data.id()) {
             frame = frame.stroke(Stroke::new(1.5, theme::error(visuals)));
+        } else if self.paused_at.is_some_and(|(step, _)| step == data.id()) {
+            frame = frame.stroke(Stroke::new(2.5, theme::selection(visuals)));
         } else {
             frame =
                 frame.stroke(Stroke::new(1.0, theme::node_accent(tone(data), visuals).gamma_multiply(0.7)));
@@ -216,6 +220,14 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
                     .size(NODE_SMALL_TEXT)
                     .color(theme::node_accent(tone(data), ui.visuals()));
                 ui.add(egui::Label::new(text).truncate());
+            }
+            if let Some((_, key)) = self.paused_at.filter(|(step, _)| *step == data.id()) {
+                let key = key.map(|k| format!(", key {k:?}")).unwrap_or_default();
+                ui.label(
+                    RichText::new(format!("⏸ paused here{key}"))
+                        .small()
+                        .color(theme::selection(ui.visuals())),
+                );
             }
             if self.failed == Some(data.id()) {
                 ui.label(

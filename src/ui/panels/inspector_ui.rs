@@ -64,6 +64,9 @@ pub struct InspectorContext<'a> {
     pub problems: &'a [GraphError],
     /// Ids taken by other nodes.
     pub taken: &'a dyn Fn(&str) -> bool,
+    /// The error the replay stopped on in this step's script, if any: shown at its line when
+    /// the script compiles.
+    pub run_error: Option<ScriptProblem>,
 }
 
 /// The inspector for one node. Returns edits that need the app.
@@ -388,6 +391,7 @@ pub fn inspector_ui(
                             message: p.message.clone(),
                         }
                     });
+                let problem = problem.or_else(|| context.run_error.clone());
                 match &mut step.script {
                     Some(script) => {
                         script_editor_ui(

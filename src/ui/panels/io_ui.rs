@@ -5,7 +5,8 @@ use eframe::egui::{self, RichText};
 use egui_extras::{Column, TableBuilder};
 
 use super::timeline_ui::clock_text;
-use crate::session::{NodePreview, PreviewItem};
+use crate::graph::SinkSpec;
+use crate::session::{NodePreview, PREVIEW_ITEMS, PreviewItem};
 
 /// The preview of one step.
 pub fn io_ui(ui: &mut egui::Ui, preview: &NodePreview) {
@@ -13,6 +14,41 @@ pub fn io_ui(ui: &mut egui::Ui, preview: &NodePreview) {
         items_ui(&mut columns[0], "in", &format!("Into `{}`", preview.step), &preview.items_in);
         items_ui(&mut columns[1], "out", &format!("Out of `{}`", preview.step), &preview.items_out);
     });
+}
+
+/// The last items a sink received: the items out of the steps it reads (on the port it reads),
+/// newest last, at most [`PREVIEW_ITEMS`]; and the inputs read straight from a source, whose
+/// items are not kept.
+pub fn sink_items(previews: &[NodePreview], sink: &SinkSpec) -> (Vec<PreviewItem>, Vec<String>) {
+    let mut items = Vec::new();
+    let mut unseen = Vec::new();
+    for input in &sink.inputs {
+        let (step, port) = match input.rsplit_once('.') {
+            Some((step, "trues")) => (step, 0),
+            Some((step, "falses")) => (step, 1),
+            _ => (input.as_str(), 0),
+        };
+        match previews.iter().find(|p| p.step == step) {
+            Some(preview) => items.extend(preview.items_out.iter().filter(|i| i.port == port).cloned()),
+            None => unseen.push(input.clone()),
+        }
+    }
+    // One stream's items are in order; several are merged by the event they came with.
+    items.sort_by_key(|item| item.position);
+    let skip = items.len().saturating_sub(PREVIEW_ITEMS);
+    (items.split_off(skip), unseen)
+}
+
+/// The Data tab for a sink: the last items it received.
+pub fn sink_ui(ui: &mut egui::Ui, previews: &[NodePreview], sink: &SinkSpec) {
+    let (items, unseen) = sink_items(previews, sink);
+    if !unseen.is_empty() {
+        ui.weak(format!(
+            "Items straight from {} are not kept (a source's records are not previewed).",
+            unseen.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    items_ui(ui, "sink", &format!("Into sink `{}`", sink.id), &items);
 }
 
 fn items_ui(ui: &mut egui::Ui, salt: &str, title: &str, items: &[PreviewItem]) {

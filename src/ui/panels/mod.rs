@@ -4,6 +4,7 @@ pub mod breakpoints_ui;
 pub mod inspector_ui;
 pub mod io_ui;
 pub mod plots_ui;
+pub mod run_ui;
 pub mod script_ui;
 pub mod snapshots_ui;
 pub mod state_ui;

@@ -52,9 +52,13 @@ pub fn script_editor_ui(
             ui.label(numbers);
         });
         let font_for_layout = font.clone();
+        let line_background = theme::error(ui.visuals()).gamma_multiply(0.25);
         // No wrapping: one text line per line number; long lines scroll sideways.
         let mut layouter = move |ui: &egui::Ui, buffer: &dyn egui::TextBuffer, _wrap_width: f32| {
             let mut job = highlight(buffer.as_str(), &font_for_layout, colors);
+            if let Some(line) = error_line {
+                mark_line(&mut job, buffer.as_str(), line, line_background);
+            }
             job.wrap.max_width = f32::INFINITY;
             ui.fonts_mut(|f| f.layout_job(job))
         };
@@ -85,6 +89,40 @@ pub fn script_editor_ui(
         ui.colored_label(theme::error(ui.visuals()), format!("⚠ {place}{}", problem.message));
     }
     changed
+}
+
+/// Puts `background` behind the text of `line` (1-based): the line an error names. Sections
+/// that run across the line's ends (merged runs of plain text) are split there first.
+fn mark_line(job: &mut LayoutJob, text: &str, line: usize, background: Color32) {
+    let Some(start) = line_start(text, line) else { return };
+    let end = text[start..].find('\n').map_or(text.len(), |n| start + n);
+    let mut sections = Vec::with_capacity(job.sections.len() + 2);
+    for section in std::mem::take(&mut job.sections) {
+        let (a, b) = (section.byte_range.start.0, section.byte_range.end.0);
+        let mut cuts = vec![a];
+        cuts.extend([start, end].into_iter().filter(|&c| a < c && c < b));
+        cuts.push(b);
+        for (i, pair) in cuts.windows(2).enumerate() {
+            let mut piece = section.clone();
+            piece.byte_range = pair[0].into()..pair[1].into();
+            if i > 0 {
+                piece.leading_space = 0.0;
+            }
+            if pair[0] >= start && pair[1] <= end && pair[0] < pair[1] {
+                piece.format.background = background;
+            }
+            sections.push(piece);
+        }
+    }
+    job.sections = sections;
+}
+
+/// Where the 1-based `line` of `text` starts, if it has that many.
+fn line_start(text: &str, line: usize) -> Option<usize> {
+    if line <= 1 {
+        return (line == 1).then_some(0);
+    }
+    text.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1)
 }
 
 /// Colours Rhai source: comments, strings, numbers, keywords, function names.
@@ -174,5 +212,25 @@ mod tests {
         assert_eq!(color_of("1;"), Some(colors.literal));
         assert_eq!(color_of("\"a"), Some(colors.string));
         assert_eq!(color_of("/* x */"), Some(colors.comment));
+    }
+
+    #[test]
+    fn the_marked_line_and_only_it_gets_the_background() {
+        let colors = theme::syntax(&egui::Visuals::dark());
+        let text = "fn f(a) {\n    a += 1;\n    a\n}";
+        let mut job = highlight(text, &FontId::monospace(12.0), colors);
+        mark_line(&mut job, text, 2, Color32::RED);
+        let marked: String = job
+            .sections
+            .iter()
+            .filter(|s| s.format.background == Color32::RED)
+            .map(|s| &text[s.byte_range.start.0..s.byte_range.end.0])
+            .collect();
+        assert_eq!(marked, "    a += 1;");
+        let whole: String =
+            job.sections.iter().map(|s| &text[s.byte_range.start.0..s.byte_range.end.0]).collect();
+        assert_eq!(whole, text);
+        assert_eq!(line_start(text, 1), Some(0));
+        assert_eq!(line_start(text, 5), None);
     }
 }

@@ -4,6 +4,7 @@
 use eframe::egui::{self, RichText};
 
 use super::state_ui::json_tree_ui;
+use super::state_ui::times_in;
 use super::timeline_ui::clock_text;
 use crate::session::{Command, RunView, SnapshotContents, SnapshotDiff, SnapshotId, SnapshotKind};
 use crate::ui::theme;
@@ -153,18 +154,23 @@ fn diff_ui(ui: &mut egui::Ui, diff: &SnapshotDiff) {
         .id_salt(("diff", &step.step))
         .default_open(true)
         .show(ui, |ui| {
+            // Times inside a value are read on hover (RFC 3339).
+            let with_times = |response: egui::Response, values: &[&serde_json::Value]| {
+                let times: Vec<String> = values.iter().filter_map(|v| times_in(v)).collect();
+                if times.is_empty() { response } else { response.on_hover_text(times.join("\n")) }
+            };
             for (key, value) in &step.added {
-                ui.label(RichText::new(format!("+ {key}: {value}")).monospace());
+                with_times(ui.label(RichText::new(format!("+ {key}: {value}")).monospace()), &[value]);
             }
             for (key, value) in &step.removed {
-                ui.label(
-                    RichText::new(format!("− {key}: {value}")).monospace().color(theme::error(ui.visuals())),
-                );
+                let text =
+                    RichText::new(format!("− {key}: {value}")).monospace().color(theme::error(ui.visuals()));
+                with_times(ui.label(text), &[value]);
             }
             for change in &step.changed {
-                ui.label(
-                    RichText::new(format!("~ {}: {} → {}", change.key, change.old, change.new)).monospace(),
-                );
+                let text =
+                    RichText::new(format!("~ {}: {} → {}", change.key, change.old, change.new)).monospace();
+                with_times(ui.label(text), &[&change.old, &change.new]);
             }
         });
     }

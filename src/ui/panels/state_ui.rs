@@ -130,6 +130,12 @@ pub fn state_table_ui(ui: &mut egui::Ui, table: &KeyTable, state: StateTableStat
                 if key_response.clicked() || state_response.clicked() || row.response().clicked() {
                     clicked = Some(data.key.clone());
                 }
+                // Times in the state are read on hover (walked only then).
+                if state_response.hovered()
+                    && let Some(times) = times_in(&data.state)
+                {
+                    state_response.on_hover_text(times);
+                }
             });
         });
     if let Some(key) = &clicked {
@@ -232,7 +238,7 @@ pub fn json_tree_ui(ui: &mut egui::Ui, name: &str, value: &Value, depth: usize) 
         Value::Array(items) => {
             egui::CollapsingHeader::new(format!("{name}: [{}]", items.len()))
                 .id_salt((name, depth, ui.next_auto_id()))
-                .default_open(depth < 2 && items.len() <= 20)
+                .default_open(depth < 3 && items.len() <= 20)
                 .show(ui, |ui| {
                     for (index, inner) in items.iter().enumerate() {
                         json_tree_ui(ui, &index.to_string(), inner, depth + 1);
@@ -240,7 +246,51 @@ pub fn json_tree_ui(ui: &mut egui::Ui, name: &str, value: &Value, depth: usize) 
                 });
         }
         other => {
-            ui.monospace(format!("{name}: {other}"));
+            match other.as_i64().and_then(time_text) {
+                // A microsecond timestamp (what `now()` and `parse_time` give): shown as a time too.
+                Some(time) => {
+                    ui.horizontal(|ui| {
+                        ui.monospace(format!("{name}: {other}"));
+                        ui.label(
+                            RichText::new(format!("= {time}"))
+                                .color(crate::ui::theme::weak_text(ui.visuals())),
+                        )
+                        .on_hover_text("read as microseconds since 1970-01-01T00:00:00Z (the time model)");
+                    });
+                }
+                None => {
+                    ui.monospace(format!("{name}: {other}"));
+                }
+            }
         }
     }
+}
+
+/// Microseconds since the epoch between these (1990 and 2100) are taken for times: a count or
+/// a sum in a state never gets that large by accident, and a time never leaves it.
+const TIME_RANGE_MICROS: std::ops::Range<i64> = 631_152_000_000_000..4_102_444_800_000_000;
+
+/// An INT that looks like a time of the time model (microseconds since the epoch), as RFC 3339.
+pub fn time_text(micros: i64) -> Option<String> {
+    TIME_RANGE_MICROS.contains(&micros).then(|| crate::time::format_rfc3339_micros(micros)).flatten()
+}
+
+/// Every value in `value` that looks like a time, with its RFC 3339 form: `1725… = 2024-…`, one
+/// a line (for a hover on a value shown as JSON text).
+pub fn times_in(value: &Value) -> Option<String> {
+    fn walk(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => map.values().for_each(|v| walk(v, out)),
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            other => {
+                if let Some((n, time)) = other.as_i64().and_then(|n| Some((n, time_text(n)?))) {
+                    out.push(format!("{n} = {time}"));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, &mut out);
+    out.dedup();
+    (!out.is_empty()).then(|| out.join("\n"))
 }
