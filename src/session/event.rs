@@ -348,6 +348,10 @@ pub struct KeyTable {
     pub step: String,
     /// The position it shows.
     pub position: u64,
+    /// The position of the table before it (of the same step), which `changed` is measured
+    /// from: one event back after a step, further back while playing, ahead after a seek back;
+    /// `None` for a first table (nothing to compare with).
+    pub since: Option<u64>,
     /// Every live key, in key order (each row shared with the tables before it that showed
     /// the same state: a new table re-renders only the keys that changed).
     pub rows: Vec<Arc<KeyRow>>,

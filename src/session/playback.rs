@@ -1579,6 +1579,7 @@ impl Playback {
         let Some(engine) = &self.engine else { return };
         let id = self.step_id(step);
         let previous = self.table.as_ref().filter(|t| t.step == id);
+        let since = previous.map(|t| t.position);
         // In key order, as the table lists them (sorted on their first bytes, which are read
         // once, and compared whole only when those are equal).
         let mut touched: Vec<(u64, &Key)> =
@@ -1634,8 +1635,13 @@ impl Playback {
                 (rows, changed)
             }
         };
-        self.table =
-            Some(Arc::new(KeyTable { step: self.step_id(step), position: self.position, rows, changed }));
+        self.table = Some(Arc::new(KeyTable {
+            step: self.step_id(step),
+            position: self.position,
+            since,
+            rows,
+            changed,
+        }));
         self.changed.clear();
         self.changed_all = false;
         self.table_dirty = false;

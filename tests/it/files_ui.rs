@@ -274,3 +274,38 @@ fn an_untitled_pipeline_is_saved_as_before_going_on() {
     assert_eq!(harness.state().file(), None);
     assert!(harness.state().current_doc().steps.is_empty());
 }
+
+#[test]
+fn undo_and_redo_after_save_as_into_another_folder_keep_the_rebased_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = project(dir.path());
+    let elsewhere = dir.path().join("copy");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let mut harness = workbench(Some(file), dir.path());
+    let opened = harness.state().current_doc().clone();
+    edit(&mut harness);
+    let edited = harness.state().current_doc().clone();
+    harness.state_mut().command(UiCommand::SaveAs(elsewhere.join("mine.toml")));
+    harness.run_steps(12);
+    harness.get_by_label_contains("2 paths rebased to");
+
+    // Undo goes back to the pipeline before the edit, as it reads from the new folder.
+    harness.state_mut().command(UiCommand::Undo);
+    harness.run_steps(12);
+    let undone = harness.state().current_doc().clone();
+    assert_eq!(undone.steps, opened.steps);
+    assert_eq!(undone.sources[0].path, Path::new("../proj/clicks.csv"));
+    assert_eq!(undone.sinks[0].path.as_deref(), Some(Path::new("../proj/out/sessions.jsonl")));
+    assert!(harness.state().problems().is_empty(), "{:?}", harness.state().problems());
+
+    // Redo brings the edit back, its paths rebased too.
+    harness.state_mut().command(UiCommand::Redo);
+    harness.run_steps(12);
+    let redone = harness.state().current_doc().clone();
+    assert_eq!(redone.steps, edited.steps);
+    assert_eq!(redone.sources[0].path, Path::new("../proj/clicks.csv"));
+    // (The new step has no input yet: that is its only problem; every file is found.)
+    let problems = harness.state().problems();
+    assert!(problems.iter().all(|p| !p.message.contains("not found")), "{problems:?}");
+    assert!(!harness.state().is_dirty());
+}

@@ -39,3 +39,5 @@ mod util;
 mod wall_clock;
 #[cfg(feature = "gui")]
 mod workbench;
+#[cfg(feature = "gui")]
+mod workbench_layout_ui;

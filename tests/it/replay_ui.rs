@@ -68,6 +68,8 @@ fn step_inspect_seek_back_break_and_diff_snapshots() {
     let changed: Vec<String> =
         at_11.iter().filter(|(k, v)| at_10.get(*k) != Some(v)).map(|(k, _)| k.clone()).collect();
     assert_eq!(table(&harness).changed, changed);
+    let noun = if changed.len() == 1 { "key" } else { "keys" };
+    harness.get_by_label(&format!("{} {noun} changed by the last event", changed.len()));
 
     // Seek back: the earlier state, exactly.
     harness.state_mut().command(UiCommand::Replay(Command::Seek(4)));
@@ -75,6 +77,12 @@ fn step_inspect_seek_back_break_and_diff_snapshots() {
         v.position == 4 && v.selected.as_ref().is_some_and(|t| t.position == 4)
     });
     assert_eq!(shown(&table(&harness)), engine_states(&file, "stats", 4));
+    // What the seek changed is said as that, not as the last event's work.
+    let at_4 = engine_states(&file, "stats", 4);
+    let differ = at_11.keys().chain(at_4.keys()).collect::<std::collections::BTreeSet<_>>();
+    let differ = differ.into_iter().filter(|k| at_11.get(*k) != at_4.get(*k)).count();
+    harness.get_by_label(&format!("{differ} keys differ from event 11"));
+    assert!(harness.query_by_label_contains("by the last event").is_none());
 
     // A breakpoint on a key: running to the end stops at the first event after 4 where that
     // key reaches `stats`.

@@ -69,6 +69,9 @@ pub enum UiCommand {
     RemoveInput(NodeId),
     /// Show all nodes.
     FitView,
+    /// Hide or show the inspector panel (hiding it gives the canvas its width: a graph too
+    /// wide to fit beside it is fitted again).
+    ToggleInspector,
     /// Zoom in (> 1) or out (< 1) around the middle of the canvas.
     Zoom(f32),
     /// Switch between the dark and the light theme.
@@ -239,6 +242,11 @@ impl Workbench {
             }
             UiCommand::RemoveInput(node) => self.remove_input(node),
             UiCommand::FitView => self.fit_pending = true,
+            UiCommand::ToggleInspector => {
+                self.inspector_open = !self.inspector_open;
+                // The canvas changes width next frame: a graph that did not fit is fitted to it.
+                self.fit_pending |= self.fit_too_wide;
+            }
             UiCommand::Zoom(factor) => {
                 if let (Some(view), Some(current)) = (self.canvas_rect, self.last_transform()) {
                     let center = view.center();
@@ -530,9 +538,11 @@ impl Workbench {
                 .unwrap_or_else(|| Rect::from_min_size(pos, vec2(200.0, 90.0)));
             content = Some(content.map_or(rect, |c| c.union(rect)));
         }
-        self.transform = Some(match content {
+        let fitted = match content {
             Some(content) => fit_transform(content, view),
             None => TSTransform::from_translation(view.min.to_vec2() + vec2(40.0, 40.0)),
-        });
+        };
+        self.fit_too_wide = content.is_some_and(|c| !view.contains_rect(fitted.mul_rect(c)));
+        self.transform = Some(fitted);
     }
 }

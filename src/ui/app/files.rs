@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 
-use egui_snarl::NodeId;
+use egui_snarl::{NodeId, Snarl};
 
 use super::{Document, Workbench};
 use crate::graph::{
@@ -14,7 +14,7 @@ use crate::graph::{
     write_text_atomically,
 };
 use crate::ui::editor::convert::renamed_ids;
-use crate::ui::editor::node::NodeBody;
+use crate::ui::editor::node::{EditorNode, NodeBody};
 use crate::ui::panels::inspector_ui::PathField;
 
 /// Most files in the recent list.
@@ -179,6 +179,8 @@ impl Workbench {
     /// (the canvas too); what was rewritten is returned.
     pub(super) fn save_to(&mut self, path: &Path) -> Result<Vec<Rebased>, String> {
         let mut doc = self.current.clone();
+        let folders =
+            self.document.file.is_some().then(|| (absolute(&self.base_dir()), absolute(&folder_of(path))));
         let rebased = self.rebase(&mut doc, path);
         let text = match &self.document.original_text {
             Some(original) => to_toml_over(&doc, original, &renamed_ids(&self.snarl)),
@@ -186,7 +188,18 @@ impl Workbench {
         };
         write_text_atomically(path, &text).map_err(|e| e.to_string())?;
         if !rebased.is_empty() {
-            self.apply_paths(&doc);
+            apply_paths(&mut self.snarl, &doc);
+            self.refresh_current();
+        }
+        if let Some((from, to)) = folders.filter(|(from, to)| from != to) {
+            // Every state undo and redo can bring back names its files from the new folder
+            // too: an undo after a Save As elsewhere must not bring back paths that now point
+            // nowhere.
+            self.history.rebase(|checkpoint| {
+                if !rebase_paths(&mut checkpoint.doc, &from, &to).is_empty() {
+                    apply_paths(&mut checkpoint.snarl, &checkpoint.doc);
+                }
+            });
         }
         let moved = self.document.file.as_deref() != Some(path);
         self.document.file = Some(path.to_path_buf());
@@ -248,27 +261,6 @@ impl Workbench {
             n += 1;
         }
         candidate.display().to_string()
-    }
-
-    /// Puts `doc`'s source, dead-letter and sink paths on the canvas's nodes (after a rebase).
-    fn apply_paths(&mut self, doc: &PipelineDoc) {
-        for node in self.snarl.nodes_mut() {
-            match &mut node.body {
-                NodeBody::Source(s) => {
-                    if let Some(new) = doc.sources.iter().find(|n| n.id == s.id) {
-                        s.path.clone_from(&new.path);
-                        s.dead_letter_path.clone_from(&new.dead_letter_path);
-                    }
-                }
-                NodeBody::Sink(s) => {
-                    if let Some(new) = doc.sinks.iter().find(|n| n.id == s.id) {
-                        s.path.clone_from(&new.path);
-                    }
-                }
-                NodeBody::Step(_) => {}
-            }
-        }
-        self.refresh_current();
     }
 
     /// Starts a native dialog for a node's path setting.
@@ -388,5 +380,25 @@ fn open_anyway(text: &str, path: &Path, partial: crate::graph::PartialDoc) -> Re
             Ok(Opened { doc: repaired.doc, problems, as_read: Some(partial.doc) })
         }
         _ => Err(refuse(&partial.problems)),
+    }
+}
+
+/// Puts `doc`'s source, dead-letter and sink paths on the canvas's nodes (after a rebase).
+fn apply_paths(snarl: &mut Snarl<EditorNode>, doc: &PipelineDoc) {
+    for node in snarl.nodes_mut() {
+        match &mut node.body {
+            NodeBody::Source(s) => {
+                if let Some(new) = doc.sources.iter().find(|n| n.id == s.id) {
+                    s.path.clone_from(&new.path);
+                    s.dead_letter_path.clone_from(&new.dead_letter_path);
+                }
+            }
+            NodeBody::Sink(s) => {
+                if let Some(new) = doc.sinks.iter().find(|n| n.id == s.id) {
+                    s.path.clone_from(&new.path);
+                }
+            }
+            NodeBody::Step(_) => {}
+        }
     }
 }

@@ -107,6 +107,15 @@ impl History {
         *doc != self.committed.doc
     }
 
+    /// Rewrites every state kept (the committed one, undo's and redo's) the same way: after a
+    /// Save As into another folder, their relative paths must name their files from there.
+    pub fn rebase(&mut self, mut rewrite: impl FnMut(&mut Checkpoint)) {
+        rewrite(&mut self.committed);
+        self.undo.iter_mut().chain(self.redo.iter_mut()).for_each(&mut rewrite);
+        self.last_seen = None;
+        self.changing_since = None;
+    }
+
     /// Whether there is something to redo.
     pub fn can_redo(&self) -> bool {
         !self.redo.is_empty()

@@ -106,6 +106,12 @@ pub struct Workbench {
     canvas_rect: Option<Rect>,
     transform: Option<TSTransform>,
     fit_pending: bool,
+    /// The last Fit could not show the whole graph at a readable zoom (it scrolls instead).
+    fit_too_wide: bool,
+    /// The inspector panel is shown (View → Inspector, Ctrl+I; selecting another node shows it).
+    inspector_open: bool,
+    /// The node the inspector showed last frame, to open the panel when another is selected.
+    inspector_seen: Option<NodeId>,
     seen_transform: Option<TSTransform>,
     clipboard: Vec<EditorNode>,
     last_title: String,
@@ -155,6 +161,9 @@ impl Workbench {
             canvas_rect: None,
             transform: None,
             fit_pending: true,
+            fit_too_wide: false,
+            inspector_open: true,
+            inspector_seen: None,
             seen_transform: None,
             clipboard: Vec::new(),
             last_title: String::new(),
@@ -195,6 +204,26 @@ impl Workbench {
     /// The canvas (for tests that check nodes and wires).
     pub fn snarl(&self) -> &Snarl<EditorNode> {
         &self.snarl
+    }
+
+    /// The nodes not wholly inside the canvas's visible area, by id: what a Fit leaves out
+    /// (for tests, and to tell the user the graph is wider than the view).
+    pub fn nodes_out_of_view(&self) -> Vec<String> {
+        let (Some(view), Some(transform)) = (self.canvas_rect, self.transform.or(self.seen_transform)) else {
+            return Vec::new();
+        };
+        self.snarl
+            .nodes_pos_ids()
+            .filter(|(id, _, _)| {
+                self.node_rects.get(id).is_none_or(|rect| !view.contains_rect(transform.mul_rect(*rect)))
+            })
+            .map(|(_, _, node)| node.id().to_owned())
+            .collect()
+    }
+
+    /// Whether the inspector panel is shown.
+    pub fn inspector_open(&self) -> bool {
+        self.inspector_open
     }
 
     /// The replay's last view, if a pipeline is loaded in it.
@@ -368,6 +397,9 @@ impl eframe::App for Workbench {
             self.ctx = Some(ctx.clone());
             // egui's fonts lack symbols the workbench shows (→, ⊡, ✓): see `theme::fonts`.
             ctx.set_fonts(crate::ui::theme::fonts());
+            // Scroll bars that take their own room: egui's floating ones cover the last column
+            // (the snapshot list's A/B buttons, a table's right edge).
+            ctx.all_styles_mut(|style| style.spacing.scroll = egui::style::ScrollStyle::solid());
         }
         self.replay.poll();
         self.poll_run(ctx);

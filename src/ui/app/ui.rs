@@ -69,9 +69,18 @@ impl Workbench {
             .min_size(200.0)
             .default_size(260.0)
             .show(ui, |ui| self.bottom_ui(ui));
-        egui::Panel::right("inspector").resizable(true).min_size(360.0).default_size(440.0).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| self.inspector_panel_ui(ui));
-        });
+        if self.inspected.is_some() && self.inspected != self.inspector_seen {
+            self.inspector_open = true;
+        }
+        self.inspector_seen = self.inspected;
+        if self.inspector_open {
+            egui::Panel::right("inspector").resizable(true).min_size(360.0).default_size(440.0).show(
+                ui,
+                |ui| {
+                    egui::ScrollArea::vertical().show(ui, |ui| self.inspector_panel_ui(ui));
+                },
+            );
+        }
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE)
             .show(ui, |ui| self.canvas_ui(ui, visuals, now));
@@ -151,6 +160,9 @@ impl Workbench {
                 }
                 if i.consume_key(Modifiers::NONE, Key::Home) {
                     commands.push(UiCommand::FitView);
+                }
+                if i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::I)) {
+                    commands.push(UiCommand::ToggleInspector);
                 }
                 if i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::Plus))
                     || i.consume_shortcut(&shortcut(Modifiers::COMMAND, Key::Equals))
@@ -240,6 +252,10 @@ impl Workbench {
                 if ui.add(egui::Button::new("Fit to view").shortcut_text("Home")).clicked() {
                     commands.push(UiCommand::FitView);
                 }
+                let inspector = if self.inspector_open { "Hide inspector" } else { "Show inspector" };
+                if ui.add(egui::Button::new(inspector).shortcut_text("Ctrl+I")).clicked() {
+                    commands.push(UiCommand::ToggleInspector);
+                }
                 if ui.add(egui::Button::new("Zoom in").shortcut_text("Ctrl++")).clicked() {
                     commands.push(UiCommand::Zoom(1.25));
                 }
@@ -286,6 +302,15 @@ impl Workbench {
             }
             if ui.button("⊡ Fit").on_hover_text("Show every node (Home)").clicked() {
                 commands.push(UiCommand::FitView);
+            }
+            let inspector_hint = if self.fit_too_wide && self.inspector_open {
+                "The graph is too wide to fit beside the inspector at a readable zoom: hide it \
+                 (Ctrl+I) to fit the graph; selecting a node shows it again"
+            } else {
+                "Show or hide the inspector panel (Ctrl+I); selecting a node shows it"
+            };
+            if ui.selectable_label(self.inspector_open, "Inspector").on_hover_text(inspector_hint).clicked() {
+                commands.push(UiCommand::ToggleInspector);
             }
             if ui
                 .add_enabled(self.run.is_none(), egui::Button::new("Run to files"))

@@ -14,7 +14,7 @@ pub fn plots_ui(ui: &mut egui::Ui, view: &RunView) {
     ui.columns(3, |columns| {
         let ui = &mut columns[0];
         ui.label(RichText::new("Items per second into each step (while playing)").strong());
-        Plot::new("throughput").height(180.0).legend(Legend::default()).show(ui, |plot| {
+        counting_plot("throughput", 180.0, "seconds of play", "items/s").show(ui, |plot| {
             for (index, step) in pipeline.steps.iter().enumerate() {
                 let points: Vec<[f64; 2]> = metrics
                     .by_wall
@@ -26,7 +26,7 @@ pub fn plots_ui(ui: &mut egui::Ui, view: &RunView) {
         });
         let ui = &mut columns[1];
         ui.label(RichText::new("Keys per stateful step, by event").strong());
-        Plot::new("keys").height(180.0).legend(Legend::default()).show(ui, |plot| {
+        counting_plot("keys", 180.0, "event", "keys").show(ui, |plot| {
             for (index, step) in pipeline.steps.iter().enumerate().filter(|(_, s)| s.stateful) {
                 let points: Vec<[f64; 2]> = metrics
                     .state
@@ -37,7 +37,7 @@ pub fn plots_ui(ui: &mut egui::Ui, view: &RunView) {
             }
         });
         ui.label(RichText::new("State size (KiB)").strong());
-        Plot::new("state_bytes").height(120.0).legend(Legend::default()).show(ui, |plot| {
+        counting_plot("state_bytes", 120.0, "event", "KiB").show(ui, |plot| {
             for (index, step) in pipeline.steps.iter().enumerate().filter(|(_, s)| s.stateful) {
                 let points: Vec<[f64; 2]> = metrics
                     .state
@@ -60,4 +60,16 @@ pub fn plots_ui(ui: &mut egui::Ui, view: &RunView) {
             }
         }
     });
+}
+
+/// A plot of counts (items, keys, bytes): its axes named with their units, its y-range from 0 to
+/// a little over the largest value, so a flat line reads as the count it is, not as noise.
+fn counting_plot<'a>(id: &'a str, height: f32, x: &str, y: &str) -> Plot<'a> {
+    Plot::new(id)
+        .height(height)
+        .legend(Legend::default())
+        .x_axis_label(x.to_owned())
+        .y_axis_label(y.to_owned())
+        .include_y(0.0)
+        .auto_bounds([true, true])
 }

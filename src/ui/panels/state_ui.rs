@@ -1,5 +1,5 @@
 //! Per-key state of the selected stateful step: a virtualised, sortable, filterable table with
-//! the keys changed by the last step highlighted, and the selected key's whole state (maps and
+//! the keys changed since the table before highlighted, and the selected key's whole state (maps and
 //! arrays expandable) with its history plotted when it is numeric.
 
 use std::collections::BTreeSet;
@@ -39,6 +39,24 @@ pub struct StateTableState<'a> {
     pub cache: &'a mut Option<(usize, String, SortBy, Arc<Vec<usize>>)>,
 }
 
+/// What the highlighted keys changed against, in words: the last event, the events played since
+/// the table before, or the position a seek came from. Nothing when nothing changed or there is
+/// nothing to compare with.
+pub fn changed_text(table: &KeyTable) -> Option<String> {
+    let count = table.changed.len();
+    let since = table.since?;
+    if count == 0 {
+        return None;
+    }
+    let keys = if count == 1 { "1 key".to_owned() } else { format!("{count} keys") };
+    Some(match since {
+        s if s + 1 == table.position => format!("{keys} changed by the last event"),
+        s if s < table.position => format!("{keys} changed since event {s}"),
+        s if s == table.position => format!("{keys} changed here"),
+        s => format!("{keys} differ from event {s}"),
+    })
+}
+
 /// The state table. Returns a key the user clicked.
 pub fn state_table_ui(ui: &mut egui::Ui, table: &KeyTable, state: StateTableState<'_>) -> Option<String> {
     let mut clicked = None;
@@ -50,11 +68,8 @@ pub fn state_table_ui(ui: &mut egui::Ui, table: &KeyTable, state: StateTableStat
         let label = ui.label("filter");
         ui.add(egui::TextEdit::singleline(state.filter).desired_width(160.0).hint_text("key or state"))
             .labelled_by(label.id);
-        if !table.changed.is_empty() {
-            ui.label(
-                RichText::new(format!("{} changed by the last step", table.changed.len()))
-                    .color(theme::selection(ui.visuals())),
-            );
+        if let Some(text) = changed_text(table) {
+            ui.label(RichText::new(text).color(theme::selection(ui.visuals())));
         }
     });
     let address = std::ptr::from_ref(table) as usize;
@@ -205,14 +220,46 @@ pub fn key_history_plot_ui(ui: &mut egui::Ui, series: &KeySeries) {
         ui.weak("The state is not numeric and has no numeric fields: nothing to plot.");
         return;
     }
-    Plot::new(("key_history", &series.step, &series.key)).height(160.0).legend(Legend::default()).show(
-        ui,
-        |plot| {
-            for (name, points) in lines {
-                plot.line(Line::new(name, PlotPoints::from(points)));
-            }
-        },
-    );
+    // Fields that hold times (microseconds since the epoch, as `now()` gives) would flatten
+    // every count beside them to zero: they get a plot of their own, its axis read as times.
+    let (times, numbers): (Vec<_>, Vec<_>) =
+        lines.into_iter().partition(|(_, points)| points.iter().all(|[_, y]| time_text(*y as i64).is_some()));
+    let height = if times.is_empty() || numbers.is_empty() { 160.0 } else { 110.0 };
+    if !numbers.is_empty() {
+        Plot::new(("key_history", &series.step, &series.key))
+            .height(height)
+            .legend(Legend::default())
+            .x_axis_label("event")
+            .y_axis_label("value")
+            .show(ui, |plot| {
+                for (name, points) in numbers {
+                    plot.line(Line::new(name, PlotPoints::from(points)));
+                }
+            });
+    }
+    if !times.is_empty() {
+        Plot::new(("key_history_times", &series.step, &series.key))
+            .height(height)
+            .legend(Legend::default())
+            .x_axis_label("event")
+            .y_axis_label("time (UTC)")
+            .y_axis_formatter(|mark, _| {
+                time_text(mark.value as i64)
+                    .map_or_else(String::new, |t| t.get(11..19).unwrap_or(&t).to_owned())
+            })
+            .label_formatter(|hover| match hover {
+                egui_plot::HoverPosition::NearDataPoint { plot_name, position, .. } => {
+                    let time = time_text(position.y as i64).unwrap_or_default();
+                    Some(format!("{plot_name}\nevent {}\n{time}", position.x as u64))
+                }
+                egui_plot::HoverPosition::Elsewhere { .. } => None,
+            })
+            .show(ui, |plot| {
+                for (name, points) in times {
+                    plot.line(Line::new(name, PlotPoints::from(points)));
+                }
+            });
+    }
 }
 
 fn push_point(lines: &mut Vec<(String, Vec<[f64; 2]>)>, name: &str, point: [f64; 2]) {
