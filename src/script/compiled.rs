@@ -25,6 +25,8 @@ pub struct Script {
     source: String,
     /// Functions the fast path compiled, by (name, arity).
     fast: Vec<(String, usize, FastFn)>,
+    /// The same, compiled to be called with `this` bound (StatefulLogic methods).
+    fast_methods: Vec<(String, usize, FastFn)>,
 }
 
 impl std::fmt::Debug for Script {
@@ -127,14 +129,23 @@ impl Script {
             max_map_size: limits.max_map_size,
             max_operations: limits.max_operations,
         };
-        let fast = functions
-            .iter()
-            .filter(|_| host.fast_path())
-            .filter_map(|(name, arity)| {
-                FastFn::compile_with_limits(&ast, name, *arity, &constants, fast_limits)
-                    .map(|f| (name.clone(), *arity, f))
-            })
-            .collect();
+        // Each function twice: to be called plainly, and as a method with `this` bound.
+        let compile_all = |method: bool| {
+            functions
+                .iter()
+                .filter(|_| host.fast_path())
+                .filter_map(|(name, arity)| {
+                    let compiled = if method {
+                        FastFn::compile_method_with_limits(&ast, name, *arity, &constants, fast_limits)
+                    } else {
+                        FastFn::compile_with_limits(&ast, name, *arity, &constants, fast_limits)
+                    };
+                    compiled.map(|f| (name.clone(), *arity, f))
+                })
+                .collect::<Vec<_>>()
+        };
+        let fast = compile_all(false);
+        let fast_methods = compile_all(true);
         Ok(Script {
             host: host.clone(),
             step: step.to_owned(),
@@ -143,6 +154,7 @@ impl Script {
             functions,
             source: source.to_owned(),
             fast,
+            fast_methods,
         })
     }
 
@@ -258,8 +270,22 @@ impl Script {
         name: &str,
         args: impl FuncArgs,
     ) -> ScriptResult<Dynamic> {
+        let mut values = Vec::new();
+        args.parse(&mut values);
+        let values = match self.fast_methods.iter().find(|(n, a, _)| n == name && *a == values.len()) {
+            Some((_, _, fast)) => match fast.call_this(state, values) {
+                Ok(value) => {
+                    self.check_depth(name, "the state it left in `this`", state)?;
+                    self.check_depth(name, "the value it returned", &value)?;
+                    return Ok(value);
+                }
+                Err(values) => values,
+            },
+            None => values,
+        };
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true).bind_this_ptr(state);
-        let result = self.host.engine().call_fn_with_options(options, &mut self.scope, &self.ast, name, args);
+        let result =
+            self.host.engine().call_fn_with_options(options, &mut self.scope, &self.ast, name, values);
         let value = result.map_err(|e| self.error(name, &e))?;
         self.check_depth(name, "the state it left in `this`", state)?;
         self.check_depth(name, "the value it returned", &value)?;

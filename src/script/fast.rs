@@ -27,13 +27,16 @@
 //! * `if` / `else if` / `else` as statements and expressions, blocks as expressions, `return`,
 //!   `throw` (which always falls back);
 //! * the built-in functions `len`, `is_empty`, `contains`, `get`, `abs`, `to_string` and
-//!   `type_of`, in function-call or method-call form, unless the script defines a function of
-//!   that name.
+//!   `type_of`, in function-call or method-call form, and Eddy's `now()`, unless the script
+//!   defines a function of that name;
+//! * in a method (compiled with [`FastFn::compile_method_with_limits`], called with `this`
+//!   bound, as StatefulLogic's `on_item`, `on_notify`, `notify_at`, … are): `this`, its
+//!   properties and indices, read and assigned, as a parameter would be.
 //!
-//! Loops, `switch`, `try`, closures, `this`, calls to script-defined or registered functions
-//! (`print`, `now()`, …), `import`, namespaced names, variables that are not parameters, locals or
-//! constants, and anything else make [`FastFn::compile`] return `None`, so a compiled body always
-//! terminates.
+//! Loops, `switch`, `try`, closures, `this` outside a method, calls to script-defined or other
+//! registered functions (`print`, `secs(…)`, …), `import`, namespaced names, variables that are
+//! not parameters, locals or constants, and anything else make [`FastFn::compile`] return
+//! `None`, so a compiled body always terminates.
 //!
 //! # What the engine must be like
 //!
@@ -133,6 +136,30 @@ impl FastFn {
         constants: &[(String, Dynamic)],
         limits: FastLimits,
     ) -> Option<FastFn> {
+        Self::compile_inner(ast, name, arity, constants, limits, false)
+    }
+
+    /// Like [`FastFn::compile_with_limits`], for a function called with `this` bound to a value
+    /// (a StatefulLogic method): the body may read `this`, its properties and indices, and
+    /// assign to them. Run it with [`FastFn::call_this`].
+    pub fn compile_method_with_limits(
+        ast: &AST,
+        name: &str,
+        arity: usize,
+        constants: &[(String, Dynamic)],
+        limits: FastLimits,
+    ) -> Option<FastFn> {
+        Self::compile_inner(ast, name, arity, constants, limits, true)
+    }
+
+    fn compile_inner(
+        ast: &AST,
+        name: &str,
+        arity: usize,
+        constants: &[(String, Dynamic)],
+        limits: FastLimits,
+        method: bool,
+    ) -> Option<FastFn> {
         let def = ast.iter_fn_def().find(|f| f.name == name && f.params.len() == arity)?;
         if def.this_type.is_some() {
             return None;
@@ -162,6 +189,17 @@ impl FastFn {
             };
             compiler.scope.push((p.clone(), var, false));
         }
+        // `this` is one argument more, after the parameters (a keyword: no name can hide it).
+        if method {
+            let var = if assigns_this(&body) {
+                let slot = compiler.new_slot();
+                param_copies.push((arity, slot));
+                Var::Local(slot)
+            } else {
+                Var::Arg(arity)
+            };
+            compiler.scope.push((THIS.into(), var, false));
+        }
         let body = compiler.block(&body)?;
 
         // A loop-free body runs each node at most once; Rhai counts an operation per statement,
@@ -176,6 +214,7 @@ impl FastFn {
         Some(FastFn {
             inner: Arc::new(Compiled {
                 arity,
+                method,
                 n_locals: compiler.n_locals,
                 param_copies,
                 lits: lower.lits,
@@ -191,9 +230,43 @@ impl FastFn {
     /// doubt, Err(()).
     #[expect(clippy::result_unit_err, reason = "Err(()) only means: run it in Rhai instead")]
     pub fn call(&self, args: &[Dynamic]) -> Result<Dynamic, ()> {
+        if self.inner.method {
+            return Err(());
+        }
+        self.call_args(args).map(|(value, _)| value)
+    }
+
+    /// Runs a function compiled with [`FastFn::compile_method_with_limits`], `this` bound to
+    /// `this`. On `Ok`, `this` holds what the body left in it, as in Rhai; on `Err`, `this` is
+    /// as it was and the arguments are handed back, for the caller to run the call in Rhai.
+    pub fn call_this(&self, this: &mut Dynamic, mut args: Vec<Dynamic>) -> Result<Dynamic, Vec<Dynamic>> {
+        if !self.inner.method {
+            return Err(args);
+        }
+        args.push(std::mem::take(this));
+        match self.call_args(&args) {
+            Ok((value, left)) => {
+                // The body assigned to `this` (or a part of it): its copy is the new value.
+                let given = args.pop();
+                *this = match left {
+                    Some(left) => left,
+                    None => given.unwrap_or(Dynamic::UNIT),
+                };
+                Ok(value)
+            }
+            Err(()) => {
+                *this = args.pop().unwrap_or(Dynamic::UNIT);
+                Err(args)
+            }
+        }
+    }
+
+    /// Runs the body over `args` (`this` last for a method): its value, and for a method whose
+    /// body assigned to `this`, what it left there (`None`: `this` is the argument, unchanged).
+    fn call_args(&self, args: &[Dynamic]) -> Result<(Dynamic, Option<Dynamic>), ()> {
         let f = &*self.inner;
         // Shared values (closure captures) are never reproduced.
-        if args.len() != f.arity || !args.iter().all(unshared) {
+        if args.len() != f.arity + usize::from(f.method) || !args.iter().all(unshared) {
             return Err(());
         }
         match f.n_locals {
@@ -251,6 +324,34 @@ fn mutated_params(body: &[Stmt], params: &[ImmutableString]) -> BTreeSet<String>
         path.clear();
     }
     names
+}
+
+/// The name `this` goes by in a method's scope (a keyword, so no variable can take it).
+const THIS: &str = "this";
+
+/// Whether the body assigns to `this` or a part of it.
+fn assigns_this(body: &[Stmt]) -> bool {
+    fn rooted_at_this(lhs: &Expr) -> bool {
+        match lhs {
+            Expr::ThisPtr(..) => true,
+            Expr::Dot(x, ..) | Expr::Index(x, ..) => rooted_at_this(&x.lhs),
+            _ => false,
+        }
+    }
+    let mut found = false;
+    let mut path = Vec::new();
+    for stmt in body {
+        stmt.walk(&mut path, &mut |nodes: &[ASTNode]| {
+            if let Some(ASTNode::Stmt(Stmt::Assignment(x))) = nodes.last()
+                && rooted_at_this(&x.1.lhs)
+            {
+                found = true;
+            }
+            true
+        });
+        path.clear();
+    }
+    found
 }
 
 pub(super) fn assignment_root(lhs: &Expr) -> Option<&str> {
@@ -424,6 +525,8 @@ enum E {
     Block(Vec<S>),
     Call(Builtin, Vec<E>),
     Interp(Vec<E>),
+    /// `now()`: the run's clock (Eddy's registered function), `()` when there is none.
+    Now,
 }
 
 impl E {
@@ -467,6 +570,8 @@ enum S {
 struct Compiled {
     arity: usize,
     n_locals: usize,
+    /// Called with `this` bound: it is the argument after the parameters.
+    method: bool,
     /// `(parameter, local slot)`: parameters the body assigns to, held in locals.
     param_copies: Vec<(usize, usize)>,
     /// Top-level constants and literals, read by index.
@@ -569,11 +674,13 @@ impl Compiler<'_> {
                 }
                 Some((x.1.as_str(), Vec::new(), Vec::new()))
             }
+            Expr::ThisPtr(..) => Some((THIS, Vec::new(), Vec::new())),
             Expr::Dot(x, flags, ..) | Expr::Index(x, flags, ..) => {
-                let Expr::Variable(v, ..) = &x.lhs else { return None };
-                if !v.2.is_empty() {
-                    return None;
-                }
+                let root = match &x.lhs {
+                    Expr::Variable(v, ..) if v.2.is_empty() => v.1.as_str(),
+                    Expr::ThisPtr(..) => THIS,
+                    _ => return None,
+                };
                 let mut steps = Vec::new();
                 let mut exprs = Vec::new();
                 let is_dot = matches!(lhs, Expr::Dot(..));
@@ -586,7 +693,7 @@ impl Compiler<'_> {
                         _ => None,
                     })
                     .collect::<Option<Vec<_>>>()?;
-                Some((v.1.as_str(), steps, exprs))
+                Some((root, steps, exprs))
             }
             _ => None,
         }
@@ -668,6 +775,8 @@ impl Compiler<'_> {
                 }
                 E::Var(var)
             }
+            // Only a method has `this` in its scope.
+            Expr::ThisPtr(..) => E::Var(self.resolve(THIS)?.0),
             Expr::Stmt(block) => E::Block(self.block(block.statements())?),
             Expr::FnCall(x, ..) => self.call(x)?,
             Expr::Dot(x, flags, ..) | Expr::Index(x, flags, ..) => {
@@ -682,7 +791,8 @@ impl Compiler<'_> {
                         read_only_root = constant;
                         Root::Var(var)
                     }
-                    Expr::ThisPtr(..) | Expr::Property(..) | Expr::MethodCall(..) => return None,
+                    Expr::ThisPtr(..) => Root::Var(self.resolve(THIS)?.0),
+                    Expr::Property(..) | Expr::MethodCall(..) => return None,
                     other => Root::Expr(self.expr(other)?),
                 };
                 let mut steps = Vec::new();
@@ -808,6 +918,9 @@ impl Compiler<'_> {
         }
         if self.script_fns.contains(x.name.as_str()) {
             return None;
+        }
+        if x.name.as_str() == "now" && x.args.is_empty() {
+            return Some(E::Now);
         }
         let builtin = Builtin::lookup(x.name.as_str(), x.args.len())?;
         Some(E::Call(builtin, self.exprs(&x.args)?))
@@ -2524,6 +2637,13 @@ impl Lower {
                     Ok(string_value(s))
                 })
             }
+            // What `ScriptHost`'s `now` returns: the clock as an INT, or `()`.
+            E::Now => ev(|_| {
+                Ok(match super::host::script_clock() {
+                    Some(t) => V::Int(t),
+                    None => V::Unit,
+                })
+            }),
             // Atoms are handled above.
             E::Unit | E::Bool(_) | E::Int(_) | E::Float(_) | E::Lit(_) | E::Var(_) => return None,
         })
@@ -2532,16 +2652,31 @@ impl Lower {
 
 impl Compiled {
     #[inline]
-    fn run<'a>(&'a self, args: &'a [Dynamic], locals: &mut [V<'a>]) -> Result<Dynamic, ()> {
+    fn run<'a>(
+        &'a self,
+        args: &'a [Dynamic],
+        locals: &mut [V<'a>],
+    ) -> Result<(Dynamic, Option<Dynamic>), ()> {
         for &(param, slot) in &self.param_copies {
             locals[slot] = V::Ref(&args[param]);
         }
         let mut env = Env { args, lits: &self.lits, limits: &self.limits, locals };
-        match (self.body)(&mut env) {
-            Ok(v) => Ok(v.dynamic()),
-            Err(Exit::Return(v)) => Ok(*v),
-            Err(Exit::Fail) => Err(()),
-        }
+        let value = match (self.body)(&mut env) {
+            Ok(v) => v.dynamic(),
+            Err(Exit::Return(v)) => *v,
+            Err(Exit::Fail) => return Err(()),
+        };
+        // A method's `this`, when the body may have assigned to it: still the argument itself
+        // (never written), or its new value.
+        let this = self.arity;
+        let left = match self.param_copies.iter().find(|(param, _)| self.method && *param == this) {
+            Some(&(_, slot)) => match std::mem::replace(&mut locals[slot], V::Unit) {
+                V::Ref(given) if std::ptr::eq(given, &args[this]) => None,
+                other => Some(other.dynamic()),
+            },
+            None => None,
+        };
+        Ok((value, left))
     }
 }
 
@@ -2719,6 +2854,132 @@ mod tests {
             }
         }
         assert_eq!(answered, 1000, "every typical call runs in the fast path");
+    }
+
+    /// StatefulLogic methods: `this` read and assigned, `now()`.
+    const METHODS: &str = r#"
+        const GAP = 30000000;
+        fn on_item(value) {
+            if this.count == 0 { this.start = now(); }
+            this.last = now();
+            this.count += 1;
+            this.total += value;
+            [[], RETAIN]
+        }
+        fn on_notify() { [[#{ start: this.start, end: this.last, count: this.count, total: this.total }], DISCARD] }
+        fn notify_at() { this.last + GAP }
+        fn window_due() { if this.items.len() == 0 { () } else { this.items[0][0] + GAP } }
+        fn replace(v) { this = v; this }
+        fn whole() { this }
+        fn set_index(v) { this[0] = v; this.len() }
+        fn nested(v) { this.a.b += v; this.a }
+        fn clock() { now() }
+    "#;
+
+    impl Script {
+        fn fast_method(&self, name: &str, arity: usize) -> FastFn {
+            FastFn::compile_method_with_limits(
+                &self.ast,
+                name,
+                arity,
+                &self.constants(),
+                FastLimits::default(),
+            )
+            .expect("in the fast path's subset")
+        }
+
+        /// Runs a method call both ways on copies of `this`; `true` when the fast path answered.
+        fn check_method(&mut self, fast: &FastFn, name: &str, this: &Dynamic, args: &[Dynamic]) -> bool {
+            let mut fast_this = this.clone();
+            let got = fast.call_this(&mut fast_this, args.to_vec());
+            let mut rhai_this = this.clone();
+            let options =
+                CallFnOptions::new().eval_ast(false).rewind_scope(true).bind_this_ptr(&mut rhai_this);
+            let want =
+                self.engine.call_fn_with_options(options, &mut self.scope, &self.ast, name, args.to_vec());
+            match (got, want) {
+                (Ok(v), Ok(w)) => {
+                    assert!(same(&v, &w), "{name}{args:?} on {this:?}: fast {v:?}, Rhai {w:?}");
+                    assert!(
+                        same(&fast_this, &rhai_this),
+                        "{name}{args:?} on {this:?}: fast left {fast_this:?}, Rhai {rhai_this:?}"
+                    );
+                    true
+                }
+                (Ok(v), Err(e)) => panic!("{name}{args:?} on {this:?}: fast {v:?}, Rhai failed: {e}"),
+                (Err(back), _) => {
+                    assert_eq!(format!("{back:?}"), format!("{args:?}"), "the arguments come back as given");
+                    assert!(same(&fast_this, this), "{name}: a fallback leaves `this` as it was");
+                    false
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn methods_read_and_assign_this_and_read_the_clock_as_rhai_does() {
+        let mut script = Script::new(METHODS);
+        let state = |count: INT, last: INT| {
+            let mut m = Map::new();
+            for (k, v) in [("start", 5), ("last", last), ("count", count), ("total", 7)] {
+                m.insert(k.into(), Dynamic::from_int(v));
+            }
+            Dynamic::from_map(m)
+        };
+        let mut answered = 0;
+        for clock in [None, Some(0), Some(1_725_000_000_000_000), Some(INT::MAX)] {
+            crate::script::host::set_script_clock(clock);
+            for (name, arity) in [("on_item", 1), ("on_notify", 0), ("notify_at", 0), ("clock", 0)] {
+                let fast = script.fast_method(name, arity);
+                for (count, last) in [(0, 0), (3, 1_725_000_000_000_000), (1, INT::MAX)] {
+                    let args: Vec<Dynamic> = (0..arity).map(|_| Dynamic::from_int(count + 2)).collect();
+                    answered += usize::from(script.check_method(&fast, name, &state(count, last), &args));
+                }
+            }
+        }
+        crate::script::host::set_script_clock(None);
+        // Every call answers but the overflowing ones (`this.last + GAP` at INT::MAX).
+        assert!(answered >= 40, "{answered} of 48 calls ran in the fast path");
+    }
+
+    #[test]
+    fn methods_on_random_states() {
+        let mut script = Script::new(METHODS);
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        crate::script::host::set_script_clock(Some(1_000_000));
+        let functions: Vec<(String, usize)> =
+            script.ast.iter_functions().map(|f| (f.name.to_string(), f.params.len())).collect();
+        for (name, arity) in functions {
+            let fast = script.fast_method(&name, arity);
+            let mut answered = 0;
+            for i in 0..2000 {
+                let this = if i % 7 == 0 {
+                    let mut inner = Map::new();
+                    inner.insert("b".into(), rng.scalar());
+                    let mut m = Map::new();
+                    m.insert("a".into(), Dynamic::from_map(inner));
+                    Dynamic::from_map(m)
+                } else {
+                    rng.value()
+                };
+                let args: Vec<Dynamic> = (0..arity).map(|_| rng.value()).collect();
+                answered += usize::from(script.check_method(&fast, &name, &this, &args));
+            }
+            // (The session-window methods need fields random values rarely have: the test
+            // above drives them; here they must only agree.)
+            if ["replace", "whole", "clock", "nested", "set_index"].contains(&name.as_str()) {
+                assert!(answered > 0, "`{name}` answered some calls");
+            }
+        }
+        crate::script::host::set_script_clock(None);
+    }
+
+    #[test]
+    fn a_plain_function_never_reads_this_and_a_method_is_not_called_plainly() {
+        let script = Script::new(METHODS);
+        assert!(FastFn::compile(&script.ast, "notify_at", 0, &script.constants()).is_none());
+        let method = script.fast_method("clock", 0);
+        assert!(method.call(&[]).is_err());
     }
 
     #[test]
