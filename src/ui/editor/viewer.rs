@@ -138,16 +138,24 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
         let accent = theme::node_accent(tone(data), ui.visuals());
         let response = ui
             .horizontal(|ui| {
+                // A long id and kind (`sessionise stateful_flat_map`) would widen the node past
+                // its column and over its neighbour: the kind gives way (whole on hover).
+                ui.set_max_width(NODE_HEADER_WIDTH);
                 ui.label(RichText::new("■").color(accent));
                 ui.add(
                     egui::Label::new(RichText::new(data.id()).strong())
                         .selectable(false)
                         .sense(Sense::click()),
-                ) | ui.add(
-                    egui::Label::new(RichText::new(data.kind_label()).size(NODE_SMALL_TEXT).color(accent))
+                ) | ui
+                    .add(
+                        egui::Label::new(
+                            RichText::new(data.kind_label()).size(NODE_SMALL_TEXT).color(accent),
+                        )
                         .selectable(false)
+                        .truncate()
                         .sense(Sense::click()),
-                )
+                    )
+                    .on_hover_text(data.kind_label())
             })
             .inner;
         if response.clicked() {
@@ -177,7 +185,7 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
                 PinInfo::circle().with_fill(theme::error(ui.visuals()))
             }
             _ => {
-                ui.label(RichText::new(node.input_label(pin.id.input)).size(NODE_SMALL_TEXT));
+                pin_label(ui, &node.input_label(pin.id.input));
                 PinInfo::circle().with_fill(accent)
             }
         }
@@ -186,7 +194,7 @@ impl SnarlViewer<EditorNode> for EditorViewer<'_> {
     #[expect(refining_impl_trait, reason = "the pins are always egui-snarl's PinInfo")]
     fn show_output(&mut self, pin: &OutPin, ui: &mut egui::Ui, snarl: &mut Snarl<EditorNode>) -> PinInfo {
         let Some(node) = snarl.get_node(pin.id.node) else { return PinInfo::circle() };
-        ui.label(RichText::new(node.output_label(pin.id.output)).size(NODE_SMALL_TEXT));
+        pin_label(ui, node.output_label(pin.id.output));
         PinInfo::circle().with_fill(theme::node_accent(tone(node), ui.visuals()))
     }
 
@@ -372,6 +380,18 @@ impl EditorViewer<'_> {
 /// The size of a node's small text (kinds, pins, summaries, counters) at 1:1: egui's small
 /// text (9 px) loses glyphs (`_`, `.`) once the canvas is zoomed out.
 const NODE_SMALL_TEXT: f32 = 10.5;
+
+/// A pin's name beside it, unless it is the plain `in` or `out` of a one-input or one-output
+/// node (the pin says that by its side): the room goes to the node's summary.
+fn pin_label(ui: &mut egui::Ui, label: &str) {
+    if label != "in" && label != "out" {
+        ui.label(RichText::new(label).size(NODE_SMALL_TEXT));
+    }
+}
+
+/// The widest a node's header grows: with the pins and margins, a node stays narrower than a
+/// column of the automatic layout (`graph::layout`, 230 px), so neighbours never overlap.
+const NODE_HEADER_WIDTH: f32 = 180.0;
 
 /// The widest a node's body grows.
 const NODE_BODY_WIDTH: f32 = 150.0;
