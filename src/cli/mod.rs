@@ -17,11 +17,14 @@ pub use bench::{BenchOptions, BenchReport, run_bench};
 
 /// Eddy: draw, script, replay and run stateful stream pipelines.
 #[derive(Debug, Parser)]
-#[command(name = "eddy", version, about, long_about = None)]
+#[command(name = "eddy", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// What to do; without one, the workbench opens on an example.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// A pipeline file to open in the workbench (`eddy FILE` is `eddy open FILE`).
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 /// The subcommands.
@@ -117,7 +120,7 @@ pub fn main() -> Dispatch {
             }
         },
         Some(Command::Open { file }) => return Dispatch::OpenWorkbench(file.unwrap_or_else(default_example)),
-        None => return Dispatch::OpenWorkbench(default_example()),
+        None => return Dispatch::OpenWorkbench(cli.file.unwrap_or_else(default_example)),
     };
     Dispatch::Exit(code)
 }

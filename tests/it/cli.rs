@@ -135,6 +135,18 @@ fn without_a_display_the_workbench_points_at_eddy_run() {
     assert!(message.contains("display") || message.contains("workbench"), "{message}");
 }
 
+#[test]
+fn a_file_given_alone_opens_in_the_workbench_like_eddy_open() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for args in [vec!["assets/user_stats.toml"], vec!["open", "assets/user_stats.toml"]] {
+        let out = eddy(&args, here);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let message = text(&out.stderr);
+        assert!(message.contains("no display found"), "{args:?}: {message}");
+        assert!(message.contains("eddy run assets/user_stats.toml"), "{args:?}: {message}");
+    }
+}
+
 /// Every file under `dir/out`, by name, with its bytes.
 fn outputs(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir.join("out"))
