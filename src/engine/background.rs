@@ -65,7 +65,13 @@ pub struct RunReport {
     pub elapsed: Duration,
     /// The same text `eddy run` prints at the end.
     pub summary: String,
+    /// Per stdout sink: its id and the latest lines it wrote (at most [`STDOUT_LINES_KEPT`]),
+    /// which the workbench shows instead of its own, unseen, standard output.
+    pub stdout: Vec<(String, Vec<String>)>,
 }
+
+/// How many of a stdout sink's latest lines a background run keeps to show.
+pub const STDOUT_LINES_KEPT: usize = 500;
 
 impl RunReport {
     /// One line: how it ended, events, items per sink, time.
@@ -119,8 +125,12 @@ impl BackgroundRun {
     /// it to the end on a new thread. Refuses, before any output is opened, with the problems.
     pub fn start(doc: &PipelineDoc, base_dir: &Path, file: Option<&Path>) -> Result<Self, RunError> {
         let graph = checked(doc, base_dir, file)?;
-        let options =
-            EngineOptions { feed: Some(Prefetched::wrap), prune_fields: true, ..EngineOptions::default() };
+        let options = EngineOptions {
+            feed: Some(Prefetched::wrap),
+            prune_fields: true,
+            stdout_tail: Some(STDOUT_LINES_KEPT),
+            ..EngineOptions::default()
+        };
         let counted = graph.clone();
         let engine = Engine::new(graph, &options)?;
         let shared = Arc::new(Shared {
@@ -200,6 +210,7 @@ fn lost(why: &str) -> RunReport {
         sinks: Vec::new(),
         elapsed: Duration::ZERO,
         summary: String::new(),
+        stdout: Vec::new(),
     }
 }
 
@@ -257,7 +268,7 @@ fn drive(mut engine: Engine, shared: &Shared) -> RunReport {
         .map(|(i, sink)| {
             let target = match &sink.path {
                 Some(path) => engine.graph().resolve(path).display().to_string(),
-                None => "stdout".into(),
+                None => "stdout (shown in the Run tab)".into(),
             };
             (sink.id.clone(), stats.sink_items.get(i).copied().unwrap_or(0), target)
         })
@@ -269,6 +280,7 @@ fn drive(mut engine: Engine, shared: &Shared) -> RunReport {
         sinks,
         elapsed,
         summary: run_summary(&engine, elapsed),
+        stdout: engine.captured().into_iter().collect(),
     }
 }
 

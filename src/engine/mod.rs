@@ -26,7 +26,9 @@ use std::time::Duration;
 
 use rhai::Dynamic;
 
-use crate::graph::{GraphError, GraphErrors, LimitsSpec, OpKind, PipelineDoc, Place, StreamRef, ValidGraph};
+use crate::graph::{
+    GraphError, GraphErrors, LimitsSpec, OpKind, PipelineDoc, Place, SinkFormat, StreamRef, ValidGraph,
+};
 use crate::io::{
     CaptureHandle, CaptureSink, CheckedSink, EventFeed, IoError, Polled, Sink, Source, SourceEvent, open_sink,
 };
@@ -75,6 +77,10 @@ pub struct EngineOptions {
     /// Run every script function in the Rhai interpreter, none on the fast path (outputs are
     /// the same; `eddy bench` quotes the fast path's gain with it).
     pub rhai_only: bool,
+    /// A stdout sink keeps its latest N lines in memory ([`Engine::captured`]) instead of
+    /// writing to this process's standard output: the workbench's *Run*, whose standard
+    /// output nobody sees, shows them in its Run tab.
+    pub stdout_tail: Option<usize>,
 }
 
 /// What one [`Engine::step_live`] did.
@@ -365,8 +371,9 @@ impl Engine {
         let mut sinks = Vec::with_capacity(doc.sinks.len());
         let mut captures = BTreeMap::new();
         for spec in &doc.sinks {
-            let sink: Box<dyn Sink> = if options.capture_sinks {
-                let (sink, handle) = CaptureSink::new(&spec.id);
+            let stdout_tail = options.stdout_tail.filter(|_| spec.format == SinkFormat::Stdout);
+            let sink: Box<dyn Sink> = if options.capture_sinks || stdout_tail.is_some() {
+                let (sink, handle) = CaptureSink::tail(&spec.id, stdout_tail.unwrap_or(usize::MAX));
                 captures.insert(spec.id.clone(), handle);
                 Box::new(sink)
             } else if options.check_sinks {
@@ -483,7 +490,8 @@ impl Engine {
         self.ops.get(step).map_or(0, |op| op.key_count())
     }
 
-    /// The lines captured by each sink so far (only with `capture_sinks`).
+    /// The lines captured by each sink so far (with `capture_sinks`; with `stdout_tail`, the
+    /// stdout sinks' latest lines).
     pub fn captured(&self) -> BTreeMap<String, Vec<String>> {
         self.captures.iter().map(|(id, h)| (id.clone(), h.lines())).collect()
     }

@@ -111,3 +111,30 @@ fn a_run_whose_output_is_an_input_is_refused_and_the_input_kept() {
     assert_eq!(std::fs::read(dir.path().join("purchases.jsonl")).unwrap(), input);
     assert!(!dir.path().join(SINKS[1]).exists(), "a refused run opened a sink");
 }
+
+#[test]
+fn a_stdout_sink_run_from_the_workbench_shows_its_lines_in_the_run_tab() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let file = example("sessions", dir.path());
+    // The example's sink, sent to standard output instead of a file.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let text = text.replace("format = \"jsonl\"\npath = \"out/sessions.jsonl\"", "format = \"stdout\"");
+    assert!(text.contains("format = \"stdout\""), "the example's sink changed: update this test");
+    std::fs::write(&file, &text).unwrap();
+    let out = eddy(&["run", "--quiet", "sessions.toml"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let expected: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    assert!(!expected.is_empty());
+
+    let mut harness = open(&file, config.path());
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Enter);
+    harness.run_steps(2);
+    wait_for_run(&mut harness);
+    let report = harness.state().run_report().unwrap().clone();
+    assert_eq!(report.outcome, RunOutcome::Done, "{}", report.summary);
+    assert_eq!(report.stdout, vec![("sessions".to_owned(), expected.clone())]);
+    click(&mut harness, "Run");
+    harness.get_by_label(&format!("Standard output of sink `sessions` ({} lines)", expected.len()));
+    harness.get_by_label(&expected[0]);
+}

@@ -28,6 +28,8 @@ pub struct CaptureSink {
     buf: Vec<u8>,
     /// Items written.
     written: u64,
+    /// At most this many lines are kept, the latest (`usize::MAX`: all).
+    keep: usize,
 }
 
 /// Reads what a [`CaptureSink`] captured, from any thread, while or after it runs.
@@ -35,26 +37,38 @@ pub struct CaptureSink {
 pub struct CaptureHandle {
     /// The captured lines, shared with the sink.
     lines: Lines,
+    /// How many of the latest lines the sink keeps.
+    keep: usize,
 }
 
 impl CaptureSink {
     /// A capture sink for the sink `sink_id` and the handle that reads its lines.
     pub fn new(sink_id: &str) -> (CaptureSink, CaptureHandle) {
+        Self::tail(sink_id, usize::MAX)
+    }
+
+    /// A capture sink that keeps only the latest `keep` lines (memory stays bounded however
+    /// long the run), and the handle that reads them.
+    pub fn tail(sink_id: &str, keep: usize) -> (CaptureSink, CaptureHandle) {
         let lines = Lines::default();
+        let keep = keep.max(1);
         let sink = CaptureSink {
             id: sink_id.to_string(),
             lines: Arc::clone(&lines),
             buf: Vec::with_capacity(256),
             written: 0,
+            keep,
         };
-        (sink, CaptureHandle { lines })
+        (sink, CaptureHandle { lines, keep })
     }
 }
 
 impl CaptureHandle {
-    /// A copy of every line captured so far, in the order written.
+    /// A copy of every line captured so far (the latest `keep` of a tail), in the order
+    /// written.
     pub fn lines(&self) -> Vec<String> {
-        lock(&self.lines).clone()
+        let lines = lock(&self.lines);
+        lines[lines.len().saturating_sub(self.keep)..].to_vec()
     }
 }
 
@@ -78,7 +92,13 @@ impl Sink for CaptureSink {
         self.buf.clear();
         write_item(&mut self.buf, key, value).map_err(|reason| item_error(&self.id, key, &reason))?;
         let line = String::from_utf8_lossy(&self.buf).into_owned();
-        lock(&self.lines).push(line);
+        let mut lines = lock(&self.lines);
+        lines.push(line);
+        // A tail drops its oldest lines in one go once it holds twice what it keeps.
+        if lines.len() >= self.keep.saturating_mul(2) {
+            let extra = lines.len() - self.keep;
+            lines.drain(..extra);
+        }
         self.written += 1;
         Ok(())
     }
@@ -89,5 +109,23 @@ impl Sink for CaptureSink {
 
     fn items_written(&self) -> u64 {
         self.written
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tail_keeps_the_latest_lines_in_order() {
+        let (mut sink, handle) = CaptureSink::tail("out", 3);
+        for n in 0..10_i64 {
+            sink.write(None, &Dynamic::from_int(n)).unwrap();
+            let lines = handle.lines();
+            let first = (n - 2).max(0);
+            let want: Vec<String> = (first..=n).map(|i| i.to_string()).collect();
+            assert_eq!(lines, want, "after {n}");
+        }
+        assert_eq!(sink.items_written(), 10);
     }
 }

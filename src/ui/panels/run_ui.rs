@@ -86,5 +86,19 @@ pub fn run_summary_ui(ui: &mut egui::Ui, report: Option<&RunReport>) {
             ui.colored_label(theme::error(ui.visuals()), message);
         }
         ui.label(RichText::new(&report.summary).monospace());
+        // What `eddy run` would print on standard output: the workbench's own is not on screen.
+        for (sink, lines) in &report.stdout {
+            let written = report.sinks.iter().find(|(id, ..)| id == sink).map_or(0, |(_, n, _)| *n);
+            ui.separator();
+            let shown = if (lines.len() as u64) < written {
+                format!("the last {} of {} lines", lines.len(), written)
+            } else {
+                format!("{} lines", lines.len())
+            };
+            ui.label(RichText::new(format!("Standard output of sink `{sink}` ({shown})")).strong());
+            for line in lines {
+                ui.label(RichText::new(line).monospace());
+            }
+        }
     });
 }
