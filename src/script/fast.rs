@@ -3014,6 +3014,58 @@ mod tests {
         assert_eq!(sum.as_float(), Ok(1.5));
     }
 
+    /// One function per construct the fast path reads out of Rhai's AST (its `internals`
+    /// types: `Expr`, `Stmt`, `FnCallExpr`, the flags and tokens). Rhai is pinned exactly in
+    /// `Cargo.toml` because these are not a stable API: if an upgrade changes a shape, the
+    /// construct silently falls back to the interpreter (correct, slow); this test says which.
+    const AST_SHAPES: &str = r#"
+        const LIMIT = 10;
+        fn literals() { [1, 2.5, true, "s", 'c', (), #{a: 1, "b c": 2}, `x${1}`] }
+        fn variables(a) { let x = a; const y = 2; x + y + LIMIT }
+        fn assignments(a) { let m = #{n: 0, l: [0]}; m.n += a; m.l[0] = a; m["k"] = a; a -= 1; [m, a] }
+        fn reads(e) { [e.value, e?.missing, e["kind"], e.list[0], e.list[-1]] }
+        fn operators(a, b) { [a + b, a - b, a * b, a / b, a % b, a ** 2, -a, !(a == b), a != b, a < b, a <= b, a > b, a >= b, a & b, a | b, a ^ b, a << 1, a >> 1] }
+        fn logic(a, b) { (a && b) || !a }
+        fn nullish(a) { a ?? 0 }
+        fn membership(a, m) { ["x" in m, "y" !in m] }
+        fn branches(a) { if a > 1 { 1 } else if a < 0 { -1 } else { 0 } }
+        fn blocks(a) { let r = { let t = a; t + 1 }; r }
+        fn returns(a) { if a { return 1; } 2 }
+        fn builtins(a) { [a.len(), len(a), a.is_empty(), a.contains(1), a.get(0), abs(-1), type_of(a), 1.to_string()] }
+        fn clock() { now() }
+    "#;
+
+    #[test]
+    fn every_ast_shape_the_fast_path_reads_still_compiles() {
+        let script = Script::new(AST_SHAPES);
+        let constants = script.constants();
+        for f in script.ast.iter_functions() {
+            assert!(
+                FastFn::compile(&script.ast, f.name, f.params.len(), &constants).is_some(),
+                "`{}` no longer compiles to the fast path: Rhai's AST changed shape (was Rhai \
+                 upgraded?); adapt src/script/fast.rs to it before moving the pin in Cargo.toml",
+                f.name
+            );
+        }
+        let methods = Script::new(
+            "fn on_item(v) { this.n += v; this.l[0] = now(); [[this.n], false] }\nfn whole() { this = 1; this }",
+        );
+        for f in methods.ast.iter_functions() {
+            assert!(
+                FastFn::compile_method_with_limits(
+                    &methods.ast,
+                    f.name,
+                    f.params.len(),
+                    &[],
+                    FastLimits::default()
+                )
+                .is_some(),
+                "method `{}` no longer compiles to the fast path: Rhai's AST changed shape",
+                f.name
+            );
+        }
+    }
+
     #[test]
     fn unsupported_functions_are_not_compiled() {
         let script = Script::new(
