@@ -253,7 +253,8 @@ fn prepare(
 /// its sinks again.
 const LIVE_WAIT: Duration = Duration::from_millis(20);
 
-/// The longest a live run keeps emitted items in its sinks' buffers (README, "Live streams").
+/// The longest a live run keeps emitted items in its sinks' buffers while rows keep coming
+/// (when the stream pauses, they are flushed at once; README, "Running live").
 const LIVE_FLUSH_EVERY: Duration = Duration::from_millis(50);
 
 fn drive(
@@ -267,6 +268,7 @@ fn drive(
 ) -> Result<(), RunError> {
     let live = engine.has_live_source();
     let mut flushed = Instant::now();
+    let mut written_at_flush = 0;
     let mut snapshot_taken = Instant::now();
     loop {
         if let (Some(SnapshotEvery::WallMicros(micros)), Some(writer)) =
@@ -286,9 +288,21 @@ fn drive(
             return engine.flush();
         }
         let outcome = if live {
-            match engine.step_live(LIVE_WAIT)? {
+            match engine.step_live(Duration::ZERO)? {
                 LiveStep::Stepped(outcome) => Some(outcome),
-                LiveStep::Idle => None,
+                LiveStep::Idle => {
+                    // Nothing at hand: what was written goes out now, before waiting.
+                    let written = items_written(engine);
+                    if written != written_at_flush {
+                        engine.flush()?;
+                        flushed = Instant::now();
+                        written_at_flush = written;
+                    }
+                    match engine.step_live(LIVE_WAIT)? {
+                        LiveStep::Stepped(outcome) => Some(outcome),
+                        LiveStep::Idle => None,
+                    }
+                }
             }
         } else {
             Some(engine.step()?)
@@ -323,8 +337,14 @@ fn drive(
         if live && flushed.elapsed() >= LIVE_FLUSH_EVERY {
             engine.flush()?;
             flushed = Instant::now();
+            written_at_flush = items_written(engine);
         }
     }
+}
+
+/// Items written to the sinks so far (a live run flushes them when its stream pauses).
+fn items_written(engine: &Engine) -> u64 {
+    engine.stats().sink_items.iter().sum()
 }
 
 /// Set when SIGINT or SIGTERM asks the run to stop: it stops between two events, writes a

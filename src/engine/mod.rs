@@ -588,8 +588,8 @@ impl Engine {
 
     /// One step of a live run: the next event if one is at hand or arrives within `wait`;
     /// else [`LiveStep::Idle`], after firing, in wall mode, the timers the machine's clock has
-    /// made due, so that a session closes on time while its stream is quiet (README, "Live
-    /// streams"). The wait ends early when the next timer falls due.
+    /// made due, so that a session closes on time while its stream is quiet (README, "Running
+    /// live"). The wait ends early when the next timer falls due.
     pub fn step_live(&mut self, wait: Duration) -> Result<LiveStep, RunError> {
         if self.ended {
             return Ok(LiveStep::Stepped(StepOutcome::Finished));

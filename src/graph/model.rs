@@ -211,7 +211,7 @@ impl SourceSpec {
     }
 
     /// Whether the source reads standard input (`path = "-"`): a live stream, read as it
-    /// arrives, that cannot be replayed again (README, "Live streams").
+    /// arrives, that cannot be replayed again (README, "Running live").
     pub fn is_stdin(&self) -> bool {
         self.path.as_os_str() == STDIN_PATH
     }

@@ -1,7 +1,7 @@
 //! Live streams through the real binary, with a pipe the test controls: a source reading
 //! standard input, timers firing on the machine's clock while no row arrives, sinks flushed
 //! while the stream is quiet, and SIGTERM stopping cleanly with a snapshot to resume from
-//! (README, "Live streams"). Waits are bounded; no timing is asserted.
+//! (README, "Running live"). Waits are bounded; no timing is asserted.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
