@@ -555,8 +555,12 @@ impl Engine {
         match self.next_source(None) {
             Ok(Next::Source(index)) => {
                 let head = self.sources.get(index)?.head.as_ref()?;
-                // A recorded event is replayed at the clock the live run took it at.
-                head.recorded.as_ref().map(|timing| timing.at).or(head.time)
+                // A recorded event is replayed at the clock the live run took it at (in wall
+                // mode: in replay mode the clock is the event times, live and replayed).
+                match (&head.recorded, self.clock.mode()) {
+                    (Some(timing), crate::graph::ClockMode::Wall) => Some(timing.at),
+                    _ => head.time,
+                }
             }
             Ok(Next::Ended | Next::Pending) => None,
             Err(error) => {

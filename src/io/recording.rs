@@ -168,6 +168,8 @@ pub struct RecordingInput {
     produced: u64,
     marks: SharedMarks,
     raw: Vec<u8>,
+    /// Another source's id met in the recording (to say so when none is this source's).
+    other_source: Option<String>,
 }
 
 impl RecordingInput {
@@ -202,6 +204,7 @@ impl RecordingInput {
             produced: 0,
             marks,
             raw: Vec::new(),
+            other_source: None,
         })
     }
 
@@ -210,6 +213,16 @@ impl RecordingInput {
         loop {
             self.raw.clear();
             if self.reader.read_until(b'\n', &mut self.raw)? == 0 {
+                if let (0, Some(other)) = (self.produced, &self.other_source) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "no line of source `{}` in the recording (it has lines of `{other}`): \
+                             was it recorded from this pipeline?",
+                            self.source
+                        ),
+                    ));
+                }
                 return Ok(false);
             }
             self.seq += 1;
@@ -227,6 +240,7 @@ impl RecordingInput {
                 (None, None) => marks.ticks.push_back((self.seq, at)),
                 (Some(source), Some(line)) => {
                     if source != self.source {
+                        self.other_source.get_or_insert(source);
                         continue;
                     }
                     if self.handed == self.pending.len() {
@@ -324,5 +338,13 @@ mod tests {
         let mut input = RecordingInput::open(&path, "a", SharedMarks::default()).unwrap();
         let err = input.read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(err.to_string(), "line 2: the entry has no `at`");
+        std::fs::write(&path, format!("{RECORDING_HEADER}\n{{\"source\":\"b\",\"at\":1,\"line\":\"x\"}}\n"))
+            .unwrap();
+        let mut input = RecordingInput::open(&path, "a", SharedMarks::default()).unwrap();
+        let err = input.read_to_end(&mut Vec::new()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("no line of source `a` in the recording (it has lines of `b`)"),
+            "{err}"
+        );
     }
 }
