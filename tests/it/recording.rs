@@ -266,3 +266,46 @@ fn sigterm_leaves_a_whole_recording_that_replays_to_the_same_output() {
     // close it either.
     assert_eq!(read(&dir.path().join("replayed.jsonl")), read(&out));
 }
+
+#[test]
+fn two_live_sources_replay_in_the_order_the_live_run_took_them() {
+    // Standard input and a followed file, merged; every item says the clock it was taken at.
+    let pipeline = SESSIONS
+        .replace(
+            "[[steps]]\nid = \"by_user\"",
+            "[[sources]]\nid = \"views\"\npath = \"views.jsonl\"\nformat = \"jsonl\"\nfollow = true\n\n\
+             [[steps]]\nid = \"all\"\nop = \"merge\"\ninputs = [\"live\", \"views\"]\n\n[[steps]]\nid = \"by_user\"",
+        )
+        .replace("inputs = [\"live\"]\nfield", "inputs = [\"all\"]\nfield");
+    let (dir, out) = folder(&pipeline);
+    let views = dir.path().join("views.jsonl");
+    std::fs::write(&views, "").unwrap();
+    let (child, mut stdin) = spawn(dir.path(), &["-q", "--record", "rec.jsonl"]);
+    let mut expected = 0;
+    for (i, user) in ["ann", "bob", "ann", "cyd"].into_iter().enumerate() {
+        send(&mut stdin, user);
+        let mut file = std::fs::OpenOptions::new().append(true).open(&views).unwrap();
+        writeln!(file, "{{\"user\":\"{user}\",\"view\":{i}}}").unwrap();
+        expected += 2;
+        assert!(wait_for_lines(&out, expected).len() >= expected);
+    }
+    // Every session closes in the quiet that follows; then the run is stopped (a followed
+    // file never ends).
+    // (On a slow machine a session may close between two rows already: more lines, no fewer.)
+    let closed = wait_for_lines(&out, expected + 3);
+    assert!(closed.len() >= expected + 3, "{closed:?}");
+    let killed =
+        std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let (code, stderr) = finish(child);
+    drop(stdin);
+    assert_eq!(code, Some(0), "{stderr}");
+    let recording = read(&dir.path().join("rec.jsonl"));
+    assert_eq!(recording.matches("\"source\":\"views\"").count(), 4, "{recording}");
+    assert_eq!(recording.matches("\"source\":\"live\"").count(), 4, "{recording}");
+
+    std::fs::rename(&out, dir.path().join("live.jsonl")).unwrap();
+    let run = eddy(&["run", "-q", "p.toml", "--replay", "rec.jsonl"], dir.path());
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(read(&out), read(&dir.path().join("live.jsonl")));
+}
