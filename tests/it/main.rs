@@ -25,6 +25,8 @@ mod prefetch;
 mod prints;
 mod recording;
 #[cfg(feature = "gui")]
+mod recording_ui;
+#[cfg(feature = "gui")]
 mod replay_ui;
 #[cfg(feature = "gui")]
 mod run_ui;
