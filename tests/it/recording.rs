@@ -309,3 +309,30 @@ fn two_live_sources_replay_in_the_order_the_live_run_took_them() {
     assert!(run.status.success(), "{}", text(&run.stderr));
     assert_eq!(read(&out), read(&dir.path().join("live.jsonl")));
 }
+
+#[test]
+fn a_recording_setting_is_checked_with_the_pipeline() {
+    let (dir, _) = folder(SESSIONS);
+    std::fs::write(dir.path().join("e.jsonl"), "{\"user\":\"ann\"}\n").unwrap();
+    let cases = [
+        (
+            SESSIONS.replace("path = \"-\"", "path = \"-\"\nrecording = \"missing.jsonl\""),
+            "recording not found",
+        ),
+        (
+            SESSIONS.replace("path = \"-\"", "path = \"e.jsonl\"\nrecording = \"e.jsonl\""),
+            "a recording replays a live source",
+        ),
+        (
+            SESSIONS.replace("path = \"-\"", "path = \"-\"\nrecording = \"out.jsonl\""),
+            "writing it would destroy what is read",
+        ),
+    ];
+    for (pipeline, expected) in cases {
+        std::fs::write(dir.path().join("c.toml"), pipeline).unwrap();
+        let check = eddy(&["check", "c.toml"], dir.path());
+        assert_eq!(check.status.code(), Some(2), "{expected}");
+        let out = format!("{}{}", text(&check.stdout), text(&check.stderr));
+        assert!(out.contains(expected) && out.contains("recording"), "{expected}: {out}");
+    }
+}
