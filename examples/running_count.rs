@@ -29,6 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             dead_letter_path: None,
             types: Default::default(),
             follow: false,
+            recording: None,
         }],
         steps: vec![by_user, count],
         sinks: vec![SinkSpec {

@@ -43,6 +43,15 @@ pub enum Command {
         /// Snapshots and recovery.
         #[command(flatten)]
         recovery: RecoveryOptions,
+        /// Record every line the live sources receive, with the clock it was taken at, into
+        /// a new file (JSON Lines); a source with `recording = "FILE"` replays it with the
+        /// same timing. An existing file is refused.
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+        /// Replay a recording made by --record in place of the live sources (as if each had
+        /// `recording = "FILE"`): the live run again, at the clock it took each line at.
+        #[arg(long, value_name = "FILE", conflicts_with = "record")]
+        replay: Option<PathBuf>,
     },
     /// Validate a pipeline (structure and scripts) and list every problem.
     ///
@@ -64,10 +73,11 @@ pub enum Command {
 /// Snapshots and recovery of `eddy run`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RecoveryOptions {
-    /// Take a snapshot every N events (into --snapshot-dir; 1000000 when only the folder is
-    /// given).
-    #[arg(long, value_name = "N", requires = "snapshot_dir", value_parser = clap::value_parser!(u64).range(1..))]
-    pub snapshot_every: Option<u64>,
+    /// Take a snapshot every N events, or (a live run) every time that much wall time has
+    /// passed, idle or not: "30s", "5m", "1h30m" (into --snapshot-dir; 1000000 events when only
+    /// the folder is given).
+    #[arg(long, value_name = "N|DURATION", requires = "snapshot_dir", value_parser = parse_snapshot_every)]
+    pub snapshot_every: Option<SnapshotEvery>,
     /// Where snapshots go (`snapshot-<events>.json`, written atomically).
     #[arg(long, value_name = "DIR")]
     pub snapshot_dir: Option<PathBuf>,
@@ -88,11 +98,41 @@ pub struct RecoveryOptions {
     pub stop_after: Option<u64>,
 }
 
+/// How often `eddy run` takes a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotEvery {
+    /// Every N events (between two events).
+    Events(u64),
+    /// Whenever this much wall time (µs) has passed since the last one: live runs only.
+    WallMicros(i64),
+}
+
+/// Reads `--snapshot-every`: a count of events (`100000`) or a duration (`"30s"`).
+fn parse_snapshot_every(text: &str) -> Result<SnapshotEvery, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse::<u64>() {
+            Ok(0) => Err("0 events: take a snapshot every 1 event or more".into()),
+            Ok(n) => Ok(SnapshotEvery::Events(n)),
+            Err(_) => Err(format!("{text} events does not fit in 64 bits")),
+        };
+    }
+    match crate::time::parse_duration_micros(text) {
+        Ok(micros) if micros > 0 => Ok(SnapshotEvery::WallMicros(micros)),
+        Ok(_) => Err("a zero duration: take snapshots every \"1s\" or more".into()),
+        Err(reason) => {
+            Err(format!("expected a number of events (100000) or a duration (\"30s\", \"1h30m\"): {reason}"))
+        }
+    }
+}
+
 impl RecoveryOptions {
-    /// The snapshot interval in events: `--snapshot-every`, or
-    /// [`DEFAULT_SNAPSHOT_EVERY`] when only `--snapshot-dir` is given; `None` without a folder.
-    pub fn interval(&self) -> Option<u64> {
-        self.snapshot_dir.as_ref().map(|_| self.snapshot_every.unwrap_or(DEFAULT_SNAPSHOT_EVERY))
+    /// The snapshot interval: `--snapshot-every`, or [`DEFAULT_SNAPSHOT_EVERY`] events when
+    /// only `--snapshot-dir` is given; `None` without a folder.
+    pub fn interval(&self) -> Option<SnapshotEvery> {
+        self.snapshot_dir
+            .as_ref()
+            .map(|_| self.snapshot_every.unwrap_or(SnapshotEvery::Events(DEFAULT_SNAPSHOT_EVERY)))
     }
 }
 
@@ -107,7 +147,10 @@ pub fn main() -> Dispatch {
     crate::io::guard_standard_streams();
     let cli = Cli::parse();
     let code = match cli.command {
-        Some(Command::Run { file, quiet, recovery }) => run::run_command(&file, quiet, &recovery),
+        Some(Command::Run { file, quiet, recovery, record, replay }) => {
+            let live = run::LiveOptions { record: record.as_deref(), replay: replay.as_deref() };
+            run::run_command(&file, quiet, &recovery, live)
+        }
         Some(Command::Check { file }) => check::check_command(&file),
         Some(Command::Bench(options)) => match run_bench(&options) {
             Ok(report) => {

@@ -8,35 +8,58 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::RecoveryOptions;
+use super::{RecoveryOptions, SnapshotEvery};
 use crate::engine::{
     Engine, EngineOptions, LiveStep, ResumePoint, RunError, SnapshotWriter, StepOutcome, load_and_check_with,
     read_snapshot_file, resolve_snapshot_path, run_summary,
 };
+use crate::io::{IoError, Recorder};
 
 /// How often (in events) the progress bar is refreshed.
 const PROGRESS_EVERY_EVENTS: u64 = 8192;
 
-/// Runs a pipeline file; returns the exit code.
-pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions) -> u8 {
+/// What `eddy run` does with live sources: record them, or replay a recording in their place.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LiveOptions<'a> {
+    /// `--record FILE`.
+    pub record: Option<&'a Path>,
+    /// `--replay FILE`.
+    pub replay: Option<&'a Path>,
+}
+
+/// Runs a pipeline file, recording its live sources or replaying a recording in their place
+/// as `live` says; returns the exit code.
+pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions, live: LiveOptions<'_>) -> u8 {
     let started = Instant::now();
-    let graph = match load_and_check_with(file, recovery.snapshot_dir.as_deref()) {
+    let loaded = load_and_check_with(file, recovery.snapshot_dir.as_deref());
+    let graph = match loaded.and_then(|graph| replaying(graph, file, recovery, live.replay)) {
         Ok(graph) => graph,
         Err(e) => {
             eprintln!("error: {}: {e}", file.display());
             return e.exit_code();
         }
     };
-    let options =
-        EngineOptions { feed: Some(super::Prefetched::wrap), prune_fields: true, ..EngineOptions::default() };
+    let record = live.record;
+    let options = EngineOptions {
+        feed: Some(super::Prefetched::wrap),
+        prune_fields: true,
+        record_live: record.is_some(),
+        ..EngineOptions::default()
+    };
     // Everything that can refuse the run does so before any output file is opened.
-    let prepared = prepare(file, &graph, recovery, quiet).and_then(|(resume, writer)| {
-        let engine = match &resume {
-            Some(point) => Engine::restore(graph, &point.snapshot, &options)?,
-            None => Engine::new(graph, &options)?,
-        };
-        Ok((engine, writer))
-    });
+    let prepared = check_live_options(file, &graph, recovery, record)
+        .and_then(|()| prepare(file, &graph, recovery, quiet))
+        .and_then(|(resume, writer)| {
+            let mut engine = match &resume {
+                Some(point) => Engine::restore(graph, &point.snapshot, &options)?,
+                None => Engine::new(graph, &options)?,
+            };
+            if let Some(record) = record {
+                let recorder = Recorder::create(record).map_err(|e| IoError::file(record, "create", e))?;
+                engine.record_to(recorder);
+            }
+            Ok((engine, writer))
+        });
     let (mut engine, mut writer) = match prepared {
         Ok(prepared) => prepared,
         Err(e) => {
@@ -93,6 +116,103 @@ pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions) -> u8 {
     }
 }
 
+/// The graph with `replay` (`--replay FILE`) read by every live source in its place, checked
+/// as a `recording` setting would be.
+fn replaying(
+    mut graph: crate::graph::ValidGraph,
+    file: &Path,
+    recovery: &RecoveryOptions,
+    replay: Option<&Path>,
+) -> Result<crate::graph::ValidGraph, RunError> {
+    let Some(replay) = replay else { return Ok(graph) };
+    if !replay.is_file() {
+        return Err(RunError::Usage(format!("--replay {}: no such file", replay.display())));
+    }
+    let recording = crate::graph::canonical_path(replay);
+    let mut replaced = 0;
+    for source in graph.doc.sources.iter_mut().filter(|s| s.is_live()) {
+        source.recording = Some(recording.clone());
+        replaced += 1;
+    }
+    if replaced == 0 {
+        return Err(RunError::Usage(format!(
+            "--replay {}: the pipeline has no live source (path = \"-\" or follow = true) to replay it in place of",
+            replay.display()
+        )));
+    }
+    let collisions = crate::graph::path_collisions(
+        &graph.doc,
+        &graph.base_dir,
+        Some(file),
+        recovery.snapshot_dir.as_deref(),
+    );
+    if !collisions.is_empty() {
+        return Err(RunError::Invalid(crate::graph::GraphErrors(collisions)));
+    }
+    Ok(graph)
+}
+
+/// Refuses what the live options cannot do with this pipeline: `--record` without a live
+/// source, onto a file of the run or over an existing file, or with `--resume`; a snapshot
+/// duration for a replay; `--resume` of a recording's replay.
+fn check_live_options(
+    file: &Path,
+    graph: &crate::graph::ValidGraph,
+    recovery: &RecoveryOptions,
+    record: Option<&Path>,
+) -> Result<(), RunError> {
+    let live = graph.doc.sources.iter().any(|s| s.is_live());
+    if let Some(record) = record {
+        if !live {
+            return Err(RunError::Usage(format!(
+                "--record {}: the pipeline has no live source (path = \"-\" or follow = true) to record; \
+                 a replay of files needs no recording",
+                record.display()
+            )));
+        }
+        if recovery.resume.is_some() {
+            return Err(RunError::Usage(
+                "--record cannot go with --resume: a recording starts with its run, and a resumed run's \
+                 recording would replay without the state before it"
+                    .into(),
+            ));
+        }
+        if let Some(problem) = crate::graph::record_path_problem(
+            &graph.doc,
+            &graph.base_dir,
+            file,
+            recovery.snapshot_dir.as_deref(),
+            record,
+        ) {
+            return Err(RunError::Usage(problem));
+        }
+        if std::fs::symlink_metadata(record).is_ok() {
+            return Err(RunError::Usage(format!(
+                "--record {}: the file already exists, and a recording never writes over a file; \
+                 give a new path, or remove the old file first",
+                record.display()
+            )));
+        }
+    }
+    if let Some(SnapshotEvery::WallMicros(micros)) = recovery.snapshot_every
+        && !live
+    {
+        return Err(RunError::Usage(format!(
+            "--snapshot-every {}: a duration is for live runs (path = \"-\" or follow = true); \
+             a replay takes its snapshots every N events (--snapshot-every 100000)",
+            crate::time::format_duration_micros(micros)
+        )));
+    }
+    if recovery.resume.is_some() && graph.doc.sources.iter().any(|s| s.recording.is_some()) {
+        return Err(RunError::Usage(
+            "--resume cannot continue the replay of a recording (`recording` on a source): replay it \
+             from its start"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The snapshot to resume from, checked against the pipeline and its inputs, and the writer
 /// of this run's snapshots, its folder checked: all before an output file is opened.
 fn prepare(
@@ -133,7 +253,8 @@ fn prepare(
 /// its sinks again.
 const LIVE_WAIT: Duration = Duration::from_millis(20);
 
-/// The longest a live run keeps emitted items in its sinks' buffers (README, "Live streams").
+/// The longest a live run keeps emitted items in its sinks' buffers while rows keep coming
+/// (when the stream pauses, they are flushed at once; README, "Running live").
 const LIVE_FLUSH_EVERY: Duration = Duration::from_millis(50);
 
 fn drive(
@@ -147,7 +268,17 @@ fn drive(
 ) -> Result<(), RunError> {
     let live = engine.has_live_source();
     let mut flushed = Instant::now();
+    let mut written_at_flush = 0;
+    let mut snapshot_taken = Instant::now();
     loop {
+        if let (Some(SnapshotEvery::WallMicros(micros)), Some(writer)) =
+            (recovery.interval(), writer.as_deref_mut())
+            && snapshot_taken.elapsed() >= Duration::from_micros(micros.unsigned_abs())
+        {
+            let snapshot = engine.snapshot()?;
+            writer.write(&snapshot, engine.graph(), file)?;
+            snapshot_taken = Instant::now();
+        }
         if stop.take() {
             // Stop reading; a snapshot to resume from, then the sinks flushed.
             if let Some(writer) = writer.as_deref_mut() {
@@ -157,9 +288,21 @@ fn drive(
             return engine.flush();
         }
         let outcome = if live {
-            match engine.step_live(LIVE_WAIT)? {
+            match engine.step_live(Duration::ZERO)? {
                 LiveStep::Stepped(outcome) => Some(outcome),
-                LiveStep::Idle => None,
+                LiveStep::Idle => {
+                    // Nothing at hand: what was written goes out now, before waiting.
+                    let written = items_written(engine);
+                    if written != written_at_flush {
+                        engine.flush()?;
+                        flushed = Instant::now();
+                        written_at_flush = written;
+                    }
+                    match engine.step_live(LIVE_WAIT)? {
+                        LiveStep::Stepped(outcome) => Some(outcome),
+                        LiveStep::Idle => None,
+                    }
+                }
             }
         } else {
             Some(engine.step()?)
@@ -168,7 +311,8 @@ fn drive(
             Some(StepOutcome::Ended | StepOutcome::Finished) => return Ok(()),
             Some(StepOutcome::Event { .. }) => {
                 let events = engine.stats().events_in;
-                if let (Some(every), Some(writer)) = (recovery.interval(), writer.as_deref_mut())
+                if let (Some(SnapshotEvery::Events(every)), Some(writer)) =
+                    (recovery.interval(), writer.as_deref_mut())
                     && events.is_multiple_of(every)
                 {
                     let snapshot = engine.snapshot()?;
@@ -193,8 +337,14 @@ fn drive(
         if live && flushed.elapsed() >= LIVE_FLUSH_EVERY {
             engine.flush()?;
             flushed = Instant::now();
+            written_at_flush = items_written(engine);
         }
     }
+}
+
+/// Items written to the sinks so far (a live run flushes them when its stream pauses).
+fn items_written(engine: &Engine) -> u64 {
+    engine.stats().sink_items.iter().sum()
 }
 
 /// Set when SIGINT or SIGTERM asks the run to stop: it stops between two events, writes a

@@ -62,6 +62,10 @@ pub enum RunError {
     /// the snapshot folder is not this run's to write.
     #[error("cannot write a snapshot: {0}")]
     SnapshotWrite(String),
+    /// The command line asks for what this run cannot do (`--record` without a live source,
+    /// a file it may not write; a snapshot duration for a replay): exit code 2.
+    #[error("{0}")]
+    Usage(String),
     /// The workbench's background run could not start its thread.
     #[error("cannot start the run's thread: {0}")]
     Thread(String),
@@ -71,7 +75,7 @@ impl RunError {
     /// The process exit code the runner uses: 2 for an invalid pipeline, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Invalid(_) => 2,
+            RunError::Invalid(_) | RunError::Usage(_) => 2,
             _ => 1,
         }
     }

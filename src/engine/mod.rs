@@ -30,7 +30,8 @@ use crate::graph::{
     GraphError, GraphErrors, LimitsSpec, OpKind, PipelineDoc, Place, SinkFormat, StreamRef, ValidGraph,
 };
 use crate::io::{
-    CaptureHandle, CaptureSink, CheckedSink, EventFeed, IoError, Polled, Sink, Source, SourceEvent, open_sink,
+    CaptureHandle, CaptureSink, CheckedSink, EventFeed, IoError, Polled, Recorder, Sink, Source, SourceEvent,
+    open_sink,
 };
 use crate::ops::{Item, Key, OpContext, Operator, Output, ValueUse};
 use crate::script::{ScriptHost, ScriptLimits, set_print_context, set_script_clock};
@@ -81,6 +82,9 @@ pub struct EngineOptions {
     /// writing to this process's standard output: the workbench's *Run*, whose standard
     /// output nobody sees, shows them in its Run tab.
     pub stdout_tail: Option<usize>,
+    /// Keep the text each live source's event was read from, for a recording
+    /// ([`Engine::record_to`]).
+    pub record_live: bool,
 }
 
 /// What one [`Engine::step_live`] did.
@@ -265,6 +269,11 @@ pub struct Engine {
     /// Per step: its id when its script can `print` or `debug` (the others never set the
     /// print context, so they pay nothing for it).
     print_ids: Vec<Option<std::sync::Arc<str>>>,
+    /// Where a live run records what its live sources receive (`eddy run --record`).
+    recorder: Option<Recorder>,
+    /// A replayed recording: the line of the last tick fired (each fires once, whichever
+    /// source's event carries it).
+    last_tick: u64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -332,7 +341,7 @@ impl Engine {
         let mut keyed_by_source = vec![None; doc.sources.len()];
         let mut projections = vec![None; doc.sources.len()];
         for (index, spec) in doc.sources.iter().enumerate() {
-            let mut source = Source::open(spec, &graph.base_dir)?;
+            let mut source = Source::open_with(spec, &graph.base_dir, options.record_live)?;
             // Standard input's records stay whole: an error about one cannot read it again.
             if options.prune_fields && !spec.is_stdin() {
                 let targets = &source_targets[index];
@@ -422,8 +431,17 @@ impl Engine {
             current: None,
             trace: None,
             print_ids,
+            recorder: None,
+            last_tick: 0,
             graph,
         })
+    }
+
+    /// Records from now on what the live sources receive, and the ticks of the clock while
+    /// idle that fire timers, into `recorder` (the engine must have been built with
+    /// [`EngineOptions::record_live`]). It is flushed with the sinks.
+    pub fn record_to(&mut self, recorder: Recorder) {
+        self.recorder = Some(recorder);
     }
 
     /// The graph this engine runs.
@@ -543,7 +561,15 @@ impl Engine {
             return None;
         }
         match self.next_source(None) {
-            Ok(Next::Source(index)) => self.sources.get(index)?.head.as_ref()?.time,
+            Ok(Next::Source(index)) => {
+                let head = self.sources.get(index)?.head.as_ref()?;
+                // A recorded event is replayed at the clock the live run took it at (in wall
+                // mode: in replay mode the clock is the event times, live and replayed).
+                match (&head.recorded, self.clock.mode()) {
+                    (Some(timing), crate::graph::ClockMode::Wall) => Some(timing.at),
+                    _ => head.time,
+                }
+            }
             Ok(Next::Ended | Next::Pending) => None,
             Err(error) => {
                 self.read_ahead_error = Some(error);
@@ -565,6 +591,7 @@ impl Engine {
         match self.next_source(None)? {
             Next::Source(index) => self.take_event(index),
             Next::Ended | Next::Pending => {
+                self.finish_tails()?;
                 self.end_of_input()?;
                 Ok(StepOutcome::Ended)
             }
@@ -573,8 +600,8 @@ impl Engine {
 
     /// One step of a live run: the next event if one is at hand or arrives within `wait`;
     /// else [`LiveStep::Idle`], after firing, in wall mode, the timers the machine's clock has
-    /// made due, so that a session closes on time while its stream is quiet (README, "Live
-    /// streams"). The wait ends early when the next timer falls due.
+    /// made due, so that a session closes on time while its stream is quiet (README, "Running
+    /// live"). The wait ends early when the next timer falls due.
     pub fn step_live(&mut self, wait: Duration) -> Result<LiveStep, RunError> {
         if self.ended {
             return Ok(LiveStep::Stepped(StepOutcome::Finished));
@@ -597,6 +624,7 @@ impl Engine {
         match next {
             Next::Source(index) => self.take_event(index).map(LiveStep::Stepped),
             Next::Ended => {
+                self.finish_tails()?;
                 self.end_of_input()?;
                 Ok(LiveStep::Stepped(StepOutcome::Ended))
             }
@@ -604,11 +632,52 @@ impl Engine {
                 if self.clock.mode() == crate::graph::ClockMode::Wall {
                     self.clock.advance(None);
                     set_script_clock(self.clock.now());
+                    let fired = self.stats.timers_fired;
                     self.fire_due_timers()?;
+                    // A replay of the recording fires these timers at this same clock.
+                    if let (Some(recorder), Some(now)) = (&mut self.recorder, self.clock.now())
+                        && self.stats.timers_fired > fired
+                    {
+                        recorder.tick(now).map_err(|e| IoError::file(recorder.path(), "write", e))?;
+                    }
                 }
                 Ok(LiveStep::Idle)
             }
         }
+    }
+
+    /// At the end of input: what the sources had after their last event. A recording replayed
+    /// fires the ticks recorded after the last event (timers the live run fired while idle
+    /// before its stream ended); a live run being recorded records the text read after its
+    /// last event (bad rows).
+    fn finish_tails(&mut self) -> Result<(), RunError> {
+        for index in 0..self.sources.len() {
+            let tail = self.sources[index].source.take_tail();
+            self.fire_recorded_ticks(&tail.ticks)?;
+            if let (Some(raw), Some(recorder)) = (tail.raw, &mut self.recorder) {
+                let at = self.clock.now().unwrap_or_else(|| self.clock.read_wall());
+                let id = self.sources[index].source.id();
+                recorder.text(id, at, &raw).map_err(|e| IoError::file(recorder.path(), "write", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fires, in order, the recorded ticks not fired yet: the clock set to each (wall mode),
+    /// the timers due by it.
+    fn fire_recorded_ticks(&mut self, ticks: &[(u64, i64)]) -> Result<(), RunError> {
+        for &(seq, at) in ticks {
+            if seq <= self.last_tick {
+                continue;
+            }
+            self.last_tick = seq;
+            if self.clock.mode() == crate::graph::ClockMode::Wall {
+                self.clock.set(Some(at));
+                set_script_clock(self.clock.now());
+                self.fire_due_timers()?;
+            }
+        }
+        Ok(())
     }
 
     /// Whether a source is a live stream (standard input), so the run should use
@@ -623,7 +692,23 @@ impl Engine {
             return Ok(StepOutcome::Finished);
         };
         self.current = Some((index, event.line));
-        self.clock.advance(event.time);
+        match &event.recorded {
+            // A recorded event: the ticks before it, then the clock the live run took it at
+            // (wall mode; a replay clock moves with the event times as always).
+            Some(timing) if self.clock.mode() == crate::graph::ClockMode::Wall => {
+                self.fire_recorded_ticks(&timing.ticks)?;
+                self.clock.set(Some(timing.at));
+            }
+            _ => self.clock.advance(event.time),
+        }
+        if let (Some(raw), Some(recorder)) = (&event.raw, &mut self.recorder) {
+            let at = match self.clock.mode() {
+                crate::graph::ClockMode::Wall => self.clock.now().unwrap_or_else(|| self.clock.read_wall()),
+                crate::graph::ClockMode::Replay => self.clock.read_wall(),
+            };
+            let id = self.sources[index].source.id();
+            recorder.text(id, at, raw).map_err(|e| IoError::file(recorder.path(), "write", e))?;
+        }
         set_script_clock(self.clock.now());
         self.fire_due_timers()?;
         self.stats.events_in += 1;
@@ -667,6 +752,9 @@ impl Engine {
         for slot in &mut self.sinks {
             slot.sink.flush()?;
         }
+        if let Some(recorder) = &mut self.recorder {
+            recorder.flush().map_err(|e| IoError::file(recorder.path(), "write", e))?;
+        }
         Ok(())
     }
 
@@ -675,7 +763,7 @@ impl Engine {
     /// is given that long to send its next row; a source that has not is passed over
     /// (`Pending` when no other has an event). Without, every source is waited for.
     fn next_source(&mut self, wait: Option<Duration>) -> Result<Next, RunError> {
-        let mut best: Option<(i64, usize)> = None;
+        let mut best: Option<((i64, u64), usize)> = None;
         let mut pending = false;
         let untimed_rank = self.clock.now().unwrap_or(i64::MIN);
         for (index, slot) in self.sources.iter_mut().enumerate() {
@@ -698,7 +786,12 @@ impl Engine {
                 }
             }
             if let Some(head) = &slot.head {
-                let rank = head.time.unwrap_or(untimed_rank);
+                // A recorded event ranks by when the live run took it (then its line in the
+                // recording): the replay takes them in the live run's order.
+                let rank = match &head.recorded {
+                    Some(timing) => (timing.at, timing.seq),
+                    None => (head.time.unwrap_or(untimed_rank), 0),
+                };
                 if best.is_none_or(|(t, _)| rank < t) {
                     best = Some((rank, index));
                 }

@@ -6,7 +6,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::io::{EventFeed, IoError, Polled, RowError, Source, SourceEvent};
+use crate::io::{EventFeed, FeedTail, IoError, Polled, RowError, Source, SourceEvent};
 
 /// Events per batch handed from the reading thread to the engine.
 const BATCH_EVENTS: usize = 512;
@@ -20,7 +20,7 @@ enum Message {
     /// The source failed (a bad row under `fail`, a read error); nothing follows.
     Failed { error: IoError, bad_rows: u64, samples: Vec<RowError> },
     /// The end of the source; nothing follows.
-    End { bad_rows: u64, samples: Vec<RowError>, bytes: u64 },
+    End { bad_rows: u64, samples: Vec<RowError>, bytes: u64, tail: FeedTail },
 }
 
 enum State {
@@ -44,6 +44,8 @@ pub struct Prefetched {
     samples: Vec<RowError>,
     /// A live stream: each event is handed over as soon as it is read, not in batches.
     live: bool,
+    /// What the source had after its last event.
+    tail: FeedTail,
 }
 
 impl Prefetched {
@@ -58,6 +60,7 @@ impl Prefetched {
             bytes_consumed: 0,
             bad_rows: 0,
             samples: Vec::new(),
+            tail: FeedTail::default(),
         })
     }
 
@@ -130,6 +133,7 @@ fn read_ahead(mut source: Source, skips: (u64, u64), batch: usize, sender: &Sync
                     bad_rows,
                     samples: samples_sent(&source, &mut sent),
                     bytes: source.bytes_consumed(),
+                    tail: source.take_tail(),
                 });
                 return;
             }
@@ -179,7 +183,8 @@ impl Prefetched {
                     self.samples.extend(samples);
                     self.batch = events.into_iter();
                 }
-                Ok(Message::End { bad_rows, samples, bytes }) => {
+                Ok(Message::End { bad_rows, samples, bytes, tail }) => {
+                    self.tail = tail;
                     self.bad_rows = bad_rows;
                     self.bytes_consumed = bytes;
                     self.samples.extend(samples);
@@ -222,6 +227,10 @@ impl EventFeed for Prefetched {
 
     fn is_live(&self) -> bool {
         self.live
+    }
+
+    fn take_tail(&mut self) -> FeedTail {
+        std::mem::take(&mut self.tail)
     }
 
     fn rows_consumed(&self) -> u64 {

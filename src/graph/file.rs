@@ -130,7 +130,7 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 const TOP_KEYS: [&str; 7] = ["format_version", "clock", "limits", "sources", "steps", "sinks", "editor"];
 const CLOCK_KEYS: [&str; 1] = ["mode"];
-const SOURCE_KEYS: [&str; 9] = [
+const SOURCE_KEYS: [&str; 10] = [
     "id",
     "path",
     "format",
@@ -140,6 +140,7 @@ const SOURCE_KEYS: [&str; 9] = [
     "dead_letter_path",
     "types",
     "follow",
+    "recording",
 ];
 /// Keys whose value is a duration written with its unit (`"30s"`).
 const DURATION_KEYS: [&str; 2] = ["timeout", "call_timeout"];
@@ -473,6 +474,7 @@ impl Reader {
                 false
             }
         };
+        let recording = self.string_opt(entry, "recording").map(PathBuf::from);
         self.leftovers(entry, &SOURCE_KEYS);
         Some(SourceSpec {
             id,
@@ -484,6 +486,7 @@ impl Reader {
             dead_letter_path,
             types,
             follow,
+            recording,
         })
     }
 

@@ -26,7 +26,7 @@ pub use model::{
     BadRowPolicy, Builtin, ClockMode, ClockSpec, ColumnType, EmitMode, FORMAT_VERSION, InsertMode, OpFamily,
     OpKind, PipelineDoc, STDIN_PATH, SinkFormat, SinkSpec, SourceFormat, SourceSpec, StepSpec, TimeFormat,
 };
-pub use paths::{canonical_path, path_collisions, without_gz_suffix};
+pub use paths::{canonical_path, path_collisions, record_path_problem, without_gz_suffix};
 pub use rebase::{Rebased, rebase_paths};
 pub use validate::{BRANCH_PORTS, StreamRef, ValidGraph, validate};
 pub use write::{to_canonical_toml, to_toml_over};

@@ -198,6 +198,10 @@ pub struct SourceSpec {
     /// rename): a live stream that never ends by itself.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub follow: bool,
+    /// A live source's lines read back from a recording (`eddy run --record`), relative to the
+    /// pipeline file, at the clock the live run took them: the live run replayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<PathBuf>,
 }
 
 impl SourceSpec {
@@ -207,15 +211,15 @@ impl SourceSpec {
     }
 
     /// Whether the source reads standard input (`path = "-"`): a live stream, read as it
-    /// arrives, that cannot be replayed again (README, "Live streams").
+    /// arrives, that cannot be replayed again (README, "Running live").
     pub fn is_stdin(&self) -> bool {
         self.path.as_os_str() == STDIN_PATH
     }
 
     /// Whether the source is a live stream (standard input, or a followed file): read as rows
-    /// arrive, never replayed from its start.
+    /// arrive, never replayed from its start. A live source reading a recording is not.
     pub fn is_live(&self) -> bool {
-        self.is_stdin() || self.follow
+        (self.is_stdin() || self.follow) && self.recording.is_none()
     }
 }
 

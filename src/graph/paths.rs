@@ -160,6 +160,9 @@ pub fn path_collisions(
         if !source.is_stdin() {
             add(Role::Source(source.id.clone()), &source.path);
         }
+        if let Some(recording) = &source.recording {
+            add(Role::Source(source.id.clone()), recording);
+        }
         if let Some(dead) = &source.dead_letter_path {
             add(Role::DeadLetter(source.id.clone()), dead);
         }
@@ -223,6 +226,54 @@ pub fn path_collisions(
         }
     }
     problems
+}
+
+/// Why `eddy run --record FILE` cannot write `record` (relative to the working folder), if it
+/// cannot: the file is one the run reads or writes (a source, a recording read back, the
+/// pipeline file, a sink, a dead-letter file) or lies inside the snapshot folder.
+pub fn record_path_problem(
+    doc: &PipelineDoc,
+    base_dir: &Path,
+    pipeline: &Path,
+    snapshot_dir: Option<&Path>,
+    record: &Path,
+) -> Option<String> {
+    let canonical = canonical_path(record);
+    let mut roles = vec![(Role::Pipeline, pipeline.to_path_buf())];
+    for source in &doc.sources {
+        if !source.is_stdin() {
+            roles.push((Role::Source(source.id.clone()), base_dir.join(&source.path)));
+        }
+        if let Some(recording) = &source.recording {
+            roles.push((Role::Source(source.id.clone()), base_dir.join(recording)));
+        }
+        if let Some(dead) = &source.dead_letter_path {
+            roles.push((Role::DeadLetter(source.id.clone()), base_dir.join(dead)));
+        }
+    }
+    for sink in &doc.sinks {
+        if let Some(path) = &sink.path {
+            roles.push((Role::Sink(sink.id.clone()), base_dir.join(path)));
+        }
+    }
+    for (role, path) in roles {
+        if canonical_path(&path) == canonical {
+            return Some(format!(
+                "--record {}, which {}: the recording would destroy or mix with it; give it a path of its own",
+                canonical.display(),
+                role.relative()
+            ));
+        }
+    }
+    let dir = canonical_path(snapshot_dir?);
+    canonical.starts_with(&dir).then(|| {
+        format!(
+            "--record {} is inside the snapshot folder {} (snapshots there are written and pruned): \
+             keep the snapshot folder for snapshots",
+            canonical.display(),
+            dir.display()
+        )
+    })
 }
 
 /// Whether a file name is one the snapshot folder's writer creates, prunes or removes as a

@@ -43,6 +43,9 @@ pub fn rebase_paths(doc: &mut PipelineDoc, from_dir: &Path, to_dir: &Path) -> Ve
         if let Some(path) = &mut source.dead_letter_path {
             rebase(format!("source `{}` dead_letter_path", source.id), path);
         }
+        if let Some(path) = &mut source.recording {
+            rebase(format!("source `{}` recording", source.id), path);
+        }
     }
     for sink in &mut doc.sinks {
         if let Some(path) = &mut sink.path {

@@ -369,8 +369,24 @@ fn check_sources(doc: &PipelineDoc, base_dir: &Path, errors: &mut Vec<GraphError
                 "follow",
                 "a gzip file cannot be read as it grows: follow the uncompressed log",
             ));
-        } else if !full.is_file() {
+        } else if !full.is_file() && source.recording.is_none() {
             errors.push(GraphError::at(place.clone(), "path", format!("file not found: {}", full.display())));
+        }
+        if let Some(recording) = &source.recording {
+            let full = base_dir.join(recording);
+            if !source.is_stdin() && !source.follow {
+                errors.push(GraphError::at(
+                    place.clone(),
+                    "recording",
+                    "a recording replays a live source: set it on a source with path = \"-\" or follow = true",
+                ));
+            } else if !full.is_file() {
+                errors.push(GraphError::at(
+                    place.clone(),
+                    "recording",
+                    format!("recording not found: {} (made by `eddy run --record`)", full.display()),
+                ));
+            }
         }
         if source.effective_format().is_none() && !source.is_stdin() {
             errors.push(GraphError::at(

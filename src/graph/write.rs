@@ -137,6 +137,9 @@ fn source_entries(source: &SourceSpec) -> Vec<(&'static str, toml::Value)> {
     if source.follow {
         entries.push(("follow", toml::Value::Boolean(true)));
     }
+    if let Some(path) = &source.recording {
+        entries.push(("recording", string(&path.to_string_lossy())));
+    }
     entries
 }
 

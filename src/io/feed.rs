@@ -15,6 +15,15 @@ pub enum Polled {
     Pending,
 }
 
+/// What a feed has after its last event, once it has ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedTail {
+    /// A recorded live source: the text read after its last event (bad rows, blank lines).
+    pub raw: Option<Box<str>>,
+    /// A source replaying a recording: the ticks after its last event, `(line, at)`.
+    pub ticks: Vec<(u64, i64)>,
+}
+
 /// A stream of one source's events, in file order.
 pub trait EventFeed: Send {
     /// The next good event, or `None` at the end; bad rows follow the source's policy. On a
@@ -32,6 +41,10 @@ pub trait EventFeed: Send {
     /// Whether events come as they arrive (standard input), not from a file read at will.
     fn is_live(&self) -> bool {
         false
+    }
+    /// What the source had after its last event (empty before it has ended).
+    fn take_tail(&mut self) -> FeedTail {
+        FeedTail::default()
     }
     /// Rows consumed (good and bad) up to and including the last event returned.
     fn rows_consumed(&self) -> u64;
@@ -87,5 +100,9 @@ impl EventFeed for Source {
 
     fn is_live(&self) -> bool {
         Source::is_live(self)
+    }
+
+    fn take_tail(&mut self) -> FeedTail {
+        Source::take_tail(self)
     }
 }

@@ -28,6 +28,10 @@ pub enum Input {
     Follow(Box<Follow>),
     /// A gzip file (every member, as `gzip -d` reads concatenated members), decompressed.
     Gzip(Box<MultiGzDecoder<File>>),
+    /// A live stream whose bytes are also copied for a recording (`eddy run --record`).
+    Teed(Box<Input>, super::recording::TeeBuffer),
+    /// A live source's lines read back from a recording (`recording = "rec.jsonl"`).
+    Recording(Box<super::recording::RecordingInput>),
 }
 
 impl Input {
@@ -59,6 +63,11 @@ impl Input {
         Ok(Self::Follow(Box::new(Follow::open(path)?)))
     }
 
+    /// The same stream, every byte read also copied into `tee` (for a recording).
+    pub fn teed(self, tee: super::recording::TeeBuffer) -> Self {
+        Self::Teed(Box::new(self), tee)
+    }
+
     /// Whether the file is decompressed as it is read.
     pub fn is_compressed(&self) -> bool {
         matches!(self, Self::Gzip(_))
@@ -67,7 +76,11 @@ impl Input {
     /// Whether the text cannot be read again by opening the path anew (so a reader keeps what
     /// it needs of it, a bad row's text, say): compressed files (too slow) and standard input.
     pub fn cannot_reread(&self) -> bool {
-        matches!(self, Self::Gzip(_) | Self::Stdin(_) | Self::Follow(_))
+        match self {
+            Self::Teed(inner, _) => inner.cannot_reread(),
+            Self::Gzip(_) | Self::Stdin(_) | Self::Follow(_) | Self::Recording(_) => true,
+            Self::Plain(_) => false,
+        }
     }
 
     /// Moves to `offset` (of the decompressed bytes): a seek in a plain file, reading and
@@ -77,6 +90,14 @@ impl Input {
         match self {
             Self::Plain(file) => file.seek(SeekFrom::Start(offset)).map(drop),
             Self::Stdin(_) => Err(io::Error::other("standard input cannot be read again")),
+            Self::Teed(inner, _) => inner.skip_to(offset),
+            Self::Recording(recording) => {
+                let skipped = io::copy(&mut recording.by_ref().take(offset), &mut io::sink())?;
+                if skipped < offset {
+                    return Err(io::Error::other(format!("the recorded text has only {skipped} bytes")));
+                }
+                Ok(())
+            }
             Self::Follow(follow) => {
                 let skipped = io::copy(&mut follow.by_ref().take(offset), &mut io::sink())?;
                 if skipped < offset {
@@ -110,6 +131,12 @@ impl Read for Input {
             Self::Plain(file) => file.read(buf),
             Self::Stdin(stdin) => stdin.read(buf),
             Self::Follow(follow) => follow.read(buf),
+            Self::Recording(recording) => recording.read(buf),
+            Self::Teed(inner, tee) => {
+                let n = inner.read(buf)?;
+                tee.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(&buf[..n]);
+                Ok(n)
+            }
             Self::Gzip(decoder) => decoder.read(buf).map_err(|e| match e.kind() {
                 io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
                     io::Error::new(e.kind(), format!("damaged gzip data: {e}"))

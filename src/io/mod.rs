@@ -14,13 +14,15 @@ mod error;
 mod feed;
 mod input;
 mod json;
+mod recording;
 mod sink;
 mod source;
 
 pub use error::{IoError, RowError};
-pub use feed::{EventFeed, Polled};
+pub use feed::{EventFeed, FeedTail, Polled};
 pub use input::{Input, STDIN_NAME};
 pub use json::{json_to_dynamic, to_json_string, write_json};
+pub use recording::{RECORDING_HEADER, RecordedTiming, Recorder};
 pub use sink::{
     CaptureHandle, CaptureSink, CheckedSink, CsvColumns, Sink, SinkPosition, guard_standard_streams,
     open_sink, resume_sink,

@@ -548,8 +548,8 @@ impl Playback {
                 let problem = Problem {
                     step: None,
                     message: "a source is a live stream (standard input, path = \"-\", or a file with follow = true), \
-                              which the workbench cannot replay: run it with `eddy run`, or replay a recording \
-                              (a file, without `follow`)"
+                              which the workbench cannot replay: run it with `eddy run --record rec.jsonl` and \
+                              replay that recording here (recording = \"rec.jsonl\" on the source)"
                         .into(),
                 };
                 self.events.push(Event::Invalid(Arc::new(vec![problem])));

@@ -1,7 +1,7 @@
 //! Live streams through the real binary, with a pipe the test controls: a source reading
 //! standard input, timers firing on the machine's clock while no row arrives, sinks flushed
 //! while the stream is quiet, and SIGTERM stopping cleanly with a snapshot to resume from
-//! (README, "Live streams"). Waits are bounded; no timing is asserted.
+//! (README, "Running live"). Waits are bounded; no timing is asserted.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ use crate::util::{eddy, text};
 
 /// A pipeline over standard input (JSON Lines) keyed by `user`, with `step` (TOML) as its
 /// `measured` step, writing `out.jsonl`.
-fn pipeline(clock: &str, step: &str) -> String {
+pub(crate) fn pipeline(clock: &str, step: &str) -> String {
     format!(
         r#"format_version = 1
 
@@ -53,7 +53,7 @@ fn notify_at() { this.last + millis(1000) }
 '''"#;
 
 /// `eddy run` on `p.toml` in `dir`, its standard input a pipe the test writes.
-fn spawn(dir: &Path, extra: &[&str]) -> (Child, ChildStdin) {
+pub(crate) fn spawn(dir: &Path, extra: &[&str]) -> (Child, ChildStdin) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
         .args(["run", "p.toml"])
         .args(extra)
@@ -68,13 +68,13 @@ fn spawn(dir: &Path, extra: &[&str]) -> (Child, ChildStdin) {
     (child, stdin)
 }
 
-fn send(stdin: &mut ChildStdin, user: &str) {
+pub(crate) fn send(stdin: &mut ChildStdin, user: &str) {
     writeln!(stdin, "{{\"user\":\"{user}\"}}").unwrap();
     stdin.flush().unwrap();
 }
 
 /// The lines of `path` once it has at least `n` of them (at most 20 s; then what there is).
-fn wait_for_lines(path: &Path, n: usize) -> Vec<String> {
+pub(crate) fn wait_for_lines(path: &Path, n: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let lines: Vec<String> = std::fs::File::open(path)
@@ -88,7 +88,7 @@ fn wait_for_lines(path: &Path, n: usize) -> Vec<String> {
 }
 
 /// Waits for the child to end (at most 20 s, then kills it and fails).
-fn finish(mut child: Child) -> (Option<i32>, String) {
+pub(crate) fn finish(mut child: Child) -> (Option<i32>, String) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -101,7 +101,7 @@ fn finish(mut child: Child) -> (Option<i32>, String) {
     (output.status.code(), text(&output.stderr))
 }
 
-fn folder(text: &str) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn folder(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.toml"), text).unwrap();
     let out = dir.path().join("out.jsonl");

@@ -23,6 +23,9 @@ mod markers_ui;
 mod panels_ui;
 mod prefetch;
 mod prints;
+mod recording;
+#[cfg(feature = "gui")]
+mod recording_ui;
 #[cfg(feature = "gui")]
 mod replay_ui;
 #[cfg(feature = "gui")]

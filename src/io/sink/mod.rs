@@ -499,6 +499,7 @@ mod tests {
             dead_letter_path: None,
             types: std::collections::BTreeMap::new(),
             follow: false,
+            recording: None,
         };
         let mut source = crate::io::Source::open(&spec, dir.path()).unwrap();
         for row in &rows {

@@ -18,8 +18,10 @@ use std::path::{Path, PathBuf};
 use rhai::Dynamic;
 
 use crate::graph::{BadRowPolicy, SourceFormat, SourceSpec, TimeFormat};
+use crate::io::FeedTail;
 use crate::io::error::{IoError, RowError};
 use crate::io::json::{show_value, write_json_str};
+use crate::io::recording::{RecordedTiming, RecordingInput, SharedMarks, TeeBuffer};
 
 /// How many bad rows a source keeps as samples for the run's summary.
 const MAX_SAMPLES: usize = 5;
@@ -41,6 +43,11 @@ pub struct SourceEvent {
     /// Bytes of the file consumed before this record's row: a snapshot taken with this event
     /// not yet processed records this many bytes (and checks them on resume).
     pub offset: u64,
+    /// A live source being recorded: the text it consumed for this event (the row, and any
+    /// header, bad rows and blank lines before it), exactly as it came.
+    pub raw: Option<Box<str>>,
+    /// A source replaying a recording: when the live run took the event.
+    pub recorded: Option<Box<RecordedTiming>>,
 }
 
 /// One row from a format reader: a record, or why it cannot be read.
@@ -155,6 +162,13 @@ pub struct Source {
     unit_records: bool,
     /// Standard input or a followed file: rows come as they arrive.
     live: bool,
+    /// A live source being recorded: the copy of what it read, where the copy starts in the
+    /// text, and whether the text taken last ended mid-line.
+    tee: Option<(TeeBuffer, u64, bool)>,
+    /// A source replaying a recording: the timing of its lines.
+    marks: Option<SharedMarks>,
+    /// What is left after the last event, once the text has ended.
+    tail: Option<FeedTail>,
 }
 
 impl fmt::Debug for Source {
@@ -177,8 +191,18 @@ impl Source {
     /// on every row. Under `dead_letter` the dead-letter file is created (or truncated),
     /// with its parent folders.
     pub fn open(spec: &SourceSpec, base_dir: &Path) -> Result<Source, IoError> {
-        let path =
-            if spec.is_stdin() { PathBuf::from(super::input::STDIN_NAME) } else { base_dir.join(&spec.path) };
+        Self::open_with(spec, base_dir, false)
+    }
+
+    /// [`Source::open`]; with `record_text`, a live source's events carry the text they were
+    /// read from ([`SourceEvent::raw`]) for a recording. A source with `recording` set reads
+    /// its lines back from the recording, each event with its recorded timing.
+    pub fn open_with(spec: &SourceSpec, base_dir: &Path, record_text: bool) -> Result<Source, IoError> {
+        let path = match &spec.recording {
+            Some(recording) => base_dir.join(recording),
+            None if spec.is_stdin() => PathBuf::from(super::input::STDIN_NAME),
+            None => base_dir.join(&spec.path),
+        };
         let Some(format) = spec.effective_format() else {
             return Err(IoError::file(
                 path,
@@ -193,10 +217,18 @@ impl Source {
                 ),
             ));
         };
-        let open = || {
-            if spec.follow { super::input::Input::follow(&path) } else { super::input::Input::open(&path) }
+        let marks = spec.recording.as_ref().map(|_| SharedMarks::default());
+        let tee = (record_text && spec.is_live()).then(TeeBuffer::default);
+        let open = || match &marks {
+            Some(marks) => RecordingInput::open(&path, &spec.id, std::sync::Arc::clone(marks))
+                .map(|input| super::input::Input::Recording(Box::new(input))),
+            None if spec.follow => super::input::Input::follow(&path),
+            None => super::input::Input::open(&path),
         };
-        let input = open().map_err(|e| IoError::file(&path, "open", e))?;
+        let mut input = open().map_err(|e| IoError::file(&path, "open", e))?;
+        if let Some(tee) = &tee {
+            input = input.teed(std::sync::Arc::clone(tee));
+        }
         let reader = match format {
             SourceFormat::Csv => Reader::Csv(Box::new(csv::CsvReader::open(input, &path, spec)?)),
             SourceFormat::Jsonl => Reader::Jsonl(jsonl::JsonlReader::open(input, &path)),
@@ -219,7 +251,46 @@ impl Source {
             samples: Vec::new(),
             unit_records: false,
             live: spec.is_live(),
+            tee: tee.map(|tee| (tee, 0, false)),
+            marks,
+            tail: None,
         })
+    }
+
+    /// What the source had after its last event: the text read after it (a recorded live
+    /// source) and the ticks after it (a recording read back). Empty until the end.
+    pub fn take_tail(&mut self) -> FeedTail {
+        self.tail.take().unwrap_or_default()
+    }
+
+    /// The text consumed through `end` since the last time (a recorded live source), in whole
+    /// lines: a CSV row ended by `\r\n` is read through its `\r`, so its `\n` is taken with it
+    /// when it has come (else the next text starts with it, and it is left out there: a
+    /// recording's lines each end in a line break when read back).
+    fn take_text(&mut self, end: u64) -> Option<Box<str>> {
+        let (tee, base, open_line) = self.tee.as_mut()?;
+        let mut copy = tee.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut n = usize::try_from(end.saturating_sub(*base)).unwrap_or(usize::MAX).min(copy.len());
+        if n > 0 && copy[n - 1] == b'\r' && copy.get(n) == Some(&b'\n') {
+            n += 1;
+        }
+        let skip = usize::from(*open_line && n > 0 && copy[0] == b'\n');
+        let text = String::from_utf8_lossy(&copy[skip..n]).into();
+        if n > 0 {
+            *open_line = copy[n - 1] != b'\n';
+        }
+        copy.drain(..n);
+        *base += n as u64;
+        Some(text)
+    }
+
+    /// Drops the copied text and the recorded timing of the rows skipped so far (resuming).
+    fn forget_skipped(&mut self) {
+        let end = self.reader.position();
+        let _ = self.take_text(end);
+        if let Some(marks) = &self.marks {
+            marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drop_through(end);
+        }
     }
 
     /// The next good event, or `None` at the end of the file.
@@ -256,6 +327,7 @@ impl Source {
                 break;
             }
         }
+        self.forget_skipped();
         Ok(())
     }
 
@@ -270,6 +342,7 @@ impl Source {
             }
             self.consumed += 1;
         }
+        self.forget_skipped();
         Ok(())
     }
 
@@ -323,7 +396,7 @@ impl Source {
     /// without a projection (for an error message about a projected record). `None` when
     /// the file cannot be read again or has no good event there.
     pub fn reread_record(spec: &SourceSpec, base_dir: &Path, line: u64) -> Option<Dynamic> {
-        if spec.is_stdin() {
+        if spec.is_stdin() && spec.recording.is_none() {
             // Reading standard input again would take rows of the live stream.
             return None;
         }
@@ -357,6 +430,16 @@ impl Source {
     fn step(&mut self) -> Result<Step, IoError> {
         let offset = self.reader.position();
         let Some(row) = self.reader.next_row()? else {
+            if self.tail.is_none() {
+                let raw = self.take_text(u64::MAX).filter(|text| !text.is_empty());
+                let ticks = match &self.marks {
+                    Some(marks) => {
+                        marks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take_ticks()
+                    }
+                    None => Vec::new(),
+                };
+                self.tail = Some(FeedTail { raw, ticks });
+            }
             return Ok(Step::End);
         };
         self.consumed += 1;
@@ -368,7 +451,16 @@ impl Source {
                     } else {
                         Dynamic::from_map(fields)
                     };
-                    return Ok(Step::Event(SourceEvent { value, time, line, key, offset }));
+                    let end = self.reader.position();
+                    let raw = self.take_text(end);
+                    let recorded = self.marks.as_ref().and_then(|marks| {
+                        marks
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .timing_through(end)
+                            .map(Box::new)
+                    });
+                    return Ok(Step::Event(SourceEvent { value, time, line, key, offset, raw, recorded }));
                 }
                 Err((column, reason)) => RowError {
                     path: self.path.clone(),
@@ -562,6 +654,7 @@ pub(super) mod tests {
             dead_letter_path: None,
             types: BTreeMap::new(),
             follow: false,
+            recording: None,
         }
     }
 

@@ -270,7 +270,7 @@ impl Workbench {
         let spawned = std::thread::Builder::new().name("eddy-file-dialog".into()).spawn(move || {
             let dialog = rfd::FileDialog::new().set_directory(start);
             let picked = match field {
-                PathField::SourcePath => dialog.pick_file(),
+                PathField::SourcePath | PathField::Recording => dialog.pick_file(),
                 PathField::DeadLetter | PathField::SinkPath => dialog.save_file(),
             };
             let _ignored = sender.send(picked);
@@ -298,6 +298,7 @@ impl Workbench {
             match (&mut n.body, field) {
                 (NodeBody::Source(s), PathField::SourcePath) => s.path = path,
                 (NodeBody::Source(s), PathField::DeadLetter) => s.dead_letter_path = Some(path),
+                (NodeBody::Source(s), PathField::Recording) => s.recording = Some(path),
                 (NodeBody::Sink(s), PathField::SinkPath) => s.path = Some(path),
                 _ => {}
             }

@@ -72,6 +72,7 @@ pub fn new_builtin_step(id: String, op: OpKind, builtin: Builtin) -> StepSpec {
 pub fn new_source(id: String, format: SourceFormat) -> SourceSpec {
     SourceSpec {
         follow: false,
+        recording: None,
         path: format!("{id}.{}", format.as_str()).into(),
         id,
         format: Some(format),

@@ -50,6 +50,8 @@ pub enum PathField {
     SourcePath,
     /// A source's dead-letter file.
     DeadLetter,
+    /// A live source's recording, replayed in place of the stream.
+    Recording,
     /// A sink's file.
     SinkPath,
 }
@@ -207,6 +209,12 @@ pub fn inspector_ui(
                     let mut path = source.dead_letter_path.clone().unwrap_or_default();
                     path_row(ui, "dead letters", &mut path, id, PathField::DeadLetter, &mut actions);
                     source.dead_letter_path = (!path.as_os_str().is_empty()).then_some(path);
+                }
+                // A live stream cannot be replayed here; a recording of it can.
+                if source.is_stdin() || source.follow {
+                    let mut path = source.recording.clone().unwrap_or_default();
+                    path_row(ui, "recording", &mut path, id, PathField::Recording, &mut actions);
+                    source.recording = (!path.as_os_str().is_empty()).then_some(path);
                 }
             });
             if source.effective_format() == Some(SourceFormat::Csv) {
