@@ -3,9 +3,9 @@
 its item makes on standard output (README, "Running live"). Not a test: a measurement.
 
     cargo build --release --no-default-features
-    python3 scripts/live_latency.py target/release/eddy [lines] [rounds]
-    python3 scripts/live_latency.py old/eddy,new/eddy 400 3     # two builds, rounds interleaved
-    python3 scripts/live_latency.py target/release/eddy 400 3 0  # a burst: no gap between lines
+    python3 benches/live_latency.py target/release/eddy [lines] [rounds]
+    python3 benches/live_latency.py old/eddy,new/eddy 400 3     # two builds, rounds interleaved
+    python3 benches/live_latency.py target/release/eddy 400 3 0  # a burst: no gap between lines
 
 A writer thread sends `lines` JSON lines with random gaps (0 to `max_gap_ms`, 20 by default, uniform), each carrying its
 number; a reader thread timestamps each output line as it arrives and matches it by number. The
