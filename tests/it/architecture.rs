@@ -57,3 +57,30 @@ fn the_engine_side_never_names_the_gui_or_the_command_line() {
     }
     assert!(offences.is_empty(), "layering broken:\n{}", offences.join("\n"));
 }
+
+/// The repository's top level holds the package and nothing else: sources, assets, examples,
+/// tests, benchmarks, the docs, the README and CI (a build's `target/` and dot-files aside).
+#[test]
+fn the_top_level_holds_only_the_package() {
+    const ALLOWED: [&str; 10] = [
+        "Cargo.toml",
+        "Cargo.lock",
+        "README.md",
+        "src",
+        "assets",
+        "examples",
+        "tests",
+        "benches",
+        "docs",
+        "target",
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut strays = Vec::new();
+    for entry in std::fs::read_dir(root).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') && !ALLOWED.contains(&name.as_str()) {
+            strays.push(name);
+        }
+    }
+    assert!(strays.is_empty(), "not part of the package's layout at the top level: {strays:?}");
+}
