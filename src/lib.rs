@@ -1,6 +1,7 @@
 //! Eddy: a workbench and a runner for stateful stream pipelines.
 //!
-//! Crate map (dependencies point down only; nothing below `cli`/`ui` knows of them):
+//! Crate map (dependencies point down only; nothing below `cli`/`ui` knows of them; each layer's
+//! job is in docs/architecture.md, the rules it keeps in the other pages of `docs/`):
 //! - [`cli`]: the `eddy` command line (`run`, `check`, `bench`, `open`).
 //! - `ui` (feature `gui`): the workbench.
 //! - [`session`]: the workbench's engine thread ([`session::spawn`] → [`session::SessionHandle`]),

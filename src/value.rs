@@ -1,4 +1,4 @@
-//! Value rules the engine applies itself, in Rust, exactly (SEMANTICS.md, "Values"):
+//! Value rules the engine applies itself, in Rust, exactly (docs/semantics.md#values):
 //! comparison for min/max and key order, the built-in sum, and short previews for messages.
 
 use std::cmp::Ordering;

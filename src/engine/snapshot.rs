@@ -25,7 +25,7 @@ pub struct SnapshotTimer {
     pub due: i64,
 }
 
-/// A point of a run to resume from (SEMANTICS.md, "Snapshots and recovery").
+/// A point of a run to resume from (docs/snapshots.md#what-a-snapshot-holds).
 #[derive(Debug, Clone)]
 pub struct EngineSnapshot {
     /// The clock.

@@ -45,7 +45,7 @@ impl TimerWheel {
         }
     }
 
-    /// The timers due at or before `clock`, in firing order (the set D of SEMANTICS.md).
+    /// The timers due at or before `clock`, in firing order (the set D of docs/time.md#when-timers-fire).
     pub fn due_up_to(&self, clock: i64) -> Vec<TimerEntry> {
         self.ordered.iter().take_while(|t| t.due <= clock).cloned().collect()
     }

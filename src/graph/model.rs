@@ -39,7 +39,7 @@ pub struct PipelineDoc {
     pub editor: Option<toml::Table>,
 }
 
-/// Which clock a run uses (DESIGN.md, "Time").
+/// Which clock a run uses (docs/time.md#the-clock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockMode {
@@ -143,7 +143,7 @@ impl BadRowPolicy {
     }
 }
 
-/// A forced CSV column type (otherwise cells are typed as DESIGN.md says).
+/// A forced CSV column type (otherwise cells are typed as docs/file-format.md#csv-cells says).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ColumnType {
@@ -343,7 +343,7 @@ impl Builtin {
     }
 }
 
-/// Every operator the engine knows (DESIGN.md's table).
+/// Every operator the engine knows (the table of docs/file-format.md#steps).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OpKind {
@@ -413,7 +413,7 @@ pub enum OpFamily {
 }
 
 impl OpKind {
-    /// Every operator, in the order of DESIGN.md's table.
+    /// Every operator, in the order of the table of docs/file-format.md#steps.
     pub const ALL: [OpKind; 23] = [
         Self::Map,
         Self::Filter,

@@ -1,4 +1,4 @@
-//! Rhai values to JSON text and back, as SEMANTICS.md ("Values") defines them.
+//! Rhai values to JSON text and back, as docs/semantics.md#values defines them.
 //!
 //! Writing is on the hot path of every file sink, so it appends to a caller's reused
 //! buffer and formats numbers with `itoa` / `ryu`. Reading goes straight from JSON text
@@ -160,7 +160,7 @@ pub(crate) fn write_json_str(out: &mut Vec<u8>, text: &str) {
 }
 
 /// Converts parsed JSON to a Rhai value: integers that fit i64 → INT, an integer literal
-/// that does not (no `.`, `e`, `E`) → an error (DESIGN.md: never a silent float), other
+/// that does not (no `.`, `e`, `E`) → an error (docs/semantics.md#values: never a silent float), other
 /// numbers → FLOAT, `null` → `()`, arrays → arrays, objects → maps.
 pub fn json_to_dynamic(value: &serde_json::Value) -> Result<Dynamic, String> {
     use serde_json::Value;

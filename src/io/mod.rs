@@ -7,7 +7,7 @@
 //! - [`Sink`]s write items as JSON Lines, CSV or to stdout ([`open_sink`]), or keep them
 //!   in memory ([`CaptureSink`]).
 //! - [`write_json`] / [`json_to_dynamic`] convert between Rhai values and JSON the way
-//!   SEMANTICS.md ("Values") says: integers stay integers, floats always show a fraction
+//!   docs/semantics.md#values says: integers stay integers, floats always show a fraction
 //!   or exponent, maps are written with sorted keys, nothing is silently `null`.
 
 mod error;

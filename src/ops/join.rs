@@ -1,5 +1,5 @@
 //! join: N keyed sides per key, with insert_mode first/last/product and emit_mode
-//! complete/final/running (SEMANTICS.md, "Join").
+//! complete/final/running (docs/semantics.md#join).
 
 use rhai::{Array, Dynamic};
 

@@ -1,5 +1,5 @@
 //! stateful and stateful_batch: a StatefulLogic per key, written as one Rhai script whose
-//! methods run with `this` bound to the key's state (SEMANTICS.md, "Low-level stateful logic").
+//! methods run with `this` bound to the key's state (docs/semantics.md#low-level-stateful-logic).
 
 use rhai::Dynamic;
 

@@ -1,8 +1,10 @@
 //! The workbench (desktop app). Behind the default `gui` feature; nothing else imports it.
 //!
 //! - [`Workbench`]: the app (document, canvas, history, panels); [`UiCommand`] drives it.
-//! - `editor`: the node graph (egui-snarl): node payload, conversion, viewer, palette.
-//! - `panels`: inspector and script editor.
+//! - `editor`: the node graph (egui-snarl): node payload, conversion, viewer, palette, templates.
+//! - `panels`: one panel a module: the inspector, the script editor, the replay bar
+//!   (`timeline_ui`), the State table, the timers and log, the Data tab (`io_ui`), the
+//!   snapshots, the breakpoints, the plots and the background run (`run_ui`).
 //! - `theme`: every colour, and the fonts.
 
 mod app;

@@ -2,15 +2,16 @@
 """Expected outputs of Eddy's example pipelines (assets/*.toml), computed without Eddy.
 
 This is the independent check of the engine: it reads each example's event files and computes,
-from the rules in SEMANTICS.md (not from Eddy's output), what every sink must contain. It writes
-`tests/examples/<example>/<sink id>.jsonl`, one JSON value per line, keyed items as
-`[key, value]`; integers stay integers and floats stay floats, as in the engine. The pipelines'
-user functions are written out again here in Python, step by step, next to the rule they follow.
+from the rules of docs/semantics.md and docs/time.md (not from Eddy's output), what every sink
+must contain. It writes `tests/examples/<example>/<sink id>.jsonl`, one JSON value per line,
+keyed items as `[key, value]`; integers stay integers and floats stay floats, as in the engine.
+The pipelines' user functions are written out again here in Python, step by step, next to the
+rule they follow.
 
     python3 tests/examples/oracle.py          # rewrite every expected file
     python3 tests/examples/oracle.py --check  # exit 1 if a file would change
 
-The rules used (SEMANTICS.md):
+The rules used (docs/semantics.md, docs/time.md#when-timers-fire, docs/file-format.md#csv-cells):
 - Sources are merged k-way: each file read in its own order (never sorted); the next event is the
   head with the smallest time, ties going to the source listed first.
 - Replay clock: clock := max(clock, event time); an older event is processed in place without
@@ -64,7 +65,8 @@ I64 = range(-(2**63), 2**63)
 
 
 def csv_cell(text: str, forced: str | None):
-    """One CSV cell, typed as Eddy types it (DESIGN.md), or as `[sources.types]` forces it."""
+    """One CSV cell, typed as Eddy types it (docs/file-format.md#csv-cells), or as
+    `[sources.types]` forces it."""
     if forced == "string":
         return text
     if forced == "int":

@@ -3,8 +3,8 @@
 //! Each example (`assets/NAME.toml` with its event files) is run with every sink captured, and
 //! each sink's lines are compared per key, in order, with `tests/examples/NAME/SINK_ID.jsonl`.
 //! Those files come from `tests/examples/oracle.py`, a plain Python program that recomputes
-//! every sink from the event files and the rules in SEMANTICS.md without running Eddy: it is the
-//! independent check of the engine. After changing an example or its data
+//! every sink from the event files and the rules of docs/semantics.md and docs/time.md without
+//! running Eddy: it is the independent check of the engine. After changing an example or its data
 //! (`assets/gen/generate.py`), rerun the oracle; never copy Eddy's output into the expected files.
 //!
 //! Each test also requires the set of sinks to equal the set of expected files, and a second run

@@ -1,5 +1,6 @@
-//! The CSV reader: a header row, then one record per row, each cell typed as DESIGN.md
-//! says (INT, FLOAT, bool, `()` for an empty cell, else string) or as the source forces.
+//! The CSV reader: a header row, then one record per row, each cell typed as
+//! docs/file-format.md#csv-cells says (INT, FLOAT, bool, `()` for an empty cell, else string)
+//! or as the source forces.
 //!
 //! This is the benchmark's hot path: one reused [`ByteRecord`], the header names built
 //! once as map keys, integers parsed by hand, and the raw text of a row re-read from the
@@ -454,7 +455,7 @@ fn read_error(path: &Path, error: ::csv::Error) -> IoError {
     }
 }
 
-/// Types one cell: by DESIGN.md's rules, or as the column's forced type says.
+/// Types one cell: by the rules of docs/file-format.md#csv-cells, or as the column's forced type says.
 fn type_cell(cell: &[u8], forced: Option<ColumnType>) -> Result<Dynamic, String> {
     let Some(ty) = forced else {
         return auto_cell(cell);
@@ -484,9 +485,9 @@ fn type_cell(cell: &[u8], forced: Option<ColumnType>) -> Result<Dynamic, String>
     }
 }
 
-/// Types a cell by DESIGN.md's rules: INT if it matches `-?[0-9]+` and fits i64, FLOAT
-/// if it parses as a finite number and has `.`, `e` or `E`, `true`/`false` as bools, an
-/// empty cell as `()`, anything else a string.
+/// Types a cell by the rules of docs/file-format.md#csv-cells: INT if it matches `-?[0-9]+`
+/// and fits i64, FLOAT if it parses as a finite number and has `.`, `e` or `E`, `true`/`false`
+/// as bools, an empty cell as `()`, anything else a string.
 fn auto_cell(cell: &[u8]) -> Result<Dynamic, String> {
     let Some(&first) = cell.first() else {
         return Ok(Dynamic::UNIT);

@@ -88,6 +88,7 @@ impl Reader {
         }
     }
 
+    /// The next row (a record or a bad row), or `None` at the end of the file.
     fn next_row(&mut self) -> Result<Option<Row>, IoError> {
         match self {
             Self::Csv(reader) => reader.next_row(),
