@@ -64,6 +64,35 @@
 //! # }
 //! ```
 
+/// `eprintln!` that never panics: with standard error closed (`eddy run p.toml 2>&1 | head`)
+/// the line is lost instead of the run ending in a panic.
+#[macro_export]
+macro_rules! eprintln_lossy {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _lost = ::std::writeln!(::std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprint!` that never panics (see [`eprintln_lossy!`]).
+#[macro_export]
+macro_rules! eprint_lossy {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _lost = ::std::write!(::std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `println!` that never panics: with standard output closed (`eddy bench | head -3`) the
+/// line is lost instead of the process ending in a panic.
+#[macro_export]
+macro_rules! println_lossy {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _lost = ::std::writeln!(::std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod cli;
 pub mod engine;
 pub mod graph;

@@ -35,7 +35,7 @@ fn open_workbench(file: &std::path::Path) -> ExitCode {
     match eddy::ui::run_workbench(file) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eddy::eprintln_lossy!("error: {e:#}");
             ExitCode::from(1)
         }
     }
@@ -43,7 +43,7 @@ fn open_workbench(file: &std::path::Path) -> ExitCode {
 
 #[cfg(not(feature = "gui"))]
 fn open_workbench(file: &std::path::Path) -> ExitCode {
-    eprintln!(
+    eddy::eprintln_lossy!(
         "this eddy was built without the workbench (the `gui` feature).\n\
          Run the pipeline headless instead:\n\n    eddy run {}",
         file.display()

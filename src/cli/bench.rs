@@ -421,7 +421,12 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
         }
     };
     let wanted = |name: &str| options.only.as_deref().is_none_or(|only| name.contains(only));
-    eprintln!("generating {} events over {} keys in {} …", options.events, options.keys, dir.display());
+    crate::eprintln_lossy!(
+        "generating {} events over {} keys in {} …",
+        options.events,
+        options.keys,
+        dir.display()
+    );
     generate(&dir, options.events, options.keys)?;
     let mut specs = Vec::new();
     let mut scripted_file = None;
@@ -438,7 +443,7 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
     if wanted(MANY_KEYS_COUNT) || wanted(MANY_KEYS_COUNT_FINAL) {
         let many = dir.join("many_keys");
         std::fs::create_dir_all(&many).with_context(|| format!("cannot create {}", many.display()))?;
-        eprintln!(
+        crate::eprintln_lossy!(
             "generating {} events over {} keys in {} …",
             options.events,
             options.many_keys,
@@ -480,7 +485,7 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
             let case = &mut cases[index];
             case.events = events;
             case.runs.push(timing);
-            eprintln!(
+            crate::eprintln_lossy!(
                 "round {}/{rounds}: {:<58} {:>6.2} M ev/s",
                 round + 1,
                 case.name,
@@ -497,7 +502,7 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
             &dir.join("snapshots"),
             options.rounds.max(3),
         )?;
-        eprint!("{cost}");
+        crate::eprint_lossy!("{cost}");
         report.snapshot_cost = Some(cost);
     }
     if options.session

@@ -25,7 +25,7 @@ pub(super) fn measure(dir: &Path, file: &Path, source: &str) -> Result<(SessionF
         let run = time_pipeline(shape, file)?.rate();
         let play = time_play(file, false)?;
         let state_view = time_play(file, true)?;
-        eprintln!(
+        crate::eprintln_lossy!(
             "{shape} state: eddy run {run:.0} events/s, session play {play:.0}, state view {state_view:.0}"
         );
         figures.shapes.push(ShapeFigures { shape: shape.into(), run, play, state_view });
@@ -203,7 +203,7 @@ fn time_session(file: &Path) -> Result<Vec<(String, f64)>> {
         playback.finish();
         let _view = playback.view();
         let seconds = started.elapsed().as_secs_f64();
-        eprintln!("session: {what:<58} {seconds:>8.3} s");
+        crate::eprintln_lossy!("session: {what:<58} {seconds:>8.3} s");
         timings.push((what, seconds));
     };
     timed(

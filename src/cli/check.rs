@@ -9,7 +9,7 @@ pub fn check_command(file: &Path) -> u8 {
     match load_and_check(file) {
         Ok(graph) => {
             let doc = &graph.doc;
-            eprintln!(
+            crate::eprintln_lossy!(
                 "{}: valid ({} sources, {} steps, {} sinks)",
                 file.display(),
                 doc.sources.len(),
@@ -19,11 +19,11 @@ pub fn check_command(file: &Path) -> u8 {
             0
         }
         Err(RunError::Invalid(problems)) => {
-            eprint!("{}: {problems}", file.display());
+            crate::eprint_lossy!("{}: {problems}", file.display());
             2
         }
         Err(other) => {
-            eprintln!("{}: {other}", file.display());
+            crate::eprintln_lossy!("{}: {other}", file.display());
             other.exit_code()
         }
     }

@@ -154,11 +154,11 @@ pub fn main() -> Dispatch {
         Some(Command::Check { file }) => check::check_command(&file),
         Some(Command::Bench(options)) => match run_bench(&options) {
             Ok(report) => {
-                println!("{report}");
+                crate::println_lossy!("{report}");
                 0
             }
             Err(e) => {
-                eprintln!("error: {e:#}");
+                crate::eprintln_lossy!("error: {e:#}");
                 1
             }
         },

@@ -35,7 +35,7 @@ pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions, live: L
     let graph = match loaded.and_then(|graph| replaying(graph, file, recovery, live.replay)) {
         Ok(graph) => graph,
         Err(e) => {
-            eprintln!("error: {}: {e}", file.display());
+            crate::eprintln_lossy!("error: {}: {e}", file.display());
             return e.exit_code();
         }
     };
@@ -63,7 +63,7 @@ pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions, live: L
     let (mut engine, mut writer) = match prepared {
         Ok(prepared) => prepared,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::eprintln_lossy!("error: {e}");
             return e.exit_code();
         }
     };
@@ -85,7 +85,7 @@ pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions, live: L
         Ok(()) => {
             if !quiet {
                 if let Some(signal) = stop.signal() {
-                    eprintln!(
+                    crate::eprintln_lossy!(
                         "stopped by {signal}: the sinks are flushed{}",
                         match writer {
                             Some(_) => " and a snapshot was written",
@@ -93,7 +93,7 @@ pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions, live: L
                         }
                     );
                 }
-                eprint!("{}", run_summary(&engine, started.elapsed()));
+                crate::eprint_lossy!("{}", run_summary(&engine, started.elapsed()));
             }
             // A live run is meant to be stopped so; a replay stopped early did not finish.
             match stop.signal() {
@@ -104,12 +104,12 @@ pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions, live: L
         Err(e) => {
             // Keep what was produced before the failure.
             let flushed = engine.flush();
-            eprintln!("error: {e}");
+            crate::eprintln_lossy!("error: {e}");
             if let Err(flush_error) = flushed {
-                eprintln!("error: also failed to flush the sinks: {flush_error}");
+                crate::eprintln_lossy!("error: also failed to flush the sinks: {flush_error}");
             }
             if !quiet {
-                eprint!("{}", run_summary(&engine, started.elapsed()));
+                crate::eprint_lossy!("{}", run_summary(&engine, started.elapsed()));
             }
             e.exit_code()
         }
@@ -226,7 +226,11 @@ fn prepare(
             let path = resolve_snapshot_path(from)?;
             let point = read_snapshot_file(&path, graph, file)?;
             if !quiet {
-                eprintln!("resuming from {} ({} events in)", path.display(), point.snapshot.events_in);
+                crate::eprintln_lossy!(
+                    "resuming from {} ({} events in)",
+                    path.display(),
+                    point.snapshot.events_in
+                );
             }
             Some(point)
         }
@@ -240,7 +244,7 @@ fn prepare(
             if let Some(note) = note
                 && !quiet
             {
-                eprintln!("{note}");
+                crate::eprintln_lossy!("{note}");
             }
             Some(writer)
         }
@@ -437,7 +441,7 @@ fn stop_on_signals() -> StopRequest {
             return;
         }
         let code = watchdog.signal().map_or(1, Signal::exit_code);
-        eprintln!(
+        crate::eprintln_lossy!(
             "error: the run did not stop within {} s of the signal; ended without flushing",
             STOP_GRACE.as_secs()
         );

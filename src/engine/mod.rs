@@ -777,6 +777,16 @@ impl Engine {
                     Ok(Polled::Ended) => slot.exhausted = true,
                     Ok(Polled::Pending) => pending = true,
                     Err(IoError::Row(error)) => {
+                        // A recorded live run records the row that stops it: the recording's
+                        // replay stops at it too.
+                        if let (Some(raw), Some(recorder)) = (slot.source.take_tail().raw, &mut self.recorder)
+                        {
+                            let at = self.clock.now().unwrap_or_else(|| self.clock.read_wall());
+                            recorder
+                                .text(slot.source.id(), at, &raw)
+                                .and_then(|()| recorder.flush())
+                                .map_err(|e| IoError::file(recorder.path(), "write", e))?;
+                        }
                         return Err(RunError::BadRow { source_id: slot.source.id().to_owned(), error });
                     }
                     Err(IoError::Unreadable(error)) => {

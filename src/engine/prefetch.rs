@@ -17,8 +17,9 @@ const BATCHES_IN_FLIGHT: usize = 8;
 enum Message {
     /// Events, each with the rows consumed once it was read.
     Batch { events: Vec<(SourceEvent, u64, u64)>, bad_rows: u64, samples: Vec<RowError> },
-    /// The source failed (a bad row under `fail`, a read error); nothing follows.
-    Failed { error: IoError, bad_rows: u64, samples: Vec<RowError> },
+    /// The source failed (a bad row under `fail`, a read error); nothing follows but the text
+    /// a recorded live source read up to the failure.
+    Failed { error: IoError, bad_rows: u64, samples: Vec<RowError>, tail: FeedTail },
     /// The end of the source; nothing follows.
     End { bad_rows: u64, samples: Vec<RowError>, bytes: u64, tail: FeedTail },
 }
@@ -103,7 +104,8 @@ fn read_ahead(mut source: Source, skips: (u64, u64), batch: usize, sender: &Sync
     };
     if let Err(error) = skipped {
         let samples = samples_sent(&source, &mut sent);
-        let _ignored = sender.send(Message::Failed { error, bad_rows: source.bad_rows(), samples });
+        let tail = source.take_tail();
+        let _ignored = sender.send(Message::Failed { error, bad_rows: source.bad_rows(), samples, tail });
         return;
     }
     loop {
@@ -139,7 +141,8 @@ fn read_ahead(mut source: Source, skips: (u64, u64), batch: usize, sender: &Sync
             }
             Some(Some(error)) => {
                 let samples = samples_sent(&source, &mut sent);
-                let _ignored = sender.send(Message::Failed { error, bad_rows, samples });
+                let tail = source.take_tail();
+                let _ignored = sender.send(Message::Failed { error, bad_rows, samples, tail });
                 return;
             }
         }
@@ -191,7 +194,8 @@ impl Prefetched {
                     finish(thread);
                     self.state = State::Done;
                 }
-                Ok(Message::Failed { error, bad_rows, samples }) => {
+                Ok(Message::Failed { error, bad_rows, samples, tail }) => {
+                    self.tail = tail;
                     self.bad_rows = bad_rows;
                     self.samples.extend(samples);
                     finish(thread);

@@ -113,6 +113,6 @@ pub(super) fn emit(text: &str, debug: bool, line: Option<usize>) {
         None => Some(output),
     });
     if let Some(output) = leftover {
-        eprintln!("{output}");
+        crate::eprintln_lossy!("{output}");
     }
 }

@@ -406,3 +406,33 @@ fn hand_written_mistakes_get_actionable_hints() {
     let jsonl = std::fs::read_to_string(work.path().join("out/c.jsonl")).unwrap();
     assert!(jsonl.lines().all(|line| serde_json::from_str::<serde_json::Value>(line).is_ok()), "{jsonl}");
 }
+
+#[test]
+fn a_closed_standard_error_or_output_loses_lines_but_never_panics() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("bad.toml"), "format_version = 1\n[[steps]]\nid = \"x\"\nop = \"map\"\n")
+        .unwrap();
+    // `eddy check bad.toml 2>&1 | head -0`: the problems go to a pipe nobody reads any more.
+    for (args, dir, want) in [
+        (vec!["check", "bad.toml"], work.path(), 2),
+        (vec!["run", "--quiet", "assets/user_stats.toml"], here, 0),
+        (vec!["--help"], here, 0),
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(&args)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_eq!(
+            status.code(),
+            Some(want),
+            "{args:?}: a closed pipe made it end otherwise (101 is a panic)"
+        );
+    }
+}

@@ -336,3 +336,34 @@ fn a_recording_setting_is_checked_with_the_pipeline() {
         assert!(out.contains(expected) && out.contains("recording"), "{expected}: {out}");
     }
 }
+
+#[test]
+fn a_bad_row_that_stops_a_live_run_is_recorded_and_stops_its_replay_the_same_way() {
+    let failing = SESSIONS.replace("on_bad_row = \"dead_letter\"\ndead_letter_path = \"dead.jsonl\"\n", "");
+    assert!(!failing.contains("dead_letter"), "the pipeline changed: update this test");
+    let (dir, out) = folder(&failing);
+    let (child, mut stdin) = spawn(dir.path(), &["-q", "--record", "rec.jsonl"]);
+    send(&mut stdin, "ann");
+    assert_eq!(wait_for_lines(&out, 1).len(), 1);
+    send_raw(&mut stdin, "{\"user\": \"bob\"");
+    let (code, live_error) = finish(child);
+    drop(stdin);
+    assert_eq!(code, Some(1), "{live_error}");
+    assert!(live_error.contains("bad row at <stdin>:2"), "{live_error}");
+    let recording = read(&dir.path().join("rec.jsonl"));
+    assert!(
+        recording.lines().last().is_some_and(|l| l.contains("{\\\"user\\\": \\\"bob\\\"")),
+        "{recording}"
+    );
+
+    let replay = read(&dir.path().join("p.toml")).replace("out.jsonl", "replayed.jsonl");
+    std::fs::write(dir.path().join("r.toml"), replay).unwrap();
+    let run = eddy(&["run", "-q", "r.toml", "--replay", "rec.jsonl"], dir.path());
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+    let replay_error = text(&run.stderr);
+    assert!(replay_error.contains("rec.jsonl:2"), "{replay_error}");
+    // The same error after the file's name, and the same output before it.
+    let reason = |message: &str| message.split_once(":2:").map(|(_, rest)| rest.to_owned());
+    assert_eq!(reason(&replay_error), reason(&live_error));
+    assert_eq!(read(&dir.path().join("replayed.jsonl")), read(&out));
+}

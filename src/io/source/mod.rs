@@ -473,6 +473,12 @@ impl Source {
             },
             Row::Bad(error) => error,
         };
+        if self.policy == BadRowPolicy::Fail && self.tee.is_some() {
+            // The row that stops the run is the last text a recording gets: its replay stops
+            // at the same row, with the same error.
+            let raw = self.take_text(self.reader.position()).filter(|text| !text.is_empty());
+            self.tail = Some(FeedTail { raw, ticks: Vec::new() });
+        }
         self.bad_row(error)?;
         Ok(Step::Skipped)
     }
