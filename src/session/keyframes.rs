@@ -39,7 +39,7 @@ pub(super) struct DeltaFrame {
     /// Per step: the live keys at this point (composing stops once it has found them all).
     pub live: Vec<usize>,
     /// What the node previews showed here.
-    pub previews: Vec<super::playback::StepPreview>,
+    pub previews: Vec<super::views::StepPreview>,
     /// Estimated bytes held.
     pub bytes: u64,
 }
@@ -228,7 +228,7 @@ impl Keyframes {
         position: u64,
         engine: &Engine,
         stateful: &[bool],
-        previews: Vec<super::playback::StepPreview>,
+        previews: Vec<super::views::StepPreview>,
         ledger: &mut StateLedger,
         info: impl FnOnce(&StateLedger) -> SnapshotInfo,
     ) {
@@ -344,10 +344,7 @@ impl Keyframes {
 
     /// The whole keyframe at `position` (its states composed from the deltas back to a base
     /// or the start), with the previews there; `None` when there is no keyframe there.
-    pub fn compose(
-        &self,
-        position: u64,
-    ) -> Option<(Keyframe, Vec<super::playback::StepPreview>, SnapshotInfo)> {
+    pub fn compose(&self, position: u64) -> Option<(Keyframe, Vec<super::views::StepPreview>, SnapshotInfo)> {
         let frame = self.frames.get(&position)?;
         // The newest change of each key, borrowed; only those are unpacked. A key whose newest
         // change is a state is live here: once as many as the keyframe's live keys are found,
@@ -406,7 +403,7 @@ pub fn heap_bytes(value: &Dynamic) -> u64 {
 
 /// A keyframe's estimated bytes: its states (with their keys and hash-map slots), timers,
 /// counters and previews.
-fn frame_bytes(delta: &[StepDelta], bare: &Keyframe, previews: &[super::playback::StepPreview]) -> u64 {
+fn frame_bytes(delta: &[StepDelta], bare: &Keyframe, previews: &[super::views::StepPreview]) -> u64 {
     const ENTRY: u64 = 8 + 8 + 16 + 16; // hash slot: key pointer, state, control and spare room
     let states: u64 = delta
         .iter()
