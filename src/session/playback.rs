@@ -23,6 +23,7 @@ use super::event::{
     Problem, RunView, SinkCounts, SnapshotInfo, SnapshotKind, StateSample, Status, StepCounts, StepInfo,
     TIMERS_SHOWN, TimerView, TimersView,
 };
+use super::keyframes::Composed;
 use super::ledger::StateLedger;
 use super::snapshots::{self, Frame, Snapshots};
 use super::timeline::Timeline;
@@ -614,8 +615,7 @@ impl Playback {
         let steps = graph.doc.steps.len();
         let composed = at.and_then(|at| Some((at, self.timeline.keyframes.compose(at)?)));
         let restored = match composed {
-            Some((at, (keyframe, previews, _))) => {
-                let ledger = StateLedger::of_states(&keyframe.states);
+            Some((at, Composed { keyframe, previews, ledger, .. })) => {
                 Engine::from_keyframe((*graph).clone(), keyframe, &self.options).map(|mut engine| {
                     engine.set_tracing(true);
                     (engine, Some(at), ledger, previews)
@@ -981,7 +981,7 @@ impl Playback {
             return Some(frame);
         }
         let position = self.timeline.keyframes.position_of(id)?;
-        let (keyframe, previews, info) = self.timeline.keyframes.compose(position)?;
+        let Composed { keyframe, previews, info, .. } = self.timeline.keyframes.compose(position)?;
         let graph = Arc::clone(self.graph.as_ref()?);
         Some(Arc::new(Frame { info, graph, keyframe, previews, resume: None }))
     }

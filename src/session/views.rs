@@ -355,12 +355,9 @@ impl Views {
                 rows.extend_from_slice(&old[next..]);
                 (rows, changed)
             }
-            // Changes not known key by key: the whole table, compared with the last one.
-            Some(previous) => {
-                let rows = rows_of(&engine.step_states(step));
-                let changed = changed_rows(&previous.rows, &rows);
-                (rows, changed)
-            }
+            // Changes not known key by key: the whole table, compared with the last one (a
+            // row whose state shows the same is kept, not rendered again).
+            Some(previous) => compared_rows(&previous.rows, &engine.step_states(step)),
             None => {
                 let rows = rows_of(&engine.step_states(step));
                 let changed = if self.changed_all {
@@ -406,17 +403,54 @@ fn as_number(v: &Dynamic) -> Option<f64> {
     v.as_int().map(|i| i as f64).ok().or_else(|| v.as_float().ok())
 }
 
-/// Keys whose row differs between two tables (both in key order).
-fn changed_rows(old: &[Arc<KeyRow>], new: &[Arc<KeyRow>]) -> Vec<String> {
-    let old: BTreeMap<&[u8], &Value> = old.iter().map(|r| (r.key.as_bytes(), &r.state)).collect();
-    let new: BTreeMap<&[u8], &Value> = new.iter().map(|r| (r.key.as_bytes(), &r.state)).collect();
-    let mut keys: Vec<&[u8]> = old.keys().chain(new.keys()).copied().collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys.into_iter()
-        .filter(|k| old.get(k) != new.get(k))
-        .map(|k| String::from_utf8_lossy(k).into_owned())
-        .collect()
+/// The table of `states` (in key order) after `old`, and the keys whose row differs: one
+/// merge of the two, an old row kept where its state shows the same.
+fn compared_rows(old: &[Arc<KeyRow>], states: &[(Key, Dynamic)]) -> (Vec<Arc<KeyRow>>, Vec<String>) {
+    use std::cmp::Ordering;
+    let (mut old, mut new) = (old.iter().peekable(), states.iter().peekable());
+    let mut rows = Vec::with_capacity(states.len());
+    let mut changed = Vec::new();
+    loop {
+        let order = match (old.peek(), new.peek()) {
+            (Some(row), Some((key, _))) => row.key.as_bytes().cmp(key.as_bytes()),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => return (rows, changed),
+        };
+        match order {
+            Ordering::Less => changed.extend(old.next().map(|row| row.key.clone())),
+            Ordering::Greater => {
+                if let Some((key, state)) = new.next() {
+                    rows.push(Arc::new(row_of(key, state)));
+                    changed.push(key.to_string());
+                }
+            }
+            Ordering::Equal => {
+                if let (Some(row), Some((key, state))) = (old.next(), new.next()) {
+                    if shows_as(state, &row.state) {
+                        rows.push(Arc::clone(row));
+                    } else {
+                        rows.push(Arc::new(row_of(key, state)));
+                        changed.push(key.to_string());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether `value` shows as `json` (what [`to_json`] makes of it), without rendering its
+/// containers.
+fn shows_as(value: &Dynamic, json: &Value) -> bool {
+    if let Some(array) = value.read_lock::<rhai::Array>() {
+        return matches!(json, Value::Array(items) if items.len() == array.len()
+            && array.iter().zip(items).all(|(v, j)| shows_as(v, j)));
+    }
+    if let Some(map) = value.read_lock::<rhai::Map>() {
+        return matches!(json, Value::Object(fields) if fields.len() == map.len()
+            && map.iter().all(|(k, v)| fields.get(k.as_str()).is_some_and(|j| shows_as(v, j))));
+    }
+    to_json(value) == *json
 }
 
 /// How many of `rows` (in key order) come before `key`: a galloping search from the start.
@@ -471,6 +505,28 @@ mod tests {
         keys.reverse();
         keys.sort_by(|a, b| key_prefix(a.as_bytes()).cmp(&key_prefix(b.as_bytes())).then(a.cmp(b)));
         assert!(keys.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes()), "{keys:?}");
+    }
+
+    #[test]
+    fn the_rows_that_changed_are_found_by_one_merge_and_the_others_kept() {
+        let state = |n: i64| {
+            let mut map = rhai::Map::new();
+            map.insert("n".into(), Dynamic::from_int(n));
+            map.insert("x".into(), Dynamic::from_float(f64::NAN));
+            Dynamic::from_map(map)
+        };
+        let states = |pairs: &[(&str, i64)]| -> Vec<(Key, Dynamic)> {
+            pairs.iter().map(|&(k, n)| (Key::from(k), state(n))).collect()
+        };
+        let old = rows_of(&states(&[("a", 1), ("b", 2), ("d", 4), ("e", 5)]));
+        let (rows, changed) = compared_rows(&old, &states(&[("b", 2), ("c", 3), ("d", 40), ("f", 6)]));
+        assert_eq!(changed, ["a", "c", "d", "e", "f"]);
+        assert_eq!(rows, rows_of(&states(&[("b", 2), ("c", 3), ("d", 40), ("f", 6)])));
+        assert!(Arc::ptr_eq(&rows[0], &old[1]), "an unchanged row is kept");
+        let (same, changed) = compared_rows(&old, &states(&[("a", 1), ("b", 2), ("d", 4), ("e", 5)]));
+        assert!(changed.is_empty() && same.iter().zip(&old).all(|(a, b)| Arc::ptr_eq(a, b)));
+        assert!(!shows_as(&Dynamic::from_int(1), &Value::from(1.5)));
+        assert!(shows_as(&Dynamic::from_array(vec![Dynamic::UNIT]), &serde_json::json!([null])));
     }
 
     #[test]
