@@ -102,17 +102,23 @@ pub(super) struct Views {
     pub changed_all: bool,
     /// The last items into and out of each step.
     pub previews: Vec<StepPreview>,
+    /// The previews rendered to JSON.
     pub previews_view: Throttled<Arc<Vec<NodePreview>>>,
     /// Counters per step and per sink.
     pub counts: (Arc<Vec<StepCounts>>, Arc<Vec<SinkCounts>>),
+    /// The log, the oldest dropped past [`LOG_CAPACITY`].
     pub log: VecDeque<LogEntry>,
+    /// The log as shown.
     pub log_view: Throttled<Arc<Vec<LogEntry>>>,
     /// The keyframes' and manual snapshots' list.
     pub snapshots: Throttled<Arc<Vec<SnapshotInfo>>>,
+    /// The samples behind the plots.
     pub metrics: MetricsState,
+    /// The plots as shown.
     pub metrics_view: Throttled<Arc<Metrics>>,
     /// When the pipeline was loaded (throughput samples are timed from it).
     pub loaded_at: Instant,
+    /// The watched key, if any.
     pub watch: Option<Watch>,
 }
 
