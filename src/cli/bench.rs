@@ -45,6 +45,10 @@ pub struct BenchOptions {
     /// process, so that the figure is the replay's alone).
     #[arg(long, hide = true)]
     pub session_memory_of: Option<PathBuf>,
+    /// Times the session's load, replay to the end, seeks and steps over this pipeline only
+    /// (what `--session` times after its ratios), to look at seeks without the rest.
+    #[arg(long, hide = true)]
+    pub session_seeks_of: Option<PathBuf>,
 }
 
 /// One timed run of a case.
@@ -177,6 +181,9 @@ impl fmt::Display for BenchReport {
             writeln!(f, "\nsession (workbench replay of the map-state case)")?;
             for (what, seconds) in &self.session {
                 writeln!(f, "  {what:<58} {seconds:>8.3} s")?;
+            }
+            if let Some(seeks) = super::bench_session::SeekSummary::of(&self.session) {
+                writeln!(f, "  {seeks}")?;
             }
         }
         if let Some(cost) = &self.snapshot_cost {
@@ -407,6 +414,10 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
     };
     if let Some(file) = &options.session_memory_of {
         report.memory_probe = Some(super::bench_session::session_memory(file)?);
+        return Ok(report);
+    }
+    if let Some(file) = &options.session_seeks_of {
+        report.session = super::bench_session::time_session(file)?;
         return Ok(report);
     }
     let temp;

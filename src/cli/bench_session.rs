@@ -99,6 +99,38 @@ impl fmt::Display for SessionFigures {
     }
 }
 
+/// The seeks among the session's timings (those named `seek …`): how many, the median and
+/// the worst, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct SeekSummary {
+    count: usize,
+    median: f64,
+    worst: f64,
+}
+
+impl SeekSummary {
+    /// The summary of the seeks among `timings`; `None` when there is none.
+    pub(super) fn of(timings: &[(String, f64)]) -> Option<SeekSummary> {
+        let mut seconds: Vec<f64> =
+            timings.iter().filter(|(what, _)| what.starts_with("seek ")).map(|(_, s)| *s).collect();
+        seconds.sort_by(f64::total_cmp);
+        let worst = *seconds.last()?;
+        let middle = seconds.len() / 2;
+        let median = if seconds.len() % 2 == 1 {
+            seconds[middle]
+        } else {
+            f64::midpoint(seconds[middle - 1], seconds[middle])
+        };
+        Some(SeekSummary { count: seconds.len(), median, worst })
+    }
+}
+
+impl fmt::Display for SeekSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "seeks: worst {:.3} s, median {:.3} s ({} seeks)", self.worst, self.median, self.count)
+    }
+}
+
 /// The usual shape of a state: a map per key (`#{ n, total }`).
 fn map_state_pipeline(source: &str) -> String {
     pipeline(
@@ -191,7 +223,7 @@ pub(super) fn session_memory(file: &Path) -> Result<String> {
 /// Times the session's replay of a pipeline: counting, a traced replay to the end, seeks
 /// back (nearest keyframe, then forward), a view carrying the whole key table, and single
 /// steps (each with its view and table).
-fn time_session(file: &Path) -> Result<Vec<(String, f64)>> {
+pub(super) fn time_session(file: &Path) -> Result<Vec<(String, f64)>> {
     use crate::session::{Command, GraphSource, Playback, Speed};
     let graph = load_and_check(file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let measured = graph.doc.steps.last().map(|s| s.id.clone());
@@ -213,18 +245,25 @@ fn time_session(file: &Path) -> Result<Vec<(String, f64)>> {
     );
     let total = playback.total().context("the session could not count the events")?;
     playback.handle(Command::SetSpeed(Speed::AsFastAsPossible));
-    timed(
-        format!("replay to {total} (traced, keyframes every {})", playback.keyframe_every()),
-        &mut playback,
-        Command::Seek(total),
-    );
+    timed(format!("replay to {total} (traced)"), &mut playback, Command::Seek(total));
+    // The keyframes' spacing once the budget has thinned them: a seek replays up to this
+    // many events from the nearest one.
+    eprintln!("session: keyframes every {} events at the end", playback.keyframe_every());
     timed(
         "select the measured step (a view with its whole key table)".into(),
         &mut playback,
         Command::Select(measured),
     );
     // Each seek's view carries the selected step's whole table, as the workbench's would.
-    for target in [total.saturating_sub(1), total / 4 * 3 + 777, total / 2 + 1, total / 4 + 999, 10] {
+    for target in [
+        total.saturating_sub(1),
+        total / 8 * 7 + 123,
+        total / 4 * 3 + 777,
+        total / 2 + 1,
+        total / 4 + 999,
+        total / 8 + 5,
+        10,
+    ] {
         let from = playback.position();
         timed(format!("seek from {from} back to {target}"), &mut playback, Command::Seek(target));
     }

@@ -6,17 +6,25 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::io::{EventFeed, FeedTail, IoError, Polled, RowError, Source, SourceEvent};
+use crate::io::{EventFeed, FeedTail, IoError, Polled, ReadMark, RowError, Source, SourceEvent};
 
 /// Events per batch handed from the reading thread to the engine.
 const BATCH_EVENTS: usize = 512;
 /// Batches in flight between the two.
 const BATCHES_IN_FLIGHT: usize = 8;
 
+/// An event read ahead, with where the source stood once it was read.
+struct ReadAhead {
+    event: SourceEvent,
+    rows: u64,
+    bytes: u64,
+    mark: Option<ReadMark>,
+}
+
 /// One message from the reading thread.
 enum Message {
     /// Events, each with the rows consumed once it was read.
-    Batch { events: Vec<(SourceEvent, u64, u64)>, bad_rows: u64, samples: Vec<RowError> },
+    Batch { events: Vec<ReadAhead>, bad_rows: u64, samples: Vec<RowError> },
     /// The source failed (a bad row under `fail`, a read error); nothing follows but the text
     /// a recorded live source read up to the failure.
     Failed { error: IoError, bad_rows: u64, samples: Vec<RowError>, tail: FeedTail },
@@ -26,8 +34,9 @@ enum Message {
 
 enum State {
     /// Not started yet: rows to skip first (a restore) may still be set, read as events
-    /// (`skip`) or passed over for their position only (`pass`, a seek; done first).
-    Idle { source: Box<Source>, skip: u64, pass: u64 },
+    /// (`skip`) or passed over for their position only (`pass`, a seek; done first, straight
+    /// to `jump` when given).
+    Idle { source: Box<Source>, skip: u64, pass: u64, jump: Option<ReadMark> },
     /// The reading thread is running.
     Running { receiver: Receiver<Message>, thread: Option<JoinHandle<()>> },
     /// Ended or failed.
@@ -38,9 +47,10 @@ enum State {
 pub struct Prefetched {
     id: String,
     state: State,
-    batch: std::vec::IntoIter<(SourceEvent, u64, u64)>,
+    batch: std::vec::IntoIter<ReadAhead>,
     rows_consumed: u64,
     bytes_consumed: u64,
+    mark: Option<ReadMark>,
     bad_rows: u64,
     samples: Vec<RowError>,
     /// A live stream: each event is handed over as soon as it is read, not in batches.
@@ -55,10 +65,11 @@ impl Prefetched {
         Box::new(Self {
             id: source.id().to_owned(),
             live: source.is_live(),
-            state: State::Idle { source: Box::new(source), skip: 0, pass: 0 },
+            state: State::Idle { source: Box::new(source), skip: 0, pass: 0, jump: None },
             batch: Vec::new().into_iter(),
             rows_consumed: 0,
             bytes_consumed: 0,
+            mark: None,
             bad_rows: 0,
             samples: Vec::new(),
             tail: FeedTail::default(),
@@ -67,7 +78,7 @@ impl Prefetched {
 
     fn start(&mut self) -> Result<(), IoError> {
         let State::Idle { .. } = self.state else { return Ok(()) };
-        let State::Idle { source, skip, pass } = std::mem::replace(&mut self.state, State::Done) else {
+        let State::Idle { source, skip, pass, jump } = std::mem::replace(&mut self.state, State::Done) else {
             return Ok(());
         };
         let (sender, receiver) = sync_channel(BATCHES_IN_FLIGHT);
@@ -76,7 +87,7 @@ impl Prefetched {
         let name = format!("eddy-source-{}", self.id);
         let thread = std::thread::Builder::new()
             .name(name)
-            .spawn(move || read_ahead(*source, (pass, skip), batch, &sender))
+            .spawn(move || read_ahead(*source, (pass, jump, skip), batch, &sender))
             .map_err(|e| IoError::File {
                 path: std::path::PathBuf::from(&self.id),
                 action: "read (cannot start the reading thread)",
@@ -88,8 +99,14 @@ impl Prefetched {
 }
 
 /// The reading thread's body: batches of events until the end or an error.
-/// `skips`: rows passed over for their position only, then rows skipped as events.
-fn read_ahead(mut source: Source, skips: (u64, u64), batch: usize, sender: &SyncSender<Message>) {
+/// `skips`: rows passed over for their position only (straight to a mark when given), then
+/// rows skipped as events.
+fn read_ahead(
+    mut source: Source,
+    skips: (u64, Option<ReadMark>, u64),
+    batch: usize,
+    sender: &SyncSender<Message>,
+) {
     let samples_sent = |source: &Source, sent: &mut usize| {
         let all = source.bad_row_samples();
         let new = all.get(*sent..).unwrap_or_default().to_vec();
@@ -97,10 +114,11 @@ fn read_ahead(mut source: Source, skips: (u64, u64), batch: usize, sender: &Sync
         new
     };
     let mut sent = 0;
-    let (pass, skip) = skips;
-    let skipped = match (pass, skip) {
-        (0, 0) => Ok(()),
-        (pass, skip) => source.skip_rows_quickly(pass).and_then(|()| source.skip_rows(skip)),
+    let (pass, jump, skip) = skips;
+    let skipped = match (pass, jump, skip) {
+        (0, None, 0) => Ok(()),
+        (pass, Some(mark), skip) => source.skip_to(pass, mark).and_then(|()| source.skip_rows(skip)),
+        (pass, None, skip) => source.skip_rows_quickly(pass).and_then(|()| source.skip_rows(skip)),
     };
     if let Err(error) = skipped {
         let samples = samples_sent(&source, &mut sent);
@@ -113,7 +131,12 @@ fn read_ahead(mut source: Source, skips: (u64, u64), batch: usize, sender: &Sync
         let last = loop {
             match source.next_event() {
                 Ok(Some(event)) => {
-                    events.push((event, source.rows_consumed(), source.bytes_consumed()));
+                    events.push(ReadAhead {
+                        event,
+                        rows: source.rows_consumed(),
+                        bytes: source.bytes_consumed(),
+                        mark: source.read_mark(),
+                    });
                     if events.len() == batch {
                         break None;
                     }
@@ -150,6 +173,14 @@ fn read_ahead(mut source: Source, skips: (u64, u64), batch: usize, sender: &Sync
 }
 
 impl Prefetched {
+    /// `rows` more rows to pass over before the first read.
+    fn state_passed(&mut self, rows: u64) {
+        if let State::Idle { pass, .. } = &mut self.state {
+            *pass += rows;
+        }
+        self.rows_consumed += rows;
+    }
+
     /// The error of a skip asked for after the first read (or after a skip read as events).
     fn too_late(&self) -> IoError {
         IoError::File {
@@ -164,9 +195,10 @@ impl Prefetched {
     /// The next event, waiting at most `wait` for one when it is given (forever when not).
     fn receive(&mut self, wait: Option<Duration>) -> Result<Polled, IoError> {
         loop {
-            if let Some((event, rows, bytes)) = self.batch.next() {
+            if let Some(ReadAhead { event, rows, bytes, mark }) = self.batch.next() {
                 self.rows_consumed = rows;
                 self.bytes_consumed = bytes;
+                self.mark = mark;
                 return Ok(Polled::Event(event));
             }
             self.start()?;
@@ -265,6 +297,23 @@ impl EventFeed for Prefetched {
             }
             _ => Err(self.too_late()),
         }
+    }
+
+    fn skip_to(&mut self, rows: u64, mark: ReadMark) -> Result<(), IoError> {
+        match &mut self.state {
+            State::Idle { skip: 0, pass: 0, jump, .. } => {
+                *jump = Some(mark);
+                self.state_passed(rows);
+                self.bytes_consumed = mark.bytes;
+                self.mark = Some(mark);
+                Ok(())
+            }
+            _ => Err(self.too_late()),
+        }
+    }
+
+    fn read_mark(&self) -> Option<ReadMark> {
+        self.mark
     }
 
     fn bad_rows(&self) -> u64 {

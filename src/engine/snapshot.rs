@@ -11,6 +11,7 @@ use rhai::Dynamic;
 
 use super::{Engine, EngineOptions, RunError, RunStats};
 use crate::graph::ValidGraph;
+use crate::io::ReadMark;
 use crate::ops::Key;
 use crate::script::set_script_clock;
 
@@ -54,6 +55,9 @@ pub struct Keyframe {
     pub clock: Option<i64>,
     /// Rows consumed per source (by source id): the next event is the row after them.
     pub source_rows: BTreeMap<String, u64>,
+    /// Where a source can go on from without reading those rows again (by source id; only
+    /// the sources that know, and had no event read ahead).
+    pub source_marks: BTreeMap<String, ReadMark>,
     /// Per step (by index into the document's `steps`), each live key's state, in no
     /// particular order (sort by key to show them); empty for stateless steps.
     pub states: Vec<Vec<(Key, Dynamic)>>,
@@ -70,6 +74,8 @@ struct Resume<'a> {
     quickly: bool,
     /// File sinks' recorded positions, to cut back and append to.
     sinks: Option<&'a BTreeMap<String, crate::io::SinkPosition>>,
+    /// Where the sources can go on from without reading the rows before (keyframes).
+    marks: Option<&'a BTreeMap<String, ReadMark>>,
 }
 
 impl Engine {
@@ -80,6 +86,14 @@ impl Engine {
                 let peeked = u64::from(slot.head.is_some());
                 (slot.source.id().to_owned(), slot.source.rows_consumed() - peeked)
             })
+            .collect()
+    }
+
+    fn source_marks(&self) -> BTreeMap<String, ReadMark> {
+        self.sources
+            .iter()
+            .filter(|slot| slot.head.is_none())
+            .filter_map(|slot| Some((slot.source.id().to_owned(), slot.source.read_mark()?)))
             .collect()
     }
 
@@ -121,7 +135,10 @@ impl Engine {
         set_script_clock(clock);
         for slot in &mut engine.sources {
             let rows = source_rows.get(slot.source.id()).copied().unwrap_or(0);
-            if resume.quickly {
+            let mark = resume.marks.and_then(|marks| marks.get(slot.source.id()));
+            if let (true, Some(&mark)) = (resume.quickly, mark) {
+                slot.source.skip_to(rows, mark)?;
+            } else if resume.quickly {
                 slot.source.skip_rows_quickly(rows)?;
             } else {
                 slot.source.skip_rows(rows)?;
@@ -163,6 +180,7 @@ impl Engine {
         Keyframe {
             clock: self.clock.now(),
             source_rows: self.source_rows(),
+            source_marks: self.source_marks(),
             states: vec![Vec::new(); self.graph.doc.steps.len()],
             timers: self.snapshot_timers(),
             stats: self.stats.clone(),
@@ -181,7 +199,7 @@ impl Engine {
         if keyframe.states.len() != graph.doc.steps.len() {
             return Err(RunError::Snapshot("the keyframe was taken from another pipeline".into()));
         }
-        let resume = Resume { quickly: true, sinks: None };
+        let resume = Resume { quickly: true, sinks: None, marks: Some(&keyframe.source_marks) };
         let mut engine = Engine::resumed(graph, keyframe.clock, &keyframe.source_rows, options, resume)?;
         for (op, states) in engine.ops.iter_mut().zip(keyframe.states) {
             if !states.is_empty() {
@@ -261,7 +279,7 @@ impl Engine {
         snapshot: &EngineSnapshot,
         options: &EngineOptions,
     ) -> Result<Engine, RunError> {
-        let resume = Resume { quickly: false, sinks: Some(&snapshot.sinks) };
+        let resume = Resume { quickly: false, sinks: Some(&snapshot.sinks), marks: None };
         let mut engine = Engine::resumed(graph, snapshot.clock, &snapshot.source_rows, options, resume)?;
         let index_of = |id: &str| engine.graph.doc.steps.iter().position(|s| s.id == id);
         for (id, state) in &snapshot.steps {

@@ -2,7 +2,7 @@
 //! source in a feed that reads ahead on another thread, with exactly the same events, errors
 //! and positions.
 
-use super::{IoError, RowError, Source, SourceEvent};
+use super::{IoError, ReadMark, RowError, Source, SourceEvent};
 
 /// What a feed has for the engine right now.
 #[derive(Debug)]
@@ -57,6 +57,17 @@ pub trait EventFeed: Send {
     fn skip_rows_quickly(&mut self, n: u64) -> Result<(), IoError> {
         self.skip_rows(n)
     }
+    /// Skips the first `rows` rows for their position only, straight to `mark` when the
+    /// source can (see [`Source::skip_to`]). By default, [`EventFeed::skip_rows_quickly`].
+    fn skip_to(&mut self, rows: u64, mark: ReadMark) -> Result<(), IoError> {
+        let _row_by_row = mark;
+        self.skip_rows_quickly(rows)
+    }
+    /// Where a feed of the same file can go on from after the events returned so far
+    /// ([`EventFeed::skip_to`]); `None` when not known. By default, `None`.
+    fn read_mark(&self) -> Option<ReadMark> {
+        None
+    }
     /// Bad rows skipped or dead-lettered so far.
     fn bad_rows(&self) -> u64;
     /// The first few bad rows, for the end-of-run report.
@@ -84,6 +95,14 @@ impl EventFeed for Source {
 
     fn skip_rows_quickly(&mut self, n: u64) -> Result<(), IoError> {
         Source::skip_rows_quickly(self, n)
+    }
+
+    fn skip_to(&mut self, rows: u64, mark: ReadMark) -> Result<(), IoError> {
+        Source::skip_to(self, rows, mark)
+    }
+
+    fn read_mark(&self) -> Option<ReadMark> {
+        Source::read_mark(self)
     }
 
     fn bad_rows(&self) -> u64 {

@@ -27,4 +27,4 @@ pub use sink::{
     CaptureHandle, CaptureSink, CheckedSink, CsvColumns, Sink, SinkPosition, guard_standard_streams,
     open_sink, resume_sink,
 };
-pub use source::{Source, SourceEvent, project_record};
+pub use source::{ReadMark, Source, SourceEvent, project_record};

@@ -19,6 +19,12 @@ use crate::ops::Key;
 /// The keyframes' budget when none is set: 512 MiB.
 pub const DEFAULT_KEYFRAME_BUDGET: u64 = 512 * 1024 * 1024;
 
+/// A keyframe holds every live state (a base) once composing it from the deltas back to the
+/// last base would read more than this many times as many changes as there are live keys: the
+/// walk back that a seek composes stays bounded however far into the replay (a base costs
+/// about as much as that many deltas' worth of a few keys' changes).
+const BASE_AFTER: usize = 4;
+
 /// One step's states that changed since the previous keyframe, packed ([`Stored`]): the
 /// map of changes gathered while the run went, moved into the keyframe as it is (its keys are
 /// not hashed again).
@@ -39,7 +45,7 @@ pub(super) struct DeltaFrame {
     /// Per step: the live keys at this point (composing stops once it has found them all).
     pub live: Vec<usize>,
     /// What the node previews showed here.
-    pub previews: Vec<super::playback::StepPreview>,
+    pub previews: Vec<super::views::StepPreview>,
     /// Estimated bytes held.
     pub bytes: u64,
 }
@@ -91,6 +97,18 @@ fn no_changes(steps: usize, room: &[usize]) -> Pending {
             .map(|i| Changed::with_capacity_and_hasher(room.get(i).copied().unwrap_or(0), Default::default()))
             .collect(),
     )
+}
+
+/// A keyframe composed whole ([`Keyframes::compose`]).
+pub(super) struct Composed {
+    /// The run there, states included.
+    pub keyframe: Keyframe,
+    /// What the node previews showed there.
+    pub previews: Vec<super::views::StepPreview>,
+    /// What the snapshot list shows of it.
+    pub info: SnapshotInfo,
+    /// The sizes of its states, as recorded when they were packed.
+    pub ledger: StateLedger,
 }
 
 /// The keyframes of one graph, and what changed since the last one the run passed.
@@ -228,7 +246,7 @@ impl Keyframes {
         position: u64,
         engine: &Engine,
         stateful: &[bool],
-        previews: Vec<super::playback::StepPreview>,
+        previews: Vec<super::views::StepPreview>,
         ledger: &mut StateLedger,
         info: impl FnOnce(&StateLedger) -> SnapshotInfo,
     ) {
@@ -236,7 +254,13 @@ impl Keyframes {
             Pending::Keys(steps) => steps.iter().map(|keys| keys.len()).collect(),
             Pending::All => Vec::new(),
         };
-        let pending = std::mem::replace(&mut self.pending, no_changes(self.steps, &room));
+        let mut pending = std::mem::replace(&mut self.pending, no_changes(self.steps, &room));
+        if let Pending::Keys(steps) = &pending {
+            let live: usize = (0..self.steps).map(|step| engine.step_key_count(step)).sum();
+            if self.changes_back_to_base(position, steps) > BASE_AFTER * live.max(1) {
+                pending = Pending::All;
+            }
+        }
         let buffer = &mut self.buffer;
         let (delta, base): (Vec<StepDelta>, bool) = match pending {
             Pending::Keys(steps) => (
@@ -292,6 +316,19 @@ impl Keyframes {
         self.frames.insert(position, DeltaFrame { info, bare, delta, base, live, previews, bytes });
     }
 
+    /// The changes composing a keyframe at `position` would read: `pending`'s, and the
+    /// deltas of the keyframes before it back to the last base (included).
+    fn changes_back_to_base(&self, position: u64, pending: &[Changed]) -> usize {
+        let mut changes: usize = pending.iter().map(|keys| keys.len()).sum();
+        for (_, frame) in self.frames.range(..position).rev() {
+            changes += frame.delta.iter().map(|keys| keys.len()).sum::<usize>();
+            if frame.base {
+                break;
+            }
+        }
+        changes
+    }
+
     /// Drops the keyframes `keep` refuses, each merged into the next one (or, for the last,
     /// into what is pending when `current` is past it); the dropped snapshot ids.
     pub fn retain(&mut self, current: u64, mut keep: impl FnMut(u64) -> bool) -> Vec<u64> {
@@ -344,22 +381,22 @@ impl Keyframes {
 
     /// The whole keyframe at `position` (its states composed from the deltas back to a base
     /// or the start), with the previews there; `None` when there is no keyframe there.
-    pub fn compose(
-        &self,
-        position: u64,
-    ) -> Option<(Keyframe, Vec<super::playback::StepPreview>, SnapshotInfo)> {
+    pub fn compose(&self, position: u64) -> Option<Composed> {
         let frame = self.frames.get(&position)?;
         // The newest change of each key, borrowed; only those are unpacked. A key whose newest
         // change is a state is live here: once as many as the keyframe's live keys are found,
         // every older change is of a key gone by now, and the walk stops.
-        let mut seen: Vec<FxHashMap<&Key, Option<&Stored>>> = vec![FxHashMap::default(); self.steps];
+        let mut seen: Vec<FxHashMap<&Key, Option<(&Stored, usize)>>> = vec![FxHashMap::default(); self.steps];
         let mut found = vec![0usize; self.steps];
         for (_, older) in self.frames.range(..=position).rev() {
             for ((into, found), delta) in seen.iter_mut().zip(&mut found).zip(&older.delta) {
                 // A merge: the order of the entries does not matter.
                 delta.iter().for_each(|(key, state)| {
                     if let std::collections::hash_map::Entry::Vacant(entry) = into.entry(key) {
-                        let state = state.stored();
+                        let state = match state {
+                            Change::Packed(state) => state.as_ref().map(|(stored, size)| (stored, *size)),
+                            Change::Stale => None,
+                        };
                         *found += usize::from(state.is_some());
                         entry.insert(state);
                     }
@@ -370,16 +407,22 @@ impl Keyframes {
             }
         }
         let mut states = Vec::with_capacity(seen.len());
-        for step in seen {
+        // The sizes were recorded with the changes: the ledger needs no pass over the states.
+        let mut ledger = StateLedger::empty(self.steps);
+        for (index, step) in seen.into_iter().enumerate() {
             // The order of the states does not matter: they are restored into a hash map.
             let live: Option<Vec<(Key, Dynamic)>> = step
                 .into_iter()
-                .filter_map(|(key, state)| state.map(|state| state.value().map(|value| (key.clone(), value))))
+                .filter_map(|(key, state)| {
+                    let (stored, size) = state?;
+                    ledger.record(index, key, Some(size));
+                    Some(stored.value().map(|value| (key.clone(), value)))
+                })
                 .collect();
             states.push(live?);
         }
         let keyframe = Keyframe { states, ..frame.bare.clone() };
-        Some((keyframe, frame.previews.clone(), frame.info.clone()))
+        Some(Composed { keyframe, previews: frame.previews.clone(), info: frame.info.clone(), ledger })
     }
 }
 
@@ -406,7 +449,7 @@ pub fn heap_bytes(value: &Dynamic) -> u64 {
 
 /// A keyframe's estimated bytes: its states (with their keys and hash-map slots), timers,
 /// counters and previews.
-fn frame_bytes(delta: &[StepDelta], bare: &Keyframe, previews: &[super::playback::StepPreview]) -> u64 {
+fn frame_bytes(delta: &[StepDelta], bare: &Keyframe, previews: &[super::views::StepPreview]) -> u64 {
     const ENTRY: u64 = 8 + 8 + 16 + 16; // hash slot: key pointer, state, control and spare room
     let states: u64 = delta
         .iter()

@@ -12,13 +12,18 @@
 //! command and at most about 60 a second while playing. Dropping the handle (or
 //! [`SessionHandle::shutdown`]) ends the thread and joins it.
 
+mod breakpoints;
 mod command;
 mod event;
 mod keyframes;
 mod ledger;
 mod packed;
 mod playback;
+mod snapshots;
+mod throttled;
+mod timeline;
 mod timer_marks;
+mod views;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};

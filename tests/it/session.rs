@@ -772,3 +772,50 @@ fn seeking_where_few_keys_changed_shows_the_same_table() {
         assert_eq!(new.changed, differ, "seek from {} to {position}", before.position);
     }
 }
+
+/// Everything a view shows of where the replay stands and what it paused on, besides the log
+/// and the plots (which a restart keeps).
+fn standing(view: &RunView) -> (Shown, Status, u64, Option<Vec<String>>, bool, bool, Option<String>) {
+    (
+        shown(view),
+        view.status,
+        view.origin,
+        view.selected.as_ref().map(|t| t.changed.clone()),
+        view.breakpoint_hit.is_some(),
+        view.error.is_some(),
+        view.watch.as_ref().map(|w| format!("{:?}", w.points)),
+    )
+}
+
+#[test]
+fn a_restart_after_a_breakpoint_hit_and_a_seek_stands_where_a_fresh_load_does() {
+    let path = asset("user_stats.toml");
+    let prepare = |playback: &mut Playback| {
+        apply(playback, Command::Select(Some("stats".into())));
+        apply(playback, Command::WatchKey { step: "stats".into(), key: "u05".into() });
+    };
+    let mut fresh = loaded(&path);
+    prepare(&mut fresh);
+
+    let mut used = loaded(&path);
+    prepare(&mut used);
+    used.handle(Command::SetBreakpoints(vec![Breakpoint::KeyTouched {
+        step: "stats".into(),
+        key: "u05".into(),
+    }]));
+    let view = apply(&mut used, Command::Play);
+    assert!(view.breakpoint_hit.is_some() && view.position > 0, "{view:?}");
+    let view = apply(&mut used, Command::Seek(view.position / 2 + 3));
+    assert!(view.selected.as_ref().is_some_and(|t| !t.rows.is_empty()));
+    let restarted = apply(&mut used, Command::Restart);
+    assert_eq!(standing(&restarted), standing(&fresh.view()));
+
+    // And from there both go the same way: the same table, the same keys marked changed.
+    used.handle(Command::SetBreakpoints(Vec::new()));
+    for _ in 0..3 {
+        assert_eq!(
+            standing(&apply(&mut used, Command::Step(5))),
+            standing(&apply(&mut fresh, Command::Step(5)))
+        );
+    }
+}

@@ -11,13 +11,13 @@
 //! which points at the previous row's `\n` in a CRLF file and before any blank lines.
 
 use std::collections::VecDeque;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use ::csv::{ByteRecord, ReaderBuilder};
 use rhai::{Dynamic, ImmutableString};
 
-use super::{Row, raw_text};
+use super::{ReadMark, Row, raw_text};
 use crate::graph::{ColumnType, SourceSpec, TimeFormat};
 use crate::io::error::{IoError, RowError};
 use crate::io::input::Input;
@@ -224,6 +224,28 @@ impl CsvReader {
         self.reader.position().byte()
     }
 
+    /// Where a reader of the same file can go on from without reading the rows before: the
+    /// bytes consumed and the line feeds among them.
+    pub(super) fn mark(&self) -> ReadMark {
+        let bytes = self.position();
+        ReadMark { bytes, newlines: newlines_before(self.reader.get_ref(), bytes) }
+    }
+
+    /// Goes on from `mark` (taken by a reader of the same file, header read), not reading
+    /// the rows before it; false, nothing moved, when the file cannot be sought (compressed,
+    /// standard input, followed).
+    pub(super) fn seek(&mut self, mark: ReadMark) -> Result<bool, IoError> {
+        if self.reader.get_ref().inner.cannot_reread() {
+            return Ok(false);
+        }
+        let mut position = ::csv::Position::new();
+        position.set_byte(mark.bytes).set_line(mark.newlines + 1);
+        self.reader.seek_raw(SeekFrom::Start(mark.bytes), position).map_err(|e| read_error(&self.path, e))?;
+        self.reader.get_mut().newlines_before = mark.newlines;
+        self.done = false;
+        Ok(true)
+    }
+
     /// The next row, or `None` at the end of the file.
     pub(super) fn next_row(&mut self) -> Result<Option<Row>, IoError> {
         if self.done {
@@ -345,6 +367,14 @@ fn locate(record: &ByteRecord, reader: &mut ::csv::Reader<LineTracker<Input>>) -
     (tracker.newlines_before + 1, (start, end))
 }
 
+/// `\n` bytes before `end` (the end of the record just located): those passed, and those
+/// still ahead in the tracker up to `end` (the record's own, a few at most).
+fn newlines_before(tracker: &LineTracker<Input>, end: u64) -> u64 {
+    let within =
+        tracker.breaks.iter().take_while(|&&entry| entry >> 1 < end).filter(|&&entry| entry & 1 == 1);
+    tracker.newlines_before + within.count() as u64
+}
+
 /// A reader that remembers where the line breaks of the bytes it has handed out are,
 /// until the CSV reader has moved past them.
 struct LineTracker<R> {
@@ -444,6 +474,26 @@ impl<R: Read> Read for LineTracker<R> {
             recent.extend_from_slice(&buf[..n]);
         }
         Ok(n)
+    }
+}
+
+impl Seek for LineTracker<Input> {
+    /// Moves to a byte of an uncompressed file (a reader going on from a [`ReadMark`]); the
+    /// breaks before are forgotten (the caller says how many line feeds there were).
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let SeekFrom::Start(offset) = to else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "a source seeks from its start only",
+            ));
+        };
+        self.inner.skip_to(offset)?;
+        self.offset = offset;
+        self.breaks.clear();
+        if let Some(recent) = &mut self.recent {
+            recent.clear();
+        }
+        Ok(offset)
     }
 }
 

@@ -68,6 +68,17 @@ enum Row {
     Bad(RowError),
 }
 
+/// Where a source's reader stood after a row, so that a reader of the same file can go on
+/// from there without reading the rows before ([`Source::skip_to`]): the bytes consumed and
+/// the line feeds among them (for the lines that errors name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadMark {
+    /// Bytes of the file consumed.
+    pub bytes: u64,
+    /// `\n` bytes among them.
+    pub newlines: u64,
+}
+
 /// The reader of one file format.
 enum Reader {
     /// CSV with a header row.
@@ -94,6 +105,22 @@ impl Reader {
             Self::Csv(reader) => reader.next_row(),
             Self::Jsonl(reader) => reader.next_row(),
             Self::Json(reader) => reader.next_row(),
+        }
+    }
+
+    /// Where a reader can go on from (CSV only).
+    fn mark(&self) -> Option<ReadMark> {
+        match self {
+            Self::Csv(reader) => Some(reader.mark()),
+            Self::Jsonl(_) | Self::Json(_) => None,
+        }
+    }
+
+    /// Goes on from `mark`; false when this reader cannot (nothing moved).
+    fn seek(&mut self, mark: ReadMark) -> Result<bool, IoError> {
+        match self {
+            Self::Csv(reader) => reader.seek(mark),
+            Self::Jsonl(_) | Self::Json(_) => Ok(false),
         }
     }
 
@@ -345,6 +372,24 @@ impl Source {
         }
         self.forget_skipped();
         Ok(())
+    }
+
+    /// Passes over the first `rows` rows of a source not read yet, for their position only
+    /// like [`Source::skip_rows_quickly`]: straight to `mark` (taken by a source of the same
+    /// file after those rows, [`Source::read_mark`]) when the file can be sought (an
+    /// uncompressed CSV file), else row by row.
+    pub fn skip_to(&mut self, rows: u64, mark: ReadMark) -> Result<(), IoError> {
+        if self.consumed == 0 && self.reader.seek(mark)? {
+            self.consumed = rows;
+            return Ok(());
+        }
+        self.skip_rows_quickly(rows)
+    }
+
+    /// Where a source of the same file can go on from after the rows consumed so far,
+    /// without reading them ([`Source::skip_to`]); `None` for formats that cannot.
+    pub fn read_mark(&self) -> Option<ReadMark> {
+        self.reader.mark()
     }
 
     /// Bytes of the file consumed so far: through the end of the row last read.
@@ -1117,6 +1162,42 @@ pub(super) mod tests {
 
     fn spec_skipping(s: &SourceSpec) -> SourceSpec {
         SourceSpec { on_bad_row: BadRowPolicy::Skip, dead_letter_path: None, ..s.clone() }
+    }
+
+    #[test]
+    fn skipping_to_a_mark_reads_on_as_a_source_that_read_every_row() {
+        // Quoted line breaks, CRLF, a blank line and bad rows: the lines named stay exact.
+        let text = "ts,v\r\n2024-01-01T00:00:00Z,\"a\nb\"\r\n\r\n2024-01-01T00:00:01Z,2\nbad\n\
+                    2024-01-01T00:00:02Z,\"c\r\n\nd\"\n2024-01-01T00:00:03Z,4\nx,y,z\n2024-01-01T00:00:05Z,5";
+        let dir = folder_with("e.csv", text.as_bytes());
+        let mut s = spec("e.csv");
+        s.time_field = Some("ts".into());
+        s.on_bad_row = BadRowPolicy::Skip;
+        let mut full = Source::open(&s, dir.path()).unwrap();
+        let mut events = Vec::new();
+        let mut marks = vec![(0, full.read_mark().unwrap())];
+        while let Some(event) = full.next_event().unwrap() {
+            events.push((full.rows_consumed(), seen(&event)));
+            marks.push((full.rows_consumed(), full.read_mark().unwrap()));
+        }
+        assert_eq!(events.len(), 5);
+        for (rows, mark) in marks {
+            let mut resumed = Source::open(&s, dir.path()).unwrap();
+            resumed.skip_to(rows, mark).unwrap();
+            assert_eq!(resumed.rows_consumed(), rows);
+            let expected: Vec<Seen> =
+                events.iter().filter(|(n, _)| *n > rows).map(|(_, e)| e.clone()).collect();
+            assert_eq!(read_all(&mut resumed).unwrap(), expected, "after {rows} rows, {mark:?}");
+            assert_eq!(resumed.rows_consumed(), full.rows_consumed());
+            // Under `fail`, the bad row ahead is named by the same line either way.
+            let failing = SourceSpec { on_bad_row: BadRowPolicy::Fail, ..s.clone() };
+            let mut straight = Source::open(&failing, dir.path()).unwrap();
+            straight.skip_rows_quickly(rows).unwrap();
+            let mut jumped = Source::open(&failing, dir.path()).unwrap();
+            jumped.skip_to(rows, mark).unwrap();
+            let error = |source: &mut Source| read_all(source).err().map(|e| e.to_string());
+            assert_eq!(error(&mut jumped), error(&mut straight), "after {rows} rows");
+        }
     }
 
     #[test]
