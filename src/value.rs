@@ -11,6 +11,16 @@ pub fn compare(a: &Dynamic, b: &Dynamic) -> Result<Ordering, String> {
     if let (Some(x), Some(y)) = (a.as_int().ok(), b.as_int().ok()) {
         return Ok(x.cmp(&y));
     }
+    // An INT against a FLOAT by their exact values (as the reference's Python does): through
+    // f64 an INT past 2^53 would round and compare equal to a neighbour.
+    if let (Ok(x), Ok(y)) = (a.as_int(), b.as_float()) {
+        return int_float_order(x, y).ok_or_else(|| format!("cannot compare {x} with {y} (NaN)"));
+    }
+    if let (Ok(x), Ok(y)) = (a.as_float(), b.as_int()) {
+        return int_float_order(y, x)
+            .map(Ordering::reverse)
+            .ok_or_else(|| format!("cannot compare {x} with {y} (NaN)"));
+    }
     if let (Some(x), Some(y)) = (as_number(a), as_number(b)) {
         return x.partial_cmp(&y).ok_or_else(|| format!("cannot compare {x} with {y} (NaN)"));
     }
@@ -41,6 +51,35 @@ pub fn compare(a: &Dynamic, b: &Dynamic) -> Result<Ordering, String> {
         describe_type(a),
         describe_type(b)
     ))
+}
+
+/// How INT `i` orders against FLOAT `f`, exactly; `None` when `f` is NaN.
+fn int_float_order(i: i64, f: f64) -> Option<Ordering> {
+    if f.is_nan() {
+        return None;
+    }
+    // 2^63: every i64 is below it, and -2^63 is i64::MIN.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if f >= TWO_63 {
+        return Some(Ordering::Less);
+    }
+    if f < -TWO_63 {
+        return Some(Ordering::Greater);
+    }
+    let whole = f.trunc();
+    // |whole| < 2^63 (or exactly -2^63): the conversion is exact.
+    #[expect(clippy::cast_possible_truncation, reason = "whole is an integer within i64's range")]
+    let whole_int = whole as i64;
+    Some(i.cmp(&whole_int).then_with(|| {
+        // Equal integer parts: the fraction decides (i has none).
+        if f > whole {
+            Ordering::Less
+        } else if f < whole {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        }
+    }))
 }
 
 fn as_number(v: &Dynamic) -> Option<f64> {
@@ -152,5 +191,26 @@ mod tests {
         assert_eq!(add(&i(2), &i(3)).unwrap().as_int(), Ok(5));
         assert!(add(&i(i64::MAX), &i(1)).is_err());
         assert_eq!(add(&i(2), &f(0.5)).unwrap().as_float(), Ok(2.5));
+    }
+
+    #[test]
+    fn an_int_against_a_float_compares_by_exact_value() {
+        let i = |n: i64| Dynamic::from_int(n);
+        let f = |x: f64| Dynamic::from_float(x);
+        let two_53 = 9_007_199_254_740_992_i64;
+        // Through f64, 2^53 + 1 rounds to 2^53 and would compare equal.
+        assert_eq!(compare(&i(two_53 + 1), &f(two_53 as f64)), Ok(Ordering::Greater));
+        assert_eq!(compare(&f(two_53 as f64), &i(two_53 + 1)), Ok(Ordering::Less));
+        assert_eq!(compare(&i(two_53), &f(two_53 as f64)), Ok(Ordering::Equal));
+        assert_eq!(compare(&i(i64::MAX), &f(9_223_372_036_854_775_808.0)), Ok(Ordering::Less));
+        assert_eq!(compare(&i(i64::MIN), &f(-9_223_372_036_854_775_808.0)), Ok(Ordering::Equal));
+        assert_eq!(compare(&i(i64::MIN), &f(-1e19)), Ok(Ordering::Greater));
+        assert_eq!(compare(&i(-3), &f(-2.5)), Ok(Ordering::Less));
+        assert_eq!(compare(&i(-2), &f(-2.5)), Ok(Ordering::Greater));
+        assert_eq!(compare(&i(2), &f(2.0)), Ok(Ordering::Equal));
+        assert_eq!(compare(&i(0), &f(-0.0)), Ok(Ordering::Equal));
+        assert_eq!(compare(&i(1), &f(f64::INFINITY)), Ok(Ordering::Less));
+        assert_eq!(compare(&i(1), &f(f64::NEG_INFINITY)), Ok(Ordering::Greater));
+        assert!(compare(&i(1), &f(f64::NAN)).is_err());
     }
 }
