@@ -276,8 +276,8 @@ fn check_settings(step: &StepSpec, errors: &mut Vec<GraphError>) {
                     "`field` is the operand of a built-in: set `builtin` too, or read the field in the script",
                 ));
             }
-            if step.op == OpKind::StatefulMap && step.builtin == Some(Builtin::Count) && step.field.is_some()
-            {
+            // (`count` counts items: a field would be read by nothing.)
+            if step.builtin == Some(Builtin::Count) && step.field.is_some() {
                 errors.push(GraphError::at(place.clone(), "field", "the `count` built-in takes no field"));
             }
         }

@@ -292,3 +292,16 @@ fn wrong_shape_errors_name_step_function_line_key_and_item() {
     );
     assert!(error.contains("while processing item #{"), "{error}");
 }
+
+#[test]
+fn a_count_built_in_with_a_field_is_refused_on_every_operator_that_takes_it() {
+    for op in ["stateful_map", "reduce_final", "fold_final"] {
+        let steps = format!(
+            "[[steps]]\nid = \"n\"\nop = \"{op}\"\ninputs = [\"by_user\"]\nbuiltin = \"count\"\nfield = \"value\"\n"
+        );
+        let fixture = Fixture::new(&[("events.csv", EVENTS_CSV), ("p.toml", &pipeline("", &steps))]);
+        let found = problems(&fixture.path("p.toml"));
+        assert_has(&found, "the `count` built-in takes no field");
+        assert!(found.iter().any(|p| p.contains("`n`")), "{op}: {found:?}");
+    }
+}
