@@ -488,6 +488,25 @@ fn keyedness(
                 }
             }
         }
+        // `field` reads a field of each item; on a keyed stream an item is a `[key, value]` pair,
+        // which has none: every item would fail at run time.
+        if matches!(step.op, OpKind::KeyOn | OpKind::Map) && step.field.is_some() {
+            for (input, k) in step_inputs[i].iter().zip(&input_keyed) {
+                if *k {
+                    errors.push(GraphError::at(
+                        Place::Step(step.id.clone()),
+                        "field",
+                        format!(
+                            "`field` reads a field of each record, but `{}` is keyed: its items are \
+                             `[key, value]` pairs. Read the value's field in a script (`x[1].{}`), or \
+                             put a `key_rm` step before it",
+                            stream_name(doc, *input),
+                            step.field.as_deref().unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+        }
         keyed[i] = match step.op {
             OpKind::Map | OpKind::FlatMap | OpKind::FilterMap | OpKind::KeyRm => false,
             OpKind::Filter | OpKind::Inspect | OpKind::Branch | OpKind::Merge => all_keyed,

@@ -305,3 +305,17 @@ fn a_count_built_in_with_a_field_is_refused_on_every_operator_that_takes_it() {
         assert!(found.iter().any(|p| p.contains("`n`")), "{op}: {found:?}");
     }
 }
+
+#[test]
+fn a_field_read_on_a_keyed_stream_is_a_problem_before_the_run() {
+    for op in ["key_on", "map"] {
+        let steps = format!(
+            "[[steps]]\nid = \"again\"\nop = \"{op}\"\ninputs = [\"by_user\"]\nfield = \"value\"\n\
+             [[steps]]\nid = \"last\"\nop = \"inspect\"\ninputs = [\"again\"]\n"
+        );
+        let fixture = Fixture::new(&[("events.csv", EVENTS_CSV), ("p.toml", &pipeline("", &steps))]);
+        let found = problems(&fixture.path("p.toml"));
+        assert_has(&found, "but `by_user` is keyed: its items are `[key, value]` pairs");
+        assert!(found.iter().any(|p| p.contains("`again`")), "{op}: {found:?}");
+    }
+}
