@@ -357,7 +357,7 @@ fn check_sources(doc: &PipelineDoc, base_dir: &Path, errors: &mut Vec<GraphError
                     "a JSON array is read whole, so it cannot be a live stream: send JSON Lines (format = \"jsonl\") on standard input",
                 ));
             }
-        } else if source.follow && source.format == Some(super::SourceFormat::Json) {
+        } else if source.follow && source.effective_format() == Some(super::SourceFormat::Json) {
             errors.push(GraphError::at(
                 place.clone(),
                 "follow",

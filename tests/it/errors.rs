@@ -319,3 +319,18 @@ fn a_field_read_on_a_keyed_stream_is_a_problem_before_the_run() {
         assert!(found.iter().any(|p| p.contains("`again`")), "{op}: {found:?}");
     }
 }
+
+#[test]
+fn a_followed_json_array_is_refused_whether_its_format_is_given_or_inferred() {
+    for format in ["format = \"json\"\n", ""] {
+        let text = format!(
+            "format_version = 1\n[[sources]]\nid = \"a\"\npath = \"log.json\"\nfollow = true\n{format}\
+             [[sinks]]\nid = \"out\"\ninputs = [\"a\"]\npath = \"out.jsonl\"\n"
+        );
+        let fixture = Fixture::new(&[("log.json", "[]"), ("p.toml", &text)]);
+        assert_has(
+            &problems(&fixture.path("p.toml")),
+            "a JSON array is read whole, so it cannot be followed",
+        );
+    }
+}
