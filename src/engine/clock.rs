@@ -60,8 +60,10 @@ impl Clock {
         self.mode
     }
 
-    /// Advances for an event: replay takes the max with the event time (never backwards);
-    /// wall reads the machine clock.
+    /// Advances for an event: replay takes the max with the event time; wall reads the
+    /// machine clock. Neither goes backwards: a machine clock stepped back (NTP, a VM resumed)
+    /// leaves the clock where it was until the machine's time passes it again, so `now()` never
+    /// decreases within a run (docs/time.md#the-clock).
     pub fn advance(&mut self, event_time: Option<i64>) {
         match self.mode {
             ClockMode::Replay => {
@@ -69,7 +71,10 @@ impl Clock {
                     self.now = Some(self.now.map_or(t, |now| now.max(t)));
                 }
             }
-            ClockMode::Wall => self.now = Some((self.wall)()),
+            ClockMode::Wall => {
+                let wall = (self.wall)();
+                self.now = Some(self.now.map_or(wall, |now| now.max(wall)));
+            }
         }
     }
 }

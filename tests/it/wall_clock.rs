@@ -116,3 +116,33 @@ fn timers_fire_in_wall_mode_by_the_mock_clock() {
         ]
     );
 }
+
+#[test]
+fn a_wall_clock_stepped_back_leaves_the_run_clock_where_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = "{\"user\": \"a\", \"n\": 1}\n{\"user\": \"b\", \"n\": 2}\n{\"user\": \"a\", \"n\": 3}\n";
+    std::fs::write(dir.path().join("events.jsonl"), events).unwrap();
+    std::fs::write(dir.path().join("p.toml"), PIPELINE).unwrap();
+    let options =
+        EngineOptions { capture_sinks: true, wall_clock: Some(mock_clock), ..EngineOptions::default() };
+    let mut engine = Engine::new(load_and_check(&dir.path().join("p.toml")).unwrap(), &options).unwrap();
+    // The machine's clock reads 5 s, then 2 s (stepped back), then 6 s.
+    for (read, want) in
+        [(T0 + 5 * SEC, T0 + 5 * SEC), (T0 + 2 * SEC, T0 + 5 * SEC), (T0 + 6 * SEC, T0 + 6 * SEC)]
+    {
+        NOW.with(|now| now.set(read));
+        assert!(matches!(engine.step().unwrap(), StepOutcome::Event { .. }));
+        assert_eq!(engine.clock(), Some(want), "the clock read {read}");
+    }
+    NOW.with(|now| now.set(T0));
+    assert_eq!(engine.step().unwrap(), StepOutcome::Ended);
+    let seen: Vec<String> = engine.captured()["seen_out"].clone();
+    assert_eq!(
+        seen,
+        vec![
+            format!(r#"["a",{{"n":1,"now":{}}}]"#, T0 + 5 * SEC),
+            format!(r#"["b",{{"n":2,"now":{}}}]"#, T0 + 5 * SEC),
+            format!(r#"["a",{{"n":3,"now":{}}}]"#, T0 + 6 * SEC),
+        ]
+    );
+}
