@@ -2,7 +2,7 @@
 //! while the engine processes the previous ones. The engine sees exactly the events, bad-row
 //! errors and row positions it would see reading directly; only the work moves to another core.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -81,7 +81,7 @@ impl Prefetched {
         let State::Idle { source, skip, pass, jump } = std::mem::replace(&mut self.state, State::Done) else {
             return Ok(());
         };
-        let (sender, receiver) = sync_channel(BATCHES_IN_FLIGHT);
+        let (sender, receiver) = bounded(BATCHES_IN_FLIGHT);
         // A live stream's rows go one by one: the next may be minutes away.
         let batch = if self.live { 1 } else { BATCH_EVENTS };
         let name = format!("eddy-source-{}", self.id);
@@ -105,7 +105,7 @@ fn read_ahead(
     mut source: Source,
     skips: (u64, Option<ReadMark>, u64),
     batch: usize,
-    sender: &SyncSender<Message>,
+    sender: &Sender<Message>,
 ) {
     let samples_sent = |source: &Source, sent: &mut usize| {
         let all = source.bad_row_samples();

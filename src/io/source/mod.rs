@@ -20,7 +20,7 @@ use rhai::Dynamic;
 use crate::graph::{BadRowPolicy, SourceFormat, SourceSpec, TimeFormat};
 use crate::io::FeedTail;
 use crate::io::error::{IoError, RowError};
-use crate::io::json::{show_value, write_json_str};
+use crate::io::json::show_value;
 use crate::io::recording::{RecordedTiming, RecordingInput, SharedMarks, TeeBuffer};
 
 /// How many bad rows a source keeps as samples for the run's summary.
@@ -594,24 +594,28 @@ fn write_dead_letter(
     spec_path: &str,
     error: &RowError,
 ) -> Result<(), IoError> {
+    /// One line of a dead-letter file (docs/file-format.md, `dead_letter_path`).
+    #[derive(serde::Serialize)]
+    struct DeadLetterLine<'a> {
+        source: &'a str,
+        path: &'a str,
+        line: u64,
+        column: Option<&'a str>,
+        reason: &'a str,
+        raw: &'a str,
+    }
+    let entry = DeadLetterLine {
+        source,
+        path: spec_path,
+        line: error.line,
+        column: error.column.as_deref(),
+        reason: &error.reason,
+        raw: &error.raw,
+    };
     let line = &mut dead.line;
     line.clear();
-    line.extend_from_slice(b"{\"source\":");
-    write_json_str(line, source);
-    line.extend_from_slice(b",\"path\":");
-    write_json_str(line, spec_path);
-    line.extend_from_slice(b",\"line\":");
-    line.extend_from_slice(itoa::Buffer::new().format(error.line).as_bytes());
-    line.extend_from_slice(b",\"column\":");
-    match &error.column {
-        Some(column) => write_json_str(line, column),
-        None => line.extend_from_slice(b"null"),
-    }
-    line.extend_from_slice(b",\"reason\":");
-    write_json_str(line, &error.reason);
-    line.extend_from_slice(b",\"raw\":");
-    write_json_str(line, &error.raw);
-    line.extend_from_slice(b"}\n");
+    serde_json::to_writer(&mut *line, &entry).map_err(|e| IoError::file(&dead.path, "write", e.into()))?;
+    line.push(b'\n');
     dead.out
         .write_all(line)
         .and_then(|()| dead.out.flush())

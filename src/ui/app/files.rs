@@ -3,8 +3,8 @@
 //! files list, and file dialogs: native ones through rfd on a helper thread, with an in-app path
 //! field that always works (machines without a desktop portal cannot show native dialogs).
 
+use crossbeam_channel::{Receiver, TryRecvError, unbounded};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, TryRecvError, channel};
 
 use egui_snarl::{NodeId, Snarl};
 
@@ -53,7 +53,7 @@ impl FileDialog {
 
     /// Starts the native dialog on a helper thread (never blocks the window).
     pub fn browse(&mut self) {
-        let (sender, receiver) = channel();
+        let (sender, receiver) = unbounded();
         let mode = self.mode;
         let start = PathBuf::from(&self.path);
         let spawned = std::thread::Builder::new().name("eddy-file-dialog".into()).spawn(move || {
@@ -265,7 +265,7 @@ impl Workbench {
 
     /// Starts a native dialog for a node's path setting.
     pub(super) fn browse(&mut self, node: NodeId, field: PathField) {
-        let (sender, receiver) = channel();
+        let (sender, receiver) = unbounded();
         let start = self.base_dir();
         let spawned = std::thread::Builder::new().name("eddy-file-dialog".into()).spawn(move || {
             let dialog = rfd::FileDialog::new().set_directory(start);
