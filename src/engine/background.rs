@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::{Engine, EngineOptions, Prefetched, RunError, StepOutcome, run_summary};
-use crate::graph::{BadRowPolicy, GraphErrors, PipelineDoc, ValidGraph};
+use crate::graph::{BadRowPolicy, PipelineDoc, ValidGraph};
 use crate::io::Source;
 
 /// `total` and `clock` hold this while unknown.
@@ -216,17 +216,7 @@ fn lost(why: &str) -> RunReport {
 
 /// The checks of `eddy run`'s [`super::load_and_check_with`], on a document in hand.
 fn checked(doc: &PipelineDoc, base_dir: &Path, file: Option<&Path>) -> Result<ValidGraph, RunError> {
-    let mut checked = super::check(doc, base_dir);
-    let collisions = crate::graph::path_collisions(doc, base_dir, file, None);
-    let known = match &checked {
-        Ok(_) => Vec::new(),
-        Err(errors) => errors.0.clone(),
-    };
-    let extra: Vec<_> = collisions.into_iter().filter(|c| !known.contains(c)).collect();
-    if !extra.is_empty() {
-        checked = Err(GraphErrors(known.into_iter().chain(extra).collect()));
-    }
-    checked.map_err(RunError::Invalid)
+    super::run::check_with_paths(doc, base_dir, file, None).map_err(RunError::Invalid)
 }
 
 /// The run thread: step to the end or to a cancel, flush, report.

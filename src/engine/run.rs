@@ -18,16 +18,7 @@ pub fn load_and_check_with(path: &Path, snapshot_dir: Option<&Path>) -> Result<V
     let partial = crate::graph::parse_lenient(&text, path).map_err(RunError::Invalid)?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let base_dir = if base_dir.as_os_str().is_empty() { std::path::PathBuf::from(".") } else { base_dir };
-    let mut checked = super::check(&partial.doc, &base_dir);
-    let collisions = crate::graph::path_collisions(&partial.doc, &base_dir, Some(path), snapshot_dir);
-    let known = match &checked {
-        Ok(_) => Vec::new(),
-        Err(errors) => errors.0.clone(),
-    };
-    let extra: Vec<_> = collisions.into_iter().filter(|c| !known.contains(c)).collect();
-    if !extra.is_empty() {
-        checked = Err(GraphErrors(known.into_iter().chain(extra).collect()));
-    }
+    let checked = check_with_paths(&partial.doc, &base_dir, Some(path), snapshot_dir);
     if partial.problems.is_empty() {
         return checked.map_err(RunError::Invalid);
     }
@@ -41,6 +32,25 @@ pub fn load_and_check_with(path: &Path, snapshot_dir: Option<&Path>) -> Result<V
         }));
     }
     Err(RunError::Invalid(GraphErrors(problems)))
+}
+
+/// Checks `doc` (structure and scripts) and the files of its run against each other, against
+/// the pipeline file `file` and against the snapshot folder `snapshot_dir` (none may be written
+/// over another): every problem at once. What `eddy run` and the workbench's *Run* check.
+pub(crate) fn check_with_paths(
+    doc: &crate::graph::PipelineDoc,
+    base_dir: &Path,
+    file: Option<&Path>,
+    snapshot_dir: Option<&Path>,
+) -> Result<ValidGraph, GraphErrors> {
+    let checked = super::check(doc, base_dir);
+    let collisions = crate::graph::path_collisions(doc, base_dir, file, snapshot_dir);
+    let known = match &checked {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.0.clone(),
+    };
+    let extra: Vec<_> = collisions.into_iter().filter(|c| !known.contains(c)).collect();
+    if extra.is_empty() { checked } else { Err(GraphErrors(known.into_iter().chain(extra).collect())) }
 }
 
 /// Runs a pipeline file to the end with every sink captured in memory (nothing is written
