@@ -274,17 +274,8 @@ impl Workbench {
     fn replay_command(&mut self, command: crate::session::Command, now: f64) {
         let Some(ctx) = self.ctx.clone() else { return };
         if !self.replay.is_loaded() && self.replay.loaded.is_none() {
-            if let Err(errors) = crate::engine::check(&self.current, &self.base_dir()) {
-                self.show_toast(
-                    format!("cannot replay: {} problem(s), see the Problems panel", errors.0.len()),
-                    true,
-                    now,
-                );
-                self.bottom_tab = super::ui::BottomTab::Problems;
-                return;
-            }
-            let doc = self.current.clone();
-            self.replay.load(&ctx, &doc, &self.base_dir(), true);
+            let Some(graph) = self.graph_for_replay(now) else { return };
+            self.replay.load(&ctx, graph, true);
             self.replay.selected_step = None;
         }
         if let crate::session::Command::SetBreakpoints(list) = &command {
@@ -329,16 +320,35 @@ impl Workbench {
 
     fn reload_replay(&mut self, restart: bool, now: f64) {
         let Some(ctx) = self.ctx.clone() else { return };
-        if let Err(errors) = crate::engine::check(&self.current, &self.base_dir()) {
-            self.show_toast(
-                format!("cannot replay: {} problem(s), see the Problems panel", errors.0.len()),
-                true,
-                now,
-            );
-            return;
+        let Some(graph) = self.graph_for_replay(now) else { return };
+        self.replay.load(&ctx, graph, restart);
+    }
+
+    /// The pipeline on screen, checked, for the replay: the last check's graph when it checked
+    /// this very document (validated once: the session takes it as it is), else a check now.
+    /// `None`, with a toast and the Problems panel, when it has problems.
+    fn graph_for_replay(&mut self, now: f64) -> Option<crate::graph::ValidGraph> {
+        if let Some((doc, graph)) = &self.valid
+            && *doc == self.current
+            && graph.base_dir == self.base_dir()
+        {
+            return Some(graph.clone());
         }
-        let doc = self.current.clone();
-        self.replay.load(&ctx, &doc, &self.base_dir(), restart);
+        match crate::engine::check(&self.current, &self.base_dir()) {
+            Ok(graph) => {
+                self.valid = Some((self.current.clone(), graph.clone()));
+                Some(graph)
+            }
+            Err(errors) => {
+                self.show_toast(
+                    format!("cannot replay: {} problem(s), see the Problems panel", errors.0.len()),
+                    true,
+                    now,
+                );
+                self.bottom_tab = super::ui::BottomTab::Problems;
+                None
+            }
+        }
     }
 
     fn inspected_id(&self) -> Option<String> {

@@ -84,6 +84,9 @@ pub struct Workbench {
     /// When the current document is due to be checked (after typing pauses).
     check_due: CheckDue,
     checked: Option<PipelineDoc>,
+    /// The last check that passed, with the document it checked: a Play or a reload of that
+    /// same document hands this graph to the session, which then checks nothing again.
+    valid: Option<(PipelineDoc, crate::graph::ValidGraph)>,
     inspected: Option<NodeId>,
     inspector: InspectorState,
     palette_search: String,
@@ -144,6 +147,7 @@ impl Workbench {
             canvas_problems: Vec::new(),
             check_due: CheckDue::Now,
             checked: None,
+            valid: None,
             inspected: None,
             inspector: InspectorState::default(),
             palette_search: String::new(),
@@ -351,10 +355,13 @@ impl Workbench {
                 problems.push(problem.clone());
             }
         }
-        if let Err(errors) = crate::engine::check(&self.current, &self.base_dir()) {
-            for error in errors.0 {
-                if !problems.contains(&error) {
-                    problems.push(error);
+        match crate::engine::check(&self.current, &self.base_dir()) {
+            Ok(graph) => self.valid = Some((self.current.clone(), graph)),
+            Err(errors) => {
+                for error in errors.0 {
+                    if !problems.contains(&error) {
+                        problems.push(error);
+                    }
                 }
             }
         }

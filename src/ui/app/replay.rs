@@ -97,21 +97,16 @@ impl Replay {
         self.flush();
     }
 
-    /// Loads a document into the session (validated there; problems come back).
-    pub fn load(
-        &mut self,
-        ctx: &egui::Context,
-        doc: &PipelineDoc,
-        base_dir: &std::path::Path,
-        restart: bool,
-    ) {
-        let source = GraphSource::Doc { doc: Box::new(doc.clone()), base_dir: base_dir.to_path_buf() };
+    /// Loads a checked pipeline into the session (which does not check it again).
+    pub fn load(&mut self, ctx: &egui::Context, graph: crate::graph::ValidGraph, restart: bool) {
+        let doc = graph.doc.clone();
+        let source = GraphSource::Valid(Box::new(graph));
         let command = match (&self.loaded, restart) {
             (Some(_), true) => Command::ReplaceGraph { source, mode: crate::session::ReplaceMode::Restart },
             (Some(_), false) => Command::ReplaceGraph { source, mode: crate::session::ReplaceMode::Continue },
             (None, _) => Command::Load(source),
         };
-        self.loaded = Some(doc.clone());
+        self.loaded = Some(doc);
         self.invalid = None;
         self.send(ctx, command);
         if !self.breakpoints.is_empty() {
