@@ -279,7 +279,7 @@ fn wrong_shape_errors_name_step_function_line_key_and_item() {
         assert!(error.contains("while processing key \"a\", item "), "{steps}\n{error}");
     }
     // A key_on's script: the stream is not keyed yet, so the item alone.
-    let key_on = "[[steps]]\nid = \"last\"\nop = \"map\"\ninputs = [\"by_user\"]\nfield = \"user\"\n";
+    let key_on = "[[steps]]\nid = \"last\"\nop = \"key_rm\"\ninputs = [\"by_user\"]\n";
     let text = pipeline("", key_on).replace(
         "op = \"key_on\"\ninputs = [\"events\"]\nfield = \"user\"",
         "op = \"key_on\"\ninputs = [\"events\"]\nscript = '''\n\nfn key(e) { 1 }\n'''",
