@@ -465,7 +465,7 @@ impl Engine {
     }
 
     /// Every pending timer, in firing order.
-    pub fn pending_timers(&self) -> impl Iterator<Item = &TimerEntry> {
+    pub fn pending_timers(&self) -> impl Iterator<Item = TimerEntry> + '_ {
         self.timers.pending()
     }
 

@@ -1,6 +1,7 @@
 //! Pending timers in their firing order: (due time, step position, key order).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 
 use rustc_hash::FxHashMap;
 
@@ -20,10 +21,22 @@ pub struct TimerEntry {
     pub generation: u64,
 }
 
+/// Where a timer sits in the firing order: (due time, step position, key order). At most one
+/// timer per (step, key) is armed, so no two armed timers share a place.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Place {
+    due: i64,
+    position: usize,
+    key: Key,
+}
+
 /// Every armed timer of a run; at most one per (step, key).
+///
+/// `ordered` holds the firing order with each timer's generation; `armed` finds a (step, key)'s
+/// timer with one hash lookup. Re-arming at the same due time only renews the generation.
 #[derive(Debug, Default, Clone)]
 pub struct TimerWheel {
-    ordered: BTreeSet<TimerEntry>,
+    ordered: BTreeMap<Place, u64>,
     armed: FxHashMap<(usize, Key), (i64, u64)>,
     next_generation: u64,
 }
@@ -31,46 +44,64 @@ pub struct TimerWheel {
 impl TimerWheel {
     /// Arms or re-arms the timer of (position, key).
     pub fn arm(&mut self, position: usize, key: &Key, due: i64) {
-        self.cancel(position, key);
         self.next_generation += 1;
         let generation = self.next_generation;
-        self.armed.insert((position, key.clone()), (due, generation));
-        self.ordered.insert(TimerEntry { due, position, key: key.clone(), generation });
+        match self.armed.entry((position, key.clone())) {
+            Entry::Occupied(mut slot) => {
+                let (old_due, _) = std::mem::replace(slot.get_mut(), (due, generation));
+                let old = Place { due: old_due, position, key: key.clone() };
+                if old_due == due
+                    && let Some(current) = self.ordered.get_mut(&old)
+                {
+                    *current = generation;
+                    return;
+                }
+                self.ordered.remove(&old);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert((due, generation));
+            }
+        }
+        self.ordered.insert(Place { due, position, key: key.clone() }, generation);
     }
 
     /// Cancels the timer of (position, key), if armed.
     pub fn cancel(&mut self, position: usize, key: &Key) {
-        if let Some((due, generation)) = self.armed.remove(&(position, key.clone())) {
-            self.ordered.remove(&TimerEntry { due, position, key: key.clone(), generation });
+        if let Some((due, _)) = self.armed.remove(&(position, key.clone())) {
+            self.ordered.remove(&Place { due, position, key: key.clone() });
         }
     }
 
     /// The timers due at or before `clock`, in firing order (the set D of docs/time.md#when-timers-fire).
     pub fn due_up_to(&self, clock: i64) -> Vec<TimerEntry> {
-        self.ordered.iter().take_while(|t| t.due <= clock).cloned().collect()
+        self.ordered.iter().take_while(|(place, _)| place.due <= clock).map(entry_of).collect()
     }
 
     /// Disarms `entry` if it is still armed as it was when taken; false if it was
     /// cancelled or re-armed since.
     pub fn take_if_current(&mut self, entry: &TimerEntry) -> bool {
-        let slot = (entry.position, entry.key.clone());
-        if self.armed.get(&slot) == Some(&(entry.due, entry.generation)) {
-            self.armed.remove(&slot);
-            self.ordered.remove(entry);
-            true
-        } else {
-            false
+        match self.armed.entry((entry.position, entry.key.clone())) {
+            Entry::Occupied(slot) if *slot.get() == (entry.due, entry.generation) => {
+                slot.remove();
+                self.ordered.remove(&Place {
+                    due: entry.due,
+                    position: entry.position,
+                    key: entry.key.clone(),
+                });
+                true
+            }
+            _ => false,
         }
     }
 
     /// Every pending timer in firing order.
-    pub fn pending(&self) -> impl Iterator<Item = &TimerEntry> {
-        self.ordered.iter()
+    pub fn pending(&self) -> impl Iterator<Item = TimerEntry> + '_ {
+        self.ordered.iter().map(entry_of)
     }
 
     /// The earliest due time, if any timer is armed.
     pub fn next_due(&self) -> Option<i64> {
-        self.ordered.first().map(|t| t.due)
+        self.ordered.first_key_value().map(|(place, _)| place.due)
     }
 
     /// Number of armed timers.
@@ -82,6 +113,10 @@ impl TimerWheel {
     pub fn is_empty(&self) -> bool {
         self.ordered.is_empty()
     }
+}
+
+fn entry_of((place, generation): (&Place, &u64)) -> TimerEntry {
+    TimerEntry { due: place.due, position: place.position, key: place.key.clone(), generation: *generation }
 }
 
 /// One step's view of the wheel, handed to its operator.
@@ -115,5 +150,50 @@ impl Timers for StepTimers<'_> {
                 kind: TraceKind::TimerSet { key: key.clone(), due: None },
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dues(wheel: &TimerWheel) -> Vec<(i64, usize, String)> {
+        wheel.pending().map(|t| (t.due, t.position, t.key.to_string())).collect()
+    }
+
+    #[test]
+    fn timers_are_ordered_by_due_then_position_then_key() {
+        let mut wheel = TimerWheel::default();
+        wheel.arm(1, &"b".into(), 5);
+        wheel.arm(0, &"c".into(), 5);
+        wheel.arm(1, &"a".into(), 5);
+        wheel.arm(0, &"z".into(), 3);
+        wheel.arm(0, &"c".into(), 7);
+        assert_eq!(
+            dues(&wheel),
+            vec![(3, 0, "z".into()), (5, 1, "a".into()), (5, 1, "b".into()), (7, 0, "c".into())]
+        );
+        assert_eq!(wheel.next_due(), Some(3));
+        wheel.cancel(0, &"z".into());
+        assert_eq!(wheel.next_due(), Some(5));
+        assert_eq!(wheel.len(), 3);
+    }
+
+    #[test]
+    fn a_timer_rearmed_after_the_due_set_was_taken_is_skipped_even_at_the_same_due_time() {
+        let mut wheel = TimerWheel::default();
+        wheel.arm(0, &"a".into(), 5);
+        wheel.arm(0, &"b".into(), 5);
+        let due = wheel.due_up_to(5);
+        assert_eq!(due.len(), 2);
+        wheel.arm(0, &"b".into(), 5);
+        assert!(wheel.take_if_current(&due[0]));
+        assert!(!wheel.take_if_current(&due[1]));
+        assert_eq!(dues(&wheel), vec![(5, 0, "b".into())]);
+        let again = wheel.due_up_to(5);
+        assert_eq!(again.len(), 1);
+        assert!(wheel.take_if_current(&again[0]));
+        assert!(wheel.is_empty());
+        assert_eq!(wheel.next_due(), None);
     }
 }
