@@ -49,6 +49,10 @@ pub struct BenchOptions {
     /// (what `--session` times after its ratios), to look at seeks without the rest.
     #[arg(long, hide = true)]
     pub session_seeks_of: Option<PathBuf>,
+    /// Times the session playing this pipeline at *max* (canvas only) and nothing else, to
+    /// profile the play loop alone.
+    #[arg(long, hide = true)]
+    pub session_play_of: Option<PathBuf>,
 }
 
 /// One timed run of a case.
@@ -118,7 +122,8 @@ pub struct BenchReport {
     pub session: Vec<(String, f64)>,
     /// With `--session`: the ratios the workbench's targets are stated in.
     pub session_figures: Option<super::bench_session::SessionFigures>,
-    /// With `--session-memory-of`: the child's whole answer (nothing else was run).
+    /// With `--session-memory-of` (or `--session-play-of`): the whole answer (nothing else
+    /// was run).
     pub memory_probe: Option<String>,
     /// The first case with and without snapshots at the default interval.
     pub snapshot_cost: Option<super::bench_snapshots::SnapshotCost>,
@@ -418,6 +423,11 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
     }
     if let Some(file) = &options.session_seeks_of {
         report.session = super::bench_session::time_session(file)?;
+        return Ok(report);
+    }
+    if let Some(file) = &options.session_play_of {
+        let rate = super::bench_session::time_play(file, false)?;
+        report.memory_probe = Some(format!("session play: {rate:.0} events/s (at max, canvas only)"));
         return Ok(report);
     }
     let temp;

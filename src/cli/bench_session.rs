@@ -145,7 +145,7 @@ fn map_state_pipeline(source: &str) -> String {
 /// Plays a pipeline at *max* to the end on a session thread, as the workbench does (views
 /// drained as they come), with or without the last step's table; events per second, from
 /// `Play` to the end (counting the events before is not timed).
-fn time_play(file: &Path, state_view: bool) -> Result<f64> {
+pub(super) fn time_play(file: &Path, state_view: bool) -> Result<f64> {
     use crate::session::{Command, Event, GraphSource, RunView, Speed, Status};
     let graph = load_and_check(file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let measured = graph.doc.steps.last().map(|s| s.id.clone());
