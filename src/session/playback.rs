@@ -26,7 +26,10 @@ use super::event::{
 use super::keyframes::Composed;
 use super::ledger::StateLedger;
 use super::snapshots::{self, Frame, Snapshots};
-use super::timeline::Timeline;
+use super::timeline::{Count, Timeline};
+
+/// How often a session waiting only for its event count looks at it again.
+const COUNT_POLL: Duration = Duration::from_millis(5);
 use super::views::{
     METRICS_INTERVAL, RawItem, StepPreview, TableReset, Views, Watch, push_bounded, push_point,
 };
@@ -261,14 +264,18 @@ impl Playback {
     /// Does up to `budget` of work: counting events, then the current play, run or seek.
     pub fn work(&mut self, budget: Duration) -> Work {
         let deadline = Instant::now() + budget;
-        if let Some(counter) = &mut self.timeline.counter
-            && let Some(total) = counter.work(deadline)
-        {
-            self.timeline.counter = None;
-            self.set_total(total);
+        if let Some(counter) = &self.timeline.counter {
+            match counter.poll() {
+                Count::Pending => {}
+                Count::Done(total) => {
+                    self.timeline.counter = None;
+                    self.set_total(total);
+                }
+                Count::Lost => self.timeline.counter = None,
+            }
         }
         let Some(_) = self.goal else {
-            return if self.timeline.counter.is_some() { Work::Busy } else { Work::Idle };
+            return if self.timeline.counter.is_some() { Work::Wait(COUNT_POLL) } else { Work::Idle };
         };
         let mut steps = 0u32;
         let outcome = loop {
@@ -316,7 +323,7 @@ impl Playback {
             self.views.sample_throughput(self.engine.as_ref(), self.timeline.position, false);
         }
         match outcome {
-            Work::Idle if self.timeline.counter.is_some() => Work::Busy,
+            Work::Idle if self.timeline.counter.is_some() => Work::Wait(COUNT_POLL),
             other => other,
         }
     }

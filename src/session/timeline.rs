@@ -5,7 +5,6 @@
 //! [`super::playback::Playback`]'s.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
 
 use rustc_hash::FxHashSet;
 
@@ -156,16 +155,28 @@ fn budget_in(doc: &crate::graph::PipelineDoc) -> Option<u64> {
     u64::try_from(mib).ok().filter(|&m| m > 0).map(|m| m.saturating_mul(1024 * 1024))
 }
 
-/// Counts the source events of a pipeline, a slice at a time.
+/// Counts the source events of a pipeline on a thread of its own (`eddy-count`), so that the
+/// session's thread — the one a play keeps busy — spends nothing on it.
 pub(super) struct Counter {
-    sources: Vec<Source>,
-    index: usize,
-    count: u64,
+    total: crossbeam_channel::Receiver<u64>,
+    /// Set when the count is no longer wanted (a new pipeline, the session ending).
+    cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Where a count stands.
+pub(super) enum Count {
+    /// Still counting.
+    Pending,
+    /// Every source read: the total.
+    Done(u64),
+    /// The count stopped without a total (its thread ended early): the total stays unknown.
+    Lost,
 }
 
 impl Counter {
-    /// Opens the graph's sources to count them (none if one cannot be opened).
+    /// Opens the graph's sources and starts counting them (none if one cannot be opened).
     fn start(graph: &ValidGraph) -> Option<Counter> {
+        use std::sync::atomic::{AtomicBool, Ordering};
         let mut sources = Vec::new();
         for spec in &graph.doc.sources {
             let mut spec = spec.clone();
@@ -176,23 +187,44 @@ impl Counter {
             source.set_projection(&BTreeSet::new());
             sources.push(source);
         }
-        Some(Counter { sources, index: 0, count: 0 })
+        let (sender, total) = crossbeam_channel::bounded(1);
+        let cancel = std::sync::Arc::new(AtomicBool::new(false));
+        let cancelled = std::sync::Arc::clone(&cancel);
+        std::thread::Builder::new()
+            .name("eddy-count".into())
+            .spawn(move || {
+                let mut count = 0u64;
+                for mut source in sources {
+                    loop {
+                        if count.is_multiple_of(1024) && cancelled.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        match source.next_event() {
+                            Ok(Some(_)) => count += 1,
+                            // A bad row under `fail` ends the replay there: count no further
+                            // in this source.
+                            Ok(None) | Err(_) => break,
+                        }
+                    }
+                }
+                let _gone = sender.send(count);
+            })
+            .ok()?;
+        Some(Counter { total, cancel })
     }
 
-    /// Counts until `deadline`; the total once every source is read.
-    pub fn work(&mut self, deadline: Instant) -> Option<u64> {
-        let mut n = 0u32;
-        while let Some(source) = self.sources.get_mut(self.index) {
-            match source.next_event() {
-                Ok(Some(_)) => self.count += 1,
-                // A bad row under `fail` ends the replay there: count no further in this source.
-                Ok(None) | Err(_) => self.index += 1,
-            }
-            n = n.wrapping_add(1);
-            if n.is_multiple_of(256) && Instant::now() >= deadline {
-                return None;
-            }
+    /// The count, if it has ended.
+    pub fn poll(&self) -> Count {
+        match self.total.try_recv() {
+            Ok(total) => Count::Done(total),
+            Err(crossbeam_channel::TryRecvError::Empty) => Count::Pending,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => Count::Lost,
         }
-        Some(self.count)
+    }
+}
+
+impl Drop for Counter {
+    fn drop(&mut self) {
+        self.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
