@@ -20,11 +20,13 @@ fn small_window(name: &str, dir: &std::path::Path) -> Harness<'static, Workbench
 }
 
 #[test]
-fn a_graph_that_fits_beside_the_inspector_is_shown_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let harness = small_window("sessions", dir.path());
-    assert!(harness.state().inspector_open());
-    assert_eq!(harness.state().nodes_out_of_view(), Vec::<String>::new());
+fn the_shipped_examples_of_up_to_five_columns_are_shown_whole_beside_the_inspector() {
+    for example in ["sessions", "sliding_window", "user_stats"] {
+        let dir = tempfile::tempdir().unwrap();
+        let harness = small_window(example, dir.path());
+        assert!(harness.state().inspector_open());
+        assert_eq!(harness.state().nodes_out_of_view(), Vec::<String>::new(), "{example}");
+    }
 }
 
 #[test]
