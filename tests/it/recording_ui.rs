@@ -56,3 +56,22 @@ fn the_workbench_replays_a_recording_given_in_the_inspector_to_the_live_output()
         .collect();
     assert_eq!(items, written);
 }
+
+#[test]
+fn a_file_source_is_made_live_in_the_inspector_and_saved_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let file = super::ui_util::example("sessions", dir.path());
+    let mut harness = open(&file, config.path());
+    click_node(&mut harness, "clicks");
+    assert!(harness.query_by_label("recording").is_none(), "a file source has no recording field");
+    click(&mut harness, "read as the file grows (tail -F)");
+    harness.run_steps(4);
+    assert!(harness.state().current_doc().sources[0].follow);
+    // A live source: the workbench replays it from a recording, whose field now shows.
+    harness.get_by_label("recording");
+    harness.state_mut().command(eddy::ui::UiCommand::Save);
+    harness.run_steps(6);
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(saved.contains("follow = true"), "{saved}");
+}

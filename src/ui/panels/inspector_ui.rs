@@ -210,6 +210,14 @@ pub fn inspector_ui(
                     path_row(ui, "dead letters", &mut path, id, PathField::DeadLetter, &mut actions);
                     source.dead_letter_path = (!path.as_os_str().is_empty()).then_some(path);
                 }
+                if !source.is_stdin() {
+                    ui.label("follow");
+                    ui.checkbox(&mut source.follow, "read as the file grows (tail -F)").on_hover_text(
+                        "A live stream for `eddy run`: rows appended later are read as they come, \
+                         through truncation and rotation; the workbench replays it from a recording",
+                    );
+                    ui.end_row();
+                }
                 // A live stream cannot be replayed here; a recording of it can.
                 if source.is_stdin() || source.follow {
                     let mut path = source.recording.clone().unwrap_or_default();
