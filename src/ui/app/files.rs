@@ -179,9 +179,8 @@ impl Workbench {
     /// (the canvas too); what was rewritten is returned.
     pub(super) fn save_to(&mut self, path: &Path) -> Result<Vec<Rebased>, String> {
         let mut doc = self.current.clone();
-        let folders =
-            self.document.file.is_some().then(|| (absolute(&self.base_dir()), absolute(&folder_of(path))));
-        let rebased = self.rebase(&mut doc, path);
+        let folders = self.rebase_folders(path);
+        let rebased = folders.as_ref().map_or_else(Vec::new, |(from, to)| rebase_paths(&mut doc, from, to));
         let text = match &self.document.original_text {
             Some(original) => to_toml_over(&doc, original, &renamed_ids(&self.snarl)),
             None => to_canonical_toml(&doc),
@@ -241,10 +240,16 @@ impl Workbench {
     /// Rewrites `doc`'s relative paths for a file at `path`. An untitled pipeline's paths are
     /// taken as written for the folder it is first saved to, so they are left as they are.
     fn rebase(&self, doc: &mut PipelineDoc, path: &Path) -> Vec<Rebased> {
-        if self.document.file.is_none() {
-            return Vec::new();
+        match self.rebase_folders(path) {
+            Some((from, to)) => rebase_paths(doc, &from, &to),
+            None => Vec::new(),
         }
-        rebase_paths(doc, &absolute(&self.base_dir()), &absolute(&folder_of(path)))
+    }
+
+    /// The folders a file written to `path` rebases its relative paths between (from the open
+    /// file's, to `path`'s); `None` for an untitled pipeline, whose paths are taken as written.
+    fn rebase_folders(&self, path: &Path) -> Option<(PathBuf, PathBuf)> {
+        self.document.file.is_some().then(|| (absolute(&self.base_dir()), absolute(&folder_of(path))))
     }
 
     /// A name for an export that is not the open file: `NAME-export.toml` beside it (or in the
