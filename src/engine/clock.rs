@@ -55,6 +55,12 @@ impl Clock {
         (self.wall)()
     }
 
+    /// The clock, or before it is set what the wall clock reads: the time a live run records
+    /// for text taken outside an event.
+    pub fn now_or_wall(&self) -> i64 {
+        self.now.unwrap_or_else(|| self.read_wall())
+    }
+
     /// Which clock this is.
     pub fn mode(&self) -> ClockMode {
         self.mode

@@ -638,7 +638,7 @@ impl Engine {
                     if let (Some(recorder), Some(now)) = (&mut self.recorder, self.clock.now())
                         && self.stats.timers_fired > fired
                     {
-                        recorder.tick(now).map_err(|e| IoError::file(recorder.path(), "write", e))?;
+                        recorder.tick(now)?;
                     }
                 }
                 Ok(LiveStep::Idle)
@@ -655,9 +655,7 @@ impl Engine {
             let tail = self.sources[index].source.take_tail();
             self.fire_recorded_ticks(&tail.ticks)?;
             if let (Some(raw), Some(recorder)) = (tail.raw, &mut self.recorder) {
-                let at = self.clock.now().unwrap_or_else(|| self.clock.read_wall());
-                let id = self.sources[index].source.id();
-                recorder.text(id, at, &raw).map_err(|e| IoError::file(recorder.path(), "write", e))?;
+                recorder.text(self.sources[index].source.id(), self.clock.now_or_wall(), &raw)?;
             }
         }
         Ok(())
@@ -703,11 +701,10 @@ impl Engine {
         }
         if let (Some(raw), Some(recorder)) = (&event.raw, &mut self.recorder) {
             let at = match self.clock.mode() {
-                crate::graph::ClockMode::Wall => self.clock.now().unwrap_or_else(|| self.clock.read_wall()),
+                crate::graph::ClockMode::Wall => self.clock.now_or_wall(),
                 crate::graph::ClockMode::Replay => self.clock.read_wall(),
             };
-            let id = self.sources[index].source.id();
-            recorder.text(id, at, raw).map_err(|e| IoError::file(recorder.path(), "write", e))?;
+            recorder.text(self.sources[index].source.id(), at, raw)?;
         }
         set_script_clock(self.clock.now());
         self.fire_due_timers()?;
@@ -753,7 +750,7 @@ impl Engine {
             slot.sink.flush()?;
         }
         if let Some(recorder) = &mut self.recorder {
-            recorder.flush().map_err(|e| IoError::file(recorder.path(), "write", e))?;
+            recorder.flush()?;
         }
         Ok(())
     }
@@ -781,11 +778,8 @@ impl Engine {
                         // replay stops at it too.
                         if let (Some(raw), Some(recorder)) = (slot.source.take_tail().raw, &mut self.recorder)
                         {
-                            let at = self.clock.now().unwrap_or_else(|| self.clock.read_wall());
-                            recorder
-                                .text(slot.source.id(), at, &raw)
-                                .and_then(|()| recorder.flush())
-                                .map_err(|e| IoError::file(recorder.path(), "write", e))?;
+                            recorder.text(slot.source.id(), self.clock.now_or_wall(), &raw)?;
+                            recorder.flush()?;
                         }
                         return Err(RunError::BadRow { source_id: slot.source.id().to_owned(), error });
                     }

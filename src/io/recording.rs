@@ -21,7 +21,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::json::write_json_str;
+use super::error::IoError;
 
 /// The first line of every recording.
 pub const RECORDING_HEADER: &str = r#"{"recording":"eddy","version":1}"#;
@@ -62,30 +62,33 @@ impl Recorder {
 
     /// Records the text a source consumed for one event (its row, and the header, bad rows and
     /// blank lines before it), one entry per line, at the clock `at`.
-    pub fn text(&mut self, source: &str, at: i64, text: &str) -> io::Result<()> {
+    pub fn text(&mut self, source: &str, at: i64, text: &str) -> Result<(), IoError> {
+        /// One received line of a recording (what [`RecordedEntry`] reads back).
+        #[derive(serde::Serialize)]
+        struct Received<'a> {
+            source: &'a str,
+            at: i64,
+            line: &'a str,
+        }
         for line in text.split_inclusive('\n') {
             let line = line.strip_suffix('\n').unwrap_or(line);
             self.line.clear();
-            self.line.extend_from_slice(b"{\"source\":");
-            write_json_str(&mut self.line, source);
-            self.line.extend_from_slice(b",\"at\":");
-            self.line.extend_from_slice(itoa::Buffer::new().format(at).as_bytes());
-            self.line.extend_from_slice(b",\"line\":");
-            write_json_str(&mut self.line, line);
-            self.line.extend_from_slice(b"}\n");
-            self.out.write_all(&self.line)?;
+            serde_json::to_writer(&mut self.line, &Received { source, at, line })
+                .map_err(|e| IoError::file(&self.path, "write", e.into()))?;
+            self.line.push(b'\n');
+            self.out.write_all(&self.line).map_err(|e| IoError::file(&self.path, "write", e))?;
         }
         Ok(())
     }
 
     /// Records a tick: the clock moved to `at` while idle and fired timers.
-    pub fn tick(&mut self, at: i64) -> io::Result<()> {
-        writeln!(self.out, "{{\"at\":{at}}}")
+    pub fn tick(&mut self, at: i64) -> Result<(), IoError> {
+        writeln!(self.out, "{{\"at\":{at}}}").map_err(|e| IoError::file(&self.path, "write", e))
     }
 
     /// Writes what is buffered (complete lines only) to the file.
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+    pub fn flush(&mut self) -> Result<(), IoError> {
+        self.out.flush().map_err(|e| IoError::file(&self.path, "write", e))
     }
 }
 
