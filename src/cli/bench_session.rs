@@ -248,7 +248,13 @@ pub(super) fn time_session(file: &Path) -> Result<Vec<(String, f64)>> {
     timed(format!("replay to {total} (traced)"), &mut playback, Command::Seek(total));
     // The keyframes' spacing once the budget has thinned them: a seek replays up to this
     // many events from the nearest one.
-    eprintln!("session: keyframes every {} events at the end", playback.keyframe_every());
+    let (count, bytes, budget) = playback.keyframe_use();
+    eprintln!(
+        "session: keyframes every {} events at the end: {count} holding {:.0} MiB of their {:.0} MiB budget",
+        playback.keyframe_every(),
+        bytes as f64 / 1048576.0,
+        budget as f64 / 1048576.0
+    );
     timed(
         "select the measured step (a view with its whole key table)".into(),
         &mut playback,

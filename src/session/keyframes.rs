@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 
 use super::event::SnapshotInfo;
 use super::ledger::{StateLedger, size_of};
-use super::packed::Stored;
+use super::packed::{Entry, PackedStates};
 use crate::engine::{Engine, Keyframe};
 use crate::ops::Key;
 
@@ -25,10 +25,8 @@ pub const DEFAULT_KEYFRAME_BUDGET: u64 = 512 * 1024 * 1024;
 /// about as much as that many deltas' worth of a few keys' changes).
 const BASE_AFTER: usize = 4;
 
-/// One step's states that changed since the previous keyframe, packed ([`Stored`]): the
-/// map of changes gathered while the run went, moved into the keyframe as it is (its keys are
-/// not hashed again).
-pub(super) type StepDelta = Changed;
+/// One step's states that changed since the previous keyframe, packed one after another.
+pub(super) type StepDelta = PackedStates;
 
 /// An automatic keyframe: where the run stood (clock, sources, timers, counters: the
 /// keyframe's `states` left empty) and the states that changed since the one before.
@@ -50,36 +48,128 @@ pub(super) struct DeltaFrame {
     pub bytes: u64,
 }
 
-/// A key whose state changed since the last keyframe.
-#[derive(Debug, Clone)]
-pub(super) enum Change {
-    /// Changed once so far: its state then, packed with its size (`None`: the key went), taken
-    /// while the engine had it at hand rather than looked up cold at the next keyframe.
-    Packed(Option<(Stored, usize)>),
-    /// Changed again since (or known changed without its state): read at the next keyframe.
-    Stale,
+/// What is known of a key changed since the last keyframe.
+#[derive(Debug, Clone, Copy)]
+enum Since {
+    /// Changed once: its state then is the packed entry, of this size (`None`: the key went).
+    Once(Option<usize>),
+    /// Changed again since: its state is read at the next keyframe.
+    Again,
 }
 
-impl Change {
-    /// The state kept (`None`: the key went, or, never in a keyframe's delta, not read yet).
-    pub fn stored(&self) -> Option<&Stored> {
-        match self {
-            Change::Packed(state) => state.as_ref().map(|(stored, _)| stored),
-            Change::Stale => None,
+/// One step's keys changed since the last keyframe: each one's state at its first change,
+/// packed while the engine had it at hand (rather than looked up cold at the next keyframe),
+/// and which changed again since.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Changed {
+    /// Each key's entry in `keys`, `first` and `since`.
+    index: FxHashMap<Key, u32>,
+    keys: Vec<Key>,
+    first: PackedStates,
+    since: Vec<Since>,
+}
+
+impl Changed {
+    /// Room for `keys` keys.
+    fn with_room(keys: usize) -> Self {
+        Changed {
+            index: FxHashMap::with_capacity_and_hasher(keys, Default::default()),
+            keys: Vec::with_capacity(keys),
+            first: PackedStates::default(),
+            since: Vec::with_capacity(keys),
         }
     }
 
-    /// The key's size now, when known without asking the engine (`Some(None)`: it went).
-    pub fn size(&self) -> Option<Option<usize>> {
-        match self {
-            Change::Packed(state) => Some(state.as_ref().map(|(_, size)| *size)),
-            Change::Stale => None,
+    /// How many keys changed.
+    pub fn len(&self) -> usize {
+        self.since.len()
+    }
+
+    /// The keys changed, in the order they first changed.
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+
+    /// Each key changed with its state's size now when known without asking the engine
+    /// (`Some(None)`: the key went; `None`: changed again, ask the engine).
+    pub fn sizes(&self) -> impl Iterator<Item = (&Key, Option<Option<usize>>)> {
+        self.keys.iter().zip(&self.since).map(|(key, since)| match since {
+            Since::Once(size) => (key, Some(*size)),
+            Since::Again => (key, None),
+        })
+    }
+
+    /// `key` changed (`engine` just past the change, at `step`).
+    fn touch(&mut self, step: usize, key: &Key, engine: &Engine) {
+        if let Some(&entry) = self.index.get(key) {
+            if let Some(since) = self.since.get_mut(entry as usize) {
+                *since = Since::Again;
+            }
+            return;
         }
+        let Ok(entry) = u32::try_from(self.since.len()) else { return };
+        let first = &mut self.first;
+        let size = engine.with_step_state(step, key, |state| {
+            first.push(key, Some(state));
+            size_of(key, state)
+        });
+        if size.is_none() {
+            first.push(key, None);
+        }
+        self.since.push(Since::Once(size));
+        self.keys.push(key.clone());
+        self.index.insert(key.clone(), entry);
+    }
+
+    /// `key` changed at some point, its state not known (it is read at the next keyframe).
+    fn touch_unknown(&mut self, key: &Key) {
+        if self.index.contains_key(key) {
+            return;
+        }
+        let Ok(entry) = u32::try_from(self.since.len()) else { return };
+        self.first.push(key, None);
+        self.since.push(Since::Again);
+        self.keys.push(key.clone());
+        self.index.insert(key.clone(), entry);
+    }
+
+    /// The changes as a keyframe keeps them, the states changed again read from `engine`
+    /// (at `step`), each key's size recorded in `ledger`; `self` is left empty, its room kept.
+    fn take(
+        &mut self,
+        step: usize,
+        engine: &Engine,
+        ledger: &mut StateLedger,
+        scratch: &mut PackedStates,
+    ) -> StepDelta {
+        let delta = scratch;
+        delta.clear();
+        for (index, (key, since)) in self.keys.iter().zip(&self.since).enumerate() {
+            let size = match since {
+                Since::Once(size) => {
+                    delta.push_from(&self.first, index);
+                    *size
+                }
+                Since::Again => {
+                    let size = engine.with_step_state(step, key, |state| {
+                        delta.push(key, Some(state));
+                        size_of(key, state)
+                    });
+                    if size.is_none() {
+                        delta.push(key, None);
+                    }
+                    size
+                }
+            };
+            ledger.record(step, key, size);
+        }
+        self.index.clear();
+        self.keys.clear();
+        self.first.clear();
+        self.since.clear();
+        delta.exact_copy()
     }
 }
-
-/// One step's keys changed since the last keyframe.
-pub(super) type Changed = FxHashMap<Key, Change>;
 
 /// Which keys changed since the last keyframe, per step.
 #[derive(Debug, Clone)]
@@ -92,11 +182,7 @@ enum Pending {
 
 /// No changes yet for `steps` steps, each with room for `room` keys (the last interval's).
 fn no_changes(steps: usize, room: &[usize]) -> Pending {
-    Pending::Keys(
-        (0..steps)
-            .map(|i| Changed::with_capacity_and_hasher(room.get(i).copied().unwrap_or(0), Default::default()))
-            .collect(),
-    )
+    Pending::Keys((0..steps).map(|i| Changed::with_room(room.get(i).copied().unwrap_or(0))).collect())
 }
 
 /// A keyframe composed whole ([`Keyframes::compose`]).
@@ -119,8 +205,9 @@ pub(super) struct Keyframes {
     steps: usize,
     budget: u64,
     bytes: u64,
-    /// Scratch space for packing.
-    buffer: Vec<u8>,
+    /// Where a keyframe's states are packed before they are copied into room of their exact
+    /// size (growing a buffer leaves slack the allocator keeps even when asked to shrink it).
+    scratch: PackedStates,
 }
 
 impl Keyframes {
@@ -132,7 +219,7 @@ impl Keyframes {
             steps,
             budget,
             bytes: 0,
-            buffer: Vec::new(),
+            scratch: PackedStates::default(),
         }
     }
 
@@ -198,15 +285,7 @@ impl Keyframes {
         if let Pending::Keys(steps) = &mut self.pending
             && let Some(keys) = steps.get_mut(step)
         {
-            match keys.get_mut(key) {
-                Some(change) => *change = Change::Stale,
-                None => {
-                    let buffer = &mut self.buffer;
-                    let state =
-                        engine.with_step_state(step, key, |s| (Stored::of(s, buffer), size_of(key, s)));
-                    keys.insert(key.clone(), Change::Packed(state));
-                }
-            }
+            keys.touch(step, key, engine);
         }
     }
 
@@ -250,60 +329,39 @@ impl Keyframes {
         ledger: &mut StateLedger,
         info: impl FnOnce(&StateLedger) -> SnapshotInfo,
     ) {
-        let room: Vec<usize> = match &self.pending {
-            Pending::Keys(steps) => steps.iter().map(|keys| keys.len()).collect(),
-            Pending::All => Vec::new(),
-        };
-        let mut pending = std::mem::replace(&mut self.pending, no_changes(self.steps, &room));
-        if let Pending::Keys(steps) = &pending {
+        if let Pending::Keys(steps) = &self.pending {
             let live: usize = (0..self.steps).map(|step| engine.step_key_count(step)).sum();
             if self.changes_back_to_base(position, steps) > BASE_AFTER * live.max(1) {
-                pending = Pending::All;
+                self.pending = Pending::All;
             }
         }
-        let buffer = &mut self.buffer;
-        let (delta, base): (Vec<StepDelta>, bool) = match pending {
+        let scratch = &mut self.scratch;
+        let (delta, base): (Vec<StepDelta>, bool) = match &mut self.pending {
             Pending::Keys(steps) => (
                 steps
-                    .into_iter()
+                    .iter_mut()
                     .enumerate()
-                    .map(|(step, mut keys)| {
-                        // In place: the states changed again since first are read now. Each key
-                        // on its own: the order does not matter.
-                        keys.iter_mut().for_each(|(key, change)| {
-                            if let Change::Stale = change {
-                                *change = Change::Packed(engine.with_step_state(step, key, |s| {
-                                    (Stored::of(s, buffer), size_of(key, s))
-                                }));
-                            }
-                            ledger.record(step, key, change.size().flatten());
-                        });
-                        keys
-                    })
+                    .map(|(step, keys)| keys.take(step, engine, ledger, scratch))
                     .collect(),
                 false,
             ),
-            Pending::All => (
-                (0..self.steps)
+            Pending::All => {
+                let delta = (0..self.steps)
                     .map(|step| {
                         ledger.clear_step(step);
+                        scratch.clear();
                         if stateful.get(step).copied().unwrap_or(false) {
-                            engine
-                                .step_states(step)
-                                .into_iter()
-                                .map(|(k, v)| {
-                                    let size = size_of(&k, &v);
-                                    ledger.record(step, &k, Some(size));
-                                    (k, Change::Packed(Some((Stored::of(&v, buffer), size))))
-                                })
-                                .collect()
-                        } else {
-                            StepDelta::default()
+                            for (key, state) in &engine.step_states(step) {
+                                ledger.record(step, key, Some(size_of(key, state)));
+                                scratch.push(key, Some(state));
+                            }
                         }
+                        scratch.exact_copy()
                     })
-                    .collect(),
-                true,
-            ),
+                    .collect();
+                self.pending = no_changes(self.steps, &[]);
+                (delta, true)
+            }
         };
         let info = info(ledger);
         let bare = engine.keyframe_without_states();
@@ -353,10 +411,7 @@ impl Keyframes {
                 } else {
                     for (keys, delta) in steps.iter_mut().zip(&frame.delta) {
                         // Their states now are read at the next keyframe (unless changed since).
-                        // A merge: the order of the keys does not matter.
-                        delta.keys().for_each(|key| {
-                            keys.entry(key.clone()).or_insert(Change::Stale);
-                        });
+                        delta.keys().for_each(|key| keys.touch_unknown(&Key::from(key)));
                     }
                 }
             }
@@ -365,11 +420,8 @@ impl Keyframes {
                 && !successor.base
             {
                 self.bytes -= successor.bytes;
-                for (into, delta) in successor.delta.iter_mut().zip(frame.delta) {
-                    // A merge: the order of the entries does not matter.
-                    delta.into_iter().for_each(|(key, state)| {
-                        into.entry(key).or_insert(state);
-                    });
+                for (into, delta) in successor.delta.iter_mut().zip(&frame.delta) {
+                    *into = into.merged_over(delta, &mut self.scratch);
                 }
                 successor.base |= frame.base;
                 successor.bytes = frame_bytes(&successor.delta, &successor.bare, &successor.previews);
@@ -386,19 +438,15 @@ impl Keyframes {
         // The newest change of each key, borrowed; only those are unpacked. A key whose newest
         // change is a state is live here: once as many as the keyframe's live keys are found,
         // every older change is of a key gone by now, and the walk stops.
-        let mut seen: Vec<FxHashMap<&Key, Option<(&Stored, usize)>>> = vec![FxHashMap::default(); self.steps];
+        let mut seen: Vec<FxHashMap<&str, Option<Entry<'_>>>> = vec![FxHashMap::default(); self.steps];
         let mut found = vec![0usize; self.steps];
         for (_, older) in self.frames.range(..=position).rev() {
             for ((into, found), delta) in seen.iter_mut().zip(&mut found).zip(&older.delta) {
-                // A merge: the order of the entries does not matter.
-                delta.iter().for_each(|(key, state)| {
-                    if let std::collections::hash_map::Entry::Vacant(entry) = into.entry(key) {
-                        let state = match state {
-                            Change::Packed(state) => state.as_ref().map(|(stored, size)| (stored, *size)),
-                            Change::Stale => None,
-                        };
-                        *found += usize::from(state.is_some());
-                        entry.insert(state);
+                // Newest first: a key's entry in a newer keyframe hides its older ones.
+                delta.iter().for_each(|(key, entry)| {
+                    if let std::collections::hash_map::Entry::Vacant(vacant) = into.entry(key) {
+                        *found += usize::from(entry.is_live());
+                        vacant.insert(entry.is_live().then_some(entry));
                     }
                 });
             }
@@ -407,16 +455,18 @@ impl Keyframes {
             }
         }
         let mut states = Vec::with_capacity(seen.len());
-        // The sizes were recorded with the changes: the ledger needs no pass over the states.
         let mut ledger = StateLedger::empty(self.steps);
         for (index, step) in seen.into_iter().enumerate() {
             // The order of the states does not matter: they are restored into a hash map.
             let live: Option<Vec<(Key, Dynamic)>> = step
                 .into_iter()
-                .filter_map(|(key, state)| {
-                    let (stored, size) = state?;
-                    ledger.record(index, key, Some(size));
-                    Some(stored.value().map(|value| (key.clone(), value)))
+                .filter_map(|(key, entry)| {
+                    let value = entry?.value();
+                    let key = Key::from(key);
+                    if let Some(value) = &value {
+                        ledger.record(index, &key, Some(size_of(&key, value)));
+                    }
+                    Some(value.map(|value| (key, value)))
                 })
                 .collect();
             states.push(live?);
@@ -450,12 +500,7 @@ pub fn heap_bytes(value: &Dynamic) -> u64 {
 /// A keyframe's estimated bytes: its states (with their keys and hash-map slots), timers,
 /// counters and previews.
 fn frame_bytes(delta: &[StepDelta], bare: &Keyframe, previews: &[super::views::StepPreview]) -> u64 {
-    const ENTRY: u64 = 8 + 8 + 16 + 16; // hash slot: key pointer, state, control and spare room
-    let states: u64 = delta
-        .iter()
-        .flat_map(|step| step.iter())
-        .map(|(key, state)| ENTRY + 40 + key.len() as u64 + state.stored().map_or(0, Stored::heap_bytes))
-        .sum();
+    let states: u64 = delta.iter().map(PackedStates::heap_bytes).sum();
     let timers: u64 = bare.timers.iter().map(|t| 64 + t.step.len() as u64 + t.key.len() as u64).sum();
     let previews: u64 = previews
         .iter()

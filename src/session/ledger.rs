@@ -72,10 +72,9 @@ impl StateLedger {
         };
         for (step, keys) in changed.iter().enumerate() {
             // Each key on its own: the order does not matter.
-            keys.iter().for_each(|(key, change)| {
-                let size = change
-                    .size()
-                    .unwrap_or_else(|| engine.with_step_state(step, key, |state| size_of(key, state)));
+            keys.sizes().for_each(|(key, size)| {
+                let size =
+                    size.unwrap_or_else(|| engine.with_step_state(step, key, |state| size_of(key, state)));
                 self.record(step, key, size);
             });
         }
@@ -90,9 +89,8 @@ impl StateLedger {
         for (step, keys) in changed.iter().enumerate() {
             let (Some(sizes), Some(total)) = (self.sizes.get(step), totals.get_mut(step)) else { continue };
             // Sums: the order of the keys does not matter.
-            keys.iter().for_each(|(key, change)| {
-                let now = change
-                    .size()
+            keys.sizes().for_each(|(key, size)| {
+                let now = size
                     .unwrap_or_else(|| engine.with_step_state(step, key, |state| size_of(key, state)))
                     .unwrap_or(0);
                 *total = *total - sizes.get(key).copied().unwrap_or(0) + now;

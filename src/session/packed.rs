@@ -1,8 +1,11 @@
-//! A per-key state as a keyframe keeps it: packed into a few bytes when it is made of plain
-//! data (unit, bools, integers, floats, chars, strings, arrays, maps, blobs), else the value
+//! Per-key states as keyframes keep them: packed one after another into one byte buffer per
+//! step ([`PackedStates`]), each state made of plain data (unit, bools, integers, floats,
+//! chars, strings, arrays, maps, blobs) in a few bytes, anything else kept as the value
 //! itself. A map state like `#{ n, total }` is a B-tree node of some 450 bytes as a value and
-//! about 30 packed, so that keyframes hold many more states in their budget, and taking one
-//! is a single small allocation. Unpacking gives back an equal value of the same types.
+//! 28 bytes packed; with its key (shared with the engine) and its place in the buffer, a
+//! keyframe holds it in about 40 bytes, so that the keyframe budget holds several times more
+//! keyframes (closer together: a shorter replay after a seek). Unpacking gives back an equal
+//! value of the same types.
 
 use rhai::{Array, Blob, Dynamic, ImmutableString, Map};
 
@@ -19,69 +22,207 @@ const STRING: u8 = 6;
 const ARRAY: u8 = 7;
 const MAP: u8 = 8;
 const BLOB: u8 = 9;
+/// An entry of [`PackedStates`]: the key went (no state).
+const GONE: u8 = 0xF0;
+/// An entry of [`PackedStates`]: a value kept as it is, its index in `held` follows.
+const HELD: u8 = 0xF1;
 
-/// Packed values up to this many bytes are kept inline (an int state: 9), without an
-/// allocation of their own.
-const SMALL: usize = 22;
+/// One step's states, each with its key, packed one after another: a keyframe's share of a
+/// step (or the first change of each key since the last keyframe). Entries keep the order
+/// they were pushed in; a key appears once unless the caller pushes it twice. The key's text
+/// is packed too: a key the engine holds may be a different allocation from the one an event
+/// carried, so a shared key would not be shared.
+#[derive(Debug, Default, Clone)]
+pub(super) struct PackedStates {
+    /// Where each entry ends in `bytes` (it starts where the one before ends): the key's
+    /// length and text, then its state.
+    ends: Vec<u32>,
+    bytes: Vec<u8>,
+    /// States that are not plain data (a shared or tagged value, a timestamp, a function
+    /// pointer, a custom type), as they are.
+    held: Vec<Dynamic>,
+}
 
-/// A state kept in a keyframe.
-#[derive(Debug, Clone)]
-pub(super) enum Stored {
-    /// Plain data, packed in a few bytes (the first `len` of `bytes`).
-    Small {
-        /// How many bytes are used.
-        len: u8,
-        /// The packed bytes.
-        bytes: [u8; SMALL],
-    },
+/// One entry's state, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Entry<'a> {
+    /// The key went.
+    Gone,
     /// Plain data, packed.
-    Packed(Box<[u8]>),
-    /// Anything else (a shared or tagged value, a timestamp, a function pointer, a custom
-    /// type), as it is.
-    Value(Dynamic),
+    Packed(&'a [u8]),
+    /// A value kept as it is.
+    Held(&'a Dynamic),
 }
 
-impl Stored {
-    /// `value` packed if it is plain data, else a copy of it; `buffer` is scratch space.
-    pub fn of(value: &Dynamic, buffer: &mut Vec<u8>) -> Stored {
-        buffer.clear();
-        if pack(value, buffer, 0) {
-            match (u8::try_from(buffer.len()), buffer.len() <= SMALL) {
-                (Ok(len), true) => {
-                    let mut bytes = [0; SMALL];
-                    bytes[..buffer.len()].copy_from_slice(buffer);
-                    Stored::Small { len, bytes }
-                }
-                _ => Stored::Packed(buffer.as_slice().into()),
-            }
-        } else {
-            Stored::Value(value.clone())
-        }
+impl Entry<'_> {
+    /// Whether the key has a state here (it did not go).
+    pub fn is_live(&self) -> bool {
+        !matches!(self, Entry::Gone)
     }
 
-    /// The value back (`None` only if the bytes were not written by [`Stored::of`]).
+    /// The state (`None`: the key went, or, never for an entry written here, bytes that do
+    /// not unpack).
     pub fn value(&self) -> Option<Dynamic> {
-        let bytes: &[u8] = match self {
-            Stored::Small { len, bytes } => bytes.get(..usize::from(*len))?,
-            Stored::Packed(bytes) => bytes,
-            Stored::Value(value) => return Some(value.clone()),
-        };
-        let mut reader = Reader { bytes, at: 0 };
-        let value = reader.value()?;
-        (reader.at == bytes.len()).then_some(value)
-    }
-
-    /// Roughly the heap bytes it holds.
-    pub fn heap_bytes(&self) -> u64 {
         match self {
-            Stored::Small { .. } => 0,
-            Stored::Packed(bytes) => 16 + bytes.len() as u64,
-            Stored::Value(value) => super::keyframes::heap_bytes(value),
+            Entry::Gone => None,
+            Entry::Packed(bytes) => unpack(bytes),
+            Entry::Held(value) => Some((*value).clone()),
         }
     }
 }
 
-/// Appends `value` packed; `false` (the buffer then holds garbage) when it is not plain data.
+impl PackedStates {
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Drops every entry, keeping the room.
+    pub fn clear(&mut self) {
+        self.ends.clear();
+        self.bytes.clear();
+        self.held.clear();
+    }
+
+    /// The `index`th entry's key and state.
+    pub fn get(&self, index: usize) -> Option<(&str, Entry<'_>)> {
+        let (key, state) = self.split(index)?;
+        let entry = match state.split_first() {
+            Some((&GONE, _)) => Entry::Gone,
+            Some((&HELD, rest)) => Entry::Held(self.held.get(Reader { bytes: rest, at: 0 }.len()?)?),
+            _ => Entry::Packed(state),
+        };
+        Some((key, entry))
+    }
+
+    /// The `index`th entry's key and the bytes of its state.
+    fn split(&self, index: usize) -> Option<(&str, &[u8])> {
+        let start = match index.checked_sub(1) {
+            Some(before) => *self.ends.get(before)? as usize,
+            None => 0,
+        };
+        let bytes = self.bytes.get(start..*self.ends.get(index)? as usize)?;
+        let mut reader = Reader { bytes, at: 0 };
+        let len = reader.len()?;
+        let key_end = reader.at.checked_add(len)?;
+        let key = std::str::from_utf8(bytes.get(reader.at..key_end)?).ok()?;
+        Some((key, bytes.get(key_end..)?))
+    }
+
+    /// Every entry, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Entry<'_>)> {
+        (0..self.len()).filter_map(|index| self.get(index))
+    }
+
+    /// The keys, in entry order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).filter_map(|index| self.split(index).map(|(key, _)| key))
+    }
+
+    /// The last entry of `key` (`None`: it has none). A walk over every entry: for rare
+    /// questions (the history of one watched key).
+    pub fn find(&self, key: &str) -> Option<Entry<'_>> {
+        let index = (0..self.len()).rev().find(|&i| self.split(i).is_some_and(|(k, _)| k == key))?;
+        self.get(index).map(|(_, entry)| entry)
+    }
+
+    /// Adds `key` with `state` (`None`: the key went), packed if it is plain data.
+    pub fn push(&mut self, key: &str, state: Option<&Dynamic>) {
+        let start = self.bytes.len();
+        push_bytes(&mut self.bytes, key.as_bytes());
+        let at = self.bytes.len();
+        match state {
+            None => self.bytes.push(GONE),
+            Some(value) => {
+                if !pack(value, &mut self.bytes, 0) {
+                    self.bytes.truncate(at);
+                    self.hold(value.clone());
+                }
+            }
+        }
+        self.end_entry(start);
+    }
+
+    /// Adds `other`'s `index`th entry as it is.
+    pub fn push_from(&mut self, other: &PackedStates, index: usize) {
+        let Some((key, entry)) = other.get(index) else { return };
+        match entry {
+            Entry::Held(value) => {
+                let start = self.bytes.len();
+                push_bytes(&mut self.bytes, key.as_bytes());
+                self.hold(value.clone());
+                self.end_entry(start);
+            }
+            Entry::Gone | Entry::Packed(_) => {
+                let start = self.bytes.len();
+                let from = match index.checked_sub(1) {
+                    Some(before) => other.ends.get(before).copied().unwrap_or(0) as usize,
+                    None => 0,
+                };
+                let to = other.ends.get(index).copied().unwrap_or(0) as usize;
+                self.bytes.extend_from_slice(other.bytes.get(from..to).unwrap_or_default());
+                self.end_entry(start);
+            }
+        }
+    }
+
+    fn hold(&mut self, value: Dynamic) {
+        self.bytes.push(HELD);
+        push_varint(&mut self.bytes, self.held.len());
+        self.held.push(value);
+    }
+
+    fn end_entry(&mut self, start: usize) {
+        match u32::try_from(self.bytes.len()) {
+            Ok(end) => self.ends.push(end),
+            // Past 4 GiB of one step's packed states (far over any budget): the entry is
+            // dropped rather than misread; the keyframe then lacks it.
+            Err(_) => self.bytes.truncate(start),
+        }
+    }
+
+    /// These entries, then those of `older` whose key has none here: `older`'s changes
+    /// merged under these newer ones, in room of their exact size (`scratch` is where they
+    /// are gathered first).
+    pub fn merged_over(&self, older: &PackedStates, scratch: &mut PackedStates) -> PackedStates {
+        scratch.clear();
+        let here: rustc_hash::FxHashSet<&str> = self.keys().collect();
+        (0..self.len()).for_each(|index| scratch.push_from(self, index));
+        for (index, key) in older.keys().enumerate() {
+            if !here.contains(key) {
+                scratch.push_from(older, index);
+            }
+        }
+        scratch.exact_copy()
+    }
+
+    /// A copy in room of its exact size (a grown buffer keeps slack that even a shrink may
+    /// leave with the allocator).
+    pub fn exact_copy(&self) -> PackedStates {
+        PackedStates {
+            ends: self.ends.as_slice().to_vec(),
+            bytes: self.bytes.as_slice().to_vec(),
+            held: self.held.as_slice().to_vec(),
+        }
+    }
+
+    /// Roughly the heap bytes held.
+    pub fn heap_bytes(&self) -> u64 {
+        (self.ends.capacity() * 4 + self.bytes.capacity()) as u64
+            + self.held.capacity() as u64 * 16
+            + self.held.iter().map(super::keyframes::heap_bytes).sum::<u64>()
+    }
+}
+
+/// `value` unpacked from bytes [`pack`] wrote (`None` for any other bytes).
+pub(super) fn unpack(bytes: &[u8]) -> Option<Dynamic> {
+    let mut reader = Reader { bytes, at: 0 };
+    let value = reader.value()?;
+    (reader.at == bytes.len()).then_some(value)
+}
+
+/// Appends `value` packed; `false` (the buffer then holds garbage past where it was) when it
+/// is not plain data.
 fn pack(value: &Dynamic, out: &mut Vec<u8>, depth: usize) -> bool {
     // `is_*` before `as_*`: a failed `as_*` computes a type name for its error.
     if depth > MAX_PACKED_DEPTH || value.is_shared() || value.tag() != 0 || value.is_read_only() {
@@ -128,13 +269,18 @@ fn pack(value: &Dynamic, out: &mut Vec<u8>, depth: usize) -> bool {
 }
 
 fn push_len(out: &mut Vec<u8>, len: usize) -> bool {
-    match u32::try_from(len) {
-        Ok(len) => {
-            out.extend_from_slice(&len.to_le_bytes());
-            true
-        }
-        Err(_) => false,
+    push_varint(out, len);
+    true
+}
+
+/// `n` in 7-bit groups, low first, the high bit set on all but the last (a length under 128
+/// takes one byte).
+fn push_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7F) | 0x80);
+        n >>= 7;
     }
+    out.push(n as u8);
 }
 
 fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
@@ -162,7 +308,15 @@ impl Reader<'_> {
     }
 
     fn len(&mut self) -> Option<usize> {
-        usize::try_from(u32::from_le_bytes(self.array()?)).ok()
+        let mut n = 0usize;
+        for shift in (0..usize::BITS).step_by(7) {
+            let [byte] = self.array()?;
+            n |= usize::from(byte & 0x7F).checked_shl(shift)?;
+            if byte & 0x80 == 0 {
+                return Some(n);
+            }
+        }
+        None
     }
 
     fn bytes(&mut self) -> Option<&[u8]> {
@@ -224,6 +378,7 @@ mod tests {
             Dynamic::from_array(vec![Dynamic::TRUE, Dynamic::UNIT, Dynamic::from_char('x')]),
         );
         map.insert("raw".into(), Dynamic::from_blob(vec![0, 255, 7]));
+        map.insert("long".into(), Dynamic::from("x".repeat(300)));
         let values = [
             Dynamic::from_map(map),
             Dynamic::from_int(i64::MIN),
@@ -231,27 +386,63 @@ mod tests {
             Dynamic::from_array(Vec::new()),
             Dynamic::FALSE,
         ];
-        assert!(std::mem::size_of::<Stored>() <= 24);
-        let mut buffer = Vec::new();
-        for value in &values {
-            let stored = Stored::of(value, &mut buffer);
-            assert!(matches!(stored, Stored::Packed(_) | Stored::Small { .. }), "{}", shape(value));
-            let back = stored.value().map(|v| shape(&v));
-            assert_eq!(back, Some(shape(value)));
+        let mut states = PackedStates::default();
+        for (i, value) in values.iter().enumerate() {
+            states.push(&format!("k{i}"), Some(value));
+        }
+        assert!(states.held.is_empty(), "everything above is plain data");
+        for (i, value) in values.iter().enumerate() {
+            let (key, entry) = states.get(i).unwrap_or(("", Entry::Gone));
+            assert_eq!(key, format!("k{i}"));
+            assert!(matches!(entry, Entry::Packed(_)), "{}", shape(value));
+            assert_eq!(entry.value().map(|v| shape(&v)), Some(shape(value)));
         }
     }
 
     #[test]
-    fn other_values_are_kept_as_they_are() {
+    fn a_small_map_state_packs_into_a_few_bytes() {
+        let mut map = Map::new();
+        map.insert("n".into(), Dynamic::from_int(3));
+        map.insert("total".into(), Dynamic::from_int(1234));
+        let mut states = PackedStates::default();
+        states.push("user42", Some(&Dynamic::from_map(map)));
+        // The key (a length and 6 bytes) and the state (28 bytes).
+        assert_eq!(states.bytes.len(), 7 + 28);
+    }
+
+    #[test]
+    fn other_values_are_kept_as_they_are_and_gone_keys_are_marked() {
         let mut tagged = Dynamic::from_int(1);
         tagged.set_tag(7);
         let shared = Dynamic::from_int(2).into_shared();
-        let mut buffer = Vec::new();
-        for value in [tagged, shared] {
-            let stored = Stored::of(&value, &mut buffer);
-            assert!(matches!(stored, Stored::Value(_)), "{}", shape(&value));
-            assert_eq!(stored.value().map(|v| v.tag()), Some(value.tag()));
-        }
+        let mut states = PackedStates::default();
+        states.push("a", Some(&tagged));
+        states.push("b", None);
+        states.push("c", Some(&shared));
+        let entries: Vec<(String, Option<i32>, bool)> = states
+            .iter()
+            .map(|(k, e)| (k.to_string(), e.value().map(|v| v.tag()), matches!(e, Entry::Held(_))))
+            .collect();
+        assert_eq!(
+            entries,
+            vec![("a".into(), Some(7), true), ("b".into(), None, false), ("c".into(), Some(0), true)]
+        );
+        // Copied and merged entries keep what they were.
+        let mut newer = PackedStates::default();
+        newer.push("b", Some(&Dynamic::from_int(5)));
+        let newer = newer.merged_over(&states, &mut PackedStates::default());
+        let merged: Vec<(String, Option<String>)> =
+            newer.iter().map(|(k, e)| (k.to_string(), e.value().map(|v| shape(&v)))).collect();
+        assert_eq!(
+            merged,
+            vec![
+                ("b".into(), Some(shape(&Dynamic::from_int(5)))),
+                ("a".into(), Some(shape(&tagged))),
+                ("c".into(), Some(shape(&shared))),
+            ]
+        );
+        assert_eq!(newer.find("a").and_then(|e| e.value()).map(|v| v.tag()), Some(7));
+        assert!(newer.find("zz").is_none());
     }
 
     #[test]
@@ -259,12 +450,7 @@ mod tests {
         for bytes in
             [&[][..], &[42][..], &[INT, 1, 2][..], &[ARRAY, 255, 255, 255, 255][..], &[UNIT, UNIT][..]]
         {
-            assert!(Stored::Packed(bytes.into()).value().is_none(), "{bytes:?}");
-            if let Ok(len) = u8::try_from(bytes.len()) {
-                let mut small = [0; SMALL];
-                small[..bytes.len()].copy_from_slice(bytes);
-                assert!(Stored::Small { len, bytes: small }.value().is_none(), "{bytes:?}");
-            }
+            assert!(unpack(bytes).is_none(), "{bytes:?}");
         }
     }
 }

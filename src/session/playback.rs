@@ -168,6 +168,12 @@ impl Playback {
         self.timeline.keyframe_every
     }
 
+    /// The keyframes held, their estimated bytes and their budget.
+    pub fn keyframe_use(&self) -> (usize, u64, u64) {
+        let keyframes = &self.timeline.keyframes;
+        (keyframes.len(), keyframes.bytes(), keyframes.budget())
+    }
+
     /// Whether [`Playback::work`] has something to do (counting, playing, seeking).
     pub fn is_busy(&self) -> bool {
         self.goal.is_some() || self.timeline.counter.is_some()
@@ -929,9 +935,9 @@ impl Playback {
             let mut state = None;
             let position = self.timeline.position;
             for (at, frame) in self.timeline.keyframes.frames().filter(|(p, _)| *p < position) {
-                let change = frame.delta.get(index).and_then(|delta| delta.get(&watch.key));
+                let change = frame.delta.get(index).and_then(|delta| delta.find(&watch.key));
                 match change {
-                    Some(change) => state = change.stored().and_then(super::packed::Stored::value),
+                    Some(entry) => state = entry.value(),
                     None if frame.base => state = None,
                     None => {}
                 }

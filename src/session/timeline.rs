@@ -134,12 +134,12 @@ impl Timeline {
         let (from, to) = (keyframe.min(table.position), keyframe.max(table.position).max(self.position));
         let pending = self.keyframes.changed_since()?.get(step)?;
         let mut keys: FxHashSet<Key> = changed.iter().cloned().collect();
-        keys.extend(pending.keys().cloned());
+        keys.extend(pending.keys().iter().cloned());
         for (_, frame) in self.keyframes.frames().filter(|&(p, _)| from < p && p <= to) {
             if frame.base {
                 return None;
             }
-            keys.extend(frame.delta.get(step)?.keys().cloned());
+            keys.extend(frame.delta.get(step)?.keys().map(Key::from));
             if keys.len() > table.rows.len() / 2 {
                 return None;
             }
