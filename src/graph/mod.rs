@@ -12,13 +12,14 @@ mod limits;
 mod model;
 mod paths;
 mod rebase;
+mod settings;
 mod validate;
 mod write;
 
 pub use edit::{all_ids, id_problem, unique_id, wire_problems};
 pub use error::{GraphError, GraphErrors, Place, ProblemKind, did_you_mean, hint};
 pub use file::{
-    PartialDoc, load_file, op_settings, parse_lenient, parse_str, read_text, save_file, write_text_atomically,
+    PartialDoc, load_file, parse_lenient, parse_str, read_text, save_file, write_text_atomically,
 };
 pub use layout::EditorLayout;
 pub use limits::{ByteSize, LIMITS_KEYS, LimitsSpec, MAX_DEPTH_CAP, parse_byte_size};
@@ -28,5 +29,9 @@ pub use model::{
 };
 pub use paths::{canonical_path, path_collisions, record_path_problem, without_gz_suffix};
 pub use rebase::{Rebased, rebase_paths};
+pub use settings::{
+    CLOCK_SETTINGS, FileEnum, SINK_SETTINGS, SOURCE_SETTINGS, STEP_COMMON_SETTINGS, STEP_SETTINGS, Setting,
+    SettingKind, StepSetting, described_sections, keys, op_settings, op_takes,
+};
 pub use validate::{BRANCH_PORTS, StreamRef, ValidGraph, validate};
 pub use write::{to_canonical_toml, to_toml_over};

@@ -9,7 +9,7 @@ use egui_snarl::{InPinId, NodeId, OutPinId};
 use super::script_ui::{ScriptProblem, script_editor_ui};
 use crate::graph::{
     BadRowPolicy, Builtin, ColumnType, EmitMode, GraphError, InsertMode, OpKind, SinkFormat, SourceFormat,
-    TimeFormat, op_settings,
+    StepSetting, TimeFormat, op_settings,
 };
 use crate::ui::editor::node::{EditorNode, NodeBody};
 use crate::ui::editor::templates::template_script;
@@ -290,7 +290,7 @@ pub fn inspector_ui(
         NodeBody::Step(step) => {
             let settings = op_settings(step.op);
             egui::Grid::new("inspector_step").num_columns(2).spacing([8.0, 6.0]).show(ui, |ui| {
-                if settings.contains(&"builtin") {
+                if settings.contains(&StepSetting::Builtin) {
                     ui.label("function");
                     let mut builtin = step.builtin;
                     egui::ComboBox::from_id_salt("builtin")
@@ -312,8 +312,8 @@ pub fn inspector_ui(
                     }
                     ui.end_row();
                 }
-                let field_used = settings.contains(&"field")
-                    && !(settings.contains(&"builtin")
+                let field_used = settings.contains(&StepSetting::Field)
+                    && !(settings.contains(&StepSetting::Builtin)
                         && matches!(step.builtin, None | Some(Builtin::Count)));
                 if field_used {
                     let label = ui.label("field");
@@ -326,12 +326,12 @@ pub fn inspector_ui(
                     let had = step.field.is_some();
                     optional_text(ui, &mut step.field, hint).labelled_by(label.id);
                     // A field replaces the script for operators that take either.
-                    if !had && step.field.is_some() && !settings.contains(&"builtin") {
+                    if !had && step.field.is_some() && !settings.contains(&StepSetting::Builtin) {
                         step.script = None;
                     }
                     ui.end_row();
                 }
-                if settings.contains(&"max_size") {
+                if settings.contains(&StepSetting::MaxSize) {
                     ui.label("max size");
                     let mut on = step.max_size.is_some();
                     ui.horizontal(|ui| {
@@ -342,7 +342,7 @@ pub fn inspector_ui(
                     });
                     ui.end_row();
                 }
-                if settings.contains(&"timeout") {
+                if settings.contains(&StepSetting::Timeout) {
                     let label = ui.label("timeout");
                     ui.vertical(|ui| {
                         optional_text(ui, &mut step.timeout, "e.g. 10s, 250ms, 1h; none: no timeout")
@@ -360,22 +360,22 @@ pub fn inspector_ui(
                     });
                     ui.end_row();
                 }
-                if settings.contains(&"insert_mode") {
+                if settings.contains(&StepSetting::InsertMode) {
                     ui.label("insert mode");
                     let mut mode = step.insert_mode.unwrap_or_default();
                     ui.horizontal(|ui| {
-                        for m in InsertMode::ALL {
+                        for &m in InsertMode::ALL {
                             ui.radio_value(&mut mode, m, m.as_str());
                         }
                     });
                     step.insert_mode = Some(mode);
                     ui.end_row();
                 }
-                if settings.contains(&"emit_mode") {
+                if settings.contains(&StepSetting::EmitMode) {
                     ui.label("emit mode");
                     let mut mode = step.emit_mode.unwrap_or_default();
                     ui.horizontal(|ui| {
-                        for m in EmitMode::ALL {
+                        for &m in EmitMode::ALL {
                             ui.radio_value(&mut mode, m, m.as_str());
                         }
                     });
@@ -383,7 +383,9 @@ pub fn inspector_ui(
                     ui.end_row();
                 }
             });
-            if settings.contains(&"script") && !(settings.contains(&"builtin") && step.builtin.is_some()) {
+            if settings.contains(&StepSetting::Script)
+                && !(settings.contains(&StepSetting::Builtin) && step.builtin.is_some())
+            {
                 ui.add_space(6.0);
                 let script_label = ui
                     .horizontal(|ui| {
