@@ -15,6 +15,8 @@ mod examples;
 mod fast_path;
 #[cfg(feature = "gui")]
 mod files_ui;
+#[cfg(feature = "gui")]
+mod inspector_ui;
 mod limits;
 mod live;
 #[cfg(feature = "gui")]
