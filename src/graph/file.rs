@@ -2,7 +2,8 @@
 //!
 //! Reading is done by hand from a [`toml::Table`] rather than by serde derive, so that every
 //! problem (an unknown key, a typo in an operator name, a wrong type) is reported at once,
-//! naming the step and the key, with a "did you mean" hint where one is close.
+//! naming the step and the key, with a "did you mean" hint where one is close. Which keys an
+//! entry knows, and an enum setting's values, come from the description in `settings.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -13,6 +13,7 @@ mod debugger_ui;
 mod errors;
 mod examples;
 mod fast_path;
+mod file_format_docs;
 #[cfg(feature = "gui")]
 mod files_ui;
 #[cfg(feature = "gui")]
