@@ -141,7 +141,8 @@ fn is_duration_key(key: &str) -> bool {
 }
 
 /// What to suggest for an unknown key: the real options where a near spelling would mislead
-/// (`by` on `max_final`, `timeout_seconds`), else the nearest known key.
+/// (`by` on `max_final`, `timeout_seconds`), else the nearest known key, else every key the
+/// entry knows.
 fn unknown_key_hint(key: &str, known: &[&str]) -> String {
     let lower = key.to_ascii_lowercase();
     if lower.starts_with("timeout") && known.contains(&"timeout") {
@@ -154,7 +155,12 @@ fn unknown_key_hint(key: &str, known: &[&str]) -> String {
     {
         return " (compare by a field with field = \"name\", or by a script with fn by(v) returning what to compare)".into();
     }
-    hint(key, known.iter().copied())
+    let nearest = hint(key, known.iter().copied());
+    if nearest.is_empty() && !known.is_empty() {
+        let keys: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+        return format!(" (the keys here are {})", keys.join(", "));
+    }
+    nearest
 }
 
 /// Whether `key` is one the document model holds for an entry of `section` (`clock`, `limits`,

@@ -14,7 +14,7 @@ use super::model::{
 
 /// An enum-valued setting: its values and their names in the pipeline file.
 ///
-/// Implemented by [`file_enum!`] for every such enum, so the names are written once and the
+/// Implemented by the `file_enum!` macro for every such enum, so the names are written once and the
 /// reader, the writer and the inspector's combo boxes all go through them.
 pub trait FileEnum: Copy + PartialEq + 'static {
     /// Every value, in the order the file format documents them and the workbench offers them.
