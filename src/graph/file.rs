@@ -145,13 +145,14 @@ fn is_duration_key(key: &str) -> bool {
 /// entry knows.
 fn unknown_key_hint(key: &str, known: &[&str]) -> String {
     let lower = key.to_ascii_lowercase();
-    if lower.starts_with("timeout") && known.contains(&"timeout") {
+    let knows = |setting: StepSetting| known.contains(&setting.key());
+    if lower.starts_with("timeout") && knows(StepSetting::Timeout) {
         return " (did you mean `timeout`? it takes a duration with its unit, e.g. timeout = \"30s\" or \"1h30m\")"
             .into();
     }
     if matches!(lower.as_str(), "by" | "key" | "compare" | "compare_by")
-        && known.contains(&"field")
-        && known.contains(&"script")
+        && knows(StepSetting::Field)
+        && knows(StepSetting::Script)
     {
         return " (compare by a field with field = \"name\", or by a script with fn by(v) returning what to compare)".into();
     }

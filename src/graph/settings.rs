@@ -338,6 +338,15 @@ mod tests {
     }
 
     #[test]
+    fn every_described_setting_has_a_label_and_a_doc() {
+        for (section, settings) in described_sections() {
+            for setting in settings {
+                assert!(!setting.label.is_empty() && !setting.doc.is_empty(), "{section}: {}", setting.key);
+            }
+        }
+    }
+
+    #[test]
     fn step_settings_are_described_in_the_order_of_their_variants() {
         for setting in StepSetting::ALL {
             let described = STEP_SETTINGS.iter().find(|s| s.key == setting.key());
