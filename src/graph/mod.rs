@@ -1,8 +1,10 @@
 //! The pipeline model: the file format, its document type and validation.
 //!
 //! Entry points: [`load_file`] / [`parse_str`] give a [`PipelineDoc`]; [`validate`] turns it
-//! into a [`ValidGraph`], the only thing the engine accepts. Imports nothing else of the crate
-//! but the leaf [`crate::time`] helpers.
+//! into a [`ValidGraph`], the only thing the engine accepts. Every key of the file, with its
+//! kind, default and doc, and which operator takes which setting, is described once in
+//! `settings` ([`Setting`], [`StepSetting`], [`op_settings`]). Imports nothing else of the
+//! crate but the leaf [`crate::time`] helpers.
 
 mod edit;
 mod error;

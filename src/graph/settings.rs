@@ -97,7 +97,8 @@ pub struct Setting {
     /// What it holds.
     pub kind: SettingKind,
     /// What leaving it out means, as docs/file-format.md's default column says it: `required`,
-    /// `none`, or the value written as TOML (`"rfc3339"`, `false`).
+    /// `none`, the value written as TOML (`"rfc3339"`, `false`), or what decides it
+    /// (`from the extension`).
     pub default: &'static str,
     /// The workbench's label for it.
     pub label: &'static str,
