@@ -2,7 +2,8 @@
 //!
 //! Reading is done by hand from a [`toml::Table`] rather than by serde derive, so that every
 //! problem (an unknown key, a typo in an operator name, a wrong type) is reported at once,
-//! naming the step and the key, with a "did you mean" hint where one is close.
+//! naming the step and the key, with a "did you mean" hint where one is close. Which keys an
+//! entry knows, and an enum setting's values, come from the description in `settings.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,8 +13,12 @@ use toml::{Table, Value};
 use super::error::{GraphError, GraphErrors, Place, hint};
 use super::limits::{ByteSize, LIMITS_KEYS, LimitsSpec};
 use super::model::{
-    BadRowPolicy, Builtin, ClockMode, ClockSpec, ColumnType, EmitMode, FORMAT_VERSION, InsertMode, OpKind,
-    PipelineDoc, SinkFormat, SinkSpec, SourceFormat, SourceSpec, StepSpec, TimeFormat,
+    ClockSpec, ColumnType, FORMAT_VERSION, OpKind, PipelineDoc, SinkFormat, SinkSpec, SourceFormat,
+    SourceSpec, StepSpec,
+};
+use super::settings::{
+    CLOCK_SETTINGS, FileEnum, SINK_SETTINGS, SOURCE_SETTINGS, STEP_COMMON_SETTINGS, STEP_SETTINGS,
+    SettingKind, StepSetting, keys, op_settings,
 };
 
 /// Reads and parses a pipeline file; every problem of its shape is reported.
@@ -129,77 +134,47 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 const TOP_KEYS: [&str; 7] = ["format_version", "clock", "limits", "sources", "steps", "sinks", "editor"];
-const CLOCK_KEYS: [&str; 1] = ["mode"];
-const SOURCE_KEYS: [&str; 10] = [
-    "id",
-    "path",
-    "format",
-    "time_field",
-    "time_format",
-    "on_bad_row",
-    "dead_letter_path",
-    "types",
-    "follow",
-    "recording",
-];
-/// Keys whose value is a duration written with its unit (`"30s"`).
-const DURATION_KEYS: [&str; 2] = ["timeout", "call_timeout"];
+/// Whether `key` holds a duration written with its unit (`"30s"`): a step setting described so,
+/// or the limits' `call_timeout`.
+fn is_duration_key(key: &str) -> bool {
+    key == "call_timeout" || STEP_SETTINGS.iter().any(|s| s.key == key && s.kind == SettingKind::Duration)
+}
 
 /// What to suggest for an unknown key: the real options where a near spelling would mislead
-/// (`by` on `max_final`, `timeout_seconds`), else the nearest known key.
+/// (`by` on `max_final`, `timeout_seconds`), else the nearest known key, else every key the
+/// entry knows.
 fn unknown_key_hint(key: &str, known: &[&str]) -> String {
     let lower = key.to_ascii_lowercase();
-    if lower.starts_with("timeout") && known.contains(&"timeout") {
+    let knows = |setting: StepSetting| known.contains(&setting.key());
+    if lower.starts_with("timeout") && knows(StepSetting::Timeout) {
         return " (did you mean `timeout`? it takes a duration with its unit, e.g. timeout = \"30s\" or \"1h30m\")"
             .into();
     }
     if matches!(lower.as_str(), "by" | "key" | "compare" | "compare_by")
-        && known.contains(&"field")
-        && known.contains(&"script")
+        && knows(StepSetting::Field)
+        && knows(StepSetting::Script)
     {
         return " (compare by a field with field = \"name\", or by a script with fn by(v) returning what to compare)".into();
     }
-    hint(key, known.iter().copied())
+    let nearest = hint(key, known.iter().copied());
+    if nearest.is_empty() && !known.is_empty() {
+        let keys: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+        return format!(" (the keys here are {})", keys.join(", "));
+    }
+    nearest
 }
-
-const SINK_KEYS: [&str; 4] = ["id", "inputs", "format", "path"];
-const STEP_COMMON_KEYS: [&str; 3] = ["id", "op", "inputs"];
 
 /// Whether `key` is one the document model holds for an entry of `section` (`clock`, `limits`,
 /// `sources`, `steps`, `sinks`): for steps, a setting of any operator. A key that is not (a
 /// typo like `feild`) is the user's text, which writing over a file keeps as written.
 pub(super) fn is_model_key(section: &str, key: &str) -> bool {
     match section {
-        "clock" => CLOCK_KEYS.contains(&key),
+        "clock" => CLOCK_SETTINGS.iter().any(|s| s.key == key),
         "limits" => super::LIMITS_KEYS.contains(&key),
-        "sources" => SOURCE_KEYS.contains(&key),
-        "sinks" => SINK_KEYS.contains(&key),
-        "steps" => {
-            STEP_COMMON_KEYS.contains(&key) || OpKind::ALL.iter().any(|op| op_settings(*op).contains(&key))
-        }
+        "sources" => SOURCE_SETTINGS.iter().any(|s| s.key == key),
+        "sinks" => SINK_SETTINGS.iter().any(|s| s.key == key),
+        "steps" => STEP_COMMON_SETTINGS.iter().chain(&STEP_SETTINGS).any(|s| s.key == key),
         _ => false,
-    }
-}
-
-/// The settings (besides id, op, inputs) each operator accepts.
-pub fn op_settings(op: OpKind) -> &'static [&'static str] {
-    match op {
-        OpKind::Map | OpKind::MapValue | OpKind::KeyOn | OpKind::CountFinal => &["script", "field"],
-        OpKind::MaxFinal | OpKind::MinFinal => &["script", "field"],
-        OpKind::Filter
-        | OpKind::FilterMap
-        | OpKind::FlatMap
-        | OpKind::FilterValue
-        | OpKind::FlatMapValue
-        | OpKind::Inspect
-        | OpKind::Branch
-        | OpKind::StatefulFlatMap
-        | OpKind::Stateful
-        | OpKind::StatefulBatch => &["script"],
-        OpKind::KeyRm | OpKind::Merge => &[],
-        OpKind::StatefulMap | OpKind::ReduceFinal | OpKind::FoldFinal => &["script", "builtin", "field"],
-        OpKind::Collect => &["max_size", "timeout"],
-        OpKind::Join => &["insert_mode", "emit_mode"],
     }
 }
 
@@ -343,10 +318,8 @@ impl Reader {
 
     fn clock(&mut self, table: Table) -> ClockSpec {
         let mut entry = Entry { place: Place::Clock, table };
-        let mode = self
-            .enum_opt(&mut entry, "mode", &[("replay", ClockMode::Replay), ("wall", ClockMode::Wall)])
-            .unwrap_or_default();
-        self.leftovers(&entry, &CLOCK_KEYS);
+        let mode = self.choice_opt(&mut entry, "mode").unwrap_or_default();
+        self.leftovers(&entry, &keys(&CLOCK_SETTINGS));
         ClockSpec { mode }
     }
 
@@ -400,57 +373,23 @@ impl Reader {
     fn source(&mut self, entry: &mut Entry) -> Option<SourceSpec> {
         let id = self.string_req(entry, "id").unwrap_or_default();
         let path = self.string_req(entry, "path").map(PathBuf::from);
-        let format = self.enum_opt(
-            entry,
-            "format",
-            &[("csv", SourceFormat::Csv), ("jsonl", SourceFormat::Jsonl), ("json", SourceFormat::Json)],
-        );
+        let format = self.choice_opt(entry, "format");
         let time_field = self.string_opt(entry, "time_field");
-        let time_format = self
-            .enum_opt(
-                entry,
-                "time_format",
-                &[
-                    ("rfc3339", TimeFormat::Rfc3339),
-                    ("unix_s", TimeFormat::UnixS),
-                    ("unix_ms", TimeFormat::UnixMs),
-                    ("unix_us", TimeFormat::UnixUs),
-                ],
-            )
-            .unwrap_or_default();
-        let on_bad_row = self
-            .enum_opt(
-                entry,
-                "on_bad_row",
-                &[
-                    ("fail", BadRowPolicy::Fail),
-                    ("skip", BadRowPolicy::Skip),
-                    ("dead_letter", BadRowPolicy::DeadLetter),
-                ],
-            )
-            .unwrap_or_default();
+        let time_format = self.choice_opt(entry, "time_format").unwrap_or_default();
+        let on_bad_row = self.choice_opt(entry, "on_bad_row").unwrap_or_default();
         let dead_letter_path = self.string_opt(entry, "dead_letter_path").map(PathBuf::from);
         let mut types = BTreeMap::new();
         match entry.table.remove("types") {
             Some(Value::Table(t)) => {
                 for (column, value) in t {
-                    let ty = match value.as_str() {
-                        Some("string") => Some(ColumnType::String),
-                        Some("int") => Some(ColumnType::Int),
-                        Some("float") => Some(ColumnType::Float),
-                        Some("bool") => Some(ColumnType::Bool),
-                        _ => None,
-                    };
-                    match ty {
+                    match value.as_str().and_then(ColumnType::parse) {
                         Some(ty) => {
                             types.insert(column, ty);
                         }
                         None => self.errors.push(GraphError::at(
                             entry.place.clone(),
                             format!("types.{column}"),
-                            format!(
-                                "expected one of \"string\", \"int\", \"float\", \"bool\", found {value}"
-                            ),
+                            format!("expected one of {}, found {value}", quoted_names(ColumnType::NAMES)),
                         )),
                     }
                 }
@@ -475,7 +414,7 @@ impl Reader {
             }
         };
         let recording = self.string_opt(entry, "recording").map(PathBuf::from);
-        self.leftovers(entry, &SOURCE_KEYS);
+        self.leftovers(entry, &keys(&SOURCE_SETTINGS));
         Some(SourceSpec {
             id,
             path: path?,
@@ -513,13 +452,11 @@ impl Reader {
                     SourceFormat::Json => None,
                 }
             });
-        let choices =
-            [("jsonl", SinkFormat::Jsonl), ("csv", SinkFormat::Csv), ("stdout", SinkFormat::Stdout)];
         let format = match by_extension {
             Some(format) if !entry.table.contains_key("format") => Some(format),
-            _ => self.enum_req(entry, "format", &choices),
+            _ => self.choice_req::<SinkFormat>(entry, "format"),
         };
-        self.leftovers(entry, &SINK_KEYS);
+        self.leftovers(entry, &keys(&SINK_SETTINGS));
         Some(SinkSpec { id, inputs, format: format?, path })
     }
 
@@ -559,64 +496,44 @@ impl Reader {
             return None;
         };
         let mut step = StepSpec::new(id, op, inputs);
-        step.script = self.string_opt(entry, "script");
-        step.builtin = self.enum_opt(
-            entry,
-            "builtin",
-            &[("count", Builtin::Count), ("sum", Builtin::Sum), ("min", Builtin::Min), ("max", Builtin::Max)],
-        );
-        step.field = self.string_opt(entry, "field");
-        step.max_size = match entry.table.remove("max_size") {
-            Some(Value::Integer(n)) => Some(n),
-            Some(other) => {
-                self.errors.push(GraphError::at(
-                    entry.place.clone(),
-                    "max_size",
-                    format!("expected an integer, found {}", other.type_str()),
-                ));
-                None
-            }
-            None => None,
-        };
-        step.timeout = self.string_opt(entry, "timeout");
-        step.insert_mode = self.enum_opt(
-            entry,
-            "insert_mode",
-            &[("first", InsertMode::First), ("last", InsertMode::Last), ("product", InsertMode::Product)],
-        );
-        step.emit_mode = self.enum_opt(
-            entry,
-            "emit_mode",
-            &[("complete", EmitMode::Complete), ("final", EmitMode::Final), ("running", EmitMode::Running)],
-        );
+        for setting in StepSetting::ALL {
+            self.step_setting(entry, &mut step, setting);
+        }
         // Keys this operator does not take: report them, naming the operator.
         let allowed = op_settings(op);
-        let all_settings = [
-            ("script", step.script.is_some()),
-            ("builtin", step.builtin.is_some()),
-            ("field", step.field.is_some()),
-            ("max_size", step.max_size.is_some()),
-            ("timeout", step.timeout.is_some()),
-            ("insert_mode", step.insert_mode.is_some()),
-            ("emit_mode", step.emit_mode.is_some()),
-        ];
-        for (key, present) in all_settings {
-            if present && !allowed.contains(&key) {
+        for setting in StepSetting::ALL {
+            if setting.is_set(&step) && !allowed.contains(&setting) {
                 let takes = if allowed.is_empty() {
                     "no settings".to_owned()
                 } else {
-                    allowed.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    allowed.iter().map(|s| format!("`{}`", s.key())).collect::<Vec<_>>().join(", ")
                 };
                 self.errors.push(GraphError::at(
                     entry.place.clone(),
-                    key,
+                    setting.key(),
                     format!("`{op}` does not take this key (it takes {takes})"),
                 ));
             }
         }
-        let known: Vec<&str> = STEP_COMMON_KEYS.iter().chain(allowed).copied().collect();
+        let known: Vec<&str> =
+            keys(&STEP_COMMON_SETTINGS).into_iter().chain(allowed.iter().map(|s| s.key())).collect();
         self.leftovers(entry, &known);
         Some(step)
+    }
+
+    /// Reads one step setting, whatever the operator (those it does not take are reported
+    /// afterwards, naming the operator).
+    fn step_setting(&mut self, entry: &mut Entry, step: &mut StepSpec, setting: StepSetting) {
+        let key = setting.key();
+        match setting {
+            StepSetting::Script => step.script = self.string_opt(entry, key),
+            StepSetting::Builtin => step.builtin = self.choice_opt(entry, key),
+            StepSetting::Field => step.field = self.string_opt(entry, key),
+            StepSetting::MaxSize => step.max_size = self.integer_opt(entry, key),
+            StepSetting::Timeout => step.timeout = self.string_opt(entry, key),
+            StepSetting::InsertMode => step.insert_mode = self.choice_opt(entry, key),
+            StepSetting::EmitMode => step.emit_mode = self.choice_opt(entry, key),
+        }
     }
 
     fn inputs(&mut self, entry: &mut Entry) -> Vec<String> {
@@ -652,7 +569,7 @@ impl Reader {
         match entry.table.remove(key)? {
             Value::String(s) => Some(s),
             other => {
-                let message = if DURATION_KEYS.contains(&key) && (other.is_integer() || other.is_float()) {
+                let message = if is_duration_key(key) && (other.is_integer() || other.is_float()) {
                     format!(
                         "expected a duration with its unit, found the {} {other} (write e.g. {key} = \"{other}s\", \"250ms\" or \"1h30m\")",
                         other.type_str()
@@ -674,36 +591,35 @@ impl Reader {
         self.string_opt(entry, key)
     }
 
-    fn enum_opt<T: Copy>(&mut self, entry: &mut Entry, key: &str, choices: &[(&str, T)]) -> Option<T> {
+    /// Reads an enum-valued setting; a name it does not have is reported with the names it has.
+    fn choice_opt<T: FileEnum>(&mut self, entry: &mut Entry, key: &str) -> Option<T> {
         let value = entry.table.remove(key)?;
-        let found = value.as_str().and_then(|s| choices.iter().find(|(name, _)| *name == s));
-        match found {
-            Some((_, v)) => Some(*v),
+        match value.as_str().and_then(T::from_name) {
+            Some(choice) => Some(choice),
             None => {
-                let names: Vec<String> = choices.iter().map(|(n, _)| format!("\"{n}\"")).collect();
-                let suggestion =
-                    value.as_str().map(|s| hint(s, choices.iter().map(|(n, _)| *n))).unwrap_or_default();
+                let names: Vec<&str> = T::VALUES.iter().map(|v| v.name()).collect();
+                let suggestion = value.as_str().map(|s| hint(s, names.iter().copied())).unwrap_or_default();
                 self.errors.push(GraphError::at(
                     entry.place.clone(),
                     key,
-                    format!("expected one of {}, found {value}{suggestion}", names.join(", ")),
+                    format!("expected one of {}, found {value}{suggestion}", quoted_names(&names)),
                 ));
                 None
             }
         }
     }
 
-    fn enum_req<T: Copy>(&mut self, entry: &mut Entry, key: &str, choices: &[(&str, T)]) -> Option<T> {
+    fn choice_req<T: FileEnum>(&mut self, entry: &mut Entry, key: &str) -> Option<T> {
         if !entry.table.contains_key(key) {
-            let names: Vec<String> = choices.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+            let names: Vec<&str> = T::VALUES.iter().map(|v| v.name()).collect();
             self.errors.push(GraphError::at(
                 entry.place.clone(),
                 key,
-                format!("missing: one of {}", names.join(", ")),
+                format!("missing: one of {}", quoted_names(&names)),
             ));
             return None;
         }
-        self.enum_opt(entry, key, choices)
+        self.choice_opt(entry, key)
     }
 
     /// Reports every key nobody took.
@@ -719,4 +635,9 @@ impl Reader {
             ));
         }
     }
+}
+
+/// `"a", "b", "c"`: the names an enum-valued setting takes, as messages list them.
+fn quoted_names(names: &[&str]) -> String {
+    names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
 }

@@ -2,14 +2,14 @@
 //! nesting, operations, sizes). Absent keys keep the defaults; the engine turns the table into
 //! the script host's limits.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// The largest `max_depth` accepted: values this deep are still cloned, dropped, written
 /// and read back without danger to the stack.
 pub const MAX_DEPTH_CAP: i64 = 1000;
 
 /// A size as written in the file: a text with a unit (`"256MiB"`) or a number of bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ByteSize {
     /// A number of bytes.
@@ -62,31 +62,31 @@ pub fn parse_byte_size(text: &str) -> Result<u64, String> {
 }
 
 /// The `[limits]` table as written; each key absent keeps its default.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct LimitsSpec {
     /// Wall time of one call (`"2s"`, `"500ms"`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub call_timeout: Option<String>,
     /// Memory one call may take (`"256MiB"` or bytes).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub call_memory: Option<ByteSize>,
     /// Nesting of arrays and maps in a value a function returns or keeps.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_depth: Option<i64>,
     /// Operations one call may run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_operations: Option<i64>,
     /// Nesting of function calls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_call_levels: Option<i64>,
     /// Bytes in one string (`"16MiB"` or bytes).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_string_size: Option<ByteSize>,
     /// Elements in one array.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_array_size: Option<i64>,
     /// Entries in one object map.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_map_size: Option<i64>,
 }
 

@@ -7,40 +7,37 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::limits::LimitsSpec;
+use super::settings::file_enum;
 
 /// The file format version this build reads and writes.
 pub const FORMAT_VERSION: i64 = 1;
 
 /// One whole pipeline: sources, steps, sinks, clock and the editor's layout.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct PipelineDoc {
     /// Always [`FORMAT_VERSION`] for files this build writes.
     pub format_version: i64,
     /// How the run's clock moves.
-    #[serde(default)]
     pub clock: ClockSpec,
     /// Bounds on every call of a user function (the `[limits]` table).
-    #[serde(default, skip_serializing_if = "LimitsSpec::is_empty")]
+    #[serde(skip_serializing_if = "LimitsSpec::is_empty")]
     pub limits: LimitsSpec,
     /// Recorded inputs, merged by event time in this order.
-    #[serde(default)]
     pub sources: Vec<SourceSpec>,
     /// Operators, in file order (which breaks ties in the step position).
-    #[serde(default)]
     pub steps: Vec<StepSpec>,
     /// Outputs.
-    #[serde(default)]
     pub sinks: Vec<SinkSpec>,
     /// The workbench's own section; the runner ignores it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub editor: Option<toml::Table>,
 }
 
 /// Which clock a run uses (docs/time.md#the-clock).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockMode {
     /// Event time from the sources' time fields: deterministic.
@@ -51,15 +48,14 @@ pub enum ClockMode {
 }
 
 /// The `[clock]` table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 pub struct ClockSpec {
     /// Replay (default) or wall.
-    #[serde(default)]
     pub mode: ClockMode,
 }
 
 /// The format of a source file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceFormat {
     /// Comma-separated values with a header row.
@@ -81,19 +77,10 @@ impl SourceFormat {
             _ => None,
         }
     }
-
-    /// The name used in the pipeline file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Csv => "csv",
-            Self::Jsonl => "jsonl",
-            Self::Json => "json",
-        }
-    }
 }
 
 /// How a source's time field is to be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeFormat {
     /// An RFC 3339 string (`2024-01-01T00:00:00Z`, offsets and fractions allowed).
@@ -107,20 +94,8 @@ pub enum TimeFormat {
     UnixUs,
 }
 
-impl TimeFormat {
-    /// The name used in the pipeline file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Rfc3339 => "rfc3339",
-            Self::UnixS => "unix_s",
-            Self::UnixMs => "unix_ms",
-            Self::UnixUs => "unix_us",
-        }
-    }
-}
-
 /// What a source does with a row it cannot read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum BadRowPolicy {
     /// Stop the run with an error naming file, line and column.
@@ -132,19 +107,8 @@ pub enum BadRowPolicy {
     DeadLetter,
 }
 
-impl BadRowPolicy {
-    /// The name used in the pipeline file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Fail => "fail",
-            Self::Skip => "skip",
-            Self::DeadLetter => "dead_letter",
-        }
-    }
-}
-
 /// A forced CSV column type (otherwise cells are typed as docs/file-format.md#csv-cells says).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ColumnType {
     /// Keep the cell's text as a string, even when it looks like a number.
@@ -157,50 +121,38 @@ pub enum ColumnType {
     Bool,
 }
 
-impl ColumnType {
-    /// The name used in the pipeline file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::String => "string",
-            Self::Int => "int",
-            Self::Float => "float",
-            Self::Bool => "bool",
-        }
-    }
-}
-
 /// One `[[sources]]` entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SourceSpec {
     /// Unique id, used as an input name by steps.
     pub id: String,
     /// The file, relative to the pipeline file's folder.
     pub path: PathBuf,
     /// The file's format; from the extension when not given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<SourceFormat>,
     /// The field holding the event time; a source without one does not move the clock.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_field: Option<String>,
     /// How the time field is written.
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(skip_serializing_if = "is_default")]
     pub time_format: TimeFormat,
     /// What to do with a row that cannot be read.
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(skip_serializing_if = "is_default")]
     pub on_bad_row: BadRowPolicy,
     /// Where `dead_letter` writes bad rows (JSON Lines), relative to the pipeline file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dead_letter_path: Option<PathBuf>,
     /// CSV only: forced column types.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub types: BTreeMap<String, ColumnType>,
     /// Keep reading the file as it grows, like `tail -F` (through truncation and rotation by
     /// rename): a live stream that never ends by itself.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub follow: bool,
     /// A live source's lines read back from a recording (`eddy run --record`), relative to the
     /// pipeline file, at the clock the live run took them: the live run replayed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording: Option<PathBuf>,
 }
 
@@ -227,7 +179,7 @@ impl SourceSpec {
 pub const STDIN_PATH: &str = "-";
 
 /// The format of a sink.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SinkFormat {
     /// One JSON value per line; keyed items as `[key, value]`.
@@ -238,19 +190,8 @@ pub enum SinkFormat {
     Stdout,
 }
 
-impl SinkFormat {
-    /// The name used in the pipeline file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Jsonl => "jsonl",
-            Self::Csv => "csv",
-            Self::Stdout => "stdout",
-        }
-    }
-}
-
 /// One `[[sinks]]` entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SinkSpec {
     /// Unique id.
     pub id: String,
@@ -259,12 +200,12 @@ pub struct SinkSpec {
     /// How items are written.
     pub format: SinkFormat,
     /// The file written (not for `stdout`), relative to the pipeline file's folder.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
 }
 
 /// `insert_mode` of a join: what a side remembers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum InsertMode {
     /// A side keeps its first value.
@@ -277,7 +218,7 @@ pub enum InsertMode {
 }
 
 /// `emit_mode` of a join: when rows are emitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum EmitMode {
     /// When every side has a value; then the key's state is discarded.
@@ -289,36 +230,8 @@ pub enum EmitMode {
     Running,
 }
 
-impl EmitMode {
-    /// Every mode, in the order the workbench offers them.
-    pub const ALL: [EmitMode; 3] = [Self::Complete, Self::Final, Self::Running];
-
-    /// The name used in the pipeline file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Complete => "complete",
-            Self::Final => "final",
-            Self::Running => "running",
-        }
-    }
-}
-
-impl InsertMode {
-    /// Every mode, in the order the workbench offers them.
-    pub const ALL: [InsertMode; 3] = [Self::First, Self::Last, Self::Product];
-
-    /// The name used in the pipeline file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::First => "first",
-            Self::Last => "last",
-            Self::Product => "product",
-        }
-    }
-}
-
 /// A built-in function that replaces a script (same semantics, no Rhai).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Builtin {
     /// Count the items.
@@ -331,20 +244,18 @@ pub enum Builtin {
     Max,
 }
 
-impl Builtin {
-    /// The name used in the pipeline file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Count => "count",
-            Self::Sum => "sum",
-            Self::Min => "min",
-            Self::Max => "max",
-        }
-    }
-}
+file_enum!(ClockMode { Replay => "replay", Wall => "wall" });
+file_enum!(SourceFormat { Csv => "csv", Jsonl => "jsonl", Json => "json" });
+file_enum!(TimeFormat { Rfc3339 => "rfc3339", UnixS => "unix_s", UnixMs => "unix_ms", UnixUs => "unix_us" });
+file_enum!(BadRowPolicy { Fail => "fail", Skip => "skip", DeadLetter => "dead_letter" });
+file_enum!(ColumnType { String => "string", Int => "int", Float => "float", Bool => "bool" });
+file_enum!(SinkFormat { Jsonl => "jsonl", Csv => "csv", Stdout => "stdout" });
+file_enum!(InsertMode { First => "first", Last => "last", Product => "product" });
+file_enum!(EmitMode { Complete => "complete", Final => "final", Running => "running" });
+file_enum!(Builtin { Count => "count", Sum => "sum", Min => "min", Max => "max" });
 
 /// Every operator the engine knows (the table of docs/file-format.md#steps).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OpKind {
     /// `mapper(x)` → one item.
@@ -504,37 +415,36 @@ impl fmt::Display for OpKind {
 ///
 /// Settings an operator does not take are rejected when the file is read, so a
 /// `StepSpec` only carries what its `op` accepts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepSpec {
     /// Unique id; names the step in errors, state, metrics and the UI.
     pub id: String,
     /// The operator.
     pub op: OpKind,
     /// Upstream streams: a source id, a step id, or `step.port` for a branch.
-    #[serde(default)]
     pub inputs: Vec<String>,
     /// The Rhai script holding the user function(s).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub script: Option<String>,
     /// A built-in function instead of a script (stateful_map, reduce_final, fold_final).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub builtin: Option<Builtin>,
     /// A field of the value used instead of a function: the key of `key_on` /
     /// `count_final`, the new value of `map` / `map_value`, the `by` of
     /// `max_final` / `min_final`, the operand of a built-in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// collect: emit a key's list when it holds this many items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_size: Option<i64>,
     /// collect: emit a key's list after this long without a new item (`"10s"`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
     /// join: what each side remembers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub insert_mode: Option<InsertMode>,
     /// join: when rows are emitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub emit_mode: Option<EmitMode>,
 }
 

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::{GraphError, GraphErrors, Place, ProblemKind, hint};
 use super::model::{BadRowPolicy, Builtin, OpKind, PipelineDoc, SinkFormat, StepSpec};
+use super::settings::StepSetting;
 
 /// Where a stream comes from: a source, or one output port of a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -233,7 +234,7 @@ fn check_settings(step: &StepSpec, errors: &mut Vec<GraphError>) {
     let place = Place::Step(step.id.clone());
     let has_script = step.script.is_some();
     let needs = |what: &str, errors: &mut Vec<GraphError>| {
-        errors.push(GraphError::at(place.clone(), "script", format!("missing: {what}")));
+        errors.push(GraphError::at(place.clone(), StepSetting::Script.key(), format!("missing: {what}")));
     };
     match step.op {
         OpKind::Map | OpKind::MapValue => {
@@ -263,29 +264,33 @@ fn check_settings(step: &StepSpec, errors: &mut Vec<GraphError>) {
             if has_script && step.builtin.is_some() {
                 errors.push(GraphError::at(
                     place.clone(),
-                    "builtin",
+                    StepSetting::Builtin.key(),
                     "give either a script or a built-in, not both",
                 ));
             } else if !has_script && step.builtin.is_none() {
-                needs("a script, or `builtin = \"count\"` / \"sum\" / \"min\" / \"max\"", errors);
+                needs(&format!("a script, or {}", builtin_choices()), errors);
             }
             if step.field.is_some() && step.builtin.is_none() {
                 errors.push(GraphError::at(
                     place.clone(),
-                    "field",
+                    StepSetting::Field.key(),
                     "`field` is the operand of a built-in: set `builtin` too, or read the field in the script",
                 ));
             }
             // (`count` counts items: a field would be read by nothing.)
             if step.builtin == Some(Builtin::Count) && step.field.is_some() {
-                errors.push(GraphError::at(place.clone(), "field", "the `count` built-in takes no field"));
+                errors.push(GraphError::at(
+                    place.clone(),
+                    StepSetting::Field.key(),
+                    "the `count` built-in takes no field",
+                ));
             }
         }
         OpKind::MaxFinal | OpKind::MinFinal => {
             if has_script && step.field.is_some() {
                 errors.push(GraphError::at(
                     place.clone(),
-                    "field",
+                    StepSetting::Field.key(),
                     "give either a `by` script or a `field`, not both",
                 ));
             }
@@ -302,15 +307,21 @@ fn check_settings(step: &StepSpec, errors: &mut Vec<GraphError>) {
             {
                 errors.push(GraphError::at(
                     place.clone(),
-                    "max_size",
+                    StepSetting::MaxSize.key(),
                     format!("must be at least 1, found {n}"),
                 ));
             }
             if let Some(timeout) = &step.timeout {
                 match crate::time::parse_duration_micros(timeout) {
-                    Ok(0) => errors.push(GraphError::at(place.clone(), "timeout", "must be longer than 0")),
+                    Ok(0) => errors.push(GraphError::at(
+                        place.clone(),
+                        StepSetting::Timeout.key(),
+                        "must be longer than 0",
+                    )),
                     Ok(_) => {}
-                    Err(reason) => errors.push(GraphError::at(place.clone(), "timeout", reason)),
+                    Err(reason) => {
+                        errors.push(GraphError::at(place.clone(), StepSetting::Timeout.key(), reason))
+                    }
                 }
             }
         }
@@ -319,8 +330,17 @@ fn check_settings(step: &StepSpec, errors: &mut Vec<GraphError>) {
     if let Some(field) = &step.field
         && field.is_empty()
     {
-        errors.push(GraphError::at(place, "field", "must not be empty"));
+        errors.push(GraphError::at(place, StepSetting::Field.key(), "must not be empty"));
     }
+}
+
+/// `` `builtin = "count"` / "sum" / "min" / "max" ``: the built-ins, as the hint for a step
+/// that has neither a script nor a built-in lists them.
+fn builtin_choices() -> String {
+    let mut names = Builtin::NAMES.iter().map(|n| format!("\"{n}\""));
+    let first = names.next().unwrap_or_default();
+    let rest: Vec<String> = names.collect();
+    format!("`builtin = {first}` / {}", rest.join(" / "))
 }
 
 fn check_sources(doc: &PipelineDoc, base_dir: &Path, errors: &mut Vec<GraphError>) {
@@ -514,4 +534,25 @@ fn keyedness(
         };
     }
     keyed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_without_script_or_builtin_is_told_both_ways_to_run() {
+        let mut step = StepSpec::new("total", OpKind::ReduceFinal, vec!["in".into()]);
+        step.field = Some("amount".into());
+        let mut errors = Vec::new();
+        check_settings(&step, &mut errors);
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "step `total`, key `script`: missing: a script, or `builtin = \"count\"` / \"sum\" / \"min\" / \"max\"",
+                "step `total`, key `field`: `field` is the operand of a built-in: set `builtin` too, or read the field in the script",
+            ]
+        );
+    }
 }

@@ -8,6 +8,9 @@ use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
 use super::limits::{ByteSize, LimitsSpec};
 use super::model::{ClockMode, PipelineDoc, SinkSpec, SourceSpec, StepSpec};
+use super::settings::{
+    CLOCK_SETTINGS, SINK_SETTINGS, SOURCE_SETTINGS, STEP_COMMON_SETTINGS, STEP_SETTINGS, StepSetting,
+};
 
 /// The canonical text of a pipeline: fixed key order, scripts as multi-line literal strings,
 /// one blank line between entries, the editor section last.
@@ -149,28 +152,27 @@ fn step_entries(step: &StepSpec) -> Vec<(&'static str, toml::Value)> {
         ("op", string(step.op.as_str())),
         ("inputs", toml::Value::Array(step.inputs.iter().map(|i| string(i)).collect())),
     ];
-    if let Some(builtin) = step.builtin {
-        entries.push(("builtin", string(builtin.as_str())));
-    }
-    if let Some(field) = &step.field {
-        entries.push(("field", string(field)));
-    }
-    if let Some(size) = step.max_size {
-        entries.push(("max_size", toml::Value::Integer(size)));
-    }
-    if let Some(timeout) = &step.timeout {
-        entries.push(("timeout", string(timeout)));
-    }
-    if let Some(mode) = step.insert_mode {
-        entries.push(("insert_mode", string(mode.as_str())));
-    }
-    if let Some(mode) = step.emit_mode {
-        entries.push(("emit_mode", string(mode.as_str())));
-    }
-    if let Some(script) = &step.script {
-        entries.push(("script", string(script)));
+    // The settings in their described order, the script (the longest) last.
+    let settings = StepSetting::ALL.into_iter().filter(|s| *s != StepSetting::Script);
+    for setting in settings.chain([StepSetting::Script]) {
+        if let Some(value) = step_value(step, setting) {
+            entries.push((setting.key(), value));
+        }
     }
     entries
+}
+
+/// The value `step` holds for `setting`, if it sets it.
+fn step_value(step: &StepSpec, setting: StepSetting) -> Option<toml::Value> {
+    match setting {
+        StepSetting::Script => step.script.as_deref().map(string),
+        StepSetting::Builtin => step.builtin.map(|b| string(b.as_str())),
+        StepSetting::Field => step.field.as_deref().map(string),
+        StepSetting::MaxSize => step.max_size.map(toml::Value::Integer),
+        StepSetting::Timeout => step.timeout.as_deref().map(string),
+        StepSetting::InsertMode => step.insert_mode.map(|m| string(m.as_str())),
+        StepSetting::EmitMode => step.emit_mode.map(|m| string(m.as_str())),
+    }
 }
 
 fn sink_entries(sink: &SinkSpec) -> Vec<(&'static str, toml::Value)> {
@@ -299,7 +301,7 @@ fn clear_table(parent: &mut Table, key: &str) {
     };
     let set: Vec<String> = table
         .iter()
-        .filter(|(k, v)| super::file::is_model_key(key, k) && !is_default_setting(k, v))
+        .filter(|(k, v)| super::file::is_model_key(key, k) && !is_default_setting(key, k, v))
         .map(|(k, _)| k.to_owned())
         .collect();
     for name in set {
@@ -318,7 +320,9 @@ fn patch_entry(old: &mut Table, fresh: &Table, section: &str) {
     let stale: Vec<String> = old
         .iter()
         .filter(|(k, v)| {
-            !fresh.contains_key(k) && !is_default_setting(k, v) && super::file::is_model_key(section, k)
+            !fresh.contains_key(k)
+                && !is_default_setting(section, k, v)
+                && super::file::is_model_key(section, k)
         })
         .map(|(k, _)| k.to_owned())
         .collect();
@@ -368,19 +372,18 @@ fn patch_section(
     old.insert(section, Item::ArrayOfTables(result));
 }
 
-/// Whether a key written in a file says what leaving it out says.
-fn is_default_setting(key: &str, value: &Item) -> bool {
-    let default = match key {
-        "time_format" => "rfc3339",
-        "on_bad_row" => "fail",
-        "mode" => "replay",
-        "follow" => return value.as_bool() == Some(false),
-        "types" => {
-            return item_to_toml(value).is_some_and(|v| v.as_table().is_some_and(toml::Table::is_empty));
-        }
-        _ => return false,
+/// Whether a key written in an entry of `section` says what leaving it out says (its described
+/// default).
+fn is_default_setting(section: &str, key: &str, value: &Item) -> bool {
+    let settings: &[super::Setting] = match section {
+        "clock" => &CLOCK_SETTINGS,
+        "sources" => &SOURCE_SETTINGS,
+        "sinks" => &SINK_SETTINGS,
+        "steps" => &STEP_SETTINGS,
+        _ => &[],
     };
-    value.as_str() == Some(default)
+    let setting = settings.iter().chain(&STEP_COMMON_SETTINGS).find(|s| s.key == key);
+    setting.zip(item_to_toml(value)).is_some_and(|(setting, value)| setting.is_default(&value))
 }
 
 /// Gives every table a position in the order the document lists them, so that the text comes
@@ -496,6 +499,60 @@ inputs = ["count"]
 format = "jsonl"
 path = "out.jsonl"
 "#;
+
+    #[test]
+    fn every_described_key_is_written_in_the_described_order_and_read_back() {
+        use crate::graph::{
+            BadRowPolicy, ColumnType, EmitMode, InsertMode, SinkFormat, SourceFormat, TimeFormat, keys,
+        };
+        let source = SourceSpec {
+            id: "in".into(),
+            path: "-".into(),
+            format: Some(SourceFormat::Jsonl),
+            time_field: Some("ts".into()),
+            time_format: TimeFormat::UnixMs,
+            on_bad_row: BadRowPolicy::DeadLetter,
+            dead_letter_path: Some("bad.jsonl".into()),
+            types: BTreeMap::from([("n".to_owned(), ColumnType::Int)]),
+            follow: true,
+            recording: Some("rec.jsonl".into()),
+        };
+        let written: Vec<&str> = source_entries(&source).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(written, keys(&SOURCE_SETTINGS));
+        let sink = SinkSpec {
+            id: "out".into(),
+            inputs: vec!["in".into()],
+            format: SinkFormat::Csv,
+            path: Some("out.csv".into()),
+        };
+        let written: Vec<&str> = sink_entries(&sink).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(written, keys(&SINK_SETTINGS));
+        let mut step = StepSpec::new("s", OpKind::Join, vec!["in".into()]);
+        step.script = Some("fn f() {}\n".into());
+        step.builtin = Some(crate::graph::Builtin::Sum);
+        step.field = Some("x".into());
+        step.max_size = Some(3);
+        step.timeout = Some("1s".into());
+        step.insert_mode = Some(InsertMode::Product);
+        step.emit_mode = Some(EmitMode::Running);
+        let written: Vec<&str> = step_entries(&step).into_iter().map(|(k, _)| k).collect();
+        let expected = ["id", "op", "inputs", "builtin", "field", "max_size", "timeout", "insert_mode"];
+        assert_eq!(written, [&expected[..], &["emit_mode", "script"]].concat());
+        // What the join takes reads back the same.
+        step.script = None;
+        step.builtin = None;
+        step.field = None;
+        step.max_size = None;
+        step.timeout = None;
+        let doc = PipelineDoc {
+            format_version: 1,
+            sources: vec![source],
+            steps: vec![step],
+            sinks: vec![sink],
+            ..PipelineDoc::default()
+        };
+        assert_eq!(parse_str(&to_canonical_toml(&doc), Path::new("t.toml")).unwrap(), doc);
+    }
 
     #[test]
     fn the_limits_table_is_written_back_as_read() {

@@ -96,6 +96,20 @@ fn every_problem_of_a_file_is_reported_at_once_naming_step_and_key() {
 }
 
 #[test]
+fn an_unknown_key_far_from_every_known_one_is_told_the_keys_the_entry_takes() {
+    let text =
+        pipeline("colour = \"blue\"", RUNNING_SUM).replace("field = \"user\"", "field = \"user\"\nzzz = 1");
+    let fixture = Fixture::new(&[("p.toml", &text), ("events.csv", EVENTS_CSV)]);
+    let problems = problems(&fixture.path("p.toml"));
+    let expected = [
+        "source `events`, key `colour`: unknown key (the keys here are `id`, `path`, `format`, `time_field`, \
+         `time_format`, `on_bad_row`, `dead_letter_path`, `types`, `follow`, `recording`)",
+        "step `by_user`, key `zzz`: unknown key (the keys here are `id`, `op`, `inputs`, `script`, `field`)",
+    ];
+    assert_eq!(problems.iter().filter(|p| p.contains("unknown key")).collect::<Vec<_>>(), expected);
+}
+
+#[test]
 fn not_toml_names_line_and_column() {
     let fixture = Fixture::new(&[("p.toml", "format_version = 1\n[[steps]\nid = 1\n")]);
     let problems = problems(&fixture.path("p.toml"));

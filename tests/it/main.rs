@@ -13,8 +13,11 @@ mod debugger_ui;
 mod errors;
 mod examples;
 mod fast_path;
+mod file_format_docs;
 #[cfg(feature = "gui")]
 mod files_ui;
+#[cfg(feature = "gui")]
+mod inspector_ui;
 mod limits;
 mod live;
 #[cfg(feature = "gui")]

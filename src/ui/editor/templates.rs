@@ -3,7 +3,7 @@
 
 use crate::graph::{
     BadRowPolicy, Builtin, EmitMode, InsertMode, OpKind, SinkFormat, SinkSpec, SourceFormat, SourceSpec,
-    StepSpec, TimeFormat,
+    StepSetting, StepSpec, TimeFormat, op_settings,
 };
 
 /// A template script for an operator, or `None` when it takes no script.
@@ -47,16 +47,16 @@ pub fn template_script(op: OpKind) -> Option<&'static str> {
 pub fn new_step(id: String, op: OpKind) -> StepSpec {
     let mut step = StepSpec::new(id, op, Vec::new());
     step.script = template_script(op).map(str::to_owned);
-    match op {
-        OpKind::Collect => {
-            step.max_size = Some(10);
-            step.timeout = Some("10s".into());
+    for &setting in op_settings(op) {
+        match setting {
+            // A list leaves at ten values or after ten seconds without one.
+            StepSetting::MaxSize => step.max_size = Some(10),
+            StepSetting::Timeout => step.timeout = Some("10s".into()),
+            // The modes are shown, and written, at their defaults.
+            StepSetting::InsertMode => step.insert_mode = Some(InsertMode::default()),
+            StepSetting::EmitMode => step.emit_mode = Some(EmitMode::default()),
+            StepSetting::Script | StepSetting::Builtin | StepSetting::Field => {}
         }
-        OpKind::Join => {
-            step.insert_mode = Some(InsertMode::Last);
-            step.emit_mode = Some(EmitMode::Complete);
-        }
-        _ => {}
     }
     step
 }
