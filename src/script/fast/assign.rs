@@ -154,128 +154,21 @@ pub(super) fn apply(
         *target = v;
         return Ok(());
     };
-    let tag = target.tag();
     let (kt, kv) = (kind(target), kind(&v));
+    let add = op == BinOp::Add;
     match (kt, kv) {
-        (Kind::Int, Kind::Int) => {
-            let r = int_op(op, target.as_int().or_else(fail)?, v.as_int().or_else(fail)?)?.dynamic();
-            *target = r;
-            // Built-in arithmetic op-assignments write the number in place (the tag stays);
-            // the bitwise ones replace the value.
-            if matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem | BinOp::Pow) {
-                target.set_tag(tag);
-            }
-            Ok(())
+        (Kind::Int, Kind::Int) => apply_int(target, op, &v),
+        (Kind::Float, Kind::Float | Kind::Int) => apply_float(target, op, &v),
+        (Kind::Bool, Kind::Bool) => apply_bool(target, op, &v),
+        (Kind::Str, Kind::Str | Kind::Char | Kind::Int | Kind::Float | Kind::Bool | Kind::Unit) if add => {
+            append_to_string(limits, target, kv, &v)
         }
-        (Kind::Float, Kind::Float | Kind::Int) => {
-            let (x, y) = (target.as_float().or_else(fail)?, ValueRef::Dyn(&v).float()?);
-            let r = match op {
-                BinOp::Add => x + y,
-                BinOp::Sub => x - y,
-                BinOp::Mul => x * y,
-                BinOp::Div => x / y,
-                BinOp::Rem => x % y,
-                BinOp::Pow => x.powf(y),
-                _ => return Err(Exit::Fail),
-            };
-            *target = Dynamic::from_float(r);
-            target.set_tag(tag);
-            Ok(())
-        }
-        (Kind::Bool, Kind::Bool) => {
-            let (x, y) = (target.as_bool().or_else(fail)?, v.as_bool().or_else(fail)?);
-            let r = match op {
-                BinOp::BitAnd => x && y,
-                BinOp::BitOr => x || y,
-                BinOp::BitXor => x ^ y,
-                _ => return Err(Exit::Fail),
-            };
-            *target = Dynamic::from_bool(r);
-            target.set_tag(tag);
-            Ok(())
-        }
-        (Kind::Str, Kind::Str) if op == BinOp::Add => {
-            let joined = {
-                let x = target.as_immutable_string_ref().or_else(fail)?;
-                let y = v.as_immutable_string_ref().or_else(fail)?;
-                if !x.is_empty() && !y.is_empty() {
-                    limits.check_string(x.len() + y.len())?;
-                }
-                concat(x.as_str(), y.as_str())
-            };
-            *target = Dynamic::from(joined);
-            target.set_tag(tag);
-            Ok(())
-        }
-        (Kind::Str, Kind::Char) if op == BinOp::Add => {
-            let joined = {
-                let x = target.as_immutable_string_ref().or_else(fail)?;
-                let mut s = String::with_capacity(x.len() + 4);
-                s.push_str(x.as_str());
-                s.push(v.as_char().or_else(fail)?);
-                limits.check_string(s.len())?;
-                s
-            };
-            *target = Dynamic::from(ImmutableString::from(joined));
-            target.set_tag(tag);
-            Ok(())
-        }
-        // The registered `+=` (string, any): appends the item's `to_string`; then Rhai checks the
-        // data size of the target.
-        (Kind::Str, Kind::Int | Kind::Float | Kind::Bool | Kind::Unit) if op == BinOp::Add => {
-            let joined = {
-                let x = target.as_immutable_string_ref().or_else(fail)?;
-                let y = scalar_to_string(ValueRef::Dyn(&v))?;
-                concat(x.as_str(), y.as_str())
-            };
-            limits.check_string(joined.len())?;
-            *target = Dynamic::from(joined);
-            target.set_tag(tag);
-            Ok(())
-        }
-        (Kind::Char, Kind::Char) if op == BinOp::Add => {
-            let mut s = String::with_capacity(8);
-            s.push(target.as_char().or_else(fail)?);
-            s.push(v.as_char().or_else(fail)?);
-            *target = Dynamic::from(ImmutableString::from(s));
-            Ok(())
-        }
-        (Kind::Char, Kind::Str) if op == BinOp::Add => {
-            let joined = {
-                let y = v.as_immutable_string_ref().or_else(fail)?;
-                if y.is_empty() {
-                    return Ok(());
-                }
-                let mut s = String::with_capacity(y.len() + 4);
-                s.push(target.as_char().or_else(fail)?);
-                s.push_str(y.as_str());
-                limits.check_string(s.len())?;
-                s
-            };
-            *target = Dynamic::from(ImmutableString::from(joined));
-            Ok(())
-        }
-        (Kind::Array, Kind::Array) if op == BinOp::Add => {
-            let items = v.into_array().or_else(fail)?;
-            if items.is_empty() {
-                return Ok(());
-            }
-            // Rhai checks the size before appending (when the target is not empty).
-            if !target.as_array_ref().or_else(fail)?.is_empty() {
-                limits.check_sizes(target)?;
-            }
-            let mut array = target.as_array_mut().or_else(fail)?;
-            if array.is_empty() {
-                *array = items;
-            } else {
-                array.extend(items);
-            }
-            Ok(())
-        }
+        (Kind::Char, Kind::Char | Kind::Str) if add => append_to_char(limits, target, kv, &v),
+        (Kind::Array, Kind::Array) if add => append_array(limits, target, v),
         (
             Kind::Array,
             Kind::Unit | Kind::Bool | Kind::Str | Kind::Char | Kind::Int | Kind::Float | Kind::Map,
-        ) if op == BinOp::Add => {
+        ) if add => {
             target.as_array_mut().or_else(fail)?.push(v);
             limits.check_sizes(target)
         }
@@ -286,7 +179,7 @@ pub(super) fn apply(
             *target = r;
             limits.check_sizes(target)
         }
-        (Kind::Unit, Kind::Str) if op == BinOp::Add => {
+        (Kind::Unit, Kind::Str) if add => {
             // The registered `+` ((), string) returns the string as a new value.
             let s = v.as_immutable_string_ref().or_else(fail)?.clone();
             *target = Dynamic::from(s);
@@ -294,4 +187,126 @@ pub(super) fn apply(
         }
         _ => Err(Exit::Fail),
     }
+}
+
+/// `INT op= INT`.
+fn apply_int(target: &mut Dynamic, op: BinOp, v: &Dynamic) -> EvalResult<()> {
+    let tag = target.tag();
+    let r = int_op(op, target.as_int().or_else(fail)?, v.as_int().or_else(fail)?)?.dynamic();
+    *target = r;
+    // Built-in arithmetic op-assignments write the number in place (the tag stays);
+    // the bitwise ones replace the value.
+    if matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem | BinOp::Pow) {
+        target.set_tag(tag);
+    }
+    Ok(())
+}
+
+/// `FLOAT op= FLOAT` or `FLOAT op= INT`: arithmetic only, written in place (the tag stays).
+fn apply_float(target: &mut Dynamic, op: BinOp, v: &Dynamic) -> EvalResult<()> {
+    let tag = target.tag();
+    let (x, y) = (target.as_float().or_else(fail)?, ValueRef::Dyn(v).float()?);
+    let r = match op {
+        BinOp::Add => x + y,
+        BinOp::Sub => x - y,
+        BinOp::Mul => x * y,
+        BinOp::Div => x / y,
+        BinOp::Rem => x % y,
+        BinOp::Pow => x.powf(y),
+        _ => return Err(Exit::Fail),
+    };
+    *target = Dynamic::from_float(r);
+    target.set_tag(tag);
+    Ok(())
+}
+
+/// `bool &= bool`, `|=`, `^=`, written in place (the tag stays).
+fn apply_bool(target: &mut Dynamic, op: BinOp, v: &Dynamic) -> EvalResult<()> {
+    let tag = target.tag();
+    let (x, y) = (target.as_bool().or_else(fail)?, v.as_bool().or_else(fail)?);
+    let r = match op {
+        BinOp::BitAnd => x && y,
+        BinOp::BitOr => x || y,
+        BinOp::BitXor => x ^ y,
+        _ => return Err(Exit::Fail),
+    };
+    *target = Dynamic::from_bool(r);
+    target.set_tag(tag);
+    Ok(())
+}
+
+/// `string += v` for a string, a character or a scalar (the tag stays).
+fn append_to_string(limits: &FastLimits, target: &mut Dynamic, kv: Kind, v: &Dynamic) -> EvalResult<()> {
+    let tag = target.tag();
+    let joined: ImmutableString = {
+        let x = target.as_immutable_string_ref().or_else(fail)?;
+        match kv {
+            Kind::Str => {
+                let y = v.as_immutable_string_ref().or_else(fail)?;
+                if !x.is_empty() && !y.is_empty() {
+                    limits.check_string(x.len() + y.len())?;
+                }
+                concat(x.as_str(), y.as_str())
+            }
+            Kind::Char => {
+                let mut s = String::with_capacity(x.len() + 4);
+                s.push_str(x.as_str());
+                s.push(v.as_char().or_else(fail)?);
+                limits.check_string(s.len())?;
+                s.into()
+            }
+            // The registered `+=` (string, any): appends the item's `to_string`; then Rhai
+            // checks the data size of the target.
+            _ => {
+                let y = scalar_to_string(ValueRef::Dyn(v))?;
+                let joined = concat(x.as_str(), y.as_str());
+                limits.check_string(joined.len())?;
+                joined
+            }
+        }
+    };
+    *target = Dynamic::from(joined);
+    target.set_tag(tag);
+    Ok(())
+}
+
+/// `char += char` or `char += string`: the target becomes a new string (no tag).
+fn append_to_char(limits: &FastLimits, target: &mut Dynamic, kv: Kind, v: &Dynamic) -> EvalResult<()> {
+    let joined = if kv == Kind::Char {
+        let mut s = String::with_capacity(8);
+        s.push(target.as_char().or_else(fail)?);
+        s.push(v.as_char().or_else(fail)?);
+        s
+    } else {
+        let y = v.as_immutable_string_ref().or_else(fail)?;
+        if y.is_empty() {
+            return Ok(());
+        }
+        let mut s = String::with_capacity(y.len() + 4);
+        s.push(target.as_char().or_else(fail)?);
+        s.push_str(y.as_str());
+        limits.check_string(s.len())?;
+        s
+    };
+    *target = Dynamic::from(ImmutableString::from(joined));
+    Ok(())
+}
+
+/// `array += array`: appends the items.
+fn append_array(limits: &FastLimits, target: &mut Dynamic, v: Dynamic) -> EvalResult<()> {
+    let items = v.into_array().or_else(fail)?;
+    if items.is_empty() {
+        return Ok(());
+    }
+    // Rhai checks the size before appending (when the target is not empty).
+    if !target.as_array_ref().or_else(fail)?.is_empty() {
+        limits.check_sizes(target)?;
+    }
+    let mut array = target.as_array_mut().or_else(fail)?;
+    if array.is_empty() {
+        *array = items;
+    } else {
+        array.extend(items);
+    }
+    Ok(())
 }

@@ -74,80 +74,91 @@ pub(super) fn builtin_value(
             };
             Ok(Value::Own(Dynamic::from(ImmutableString::from(name))))
         }
-        (Builtin::Get, Some(key)) => {
-            let ValueRef::Dyn(d) = this else { return Err(Exit::Fail) };
-            let value = match (k, key.kind()) {
-                (Kind::Map, Kind::Str) => {
-                    let map = d.as_map_ref().or_else(fail)?;
-                    if map.is_empty() {
-                        return Ok(Value::Unit);
-                    }
-                    match map.get(key.string()?.as_str()) {
-                        Some(v) => read(v),
-                        None => return Ok(Value::Unit),
-                    }
-                }
-                (Kind::Array, Kind::Int) => {
-                    let array = d.as_array_ref().or_else(fail)?;
-                    // The array package's `calc_offset_len(len, index, 0)`.
-                    let (len, index) = (array.len(), key.int()?);
-                    let start = if index < 0 {
-                        usize::try_from(index.unsigned_abs()).map_or(0, |x| len - x.min(len))
-                    } else {
-                        usize::try_from(index).unwrap_or(usize::MAX)
-                    };
-                    match array.get(start) {
-                        Some(v) => read(v),
-                        None => return Ok(Value::Unit),
-                    }
-                }
-                (Kind::Str, Kind::Int) => {
-                    let s = d.as_immutable_string_ref().or_else(fail)?;
-                    return Ok(string_char(&s, key.int()?)
-                        .map_or(Value::Unit, |c| Value::Own(Dynamic::from_char(c))));
-                }
-                _ => return Err(Exit::Fail),
-            };
-            // The result of a native function: Rhai checks its data size.
-            if let Value::Own(d) = &value {
-                limits.check_sizes(d)?;
-            }
-            Ok(value)
-        }
-        (Builtin::Contains, Some(item)) => {
-            let ValueRef::Dyn(d) = this else { return Err(Exit::Fail) };
-            let found = match k {
-                Kind::Map => {
-                    if item.kind() != Kind::Str {
-                        return Err(Exit::Fail);
-                    }
-                    d.as_map_ref().or_else(fail)?.contains_key(item.string()?.as_str())
-                }
-                Kind::Str => {
-                    let s = d.as_immutable_string_ref().or_else(fail)?;
-                    match item.kind() {
-                        Kind::Str => s.contains(item.string()?.as_str()),
-                        Kind::Char => s.contains(item.char()?),
-                        _ => return Err(Exit::Fail),
-                    }
-                }
-                Kind::Array => {
-                    let array = d.as_array_ref().or_else(fail)?;
-                    let mut found = false;
-                    for x in array.iter() {
-                        if element_equals(limits, ValueRef::Dyn(x), item)? {
-                            found = true;
-                            break;
-                        }
-                    }
-                    found
-                }
-                _ => return Err(Exit::Fail),
-            };
-            Ok(Value::Bool(found))
-        }
+        (Builtin::Get, Some(key)) => get(limits, this, k, key),
+        (Builtin::Contains, Some(item)) => contains(limits, this, k, item),
         _ => Err(Exit::Fail),
     }
+}
+
+/// `get(this, key)`: a map's entry, an array's item (a negative index counts from the end), a
+/// string's character, or `()` when there is none.
+fn get(limits: &FastLimits, this: ValueRef<'_>, k: Kind, key: ValueRef<'_>) -> EvalResult<Value<'static>> {
+    let ValueRef::Dyn(d) = this else { return Err(Exit::Fail) };
+    let value = match (k, key.kind()) {
+        (Kind::Map, Kind::Str) => {
+            let map = d.as_map_ref().or_else(fail)?;
+            if map.is_empty() {
+                return Ok(Value::Unit);
+            }
+            match map.get(key.string()?.as_str()) {
+                Some(v) => read(v),
+                None => return Ok(Value::Unit),
+            }
+        }
+        (Kind::Array, Kind::Int) => {
+            let array = d.as_array_ref().or_else(fail)?;
+            // The array package's `calc_offset_len(len, index, 0)`.
+            let (len, index) = (array.len(), key.int()?);
+            let start = if index < 0 {
+                usize::try_from(index.unsigned_abs()).map_or(0, |x| len - x.min(len))
+            } else {
+                usize::try_from(index).unwrap_or(usize::MAX)
+            };
+            match array.get(start) {
+                Some(v) => read(v),
+                None => return Ok(Value::Unit),
+            }
+        }
+        (Kind::Str, Kind::Int) => {
+            let s = d.as_immutable_string_ref().or_else(fail)?;
+            return Ok(string_char(&s, key.int()?).map_or(Value::Unit, |c| Value::Own(Dynamic::from_char(c))));
+        }
+        _ => return Err(Exit::Fail),
+    };
+    // The result of a native function: Rhai checks its data size.
+    if let Value::Own(d) = &value {
+        limits.check_sizes(d)?;
+    }
+    Ok(value)
+}
+
+/// `contains(this, item)`: a map's key, a substring or character of a string, an item of an array.
+fn contains(
+    limits: &FastLimits,
+    this: ValueRef<'_>,
+    k: Kind,
+    item: ValueRef<'_>,
+) -> EvalResult<Value<'static>> {
+    let ValueRef::Dyn(d) = this else { return Err(Exit::Fail) };
+    let found = match k {
+        Kind::Map => {
+            if item.kind() != Kind::Str {
+                return Err(Exit::Fail);
+            }
+            d.as_map_ref().or_else(fail)?.contains_key(item.string()?.as_str())
+        }
+        Kind::Str => {
+            let s = d.as_immutable_string_ref().or_else(fail)?;
+            match item.kind() {
+                Kind::Str => s.contains(item.string()?.as_str()),
+                Kind::Char => s.contains(item.char()?),
+                _ => return Err(Exit::Fail),
+            }
+        }
+        Kind::Array => {
+            let array = d.as_array_ref().or_else(fail)?;
+            let mut found = false;
+            for x in array.iter() {
+                if element_equals(limits, ValueRef::Dyn(x), item)? {
+                    found = true;
+                    break;
+                }
+            }
+            found
+        }
+        _ => return Err(Exit::Fail),
+    };
+    Ok(Value::Bool(found))
 }
 
 /// `x == item` as the array `contains` does it: the `==` operator, with `false` for values of

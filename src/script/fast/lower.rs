@@ -1,49 +1,21 @@
 //! Lowering the checked tree to closures ([`EvalFn`]): atoms and pure chains are read in place,
 //! everything else is computed by a closure.
 
-use rhai::{Array, Dynamic, ImmutableString};
+use rhai::{Dynamic, ImmutableString};
 
-use super::access::{Access, Atom, Operand, Path, PathStep, PathStepKind, pure_binary, walk};
+use super::access::{Access, Atom, Operand, Path, PathStep, PathStepKind, walk};
 use super::assign::{AssignOperands, AssignStep, assign_var, assign_walk};
-use super::builtins::builtin;
-use super::limits::value_sizes;
-use super::operators::{binary, scalar_to_string, string_value};
+use super::closures;
 use super::run::{EvalFn, Exit, eval_fn};
 use super::tree::{
-    Assign, BinOp, Builtin, Chain, ChainStep, ChainStepKind, Expr, Root, StepArg, Stmt, TargetStep, Var,
+    Assign, Chain, ChainStep, ChainStepKind, Expr, Root, StepArg, Stmt, TargetStep, Var,
 };
-use super::value::{Kind, Value, intern};
-
-/// An operator as a closure.
-pub(super) fn binary_eval_fn(op: BinOp, a: Access, b: Access) -> EvalFn {
-    match (a.is_pure(), b.is_pure()) {
-        (true, true) => eval_fn(move |env| pure_binary(op, &a, &b, env)),
-        (true, false) => eval_fn(move |env| {
-            // `a` is read in place: no side effects, so it may be read second.
-            let y = b.value(env)?;
-            a.with(env, |x| binary(env.limits, op, x, y.view()))
-        }),
-        (false, true) => eval_fn(move |env| {
-            let x = a.value(env)?;
-            b.with(env, |y| binary(env.limits, op, x.view(), y))
-        }),
-        (false, false) => eval_fn(move |env| {
-            let x = a.value(env)?;
-            let y = b.value(env)?;
-            binary(env.limits, op, x.view(), y.view())
-        }),
-    }
-}
+use super::value::{Value, intern};
 
 /// Lowers the checked tree to closures, collecting the literals they read into one pool.
 pub(super) struct Lowering {
     /// The constants-and-literals pool (the constants first, so `Var::Const(k)` is entry `k`).
     pub(super) lits: Vec<Dynamic>,
-}
-
-/// A statement or expression that yields `()`.
-pub(super) fn unit() -> EvalFn {
-    eval_fn(|_| Ok(Value::Unit))
 }
 
 impl Lowering {
@@ -94,7 +66,7 @@ impl Lowering {
                 if a.is_pure() && b.is_pure() {
                     Access::Bin(op, Box::new((a, b)))
                 } else {
-                    Access::Eval(binary_eval_fn(op, a, b))
+                    Access::Eval(closures::binary(op, a, b))
                 }
             }
             other => Access::Eval(self.expr(other)?),
@@ -169,7 +141,7 @@ impl Lowering {
     pub(super) fn block(&mut self, stmts: Vec<Stmt>) -> Option<EvalFn> {
         let mut evs: Vec<EvalFn> = stmts.into_iter().map(|s| self.stmt(s)).collect::<Option<_>>()?;
         Some(match evs.len() {
-            0 => unit(),
+            0 => closures::unit(),
             1 => evs.pop()?,
             _ => eval_fn(move |env| {
                 let (last, init) = match evs.split_last() {
@@ -186,7 +158,7 @@ impl Lowering {
 
     pub(super) fn stmt(&mut self, s: Stmt) -> Option<EvalFn> {
         Some(match s {
-            Stmt::Noop => unit(),
+            Stmt::Noop => closures::unit(),
             Stmt::Expr(e) => self.expr(e)?,
             Stmt::Let { slot, expr } => {
                 let e = self.expr(expr)?;
@@ -278,25 +250,10 @@ impl Lowering {
         }))
     }
 
+    /// An expression as a closure computing its value.
     pub(super) fn expr(&mut self, e: Expr) -> Option<EvalFn> {
         let e = match self.atom(e) {
-            Ok(a) => {
-                return Some(match a {
-                    Atom::Unit => unit(),
-                    Atom::Bool(b) => eval_fn(move |_| Ok(Value::Bool(b))),
-                    Atom::Int(i) => eval_fn(move |_| Ok(Value::Int(i))),
-                    Atom::Float(f) => eval_fn(move |_| Ok(Value::Float(f))),
-                    Atom::Lit(k) => eval_fn(move |env| {
-                        let lits = env.lits;
-                        Ok(Value::Ref(&lits[k]))
-                    }),
-                    Atom::Arg(i) => eval_fn(move |env| {
-                        let args = env.args;
-                        Ok(Value::Ref(&args[i]))
-                    }),
-                    Atom::Local(i) => eval_fn(move |env| Ok(env.locals[i].copy())),
-                });
-            }
+            Ok(a) => return Some(closures::atom(a)),
             Err(e) => e,
         };
         Some(match e {
@@ -307,136 +264,23 @@ impl Lowering {
             Expr::Bin(op, x) => {
                 let (lhs, rhs) = *x;
                 let (a, b) = (self.access(lhs)?, self.access(rhs)?);
-                binary_eval_fn(op, a, b)
+                closures::binary(op, a, b)
             }
-            Expr::Coalesce(items) => {
-                let items = self.accesses(items)?;
-                eval_fn(move |env| {
-                    let mut value = Value::Unit;
-                    for item in &items {
-                        value = item.value(env)?;
-                        if !value.view().is_unit() {
-                            break;
-                        }
-                    }
-                    Ok(value)
-                })
-            }
-            Expr::And(items) => {
-                let items = self.accesses(items)?;
-                eval_fn(move |env| {
-                    for item in &items {
-                        if !item.get(env, |v| v.bool())? {
-                            return Ok(Value::Bool(false));
-                        }
-                    }
-                    Ok(Value::Bool(true))
-                })
-            }
-            Expr::Or(items) => {
-                let items = self.accesses(items)?;
-                eval_fn(move |env| {
-                    for item in &items {
-                        if item.get(env, |v| v.bool())? {
-                            return Ok(Value::Bool(true));
-                        }
-                    }
-                    Ok(Value::Bool(false))
-                })
-            }
-            Expr::Array(items) => {
-                let items = self.accesses(items)?;
-                eval_fn(move |env| {
-                    let mut array = Array::with_capacity(items.len());
-                    let mut sizes = (0, 0, 0);
-                    let check = env.limits.has_data_limit();
-                    for item in &items {
-                        let v = item.value(env)?;
-                        if check {
-                            let s = value_sizes(&v)?;
-                            sizes = (sizes.0 + 1 + s.0, sizes.1 + s.1, sizes.2 + s.2);
-                        }
-                        array.push(v.dynamic());
-                    }
-                    if check && !env.limits.within(sizes) {
-                        return Err(Exit::Fail);
-                    }
-                    Ok(Value::Own(Dynamic::from_array(array)))
-                })
-            }
+            Expr::Coalesce(items) => closures::coalesce(self.accesses(items)?),
+            Expr::And(items) => closures::and(self.accesses(items)?),
+            Expr::Or(items) => closures::or(self.accesses(items)?),
+            Expr::Array(items) => closures::array(self.accesses(items)?),
             Expr::Map(template, entries) => {
                 let entries: Vec<(ImmutableString, Access)> =
                     entries.into_iter().map(|(k, e)| Some((k, self.access(e)?))).collect::<Option<_>>()?;
-                eval_fn(move |env| {
-                    let mut map = (*template).clone();
-                    let mut sizes = (0, 0, 0);
-                    let check = env.limits.has_data_limit();
-                    for (key, item) in &entries {
-                        let v = item.value(env)?;
-                        if check {
-                            let s = value_sizes(&v)?;
-                            sizes = (sizes.0 + s.0, sizes.1 + 1 + s.1, sizes.2 + s.2);
-                        }
-                        *map.get_mut(key.as_str()).ok_or(Exit::Fail)? = v.dynamic();
-                    }
-                    if check && !env.limits.within(sizes) {
-                        return Err(Exit::Fail);
-                    }
-                    Ok(Value::Own(Dynamic::from_map(map)))
-                })
+                closures::map(template, entries)
             }
-            Expr::Neg(x) => {
-                let x = self.access(*x)?;
-                eval_fn(move |env| {
-                    x.get(env, |v| match v.kind() {
-                        Kind::Int => Ok(Value::Int(v.int()?.checked_neg().ok_or(Exit::Fail)?)),
-                        Kind::Float => Ok(Value::Float(-v.float()?)),
-                        _ => Err(Exit::Fail),
-                    })
-                })
-            }
-            Expr::Not(x) => {
-                let x = self.access(*x)?;
-                eval_fn(move |env| Ok(Value::Bool(!x.get(env, |v| v.bool())?)))
-            }
+            Expr::Neg(x) => closures::neg(self.access(*x)?),
+            Expr::Not(x) => closures::not(self.access(*x)?),
             Expr::Block(stmts) => self.block(stmts)?,
-            Expr::Call(f, args) => {
-                let mut args = self.accesses(args)?;
-                match (f, args.len()) {
-                    (Builtin::Contains | Builtin::Get, 2) => {
-                        let item = args.pop()?;
-                        let container = args.pop()?;
-                        eval_fn(move |env| {
-                            let item = item.value(env)?;
-                            container.get(env, |c| builtin(env.limits, f, c, Some(item.view())))
-                        })
-                    }
-                    (_, 1) => {
-                        let arg = args.pop()?;
-                        eval_fn(move |env| arg.get(env, |a| builtin(env.limits, f, a, None)))
-                    }
-                    _ => return None,
-                }
-            }
-            Expr::Interp(parts) => {
-                let parts = self.accesses(parts)?;
-                eval_fn(move |env| {
-                    let mut s = String::new();
-                    for part in &parts {
-                        let piece = part.get(env, scalar_to_string)?;
-                        s.push_str(piece.as_str());
-                    }
-                    env.limits.check_string(s.len())?;
-                    Ok(string_value(s))
-                })
-            }
-            // What `ScriptHost`'s `now` returns: the clock as an INT, or `()`.
-            Expr::Now => eval_fn(|_| {
-                Ok(match crate::script::script_clock() {
-                    Some(t) => Value::Int(t),
-                    None => Value::Unit,
-                })
-            }),
+            Expr::Call(f, args) => closures::call(f, self.accesses(args)?)?,
+            Expr::Interp(parts) => closures::interpolation(self.accesses(parts)?),
+            Expr::Now => closures::now(),
             // Atoms are handled above.
             Expr::Unit | Expr::Bool(_) | Expr::Int(_) | Expr::Float(_) | Expr::Lit(_) | Expr::Var(_) => {
                 return None;

@@ -49,6 +49,7 @@ mod access;
 mod assign;
 mod builtins;
 mod check;
+mod closures;
 mod limits;
 mod lower;
 mod operators;

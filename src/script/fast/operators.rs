@@ -129,69 +129,16 @@ pub(super) fn binary_other(
     let (ka, kb) = (a.kind(), b.kind());
     match (ka, kb) {
         (Kind::Int | Kind::Float, Kind::Int | Kind::Float) => float_op(op, a.float()?, b.float()?),
-        (Kind::Bool, Kind::Bool) => {
-            let (x, y) = (a.bool()?, b.bool()?);
-            match op {
-                BinOp::BitAnd => Ok(Value::Bool(x & y)),
-                BinOp::BitOr => Ok(Value::Bool(x | y)),
-                BinOp::BitXor => Ok(Value::Bool(x ^ y)),
-                _ => compare(op, x.cmp(&y)),
-            }
-        }
-        (Kind::Str, Kind::Str) => {
-            let (ValueRef::Dyn(a), ValueRef::Dyn(b)) = (a, b) else { return Err(Exit::Fail) };
-            let x = a.as_immutable_string_ref().or_else(fail)?;
-            let y = b.as_immutable_string_ref().or_else(fail)?;
-            if op == BinOp::Add {
-                limits.check_string(x.len() + y.len())?;
-                return Ok(Value::Own(Dynamic::from(concat(x.as_str(), y.as_str()))));
-            }
-            compare(op, x.as_str().cmp(y.as_str()))
-        }
-        (Kind::Char, Kind::Char) => {
-            let (x, y) = (a.char()?, b.char()?);
-            if op == BinOp::Add {
-                let mut s = String::with_capacity(8);
-                s.push(x);
-                s.push(y);
-                limits.check_string(s.len())?;
-                return Ok(string_value(s));
-            }
-            compare(op, x.cmp(&y))
-        }
+        (Kind::Bool, Kind::Bool) => bool_op(op, a.bool()?, b.bool()?),
+        (Kind::Str, Kind::Str) => string_op(limits, op, a, b),
+        (Kind::Char, Kind::Char) => char_op(limits, op, a.char()?, b.char()?),
         (Kind::Unit, Kind::Unit) => match op {
             BinOp::Eq => Ok(Value::Bool(true)),
             BinOp::Ne | BinOp::Gt | BinOp::Ge | BinOp::Lt | BinOp::Le => Ok(Value::Bool(false)),
             _ => Err(Exit::Fail),
         },
-        (Kind::Char, Kind::Str) | (Kind::Str, Kind::Char) => {
-            let (s1, s2) = if ka == Kind::Char {
-                let x = a.char()?;
-                let y = b.string()?;
-                if op == BinOp::Add {
-                    let mut s = String::with_capacity(y.len() + 4);
-                    s.push(x);
-                    s.push_str(y.as_str());
-                    limits.check_string(s.len())?;
-                    return Ok(string_value(s));
-                }
-                let mut it = y.chars();
-                ([Some(x), None], [it.next(), it.next()])
-            } else {
-                let x = a.string()?;
-                let y = b.char()?;
-                if op == BinOp::Add {
-                    let mut s = String::with_capacity(x.len() + 4);
-                    s.push_str(x.as_str());
-                    s.push(y);
-                    limits.check_string(s.len())?;
-                    return Ok(string_value(s));
-                }
-                let mut it = x.chars();
-                ([it.next(), it.next()], [Some(y), None])
-            };
-            compare(op, s1.cmp(&s2))
-        }
+        (Kind::Char, Kind::Str) => char_string_op(limits, op, a.char()?, b.string()?),
+        (Kind::Str, Kind::Char) => string_char_op(limits, op, a.string()?, b.char()?),
         (Kind::Unit, Kind::Str) | (Kind::Str, Kind::Unit) => match op {
             // The built-in `+` returns the string operand itself.
             BinOp::Add => Ok(if ka == Kind::Str { a.to_owned() } else { b.to_owned() }),
@@ -201,16 +148,10 @@ pub(super) fn binary_other(
         },
         // Registered `+` (string, any) and (any, string): the other operand's `to_string`.
         (Kind::Str, Kind::Int | Kind::Float | Kind::Bool) if op == BinOp::Add => {
-            let x = a.string()?;
-            let y = scalar_to_string(b)?;
-            limits.check_string(x.len() + y.len())?;
-            Ok(Value::Own(Dynamic::from(concat(x.as_str(), y.as_str()))))
+            joined(limits, a.string()?, scalar_to_string(b)?)
         }
         (Kind::Int | Kind::Float | Kind::Bool, Kind::Str) if op == BinOp::Add => {
-            let x = scalar_to_string(a)?;
-            let y = b.string()?;
-            limits.check_string(x.len() + y.len())?;
-            Ok(Value::Own(Dynamic::from(concat(x.as_str(), y.as_str()))))
+            joined(limits, scalar_to_string(a)?, b.string()?)
         }
         // Different types, not both numbers: comparisons are constant.
         _ if ka != kb && ka != Kind::Other && kb != Kind::Other => match op {
@@ -220,6 +161,73 @@ pub(super) fn binary_other(
         },
         _ => Err(Exit::Fail),
     }
+}
+
+/// Rhai's built-in `bool` operators: `&`, `|`, `^` and comparisons (`false < true`).
+fn bool_op(op: BinOp, x: bool, y: bool) -> EvalResult<Value<'static>> {
+    match op {
+        BinOp::BitAnd => Ok(Value::Bool(x & y)),
+        BinOp::BitOr => Ok(Value::Bool(x | y)),
+        BinOp::BitXor => Ok(Value::Bool(x ^ y)),
+        _ => compare(op, x.cmp(&y)),
+    }
+}
+
+/// Two strings: `+` concatenates, comparisons are by bytes.
+fn string_op(limits: &FastLimits, op: BinOp, a: ValueRef<'_>, b: ValueRef<'_>) -> EvalResult<Value<'static>> {
+    let (ValueRef::Dyn(a), ValueRef::Dyn(b)) = (a, b) else { return Err(Exit::Fail) };
+    let x = a.as_immutable_string_ref().or_else(fail)?;
+    let y = b.as_immutable_string_ref().or_else(fail)?;
+    if op == BinOp::Add {
+        limits.check_string(x.len() + y.len())?;
+        return Ok(Value::Own(Dynamic::from(concat(x.as_str(), y.as_str()))));
+    }
+    compare(op, x.as_str().cmp(y.as_str()))
+}
+
+/// Two characters: `+` makes a string, comparisons are by code point.
+fn char_op(limits: &FastLimits, op: BinOp, x: char, y: char) -> EvalResult<Value<'static>> {
+    if op == BinOp::Add {
+        let mut s = String::with_capacity(8);
+        s.push(x);
+        s.push(y);
+        limits.check_string(s.len())?;
+        return Ok(string_value(s));
+    }
+    compare(op, x.cmp(&y))
+}
+
+/// A character and a string: `+` makes a string; comparisons compare the character with the
+/// string's first two characters, as Rhai does.
+fn char_string_op(limits: &FastLimits, op: BinOp, x: char, y: ImmutableString) -> EvalResult<Value<'static>> {
+    if op == BinOp::Add {
+        let mut s = String::with_capacity(y.len() + 4);
+        s.push(x);
+        s.push_str(y.as_str());
+        limits.check_string(s.len())?;
+        return Ok(string_value(s));
+    }
+    let mut it = y.chars();
+    compare(op, [Some(x), None].cmp(&[it.next(), it.next()]))
+}
+
+/// A string and a character: the mirror of [`char_string_op`].
+fn string_char_op(limits: &FastLimits, op: BinOp, x: ImmutableString, y: char) -> EvalResult<Value<'static>> {
+    if op == BinOp::Add {
+        let mut s = String::with_capacity(x.len() + 4);
+        s.push_str(x.as_str());
+        s.push(y);
+        limits.check_string(s.len())?;
+        return Ok(string_value(s));
+    }
+    let mut it = x.chars();
+    compare(op, [it.next(), it.next()].cmp(&[Some(y), None]))
+}
+
+/// `x + y` of two strings, within the string-size limit.
+fn joined(limits: &FastLimits, x: ImmutableString, y: ImmutableString) -> EvalResult<Value<'static>> {
+    limits.check_string(x.len() + y.len())?;
+    Ok(Value::Own(Dynamic::from(concat(x.as_str(), y.as_str()))))
 }
 
 /// What Rhai's `to_string` gives for a scalar (the registered `to_string` / `print` functions).
