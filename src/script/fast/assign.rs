@@ -4,11 +4,11 @@
 use rhai::{Dynamic, FLOAT, ImmutableString};
 
 use super::access::{Atom, Operand, calc_index};
-use super::limits::FastLimits;
 use super::operators::{binary, concat, float_op, int_op, scalar_to_string};
 use super::run::{Env, EvalResult, Exit, fail};
 use super::tree::BinOp;
 use super::value::{Kind, Value, ValueRef, kind};
+use crate::script::ScriptLimits;
 
 /// `slot op= v` on a local variable.
 pub(super) fn assign_var<'a>(
@@ -70,7 +70,7 @@ impl AssignOperands<'_> {
 }
 
 pub(super) fn assign_walk(
-    limits: &FastLimits,
+    limits: &ScriptLimits,
     cur: &mut Dynamic,
     steps: &[AssignStep],
     ops: &AssignOperands<'_>,
@@ -145,7 +145,7 @@ pub(super) fn assign_walk(
 /// Rhai's `eval_op_assignment` on a target (which is never read-only here: locals hold copies,
 /// and copies are read-write).
 pub(super) fn apply(
-    limits: &FastLimits,
+    limits: &ScriptLimits,
     target: &mut Dynamic,
     op: Option<BinOp>,
     v: Dynamic,
@@ -236,7 +236,7 @@ fn apply_bool(target: &mut Dynamic, op: BinOp, v: &Dynamic) -> EvalResult<()> {
 }
 
 /// `string += v` for a string, a character or a scalar (the tag stays).
-fn append_to_string(limits: &FastLimits, target: &mut Dynamic, kv: Kind, v: &Dynamic) -> EvalResult<()> {
+fn append_to_string(limits: &ScriptLimits, target: &mut Dynamic, kv: Kind, v: &Dynamic) -> EvalResult<()> {
     let tag = target.tag();
     let joined: ImmutableString = {
         let x = target.as_immutable_string_ref().or_else(fail)?;
@@ -271,7 +271,7 @@ fn append_to_string(limits: &FastLimits, target: &mut Dynamic, kv: Kind, v: &Dyn
 }
 
 /// `char += char` or `char += string`: the target becomes a new string (no tag).
-fn append_to_char(limits: &FastLimits, target: &mut Dynamic, kv: Kind, v: &Dynamic) -> EvalResult<()> {
+fn append_to_char(limits: &ScriptLimits, target: &mut Dynamic, kv: Kind, v: &Dynamic) -> EvalResult<()> {
     let joined = if kv == Kind::Char {
         let mut s = String::with_capacity(8);
         s.push(target.as_char().or_else(fail)?);
@@ -293,7 +293,7 @@ fn append_to_char(limits: &FastLimits, target: &mut Dynamic, kv: Kind, v: &Dynam
 }
 
 /// `array += array`: appends the items.
-fn append_array(limits: &FastLimits, target: &mut Dynamic, v: Dynamic) -> EvalResult<()> {
+fn append_array(limits: &ScriptLimits, target: &mut Dynamic, v: Dynamic) -> EvalResult<()> {
     let items = v.into_array().or_else(fail)?;
     if items.is_empty() {
         return Ok(());

@@ -4,15 +4,15 @@
 use rhai::{Dynamic, INT, ImmutableString};
 
 use super::access::string_char;
-use super::limits::FastLimits;
 use super::operators::{binary, scalar_to_string};
 use super::run::{EvalResult, Exit, fail};
 use super::tree::{BinOp, Builtin};
 use super::value::{Kind, Value, ValueRef, read};
+use crate::script::ScriptLimits;
 
 /// A built-in function called on `this` (and one more argument for `contains`).
 pub(super) fn builtin(
-    limits: &FastLimits,
+    limits: &ScriptLimits,
     f: Builtin,
     this: ValueRef<'_>,
     arg: Option<ValueRef<'_>>,
@@ -29,7 +29,7 @@ pub(super) fn builtin(
 }
 
 pub(super) fn builtin_value(
-    limits: &FastLimits,
+    limits: &ScriptLimits,
     f: Builtin,
     this: ValueRef<'_>,
     arg: Option<ValueRef<'_>>,
@@ -82,7 +82,7 @@ pub(super) fn builtin_value(
 
 /// `get(this, key)`: a map's entry, an array's item (a negative index counts from the end), a
 /// string's character, or `()` when there is none.
-fn get(limits: &FastLimits, this: ValueRef<'_>, k: Kind, key: ValueRef<'_>) -> EvalResult<Value<'static>> {
+fn get(limits: &ScriptLimits, this: ValueRef<'_>, k: Kind, key: ValueRef<'_>) -> EvalResult<Value<'static>> {
     let ValueRef::Dyn(d) = this else { return Err(Exit::Fail) };
     let value = match (k, key.kind()) {
         (Kind::Map, Kind::Str) => {
@@ -124,7 +124,7 @@ fn get(limits: &FastLimits, this: ValueRef<'_>, k: Kind, key: ValueRef<'_>) -> E
 
 /// `contains(this, item)`: a map's key, a substring or character of a string, an item of an array.
 fn contains(
-    limits: &FastLimits,
+    limits: &ScriptLimits,
     this: ValueRef<'_>,
     k: Kind,
     item: ValueRef<'_>,
@@ -163,7 +163,7 @@ fn contains(
 
 /// `x == item` as the array `contains` does it: the `==` operator, with `false` for values of
 /// different types that have no `==`.
-pub(super) fn element_equals(limits: &FastLimits, x: ValueRef<'_>, item: ValueRef<'_>) -> EvalResult<bool> {
+pub(super) fn element_equals(limits: &ScriptLimits, x: ValueRef<'_>, item: ValueRef<'_>) -> EvalResult<bool> {
     let (kx, ki) = (x.kind(), item.kind());
     if kx == Kind::Other || ki == Kind::Other {
         return Err(Exit::Fail);

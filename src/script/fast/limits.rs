@@ -1,40 +1,18 @@
-//! The engine's data-size and operation limits, and Rhai's way of measuring a value against them:
-//! a value that would grow past a limit makes the call fall back to Rhai (which reports the error).
+//! The host's data-size limits ([`ScriptLimits`]) as the fast path checks them, and Rhai's way of
+//! measuring a value against them: a value that would grow past a limit makes the call fall back
+//! to Rhai (which reports the error).
 
 use rhai::{Array, Dynamic, Map};
+
+use crate::script::ScriptLimits;
 
 use super::run::{EvalResult, Exit, fail};
 use super::value::{Kind, Value, kind};
 
-/// The engine's data-size and operation limits, which the fast path must respect: a value that
-/// would grow past a limit makes the call fall back to Rhai (which reports the error).
-///
-/// `0` means "no limit", as in Rhai.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FastLimits {
-    /// Bytes in one string (`Engine::set_max_string_size`).
-    pub max_string_size: usize,
-    /// Elements in one array, nested arrays included (`Engine::set_max_array_size`).
-    pub max_array_size: usize,
-    /// Entries in one object map, nested maps included (`Engine::set_max_map_size`).
-    pub max_map_size: usize,
-    /// Operations one call may run (`Engine::set_max_operations`).
-    pub max_operations: u64,
-}
-
-impl Default for FastLimits {
-    /// Eddy's default limits (`ScriptLimits::default()`).
-    fn default() -> Self {
-        Self {
-            max_string_size: 16 * 1024 * 1024,
-            max_array_size: 1_000_000,
-            max_map_size: 100_000,
-            max_operations: 10_000_000,
-        }
-    }
-}
-
-impl FastLimits {
+/// The fast path's checks against the host's limits (`0` means "no limit", as in Rhai): a value
+/// that would grow past one makes the call fall back to Rhai, which reports the error.
+impl ScriptLimits {
+    /// Whether any data size is limited (else sizes need not be measured).
     pub(super) fn has_data_limit(&self) -> bool {
         self.max_string_size != 0 || self.max_array_size != 0 || self.max_map_size != 0
     }
@@ -45,8 +23,19 @@ impl FastLimits {
             || exceeds(arrays, self.max_array_size)
             || exceeds(maps, self.max_map_size))
     }
+
+    /// A failure when a string of `len` bytes would be too long.
+    pub(super) fn check_string(&self, len: usize) -> EvalResult<()> {
+        if exceeds(len, self.max_string_size) { Err(Exit::Fail) } else { Ok(()) }
+    }
+
+    /// Rhai's `check_data_size`.
+    pub(super) fn check_sizes(&self, v: &Dynamic) -> EvalResult<()> {
+        if !self.has_data_limit() || self.within(data_sizes(v)?) { Ok(()) } else { Err(Exit::Fail) }
+    }
 }
 
+/// Whether `size` is over `max` (`0`: no limit).
 pub(super) fn exceeds(size: usize, max: usize) -> bool {
     max != 0 && size > max
 }
@@ -100,16 +89,5 @@ pub(super) fn value_sizes(v: &Value<'_>) -> EvalResult<Sizes> {
         Value::Ref(d) => data_sizes(d),
         Value::Own(d) => data_sizes(d),
         _ => Ok((0, 0, 0)),
-    }
-}
-
-impl FastLimits {
-    pub(super) fn check_string(&self, len: usize) -> EvalResult<()> {
-        if exceeds(len, self.max_string_size) { Err(Exit::Fail) } else { Ok(()) }
-    }
-
-    /// Rhai's `check_data_size`.
-    pub(super) fn check_sizes(&self, v: &Dynamic) -> EvalResult<()> {
-        if !self.has_data_limit() || self.within(data_sizes(v)?) { Ok(()) } else { Err(Exit::Fail) }
     }
 }

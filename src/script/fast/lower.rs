@@ -7,9 +7,7 @@ use super::access::{Access, Atom, Operand, Path, PathStep, PathStepKind, walk};
 use super::assign::{AssignOperands, AssignStep, assign_var, assign_walk};
 use super::closures;
 use super::run::{EvalFn, Exit, eval_fn};
-use super::tree::{
-    Assign, Chain, ChainStep, ChainStepKind, Expr, Root, StepArg, Stmt, TargetStep, Var,
-};
+use super::tree::{Assign, Chain, ChainStep, ChainStepKind, Expr, Root, StepArg, Stmt, TargetStep, Var};
 use super::value::{Value, intern};
 
 /// Lowers the checked tree to closures, collecting the literals they read into one pool.

@@ -65,8 +65,8 @@ use std::sync::Arc;
 
 use rhai::{AST, Dynamic, ImmutableString};
 
+use crate::script::ScriptLimits;
 use check::Checker;
-pub use limits::FastLimits;
 use lower::Lowering;
 use run::CompiledFn;
 use scan::{THIS, assigns_this, mutated_params};
@@ -94,9 +94,9 @@ impl FastFn {
     /// (the caller then uses Rhai). `constants` are the script's top-level constants (name → value), which the
     /// body may read as variables (Rhai's optimizer usually inlines them already).
     ///
-    /// Uses Eddy's default limits ([`FastLimits::default`]); see [`FastFn::compile_with_limits`].
+    /// Uses Eddy's default limits ([`ScriptLimits::default`]); see [`FastFn::compile_with_limits`].
     pub fn compile(ast: &AST, name: &str, arity: usize, constants: &[(String, Dynamic)]) -> Option<FastFn> {
-        Self::compile_with_limits(ast, name, arity, constants, FastLimits::default())
+        Self::compile_with_limits(ast, name, arity, constants, ScriptLimits::default())
     }
 
     /// Like [`FastFn::compile`], with the engine's limits.
@@ -110,7 +110,7 @@ impl FastFn {
         name: &str,
         arity: usize,
         constants: &[(String, Dynamic)],
-        limits: FastLimits,
+        limits: ScriptLimits,
     ) -> Option<FastFn> {
         Self::compile_inner(ast, name, arity, constants, limits, false)
     }
@@ -123,7 +123,7 @@ impl FastFn {
         name: &str,
         arity: usize,
         constants: &[(String, Dynamic)],
-        limits: FastLimits,
+        limits: ScriptLimits,
     ) -> Option<FastFn> {
         Self::compile_inner(ast, name, arity, constants, limits, true)
     }
@@ -133,7 +133,7 @@ impl FastFn {
         name: &str,
         arity: usize,
         constants: &[(String, Dynamic)],
-        limits: FastLimits,
+        limits: ScriptLimits,
         method: bool,
     ) -> Option<FastFn> {
         let def = ast.iter_fn_def().find(|f| f.name == name && f.params.len() == arity)?;

@@ -3,10 +3,10 @@
 
 use rhai::{Dynamic, FLOAT, FloatWrapper, INT, ImmutableString};
 
-use super::limits::FastLimits;
 use super::run::{EvalResult, Exit, fail};
 use super::tree::BinOp;
 use super::value::{Kind, Value, ValueRef};
+use crate::script::ScriptLimits;
 
 /// Rhai's built-in `INT` operators (with the `arithmetic` package's checks).
 #[inline]
@@ -109,7 +109,7 @@ pub(super) fn float_op(op: BinOp, x: FLOAT, y: FLOAT) -> EvalResult<Value<'stati
 /// Rhai's binary operators: the built-in ones, and the registered `+` of a string and a scalar.
 #[inline]
 pub(super) fn binary(
-    limits: &FastLimits,
+    limits: &ScriptLimits,
     op: BinOp,
     a: ValueRef<'_>,
     b: ValueRef<'_>,
@@ -121,7 +121,7 @@ pub(super) fn binary(
 }
 
 pub(super) fn binary_other(
-    limits: &FastLimits,
+    limits: &ScriptLimits,
     op: BinOp,
     a: ValueRef<'_>,
     b: ValueRef<'_>,
@@ -174,7 +174,12 @@ fn bool_op(op: BinOp, x: bool, y: bool) -> EvalResult<Value<'static>> {
 }
 
 /// Two strings: `+` concatenates, comparisons are by bytes.
-fn string_op(limits: &FastLimits, op: BinOp, a: ValueRef<'_>, b: ValueRef<'_>) -> EvalResult<Value<'static>> {
+fn string_op(
+    limits: &ScriptLimits,
+    op: BinOp,
+    a: ValueRef<'_>,
+    b: ValueRef<'_>,
+) -> EvalResult<Value<'static>> {
     let (ValueRef::Dyn(a), ValueRef::Dyn(b)) = (a, b) else { return Err(Exit::Fail) };
     let x = a.as_immutable_string_ref().or_else(fail)?;
     let y = b.as_immutable_string_ref().or_else(fail)?;
@@ -186,7 +191,7 @@ fn string_op(limits: &FastLimits, op: BinOp, a: ValueRef<'_>, b: ValueRef<'_>) -
 }
 
 /// Two characters: `+` makes a string, comparisons are by code point.
-fn char_op(limits: &FastLimits, op: BinOp, x: char, y: char) -> EvalResult<Value<'static>> {
+fn char_op(limits: &ScriptLimits, op: BinOp, x: char, y: char) -> EvalResult<Value<'static>> {
     if op == BinOp::Add {
         let mut s = String::with_capacity(8);
         s.push(x);
@@ -199,7 +204,12 @@ fn char_op(limits: &FastLimits, op: BinOp, x: char, y: char) -> EvalResult<Value
 
 /// A character and a string: `+` makes a string; comparisons compare the character with the
 /// string's first two characters, as Rhai does.
-fn char_string_op(limits: &FastLimits, op: BinOp, x: char, y: ImmutableString) -> EvalResult<Value<'static>> {
+fn char_string_op(
+    limits: &ScriptLimits,
+    op: BinOp,
+    x: char,
+    y: ImmutableString,
+) -> EvalResult<Value<'static>> {
     if op == BinOp::Add {
         let mut s = String::with_capacity(y.len() + 4);
         s.push(x);
@@ -212,7 +222,12 @@ fn char_string_op(limits: &FastLimits, op: BinOp, x: char, y: ImmutableString) -
 }
 
 /// A string and a character: the mirror of [`char_string_op`].
-fn string_char_op(limits: &FastLimits, op: BinOp, x: ImmutableString, y: char) -> EvalResult<Value<'static>> {
+fn string_char_op(
+    limits: &ScriptLimits,
+    op: BinOp,
+    x: ImmutableString,
+    y: char,
+) -> EvalResult<Value<'static>> {
     if op == BinOp::Add {
         let mut s = String::with_capacity(x.len() + 4);
         s.push_str(x.as_str());
@@ -225,7 +240,7 @@ fn string_char_op(limits: &FastLimits, op: BinOp, x: ImmutableString, y: char) -
 }
 
 /// `x + y` of two strings, within the string-size limit.
-fn joined(limits: &FastLimits, x: ImmutableString, y: ImmutableString) -> EvalResult<Value<'static>> {
+fn joined(limits: &ScriptLimits, x: ImmutableString, y: ImmutableString) -> EvalResult<Value<'static>> {
     limits.check_string(x.len() + y.len())?;
     Ok(Value::Own(Dynamic::from(concat(x.as_str(), y.as_str()))))
 }

@@ -10,8 +10,8 @@
 
 use rhai::Dynamic;
 
-use super::limits::FastLimits;
 use super::value::Value;
+use crate::script::ScriptLimits;
 
 /// Why evaluation stopped early.
 pub(super) enum Exit {
@@ -34,7 +34,7 @@ pub(super) struct Env<'a, 'l> {
     pub(super) args: &'a [Dynamic],
     /// Top-level constants and literals.
     pub(super) lits: &'a [Dynamic],
-    pub(super) limits: &'a FastLimits,
+    pub(super) limits: &'a ScriptLimits,
     /// Local variables, held as `Value`s: a local bound to an argument borrows it until the body
     /// assigns to it.
     pub(super) locals: &'l mut [Value<'a>],
@@ -60,7 +60,7 @@ pub(super) struct CompiledFn {
     pub(super) param_copies: Vec<(usize, usize)>,
     /// Top-level constants and literals, read by index.
     pub(super) lits: Vec<Dynamic>,
-    pub(super) limits: FastLimits,
+    pub(super) limits: ScriptLimits,
     pub(super) body: EvalFn,
 }
 

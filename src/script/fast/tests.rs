@@ -193,7 +193,7 @@ const METHODS: &str = r#"
 
 impl Script {
     fn fast_method(&self, name: &str, arity: usize) -> FastFn {
-        FastFn::compile_method_with_limits(&self.ast, name, arity, &self.constants(), FastLimits::default())
+        FastFn::compile_method_with_limits(&self.ast, name, arity, &self.constants(), ScriptLimits::default())
             .expect("in the fast path's subset")
     }
 
@@ -364,7 +364,7 @@ fn every_ast_shape_the_fast_path_reads_still_compiles() {
                 f.name,
                 f.params.len(),
                 &[],
-                FastLimits::default()
+                ScriptLimits::default()
             )
             .is_some(),
             "method `{}` no longer compiles to the fast path: Rhai's AST changed shape",
