@@ -185,6 +185,10 @@ pub fn build(
     timeout_micros: Option<i64>,
 ) -> Result<Box<dyn Operator>, ScriptError> {
     let script = match &step.script {
+        // Only a StatefulLogic calls its functions as methods (`this` bound to the key's state).
+        Some(source) if matches!(step.op, OpKind::Stateful | OpKind::StatefulBatch) => {
+            Some(Script::compile_with_methods(host, &step.id, source)?)
+        }
         Some(source) => Some(Script::compile(host, &step.id, source)?),
         None => None,
     };

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use rhai::{AST, CallFnOptions, Dynamic, EvalAltResult, FuncArgs, ParseError, Position, Scope};
 
 use super::error::{ScriptError, ScriptResult};
-use super::fast::{FastFn, FastLimits};
+use super::fast::FastFn;
 use super::guard::{MEMORY_TOKEN, TIME_TOKEN, nested_deeper_than};
 use super::host::ScriptHost;
 
@@ -82,8 +82,20 @@ fn describe(err: &EvalAltResult, host: &ScriptHost) -> String {
 
 impl Script {
     /// Compiles a step's script and runs its top-level statements (e.g. `const WINDOW = secs(10);`),
-    /// whose constants are then visible in every function.
+    /// whose constants are then visible in every function. Its functions are called plainly
+    /// ([`Script::call`]); see [`Script::compile_with_methods`] for a StatefulLogic's.
     pub fn compile(host: &ScriptHost, step: &str, source: &str) -> ScriptResult<Script> {
+        Self::compile_for(host, step, source, false)
+    }
+
+    /// Like [`Script::compile`], for a script whose functions are also called as methods, with
+    /// `this` bound ([`Script::call_this`]: a StatefulLogic's): the fast path compiles each
+    /// function in that form too. Only these scripts pay for it.
+    pub fn compile_with_methods(host: &ScriptHost, step: &str, source: &str) -> ScriptResult<Script> {
+        Self::compile_for(host, step, source, true)
+    }
+
+    fn compile_for(host: &ScriptHost, step: &str, source: &str, methods: bool) -> ScriptResult<Script> {
         let engine = host.engine();
         let mut scope = Scope::new();
         scope.push_constant("RETAIN", super::compiled::RETAIN);
@@ -123,29 +135,24 @@ impl Script {
             .map(|(name, _, value)| (name.to_owned(), value))
             .collect();
         let limits = host.limits();
-        let fast_limits = FastLimits {
-            max_string_size: limits.max_string_size,
-            max_array_size: limits.max_array_size,
-            max_map_size: limits.max_map_size,
-            max_operations: limits.max_operations,
-        };
-        // Each function twice: to be called plainly, and as a method with `this` bound.
+        // Each function to be called plainly, and for a script with methods, also as a method
+        // with `this` bound.
         let compile_all = |method: bool| {
             functions
                 .iter()
                 .filter(|_| host.fast_path())
                 .filter_map(|(name, arity)| {
                     let compiled = if method {
-                        FastFn::compile_method_with_limits(&ast, name, *arity, &constants, fast_limits)
+                        FastFn::compile_method_with_limits(&ast, name, *arity, &constants, limits)
                     } else {
-                        FastFn::compile_with_limits(&ast, name, *arity, &constants, fast_limits)
+                        FastFn::compile_with_limits(&ast, name, *arity, &constants, limits)
                     };
                     compiled.map(|f| (name.clone(), *arity, f))
                 })
                 .collect::<Vec<_>>()
         };
         let fast = compile_all(false);
-        let fast_methods = compile_all(true);
+        let fast_methods = if methods { compile_all(true) } else { Vec::new() };
         Ok(Script {
             host: host.clone(),
             step: step.to_owned(),
@@ -334,6 +341,19 @@ mod tests {
         .unwrap();
         assert!(script.is_fast("g", 1));
         assert!(!script.is_fast("f", 1), "a top-level `let` may change: never built in");
+    }
+
+    #[test]
+    fn only_a_script_with_methods_compiles_its_functions_as_methods() {
+        let host = ScriptHost::default();
+        let source = "fn builder(s) { #{n: 0} }\nfn on_item(x) { this.n += x; }\n";
+        let plain = Script::compile(&host, "s", source).unwrap();
+        assert!(plain.fast_methods.is_empty());
+        assert!(plain.is_fast("builder", 1));
+        let stateful = Script::compile_with_methods(&host, "s", source).unwrap();
+        let methods: Vec<(&str, usize)> =
+            stateful.fast_methods.iter().map(|(n, a, _)| (n.as_str(), *a)).collect();
+        assert_eq!(methods, vec![("builder", 1), ("on_item", 1)]);
     }
 }
 

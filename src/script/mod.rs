@@ -11,7 +11,7 @@ mod output;
 
 pub use compiled::{DISCARD, RETAIN, Script};
 pub use error::{ScriptError, ScriptResult};
-pub use fast::{FastFn, FastLimits};
+pub use fast::FastFn;
 pub use fields::param_fields;
 pub use guard::{nested_deeper_than, resident_bytes};
 pub use host::{ScriptHost, ScriptLimits, script_clock, set_script_clock};

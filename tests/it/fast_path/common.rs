@@ -7,18 +7,12 @@ use rhai::{AST, CallFnOptions, Dynamic, Engine, EvalAltResult, Scope};
 
 /// An engine configured like `ScriptHost::new(ScriptLimits::default())`.
 pub fn engine() -> Engine {
-    engine_with(eddy::script::FastLimits::default())
+    engine_with(eddy::script::ScriptLimits::default())
 }
 
 /// The engine `ScriptHost::new` builds, with these limits.
-pub fn engine_with(limits: eddy::script::FastLimits) -> Engine {
-    eddy::script::ScriptHost::configured_engine(eddy::script::ScriptLimits {
-        max_operations: limits.max_operations,
-        max_string_size: limits.max_string_size,
-        max_array_size: limits.max_array_size,
-        max_map_size: limits.max_map_size,
-        ..eddy::script::ScriptLimits::default()
-    })
+pub fn engine_with(limits: eddy::script::ScriptLimits) -> Engine {
+    eddy::script::ScriptHost::configured_engine(limits)
 }
 
 /// A compiled script, as `Script::compile` does it.

@@ -2,7 +2,7 @@
 //! compared with Rhai on random arguments.
 
 use super::common::{Rng, Script, same};
-use eddy::script::{FastFn, FastLimits};
+use eddy::script::{FastFn, ScriptLimits};
 use rhai::Dynamic;
 
 struct Gen {
@@ -193,17 +193,22 @@ fn arg(rng: &mut Rng) -> Dynamic {
 
 #[test]
 fn random_programs_agree_with_rhai() {
-    run(FastLimits::default(), 0);
+    run(ScriptLimits::default(), 0);
 }
 
 #[test]
 fn random_programs_agree_with_rhai_under_small_limits() {
-    let limits =
-        FastLimits { max_string_size: 6, max_array_size: 4, max_map_size: 3, max_operations: 10_000 };
+    let limits = ScriptLimits {
+        max_string_size: 6,
+        max_array_size: 4,
+        max_map_size: 3,
+        max_operations: 10_000,
+        ..ScriptLimits::default()
+    };
     run(limits, 1000);
 }
 
-fn run(limits: FastLimits, seed_offset: u64) {
+fn run(limits: ScriptLimits, seed_offset: u64) {
     let seed: u64 =
         std::env::var("FAST_RANDOM_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(42) + seed_offset;
     let mut generator = Gen { rng: Rng::new(seed), locals: Vec::new(), next: 0 };

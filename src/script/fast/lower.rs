@@ -1,0 +1,288 @@
+//! Lowering the checked tree to closures ([`EvalFn`]): atoms and pure chains are read in place,
+//! everything else is computed by a closure.
+
+use rhai::{Dynamic, ImmutableString};
+
+use super::access::{Access, Atom, Operand, Path, PathStep, PathStepKind, walk};
+use super::assign::{AssignOperands, AssignStep, assign_var, assign_walk};
+use super::closures;
+use super::run::{EvalFn, Exit, eval_fn};
+use super::tree::{Assign, Chain, ChainStep, ChainStepKind, Expr, Root, StepArg, Stmt, TargetStep, Var};
+use super::value::{Value, intern};
+
+/// Lowers the checked tree to closures, collecting the literals they read into one pool.
+pub(super) struct Lowering {
+    /// The constants-and-literals pool (the constants first, so `Var::Const(k)` is entry `k`).
+    pub(super) lits: Vec<Dynamic>,
+}
+
+impl Lowering {
+    pub(super) fn lit(&mut self, d: Dynamic) -> usize {
+        self.lits.push(d);
+        self.lits.len() - 1
+    }
+
+    /// The expression as an atom, or the expression back.
+    pub(super) fn atom(&mut self, e: Expr) -> Result<Atom, Expr> {
+        Ok(match e {
+            Expr::Unit => Atom::Unit,
+            Expr::Bool(b) => Atom::Bool(b),
+            Expr::Int(i) => Atom::Int(i),
+            Expr::Float(f) => Atom::Float(f),
+            Expr::Lit(d) => Atom::Lit(self.lit(d)),
+            Expr::Var(Var::Arg(i)) => Atom::Arg(i),
+            Expr::Var(Var::Local(i)) => Atom::Local(i),
+            Expr::Var(Var::Const(k)) => Atom::Lit(k),
+            other => return Err(other),
+        })
+    }
+
+    /// A literal operand as an atom.
+    pub(super) fn lit_atom(&mut self, d: Dynamic) -> Option<Atom> {
+        match Expr::literal(d) {
+            Expr::Lit(d) => Some(Atom::Lit(self.lit(d))),
+            scalar => self.atom(scalar).ok(),
+        }
+    }
+
+    pub(super) fn access(&mut self, e: Expr) -> Option<Access> {
+        let e = match self.atom(e) {
+            Ok(a) => return Some(Access::Atom(a)),
+            Err(e) => e,
+        };
+        Some(match e {
+            Expr::Chain(c) => match self.chain(*c)? {
+                Ok(path) => Access::Path(path),
+                Err(ev) => Access::Eval(ev),
+            },
+            Expr::Coalesce(items) if items.iter().all(Expr::is_atom) => {
+                Access::Coalesce(items.into_iter().map(|e| self.atom(e).ok()).collect::<Option<_>>()?)
+            }
+            Expr::Bin(op, x) => {
+                let (lhs, rhs) = *x;
+                let (a, b) = (self.access(lhs)?, self.access(rhs)?);
+                if a.is_pure() && b.is_pure() {
+                    Access::Bin(op, Box::new((a, b)))
+                } else {
+                    Access::Eval(closures::binary(op, a, b))
+                }
+            }
+            other => Access::Eval(self.expr(other)?),
+        })
+    }
+
+    pub(super) fn accesses(&mut self, es: Vec<Expr>) -> Option<Vec<Access>> {
+        es.into_iter().map(|e| self.access(e)).collect()
+    }
+
+    /// The steps of a chain, and the expressions computed before walking it.
+    pub(super) fn steps(
+        &mut self,
+        steps: Vec<ChainStep>,
+        exprs: Vec<Expr>,
+    ) -> Option<(Vec<PathStep>, Vec<EvalFn>)> {
+        // Expressions that are atoms are read in place; the others are computed.
+        let mut map = Vec::with_capacity(exprs.len());
+        let mut evals = Vec::new();
+        for e in exprs {
+            match self.atom(e) {
+                Ok(a) => map.push(Operand::Atom(a)),
+                Err(e) => {
+                    evals.push(self.expr(e)?);
+                    map.push(Operand::Computed(evals.len() - 1));
+                }
+            }
+        }
+        let step_operand = |o: StepArg, this: &mut Self| match o {
+            StepArg::Lit(d) => Some(Operand::Atom(this.lit_atom(d)?)),
+            StepArg::Computed(i) => map.get(i).copied(),
+        };
+        let steps = steps
+            .into_iter()
+            .map(|s| {
+                Some(PathStep {
+                    nullish: s.nullish,
+                    kind: match s.kind {
+                        ChainStepKind::Prop(p) => PathStepKind::Prop(p),
+                        ChainStepKind::Index(o) => PathStepKind::Index(step_operand(o, self)?),
+                        ChainStepKind::Method(b, args) => PathStepKind::Method(
+                            b,
+                            args.into_iter().map(|o| step_operand(o, self)).collect::<Option<Vec<_>>>()?,
+                        ),
+                    },
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some((steps, evals))
+    }
+
+    /// A chain: a `Path` when it is read in place, else a closure computing its value.
+    pub(super) fn chain(&mut self, c: Chain) -> Option<Result<Path, EvalFn>> {
+        let (steps, evals) = self.steps(c.steps, c.exprs)?;
+        let root = match c.root {
+            Root::Var(v) => Access::Atom(self.atom(Expr::Var(v)).ok()?),
+            Root::Expr(e) => self.access(e)?,
+        };
+        Some(match (root, evals.is_empty()) {
+            (Access::Atom(root), true) => Ok(Path { root, steps }),
+            (root, _) => Err(eval_fn(move |env| {
+                let mut vals = Vec::with_capacity(evals.len());
+                for e in &evals {
+                    vals.push(e(env)?.dynamic());
+                }
+                let base = root.value(env)?.dynamic();
+                walk(&base, &steps, env, &vals, |v| Ok(v.to_owned()))
+            })),
+        })
+    }
+
+    pub(super) fn block(&mut self, stmts: Vec<Stmt>) -> Option<EvalFn> {
+        let mut evs: Vec<EvalFn> = stmts.into_iter().map(|s| self.stmt(s)).collect::<Option<_>>()?;
+        Some(match evs.len() {
+            0 => closures::unit(),
+            1 => evs.pop()?,
+            _ => eval_fn(move |env| {
+                let (last, init) = match evs.split_last() {
+                    Some(x) => x,
+                    None => return Ok(Value::Unit),
+                };
+                for s in init {
+                    s(env)?;
+                }
+                last(env)
+            }),
+        })
+    }
+
+    pub(super) fn stmt(&mut self, s: Stmt) -> Option<EvalFn> {
+        Some(match s {
+            Stmt::Noop => closures::unit(),
+            Stmt::Expr(e) => self.expr(e)?,
+            Stmt::Let { slot, expr } => {
+                let e = self.expr(expr)?;
+                eval_fn(move |env| {
+                    let v = intern(e(env)?)?;
+                    env.locals[slot] = v;
+                    Ok(Value::Unit)
+                })
+            }
+            Stmt::Assign(a) => self.assign(*a)?,
+            Stmt::If(x) => {
+                let (cond, body, branch) = *x;
+                let (empty_body, empty_branch) = (body.is_empty(), branch.is_empty());
+                let cond = self.access(cond)?;
+                let body = self.block(body)?;
+                let branch = self.block(branch)?;
+                eval_fn(move |env| {
+                    let c = cond.get(env, |v| v.bool())?;
+                    if c && !empty_body {
+                        body(env)
+                    } else if !c && !empty_branch {
+                        branch(env)
+                    } else {
+                        Ok(Value::Unit)
+                    }
+                })
+            }
+            Stmt::Block(b) => self.block(b)?,
+            Stmt::Return(None) => eval_fn(|_| Err(Exit::Return(Box::new(Dynamic::UNIT)))),
+            Stmt::Return(Some(e)) => {
+                let e = self.expr(e)?;
+                eval_fn(move |env| {
+                    let v = e(env)?.dynamic();
+                    Err(Exit::Return(Box::new(v)))
+                })
+            }
+            Stmt::Fail => eval_fn(|_| Err(Exit::Fail)),
+        })
+    }
+
+    pub(super) fn assign(&mut self, a: Assign) -> Option<EvalFn> {
+        let Assign { slot, steps, exprs, op, rhs } = a;
+        let rhs = self.expr(rhs)?;
+        if steps.is_empty() {
+            return Some(eval_fn(move |env| {
+                let v = rhs(env)?;
+                assign_var(env, slot, op, v)?;
+                Ok(Value::Unit)
+            }));
+        }
+        // Index operands: literals and arguments are read in place; anything else (a local
+        // included, as the target local is borrowed mutably) is computed first.
+        let mut map = Vec::with_capacity(exprs.len());
+        let mut evals = Vec::new();
+        for e in exprs {
+            match self.atom(e) {
+                Ok(Atom::Local(i)) => {
+                    evals.push(eval_fn(move |env| Ok(env.locals[i].copy())));
+                    map.push(Operand::Computed(evals.len() - 1));
+                }
+                Ok(a) => map.push(Operand::Atom(a)),
+                Err(e) => {
+                    evals.push(self.expr(e)?);
+                    map.push(Operand::Computed(evals.len() - 1));
+                }
+            }
+        }
+        let steps: Vec<AssignStep> = steps
+            .into_iter()
+            .map(|s| {
+                Some(match s {
+                    TargetStep::Prop(p) => AssignStep::Prop(p),
+                    TargetStep::Index(StepArg::Lit(d)) => AssignStep::Index(Operand::Atom(self.lit_atom(d)?)),
+                    TargetStep::Index(StepArg::Computed(i)) => AssignStep::Index(*map.get(i)?),
+                })
+            })
+            .collect::<Option<_>>()?;
+        Some(eval_fn(move |env| {
+            let v = intern(rhs(env)?)?.dynamic();
+            let mut vals = Vec::with_capacity(evals.len());
+            for e in &evals {
+                vals.push(e(env)?.dynamic());
+            }
+            let limits = env.limits;
+            let ops = AssignOperands { args: env.args, lits: env.lits, vals: &vals };
+            let target = env.locals[slot].own()?;
+            assign_walk(limits, target, &steps, &ops, op, v)?;
+            Ok(Value::Unit)
+        }))
+    }
+
+    /// An expression as a closure computing its value.
+    pub(super) fn expr(&mut self, e: Expr) -> Option<EvalFn> {
+        let e = match self.atom(e) {
+            Ok(a) => return Some(closures::atom(a)),
+            Err(e) => e,
+        };
+        Some(match e {
+            Expr::Chain(c) => match self.chain(*c)? {
+                Ok(path) => eval_fn(move |env| path.with(env, |v| Ok(v.to_owned()))),
+                Err(ev) => ev,
+            },
+            Expr::Bin(op, x) => {
+                let (lhs, rhs) = *x;
+                let (a, b) = (self.access(lhs)?, self.access(rhs)?);
+                closures::binary(op, a, b)
+            }
+            Expr::Coalesce(items) => closures::coalesce(self.accesses(items)?),
+            Expr::And(items) => closures::and(self.accesses(items)?),
+            Expr::Or(items) => closures::or(self.accesses(items)?),
+            Expr::Array(items) => closures::array(self.accesses(items)?),
+            Expr::Map(template, entries) => {
+                let entries: Vec<(ImmutableString, Access)> =
+                    entries.into_iter().map(|(k, e)| Some((k, self.access(e)?))).collect::<Option<_>>()?;
+                closures::map(template, entries)
+            }
+            Expr::Neg(x) => closures::neg(self.access(*x)?),
+            Expr::Not(x) => closures::not(self.access(*x)?),
+            Expr::Block(stmts) => self.block(stmts)?,
+            Expr::Call(f, args) => closures::call(f, self.accesses(args)?)?,
+            Expr::Interp(parts) => closures::interpolation(self.accesses(parts)?),
+            Expr::Now => closures::now(),
+            // Atoms are handled above.
+            Expr::Unit | Expr::Bool(_) | Expr::Int(_) | Expr::Float(_) | Expr::Lit(_) | Expr::Var(_) => {
+                return None;
+            }
+        })
+    }
+}

@@ -1,0 +1,406 @@
+//! Differential tests against Rhai (the larger suites live with the scratch crate the fast
+//! path was developed in: random programs, operators, limits).
+
+use super::*;
+use rhai::{AST, Dynamic, FLOAT, INT, Map};
+use rhai::{CallFnOptions, Engine, Scope};
+use std::collections::BTreeSet;
+
+/// The engine Eddy's `ScriptHost` builds with the default limits.
+fn engine() -> Engine {
+    crate::script::ScriptHost::configured_engine(crate::script::ScriptLimits::default())
+}
+
+/// A script compiled as Eddy's `Script::compile` does it, and the constants its functions see.
+struct Script {
+    engine: Engine,
+    ast: AST,
+    scope: Scope<'static>,
+}
+
+impl Script {
+    fn new(source: &str) -> Script {
+        let engine = engine();
+        let mut scope = Scope::new();
+        scope.push_constant("RETAIN", false);
+        scope.push_constant("DISCARD", true);
+        let first = engine.compile_with_scope(&scope, source).expect("compiles");
+        engine.run_ast_with_scope(&mut scope, &first).expect("runs");
+        let ast = engine.compile_with_scope(&scope, source).expect("compiles");
+        Script { engine, ast, scope }
+    }
+
+    fn constants(&self) -> Vec<(String, Dynamic)> {
+        let mut seen = BTreeSet::new();
+        let entries: Vec<_> = self.scope.iter().map(|(n, c, v)| (n.to_string(), c, v)).collect();
+        entries
+            .into_iter()
+            .rev()
+            .filter(|(n, ..)| seen.insert(n.clone()))
+            .filter(|(_, c, _)| *c)
+            .map(|(n, _, v)| (n, v))
+            .collect()
+    }
+
+    fn fast(&self, name: &str, arity: usize) -> FastFn {
+        FastFn::compile(&self.ast, name, arity, &self.constants()).expect("in the fast path's subset")
+    }
+
+    fn rhai(&mut self, name: &str, args: &[Dynamic]) -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+        let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+        self.engine.call_fn_with_options(options, &mut self.scope, &self.ast, name, args.to_vec())
+    }
+
+    /// Runs a call both ways; `true` when the fast path answered.
+    fn check(&mut self, fast: &FastFn, name: &str, args: &[Dynamic]) -> bool {
+        let got = fast.call(args);
+        let want = self.rhai(name, args);
+        match (got, want) {
+            (Ok(v), Ok(w)) => {
+                assert!(same(&v, &w), "{name}{args:?}: fast {v:?}, Rhai {w:?}");
+                true
+            }
+            (Ok(v), Err(e)) => panic!("{name}{args:?}: fast {v:?}, Rhai failed: {e}"),
+            (Err(()), _) => false,
+        }
+    }
+}
+
+/// Same type, value, tag and read-only flag, recursively (`INT` and `FLOAT` never equal).
+fn same(a: &Dynamic, b: &Dynamic) -> bool {
+    if a.tag() != b.tag() || a.is_read_only() != b.is_read_only() || a.type_name() != b.type_name() {
+        return false;
+    }
+    if let (Ok(x), Ok(y)) = (a.as_float(), b.as_float()) {
+        return x.to_bits() == y.to_bits();
+    }
+    if let (Ok(x), Ok(y)) = (a.as_array_ref(), b.as_array_ref()) {
+        return x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| same(p, q));
+    }
+    if let (Ok(x), Ok(y)) = (a.as_map_ref(), b.as_map_ref()) {
+        return x.len() == y.len() && x.iter().zip(y.iter()).all(|((k, p), (l, q))| k == l && same(p, q));
+    }
+    format!("{a:?}") == format!("{b:?}")
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn scalar(&mut self) -> Dynamic {
+        match self.below(9) {
+            0 => Dynamic::from_int([INT::MAX, INT::MIN, INT::MAX - 1, -1, 0][self.below(5) as usize]),
+            1 | 2 => Dynamic::from_int(self.below(30) as INT - 5),
+            3 => Dynamic::from_float([0.1 + 0.2, 0.3, 1.0, -0.0, FLOAT::NAN, 1e300][self.below(6) as usize]),
+            4 | 5 => Dynamic::from(["click", "view", "", "é"][self.below(4) as usize]),
+            6 => Dynamic::from_bool(self.below(2) == 0),
+            7 => Dynamic::from_char('x'),
+            _ => Dynamic::UNIT,
+        }
+    }
+
+    fn value(&mut self) -> Dynamic {
+        match self.below(6) {
+            0 | 1 => {
+                let mut m = Map::new();
+                for key in ["value", "kind", "user", "total"] {
+                    if self.below(4) != 0 {
+                        m.insert(key.into(), self.scalar());
+                    }
+                }
+                Dynamic::from_map(m)
+            }
+            2 => Dynamic::from_array(vec![self.scalar(), self.scalar()]),
+            _ => self.scalar(),
+        }
+    }
+}
+
+const SHAPES: &str = r#"
+    const LIMIT = 10;
+    fn mapper(state, v) { let n = (state ?? 0) + 1; [n, n] }
+    fn folder(acc, e) { acc + e.value }
+    fn key(e) { e.user }
+    fn predicate(e) { e.value > LIMIT && e.kind == "click" }
+    fn mapper2(state, e) { let total = (state ?? 0) + e.value; [total, #{total: total, value: e.value}] }
+    fn classify(e) { if e.value > 100 { "big" } else if e.value > 10 { "medium" } else { "small" } }
+    fn early(e) { if e.kind == "skip" { return; } let v = e.value * 2; if v > 50 { return v - 50; } v }
+    fn build(s, e) {
+        let m = s ?? #{count: 0};
+        m.count += 1;
+        m["last"] = e.kind;
+        if "total" in m { m.total += e.value; } else { m.total = e.value; }
+        [m, `${e.user}: ${m.count}`]
+    }
+    fn ops(a, b) { [a + b, a - b, a * b, a / b, a % b, a == b, a < b, a >= b, -a, a ?? b] }
+    fn strings(a, b) { [a + b, a.len(), a.to_string(), type_of(b), a.contains(b)] }
+"#;
+
+#[test]
+fn benchmark_shapes_on_typical_events() {
+    let mut script = Script::new(SHAPES);
+    let fns: Vec<(&str, usize)> =
+        vec![("mapper", 2), ("folder", 2), ("key", 1), ("predicate", 1), ("mapper2", 2)];
+    let mut answered = 0;
+    for (name, arity) in fns {
+        let fast = script.fast(name, arity);
+        for i in 0..200 {
+            let mut e = Map::new();
+            e.insert("value".into(), Dynamic::from_int(i % 37));
+            e.insert("kind".into(), Dynamic::from(if i % 3 == 0 { "click" } else { "view" }));
+            e.insert("user".into(), Dynamic::from(format!("u{}", i % 5)));
+            // `()` as the first state, except for `folder` (`() + INT` is an error).
+            let state = if i % 10 == 0 && name != "folder" { Dynamic::UNIT } else { Dynamic::from_int(i) };
+            let args = match arity {
+                1 => vec![Dynamic::from_map(e)],
+                _ => vec![state, Dynamic::from_map(e)],
+            };
+            answered += usize::from(script.check(&fast, name, &args));
+        }
+    }
+    assert_eq!(answered, 1000, "every typical call runs in the fast path");
+}
+
+/// StatefulLogic methods: `this` read and assigned, `now()`.
+const METHODS: &str = r#"
+    const GAP = 30000000;
+    fn on_item(value) {
+        if this.count == 0 { this.start = now(); }
+        this.last = now();
+        this.count += 1;
+        this.total += value;
+        [[], RETAIN]
+    }
+    fn on_notify() { [[#{ start: this.start, end: this.last, count: this.count, total: this.total }], DISCARD] }
+    fn notify_at() { this.last + GAP }
+    fn window_due() { if this.items.len() == 0 { () } else { this.items[0][0] + GAP } }
+    fn replace(v) { this = v; this }
+    fn whole() { this }
+    fn set_index(v) { this[0] = v; this.len() }
+    fn nested(v) { this.a.b += v; this.a }
+    fn clock() { now() }
+"#;
+
+impl Script {
+    fn fast_method(&self, name: &str, arity: usize) -> FastFn {
+        FastFn::compile_method_with_limits(&self.ast, name, arity, &self.constants(), ScriptLimits::default())
+            .expect("in the fast path's subset")
+    }
+
+    /// Runs a method call both ways on copies of `this`; `true` when the fast path answered.
+    fn check_method(&mut self, fast: &FastFn, name: &str, this: &Dynamic, args: &[Dynamic]) -> bool {
+        let mut fast_this = this.clone();
+        let got = fast.call_this(&mut fast_this, args.to_vec());
+        let mut rhai_this = this.clone();
+        let options = CallFnOptions::new().eval_ast(false).rewind_scope(true).bind_this_ptr(&mut rhai_this);
+        let want = self.engine.call_fn_with_options(options, &mut self.scope, &self.ast, name, args.to_vec());
+        match (got, want) {
+            (Ok(v), Ok(w)) => {
+                assert!(same(&v, &w), "{name}{args:?} on {this:?}: fast {v:?}, Rhai {w:?}");
+                assert!(
+                    same(&fast_this, &rhai_this),
+                    "{name}{args:?} on {this:?}: fast left {fast_this:?}, Rhai {rhai_this:?}"
+                );
+                true
+            }
+            (Ok(v), Err(e)) => panic!("{name}{args:?} on {this:?}: fast {v:?}, Rhai failed: {e}"),
+            (Err(back), _) => {
+                assert_eq!(format!("{back:?}"), format!("{args:?}"), "the arguments come back as given");
+                assert!(same(&fast_this, this), "{name}: a fallback leaves `this` as it was");
+                false
+            }
+        }
+    }
+}
+
+#[test]
+fn methods_read_and_assign_this_and_read_the_clock_as_rhai_does() {
+    let mut script = Script::new(METHODS);
+    let state = |count: INT, last: INT| {
+        let mut m = Map::new();
+        for (k, v) in [("start", 5), ("last", last), ("count", count), ("total", 7)] {
+            m.insert(k.into(), Dynamic::from_int(v));
+        }
+        Dynamic::from_map(m)
+    };
+    let mut answered = 0;
+    for clock in [None, Some(0), Some(1_725_000_000_000_000), Some(INT::MAX)] {
+        crate::script::host::set_script_clock(clock);
+        for (name, arity) in [("on_item", 1), ("on_notify", 0), ("notify_at", 0), ("clock", 0)] {
+            let fast = script.fast_method(name, arity);
+            for (count, last) in [(0, 0), (3, 1_725_000_000_000_000), (1, INT::MAX)] {
+                let args: Vec<Dynamic> = (0..arity).map(|_| Dynamic::from_int(count + 2)).collect();
+                answered += usize::from(script.check_method(&fast, name, &state(count, last), &args));
+            }
+        }
+    }
+    crate::script::host::set_script_clock(None);
+    // Every call answers but the overflowing ones (`this.last + GAP` at INT::MAX).
+    assert!(answered >= 40, "{answered} of 48 calls ran in the fast path");
+}
+
+#[test]
+fn methods_on_random_states() {
+    let mut script = Script::new(METHODS);
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    crate::script::host::set_script_clock(Some(1_000_000));
+    let functions: Vec<(String, usize)> =
+        script.ast.iter_functions().map(|f| (f.name.to_string(), f.params.len())).collect();
+    for (name, arity) in functions {
+        let fast = script.fast_method(&name, arity);
+        let mut answered = 0;
+        for i in 0..2000 {
+            let this = if i % 7 == 0 {
+                let mut inner = Map::new();
+                inner.insert("b".into(), rng.scalar());
+                let mut m = Map::new();
+                m.insert("a".into(), Dynamic::from_map(inner));
+                Dynamic::from_map(m)
+            } else {
+                rng.value()
+            };
+            let args: Vec<Dynamic> = (0..arity).map(|_| rng.value()).collect();
+            answered += usize::from(script.check_method(&fast, &name, &this, &args));
+        }
+        // (The session-window methods need fields random values rarely have: the test
+        // above drives them; here they must only agree.)
+        if ["replace", "whole", "clock", "nested", "set_index"].contains(&name.as_str()) {
+            assert!(answered > 0, "`{name}` answered some calls");
+        }
+    }
+    crate::script::host::set_script_clock(None);
+}
+
+#[test]
+fn a_plain_function_never_reads_this_and_a_method_is_not_called_plainly() {
+    let script = Script::new(METHODS);
+    assert!(FastFn::compile(&script.ast, "notify_at", 0, &script.constants()).is_none());
+    let method = script.fast_method("clock", 0);
+    assert!(method.call(&[]).is_err());
+}
+
+#[test]
+fn random_arguments() {
+    let mut script = Script::new(SHAPES);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let functions: Vec<(String, usize)> =
+        script.ast.iter_functions().map(|f| (f.name.to_string(), f.params.len())).collect();
+    for (name, arity) in functions {
+        let fast = script.fast(&name, arity);
+        let mut answered = 0;
+        for _ in 0..2000 {
+            let args: Vec<Dynamic> = (0..arity).map(|_| rng.value()).collect();
+            let before = format!("{args:?}");
+            answered += usize::from(script.check(&fast, &name, &args));
+            assert_eq!(before, format!("{args:?}"), "the fast path left the arguments alone");
+        }
+        assert!(answered > 0, "`{name}` answered some calls");
+    }
+}
+
+#[test]
+fn overflow_and_missing_fields_fall_back() {
+    let script = Script::new(SHAPES);
+    let mapper = script.fast("mapper", 2);
+    assert!(mapper.call(&[Dynamic::from_int(INT::MAX), Dynamic::UNIT]).is_err());
+    let folder = script.fast("folder", 2);
+    assert!(folder.call(&[Dynamic::from_int(1), Dynamic::from_map(Map::new())]).is_err());
+    let mut e = Map::new();
+    e.insert("value".into(), Dynamic::from_float(0.5));
+    let sum = folder.call(&[Dynamic::from_int(1), Dynamic::from_map(e)]).expect("INT + FLOAT");
+    assert_eq!(sum.as_float(), Ok(1.5));
+}
+
+/// One function per construct the fast path reads out of Rhai's AST (its `internals`
+/// types: `Expr`, `Stmt`, `FnCallExpr`, the flags and tokens). Rhai is pinned exactly in
+/// `Cargo.toml` because these are not a stable API: if an upgrade changes a shape, the
+/// construct silently falls back to the interpreter (correct, slow); this test says which.
+const AST_SHAPES: &str = r#"
+    const LIMIT = 10;
+    fn literals() { [1, 2.5, true, "s", 'c', (), #{a: 1, "b c": 2}, `x${1}`] }
+    fn variables(a) { let x = a; const y = 2; x + y + LIMIT }
+    fn assignments(a) { let m = #{n: 0, l: [0]}; m.n += a; m.l[0] = a; m["k"] = a; a -= 1; [m, a] }
+    fn reads(e) { [e.value, e?.missing, e["kind"], e.list[0], e.list[-1]] }
+    fn operators(a, b) { [a + b, a - b, a * b, a / b, a % b, a ** 2, -a, !(a == b), a != b, a < b, a <= b, a > b, a >= b, a & b, a | b, a ^ b, a << 1, a >> 1] }
+    fn logic(a, b) { (a && b) || !a }
+    fn nullish(a) { a ?? 0 }
+    fn membership(a, m) { ["x" in m, "y" !in m] }
+    fn branches(a) { if a > 1 { 1 } else if a < 0 { -1 } else { 0 } }
+    fn blocks(a) { let r = { let t = a; t + 1 }; r }
+    fn returns(a) { if a { return 1; } 2 }
+    fn builtins(a) { [a.len(), len(a), a.is_empty(), a.contains(1), a.get(0), abs(-1), type_of(a), 1.to_string()] }
+    fn clock() { now() }
+"#;
+
+#[test]
+fn every_ast_shape_the_fast_path_reads_still_compiles() {
+    let script = Script::new(AST_SHAPES);
+    let constants = script.constants();
+    for f in script.ast.iter_functions() {
+        assert!(
+            FastFn::compile(&script.ast, f.name, f.params.len(), &constants).is_some(),
+            "`{}` no longer compiles to the fast path: Rhai's AST changed shape (was Rhai \
+             upgraded?); adapt src/script/fast.rs to it before moving the pin in Cargo.toml",
+            f.name
+        );
+    }
+    let methods = Script::new(
+        "fn on_item(v) { this.n += v; this.l[0] = now(); [[this.n], false] }\nfn whole() { this = 1; this }",
+    );
+    for f in methods.ast.iter_functions() {
+        assert!(
+            FastFn::compile_method_with_limits(
+                &methods.ast,
+                f.name,
+                f.params.len(),
+                &[],
+                ScriptLimits::default()
+            )
+            .is_some(),
+            "method `{}` no longer compiles to the fast path: Rhai's AST changed shape",
+            f.name
+        );
+    }
+}
+
+#[test]
+fn unsupported_functions_are_not_compiled() {
+    let script = Script::new(
+        r#"
+        fn looped(a) { let s = 0; for x in a { s += x; } s }
+        fn whiled(a) { while a > 0 { a -= 1; } a }
+        fn uses_this() { this.x }
+        fn calls(a) { helper(a) }
+        fn helper(a) { a }
+        fn closure(a) { let f = |x| x + a; f.call(1) }
+        fn switching(a) { switch a { 1 => 2, _ => 3 } }
+        fn native(a) { print(a) }
+        fn global_var(a) { counter + a }
+        let counter = 1;
+        "#,
+    );
+    for f in script.ast.iter_functions().filter(|f| f.name != "helper" && !f.name.starts_with("anon$")) {
+        assert!(
+            FastFn::compile(&script.ast, f.name, f.params.len(), &script.constants()).is_none(),
+            "{}",
+            f.name
+        );
+    }
+    assert!(FastFn::compile(&script.ast, "helper", 2, &[]).is_none());
+}
+
+#[test]
+fn fast_fn_is_send_sync_clone() {
+    fn check<T: Send + Sync + Clone>() {}
+    check::<FastFn>();
+}
