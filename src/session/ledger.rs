@@ -1,6 +1,10 @@
 //! The approximate size of each stateful step's state, kept key by key as of the last
 //! keyframe (the keyframe's pass over the changed keys records their sizes, so that no other
 //! pass over them is needed), and brought up to now on demand from the keys changed since.
+//! Keys are told apart by a 64-bit hash of their text, not the text itself: a lookup then
+//! touches the ledger's table only, not each key's text elsewhere in memory (a cache miss
+//! per key per keyframe over a hundred thousand keys). Two keys of one step with the same
+//! hash would share a size — the figure is an estimate either way.
 
 use rhai::Dynamic;
 use rustc_hash::FxHashMap;
@@ -13,8 +17,14 @@ use crate::ops::Key;
 /// Per step: each live key's approximate bytes and their sum.
 #[derive(Debug, Default)]
 pub(super) struct StateLedger {
-    sizes: Vec<FxHashMap<Key, usize>>,
+    sizes: Vec<FxHashMap<u64, usize>>,
     totals: Vec<usize>,
+}
+
+/// The ledger's name for a key: a hash of its text.
+fn key_hash(key: &Key) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(key.as_str())
 }
 
 /// A key's approximate bytes with this state.
@@ -54,10 +64,10 @@ impl StateLedger {
         };
         match size {
             Some(size) => {
-                let old = sizes.insert(key.clone(), size).unwrap_or(0);
+                let old = sizes.insert(key_hash(key), size).unwrap_or(0);
                 *total = *total - old + size;
             }
-            None => *total -= sizes.remove(key).unwrap_or(0),
+            None => *total -= sizes.remove(&key_hash(key)).unwrap_or(0),
         }
     }
 
@@ -93,7 +103,7 @@ impl StateLedger {
                 let now = size
                     .unwrap_or_else(|| engine.with_step_state(step, key, |state| size_of(key, state)))
                     .unwrap_or(0);
-                *total = *total - sizes.get(key).copied().unwrap_or(0) + now;
+                *total = *total - sizes.get(&key_hash(key)).copied().unwrap_or(0) + now;
             });
         }
         totals
