@@ -2,7 +2,6 @@
 //! the keys changed since the table before highlighted, and the selected key's whole state (maps and
 //! arrays expandable) with its history plotted when it is numeric.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use eframe::egui::{self, RichText};
@@ -57,10 +56,19 @@ pub fn changed_text(table: &KeyTable) -> Option<String> {
     })
 }
 
+/// Whether `key` is among the table's changed keys. `changed` is in key order: a row's key is
+/// looked up there rather than all of them gathered into a set each frame (a play at *max* can
+/// change tens of thousands of keys between two tables).
+pub fn changed_in(table: &KeyTable, key: &str) -> bool {
+    table.changed.binary_search_by(|k| k.as_bytes().cmp(key.as_bytes())).is_ok()
+}
+
 /// The state table. Returns a key the user clicked.
 pub fn state_table_ui(ui: &mut egui::Ui, table: &KeyTable, state: StateTableState<'_>) -> Option<String> {
     let mut clicked = None;
-    ui.horizontal(|ui| {
+    // Wrapped: a long "N keys changed since event P" goes to the next line rather than over the
+    // key detail beside the table.
+    ui.horizontal_wrapped(|ui| {
         ui.label(
             RichText::new(format!("`{}`: {} keys at event {}", table.step, table.rows.len(), table.position))
                 .strong(),
@@ -81,7 +89,6 @@ pub fn state_table_ui(ui: &mut egui::Ui, table: &KeyTable, state: StateTableStat
             order
         }
     };
-    let changed: BTreeSet<&str> = table.changed.iter().map(String::as_str).collect();
     let highlight = theme::selection(ui.visuals());
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 4.0;
     TableBuilder::new(ui)
@@ -126,7 +133,7 @@ pub fn state_table_ui(ui: &mut egui::Ui, table: &KeyTable, state: StateTableStat
                 let Some(data) = order.get(row.index()).and_then(|i| table.rows.get(*i)) else { return };
                 let is_selected = state.selected_key.as_deref() == Some(data.key.as_str());
                 row.set_selected(is_selected);
-                let is_changed = changed.contains(data.key.as_str());
+                let is_changed = changed_in(table, data.key.as_str());
                 let color = is_changed.then_some(highlight);
                 let (_, key_response) = row.col(|ui| {
                     let mut text = RichText::new(&data.key).monospace();
@@ -340,4 +347,26 @@ pub fn times_in(value: &Value) -> Option<String> {
     walk(value, &mut out);
     out.dedup();
     (!out.is_empty()).then(|| out.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_keys_are_found_in_key_order_by_their_bytes() {
+        let table = KeyTable {
+            step: "s".into(),
+            position: 3,
+            since: Some(2),
+            rows: Vec::new(),
+            changed: ["B", "a", "a1", "é"].map(String::from).to_vec(),
+        };
+        for key in ["B", "a", "a1", "é"] {
+            assert!(changed_in(&table, key), "{key}");
+        }
+        for key in ["", "A", "b", "a0", "e"] {
+            assert!(!changed_in(&table, key), "{key}");
+        }
+    }
 }
