@@ -58,9 +58,10 @@ impl Input {
         }
     }
 
-    /// Opens `path` to be read as it grows, like `tail -F` ([`Follow`]).
-    pub fn follow(path: &Path) -> io::Result<Self> {
-        Ok(Self::Follow(Box::new(Follow::open(path)?)))
+    /// Opens `path` to be read as it grows, like `tail -F` ([`Follow`]); `header_line`: every
+    /// file under the name begins with the same header line (CSV), read once.
+    pub fn follow(path: &Path, header_line: bool) -> io::Result<Self> {
+        Ok(Self::Follow(Box::new(Follow::open(path, header_line)?)))
     }
 
     /// The same stream, every byte read also copied into `tee` (for a recording).
@@ -153,7 +154,10 @@ const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(25);
 /// A file read as it grows, like `tail -F`: at its end, reading waits for more. A file cut
 /// short (truncated) is read again from its start; a file replaced under its name (rotation
 /// by rename) is read on in the new file from its start, once the old one is read to its end.
-/// Reading never ends by itself: the run is stopped by a signal.
+/// Reading never ends by itself: the run is stopped by a signal. For a CSV file, whose rows
+/// are read against the header line of the first file, a later file's first line is passed
+/// over when it is that same header (a writer starting a new file writes it again), and read
+/// as a row otherwise (a file truncated in place by `copytruncate` goes on without one).
 pub struct Follow {
     path: std::path::PathBuf,
     file: File,
@@ -161,23 +165,111 @@ pub struct Follow {
     read: u64,
     /// The current file's identity (device and inode), to tell a rotation.
     identity: (u64, u64),
+    /// CSV: the header line, as the first file began.
+    header: Option<HeaderLine>,
+    /// Bytes read but not handed over yet (what followed a new file's first line).
+    pending: Vec<u8>,
+}
+
+/// The header line of a followed CSV file, and the first line of a later file while it is
+/// being read (to be told apart from a row).
+#[derive(Default)]
+struct HeaderLine {
+    /// The first file's first line, line feed included, once read whole.
+    line: Vec<u8>,
+    complete: bool,
+    /// A later file's first bytes, while its first line is not whole yet.
+    next: Option<Vec<u8>>,
+}
+
+impl HeaderLine {
+    /// Notes the bytes `read` from the first file (up to its first line feed).
+    fn learn(&mut self, read: &[u8]) {
+        if self.complete {
+            return;
+        }
+        match read.iter().position(|&b| b == b'\n') {
+            Some(at) => {
+                self.line.extend_from_slice(&read[..=at]);
+                self.complete = true;
+            }
+            None => self.line.extend_from_slice(read),
+        }
+    }
+
+    /// Whether `line` (a later file's first line) is the header again.
+    fn is_header(&self, line: &[u8]) -> bool {
+        let trim = |l: &[u8]| -> Vec<u8> {
+            let mut l = l.to_vec();
+            while l.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                l.pop();
+            }
+            l
+        };
+        self.complete && trim(line) == trim(&self.line)
+    }
 }
 
 impl Follow {
-    fn open(path: &Path) -> io::Result<Self> {
+    fn open(path: &Path, header_line: bool) -> io::Result<Self> {
         let file = File::open(path)?;
         let identity = identity(&file.metadata()?);
-        Ok(Self { path: path.to_path_buf(), file, read: 0, identity })
+        let header = header_line.then(HeaderLine::default);
+        Ok(Self { path: path.to_path_buf(), file, read: 0, identity, header, pending: Vec::new() })
+    }
+
+    /// A new file (rotated, or the same one cut short) is read from its start.
+    fn starts_again(&mut self) {
+        self.read = 0;
+        if let Some(header) = &mut self.header
+            && header.complete
+        {
+            // What was held of a first line before (a file replaced again meanwhile) is read
+            // as it is.
+            if let Some(held) = header.next.replace(Vec::new()) {
+                self.pending.extend(held);
+            }
+        }
+    }
+
+    /// Takes in `n` bytes just read into `buf`: the first file's header line is noted; a later
+    /// file's first line is held until whole, then dropped if it is the header again. Returns
+    /// how many bytes of `buf` to hand over now (the rest, if any, went to `pending`).
+    fn take_in(&mut self, buf: &mut [u8], n: usize) -> usize {
+        let Some(header) = &mut self.header else { return n };
+        let Some(next) = &mut header.next else {
+            header.learn(&buf[..n]);
+            return n;
+        };
+        next.extend_from_slice(&buf[..n]);
+        let Some(at) = next.iter().position(|&b| b == b'\n') else { return 0 };
+        let first_line = next[..=at].to_vec();
+        let rest = next.split_off(at + 1);
+        header.next = None;
+        if !header.is_header(&first_line) {
+            self.pending.extend(first_line);
+        }
+        self.pending.extend(rest);
+        0
     }
 }
 
 impl Read for Follow {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
+            if !self.pending.is_empty() && !buf.is_empty() {
+                let n = self.pending.len().min(buf.len());
+                buf[..n].copy_from_slice(&self.pending[..n]);
+                self.pending.drain(..n);
+                return Ok(n);
+            }
             let n = self.file.read(buf)?;
             if n > 0 || buf.is_empty() {
                 self.read += n as u64;
-                return Ok(n);
+                match self.take_in(buf, n) {
+                    0 if n > 0 => continue,
+                    given => return Ok(given),
+                }
             }
             // At the end of what is there: replaced, cut short, or not grown yet.
             if let Ok(meta) = std::fs::metadata(&self.path) {
@@ -185,12 +277,12 @@ impl Read for Follow {
                     if let Ok(file) = File::open(&self.path) {
                         self.identity = file.metadata().map(|m| identity(&m)).unwrap_or(self.identity);
                         self.file = file;
-                        self.read = 0;
+                        self.starts_again();
                         continue;
                     }
                 } else if meta.len() < self.read {
                     self.file.seek(SeekFrom::Start(0))?;
-                    self.read = 0;
+                    self.starts_again();
                     continue;
                 }
             }
@@ -243,6 +335,39 @@ mod tests {
             let mut input = Input::open(&dir.path().join(name)).unwrap();
             assert_eq!(input.skip_to(100).is_err(), compressed);
         }
+    }
+
+    #[test]
+    fn a_followed_csv_file_replaced_or_cut_short_passes_over_its_header_line_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.csv");
+        std::fs::write(&path, "ts,user\r\n1,a\r\n").unwrap();
+        let mut input = Input::follow(&path, true).unwrap();
+        let mut read = |len: usize| {
+            let mut bytes = vec![0; len];
+            input.read_exact(&mut bytes).unwrap();
+            String::from_utf8(bytes).unwrap()
+        };
+        assert_eq!(read(14), "ts,user\r\n1,a\r\n");
+        // Rotated: a new file under the name begins with the header again (line feed only).
+        std::fs::rename(&path, dir.path().join("log.csv.1")).unwrap();
+        std::fs::write(&path, "ts,user\n2,b\n").unwrap();
+        assert_eq!(read(4), "2,b\n");
+        // Cut short in place and written on without a header (copytruncate): a row.
+        std::fs::write(&path, "").unwrap();
+        std::thread::sleep(2 * FOLLOW_POLL);
+        std::fs::write(&path, "3,c\n").unwrap();
+        assert_eq!(read(4), "3,c\n");
+        // Not CSV: every byte of a new file is read.
+        std::fs::write(&path, "a\n").unwrap();
+        let mut plain = Input::follow(&path, false).unwrap();
+        let mut first = [0; 2];
+        plain.read_exact(&mut first).unwrap();
+        std::fs::rename(&path, dir.path().join("log.csv.2")).unwrap();
+        std::fs::write(&path, "a\nb\n").unwrap();
+        let mut next = [0; 4];
+        plain.read_exact(&mut next).unwrap();
+        assert_eq!(&next, b"a\nb\n");
     }
 
     #[test]

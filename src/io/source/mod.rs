@@ -250,7 +250,7 @@ impl Source {
         let open = || match &marks {
             Some(marks) => RecordingInput::open(&path, &spec.id, std::sync::Arc::clone(marks))
                 .map(|input| super::input::Input::Recording(Box::new(input))),
-            None if spec.follow => super::input::Input::follow(&path),
+            None if spec.follow => super::input::Input::follow(&path, format == SourceFormat::Csv),
             None => super::input::Input::open(&path),
         };
         let mut input = open().map_err(|e| IoError::file(&path, "open", e))?;
