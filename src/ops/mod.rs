@@ -9,6 +9,7 @@ mod aggregate;
 mod collect;
 mod common;
 mod join;
+mod keyed_state;
 mod stateful;
 mod stateful_map;
 mod stateless;
