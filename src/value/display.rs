@@ -6,15 +6,11 @@ use serde_json::Value;
 
 use super::json::to_json_string;
 
-/// A value as JSON for display: like the sinks write it ([`super::write_json`]), but never failing (a non-finite
-/// float or a value with no JSON form becomes a string).
+/// A value as JSON for display: like the sinks write it ([`super::write_json`]), but never
+/// failing (a non-finite float or a value with no JSON form becomes a string).
 pub fn display_json(value: &Dynamic) -> Value {
-    if value.is_unit() {
-        Value::Null
-    } else if let Ok(b) = value.as_bool() {
-        Value::Bool(b)
-    } else if let Ok(i) = value.as_int() {
-        Value::from(i)
+    if let Some(json) = exact_scalar_json(value) {
+        json
     } else if let Ok(f) = value.as_float() {
         serde_json::Number::from_f64(f).map_or_else(|| Value::String(f.to_string()), Value::Number)
     } else if value.is_string() || value.is_char() {
@@ -25,6 +21,20 @@ pub fn display_json(value: &Dynamic) -> Value {
         Value::Object(map.iter().map(|(k, v)| (k.to_string(), display_json(v))).collect())
     } else {
         Value::String(value.to_string())
+    }
+}
+
+/// The JSON of `()`, a bool or an INT, which every JSON form of a value writes alike
+/// (display, sink and tagged); `None` for any other value.
+pub(super) fn exact_scalar_json(value: &Dynamic) -> Option<Value> {
+    if value.is_unit() {
+        Some(Value::Null)
+    } else if let Ok(b) = value.as_bool() {
+        Some(Value::Bool(b))
+    } else if let Ok(i) = value.as_int() {
+        Some(Value::from(i))
+    } else {
+        None
     }
 }
 

@@ -8,6 +8,8 @@
 use rhai::Dynamic;
 use serde_json::{Map as JsonMap, Value};
 
+use super::display::exact_scalar_json;
+
 /// A value's JSON form in a snapshot file.
 pub fn to_tagged_json(value: &Dynamic) -> Result<Value, String> {
     if value.is_shared() {
@@ -19,12 +21,8 @@ pub fn to_tagged_json(value: &Dynamic) -> Result<Value, String> {
         untagged.set_tag(0);
         return Ok(single("$tag", Value::Array(vec![Value::from(tag), to_tagged_json(&untagged)?])));
     }
-    Ok(if value.is_unit() {
-        Value::Null
-    } else if let Ok(b) = value.as_bool() {
-        Value::Bool(b)
-    } else if let Ok(i) = value.as_int() {
-        Value::from(i)
+    Ok(if let Some(json) = exact_scalar_json(value) {
+        json
     } else if let Ok(f) = value.as_float() {
         match serde_json::Number::from_f64(f) {
             Some(n) if f.is_finite() => Value::Number(n),
