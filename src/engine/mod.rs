@@ -27,7 +27,8 @@ use std::time::Duration;
 use rhai::Dynamic;
 
 use crate::graph::{
-    GraphError, GraphErrors, LimitsSpec, OpKind, PipelineDoc, Place, SinkFormat, StreamRef, ValidGraph,
+    CompiledArtifacts, GraphError, GraphErrors, LimitsSpec, OpKind, PipelineDoc, Place, SinkFormat,
+    StreamRef, ValidGraph,
 };
 use crate::io::{
     CaptureHandle, CaptureSink, CheckedSink, EventFeed, IoError, Polled, Recorder, Sink, Source, SourceEvent,
@@ -182,12 +183,16 @@ pub fn check(doc: &PipelineDoc, base_dir: &std::path::Path) -> Result<ValidGraph
         Ok(_) => Vec::new(),
         Err(errors) => errors.0.clone(),
     };
+    let mut scripts = Vec::with_capacity(doc.steps.len());
     for step in &doc.steps {
         if step.script.is_none() && !matches!(step.op, OpKind::Stateful | OpKind::StatefulBatch) {
+            scripts.push(None);
             continue;
         }
         let inputs = step.inputs.len();
-        if let Err(e) = crate::ops::build(&host, step, inputs, None) {
+        let compiled = crate::ops::compile_script(&host, step);
+        scripts.push(compiled.as_ref().ok().cloned().flatten());
+        if let Err(e) = compiled.and_then(|script| crate::ops::build_with(step, script, inputs, None)) {
             if step.script.is_none() {
                 continue; // already reported by validation as a missing script
             }
@@ -204,9 +209,22 @@ pub fn check(doc: &PipelineDoc, base_dir: &std::path::Path) -> Result<ValidGraph
         }
     }
     match structural {
-        Ok(graph) if problems.is_empty() => Ok(graph),
+        Ok(mut graph) if problems.is_empty() => {
+            graph.compiled = CompiledArtifacts::new(CheckedScripts { limits: host.limits(), scripts });
+            Ok(graph)
+        }
         _ => Err(GraphErrors(problems)),
     }
+}
+
+/// The scripts [`check`] compiled, per step, and the limits they were compiled with: what
+/// [`Engine::new`] reuses (through [`ValidGraph::compiled`]) when its own host would compile
+/// them alike, so that a checked pipeline's scripts are compiled once.
+struct CheckedScripts {
+    /// The limits of the host that compiled them.
+    limits: ScriptLimits,
+    /// Per step: its compiled script, if it has one.
+    scripts: Vec<Option<crate::script::Script>>,
 }
 
 /// The fields of the values sent to `targets` that can ever be read, or `None` when the
@@ -274,6 +292,8 @@ pub struct Engine {
     /// A replayed recording: the line of the last tick fired (each fires once, whichever
     /// source's event carries it).
     last_tick: u64,
+    /// How many step scripts building this engine compiled (none when it reused the check's).
+    scripts_compiled: usize,
 }
 
 impl std::fmt::Debug for Engine {
@@ -287,7 +307,8 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Compiles the graph, opens every source and sink, and stands before the first event.
+    /// Compiles the graph (reusing the scripts [`check`] compiled, when it made the graph),
+    /// opens every source and sink, and stands before the first event.
     pub fn new(graph: ValidGraph, options: &EngineOptions) -> Result<Self, RunError> {
         Self::build(graph, options, None)
     }
@@ -298,12 +319,28 @@ impl Engine {
         options: &EngineOptions,
         sink_positions: Option<&BTreeMap<String, crate::io::SinkPosition>>,
     ) -> Result<Self, RunError> {
-        let host = ScriptHost::new(script_limits(options.limits, &graph.doc.limits))
-            .with_fast_path(!options.rhai_only);
+        let limits = script_limits(options.limits, &graph.doc.limits);
+        let host = ScriptHost::new(limits).with_fast_path(!options.rhai_only);
+        // The check's scripts, when they were compiled as this host would compile them.
+        let checked = graph
+            .compiled
+            .get::<CheckedScripts>()
+            .filter(|checked| checked.limits == limits && !options.rhai_only);
         let doc = &graph.doc;
         let mut ops = Vec::with_capacity(doc.steps.len());
+        let mut scripts_compiled = 0;
         for (i, step) in doc.steps.iter().enumerate() {
-            let op = crate::ops::build(&host, step, graph.step_inputs[i].len(), graph.timeouts_micros[i])
+            let script = match checked.and_then(|checked| checked.scripts.get(i)) {
+                Some(Some(script)) => Ok(Some(script.clone())),
+                _ => {
+                    scripts_compiled += usize::from(step.script.is_some());
+                    crate::ops::compile_script(&host, step)
+                }
+            };
+            let op = script
+                .and_then(|script| {
+                    crate::ops::build_with(step, script, graph.step_inputs[i].len(), graph.timeouts_micros[i])
+                })
                 .map_err(|error| RunError::Step { error, at: None })?;
             ops.push(op);
         }
@@ -433,6 +470,7 @@ impl Engine {
             print_ids,
             recorder: None,
             last_tick: 0,
+            scripts_compiled,
             graph,
         })
     }
@@ -442,6 +480,12 @@ impl Engine {
     /// [`EngineOptions::record_live`]). It is flushed with the sinks.
     pub fn record_to(&mut self, recorder: Recorder) {
         self.recorder = Some(recorder);
+    }
+
+    /// How many step scripts building this engine compiled: none when the graph came from
+    /// [`check`] (which compiled them) and the engine runs them under the same limits.
+    pub fn scripts_compiled(&self) -> usize {
+        self.scripts_compiled
     }
 
     /// The graph this engine runs.

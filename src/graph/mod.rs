@@ -35,5 +35,5 @@ pub use settings::{
     CLOCK_SETTINGS, FileEnum, SINK_SETTINGS, SOURCE_SETTINGS, STEP_COMMON_SETTINGS, STEP_SETTINGS, Setting,
     SettingKind, StepSetting, described_sections, keys, op_settings, op_takes,
 };
-pub use validate::{BRANCH_PORTS, StreamRef, ValidGraph, validate};
+pub use validate::{BRANCH_PORTS, CompiledArtifacts, StreamRef, ValidGraph, validate};
 pub use write::{to_canonical_toml, to_toml_over};

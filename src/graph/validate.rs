@@ -5,11 +5,13 @@
 //! (a script or built-in where one is needed, collect's size/timeout, durations), sink paths,
 //! source files that exist, and no file both read and written or written twice
 //! ([`super::paths`]). Scripts are compiled one layer up (`engine::check`), since
-//! this module knows nothing of Rhai.
+//! this module knows nothing of Rhai; the check leaves them in [`ValidGraph::compiled`].
 
+use std::any::Any;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::error::{GraphError, GraphErrors, Place, ProblemKind, hint};
 use super::model::{BadRowPolicy, Builtin, OpKind, PipelineDoc, SinkFormat, StepSpec};
@@ -49,6 +51,33 @@ pub struct ValidGraph {
     pub step_keyed: Vec<bool>,
     /// For each step, its collect timeout in microseconds, when it has one.
     pub timeouts_micros: Vec<Option<i64>>,
+    /// What the check compiled for this graph (its steps' scripts), so that building an
+    /// engine reuses it instead of compiling again; empty after validation alone.
+    pub compiled: CompiledArtifacts,
+}
+
+/// What a layer above compiled for a [`ValidGraph`], carried with it: opaque at this floor,
+/// which knows nothing of scripts (`engine::check` puts its compiled scripts in, the engine
+/// takes them out by their type). Shared, so that cloning a graph does not copy them.
+#[derive(Clone, Default)]
+pub struct CompiledArtifacts(Option<Arc<dyn Any + Send + Sync>>);
+
+impl CompiledArtifacts {
+    /// Holds `value`.
+    pub fn new<T: Any + Send + Sync>(value: T) -> Self {
+        Self(Some(Arc::new(value)))
+    }
+
+    /// What is held, if it is a `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.as_deref().and_then(|value| value.downcast_ref::<T>())
+    }
+}
+
+impl std::fmt::Debug for CompiledArtifacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "CompiledArtifacts(..)" } else { "CompiledArtifacts(none)" })
+    }
 }
 
 impl ValidGraph {
@@ -165,6 +194,7 @@ pub fn validate(doc: &PipelineDoc, base_dir: &Path) -> Result<ValidGraph, GraphE
             sink_inputs,
             step_keyed,
             timeouts_micros,
+            compiled: CompiledArtifacts::default(),
         })
     } else {
         Err(GraphErrors(errors))

@@ -6,14 +6,12 @@
 //!   source's policy, and can resume at a row.
 //! - [`Sink`]s write items as JSON Lines, CSV or to stdout ([`open_sink`]), or keep them
 //!   in memory ([`CaptureSink`]).
-//! - [`write_json`] / [`json_to_dynamic`] convert between Rhai values and JSON the way
-//!   docs/semantics.md#values says: integers stay integers, floats always show a fraction
-//!   or exponent, maps are written with sorted keys, nothing is silently `null`.
+//! - Values become JSON and JSON becomes values through [`crate::value`] (one module owns
+//!   value ↔ JSON ↔ display, the way docs/semantics.md#values says).
 
 mod error;
 mod feed;
 mod input;
-mod json;
 mod recording;
 mod sink;
 mod source;
@@ -21,7 +19,6 @@ mod source;
 pub use error::{IoError, RowError};
 pub use feed::{EventFeed, FeedTail, Polled};
 pub use input::{Input, STDIN_NAME};
-pub use json::{json_to_dynamic, to_json_string, write_json};
 pub use recording::{RECORDING_HEADER, RecordedTiming, Recorder};
 pub use sink::{
     CaptureHandle, CaptureSink, CheckedSink, CsvColumns, Sink, SinkPosition, guard_standard_streams,

@@ -3,9 +3,8 @@
 
 use rhai::Dynamic;
 
-use super::common::{
-    KeyMap, StepError, as_key, get_field, in_context, sorted_entries, sorted_keys, step_error, unkeyed,
-};
+use super::common::{KeyMap, StepError, as_key, get_field, in_context, sorted_keys, step_error, unkeyed};
+use super::keyed_state::keyed_state_accessors;
 use super::stateful_map::builtin_step;
 use super::{Item, Key, OpContext, Operator, Output};
 use crate::graph::{Builtin, OpKind, StepSpec};
@@ -201,30 +200,5 @@ impl Operator for Aggregate {
         Ok(())
     }
 
-    fn key_count(&self) -> usize {
-        self.accs.len()
-    }
-
-    fn states(&self) -> Vec<(Key, Dynamic)> {
-        sorted_entries(&self.accs)
-    }
-
-    fn states_unsorted(&self) -> Vec<(Key, Dynamic)> {
-        self.accs.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-    }
-
-    fn state_of(&self, key: &Key) -> Option<Dynamic> {
-        self.accs.get(key).cloned()
-    }
-
-    fn visit_state(&self, key: &Key, visit: &mut dyn FnMut(&Dynamic)) {
-        if let Some(state) = self.accs.get(key) {
-            visit(state);
-        }
-    }
-
-    fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
-        self.accs = states.into_iter().collect();
-        Ok(())
-    }
+    keyed_state_accessors!(accs, set_states);
 }

@@ -3,7 +3,8 @@
 
 use rhai::{Array, Dynamic};
 
-use super::common::{KeyMap, StepError, sorted_entries, sorted_keys, step_error, unkeyed};
+use super::common::{KeyMap, StepError, sorted_keys, step_error, unkeyed};
+use super::keyed_state::keyed_state_accessors;
 use super::{Item, Key, OpContext, Operator, Output};
 
 /// A collect step.
@@ -67,21 +68,7 @@ impl Operator for Collect {
         Ok(())
     }
 
-    fn key_count(&self) -> usize {
-        self.lists.len()
-    }
-
-    fn states(&self) -> Vec<(Key, Dynamic)> {
-        sorted_entries(&self.lists).into_iter().map(|(k, list)| (k, Dynamic::from_array(list))).collect()
-    }
-
-    fn states_unsorted(&self) -> Vec<(Key, Dynamic)> {
-        self.lists.iter().map(|(k, v)| (k.clone(), Dynamic::from_array(v.clone()))).collect()
-    }
-
-    fn state_of(&self, key: &Key) -> Option<Dynamic> {
-        self.lists.get(key).map(|v| Dynamic::from_array(v.clone()))
-    }
+    keyed_state_accessors!(lists);
 
     fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
         self.lists.clear();

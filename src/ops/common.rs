@@ -23,11 +23,6 @@ pub fn sorted_keys<V>(map: &KeyMap<V>) -> Vec<Key> {
     keys
 }
 
-/// The map's entries in key order.
-pub fn sorted_entries<V: Clone>(map: &KeyMap<V>) -> Vec<(Key, V)> {
-    sorted_keys(map).into_iter().filter_map(|k| map.get(&k).cloned().map(|v| (k, v))).collect()
-}
-
 /// `key "a", item {…}` for error messages.
 pub fn describe_item(key: Option<&Key>, value: &Dynamic) -> String {
     match key {

@@ -3,7 +3,8 @@
 
 use rhai::{Array, Dynamic};
 
-use super::common::{KeyMap, StepError, sorted_entries, sorted_keys, step_error, unkeyed};
+use super::common::{KeyMap, StepError, sorted_keys, step_error, unkeyed};
+use super::keyed_state::keyed_state_accessors;
 use super::{Item, Key, OpContext, Operator, Output};
 use crate::graph::{EmitMode, InsertMode};
 
@@ -105,29 +106,7 @@ impl Operator for Join {
         Ok(())
     }
 
-    fn key_count(&self) -> usize {
-        self.state.len()
-    }
-
-    fn states(&self) -> Vec<(Key, Dynamic)> {
-        sorted_entries(&self.state)
-            .into_iter()
-            .map(|(k, sides)| (k, Dynamic::from_array(sides.into_iter().map(Dynamic::from_array).collect())))
-            .collect()
-    }
-
-    fn states_unsorted(&self) -> Vec<(Key, Dynamic)> {
-        self.state
-            .iter()
-            .map(|(k, v)| {
-                (k.clone(), Dynamic::from_array(v.iter().cloned().map(Dynamic::from_array).collect()))
-            })
-            .collect()
-    }
-
-    fn state_of(&self, key: &Key) -> Option<Dynamic> {
-        self.state.get(key).map(|v| Dynamic::from_array(v.iter().cloned().map(Dynamic::from_array).collect()))
-    }
+    keyed_state_accessors!(state);
 
     fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
         self.state.clear();

@@ -9,6 +9,7 @@ mod aggregate;
 mod collect;
 mod common;
 mod join;
+mod keyed_state;
 mod stateful;
 mod stateful_map;
 mod stateless;
@@ -184,14 +185,29 @@ pub fn build(
     input_count: usize,
     timeout_micros: Option<i64>,
 ) -> Result<Box<dyn Operator>, ScriptError> {
-    let script = match &step.script {
+    build_with(step, compile_script(host, step)?, input_count, timeout_micros)
+}
+
+/// Compiles a step's script, if it has one, in the form its operator calls it.
+pub fn compile_script(host: &ScriptHost, step: &StepSpec) -> Result<Option<Script>, ScriptError> {
+    Ok(match &step.script {
         // Only a StatefulLogic calls its functions as methods (`this` bound to the key's state).
         Some(source) if matches!(step.op, OpKind::Stateful | OpKind::StatefulBatch) => {
             Some(Script::compile_with_methods(host, &step.id, source)?)
         }
         Some(source) => Some(Script::compile(host, &step.id, source)?),
         None => None,
-    };
+    })
+}
+
+/// Builds a step's operator around its script as [`compile_script`] compiled it; checks the
+/// script has the functions the operator calls.
+pub fn build_with(
+    step: &StepSpec,
+    script: Option<Script>,
+    input_count: usize,
+    timeout_micros: Option<i64>,
+) -> Result<Box<dyn Operator>, ScriptError> {
     let id = step.id.as_str();
     Ok(match step.op {
         OpKind::Map

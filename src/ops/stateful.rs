@@ -3,9 +3,8 @@
 
 use rhai::Dynamic;
 
-use super::common::{
-    KeyMap, StepError, as_array, as_pair, in_context, sorted_entries, sorted_keys, step_error, unkeyed,
-};
+use super::common::{KeyMap, StepError, as_array, as_pair, in_context, sorted_keys, step_error, unkeyed};
+use super::keyed_state::keyed_state_accessors;
 use super::{Item, Key, OpContext, Operator, Output};
 use crate::script::Script;
 
@@ -197,32 +196,7 @@ impl Operator for StatefulLogic {
         Ok(())
     }
 
-    fn key_count(&self) -> usize {
-        self.logics.len()
-    }
-
-    fn states(&self) -> Vec<(Key, Dynamic)> {
-        sorted_entries(&self.logics)
-    }
-
-    fn states_unsorted(&self) -> Vec<(Key, Dynamic)> {
-        self.logics.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-    }
-
-    fn state_of(&self, key: &Key) -> Option<Dynamic> {
-        self.logics.get(key).cloned()
-    }
-
-    fn visit_state(&self, key: &Key, visit: &mut dyn FnMut(&Dynamic)) {
-        if let Some(state) = self.logics.get(key) {
-            visit(state);
-        }
-    }
-
-    fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
-        self.logics = states.into_iter().collect();
-        Ok(())
-    }
+    keyed_state_accessors!(logics, set_states);
 
     fn snapshot(&mut self) -> Result<Vec<(Key, Dynamic)>, StepError> {
         let mut snapshot = Vec::with_capacity(self.logics.len());

@@ -2,9 +2,8 @@
 
 use rhai::Dynamic;
 
-use super::common::{
-    KeyMap, StepError, as_array, as_pair, get_field, in_context, sorted_entries, step_error, unkeyed,
-};
+use super::common::{KeyMap, StepError, as_array, as_pair, get_field, in_context, step_error, unkeyed};
+use super::keyed_state::keyed_state_accessors;
 use super::{Item, Key, OpContext, Operator, Output};
 use crate::graph::{Builtin, OpKind, StepSpec};
 use crate::script::Script;
@@ -178,30 +177,5 @@ impl Operator for StatefulMap {
         Ok(())
     }
 
-    fn key_count(&self) -> usize {
-        self.states.len()
-    }
-
-    fn states(&self) -> Vec<(Key, Dynamic)> {
-        sorted_entries(&self.states)
-    }
-
-    fn states_unsorted(&self) -> Vec<(Key, Dynamic)> {
-        self.states.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-    }
-
-    fn state_of(&self, key: &Key) -> Option<Dynamic> {
-        self.states.get(key).cloned()
-    }
-
-    fn visit_state(&self, key: &Key, visit: &mut dyn FnMut(&Dynamic)) {
-        if let Some(state) = self.states.get(key) {
-            visit(state);
-        }
-    }
-
-    fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
-        self.states = states.into_iter().collect();
-        Ok(())
-    }
+    keyed_state_accessors!(states, set_states);
 }

@@ -14,13 +14,15 @@ use std::collections::BTreeSet;
 
 use rhai::{AST, ASTFlags, ASTNode, Expr, Stmt};
 
+use super::function_body::{assignment_root, body_statements};
+
 /// The fields of parameter `index` of `name/arity` that the function can read, or `None`
 /// when it may read the whole value (or the function is not found). An empty set means the
 /// parameter is never used.
 pub fn param_fields(ast: &AST, name: &str, arity: usize, index: usize) -> Option<BTreeSet<String>> {
     let def = ast.iter_fn_def().find(|f| f.name == name && f.params.len() == arity)?;
     let param = def.params.get(index)?.clone();
-    let body = super::fast::body_statements(ast, name, arity);
+    let body = body_statements(ast, name, arity);
     let mut fields = BTreeSet::new();
     let mut whole = false;
     let mut path = Vec::new();
@@ -66,7 +68,7 @@ fn stmt_hides_or_changes(stmt: &Stmt, param: &str) -> bool {
             Expr::Variable(v, ..) => v.1.as_str() == param,
             _ => false,
         },
-        Stmt::Assignment(x) => super::fast::assignment_root(&x.1.lhs).is_none_or(|root| root == param),
+        Stmt::Assignment(x) => assignment_root(&x.1.lhs).is_none_or(|root| root == param),
         Stmt::FnCall(x, ..) => x.capture_parent_scope,
         Stmt::Share(..) | Stmt::Import(..) | Stmt::Export(..) => true,
         _ => false,

@@ -5,6 +5,7 @@ mod compiled;
 mod error;
 mod fast;
 mod fields;
+mod function_body;
 mod guard;
 mod host;
 mod output;

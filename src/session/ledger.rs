@@ -10,9 +10,9 @@ use rhai::Dynamic;
 use rustc_hash::FxHashMap;
 
 use super::keyframes::Changed;
-use super::playback::approx_bytes;
 use crate::engine::Engine;
 use crate::ops::Key;
+use crate::value::approx_bytes;
 
 /// Per step: each live key's approximate bytes and their sum.
 #[derive(Debug, Default)]

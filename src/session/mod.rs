@@ -42,7 +42,7 @@ pub use event::{
     TimersView, WallSample,
 };
 pub use keyframes::DEFAULT_KEYFRAME_BUDGET;
-pub use playback::{MIN_KEYFRAME_EVERY, Playback, Work, approx_bytes, to_json};
+pub use playback::{MIN_KEYFRAME_EVERY, Playback, Work};
 
 /// Commands waiting for the session thread, at most.
 const COMMAND_CAPACITY: usize = 64;

@@ -13,9 +13,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rhai::Dynamic;
-use serde_json::Value;
-
 use super::breakpoints::{Breakpoints, Trigger};
 use super::command::{Command, GraphSource, ReplaceMode, SnapshotId, Speed};
 use super::event::{
@@ -1258,56 +1255,5 @@ fn state_sample(
         approx_bytes: (0..graph.doc.steps.len())
             .map(|i| if stateful(i) { totals.get(i).copied().unwrap_or(0) } else { 0 })
             .collect(),
-    }
-}
-
-/// A value as JSON for display: like the sinks write it, but never failing (a non-finite
-/// float or a value with no JSON form becomes a string).
-pub fn to_json(value: &Dynamic) -> Value {
-    if value.is_unit() {
-        Value::Null
-    } else if let Ok(b) = value.as_bool() {
-        Value::Bool(b)
-    } else if let Ok(i) = value.as_int() {
-        Value::from(i)
-    } else if let Ok(f) = value.as_float() {
-        serde_json::Number::from_f64(f).map_or_else(|| Value::String(f.to_string()), Value::Number)
-    } else if value.is_string() || value.is_char() {
-        Value::String(value.to_string())
-    } else if let Some(array) = value.read_lock::<rhai::Array>() {
-        Value::Array(array.iter().map(to_json).collect())
-    } else if let Some(map) = value.read_lock::<rhai::Map>() {
-        Value::Object(map.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect())
-    } else {
-        Value::String(value.to_string())
-    }
-}
-
-/// Roughly how many bytes a value takes.
-pub fn approx_bytes(value: &Dynamic) -> usize {
-    const SLOT: usize = 16;
-    if let Some(array) = value.read_lock::<rhai::Array>() {
-        SLOT + array.iter().map(approx_bytes).sum::<usize>()
-    } else if let Some(map) = value.read_lock::<rhai::Map>() {
-        SLOT + map.iter().map(|(k, v)| SLOT + k.len() + approx_bytes(v)).sum::<usize>()
-    } else if value.is_string() {
-        SLOT + value.read_lock::<rhai::ImmutableString>().map_or(0, |s| s.len())
-    } else {
-        SLOT
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_for_display_never_fails() {
-        let mut map = rhai::Map::new();
-        map.insert("n".into(), Dynamic::from_int(3));
-        map.insert("x".into(), Dynamic::from_float(f64::NAN));
-        let value = Dynamic::from_map(map);
-        assert_eq!(to_json(&value), serde_json::json!({"n": 3, "x": "NaN"}));
-        assert!(approx_bytes(&value) > 32);
     }
 }

@@ -8,11 +8,11 @@ use rhai::Dynamic;
 
 use super::command::SnapshotId;
 use super::event::{KeyChange, SnapshotContents, SnapshotDiff, SnapshotInfo, StepDiff, TimerView};
-use super::playback::to_json;
 use super::views::{StepPreview, rows_of};
 use crate::engine::{EngineSnapshot, Keyframe};
 use crate::graph::ValidGraph;
 use crate::ops::Key;
+use crate::value::display_json;
 
 /// A manual snapshot (or an automatic keyframe composed whole): a point to go back to, with
 /// what the views showed there.
@@ -125,9 +125,9 @@ fn diff_states(step: &str, old: &[(Key, Dynamic)], new: &[(Key, Dynamic)]) -> St
         StepDiff { step: step.to_owned(), added: Vec::new(), removed: Vec::new(), changed: Vec::new() };
     for (bytes, (key, value)) in &new {
         match old.get(bytes) {
-            None => diff.added.push((key.to_string(), to_json(value))),
+            None => diff.added.push((key.to_string(), display_json(value))),
             Some((_, before)) => {
-                let (before, after) = (to_json(before), to_json(value));
+                let (before, after) = (display_json(before), display_json(value));
                 if before != after {
                     diff.changed.push(KeyChange { key: key.to_string(), old: before, new: after });
                 }
@@ -136,7 +136,7 @@ fn diff_states(step: &str, old: &[(Key, Dynamic)], new: &[(Key, Dynamic)]) -> St
     }
     for (bytes, (key, value)) in &old {
         if !new.contains_key(bytes) {
-            diff.removed.push((key.to_string(), to_json(value)));
+            diff.removed.push((key.to_string(), display_json(value)));
         }
     }
     diff

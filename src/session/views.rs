@@ -15,11 +15,11 @@ use super::event::{
     KeyRow, KeySeries, KeyTable, LOG_CAPACITY, LogEntry, LogKind, Metrics, NodePreview, PREVIEW_ITEMS,
     PositionSample, PreviewItem, SeriesPoint, SinkCounts, SnapshotInfo, StateSample, StepCounts, WallSample,
 };
-use super::playback::to_json;
 use super::throttled::Throttled;
 use crate::engine::{Engine, TracedValue};
 use crate::graph::ValidGraph;
 use crate::ops::Key;
+use crate::value::display_json;
 
 /// Changed keys tracked one by one (repeats counted); past this, the table is compared whole.
 const CHANGED_CAP: usize = 1_000_000;
@@ -245,7 +245,7 @@ impl Views {
             ring.iter()
                 .map(|item| PreviewItem {
                     key: item.key.as_ref().map(|k| k.to_string()),
-                    value: to_json(&item.value),
+                    value: display_json(&item.value),
                     port: item.port,
                     clock_micros: item.clock,
                     position: item.position,
@@ -388,7 +388,7 @@ pub(super) fn push_point(
     clock: Option<i64>,
     state: Option<&Dynamic>,
 ) -> bool {
-    let json = state.map(to_json);
+    let json = state.map(display_json);
     if points.last().is_some_and(|p| p.state == json) {
         return false;
     }
@@ -446,7 +446,7 @@ fn compared_rows(old: &[Arc<KeyRow>], states: &[(Key, Dynamic)]) -> (Vec<Arc<Key
     }
 }
 
-/// Whether `value` shows as `json` (what [`to_json`] makes of it), without rendering its
+/// Whether `value` shows as `json` (what [`display_json`] makes of it), without rendering its
 /// containers.
 fn shows_as(value: &Dynamic, json: &Value) -> bool {
     if let Some(array) = value.read_lock::<rhai::Array>() {
@@ -457,7 +457,7 @@ fn shows_as(value: &Dynamic, json: &Value) -> bool {
         return matches!(json, Value::Object(fields) if fields.len() == map.len()
             && map.iter().all(|(k, v)| fields.get(k.as_str()).is_some_and(|j| shows_as(v, j))));
     }
-    to_json(value) == *json
+    display_json(value) == *json
 }
 
 /// How many of `rows` (in key order) come before `key`: a galloping search from the start.
@@ -487,7 +487,7 @@ pub(super) fn rows_of(states: &[(Key, Dynamic)]) -> Vec<Arc<KeyRow>> {
 }
 
 fn row_of(key: &Key, state: &Dynamic) -> KeyRow {
-    KeyRow { key: key.to_string(), state: to_json(state), preview: crate::value::preview(state) }
+    KeyRow { key: key.to_string(), state: display_json(state), preview: crate::value::preview(state) }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 mod architecture;
 mod background_run;
 mod cli;
+mod compile_once;
 mod compressed;
 mod conformance;
 mod data_safety;

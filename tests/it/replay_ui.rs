@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use eddy::engine::{Engine, EngineOptions, check};
 use eddy::graph::load_file;
-use eddy::session::{Command, KeyTable, Status, to_json};
+use eddy::session::{Command, KeyTable, Status};
 use eddy::ui::{UiCommand, Workbench};
+use eddy::value::display_json as to_json;
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;

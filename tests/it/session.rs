@@ -10,8 +10,9 @@ use eddy::engine::{Engine, EngineOptions, StepOutcome, TraceKind, load_and_check
 use eddy::graph::PipelineDoc;
 use eddy::session::{
     Breakpoint, Command, Event, GraphSource, KeyRow, NodePreview, Playback, ReplaceMode, RunView, SinkCounts,
-    SnapshotKind, Speed, Status, StepCounts, TimersView, to_json,
+    SnapshotKind, Speed, Status, StepCounts, TimersView,
 };
+use eddy::value::display_json as to_json;
 
 fn asset(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets").join(name)
@@ -687,7 +688,7 @@ fn the_state_size_is_the_same_whatever_the_way_there() {
         }
         (1..=2)
             .flat_map(|step| engine.step_states(step))
-            .map(|(key, state)| key.len() + eddy::session::approx_bytes(&state))
+            .map(|(key, state)| key.len() + eddy::value::approx_bytes(&state))
             .sum()
     };
     // The size the snapshot list gives for the snapshot or keyframe at `position`.

@@ -6,7 +6,7 @@ use rhai::Dynamic;
 
 use super::{Sink, item_error};
 use crate::io::error::IoError;
-use crate::io::json::write_json;
+use crate::value::write_json;
 
 /// A sink that checks and counts items, keeping none.
 #[derive(Debug)]

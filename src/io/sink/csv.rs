@@ -15,7 +15,7 @@ use rhai::Dynamic;
 
 use super::{BUFFER, Counting, CsvColumns, Sink, SinkPosition, item_error};
 use crate::io::error::IoError;
-use crate::io::json::{json_kind, write_json};
+use crate::value::{json_kind, write_json};
 
 /// The columns, fixed by the first item written.
 #[derive(Debug)]

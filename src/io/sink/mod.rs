@@ -23,7 +23,7 @@ pub use stdout::guard_standard_streams;
 
 use crate::graph::{SinkFormat, SinkSpec};
 use crate::io::error::IoError;
-use crate::io::json::{write_json, write_json_str};
+use crate::value::{write_json, write_json_str};
 
 /// Bytes buffered by the file sinks before they write to the file.
 const BUFFER: usize = 1 << 20;
@@ -505,8 +505,8 @@ mod tests {
         for row in &rows {
             let event = source.next_event().unwrap().unwrap();
             assert_eq!(
-                crate::io::to_json_string(&event.value).unwrap(),
-                crate::io::to_json_string(row).unwrap()
+                crate::value::to_json_string(&event.value).unwrap(),
+                crate::value::to_json_string(row).unwrap()
             );
         }
         assert!(source.next_event().unwrap().is_none());

@@ -21,7 +21,7 @@ use super::{ReadMark, Row, raw_text};
 use crate::graph::{ColumnType, SourceSpec, TimeFormat};
 use crate::io::error::{IoError, RowError};
 use crate::io::input::Input;
-use crate::io::json::Identifier;
+use crate::value::Identifier;
 
 /// Distinct keys a reader keeps to share among rows (a bound on its memory).
 const KEY_CACHE_SIZE: usize = 1 << 16;
@@ -624,7 +624,7 @@ mod tests {
     use super::*;
     use crate::graph::BadRowPolicy;
     use crate::io::Source;
-    use crate::io::json::to_json_string;
+    use crate::value::to_json_string;
 
     /// The JSON text of the single row of a CSV file.
     fn one_row(text: &str, types: &[(&str, ColumnType)]) -> Result<String, IoError> {

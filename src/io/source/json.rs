@@ -15,7 +15,7 @@ use serde_json::error::Category;
 
 use super::Row;
 use crate::io::error::{IoError, RowError};
-use crate::io::json::{ErrorPath, json_kind, parse_value, serde_message};
+use crate::value::{ErrorPath, json_kind, parse_value, serde_message};
 
 /// Where the reader is in the array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use serde_json::error::Category;
 
 use super::{Row, raw_text};
 use crate::io::error::{IoError, RowError};
-use crate::io::json::{ErrorPath, ParseFailure, json_kind, parse_value};
+use crate::value::{ErrorPath, ParseFailure, json_kind, parse_value};
 
 /// Bytes buffered from the file.
 const BUFFER: usize = 256 * 1024;
@@ -45,29 +45,12 @@ impl JsonlReader {
 
     /// Passes over the next row (the next non-blank line) without parsing it; false at the end.
     pub(super) fn skip_row(&mut self) -> Result<bool, IoError> {
-        loop {
-            self.buf.clear();
-            let read = self
-                .reader
-                .read_until(b'\n', &mut self.buf)
-                .map_err(|e| IoError::file(&self.path, "read", e))?;
-            if read == 0 {
-                return Ok(false);
-            }
-            self.offset += read as u64;
-            self.line += 1;
-            let mut text = self.buf.as_slice();
-            if self.line == 1 {
-                text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
-            }
-            if !text.iter().all(u8::is_ascii_whitespace) {
-                return Ok(true);
-            }
-        }
+        Ok(self.read_line()?.is_some())
     }
 
-    /// The next row (blank lines are not rows), or `None` at the end of the file.
-    pub(super) fn next_row(&mut self) -> Result<Option<Row>, IoError> {
+    /// Reads the next non-blank line into `buf`, counting lines and bytes; returns where its
+    /// text starts in `buf` (past a byte order mark on the first line), or `None` at the end.
+    fn read_line(&mut self) -> Result<Option<usize>, IoError> {
         loop {
             self.buf.clear();
             let read = self
@@ -79,41 +62,42 @@ impl JsonlReader {
             }
             self.offset += read as u64;
             self.line += 1;
-            let mut text = self.buf.as_slice();
-            if self.line == 1 {
-                text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+            let start = if self.line == 1 && self.buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+            if !self.buf[start..].iter().all(u8::is_ascii_whitespace) {
+                return Ok(Some(start));
             }
-            if text.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let mut deserializer = serde_json::Deserializer::from_slice(text);
-            let parsed = parse_value(&mut deserializer, &self.error_path).and_then(|value| {
-                deserializer.end().map(|()| value).map_err(|error| ParseFailure { error, column: None })
-            });
-            let row = match parsed {
-                Ok(value) => {
-                    let kind = json_kind(&value);
-                    match value.try_cast::<rhai::Map>() {
-                        Some(fields) => Row::Good { fields, line: self.line, time: None, key: None },
-                        None => {
-                            Row::Bad(self.row_error(None, format!("expected a JSON object, found {kind}")))
-                        }
-                    }
-                }
-                Err(failure) => {
-                    let reason = match failure.error.classify() {
-                        Category::Data => failure.message(),
-                        Category::Syntax | Category::Eof | Category::Io => format!(
-                            "invalid JSON at column {}: {}",
-                            failure.error.column(),
-                            failure.message()
-                        ),
-                    };
-                    Row::Bad(self.row_error(failure.column, reason))
-                }
-            };
-            return Ok(Some(row));
         }
+    }
+
+    /// The next row (blank lines are not rows), or `None` at the end of the file.
+    pub(super) fn next_row(&mut self) -> Result<Option<Row>, IoError> {
+        let Some(start) = self.read_line()? else {
+            return Ok(None);
+        };
+        let text = &self.buf[start..];
+        let mut deserializer = serde_json::Deserializer::from_slice(text);
+        let parsed = parse_value(&mut deserializer, &self.error_path).and_then(|value| {
+            deserializer.end().map(|()| value).map_err(|error| ParseFailure { error, column: None })
+        });
+        let row = match parsed {
+            Ok(value) => {
+                let kind = json_kind(&value);
+                match value.try_cast::<rhai::Map>() {
+                    Some(fields) => Row::Good { fields, line: self.line, time: None, key: None },
+                    None => Row::Bad(self.row_error(None, format!("expected a JSON object, found {kind}"))),
+                }
+            }
+            Err(failure) => {
+                let reason = match failure.error.classify() {
+                    Category::Data => failure.message(),
+                    Category::Syntax | Category::Eof | Category::Io => {
+                        format!("invalid JSON at column {}: {}", failure.error.column(), failure.message())
+                    }
+                };
+                Row::Bad(self.row_error(failure.column, reason))
+            }
+        };
+        Ok(Some(row))
     }
 
     /// Bytes of the file consumed: through the end of the row last read.

@@ -20,8 +20,8 @@ use rhai::Dynamic;
 use crate::graph::{BadRowPolicy, SourceFormat, SourceSpec, TimeFormat};
 use crate::io::FeedTail;
 use crate::io::error::{IoError, RowError};
-use crate::io::json::show_value;
 use crate::io::recording::{RecordedTiming, RecordingInput, SharedMarks, TeeBuffer};
+use crate::value::show_value;
 
 /// How many bad rows a source keeps as samples for the run's summary.
 const MAX_SAMPLES: usize = 5;
@@ -696,7 +696,7 @@ pub(super) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::io::json::to_json_string;
+    use crate::value::to_json_string;
 
     /// A source spec with only an id and a path.
     pub(in crate::io::source) fn spec(path: &str) -> SourceSpec {
@@ -1064,7 +1064,7 @@ pub(super) mod tests {
                     let expected_json = format!(
                         "{{\"t\":{},\"x\":1}}",
                         to_json_string(
-                            &crate::io::json_to_dynamic(&serde_json::from_str(value).unwrap()).unwrap()
+                            &crate::value::json_to_dynamic(&serde_json::from_str(value).unwrap()).unwrap()
                         )
                         .unwrap()
                     );

@@ -66,11 +66,11 @@ use std::sync::Arc;
 use rhai::{AST, Dynamic, ImmutableString};
 
 use crate::script::ScriptLimits;
+use crate::script::function_body::body_statements;
 use check::Checker;
 use lower::Lowering;
 use run::CompiledFn;
 use scan::{THIS, assigns_this, mutated_params};
-pub(super) use scan::{assignment_root, body_statements};
 use tree::Var;
 use value::{Value, unshared};
 

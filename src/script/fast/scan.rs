@@ -1,27 +1,11 @@
-//! Reading a function's body out of Rhai's AST, and what it assigns to, before it is checked
-//! (also used by [`param_fields`](crate::script::param_fields)).
+//! What a function's body assigns to (its parameters, `this`), before it is checked; the body
+//! is read with [`crate::script::function_body`].
 
 use std::collections::BTreeSet;
 
-use rhai::{AST, ASTNode, Expr, ImmutableString, Stmt};
+use rhai::{ASTNode, Expr, ImmutableString, Stmt};
 
-/// The statements of the body of `name/arity`.
-///
-/// The body's type is not exported by Rhai, so the statements are read by walking an AST that
-/// holds only that function.
-pub(in crate::script) fn body_statements(ast: &AST, name: &str, arity: usize) -> Vec<Stmt> {
-    let mut only = ast.clone();
-    only.clear_statements();
-    only.retain_functions(|_, _, n, a| n == name && a == arity);
-    let mut body = Vec::new();
-    only.walk(&mut |path: &[ASTNode]| {
-        if let [ASTNode::Stmt(stmt)] = path {
-            body.push((*stmt).clone());
-        }
-        true
-    });
-    body
-}
+use crate::script::function_body::assignment_root;
 
 /// The names of parameters that the body assigns to (directly or through a property or index).
 pub(super) fn mutated_params(body: &[Stmt], params: &[ImmutableString]) -> BTreeSet<String> {
@@ -68,12 +52,4 @@ pub(super) fn assigns_this(body: &[Stmt]) -> bool {
         path.clear();
     }
     found
-}
-
-pub(in crate::script) fn assignment_root(lhs: &Expr) -> Option<&str> {
-    match lhs {
-        Expr::Variable(x, ..) => Some(x.1.as_str()),
-        Expr::Dot(x, ..) | Expr::Index(x, ..) => assignment_root(&x.lhs),
-        _ => None,
-    }
 }

@@ -374,32 +374,6 @@ fn every_ast_shape_the_fast_path_reads_still_compiles() {
 }
 
 #[test]
-fn unsupported_functions_are_not_compiled() {
-    let script = Script::new(
-        r#"
-        fn looped(a) { let s = 0; for x in a { s += x; } s }
-        fn whiled(a) { while a > 0 { a -= 1; } a }
-        fn uses_this() { this.x }
-        fn calls(a) { helper(a) }
-        fn helper(a) { a }
-        fn closure(a) { let f = |x| x + a; f.call(1) }
-        fn switching(a) { switch a { 1 => 2, _ => 3 } }
-        fn native(a) { print(a) }
-        fn global_var(a) { counter + a }
-        let counter = 1;
-        "#,
-    );
-    for f in script.ast.iter_functions().filter(|f| f.name != "helper" && !f.name.starts_with("anon$")) {
-        assert!(
-            FastFn::compile(&script.ast, f.name, f.params.len(), &script.constants()).is_none(),
-            "{}",
-            f.name
-        );
-    }
-    assert!(FastFn::compile(&script.ast, "helper", 2, &[]).is_none());
-}
-
-#[test]
 fn fast_fn_is_send_sync_clone() {
     fn check<T: Send + Sync + Clone>() {}
     check::<FastFn>();

@@ -1,5 +1,27 @@
 //! Value rules the engine applies itself, in Rust, exactly (docs/semantics.md#values):
-//! comparison for min/max and key order, the built-in sum, and short previews for messages.
+//! comparison for min/max and key order, the built-in sum, and every rendering of a value
+//! as text — the one place that owns value ↔ JSON ↔ display:
+//!
+//! - [`json`]: sink JSON, exact, failing on what JSON cannot hold (every file sink);
+//! - [`json_read`]: JSON → value (every JSON source, `--seed`);
+//! - [`tagged_json`]: the typed JSON form of snapshot files, round-tripping every type;
+//! - [`display`]: display JSON and text that never fail (the workbench's views, messages);
+//! - [`size`]: roughly how many bytes a value takes (the state ledger).
+
+mod display;
+mod json;
+mod json_read;
+mod size;
+mod tagged_json;
+
+pub use display::{display_json, preview};
+pub(crate) use display::{json_kind, show_value};
+pub(crate) use json::write_json_str;
+pub use json::{to_json_string, write_json};
+pub use json_read::json_to_dynamic;
+pub(crate) use json_read::{ErrorPath, Identifier, ParseFailure, parse_value, serde_message};
+pub use size::approx_bytes;
+pub use tagged_json::{from_tagged_json, to_tagged_json};
 
 use std::cmp::Ordering;
 
@@ -125,54 +147,6 @@ pub fn describe_type(v: &Dynamic) -> &'static str {
         "a char"
     } else {
         "a value of another type"
-    }
-}
-
-/// A short, one-line rendering of a value for error messages (cut at about 200 chars).
-pub fn preview(v: &Dynamic) -> String {
-    let mut text = String::new();
-    write_preview(&mut text, v);
-    if text.len() > 200 {
-        let mut cut = 200;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push('…');
-    }
-    text
-}
-
-fn write_preview(out: &mut String, v: &Dynamic) {
-    use std::fmt::Write;
-    if out.len() > 400 {
-        return;
-    }
-    if v.is_unit() {
-        out.push_str("()");
-    } else if v.is_string() {
-        let _ = write!(out, "{:?}", v.to_string());
-    } else if let Some(array) = v.read_lock::<rhai::Array>() {
-        out.push('[');
-        for (i, item) in array.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            write_preview(out, item);
-        }
-        out.push(']');
-    } else if let Some(map) = v.read_lock::<rhai::Map>() {
-        out.push_str("#{");
-        for (i, (k, item)) in map.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            let _ = write!(out, "{k}: ");
-            write_preview(out, item);
-        }
-        out.push('}');
-    } else {
-        let _ = write!(out, "{v}");
     }
 }
 
