@@ -152,6 +152,23 @@ impl Operator for Aggregate {
                 }
             }
             _ => {
+                if let (Function::Script(script), Some(slot)) = (&mut self.function, self.accs.get_mut(&key))
+                {
+                    // A live key's next accumulator takes the last one's place: one look-up.
+                    let name = if matches!(self.kind, Kind::Reduce) { "reducer" } else { "folder" };
+                    let args = [std::mem::take(slot), value];
+                    return match script.call(name, &args) {
+                        Ok(next) => {
+                            *slot = next;
+                            Ok(())
+                        }
+                        Err(e) => {
+                            // As when the accumulator is taken out for the call: the key is gone.
+                            self.accs.remove(&key);
+                            Err(in_context(e, Some(&key), &args[1]))
+                        }
+                    };
+                }
                 let previous = self.accs.remove(&key);
                 let next = match (&mut self.function, previous) {
                     (Function::Builtin(builtin), previous) => {
