@@ -518,16 +518,26 @@ impl Playback {
 
     // --- moving ---------------------------------------------------------------------------
 
-    fn start(&mut self, goal: Goal) {
+    /// Whether the replay can go on from where it stands: a pipeline loaded (else
+    /// `no_pipeline` is said, if given), not at its end (else `at_end` is said), and an engine
+    /// there (rebuilt if it was dropped).
+    fn can_go_on(&mut self, no_pipeline: Option<&str>, at_end: (NoticeLevel, &str)) -> bool {
         if self.graph.is_none() {
-            self.notice(NoticeLevel::Warning, "no pipeline is loaded".into());
-            return;
+            if let Some(message) = no_pipeline {
+                self.notice(NoticeLevel::Warning, message.into());
+            }
+            return false;
         }
         if self.timeline.ended {
-            self.notice(NoticeLevel::Info, "the replay has ended: Restart or Seek to go on".into());
-            return;
+            self.notice(at_end.0, at_end.1.into());
+            return false;
         }
-        if self.engine.is_none() && !self.rebuild_at(self.timeline.position) {
+        self.engine.is_some() || self.rebuild_at(self.timeline.position)
+    }
+
+    fn start(&mut self, goal: Goal) {
+        let at_end = (NoticeLevel::Info, "the replay has ended: Restart or Seek to go on");
+        if !self.can_go_on(Some("no pipeline is loaded"), at_end) {
             return;
         }
         self.breakpoints.hit = None;
@@ -951,14 +961,7 @@ impl Playback {
     }
 
     fn take_snapshot(&mut self) {
-        if self.graph.is_none() {
-            return;
-        }
-        if self.timeline.ended {
-            self.notice(NoticeLevel::Warning, "no snapshot after end of input: seek back first".into());
-            return;
-        }
-        if self.engine.is_none() && !self.rebuild_at(self.timeline.position) {
+        if !self.can_go_on(None, (NoticeLevel::Warning, "no snapshot after end of input: seek back first")) {
             return;
         }
         let (Some(engine), Some(graph)) = (self.engine.as_mut(), self.graph.clone()) else { return };
