@@ -442,14 +442,7 @@ impl Playback {
                 if let Some(watch) = &mut self.views.watch {
                     watch.points.clear();
                 }
-                let engine = self.new_engine(&graph);
-                self.reset_to(
-                    engine,
-                    0,
-                    StateLedger::empty(steps),
-                    vec![StepPreview::default(); steps],
-                    TableReset::Drop,
-                );
+                self.reset_to_start(&graph);
             }
         }
         self.arm_breakpoints();
@@ -600,7 +593,13 @@ impl Playback {
             self.views.snapshots.mark_dirty();
         }
         self.timeline.keyframes.at_start();
-        let engine = self.new_engine(&graph);
+        self.reset_to_start(&graph);
+    }
+
+    /// A fresh engine of `graph` before its first event: no state, no previews, no table.
+    fn reset_to_start(&mut self, graph: &ValidGraph) {
+        let steps = graph.doc.steps.len();
+        let engine = self.new_engine(graph);
         self.reset_to(
             engine,
             0,
