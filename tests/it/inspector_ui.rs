@@ -4,9 +4,11 @@
 
 use eddy::graph::{BadRowPolicy, Builtin, SinkFormat, SourceFormat, TimeFormat};
 use eddy::ui::{Workbench, WorkbenchOptions};
-use eframe::egui::{self, Key, Modifiers};
+use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+
+use super::ui_util::replace_text;
 
 fn empty_workbench(config: &std::path::Path) -> Harness<'static, Workbench> {
     let options = WorkbenchOptions { file: None, config_dir: Some(config.to_path_buf()) };
@@ -34,17 +36,6 @@ fn pick(harness: &mut Harness<'_, Workbench>, showing: &str, choice: &str) {
     harness.run_steps(2);
     let items: Vec<_> = harness.query_all_by_label(choice).collect();
     items.last().unwrap_or_else(|| panic!("no `{choice}` in the combo box")).click();
-    harness.run_steps(12);
-}
-
-fn replace_text(harness: &mut Harness<'_, Workbench>, label: &str, text: &str) {
-    harness.get_by_label(label).focus();
-    harness.run_steps(1);
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness.run_steps(1);
-    harness.get_by_label(label).type_text(text);
-    harness.run_steps(1);
-    harness.key_press(Key::Enter);
     harness.run_steps(12);
 }
 

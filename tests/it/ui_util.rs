@@ -55,6 +55,19 @@ pub fn wait_for(harness: &mut Harness<'_, Workbench>, what: &str, done: impl Fn(
     }
 }
 
+/// Replaces the text of the field labelled `label` with `text` (select all, type, Enter).
+pub fn replace_text(harness: &mut Harness<'_, Workbench>, label: &str, text: &str) {
+    use egui::{Key, Modifiers};
+    harness.get_by_label(label).focus();
+    harness.run_steps(1);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.run_steps(1);
+    harness.get_by_label(label).type_text(text);
+    harness.run_steps(1);
+    harness.key_press(Key::Enter);
+    harness.run_steps(12);
+}
+
 /// Clicks the last widget labelled `label`.
 pub fn click(harness: &mut Harness<'_, Workbench>, label: &str) {
     let nodes: Vec<_> = harness.query_all_by_label(label).collect();

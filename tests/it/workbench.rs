@@ -9,6 +9,8 @@ use eframe::egui::{self, Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
+use super::ui_util::replace_text;
+
 const EXAMPLES: [&str; 4] = ["sessions", "user_stats", "orders_join", "sliding_window"];
 
 fn assets() -> PathBuf {
@@ -57,17 +59,6 @@ fn click_last(harness: &Harness<'_, Workbench>, text: &str) {
 fn click_node(harness: &mut Harness<'_, Workbench>, id: &str) {
     let titles: Vec<_> = harness.query_all_by_value(id).collect();
     titles.first().unwrap_or_else(|| panic!("no node `{id}`")).click_accesskit();
-    settle(harness);
-}
-
-fn replace_text(harness: &mut Harness<'_, Workbench>, label: &str, text: &str) {
-    harness.get_by_label(label).focus();
-    harness.run_steps(1);
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness.run_steps(1);
-    harness.get_by_label(label).type_text(text);
-    harness.run_steps(1);
-    harness.key_press(Key::Enter);
     settle(harness);
 }
 
