@@ -63,10 +63,23 @@ enum Since {
 #[derive(Debug, Default, Clone)]
 pub(super) struct Changed {
     /// Each key's entry in `keys`, `first` and `since`.
-    index: FxHashMap<Key, u32>,
+    index: FxHashMap<Key, usize>,
     keys: Vec<Key>,
     first: PackedStates,
     since: Vec<Since>,
+}
+
+/// Packs `key`'s state at `step` as `engine` holds it now into `into` (gone if it has none);
+/// its size (`None`: gone).
+fn pack_current(into: &mut PackedStates, engine: &Engine, step: usize, key: &Key) -> Option<usize> {
+    let size = engine.with_step_state(step, key, |state| {
+        into.push(key, Some(state));
+        size_of(key, state)
+    });
+    if size.is_none() {
+        into.push(key, None);
+    }
+    size
 }
 
 impl Changed {
@@ -101,36 +114,32 @@ impl Changed {
 
     /// `key` changed (`engine` just past the change, at `step`).
     fn touch(&mut self, step: usize, key: &Key, engine: &Engine) {
-        if let Some(&entry) = self.index.get(key) {
-            if let Some(since) = self.since.get_mut(entry as usize) {
-                *since = Since::Again;
+        match self.index.get(key) {
+            Some(&entry) => {
+                if let Some(since) = self.since.get_mut(entry) {
+                    *since = Since::Again;
+                }
             }
-            return;
+            None => {
+                let size = pack_current(&mut self.first, engine, step, key);
+                self.add(key, Since::Once(size));
+            }
         }
-        let Ok(entry) = u32::try_from(self.since.len()) else { return };
-        let first = &mut self.first;
-        let size = engine.with_step_state(step, key, |state| {
-            first.push(key, Some(state));
-            size_of(key, state)
-        });
-        if size.is_none() {
-            first.push(key, None);
-        }
-        self.since.push(Since::Once(size));
-        self.keys.push(key.clone());
-        self.index.insert(key.clone(), entry);
     }
 
     /// `key` changed at some point, its state not known (it is read at the next keyframe).
     fn touch_unknown(&mut self, key: &Key) {
-        if self.index.contains_key(key) {
-            return;
+        if !self.index.contains_key(key) {
+            self.first.push(key, None);
+            self.add(key, Since::Again);
         }
-        let Ok(entry) = u32::try_from(self.since.len()) else { return };
-        self.first.push(key, None);
-        self.since.push(Since::Again);
+    }
+
+    /// A key new since the keyframe, its entry in `first` just pushed.
+    fn add(&mut self, key: &Key, since: Since) {
+        self.index.insert(key.clone(), self.since.len());
+        self.since.push(since);
         self.keys.push(key.clone());
-        self.index.insert(key.clone(), entry);
     }
 
     /// The changes as a keyframe keeps them, the states changed again read from `engine`
@@ -150,16 +159,7 @@ impl Changed {
                     delta.push_from(&self.first, index);
                     *size
                 }
-                Since::Again => {
-                    let size = engine.with_step_state(step, key, |state| {
-                        delta.push(key, Some(state));
-                        size_of(key, state)
-                    });
-                    if size.is_none() {
-                        delta.push(key, None);
-                    }
-                    size
-                }
+                Since::Again => pack_current(delta, engine, step, key),
             };
             ledger.record(step, key, size);
         }

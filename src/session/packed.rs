@@ -95,13 +95,18 @@ impl PackedStates {
         Some((key, entry))
     }
 
-    /// The `index`th entry's key and the bytes of its state.
-    fn split(&self, index: usize) -> Option<(&str, &[u8])> {
+    /// Where the `index`th entry stands in `bytes`.
+    fn range(&self, index: usize) -> Option<std::ops::Range<usize>> {
         let start = match index.checked_sub(1) {
             Some(before) => *self.ends.get(before)? as usize,
             None => 0,
         };
-        let bytes = self.bytes.get(start..*self.ends.get(index)? as usize)?;
+        Some(start..*self.ends.get(index)? as usize)
+    }
+
+    /// The `index`th entry's key and the bytes of its state.
+    fn split(&self, index: usize) -> Option<(&str, &[u8])> {
+        let bytes = self.bytes.get(self.range(index)?)?;
         let mut reader = Reader { bytes, at: 0 };
         let len = reader.len()?;
         let key_end = reader.at.checked_add(len)?;
@@ -147,20 +152,13 @@ impl PackedStates {
     pub fn push_from(&mut self, other: &PackedStates, index: usize) {
         let Some((key, entry)) = other.get(index) else { return };
         match entry {
-            Entry::Held(value) => {
-                let start = self.bytes.len();
-                push_bytes(&mut self.bytes, key.as_bytes());
-                self.hold(value.clone());
-                self.end_entry(start);
-            }
+            // Its index in `held` is other's: held again here.
+            Entry::Held(value) => self.push(key, Some(value)),
             Entry::Gone | Entry::Packed(_) => {
                 let start = self.bytes.len();
-                let from = match index.checked_sub(1) {
-                    Some(before) => other.ends.get(before).copied().unwrap_or(0) as usize,
-                    None => 0,
-                };
-                let to = other.ends.get(index).copied().unwrap_or(0) as usize;
-                self.bytes.extend_from_slice(other.bytes.get(from..to).unwrap_or_default());
+                self.bytes.extend_from_slice(
+                    other.range(index).and_then(|r| other.bytes.get(r)).unwrap_or_default(),
+                );
                 self.end_entry(start);
             }
         }
