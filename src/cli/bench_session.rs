@@ -249,7 +249,7 @@ pub(super) fn time_session(file: &Path) -> Result<Vec<(String, f64)>> {
     // The keyframes' spacing once the budget has thinned them: a seek replays up to this
     // many events from the nearest one.
     let (count, bytes, budget) = playback.keyframe_use();
-    eprintln!(
+    crate::eprintln_lossy!(
         "session: keyframes every {} events at the end: {count} holding {:.0} MiB of their {:.0} MiB budget",
         playback.keyframe_every(),
         bytes as f64 / 1048576.0,
