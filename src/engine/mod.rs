@@ -528,6 +528,14 @@ impl Engine {
         self.ops.get(step).map(|op| op.states()).unwrap_or_default()
     }
 
+    /// Shows each live key's state at a step (as the engine holds it) to `visit`, in no
+    /// particular order, without copying it.
+    pub fn visit_step_states(&self, step: usize, visit: &mut dyn FnMut(&Key, &Dynamic)) {
+        if let Some(op) = self.ops.get(step) {
+            op.visit_states(visit);
+        }
+    }
+
     /// One key's live state at a step (as the engine holds it), if the key is live.
     pub fn step_state(&self, step: usize, key: &Key) -> Option<Dynamic> {
         self.ops.get(step).and_then(|op| op.state_of(key))

@@ -169,7 +169,13 @@ impl Engine {
             .steps
             .iter()
             .zip(&self.ops)
-            .map(|(spec, op)| if spec.op.is_stateful() { op.states_unsorted() } else { Vec::new() })
+            .map(|(spec, op)| {
+                let mut states = Vec::new();
+                if spec.op.is_stateful() {
+                    op.visit_states(&mut |key, state| states.push((key.clone(), state.clone())));
+                }
+                states
+            })
             .collect();
         Keyframe { states, ..self.keyframe_without_states() }
     }

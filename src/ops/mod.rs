@@ -141,10 +141,13 @@ pub trait Operator: Send {
         Vec::new()
     }
 
-    /// Each live key's state as [`Operator::states`] gives it, in no particular order (hash
-    /// order): cheaper, for keyframes, which are only restored or sorted when shown.
-    fn states_unsorted(&self) -> Vec<(Key, Dynamic)> {
-        self.states()
+    /// Shows each live key's state (as [`Operator::states`] gives it) to `visit`, in no
+    /// particular order (hash order), without copying the states held as they are: for
+    /// keyframes, which pack them, and are only restored or sorted when shown.
+    fn visit_states(&self, visit: &mut dyn FnMut(&Key, &Dynamic)) {
+        for (key, state) in self.states() {
+            visit(&key, &state);
+        }
     }
 
     /// One key's state as the engine holds it (as in [`Operator::states`]), if the key is live.

@@ -351,10 +351,10 @@ impl Keyframes {
                         ledger.clear_step(step);
                         scratch.clear();
                         if stateful.get(step).copied().unwrap_or(false) {
-                            for (key, state) in &engine.step_states(step) {
+                            engine.visit_step_states(step, &mut |key, state| {
                                 ledger.record(step, key, Some(size_of(key, state)));
                                 scratch.push(key, Some(state));
-                            }
+                            });
                         }
                         scratch.exact_copy()
                     })

@@ -44,6 +44,17 @@ impl StateLedger {
         ledger
     }
 
+    /// The ledger of `engine`'s states now (`steps` steps), read where the engine holds them.
+    pub fn of_engine(engine: &Engine, steps: usize) -> Self {
+        let mut ledger = StateLedger::empty(steps);
+        for step in 0..steps {
+            engine.visit_step_states(step, &mut |key, state| {
+                ledger.record(step, key, Some(size_of(key, state)))
+            });
+        }
+        ledger
+    }
+
     /// The ledger of a run with no state yet.
     pub fn empty(steps: usize) -> Self {
         StateLedger { sizes: vec![FxHashMap::default(); steps], totals: vec![0; steps] }
@@ -75,9 +86,7 @@ impl StateLedger {
     /// known, every state is recorded again): the run passes a keyframe it has already.
     pub fn catch_up(&mut self, engine: &Engine, changed: Option<&[Changed]>) {
         let Some(changed) = changed else {
-            *self = StateLedger::of_states(
-                &(0..self.sizes.len()).map(|i| engine.step_states(i)).collect::<Vec<_>>(),
-            );
+            *self = StateLedger::of_engine(engine, self.sizes.len());
             return;
         };
         for (step, keys) in changed.iter().enumerate() {

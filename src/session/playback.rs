@@ -424,8 +424,7 @@ impl Playback {
         match continued {
             Some((mut engine, position)) => {
                 engine.set_tracing(true);
-                let ledger =
-                    StateLedger::of_states(&(0..steps).map(|i| engine.step_states(i)).collect::<Vec<_>>());
+                let ledger = StateLedger::of_engine(&engine, steps);
                 self.timeline.keyframes.lost_track();
                 self.timeline.origin = position;
                 self.reset_to(
