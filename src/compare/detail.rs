@@ -60,7 +60,7 @@ fn replay_side(
 ) -> Result<(SideDetail, Option<i64>), RunError> {
     crate::script::capture_script_output(true);
     let step = step_id.and_then(|id| graph.doc.steps.iter().position(|s| s.id == id));
-    let mut engine = Engine::new(graph.clone(), &super::side::engine_options(false))?;
+    let mut engine = Engine::new(graph.clone(), &super::side::engine_options(false, false))?;
     // Tracing on throughout, so that what scripts print is taken with each trace, not kept.
     engine.set_tracing(true);
     let mut trace = Vec::new();

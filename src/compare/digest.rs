@@ -6,7 +6,7 @@ use crate::engine::{Engine, TraceEvent, TraceKind};
 use crate::graph::{StreamRef, ValidGraph};
 use crate::ops::Key;
 
-use super::fingerprint::{Fingerprinter, append};
+use super::fingerprint::{Fingerprinter, append, key_id, step_seed};
 
 /// Where in the replay an event stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,12 +47,17 @@ pub(super) struct EventDigest<'a> {
     pub(super) at: At,
     /// The steps that emitted (step index, what they emitted), in step index order.
     pub(super) outputs: &'a [(usize, Items)],
-    /// Each (step, key) whose state the event may have changed, once, with the fingerprint of
-    /// the state it is left in (`None`: the key holds no state).
-    pub(super) states: &'a [(usize, Key, Option<u64>)],
+    /// Each (step, key) whose state the event may have changed, once: the step, the key's
+    /// fingerprint at the step ([`key_id`]), the key, and the fingerprint of the state it is
+    /// left in (`None`: the key holds no state).
+    pub(super) states: &'a [State],
     /// The sinks that received items (sink index, the items), in sink index order.
     pub(super) sinks: &'a [(usize, Items)],
 }
+
+/// A (step, key) whose state an event may have changed: the step, the key's fingerprint at the
+/// step ([`key_id`]), the key, and the fingerprint of the state it is left in (`None`: none).
+pub(super) type State = (usize, u64, Key, Option<u64>);
 
 /// Where one event's parts end in its batch's lists.
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +74,7 @@ struct Ends {
 pub(super) struct Batch {
     ends: Vec<Ends>,
     outputs: Vec<(usize, Items)>,
-    states: Vec<(usize, Key, Option<u64>)>,
+    states: Vec<State>,
     sinks: Vec<(usize, Items)>,
 }
 
@@ -102,6 +107,8 @@ pub(super) struct Digester {
     stream_sinks: Vec<[Vec<usize>; 2]>,
     /// Per source: the sinks that read it.
     source_sinks: Vec<Vec<usize>>,
+    /// Per step: the seed of its keys' fingerprints ([`step_seed`]).
+    step_seeds: Vec<u64>,
     fingerprints: Fingerprinter,
     step_items: Vec<Option<Items>>,
     sink_items: Vec<Option<Items>>,
@@ -124,6 +131,7 @@ impl Digester {
         Self {
             stream_sinks,
             source_sinks,
+            step_seeds: graph.doc.steps.iter().map(|s| step_seed(&s.id)).collect(),
             fingerprints: Fingerprinter::default(),
             step_items: vec![None; graph.doc.steps.len()],
             sink_items: vec![None; graph.doc.sinks.len()],
@@ -158,9 +166,10 @@ impl Digester {
         self.touched.sort_unstable();
         self.touched.dedup();
         let fingerprints = &mut self.fingerprints;
+        let seeds = &self.step_seeds;
         batch.states.extend(self.touched.drain(..).map(|(step, key)| {
             let state = engine.with_step_state(step, &key, |state| fingerprints.value(state));
-            (step, key, state)
+            (step, key_id(seeds[step], &key), key, state)
         }));
         take_items(&mut self.step_items, &mut batch.outputs);
         take_items(&mut self.sink_items, &mut batch.sinks);

@@ -37,6 +37,18 @@ impl Fingerprinter {
     }
 }
 
+/// The seed of a step's key fingerprints: the same for the step of the same id in both
+/// versions, whatever its place in each file.
+pub(super) fn step_seed(step_id: &str) -> u64 {
+    xxh3_64(step_id.as_bytes())
+}
+
+/// A key's fingerprint at the step whose seed is `step_seed`: what the comparison tracks a
+/// (step, key) by.
+pub(super) fn key_id(step_seed: u64, key: &Key) -> u64 {
+    xxh3_64_with_seed(key.as_bytes(), step_seed)
+}
+
 /// A running fingerprint of a sequence: `item` appended after what `sequence` holds (the order
 /// counts).
 pub(super) fn append(sequence: u64, item: u64) -> u64 {

@@ -66,11 +66,21 @@ pub(super) struct FirstAt {
 }
 
 /// A (step, key)'s state fingerprint on each side, as last seen, and how often it differed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Track {
+    /// The step (of `a`).
+    step: usize,
     a: Option<u64>,
     b: Option<u64>,
     differed: u64,
+    /// The key, once it has differed.
+    key: Option<Key>,
+}
+
+impl Track {
+    fn new(step: usize) -> Self {
+        Self { step, a: None, b: None, differed: 0, key: None }
+    }
 }
 
 /// Per step of the first version: events at which it differed, and its outputs did.
@@ -97,14 +107,15 @@ pub(super) struct Lockstep {
     shared_sinks: Vec<bool>,
     only_in_a: OnlyIn,
     only_in_b: OnlyIn,
-    tracks: FxHashMap<(usize, Key), Track>,
+    /// Per (step, key) changed so far, by the key's fingerprint at the step.
+    tracks: FxHashMap<u64, Track>,
     steps: Vec<StepCount>,
     sinks: Vec<u64>,
     events: u64,
     end_of_input: bool,
     differing: u64,
     first: Option<FirstAt>,
-    touched: Vec<(usize, Key)>,
+    touched: Vec<u64>,
     /// Scratch space, kept from event to event.
     spots: Vec<RawSpot>,
     scratch: Vec<(usize, Items)>,
@@ -203,28 +214,37 @@ impl Lockstep {
         );
         // The states of the keys changed on either side.
         self.touched.clear();
-        for (step, key, state) in a.states {
-            if self.shared_steps[*step] {
-                self.tracks.entry((*step, key.clone())).or_default().a = *state;
-                self.touched.push((*step, key.clone()));
+        for &(step, id, _, state) in a.states {
+            if self.shared_steps[step] {
+                self.tracks.entry(id).or_insert_with(|| Track::new(step)).a = state;
+                self.touched.push(id);
             }
         }
-        for (step, key, state) in b.states {
-            if let Some(step) = self.b_steps[*step] {
-                self.tracks.entry((step, key.clone())).or_default().b = *state;
-                self.touched.push((step, key.clone()));
+        for &(step, id, _, state) in b.states {
+            if let Some(step) = self.b_steps[step] {
+                self.tracks.entry(id).or_insert_with(|| Track::new(step)).b = state;
+                self.touched.push(id);
             }
         }
         self.touched.sort_unstable();
         self.touched.dedup();
-        for spot in self.touched.drain(..) {
-            let Some(track) = self.tracks.get_mut(&spot) else { continue };
+        for &id in &self.touched {
+            let Some(track) = self.tracks.get_mut(&id) else { continue };
             if track.a != track.b {
                 track.differed += 1;
-                spots.push(RawSpot::State(spot.0, spot.1));
+                let key = match &track.key {
+                    Some(key) => key.clone(),
+                    None => {
+                        let key = a.states.iter().chain(b.states).find(|s| s.1 == id).map(|s| s.2.clone());
+                        let key = key.unwrap_or_default();
+                        track.key = Some(key.clone());
+                        key
+                    }
+                };
+                spots.push(RawSpot::State(track.step, key));
             } else if track.a.is_none() && track.differed == 0 {
                 // No state on either side, never differed: nothing to remember.
-                self.tracks.remove(&spot);
+                self.tracks.remove(&id);
             }
         }
         let number = self.events + 1;
@@ -294,11 +314,11 @@ impl Lockstep {
     /// The counts so far.
     pub(super) fn summary(&self) -> Summary {
         let mut keys: Vec<Vec<(String, u64)>> = vec![Vec::new(); self.step_ids.len()];
-        let mut tracked: Vec<(&(usize, Key), &Track)> =
-            self.tracks.iter().filter(|(_, t)| t.differed > 0).collect();
-        tracked.sort_unstable_by(|x, y| x.0.cmp(y.0));
-        for ((step, key), track) in tracked {
-            keys[*step].push((key.to_string(), track.differed));
+        let mut tracked: Vec<&Track> = self.tracks.values().filter(|t| t.differed > 0).collect();
+        tracked.sort_unstable_by(|x, y| (x.step, &x.key).cmp(&(y.step, &y.key)));
+        for track in tracked {
+            let key = track.key.as_ref().map(ToString::to_string).unwrap_or_default();
+            keys[track.step].push((key, track.differed));
         }
         let mut order: Vec<usize> = (0..self.step_ids.len()).collect();
         order.sort_by_key(|&step| self.positions[step]);

@@ -206,8 +206,11 @@ pub fn compare_files(a: &Path, b: &Path, options: &CompareOptions) -> Result<Com
     inputs::check(&graph_a, a, &graph_b, b)?;
     let (graph_a, graph_b) = (inputs::without_dead_letters(graph_a), inputs::without_dead_letters(graph_b));
     let mut compared = lockstep::Lockstep::new(&graph_a, &graph_b);
-    let mut side_a = lockstep::Cursor::new(side::spawn(graph_a.clone(), options.max_events, "eddy-diff-a")?);
-    let mut side_b = lockstep::Cursor::new(side::spawn(graph_b.clone(), options.max_events, "eddy-diff-b")?);
+    let side_error =
+        |(side, error)| CompareError::Run { file: if side == 0 { a.into() } else { b.into() }, error };
+    let (engine_a, engine_b) = side::engines(&graph_a, &graph_b).map_err(side_error)?;
+    let mut side_a = lockstep::Cursor::new(side::spawn(engine_a, options.max_events, "eddy-diff-a")?);
+    let mut side_b = lockstep::Cursor::new(side::spawn(engine_b, options.max_events, "eddy-diff-b")?);
     loop {
         let event_a = side_a.next().map_err(|error| CompareError::Run { file: a.into(), error })?;
         let event_b = side_b.next().map_err(|error| CompareError::Run { file: b.into(), error })?;
@@ -226,9 +229,7 @@ pub fn compare_files(a: &Path, b: &Path, options: &CompareOptions) -> Result<Com
         }
     }
     let first = match compared.first() {
-        Some(first) => Some(detail::read(&graph_a, &graph_b, first).map_err(|(side, error)| {
-            CompareError::Run { file: if side == 0 { a.into() } else { b.into() }, error }
-        })?),
+        Some(first) => Some(detail::read(&graph_a, &graph_b, first).map_err(side_error)?),
         None => None,
     };
     Ok(Comparison { summary: compared.summary(), first })
