@@ -3,10 +3,12 @@
 //! for the event, in order, and the state of each key it changed (parsed values); and the items
 //! each sink received. What `eddy diff` prints; the workbench can drive the same comparison.
 //!
-//! Each version replays on a thread of its own ([`side`]), traced, its events reduced to
-//! fingerprints ([`digest`], [`fingerprint`]); [`lockstep`] compares them and counts what
-//! differs; [`detail`] replays both again up to the first divergence to read its states and
-//! outputs in full. Nothing is written: sinks are only checked, dead-letter files not opened.
+//! Each version replays on a thread of its own (`side.rs`), traced, its events reduced to
+//! fingerprints (`digest.rs`, `fingerprint.rs`); `lockstep.rs` compares them and counts what
+//! differs; `detail.rs` replays both again up to the first divergence to read its states and
+//! outputs in full; `inputs.rs` refuses two versions that cannot share one input. Nothing is
+//! written: sinks are only checked, dead-letter files not opened. README, "Comparing two
+//! versions", says what is compared and printed.
 
 mod detail;
 mod digest;
