@@ -1,6 +1,7 @@
 //! The `eddy` command line: `run`, `check`, `diff`, `bench`, and (with the `gui` feature) `open`.
 //!
-//! Exit codes: 0 ok, 1 the run failed, 2 the pipeline is invalid (or the command line is).
+//! Exit codes: 0 ok, 1 the run failed, 2 the pipeline is invalid (or the command line is);
+//! `diff`: 0 the two agree, 1 they differ, 2 an error.
 
 mod bench;
 mod bench_session;
@@ -65,8 +66,9 @@ pub enum Command {
     ///
     /// Both files are replayed deterministically on A's input, in lockstep: B must read the
     /// same sources (same ids in the same order, same files and settings), else it is an error
-    /// naming the source that differs. After every event (and end of input), every step the two
-    /// have (matched by id) is compared: its outputs for the event, in order, and the state of
+    /// naming the source that differs; a live source (path = "-", follow = true) or
+    /// `[clock] mode = "wall"` is refused, since two replays of it would not see the same.
+    /// After every event (and end of input), every step the two have (matched by id) is compared: its outputs for the event, in order, and the state of
     /// each key it changed (parsed values); and the items each sink receives. Prints the first
     /// divergence (the event, its source, line and time; the step and key; the state before and
     /// after and the outputs on each side) and a summary: per step, the events and keys that
