@@ -2,8 +2,10 @@
 //!
 //! Crate map (dependencies point down only; nothing below `cli`/`ui` knows of them; each layer's
 //! job is in docs/architecture.md, the rules it keeps in the other pages of `docs/`):
-//! - [`cli`]: the `eddy` command line (`run`, `check`, `bench`, `open`).
+//! - [`cli`]: the `eddy` command line (`run`, `check`, `diff`, `bench`, `open`).
 //! - `ui` (feature `gui`): the workbench.
+//! - [`compare`]: run against run: two versions of a pipeline replayed in lockstep and
+//!   compared event by event (`eddy diff`).
 //! - [`session`]: the workbench's engine thread ([`session::spawn`] → [`session::SessionHandle`]),
 //!   commands in, views out, over the synchronous replay state machine [`session::Playback`].
 //! - [`engine`]: the deterministic executor ([`engine::Engine`]), clock, timers, snapshots.
@@ -94,6 +96,7 @@ macro_rules! println_lossy {
 }
 
 pub mod cli;
+pub mod compare;
 pub mod engine;
 pub mod graph;
 pub mod io;

@@ -1,11 +1,13 @@
-//! The `eddy` command line: `run`, `check`, `bench`, and (with the `gui` feature) `open`.
+//! The `eddy` command line: `run`, `check`, `diff`, `bench`, and (with the `gui` feature) `open`.
 //!
-//! Exit codes: 0 ok, 1 the run failed, 2 the pipeline is invalid (or the command line is).
+//! Exit codes: 0 ok, 1 the run failed, 2 the pipeline is invalid (or the command line is);
+//! `diff`: 0 the two agree, 1 they differ, 2 an error.
 
 mod bench;
 mod bench_session;
 mod bench_snapshots;
 mod check;
+mod diff;
 mod run;
 
 use std::path::PathBuf;
@@ -59,6 +61,33 @@ pub enum Command {
     Check {
         /// The pipeline file (TOML).
         file: PathBuf,
+    },
+    /// Compare two versions of a pipeline on the same replay, event by event.
+    ///
+    /// Both files are replayed deterministically on A's input, in lockstep: B must read the
+    /// same sources (same ids in the same order, same files and settings), else it is an error
+    /// naming the source that differs; a live source (path = "-", follow = true) or
+    /// `[clock] mode = "wall"` is refused, since two replays of it would not see the same.
+    /// After every event (and end of input), every step the two have (matched by id) is compared: its outputs for the event, in order, and the state of
+    /// each key it changed (parsed values); and the items each sink receives. Prints the first
+    /// divergence (the event, its source, line and time; the step and key; the state before and
+    /// after and the outputs on each side) and a summary: per step, the events and keys that
+    /// differ; the sinks that receive different items; the steps and sinks in one version only.
+    ///
+    /// Nothing is written: no sink, no dead-letter file (bad rows are skipped as
+    /// `dead_letter` would), no snapshot; `print`/`debug` output is not shown.
+    /// Exit code 0 identical, 1 they differ, 2 an error (a bad file, a source, a script).
+    Diff {
+        /// The first version (its sources are the input of both).
+        a: PathBuf,
+        /// The second version.
+        b: PathBuf,
+        /// Compare the first N events only (no end of input).
+        #[arg(long, value_name = "N")]
+        max_events: Option<u64>,
+        /// Print the result as one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Measure end-to-end throughput on a generated CSV (events/s), against a hand-written
     /// Rust floor.
@@ -152,6 +181,9 @@ pub fn main() -> Dispatch {
             run::run_command(&file, quiet, &recovery, live)
         }
         Some(Command::Check { file }) => check::check_command(&file),
+        Some(Command::Diff { a, b, max_events, json }) => {
+            diff::diff_command(&a, &b, &crate::compare::CompareOptions { max_events }, json)
+        }
         Some(Command::Bench(options)) => match run_bench(&options) {
             Ok(report) => {
                 crate::println_lossy!("{report}");

@@ -488,6 +488,20 @@ impl Engine {
         self.scripts_compiled
     }
 
+    /// How a source's records are pruned ([`EngineOptions::prune_fields`]): the fields they
+    /// keep (`None`: whole), and the `key_on` step whose key the source reads itself. Two
+    /// engines that prune a source alike trace the same values for the same input
+    /// (`eddy diff`, `src/compare/`).
+    pub fn source_pruning(
+        &self,
+        source: usize,
+    ) -> (Option<&std::collections::BTreeSet<String>>, Option<usize>) {
+        (
+            self.projections.get(source).and_then(Option::as_ref),
+            self.keyed_by_source.get(source).copied().flatten(),
+        )
+    }
+
     /// The graph this engine runs.
     pub fn graph(&self) -> &ValidGraph {
         &self.graph

@@ -11,6 +11,7 @@ mod conformance;
 mod data_safety;
 #[cfg(feature = "gui")]
 mod debugger_ui;
+mod diff;
 mod errors;
 mod examples;
 mod fast_path;
