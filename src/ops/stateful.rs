@@ -1,6 +1,8 @@
 //! stateful and stateful_batch: a StatefulLogic per key, written as one Rhai script whose
 //! methods run with `this` bound to the key's state (docs/semantics.md#low-level-stateful-logic).
 
+use std::collections::hash_map::Entry;
+
 use rhai::Dynamic;
 
 use super::common::{KeyMap, StepError, as_array, as_pair, in_context, sorted_keys, step_error, unkeyed};
@@ -53,7 +55,11 @@ impl StatefulLogic {
     }
 
     fn build(&mut self, key: &Key, resume: Dynamic) -> Result<Dynamic, StepError> {
-        self.script.call("builder", std::slice::from_ref(&resume)).map_err(|e| {
+        Self::build_with(&mut self.script, key, resume)
+    }
+
+    fn build_with(script: &mut Script, key: &Key, resume: Dynamic) -> Result<Dynamic, StepError> {
+        script.call("builder", std::slice::from_ref(&resume)).map_err(|e| {
             e.with_context(format!("key {:?}, resume state {}", key.as_str(), crate::value::preview(&resume)))
         })
     }
@@ -153,13 +159,13 @@ impl Operator for StatefulLogic {
         out: &mut Vec<Output>,
     ) -> Result<(), StepError> {
         let key = item.key.ok_or_else(|| unkeyed(self.step()))?;
-        // The call runs on the state where it is stored; a new key's logic is built first.
-        if !self.logics.contains_key(&key) {
-            let state = self.build(&key, Dynamic::UNIT)?;
-            self.logics.insert(key.clone(), state);
-        }
+        // The call runs on the state where it is stored (one hash look-up); a new key's logic
+        // is built first.
         let Self { script, logics, batch, has_notify_at, .. } = self;
-        let Some(state) = logics.get_mut(&key) else { return Ok(()) };
+        let state = match logics.entry(key.clone()) {
+            Entry::Occupied(slot) => slot.into_mut(),
+            Entry::Vacant(slot) => slot.insert(Self::build_with(script, &key, Dynamic::UNIT)?),
+        };
         let context = item.value.clone();
         let (function, result) = if *batch {
             let values = Dynamic::from_array(vec![item.value]);
