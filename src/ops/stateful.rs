@@ -1,6 +1,8 @@
 //! stateful and stateful_batch: a StatefulLogic per key, written as one Rhai script whose
 //! methods run with `this` bound to the key's state (docs/semantics.md#low-level-stateful-logic).
 
+use std::collections::hash_map::Entry;
+
 use rhai::Dynamic;
 
 use super::common::{KeyMap, StepError, as_array, as_pair, in_context, sorted_keys, step_error, unkeyed};
@@ -53,43 +55,54 @@ impl StatefulLogic {
     }
 
     fn build(&mut self, key: &Key, resume: Dynamic) -> Result<Dynamic, StepError> {
-        self.script.call("builder", std::slice::from_ref(&resume)).map_err(|e| {
+        Self::build_with(&mut self.script, key, resume)
+    }
+
+    fn build_with(script: &mut Script, key: &Key, resume: Dynamic) -> Result<Dynamic, StepError> {
+        script.call("builder", std::slice::from_ref(&resume)).map_err(|e| {
             e.with_context(format!("key {:?}, resume state {}", key.as_str(), crate::value::preview(&resume)))
         })
     }
 
     /// Emits a call's outputs, applies its retention, and re-reads `notify_at`; an error
-    /// about a result's shape names the line where the function starts.
+    /// about a result's shape names the line where the function starts. `state` is the key's
+    /// state where it is stored (in `logics`); the caller drops it on `Discard` or an error.
+    #[expect(clippy::too_many_arguments, reason = "the step's parts, borrowed apart from its states")]
     fn finish(
-        &mut self,
+        script: &mut Script,
+        has_notify_at: bool,
         ctx: &mut OpContext<'_>,
         key: &Key,
         function: &str,
-        state: Dynamic,
+        state: &mut Dynamic,
         result: Dynamic,
         out: &mut Vec<Output>,
-    ) -> Result<(), StepError> {
-        self.finish_unlocated(ctx, key, function, state, result, out).map_err(|e| self.script.locate(e))
+    ) -> Result<Retention, StepError> {
+        Self::finish_unlocated(script, has_notify_at, ctx, key, function, state, result, out)
+            .map_err(|e| script.locate(e))
     }
 
+    #[expect(clippy::too_many_arguments, reason = "the step's parts, borrowed apart from its states")]
     fn finish_unlocated(
-        &mut self,
+        script: &mut Script,
+        has_notify_at: bool,
         ctx: &mut OpContext<'_>,
         key: &Key,
         function: &str,
-        mut state: Dynamic,
+        state: &mut Dynamic,
         result: Dynamic,
         out: &mut Vec<Output>,
-    ) -> Result<(), StepError> {
+    ) -> Result<Retention, StepError> {
         let shape = "[outputs, RETAIN] or [outputs, DISCARD]";
-        let (outputs, discard) = as_pair(self.step(), function, shape, result)?;
-        let outputs = as_array(self.step(), function, "the outputs (first element)", outputs)?;
+        let step = script.step();
+        let (outputs, discard) = as_pair(step, function, shape, result)?;
+        let outputs = as_array(step, function, "the outputs (first element)", outputs)?;
         let retention = match discard.as_bool() {
             Ok(true) => Retention::Discard,
             Ok(false) => Retention::Retain,
             Err(_) => {
                 return Err(step_error(
-                    self.step(),
+                    step,
                     Some(function),
                     format!(
                         "the second element must be RETAIN or DISCARD, found {}",
@@ -106,15 +119,15 @@ impl StatefulLogic {
                 ctx.timers.cancel(key);
             }
             Retention::Retain => {
-                if self.has_notify_at {
-                    let due = self.script.call_this(&mut state, "notify_at", ())?;
+                if has_notify_at {
+                    let due = script.call_this(state, "notify_at", ())?;
                     if due.is_unit() {
                         ctx.timers.cancel(key);
                     } else if let Ok(due) = due.as_int() {
                         ctx.timers.arm(key, due);
                     } else {
                         return Err(step_error(
-                            self.step(),
+                            script.step(),
                             Some("notify_at"),
                             format!(
                                 "must return a time (INT microseconds, e.g. now() + secs(5)) or (), it returned {}",
@@ -123,10 +136,9 @@ impl StatefulLogic {
                         ));
                     }
                 }
-                self.logics.insert(key.clone(), state);
             }
         }
-        Ok(())
+        Ok(retention)
     }
 }
 
@@ -147,19 +159,29 @@ impl Operator for StatefulLogic {
         out: &mut Vec<Output>,
     ) -> Result<(), StepError> {
         let key = item.key.ok_or_else(|| unkeyed(self.step()))?;
-        let mut state = match self.logics.remove(&key) {
-            Some(state) => state,
-            None => self.build(&key, Dynamic::UNIT)?,
+        // The call runs on the state where it is stored (one hash look-up); a new key's logic
+        // is built first.
+        let Self { script, logics, batch, has_notify_at, .. } = self;
+        let state = match logics.entry(key.clone()) {
+            Entry::Occupied(slot) => slot.into_mut(),
+            Entry::Vacant(slot) => slot.insert(Self::build_with(script, &key, Dynamic::UNIT)?),
         };
         let context = item.value.clone();
-        let (function, result) = if self.batch {
+        let (function, result) = if *batch {
             let values = Dynamic::from_array(vec![item.value]);
-            ("on_batch", self.script.call_this(&mut state, "on_batch", (values,)))
+            ("on_batch", script.call_this(state, "on_batch", (values,)))
         } else {
-            ("on_item", self.script.call_this(&mut state, "on_item", (item.value,)))
+            ("on_item", script.call_this(state, "on_item", (item.value,)))
         };
-        let result = result.map_err(|e| in_context(e, Some(&key), &context))?;
-        self.finish(ctx, &key, function, state, result, out).map_err(|e| in_context(e, Some(&key), &context))
+        let finished = result.map_err(|e| in_context(e, Some(&key), &context)).and_then(|result| {
+            Self::finish(script, *has_notify_at, ctx, &key, function, state, result, out)
+                .map_err(|e| in_context(e, Some(&key), &context))
+        });
+        // A discarded logic, or one whose call failed, is gone.
+        if !matches!(finished, Ok(Retention::Retain)) {
+            logics.remove(&key);
+        }
+        finished.map(|_| ())
     }
 
     fn on_notify(
@@ -168,17 +190,24 @@ impl Operator for StatefulLogic {
         key: &Key,
         out: &mut Vec<Output>,
     ) -> Result<(), StepError> {
-        let Some(mut state) = self.logics.remove(key) else { return Ok(()) };
-        let result = if self.has_notify {
-            self.script
-                .call_this(&mut state, "on_notify", ())
-                .map_err(|e| e.with_context(format!("key {:?}, timer", key.as_str())))?
+        let Self { script, logics, has_notify, has_notify_at, .. } = self;
+        let Some(state) = logics.get_mut(key) else { return Ok(()) };
+        let result = if *has_notify {
+            script
+                .call_this(state, "on_notify", ())
+                .map_err(|e| e.with_context(format!("key {:?}, timer", key.as_str())))
         } else {
-            Dynamic::from_array(vec![Dynamic::from_array(Vec::new()), Dynamic::from_bool(false)])
+            Ok(Dynamic::from_array(vec![Dynamic::from_array(Vec::new()), Dynamic::from_bool(false)]))
         };
-        self.finish(ctx, key, "on_notify", state, result, out).map_err(|e| {
-            if e.context.is_some() { e } else { e.with_context(format!("key {:?}, timer", key.as_str())) }
-        })
+        let finished = result.and_then(|result| {
+            Self::finish(script, *has_notify_at, ctx, key, "on_notify", state, result, out).map_err(|e| {
+                if e.context.is_some() { e } else { e.with_context(format!("key {:?}, timer", key.as_str())) }
+            })
+        });
+        if !matches!(finished, Ok(Retention::Retain)) {
+            logics.remove(key);
+        }
+        finished.map(|_| ())
     }
 
     fn on_eof(&mut self, ctx: &mut OpContext<'_>, out: &mut Vec<Output>) -> Result<(), StepError> {
@@ -186,12 +215,18 @@ impl Operator for StatefulLogic {
             return Ok(());
         }
         for key in sorted_keys(&self.logics) {
-            let Some(mut state) = self.logics.remove(&key) else { continue };
-            let result = self
-                .script
-                .call_this(&mut state, "on_eof", ())
-                .map_err(|e| e.with_context(format!("key {:?}, end of input", key.as_str())))?;
-            self.finish(ctx, &key, "on_eof", state, result, out)?;
+            let Self { script, logics, has_notify_at, .. } = &mut *self;
+            let Some(state) = logics.get_mut(&key) else { continue };
+            let finished = script
+                .call_this(state, "on_eof", ())
+                .map_err(|e| e.with_context(format!("key {:?}, end of input", key.as_str())))
+                .and_then(|result| {
+                    Self::finish(script, *has_notify_at, ctx, &key, "on_eof", state, result, out)
+                });
+            if !matches!(finished, Ok(Retention::Retain)) {
+                logics.remove(&key);
+            }
+            finished?;
         }
         Ok(())
     }

@@ -126,10 +126,16 @@ pub fn nested_deeper_than(value: &Dynamic, max: usize) -> bool {
         if value.is_shared() {
             return deeper(&value.flatten_clone(), room);
         }
-        if let Ok(array) = value.as_array_ref() {
+        // `is_*` first: a failed `as_*_ref` formats the type's name, and most values are
+        // neither (numbers and strings in a state map).
+        if value.is_array()
+            && let Ok(array) = value.as_array_ref()
+        {
             return room == 0 || array.iter().any(|v| deeper(v, room - 1));
         }
-        if let Ok(map) = value.as_map_ref() {
+        if value.is_map()
+            && let Ok(map) = value.as_map_ref()
+        {
             return room == 0 || map.values().any(|v| deeper(v, room - 1));
         }
         false

@@ -17,6 +17,7 @@ pub(super) fn assign_var<'a>(
     op: Option<BinOp>,
     v: Value<'a>,
 ) -> EvalResult<()> {
+    env.before_write(slot, None)?;
     let limits = env.limits;
     let target = &mut env.locals[slot];
     let Some(op) = op else {

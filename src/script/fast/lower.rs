@@ -234,12 +234,18 @@ impl Lowering {
                 })
             })
             .collect::<Option<_>>()?;
+        // A write that starts at a property changes that property only.
+        let prop = match steps.first() {
+            Some(AssignStep::Prop(p)) => Some(p.clone()),
+            _ => None,
+        };
         Some(eval_fn(move |env| {
             let v = intern(rhs(env)?)?.dynamic();
             let mut vals = Vec::with_capacity(evals.len());
             for e in &evals {
                 vals.push(e(env)?.dynamic());
             }
+            env.before_write(slot, prop.as_ref())?;
             let limits = env.limits;
             let ops = AssignOperands { args: env.args, lits: env.lits, vals: &vals };
             let target = env.locals[slot].own()?;

@@ -33,6 +33,13 @@
 //!   bound, as StatefulLogic's `on_item`, `on_notify`, `notify_at`, … are): `this`, its
 //!   properties and indices, read and assigned, as a parameter would be.
 //!
+//! A method whose body assigns to `this` runs on `this` itself, moved into its local, rather than
+//! on a copy made at the first write (for a state map, a copy and a drop per call). Each write
+//! first notes what it replaces (`run::Journal`: the old value of the one property a
+//! `this.p… = v` changes, or `this` whole before any other kind of write), so that a fallback
+//! hands `this` back as it came in for Rhai to run the call on. Only a `this` with no shared and
+//! no read-only value inside is run so (the others are copied on the first write, as before).
+//!
 //! Loops, `switch`, `try`, closures, `this` outside a method, calls to script-defined or other
 //! registered functions (`print`, `secs(…)`, …), `import`, namespaced names, variables that are
 //! not parameters, locals or constants, and anything else make [`FastFn::compile`] return
@@ -72,7 +79,7 @@ use lower::Lowering;
 use run::CompiledFn;
 use scan::{THIS, assigns_this, mutated_params};
 use tree::Var;
-use value::{Value, unshared};
+use value::{Value, read_write, unshared};
 
 /// A script function compiled to the fast path.
 #[derive(Clone)]
@@ -219,6 +226,11 @@ impl FastFn {
         if !self.inner.method {
             return Err(args);
         }
+        if let Some(slot) = self.inner.this_slot()
+            && read_write(this)
+        {
+            return self.call_in_place(this, args, slot);
+        }
         args.push(std::mem::take(this));
         match self.call_args(&args) {
             Ok((value, left)) => {
@@ -232,6 +244,54 @@ impl FastFn {
             }
             Err(()) => {
                 *this = args.pop().unwrap_or(Dynamic::UNIT);
+                Err(args)
+            }
+        }
+    }
+
+    /// Whether the body may assign to `this` (or a part of it). A method that never does leaves
+    /// `this` as it was on every call.
+    pub fn assigns_this(&self) -> bool {
+        self.inner.this_slot().is_some()
+    }
+
+    /// [`FastFn::call_this`] for a body that assigns to `this` (held in local `slot`), with `this`
+    /// moved in and written in place instead of copied on its first write.
+    fn call_in_place(
+        &self,
+        this: &mut Dynamic,
+        mut args: Vec<Dynamic>,
+        slot: usize,
+    ) -> Result<Dynamic, Vec<Dynamic>> {
+        let f = &*self.inner;
+        if args.len() != f.arity || !args.iter().all(unshared) {
+            return Err(args);
+        }
+        // The body reads `this` from its local: the argument in its place is never read.
+        args.push(Dynamic::UNIT);
+        let given = std::mem::take(this);
+        let result = match f.n_locals {
+            0..=4 => {
+                let mut buf = [const { Value::Unit }; 4];
+                f.run_in_place(&args, &mut buf[..f.n_locals], slot, given)
+            }
+            5..=8 => {
+                let mut buf = [const { Value::Unit }; 8];
+                f.run_in_place(&args, &mut buf[..f.n_locals], slot, given)
+            }
+            _ => {
+                let mut buf: Vec<Value<'_>> = (0..f.n_locals).map(|_| Value::Unit).collect();
+                f.run_in_place(&args, &mut buf, slot, given)
+            }
+        };
+        args.pop();
+        match result {
+            Ok((value, left)) => {
+                *this = left;
+                Ok(value)
+            }
+            Err(given) => {
+                *this = given;
                 Err(args)
             }
         }

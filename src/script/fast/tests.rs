@@ -378,3 +378,56 @@ fn fast_fn_is_send_sync_clone() {
     fn check<T: Send + Sync + Clone>() {}
     check::<FastFn>();
 }
+
+/// Methods that write to `this` and may then fall back (an overflow, a type Rhai rejects, a
+/// `throw`): `this` is written in place, and a fallback must hand it back as it came in.
+const WRITES_THEN_FAILS: &str = r#"
+    fn partial(v) { this.n += 1; this.fresh = v; this.s += v; this.n *= v; this }
+    fn swap(v) { this.n = 5; this = #{n: v}; this.n += 1; this.n *= v; this }
+    fn deep(v) { this.a.b += v; this.a.c = v; this.a.b *= v; this }
+    fn keyed(v) { this["n"] += 1; this.n *= v; this }
+    fn thrower(v) { this.n = v; this.gone = (); if v == 3 { throw "three" } this.n }
+    fn list(v) { this.items += v; this.items[0] = v; this.n -= v; this.items }
+"#;
+
+#[test]
+fn a_method_that_falls_back_after_writing_this_hands_it_back_as_it_came_in() {
+    let mut script = Script::new(WRITES_THEN_FAILS);
+    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+    let state = |rng: &mut Rng, i: u64| {
+        let mut inner = Map::new();
+        inner.insert("b".into(), if i.is_multiple_of(3) { rng.scalar() } else { Dynamic::from_int(2) });
+        let mut m = Map::new();
+        m.insert("n".into(), if i.is_multiple_of(4) { rng.scalar() } else { Dynamic::from_int(i as INT) });
+        m.insert("s".into(), if i.is_multiple_of(5) { rng.scalar() } else { Dynamic::from("s") });
+        m.insert("a".into(), Dynamic::from_map(inner));
+        m.insert("items".into(), Dynamic::from_array(vec![Dynamic::from_int(1)]));
+        if i.is_multiple_of(6) {
+            m.insert("gone".into(), rng.value());
+        }
+        let mut this = Dynamic::from_map(m);
+        if i.is_multiple_of(11) {
+            this.set_tag(7);
+        }
+        this
+    };
+    for (name, arity) in [("partial", 1), ("swap", 1), ("deep", 1), ("keyed", 1), ("thrower", 1), ("list", 1)]
+    {
+        let fast = script.fast_method(name, arity);
+        let (mut answered, mut fell_back) = (0, 0);
+        for i in 0..600 {
+            let this = if i % 50 == 49 { rng.value() } else { state(&mut rng, i) };
+            let v = match i % 4 {
+                0 => Dynamic::from_int(INT::MAX),
+                1 => Dynamic::from_int(3),
+                _ => rng.scalar(),
+            };
+            if script.check_method(&fast, name, &this, &[v]) {
+                answered += 1;
+            } else {
+                fell_back += 1;
+            }
+        }
+        assert!(answered > 0 && fell_back > 0, "`{name}`: {answered} answered, {fell_back} fell back");
+    }
+}

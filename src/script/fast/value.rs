@@ -247,6 +247,20 @@ pub(super) fn unshared_inside(d: &Dynamic) -> bool {
     }
 }
 
+/// No shared value and no read-only one anywhere inside: a value that a copy (which Rhai makes
+/// read-write, nested values included) reproduces exactly.
+pub(super) fn read_write(d: &Dynamic) -> bool {
+    if d.is_shared() || d.is_read_only() {
+        false
+    } else if d.is_map() {
+        d.as_map_ref().is_ok_and(|m| m.values().all(read_write))
+    } else if d.is_array() {
+        d.as_array_ref().is_ok_and(|a| a.iter().all(read_write))
+    } else {
+        true
+    }
+}
+
 /// Rhai interns a string bound by `let` or assigned into a property or index: a new value, with
 /// no tag.
 pub(super) fn intern(v: Value<'_>) -> EvalResult<Value<'_>> {
