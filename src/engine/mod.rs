@@ -379,11 +379,11 @@ impl Engine {
         let mut projections = vec![None; doc.sources.len()];
         for (index, spec) in doc.sources.iter().enumerate() {
             let mut source = Source::open_with(spec, &graph.base_dir, options.record_live)?;
-            // Standard input's records stay whole: an error about one cannot read it again.
-            if options.prune_fields && !spec.is_stdin() {
+            if !spec.is_stdin() {
                 let targets = &source_targets[index];
-                // A source read only by a `key_on` of one of its fields: the source reads
-                // the key itself, and records keep only what is read after the key_on.
+                // A source read only by a `key_on` of one of its fields: the source reads the
+                // key itself (on its reading thread when read ahead) and the `key_on` passes
+                // the record on unchanged, traced as if it had run (the workbench too).
                 let fused = match targets.as_slice() {
                     [Target::Step { step, input: 0 }] if doc.steps[*step].op == OpKind::KeyOn => {
                         match (ops[*step].value_use(), &doc.steps[*step].field) {
@@ -393,19 +393,23 @@ impl Engine {
                     }
                     _ => None,
                 };
-                let fields = match fused {
-                    Some((step, field)) => {
-                        if source.set_key_field(field) {
-                            keyed_by_source[index] = Some(step);
-                        }
-                        needed_fields(&ops, &step_targets, &step_targets[step][0])
-                    }
-                    None => needed_fields(&ops, &step_targets, targets),
-                };
-                if let Some(fields) = fields
-                    && source.set_projection(&fields)
+                if let Some((step, field)) = fused
+                    && source.set_key_field(field)
                 {
-                    projections[index] = Some(fields);
+                    keyed_by_source[index] = Some(step);
+                }
+                // Records keep only what is read (after the key_on, when fused). Standard
+                // input's records stay whole: an error about one cannot read it again.
+                if options.prune_fields {
+                    let fields = match fused {
+                        Some((step, _)) => needed_fields(&ops, &step_targets, &step_targets[step][0]),
+                        None => needed_fields(&ops, &step_targets, targets),
+                    };
+                    if let Some(fields) = fields
+                        && source.set_projection(&fields)
+                    {
+                        projections[index] = Some(fields);
+                    }
                 }
             }
             let source: Box<dyn EventFeed> = match options.feed {
