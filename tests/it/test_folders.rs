@@ -282,6 +282,12 @@ fn save_writes_the_pipeline_its_inputs_and_the_expected_lines_and_test_writes_no
     assert_eq!(text(&out.stderr), "", "print output is not shown");
     assert_eq!(out.status.code(), Some(0));
     assert!(tree(dir.path()) == before, "eddy test wrote a file (a sink, a dead-letter file)");
+
+    // An empty folder is filled.
+    std::fs::create_dir(dir.path().join("saved/t2")).unwrap();
+    let out = eddy(&["test", "--save", "saved/t2", "work/pipeline.toml"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(tree(&dir.path().join("saved/t2")) == tree(&dir.path().join("saved/t1")));
 }
 
 #[test]
