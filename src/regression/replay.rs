@@ -20,7 +20,13 @@ pub fn replay_captured(file: &Path) -> Result<BTreeMap<String, Vec<String>>, Reg
     let run_error = |error| RegressionError::Run { file: file.to_owned(), error };
     let graph = load_and_check(file).map_err(run_error)?;
     refuse_unrepeatable(&graph, file)?;
-    let options = EngineOptions { capture_sinks: true, ..EngineOptions::default() };
+    // Read ahead and pruned as `eddy run` reads (neither changes an output byte or a message).
+    let options = EngineOptions {
+        capture_sinks: true,
+        feed: Some(crate::engine::Prefetched::wrap),
+        prune_fields: true,
+        ..EngineOptions::default()
+    };
     let mut engine = Engine::new(without_dead_letters(graph), &options).map_err(run_error)?;
     crate::script::capture_script_output(true);
     let ran = run_quietly(&mut engine);
