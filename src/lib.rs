@@ -2,10 +2,12 @@
 //!
 //! Crate map (dependencies point down only; nothing below `cli`/`ui` knows of them; each layer's
 //! job is in docs/architecture.md, the rules it keeps in the other pages of `docs/`):
-//! - [`cli`]: the `eddy` command line (`run`, `check`, `diff`, `bench`, `open`).
+//! - [`cli`]: the `eddy` command line (`run`, `check`, `diff`, `test`, `bench`, `open`).
 //! - `ui` (feature `gui`): the workbench.
 //! - [`compare`]: run against run: two versions of a pipeline replayed in lockstep and
 //!   compared event by event (`eddy diff`).
+//! - [`regression`]: a recorded run as a regression test: a folder of pipeline, inputs and
+//!   expected sink lines, replayed and compared (`eddy test`).
 //! - [`session`]: the workbench's engine thread ([`session::spawn`] → [`session::SessionHandle`]),
 //!   commands in, views out, over the synchronous replay state machine [`session::Playback`].
 //! - [`engine`]: the deterministic executor ([`engine::Engine`]), clock, timers, snapshots.
@@ -101,6 +103,7 @@ pub mod engine;
 pub mod graph;
 pub mod io;
 pub mod ops;
+pub mod regression;
 pub mod script;
 pub mod session;
 pub mod time;

@@ -1,14 +1,18 @@
-//! The `eddy` command line: `run`, `check`, `diff`, `bench`, and (with the `gui` feature) `open`.
+//! The `eddy` command line: `run`, `check`, `diff`, `test`, `bench`, and (with the `gui` feature)
+//! `open`.
 //!
 //! Exit codes: 0 ok, 1 the run failed, 2 the pipeline is invalid (or the command line is);
-//! `diff`: 0 the two agree, 1 they differ, 2 an error.
+//! `diff`: 0 the two agree, 1 they differ, 2 an error; `test`: 0 every folder passes, 1 one
+//! fails, 2 an error.
 
 mod bench;
 mod bench_session;
 mod bench_snapshots;
 mod check;
 mod diff;
+mod junit;
 mod run;
+mod test_cmd;
 
 use std::path::PathBuf;
 
@@ -88,6 +92,28 @@ pub enum Command {
         /// Print the result as one JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Replay recorded test folders headless and compare each sink with its expected lines.
+    ///
+    /// A test folder holds `pipeline.toml`, the input files it reads (at the paths it names
+    /// them) and `expected/<sink id>.jsonl`, each sink's lines in JSON Lines form. Each folder
+    /// is replayed with its sinks in memory (nothing is written into the folder or beside it;
+    /// `print`/`debug` output is not shown) and prints PASS, or FAIL with, per sink, the first
+    /// differing line (its number, expected, got) and the lines that differ, are missing or
+    /// extra; a sink with no expected file and an expected file with no sink fail too.
+    /// `eddy test --save FOLDER PIPELINE` makes a folder from a pipeline (FOLDER must not exist,
+    /// or be empty; a live source or an input file outside the pipeline's folder is refused).
+    /// Exit code 0 every folder passes, 1 one fails, 2 an error (a bad folder, a script error).
+    Test {
+        /// The test folders to replay; with --save, the pipeline file to save.
+        #[arg(required = true, value_name = "FOLDER")]
+        folders: Vec<PathBuf>,
+        /// Write a new test folder FOLDER from the pipeline given (its outputs as they are now).
+        #[arg(long, value_name = "FOLDER", conflicts_with = "junit")]
+        save: Option<PathBuf>,
+        /// Also write a JUnit XML report (one testcase per folder) into FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Measure end-to-end throughput on a generated CSV (events/s), against a hand-written
     /// Rust floor.
@@ -183,6 +209,16 @@ pub fn main() -> Dispatch {
         Some(Command::Check { file }) => check::check_command(&file),
         Some(Command::Diff { a, b, max_events, json }) => {
             diff::diff_command(&a, &b, &crate::compare::CompareOptions { max_events }, json)
+        }
+        Some(Command::Test { folders, save: Some(folder), .. }) => match folders.as_slice() {
+            [pipeline] => test_cmd::save_command(&folder, pipeline),
+            _ => {
+                crate::eprintln_lossy!("error: eddy test --save FOLDER PIPELINE takes one pipeline file");
+                2
+            }
+        },
+        Some(Command::Test { folders, save: None, junit }) => {
+            test_cmd::test_command(&folders, junit.as_deref())
         }
         Some(Command::Bench(options)) => match run_bench(&options) {
             Ok(report) => {

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-const ENGINE_SIDE: [&str; 7] = ["graph", "ops", "script", "io", "engine", "session", "compare"];
+const ENGINE_SIDE: [&str; 8] = ["graph", "ops", "script", "io", "engine", "session", "compare", "regression"];
 const FORBIDDEN: [&str; 8] =
     ["egui", "eframe", "egui_snarl", "egui_plot", "rfd", "crate::ui", "crate::cli", "clap::"];
 

@@ -39,6 +39,7 @@ mod session;
 mod snapshots;
 #[cfg(feature = "gui")]
 mod stepping_ui;
+mod test_folders;
 #[cfg(feature = "gui")]
 mod times_ui;
 #[cfg(feature = "gui")]
