@@ -379,6 +379,8 @@ impl Engine {
         let mut projections = vec![None; doc.sources.len()];
         for (index, spec) in doc.sources.iter().enumerate() {
             let mut source = Source::open_with(spec, &graph.base_dir, options.record_live)?;
+            // Standard input is taken as it comes (whole records, its key_on run as a step):
+            // an error about one of its records cannot read it again.
             if !spec.is_stdin() {
                 let targets = &source_targets[index];
                 // A source read only by a `key_on` of one of its fields: the source reads the
@@ -398,8 +400,7 @@ impl Engine {
                 {
                     keyed_by_source[index] = Some(step);
                 }
-                // Records keep only what is read (after the key_on, when fused). Standard
-                // input's records stay whole: an error about one cannot read it again.
+                // Records keep only what is read (after the key_on, when fused).
                 if options.prune_fields {
                     let fields = match fused {
                         Some((step, _)) => needed_fields(&ops, &step_targets, &step_targets[step][0]),

@@ -169,13 +169,7 @@ impl Engine {
             .steps
             .iter()
             .zip(&self.ops)
-            .map(|(spec, op)| {
-                let mut states = Vec::new();
-                if spec.op.is_stateful() {
-                    op.visit_states(&mut |key, state| states.push((key.clone(), state.clone())));
-                }
-                states
-            })
+            .map(|(spec, op)| if spec.op.is_stateful() { op.states_unsorted() } else { Vec::new() })
             .collect();
         Keyframe { states, ..self.keyframe_without_states() }
     }

@@ -1,7 +1,7 @@
 //! The per-key state accessors every keyed operator has, written once: an operator that
 //! keeps its state in a [`KeyMap`] says how one key's state shows as a value
 //! ([`StateValue`]) and [`keyed_state_accessors!`] writes its `key_count`, `states`,
-//! `visit_states`, `state_of` and `visit_state` (and, for a map of values held as is,
+//! `states_unsorted`, `visit_states`, `state_of` and `visit_state` (and, for a map of values held as is,
 //! `set_states`).
 
 use rhai::{Array, Dynamic};
@@ -48,6 +48,12 @@ pub fn states<V: StateValue>(map: &KeyMap<V>) -> Vec<(Key, Dynamic)> {
     sorted_keys(map).into_iter().filter_map(|k| map.get(&k).map(|v| (k.clone(), v.to_value()))).collect()
 }
 
+/// Each key's state as a value, in hash order (one copy each: a state held other than as a
+/// value is made one once).
+pub fn states_unsorted<V: StateValue>(map: &KeyMap<V>) -> Vec<(Key, Dynamic)> {
+    map.iter().map(|(k, v)| (k.clone(), v.to_value())).collect()
+}
+
 /// Shows each key's state to `visit`, in hash order.
 pub fn visit_states<V: StateValue>(map: &KeyMap<V>, visit: &mut dyn FnMut(&Key, &Dynamic)) {
     // In hash order, as documented: the callers pack or sum, and sort what they show.
@@ -77,6 +83,10 @@ macro_rules! keyed_state_accessors {
 
         fn states(&self) -> Vec<(Key, Dynamic)> {
             super::keyed_state::states(&self.$field)
+        }
+
+        fn states_unsorted(&self) -> Vec<(Key, Dynamic)> {
+            super::keyed_state::states_unsorted(&self.$field)
         }
 
         fn visit_states(&self, visit: &mut dyn FnMut(&Key, &Dynamic)) {
@@ -119,10 +129,13 @@ mod tests {
         let shown: Vec<(String, String)> =
             states(&lists).into_iter().map(|(k, v)| (k.to_string(), format!("{v:?}"))).collect();
         assert_eq!(shown, [("a".to_owned(), "[1, 3]".to_owned()), ("b".to_owned(), "[2]".to_owned())]);
-        let mut unsorted = Vec::new();
-        visit_states(&lists, &mut |key, state| unsorted.push((key.clone(), state.clone())));
+        let mut unsorted = states_unsorted(&lists);
         unsorted.sort_by(|x, y| x.0.cmp(&y.0));
         assert_eq!(format!("{unsorted:?}"), format!("{:?}", states(&lists)));
+        let mut visited = Vec::new();
+        visit_states(&lists, &mut |key, state| visited.push((key.clone(), state.clone())));
+        visited.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(format!("{visited:?}"), format!("{:?}", states(&lists)));
         assert_eq!(format!("{:?}", state_of(&lists, &key("b"))), "Some([2])");
         assert!(state_of(&lists, &key("c")).is_none());
     }

@@ -141,6 +141,12 @@ pub trait Operator: Send {
         Vec::new()
     }
 
+    /// Each live key's state as [`Operator::states`] gives it, in no particular order (hash
+    /// order): cheaper, for the engine's keyframes, which are only restored or sorted when shown.
+    fn states_unsorted(&self) -> Vec<(Key, Dynamic)> {
+        self.states()
+    }
+
     /// Shows each live key's state (as [`Operator::states`] gives it) to `visit`, in no
     /// particular order (hash order), without copying the states held as they are: for
     /// keyframes, which pack them, and are only restored or sorted when shown.
