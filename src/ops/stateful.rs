@@ -142,6 +142,19 @@ impl StatefulLogic {
     }
 }
 
+/// After a call on `key`'s logic, run on its state where it is stored: a discarded logic, or
+/// one whose call failed, is gone; a retained one stays as the call left it.
+fn settle(
+    logics: &mut KeyMap<Dynamic>,
+    key: &Key,
+    finished: Result<Retention, StepError>,
+) -> Result<(), StepError> {
+    if !matches!(finished, Ok(Retention::Retain)) {
+        logics.remove(key);
+    }
+    finished.map(|_| ())
+}
+
 impl Operator for StatefulLogic {
     fn value_use(&self) -> super::ValueUse {
         if self.batch {
@@ -177,11 +190,7 @@ impl Operator for StatefulLogic {
             Self::finish(script, *has_notify_at, ctx, &key, function, state, result, out)
                 .map_err(|e| in_context(e, Some(&key), &context))
         });
-        // A discarded logic, or one whose call failed, is gone.
-        if !matches!(finished, Ok(Retention::Retain)) {
-            logics.remove(&key);
-        }
-        finished.map(|_| ())
+        settle(logics, &key, finished)
     }
 
     fn on_notify(
@@ -204,10 +213,7 @@ impl Operator for StatefulLogic {
                 if e.context.is_some() { e } else { e.with_context(format!("key {:?}, timer", key.as_str())) }
             })
         });
-        if !matches!(finished, Ok(Retention::Retain)) {
-            logics.remove(key);
-        }
-        finished.map(|_| ())
+        settle(logics, key, finished)
     }
 
     fn on_eof(&mut self, ctx: &mut OpContext<'_>, out: &mut Vec<Output>) -> Result<(), StepError> {
@@ -223,10 +229,7 @@ impl Operator for StatefulLogic {
                 .and_then(|result| {
                     Self::finish(script, *has_notify_at, ctx, &key, "on_eof", state, result, out)
                 });
-            if !matches!(finished, Ok(Retention::Retain)) {
-                logics.remove(&key);
-            }
-            finished?;
+            settle(logics, &key, finished)?;
         }
         Ok(())
     }
