@@ -284,6 +284,9 @@ pub struct Engine {
     current: Option<(usize, u64)>,
     /// What happened since the last [`Engine::take_trace`], when tracing is on.
     trace: Option<Vec<TraceEvent>>,
+    /// Whether the trace records items (in and out of each step) or only the rest: timers,
+    /// touched states, prints and errors (see [`Engine::set_trace_items`]).
+    trace_items: bool,
     /// Per step: its id when its script can `print` or `debug` (the others never set the
     /// print context, so they pay nothing for it).
     print_ids: Vec<Option<std::sync::Arc<str>>>,
@@ -472,6 +475,7 @@ impl Engine {
             read_ahead_error: None,
             current: None,
             trace: None,
+            trace_items: true,
             print_ids,
             recorder: None,
             last_tick: 0,
@@ -603,6 +607,13 @@ impl Engine {
     /// [`Engine::take_trace`] takes them. Off by default.
     pub fn set_tracing(&mut self, on: bool) {
         self.trace = if on { Some(self.trace.take().unwrap_or_default()) } else { None };
+    }
+
+    /// Whether the trace records items: on by default. Off, it records only timers, touched
+    /// states, prints and errors, and copies no item: the workbench plays the stretches whose
+    /// items no view will show this way (docs/architecture.md, "Previews of a fast play").
+    pub fn set_trace_items(&mut self, on: bool) {
+        self.trace_items = on;
     }
 
     /// Whether tracing is on.
@@ -787,7 +798,7 @@ impl Engine {
                 self.stats.steps[step].items_in += 1;
                 self.stats.steps[step].items_out += 1;
                 // One traced copy of the event, in and out of the key_on and into its targets.
-                let traced = self.trace.as_mut().map(|trace| {
+                let traced = self.trace.as_mut().filter(|_| self.trace_items).map(|trace| {
                     let value = Arc::new(event.value.clone());
                     let kind = TraceKind::ItemIn { input: 0, key: None, value: Arc::clone(&value) };
                     trace.push(TraceEvent { step, kind });
@@ -963,7 +974,7 @@ impl Engine {
         }
         self.stats.steps[step].items_out += out.len() as u64;
         match &mut self.trace {
-            Some(trace) => {
+            Some(trace) if self.trace_items => {
                 // Every output is recorded before any is delivered; each one's traced copy is
                 // shared with the records of its arrival downstream.
                 let mut traced = self.traced_pool.pop().unwrap_or_default();
@@ -985,7 +996,7 @@ impl Engine {
                 }
                 self.traced_pool.push(traced);
             }
-            None => {
+            _ => {
                 for output in out.drain(..) {
                     self.deliver_from_step(step, output.port, output.item, None)?;
                 }
@@ -1077,18 +1088,21 @@ impl Engine {
                     let mut touched = None;
                     let mut passed = None;
                     if let Some(trace) = &mut self.trace {
-                        // An unkeyed arrival is another value: its own copy.
-                        let value = match &traced {
-                            _ if unkeyed => Arc::new(this.value.clone()),
-                            Some(value) => Arc::clone(value),
-                            None => Arc::clone(traced.insert(Arc::new(this.value.clone()))),
-                        };
-                        let (unkeyed_passes, keyed_passes) = self.passes_value[step];
-                        if (unkeyed_passes && this.key.is_none()) || (keyed_passes && this.key.is_some()) {
-                            passed = Some(Arc::clone(&value));
+                        if self.trace_items {
+                            // An unkeyed arrival is another value: its own copy.
+                            let value = match &traced {
+                                _ if unkeyed => Arc::new(this.value.clone()),
+                                Some(value) => Arc::clone(value),
+                                None => Arc::clone(traced.insert(Arc::new(this.value.clone()))),
+                            };
+                            let (unkeyed_passes, keyed_passes) = self.passes_value[step];
+                            if (unkeyed_passes && this.key.is_none()) || (keyed_passes && this.key.is_some())
+                            {
+                                passed = Some(Arc::clone(&value));
+                            }
+                            let kind = TraceKind::ItemIn { input, key: this.key.clone(), value };
+                            trace.push(TraceEvent { step, kind });
                         }
-                        let kind = TraceKind::ItemIn { input, key: this.key.clone(), value };
-                        trace.push(TraceEvent { step, kind });
                         if self.graph.doc.steps[step].op.is_stateful() {
                             touched = this.key.clone();
                         }

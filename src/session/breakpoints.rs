@@ -123,6 +123,11 @@ impl Breakpoints {
             .map(|b| (b.index, key.map(|k| k.to_string())))
     }
 
+    /// Whether any breakpoint is armed: items must then be traced to be checked.
+    pub fn any_armed(&self) -> bool {
+        !self.armed.is_empty()
+    }
+
     /// The breakpoint at `index` in the list, if it is still there.
     pub fn get(&self, index: usize) -> Option<&Breakpoint> {
         self.list.get(index)

@@ -15,6 +15,7 @@
 mod breakpoints;
 mod command;
 mod event;
+mod fast_play;
 mod keyframes;
 mod ledger;
 mod packed;

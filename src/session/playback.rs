@@ -20,6 +20,7 @@ use super::event::{
     Problem, RunView, SinkCounts, SnapshotInfo, SnapshotKind, StateSample, Status, StepCounts, StepInfo,
     TIMERS_SHOWN, TimerView, TimersView,
 };
+use super::fast_play::{self, FastPlay};
 use super::keyframes::Composed;
 use super::ledger::StateLedger;
 use super::snapshots::{self, Frame, Snapshots};
@@ -27,9 +28,7 @@ use super::timeline::{Count, Timeline};
 
 /// How often a session waiting only for its event count looks at it again.
 const COUNT_POLL: Duration = Duration::from_millis(5);
-use super::views::{
-    METRICS_INTERVAL, RawItem, StepPreview, TableReset, Views, Watch, push_bounded, push_point,
-};
+use super::views::{METRICS_INTERVAL, RawItem, StepPreview, TableReset, Views, Watch, push_point};
 use crate::engine::{Engine, EngineOptions, RunError, StepOutcome, TraceEvent, TraceKind};
 use crate::graph::ValidGraph;
 use crate::ops::Key;
@@ -92,6 +91,8 @@ pub struct Playback {
     events: Vec<Event>,
     /// The engine's trace of the last step, its allocation kept from step to step.
     trace_buffer: Vec<TraceEvent>,
+    /// A fast play's stretches whose items are not traced.
+    fast: FastPlay,
 }
 
 impl Default for Playback {
@@ -142,6 +143,7 @@ impl Playback {
             selected: None,
             events: Vec::new(),
             trace_buffer: Vec::new(),
+            fast: FastPlay::default(),
         }
     }
 
@@ -204,6 +206,7 @@ impl Playback {
                 self.waiting = None;
                 if self.goal.take().is_some() {
                     self.status = Status::Paused;
+                    self.exact_previews();
                 }
             }
             Command::Step(n) if n > 0 => self.start(Goal::Steps(n)),
@@ -309,6 +312,7 @@ impl Playback {
                 break Work::Idle;
             }
             let live = !matches!(goal, Goal::Seek(_));
+            self.choose_tracing(goal);
             match self.step_engine(live) {
                 Stepped::Event { timer_fired, hit } => {
                     if let Goal::Steps(n) = goal {
@@ -420,6 +424,7 @@ impl Playback {
         }));
         self.timeline.load(&graph);
         self.views.load(steps);
+        self.fast.reset();
         self.graph = Some(Arc::clone(&graph));
         match continued {
             Some((mut engine, position)) => {
@@ -541,6 +546,9 @@ impl Playback {
 
     fn stop(&mut self, status: Status) {
         self.goal = None;
+        if !self.timeline.ended {
+            self.exact_previews();
+        }
         self.waiting = None;
         self.status = status;
         self.views.sample_throughput(self.engine.as_ref(), self.timeline.position, true);
@@ -562,6 +570,7 @@ impl Playback {
         self.goal = None;
         self.waiting = None;
         self.anchor = None;
+        self.fast.forget();
         self.timeline.position = position;
         self.timeline.ended = false;
         self.timeline.ledger = ledger;
@@ -707,6 +716,7 @@ impl Playback {
     /// One engine step; `live` (not seeking) logs timers and checks breakpoints.
     fn step_engine(&mut self, live: bool) -> Stepped {
         let Some(engine) = self.engine.as_mut() else { return Stepped::Failed };
+        let untraced = self.fast.is_untraced();
         let result = engine.step();
         let mut trace = std::mem::take(&mut self.trace_buffer);
         engine.take_trace_into(&mut trace);
@@ -717,6 +727,19 @@ impl Playback {
             drop(crate::script::take_script_output());
         }
         let position = self.timeline.position;
+        if untraced && !matches!(result, Ok(StepOutcome::Event { .. })) {
+            // The end or an error in an untraced stretch: its previews are made exact by
+            // doing that last step again, traced (docs/architecture.md, "Previews of a fast
+            // play").
+            if let Some(engine) = &mut self.engine {
+                self.fast.end(engine, &mut self.views.previews);
+            }
+            if fast_play::any_gapped(&self.views.previews) {
+                let failed = result.is_err();
+                self.absorb(trace, position + u64::from(failed), clock, live);
+                return self.redo_traced(position, result.err());
+            }
+        }
         match result {
             Ok(StepOutcome::Event { .. }) => {
                 let at = position + 1;
@@ -769,10 +792,7 @@ impl Playback {
                         }
                     }
                     if let Some(preview) = self.views.previews.get_mut(step) {
-                        push_bounded(
-                            &mut preview.items_in,
-                            RawItem { key, value, port: input, clock, position: at },
-                        );
+                        preview.push_in(RawItem { key, value, port: input, clock, position: at });
                     }
                 }
                 TraceKind::ItemOut { port, key, value } => {
@@ -780,10 +800,7 @@ impl Playback {
                         hit = self.breakpoints.check_item_out(step, key.as_ref());
                     }
                     if let Some(preview) = self.views.previews.get_mut(step) {
-                        push_bounded(
-                            &mut preview.items_out,
-                            RawItem { key, value, port, clock, position: at },
-                        );
+                        preview.push_out(RawItem { key, value, port, clock, position: at });
                     }
                 }
                 TraceKind::TimerFired { key, due } => {
@@ -853,6 +870,16 @@ impl Playback {
             }
             self.timeline.keyframes.passed(position);
         } else if position.is_multiple_of(self.timeline.keyframe_every) {
+            if let Some(engine) = &mut self.engine {
+                self.fast.end(engine, &mut self.views.previews);
+            }
+            if fast_play::any_gapped(&self.views.previews) {
+                // The traced tail was too short for some step: a keyframe holds exact
+                // previews, so they are rebuilt (that replay takes the keyframe).
+                self.fast.lengthen();
+                self.rebuild_keeping_goal();
+                return;
+            }
             self.take_keyframe();
         }
         let metrics = &mut self.views.metrics;
@@ -864,6 +891,66 @@ impl Playback {
             metrics.by_position.push(PositionSample { position, items_in });
         }
         self.record_watch();
+    }
+
+    /// Whether the next step traces items: not in a fast play's stretch that no preview will
+    /// show (see [`FastPlay`]).
+    fn choose_tracing(&mut self, goal: Goal) {
+        let Some(engine) = self.engine.as_mut() else { return };
+        let position = self.timeline.position;
+        let fast = match goal {
+            Goal::Play => matches!(self.speed, Speed::AsFastAsPossible),
+            Goal::RunToEnd | Goal::NextTimer | Goal::Steps(_) | Goal::Seek(_) => true,
+        };
+        let traced = !fast || self.breakpoints.any_armed() || {
+            let mut boundary = FastPlay::next_boundary(position, self.timeline.keyframe_every);
+            match goal {
+                Goal::Seek(target) => boundary = boundary.min(target),
+                Goal::Steps(n) => boundary = boundary.min(position.saturating_add(n)),
+                _ => {}
+            }
+            if let Some(total) = self.timeline.total {
+                boundary = boundary.min(total);
+            }
+            self.fast.traces(position, boundary)
+        };
+        self.fast.set(traced, engine, &mut self.views.previews);
+    }
+
+    /// Makes the previews exact where the run stands, after a fast play left items out of
+    /// the trace: rebuilt from the last keyframe when a ring is gapped.
+    fn exact_previews(&mut self) {
+        if let Some(engine) = &mut self.engine {
+            self.fast.end(engine, &mut self.views.previews);
+        }
+        if fast_play::any_gapped(&self.views.previews) {
+            self.rebuild_keeping_goal();
+        }
+    }
+
+    /// Rebuilds the run where it stands from the last keyframe, every item traced, and goes
+    /// on with what it was doing.
+    fn rebuild_keeping_goal(&mut self) {
+        let (goal, status, anchor) = (self.goal, self.status, self.anchor);
+        if self.rebuild_at(self.timeline.position) {
+            (self.goal, self.status, self.anchor) = (goal, status, anchor);
+        }
+    }
+
+    /// Does again, traced, the last step of an untraced stretch that ended the input or
+    /// failed (`error`): from the last keyframe to `position`, then that step.
+    fn redo_traced(&mut self, position: u64, error: Option<RunError>) -> Stepped {
+        if !self.rebuild_at(position) {
+            return Stepped::Failed;
+        }
+        match (self.step_engine(false), error) {
+            // Not failing the second time (a timeout is the only way): the run's error stands.
+            (Stepped::Event { .. }, Some(error)) => {
+                self.fail(error);
+                Stepped::Failed
+            }
+            (stepped, _) => stepped,
+        }
     }
 
     fn take_keyframe(&mut self) {

@@ -46,10 +46,39 @@ pub(super) struct RawItem {
 pub(super) struct StepPreview {
     pub(super) items_in: VecDeque<RawItem>,
     pub(super) items_out: VecDeque<RawItem>,
+    /// Items came in untraced (a fast play, see `fast_play`): only the last this many of
+    /// `items_in` are the step's last items. `None`: all are.
+    pub(super) gap_in: Option<usize>,
+    /// The same for `items_out`.
+    pub(super) gap_out: Option<usize>,
+}
+
+impl StepPreview {
+    /// Keeps an item into the step.
+    pub(super) fn push_in(&mut self, item: RawItem) {
+        push_bounded(&mut self.items_in, item);
+        close_gap(&mut self.gap_in);
+    }
+
+    /// Keeps an item out of the step.
+    pub(super) fn push_out(&mut self, item: RawItem) {
+        push_bounded(&mut self.items_out, item);
+        close_gap(&mut self.gap_out);
+    }
+}
+
+/// One more traced item after a gap: once a ring is full of them, it has no gap.
+fn close_gap(gap: &mut Option<usize>) {
+    if let Some(traced) = gap {
+        *traced += 1;
+        if *traced >= PREVIEW_ITEMS {
+            *gap = None;
+        }
+    }
 }
 
 /// Keeps the last [`PREVIEW_ITEMS`] items of a ring.
-pub(super) fn push_bounded(ring: &mut VecDeque<RawItem>, item: RawItem) {
+fn push_bounded(ring: &mut VecDeque<RawItem>, item: RawItem) {
     if ring.len() == PREVIEW_ITEMS {
         ring.pop_front();
     }
@@ -241,8 +270,10 @@ impl Views {
 
     /// The previews rendered to JSON.
     pub fn render_previews(&self, graph: &ValidGraph) -> Arc<Vec<NodePreview>> {
-        let render = |ring: &VecDeque<RawItem>| {
+        // A gapped ring shows only what came after its gap: the step's last items, if fewer.
+        let render = |ring: &VecDeque<RawItem>, gap: Option<usize>| {
             ring.iter()
+                .skip(gap.map_or(0, |traced| ring.len().saturating_sub(traced)))
                 .map(|item| PreviewItem {
                     key: item.key.as_ref().map(|k| k.to_string()),
                     value: display_json(&item.value),
@@ -259,8 +290,8 @@ impl Views {
             .zip(&self.previews)
             .map(|(spec, p)| NodePreview {
                 step: spec.id.clone(),
-                items_in: render(&p.items_in),
-                items_out: render(&p.items_out),
+                items_in: render(&p.items_in, p.gap_in),
+                items_out: render(&p.items_out, p.gap_out),
             })
             .collect();
         Arc::new(previews)

@@ -15,6 +15,7 @@ mod diff;
 mod errors;
 mod examples;
 mod fast_path;
+mod fast_play;
 mod file_format_docs;
 #[cfg(feature = "gui")]
 mod files_ui;

@@ -1,0 +1,205 @@
+//! A fast play leaves items untraced where no preview shows them (docs/architecture.md,
+//! "Previews of a fast play"): whatever it skipped, where it stops shows exactly what a replay
+//! tracing every item shows — previews of a busy step and of a rare one, counts, states,
+//! timers, and an error's place.
+
+use std::path::{Path, PathBuf};
+
+use eddy::session::{
+    Breakpoint, Command, GraphSource, NodePreview, Playback, RunView, Speed, Status, StepCounts, TimersView,
+};
+
+/// A pipeline over `events` events: a running count per user, a step that sees one event in
+/// about `rare` (its previews need a longer traced tail), and a collect with a timeout
+/// (timers). With `fail_at`, the running count throws at that event.
+fn pipeline(dir: &Path, events: u64, rare: u64, fail_at: Option<u64>) -> PathBuf {
+    let mut csv = String::from("ts,i,user,amount\n");
+    for i in 1..=events {
+        let second = i * 2 + (i % 7);
+        csv.push_str(&format!("{},{i},u{:03},{}\n", 1_700_000_000 + second, (i * 7 + i / 13) % 131, i % 100));
+    }
+    std::fs::write(dir.join("events.csv"), csv).unwrap();
+    let throw =
+        fail_at.map_or(String::new(), |at| format!("    if e.i == {at} {{ throw \"event {at}\"; }}\n"));
+    let pipeline = format!(
+        r#"
+format_version = 1
+
+[[sources]]
+id = "events"
+path = "events.csv"
+time_field = "ts"
+time_format = "unix_s"
+
+[[steps]]
+id = "by_user"
+op = "key_on"
+inputs = ["events"]
+field = "user"
+
+[[steps]]
+id = "running"
+op = "stateful_map"
+inputs = ["by_user"]
+script = '''
+fn mapper(state, e) {{
+{throw}    let n = (state ?? 0) + 1;
+    [n, #{{ user_n: n, amount: e.amount }}]
+}}
+'''
+
+[[steps]]
+id = "rare"
+op = "filter_value"
+inputs = ["running"]
+script = '''
+fn predicate(x) {{ x.user_n % {rare} == 0 }}
+'''
+
+[[steps]]
+id = "batches"
+op = "collect"
+inputs = ["by_user"]
+max_size = 4
+timeout = "20s"
+
+[[sinks]]
+id = "all"
+inputs = ["running"]
+format = "jsonl"
+path = "out/all.jsonl"
+
+[[sinks]]
+id = "rare_out"
+inputs = ["rare"]
+format = "jsonl"
+path = "out/rare.jsonl"
+
+[[sinks]]
+id = "lists"
+inputs = ["batches"]
+format = "jsonl"
+path = "out/lists.jsonl"
+"#
+    );
+    let path = dir.join("pipeline.toml");
+    std::fs::write(&path, pipeline).unwrap();
+    path
+}
+
+/// A loaded replay; `traced`: with a breakpoint that never triggers armed, so that every
+/// item is traced (the reference).
+fn loaded(path: &Path, traced: bool) -> Playback {
+    let mut playback = Playback::new();
+    playback.handle(Command::Load(GraphSource::File(path.to_path_buf())));
+    playback.handle(Command::SetSpeed(Speed::AsFastAsPossible));
+    playback.handle(Command::Select(Some("running".into())));
+    if traced {
+        let never = Breakpoint::KeyTouched { step: "running".into(), key: "nobody".into() };
+        playback.handle(Command::SetBreakpoints(vec![never]));
+    }
+    playback.finish();
+    let events = playback.take_events();
+    assert!(events.is_empty(), "{events:?}");
+    assert_eq!(playback.view().status, Status::Paused);
+    playback
+}
+
+fn apply(playback: &mut Playback, command: Command) -> std::sync::Arc<RunView> {
+    playback.handle(command);
+    playback.finish();
+    playback.view()
+}
+
+/// Everything a view shows that depends on the position only.
+#[derive(Debug, PartialEq)]
+struct Shown {
+    status: Status,
+    position: u64,
+    clock: Option<i64>,
+    steps: Vec<StepCounts>,
+    timers: TimersView,
+    rows: Option<Vec<(String, serde_json::Value)>>,
+    previews: Vec<NodePreview>,
+    error: Option<(Option<String>, String, u64)>,
+}
+
+fn shown(view: &RunView) -> Shown {
+    Shown {
+        status: view.status,
+        position: view.position,
+        clock: view.clock_micros,
+        steps: view.steps.to_vec(),
+        timers: (*view.timers).clone(),
+        rows: view
+            .selected
+            .as_ref()
+            .map(|t| t.rows.iter().map(|r| (r.key.clone(), r.state.clone())).collect()),
+        previews: view.previews.to_vec(),
+        error: view.error.as_ref().map(|e| (e.step.clone(), e.message.clone(), e.position)),
+    }
+}
+
+/// The reference: a replay tracing every item, stepped straight to `position`.
+fn traced_to(path: &Path, position: u64) -> Shown {
+    let mut playback = loaded(path, true);
+    shown(&apply(&mut playback, Command::Step(position)))
+}
+
+#[test]
+fn a_fast_play_stops_where_a_traced_one_shows_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = 9000;
+    let path = pipeline(dir.path(), events, 29, None);
+    for position in [150, 1000, 4095, 4096, 6100, 8191] {
+        let expected = traced_to(&path, position);
+        assert_eq!(expected.position, position);
+        assert_eq!(expected.previews.len(), 4);
+        assert!(expected.previews.iter().all(|p| !p.items_in.is_empty()), "{position}");
+        // A seek from the start, a count of steps, a play paused on the way.
+        let mut playback = loaded(&path, false);
+        assert_eq!(shown(&apply(&mut playback, Command::Seek(position))), expected, "seek to {position}");
+        let mut playback = loaded(&path, false);
+        assert_eq!(shown(&apply(&mut playback, Command::Step(position))), expected, "step {position}");
+        // Steps on from there, then back again.
+        let on = (position + 777).min(events);
+        assert_eq!(
+            shown(&apply(&mut playback, Command::Step(777))),
+            traced_to(&path, on),
+            "{position} + 777"
+        );
+        assert_eq!(shown(&apply(&mut playback, Command::Seek(position))), expected, "back to {position}");
+    }
+    // A play paused wherever it got to (an untraced stretch, most likely).
+    for slice in [1, 3, 7] {
+        let mut playback = loaded(&path, false);
+        playback.handle(Command::Play);
+        playback.work(std::time::Duration::from_millis(slice));
+        let view = apply(&mut playback, Command::Pause);
+        assert_eq!(view.status, Status::Paused);
+        assert_eq!(shown(&view), traced_to(&path, view.position), "paused after {slice} ms");
+    }
+    // To the end: the end of input's own outputs (the collect's leftovers) traced too.
+    let mut reference = loaded(&path, true);
+    let expected = shown(&apply(&mut reference, Command::RunToEnd));
+    assert_eq!(expected.status, Status::Ended);
+    let mut playback = loaded(&path, false);
+    assert_eq!(shown(&apply(&mut playback, Command::RunToEnd)), expected);
+    let mut playback = loaded(&path, false);
+    assert_eq!(shown(&apply(&mut playback, Command::Play)), expected);
+}
+
+#[test]
+fn an_error_in_a_fast_play_shows_what_a_traced_one_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = pipeline(dir.path(), 6000, 1, Some(3333));
+    let mut reference = loaded(&path, true);
+    let expected = shown(&apply(&mut reference, Command::RunToEnd));
+    assert_eq!(expected.status, Status::Error);
+    // An error stands before the event that failed.
+    assert_eq!(expected.position, 3332);
+    let mut playback = loaded(&path, false);
+    assert_eq!(shown(&apply(&mut playback, Command::RunToEnd)), expected);
+    let mut playback = loaded(&path, false);
+    assert_eq!(shown(&apply(&mut playback, Command::Play)), expected);
+}
