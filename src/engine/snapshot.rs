@@ -65,6 +65,8 @@ pub struct Keyframe {
     pub timers: Vec<SnapshotTimer>,
     /// The counters at this point.
     pub stats: RunStats,
+    /// The dropped-items ledger at this point (its counts, and the items it keeps).
+    pub drops: crate::ops::DropLedger,
 }
 
 /// How [`Engine::resumed`] positions an engine.
@@ -184,6 +186,7 @@ impl Engine {
             states: vec![Vec::new(); self.graph.doc.steps.len()],
             timers: self.snapshot_timers(),
             stats: self.stats.clone(),
+            drops: self.drops.clone(),
         }
     }
 
@@ -208,6 +211,7 @@ impl Engine {
         }
         engine.arm_timers(&keyframe.timers)?;
         engine.stats = keyframe.stats;
+        engine.drops.resume_from(keyframe.drops);
         Ok(engine)
     }
 

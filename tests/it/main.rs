@@ -20,6 +20,7 @@ mod file_format_docs;
 mod files_ui;
 #[cfg(feature = "gui")]
 mod inspector_ui;
+mod ledger;
 mod limits;
 mod live;
 #[cfg(feature = "gui")]
