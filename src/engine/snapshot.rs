@@ -244,6 +244,21 @@ impl Engine {
         self.stats.timers_fired = stats.timers_fired;
     }
 
+    /// Carries the dropped-items ledger over from another run of a graph with (some of) the
+    /// same step and source ids, as [`Engine::carry_stats`] carries the counters.
+    pub fn carry_drops(&mut self, drops: &crate::ops::DropLedger, graph: &ValidGraph) {
+        let doc = &self.graph.doc;
+        let step_of = |old: usize| {
+            let id = &graph.doc.steps.get(old)?.id;
+            doc.steps.iter().position(|s| &s.id == id)
+        };
+        let source_of = |old: usize| {
+            let id = &graph.doc.sources.get(old)?.id;
+            doc.sources.iter().position(|s| &s.id == id)
+        };
+        self.drops.carry_from(drops, &step_of, &source_of);
+    }
+
     /// Takes a snapshot between two events (before end of input). File sinks are flushed and
     /// synced to the disk, so that the bytes it records for them are in their files even
     /// after a power loss.

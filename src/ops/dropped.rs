@@ -214,6 +214,42 @@ impl DropLedger {
         }
     }
 
+    /// Takes over the counts and items of another graph's ledger (continuing after an edit):
+    /// `step_of` and `source_of` give this graph's index of the other's step or source (by
+    /// id), or `None` when it has none; what has none is left out.
+    pub fn carry_from(
+        &mut self,
+        other: &DropLedger,
+        step_of: &dyn Fn(usize) -> Option<usize>,
+        source_of: &dyn Fn(usize) -> Option<usize>,
+    ) {
+        for (old, counts) in other.step_counts.iter().enumerate() {
+            if let Some(slot) = step_of(old).and_then(|new| self.step_counts.get_mut(new)) {
+                *slot = *counts;
+            }
+        }
+        for (old, count) in other.source_counts.iter().enumerate() {
+            if let Some(slot) = source_of(old).and_then(|new| self.source_counts.get_mut(new)) {
+                *slot = *count;
+            }
+        }
+        if let Some(items) = &mut self.items {
+            items.clear();
+            for dropped in other.items() {
+                let site = match dropped.site {
+                    DropSite::Step(step) => step_of(step).map(DropSite::Step),
+                    DropSite::Source(source) => source_of(source).map(DropSite::Source),
+                };
+                if let Some(site) = site {
+                    items.push_back(Dropped { site, ..dropped.clone() });
+                }
+            }
+            while items.len() > self.keep {
+                items.pop_front();
+            }
+        }
+    }
+
     /// Takes the items recorded so far, oldest first (the counts stay).
     pub fn take_items(&mut self) -> Vec<Dropped> {
         self.items.as_mut().map(|items| items.drain(..).collect()).unwrap_or_default()

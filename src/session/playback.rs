@@ -92,6 +92,8 @@ pub struct Playback {
     events: Vec<Event>,
     /// The engine's trace of the last step, its allocation kept from step to step.
     trace_buffer: Vec<TraceEvent>,
+    /// The *Dropped* tab's view, rebuilt when the ledger grows.
+    dropped: super::dropped::DroppedCache,
 }
 
 impl Default for Playback {
@@ -123,6 +125,7 @@ impl Playback {
             options: EngineOptions {
                 check_sinks: true,
                 feed: Some(crate::engine::Prefetched::wrap),
+                record_drops: Some(super::DROPPED_SHOWN),
                 ..EngineOptions::default()
             },
             generation: 0,
@@ -142,6 +145,7 @@ impl Playback {
             selected: None,
             events: Vec::new(),
             trace_buffer: Vec::new(),
+            dropped: super::dropped::DroppedCache::default(),
         }
     }
 
@@ -480,9 +484,11 @@ impl Playback {
         }
         let snapshot = engine.snapshot().map_err(|e| e.to_string())?;
         let stats = engine.stats().clone();
+        let drops = engine.drops().clone();
         let mut engine =
             Engine::restore(graph.clone(), &snapshot, &self.options).map_err(|e| e.to_string())?;
         engine.carry_stats(&stats, old);
+        engine.carry_drops(&drops, old);
         Ok(engine)
     }
 
@@ -1032,6 +1038,7 @@ impl Playback {
                 let mut engine =
                     Engine::restore((*graph).clone(), snapshot, &self.options).map_err(|e| e.to_string())?;
                 engine.carry_stats(&frame.keyframe.stats, &frame.graph);
+                engine.carry_drops(&frame.keyframe.drops, &frame.graph);
                 Ok(engine)
             }),
         };
@@ -1078,6 +1085,7 @@ impl Playback {
                     items_in: counts.items_in,
                     items_out: counts.items_out,
                     keys: spec.op.is_stateful().then(|| engine.step_key_count(i)),
+                    dropped: engine.drops().step_total(i),
                 }
             })
             .collect();
@@ -1169,6 +1177,7 @@ impl Playback {
             selected: views.table.view().clone(),
             watch,
             previews: Arc::clone(views.previews_view.view()),
+            dropped: self.dropped.view(self.generation, self.engine.as_ref()),
             breakpoint_hit: self.breakpoints.hit.clone(),
             error: self.error.clone(),
             metrics: Arc::clone(views.metrics_view.view()),

@@ -12,6 +12,8 @@ mod data_safety;
 #[cfg(feature = "gui")]
 mod debugger_ui;
 mod diff;
+#[cfg(feature = "gui")]
+mod dropped_ui;
 mod errors;
 mod examples;
 mod fast_path;
