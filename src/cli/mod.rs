@@ -58,6 +58,13 @@ pub enum Command {
         /// `recording = "FILE"`): the live run again, at the clock it took each line at.
         #[arg(long, value_name = "FILE", conflicts_with = "record")]
         replay: Option<PathBuf>,
+        /// Write every item that leaves the pipeline without reaching a sink (filtered, an
+        /// output nothing reads, a join never matched, a DISCARDed state, a bad row, a timer
+        /// pending at the end) to FILE, one JSON line each:
+        /// {"step":…,"reason":…,"key":…,"event":…,"item":…}. A file the run reads or writes is
+        /// refused.
+        #[arg(long, value_name = "FILE")]
+        ledger: Option<PathBuf>,
     },
     /// Validate a pipeline (structure and scripts) and list every problem.
     ///
@@ -202,9 +209,9 @@ pub fn main() -> Dispatch {
     crate::io::guard_standard_streams();
     let cli = Cli::parse();
     let code = match cli.command {
-        Some(Command::Run { file, quiet, recovery, record, replay }) => {
+        Some(Command::Run { file, quiet, recovery, record, replay, ledger }) => {
             let live = run::LiveOptions { record: record.as_deref(), replay: replay.as_deref() };
-            run::run_command(&file, quiet, &recovery, live)
+            run::run_command(&file, quiet, &recovery, live, ledger.as_deref())
         }
         Some(Command::Check { file }) => check::check_command(&file),
         Some(Command::Diff { a, b, max_events, json }) => {

@@ -28,8 +28,14 @@ pub struct LiveOptions<'a> {
 }
 
 /// Runs a pipeline file, recording its live sources or replaying a recording in their place
-/// as `live` says; returns the exit code.
-pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions, live: LiveOptions<'_>) -> u8 {
+/// as `live` says, writing the dropped items to `ledger` when given; returns the exit code.
+pub fn run_command(
+    file: &Path,
+    quiet: bool,
+    recovery: &RecoveryOptions,
+    live: LiveOptions<'_>,
+    ledger: Option<&Path>,
+) -> u8 {
     let started = Instant::now();
     let loaded = load_and_check_with(file, recovery.snapshot_dir.as_deref());
     let graph = match loaded.and_then(|graph| replaying(graph, file, recovery, live.replay)) {
@@ -42,12 +48,15 @@ pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions, live: L
     let record = live.record;
     let options = EngineOptions {
         feed: Some(super::Prefetched::wrap),
-        prune_fields: true,
+        // The ledger records items whole (docs/ledger.md#cost).
+        prune_fields: ledger.is_none(),
         record_live: record.is_some(),
+        record_drops: ledger.map(|_| usize::MAX),
         ..EngineOptions::default()
     };
     // Everything that can refuse the run does so before any output file is opened.
     let prepared = check_live_options(file, &graph, recovery, record)
+        .and_then(|()| check_ledger_path(file, &graph, recovery, record, ledger))
         .and_then(|()| prepare(file, &graph, recovery, quiet))
         .and_then(|(resume, writer)| {
             let mut engine = match &resume {
@@ -58,9 +67,10 @@ pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions, live: L
                 let recorder = Recorder::create(record).map_err(|e| IoError::file(record, "create", e))?;
                 engine.record_to(recorder);
             }
-            Ok((engine, writer))
+            let ledger = ledger.map(LedgerFile::create).transpose()?;
+            Ok((engine, writer, ledger))
         });
-    let (mut engine, mut writer) = match prepared {
+    let (mut engine, mut writer, mut ledger) = match prepared {
         Ok(prepared) => prepared,
         Err(e) => {
             crate::eprintln_lossy!("error: {e}");
@@ -77,7 +87,23 @@ pub fn run_command(file: &Path, quiet: bool, recovery: &RecoveryOptions, live: L
         bar
     });
     let stop = stop_on_signals();
-    let result = drive(&mut engine, progress.as_ref(), started, file, recovery, writer.as_mut(), &stop);
+    let result = drive(
+        &mut engine,
+        progress.as_ref(),
+        started,
+        file,
+        recovery,
+        RunFiles { writer: writer.as_mut(), ledger: ledger.as_mut() },
+        &stop,
+    );
+    // What was dropped up to a failure is in the ledger too.
+    let result = match (result, ledger.as_mut()) {
+        (result, Some(ledger)) => {
+            let written = ledger.write(&mut engine).and_then(|()| ledger.flush());
+            result.and(written)
+        }
+        (result, None) => result,
+    };
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }
@@ -150,6 +176,73 @@ fn replaying(
         return Err(RunError::Invalid(crate::graph::GraphErrors(collisions)));
     }
     Ok(graph)
+}
+
+/// Refuses a `--ledger` path the run reads or writes (a source, a sink, a dead-letter file,
+/// the pipeline, the recording, inside the snapshot folder): it would be destroyed.
+fn check_ledger_path(
+    file: &Path,
+    graph: &crate::graph::ValidGraph,
+    recovery: &RecoveryOptions,
+    record: Option<&Path>,
+    ledger: Option<&Path>,
+) -> Result<(), RunError> {
+    let Some(ledger) = ledger else { return Ok(()) };
+    let problem = crate::graph::output_path_problem(
+        &graph.doc,
+        &graph.base_dir,
+        file,
+        recovery.snapshot_dir.as_deref(),
+        ("--ledger", "the ledger"),
+        ledger,
+    );
+    if let Some(problem) = problem {
+        return Err(RunError::Usage(problem));
+    }
+    if record
+        .is_some_and(|record| crate::graph::canonical_path(record) == crate::graph::canonical_path(ledger))
+    {
+        return Err(RunError::Usage(format!(
+            "--ledger {} is also the --record file: give each a path of its own",
+            ledger.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The file `eddy run --ledger FILE` writes: one JSON line per dropped item, in the order
+/// they were dropped (docs/ledger.md#the-ledger-file).
+struct LedgerFile {
+    path: std::path::PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+    line: Vec<u8>,
+}
+
+impl LedgerFile {
+    /// Creates (or truncates) the file.
+    fn create(path: &Path) -> Result<Self, RunError> {
+        let file = std::fs::File::create(path).map_err(|e| IoError::file(path, "create", e))?;
+        Ok(LedgerFile { path: path.to_path_buf(), out: std::io::BufWriter::new(file), line: Vec::new() })
+    }
+
+    /// Writes what the engine dropped since the last call.
+    fn write(&mut self, engine: &mut Engine) -> Result<(), RunError> {
+        use std::io::Write;
+        if engine.drops().kept() == 0 {
+            return Ok(());
+        }
+        for dropped in engine.take_dropped() {
+            self.line.clear();
+            crate::engine::write_ledger_line(&mut self.line, engine.graph(), &dropped);
+            self.out.write_all(&self.line).map_err(|e| IoError::file(&self.path, "write", e))?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), RunError> {
+        use std::io::Write;
+        self.out.flush().map_err(|e| IoError::file(&self.path, "write", e).into())
+    }
 }
 
 /// Refuses what the live options cannot do with this pipeline: `--record` without a live
@@ -261,15 +354,24 @@ const LIVE_WAIT: Duration = Duration::from_millis(20);
 /// (when the stream pauses, they are flushed at once; README, "Running live").
 const LIVE_FLUSH_EVERY: Duration = Duration::from_millis(50);
 
+/// What a run writes besides its sinks, as it goes.
+struct RunFiles<'a> {
+    /// The snapshots (`--snapshot-dir`).
+    writer: Option<&'a mut SnapshotWriter>,
+    /// The dropped items (`--ledger`).
+    ledger: Option<&'a mut LedgerFile>,
+}
+
 fn drive(
     engine: &mut Engine,
     progress: Option<&ProgressBar>,
     started: Instant,
     file: &Path,
     recovery: &RecoveryOptions,
-    mut writer: Option<&mut SnapshotWriter>,
+    files: RunFiles<'_>,
     stop: &StopRequest,
 ) -> Result<(), RunError> {
+    let RunFiles { mut writer, mut ledger } = files;
     let live = engine.has_live_source();
     let mut flushed = Instant::now();
     let mut written_at_flush = 0;
@@ -311,6 +413,9 @@ fn drive(
         } else {
             Some(engine.step()?)
         };
+        if let Some(ledger) = ledger.as_deref_mut() {
+            ledger.write(engine)?;
+        }
         match outcome {
             Some(StepOutcome::Ended | StepOutcome::Finished) => return Ok(()),
             Some(StepOutcome::Event { .. }) => {

@@ -10,6 +10,7 @@ mod background;
 mod clock;
 mod deep_json;
 mod error;
+mod ledger_line;
 mod prefetch;
 mod run;
 mod snapshot;
@@ -34,12 +35,15 @@ use crate::io::{
     CaptureHandle, CaptureSink, CheckedSink, EventFeed, IoError, Polled, Recorder, Sink, Source, SourceEvent,
     open_sink,
 };
-use crate::ops::{Item, Key, OpContext, Operator, Output, ValueUse};
+use crate::ops::{
+    DropLedger, DropReason, DropSite, Dropped, Item, Key, OpContext, Operator, Output, ValueUse,
+};
 use crate::script::{ScriptHost, ScriptLimits, set_print_context, set_script_clock};
 
 pub use background::{BackgroundRun, RunOutcome, RunProgress, RunReport, thousands};
 pub use clock::{Clock, WallClock};
 pub use error::RunError;
+pub use ledger_line::write_ledger_line;
 pub use prefetch::Prefetched;
 pub use run::{load_and_check, load_and_check_with, run_captured};
 pub use snapshot::{EngineSnapshot, Keyframe, SnapshotTimer};
@@ -86,6 +90,10 @@ pub struct EngineOptions {
     /// Keep the text each live source's event was read from, for a recording
     /// ([`Engine::record_to`]).
     pub record_live: bool,
+    /// Record each dropped item in the ledger (docs/ledger.md), keeping the latest N
+    /// (`usize::MAX`: all, for a reader that takes them after each step,
+    /// [`Engine::take_dropped`]); `None`: drops are only counted.
+    pub record_drops: Option<usize>,
 }
 
 /// What one [`Engine::step_live`] did.
@@ -126,8 +134,13 @@ pub enum StepOutcome {
 /// Where an item goes: a step's input, or a sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
-    Step { step: usize, input: usize },
+    Step {
+        step: usize,
+        input: usize,
+    },
     Sink(usize),
+    /// Nothing reads this output: what it carries is dropped (docs/ledger.md#reasons: no_sink).
+    Unread,
 }
 
 struct SourceSlot {
@@ -236,7 +249,11 @@ fn needed_fields(
 ) -> Option<std::collections::BTreeSet<String>> {
     let mut fields = std::collections::BTreeSet::new();
     for target in targets {
-        let Target::Step { step, .. } = *target else { return None };
+        let step = match *target {
+            Target::Step { step, .. } => step,
+            Target::Unread => continue,
+            Target::Sink(_) => return None,
+        };
         match ops[step].value_use() {
             ValueUse::Whole => return None,
             ValueUse::Reads(read) => fields.extend(read),
@@ -297,6 +314,8 @@ pub struct Engine {
     last_tick: u64,
     /// How many step scripts building this engine compiled (none when it reused the check's).
     scripts_compiled: usize,
+    /// What left the pipeline without reaching a sink (docs/ledger.md).
+    drops: DropLedger,
 }
 
 impl std::fmt::Debug for Engine {
@@ -368,6 +387,19 @@ impl Engine {
                 add(*from, Target::Sink(sink));
             }
         }
+        // An output nothing reads (a branch's `falses` included) drops what it carries.
+        for (step, ports) in step_targets.iter_mut().enumerate() {
+            let port_count = if doc.steps[step].op == OpKind::Branch { 2 } else { 1 };
+            for port in ports.iter_mut().take(port_count) {
+                if port.is_empty() {
+                    port.push(Target::Unread);
+                }
+            }
+        }
+        let mut drops = DropLedger::new(doc.steps.len(), doc.sources.len());
+        if let Some(keep) = options.record_drops {
+            drops.record_items(keep);
+        }
         let passes_value =
             doc.steps.iter().map(|s| (s.op == OpKind::KeyOn, s.op == OpKind::FilterValue)).collect();
         let unkeys_input = doc
@@ -382,6 +414,9 @@ impl Engine {
         let mut projections = vec![None; doc.sources.len()];
         for (index, spec) in doc.sources.iter().enumerate() {
             let mut source = Source::open_with(spec, &graph.base_dir, options.record_live)?;
+            if drops.is_recording() {
+                source.keep_bad_rows();
+            }
             // Standard input is taken as it comes (whole records, its key_on run as a step):
             // an error about one of its records cannot read it again.
             if !spec.is_stdin() {
@@ -480,6 +515,7 @@ impl Engine {
             recorder: None,
             last_tick: 0,
             scripts_compiled,
+            drops,
             graph,
         })
     }
@@ -594,6 +630,18 @@ impl Engine {
         self.sources.iter().map(|s| (s.source.id().to_owned(), s.source.bad_rows())).collect()
     }
 
+    /// The dropped-items ledger so far (docs/ledger.md): counts per step and reason, and the
+    /// items recorded ([`EngineOptions::record_drops`]) and not taken yet.
+    pub fn drops(&self) -> &DropLedger {
+        &self.drops
+    }
+
+    /// Takes the dropped items recorded since the last call, in the order they were dropped
+    /// (the counts stay): `eddy run --ledger` writes them after each step.
+    pub fn take_dropped(&mut self) -> Vec<Dropped> {
+        self.drops.take_items()
+    }
+
     /// A few bad rows per source, for the end-of-run report.
     pub fn bad_row_samples(&self) -> Vec<String> {
         self.sources
@@ -666,6 +714,7 @@ impl Engine {
         if self.ended {
             return Ok(StepOutcome::Finished);
         }
+        self.drops.event = self.stats.events_in + 1;
         if let Some(error) = self.read_ahead_error.take() {
             return Err(error);
         }
@@ -688,6 +737,7 @@ impl Engine {
         if self.ended {
             return Ok(LiveStep::Stepped(StepOutcome::Finished));
         }
+        self.drops.event = self.stats.events_in + 1;
         if let Some(error) = self.read_ahead_error.take() {
             return Err(error);
         }
@@ -870,6 +920,15 @@ impl Engine {
                     }
                     Err(other) => return Err(other.into()),
                 }
+                // docs/ledger.md#reasons: bad_row, when the source had them before this event.
+                if self.drops.is_recording() {
+                    for error in slot.source.take_bad_rows() {
+                        let key = None;
+                        self.drops.drop_at(DropSite::Source(index), DropReason::BadRow, key, || {
+                            bad_row_item(error)
+                        });
+                    }
+                }
             }
             if let Some(head) = &slot.head {
                 // A recorded event ranks by when the live run took it (then its line in the
@@ -929,6 +988,19 @@ impl Engine {
             }
             self.run_op(step, None, |op, ctx, out| op.on_eof(ctx, out))?;
         }
+        // docs/ledger.md#reasons: pending_timer, in firing order.
+        let pending: Vec<TimerEntry> = self.timers.pending().collect();
+        for entry in pending {
+            let site = DropSite::Step(self.graph.order[entry.position]);
+            let due = || {
+                let mut item = rhai::Map::new();
+                let due = crate::time::format_rfc3339_micros(entry.due)
+                    .map_or_else(|| Dynamic::from_int(entry.due), Dynamic::from);
+                item.insert("due".into(), due);
+                Dynamic::from_map(item)
+            };
+            self.drops.drop_at(site, DropReason::PendingTimer, Some(&entry.key), due);
+        }
         self.ended = true;
         self.flush()
     }
@@ -946,6 +1018,7 @@ impl Engine {
         ) -> Result<(), crate::ops::StepError>,
     ) -> Result<(), RunError> {
         let mut out = self.pool.pop().unwrap_or_default();
+        self.drops.step = step;
         let result = {
             let mut timers = StepTimers {
                 wheel: &mut self.timers,
@@ -953,7 +1026,7 @@ impl Engine {
                 step,
                 trace: self.trace.as_mut(),
             };
-            let mut ctx = OpContext { now: self.clock.now(), timers: &mut timers };
+            let mut ctx = OpContext { now: self.clock.now(), timers: &mut timers, drops: &mut self.drops };
             call(self.ops[step].as_mut(), &mut ctx, &mut out)
         };
         // What the call printed, in its place among what happened (a thread that captures
@@ -1116,6 +1189,12 @@ impl Engine {
                     }
                 }
                 Target::Sink(sink) => self.write_sink(sink, &this, from)?,
+                Target::Unread => {
+                    if let StreamRef::Step { step, .. } = from {
+                        let reason = DropReason::NoSink;
+                        self.drops.drop_at(DropSite::Step(step), reason, this.key.as_ref(), || this.value);
+                    }
+                }
             }
         }
         Ok(())
@@ -1137,4 +1216,14 @@ impl Engine {
             Err(other) => Err(other.into()),
         }
     }
+}
+
+/// What the ledger records of a bad row: its line, column (or `()`), reason and text.
+fn bad_row_item(error: crate::io::RowError) -> Dynamic {
+    let mut item = rhai::Map::new();
+    item.insert("line".into(), Dynamic::from_int(i64::try_from(error.line).unwrap_or(i64::MAX)));
+    item.insert("column".into(), error.column.map_or(Dynamic::UNIT, Dynamic::from));
+    item.insert("reason".into(), Dynamic::from(error.reason));
+    item.insert("raw".into(), Dynamic::from(error.raw));
+    Dynamic::from_map(item)
 }

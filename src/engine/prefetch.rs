@@ -16,6 +16,8 @@ const BATCHES_IN_FLIGHT: usize = 8;
 /// An event read ahead, with where the source stood once it was read.
 struct ReadAhead {
     event: SourceEvent,
+    /// The bad rows read just before it, when the source keeps them (the ledger).
+    bad_before: Vec<RowError>,
     rows: u64,
     bytes: u64,
     mark: Option<ReadMark>,
@@ -29,7 +31,7 @@ enum Message {
     /// a recorded live source read up to the failure.
     Failed { error: IoError, bad_rows: u64, samples: Vec<RowError>, tail: FeedTail },
     /// The end of the source; nothing follows.
-    End { bad_rows: u64, samples: Vec<RowError>, bytes: u64, tail: FeedTail },
+    End { bad_rows: u64, samples: Vec<RowError>, bytes: u64, tail: FeedTail, bad_after: Vec<RowError> },
 }
 
 enum State {
@@ -53,6 +55,8 @@ pub struct Prefetched {
     mark: Option<ReadMark>,
     bad_rows: u64,
     samples: Vec<RowError>,
+    /// The bad rows kept for the ledger and not taken yet ([`EventFeed::take_bad_rows`]).
+    kept_bad: Vec<RowError>,
     /// A live stream: each event is handed over as soon as it is read, not in batches.
     live: bool,
     /// What the source had after its last event.
@@ -72,6 +76,7 @@ impl Prefetched {
             mark: None,
             bad_rows: 0,
             samples: Vec::new(),
+            kept_bad: Vec::new(),
             tail: FeedTail::default(),
         })
     }
@@ -114,6 +119,7 @@ fn read_ahead(
         new
     };
     let mut sent = 0;
+    let keeps_bad_rows = source.keeps_bad_rows();
     let (pass, jump, skip) = skips;
     let skipped = match (pass, jump, skip) {
         (0, None, 0) => Ok(()),
@@ -131,8 +137,10 @@ fn read_ahead(
         let last = loop {
             match source.next_event() {
                 Ok(Some(event)) => {
+                    let bad_before = if keeps_bad_rows { source.take_bad_rows() } else { Vec::new() };
                     events.push(ReadAhead {
                         event,
+                        bad_before,
                         rows: source.rows_consumed(),
                         bytes: source.bytes_consumed(),
                         mark: source.read_mark(),
@@ -159,6 +167,7 @@ fn read_ahead(
                     samples: samples_sent(&source, &mut sent),
                     bytes: source.bytes_consumed(),
                     tail: source.take_tail(),
+                    bad_after: source.take_bad_rows(),
                 });
                 return;
             }
@@ -195,7 +204,10 @@ impl Prefetched {
     /// The next event, waiting at most `wait` for one when it is given (forever when not).
     fn receive(&mut self, wait: Option<Duration>) -> Result<Polled, IoError> {
         loop {
-            if let Some(ReadAhead { event, rows, bytes, mark }) = self.batch.next() {
+            if let Some(ReadAhead { event, bad_before, rows, bytes, mark }) = self.batch.next() {
+                if !bad_before.is_empty() {
+                    self.kept_bad.extend(bad_before);
+                }
                 self.rows_consumed = rows;
                 self.bytes_consumed = bytes;
                 self.mark = mark;
@@ -218,7 +230,8 @@ impl Prefetched {
                     self.samples.extend(samples);
                     self.batch = events.into_iter();
                 }
-                Ok(Message::End { bad_rows, samples, bytes, tail }) => {
+                Ok(Message::End { bad_rows, samples, bytes, tail, bad_after }) => {
+                    self.kept_bad.extend(bad_after);
                     self.tail = tail;
                     self.bad_rows = bad_rows;
                     self.bytes_consumed = bytes;
@@ -322,6 +335,10 @@ impl EventFeed for Prefetched {
 
     fn bad_row_samples(&self) -> Vec<RowError> {
         self.samples.clone()
+    }
+
+    fn take_bad_rows(&mut self) -> Vec<RowError> {
+        std::mem::take(&mut self.kept_bad)
     }
 
     fn id(&self) -> &str {

@@ -65,6 +65,8 @@ pub struct Keyframe {
     pub timers: Vec<SnapshotTimer>,
     /// The counters at this point.
     pub stats: RunStats,
+    /// The dropped-items ledger at this point (its counts, and the items it keeps).
+    pub drops: crate::ops::DropLedger,
 }
 
 /// How [`Engine::resumed`] positions an engine.
@@ -184,6 +186,7 @@ impl Engine {
             states: vec![Vec::new(); self.graph.doc.steps.len()],
             timers: self.snapshot_timers(),
             stats: self.stats.clone(),
+            drops: self.drops.clone(),
         }
     }
 
@@ -208,6 +211,7 @@ impl Engine {
         }
         engine.arm_timers(&keyframe.timers)?;
         engine.stats = keyframe.stats;
+        engine.drops.resume_from(keyframe.drops);
         Ok(engine)
     }
 
@@ -238,6 +242,21 @@ impl Engine {
         }
         self.stats.events_in = stats.events_in;
         self.stats.timers_fired = stats.timers_fired;
+    }
+
+    /// Carries the dropped-items ledger over from another run of a graph with (some of) the
+    /// same step and source ids, as [`Engine::carry_stats`] carries the counters.
+    pub fn carry_drops(&mut self, drops: &crate::ops::DropLedger, graph: &ValidGraph) {
+        let doc = &self.graph.doc;
+        let step_of = |old: usize| {
+            let id = &graph.doc.steps.get(old)?.id;
+            doc.steps.iter().position(|s| &s.id == id)
+        };
+        let source_of = |old: usize| {
+            let id = &graph.doc.sources.get(old)?.id;
+            doc.sources.iter().position(|s| &s.id == id)
+        };
+        self.drops.carry_from(drops, &step_of, &source_of);
     }
 
     /// Takes a snapshot between two events (before end of input). File sinks are flushed and

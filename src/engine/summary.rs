@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::Engine;
 
-/// The end-of-run report: events per source, items in/out per step, items per sink,
-/// bad rows, timers fired, elapsed time.
+/// The end-of-run report: events per source, items in/out per step, what each step dropped
+/// per reason, items per sink, bad rows, timers fired, elapsed time.
 pub fn run_summary(engine: &Engine, elapsed: Duration) -> String {
     use std::fmt::Write;
     let stats = engine.stats();
@@ -36,6 +36,21 @@ pub fn run_summary(engine: &Engine, elapsed: Duration) -> String {
             "  step   {:<20} {:>10} in {:>10} out   ({})",
             step.id, s.items_in, s.items_out, step.op
         );
+    }
+    // docs/ledger.md: what each step dropped, per reason (bad rows are on the source lines).
+    let drops = engine.drops();
+    for (i, step) in doc.steps.iter().enumerate() {
+        let counts: Vec<String> = crate::ops::DropReason::ALL
+            .iter()
+            .filter(|&&reason| reason != crate::ops::DropReason::BadRow)
+            .filter_map(|&reason| match drops.count(i, reason) {
+                0 => None,
+                n => Some(format!("{n} {}", reason.name())),
+            })
+            .collect();
+        if !counts.is_empty() {
+            let _ = writeln!(out, "  drops  {:<20} {}", step.id, counts.join(", "));
+        }
     }
     for (i, sink) in doc.sinks.iter().enumerate() {
         let target = match &sink.path {

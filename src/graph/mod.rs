@@ -29,7 +29,9 @@ pub use model::{
     BadRowPolicy, Builtin, ClockMode, ClockSpec, ColumnType, EmitMode, FORMAT_VERSION, InsertMode, OpFamily,
     OpKind, PipelineDoc, STDIN_PATH, SinkFormat, SinkSpec, SourceFormat, SourceSpec, StepSpec, TimeFormat,
 };
-pub use paths::{canonical_path, path_collisions, record_path_problem, without_gz_suffix};
+pub use paths::{
+    canonical_path, output_path_problem, path_collisions, record_path_problem, without_gz_suffix,
+};
 pub use rebase::{Rebased, rebase_paths};
 pub use settings::{
     CLOCK_SETTINGS, FileEnum, SINK_SETTINGS, SOURCE_SETTINGS, STEP_COMMON_SETTINGS, STEP_SETTINGS, Setting,

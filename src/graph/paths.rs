@@ -238,6 +238,21 @@ pub fn record_path_problem(
     snapshot_dir: Option<&Path>,
     record: &Path,
 ) -> Option<String> {
+    output_path_problem(doc, base_dir, pipeline, snapshot_dir, ("--record", "the recording"), record)
+}
+
+/// Why a file a run writes besides its sinks (`flag`: the option and what it names, as
+/// `("--ledger", "the ledger")`) cannot be `path`: the same refusals as
+/// [`record_path_problem`]'s.
+pub fn output_path_problem(
+    doc: &PipelineDoc,
+    base_dir: &Path,
+    pipeline: &Path,
+    snapshot_dir: Option<&Path>,
+    flag: (&str, &str),
+    record: &Path,
+) -> Option<String> {
+    let (option, what) = flag;
     let canonical = canonical_path(record);
     let mut roles = vec![(Role::Pipeline, pipeline.to_path_buf())];
     for source in &doc.sources {
@@ -259,7 +274,7 @@ pub fn record_path_problem(
     for (role, path) in roles {
         if canonical_path(&path) == canonical {
             return Some(format!(
-                "--record {}, which {}: the recording would destroy or mix with it; give it a path of its own",
+                "{option} {}, which {}: {what} would destroy or mix with it; give it a path of its own",
                 canonical.display(),
                 role.relative()
             ));
@@ -268,7 +283,7 @@ pub fn record_path_problem(
     let dir = canonical_path(snapshot_dir?);
     canonical.starts_with(&dir).then(|| {
         format!(
-            "--record {} is inside the snapshot folder {} (snapshots there are written and pruned): \
+            "{option} {} is inside the snapshot folder {} (snapshots there are written and pruned): \
              keep the snapshot folder for snapshots",
             canonical.display(),
             dir.display()

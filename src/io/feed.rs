@@ -72,6 +72,12 @@ pub trait EventFeed: Send {
     fn bad_rows(&self) -> u64;
     /// The first few bad rows, for the end-of-run report.
     fn bad_row_samples(&self) -> Vec<RowError>;
+    /// The bad rows read since the last call, in file order, when the source keeps them
+    /// ([`Source::keep_bad_rows`]): those before the event returned last (or, once ended,
+    /// before the end). None by default.
+    fn take_bad_rows(&mut self) -> Vec<RowError> {
+        Vec::new()
+    }
     /// The source's id.
     fn id(&self) -> &str;
 }
@@ -111,6 +117,10 @@ impl EventFeed for Source {
 
     fn bad_row_samples(&self) -> Vec<RowError> {
         Source::bad_row_samples(self).to_vec()
+    }
+
+    fn take_bad_rows(&mut self) -> Vec<RowError> {
+        Source::take_bad_rows(self)
     }
 
     fn id(&self) -> &str {

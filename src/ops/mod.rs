@@ -3,11 +3,13 @@
 //! scheduling, so the same code can be hosted by another executor.
 //!
 //! One module per family: [`stateless`], [`stateful_map`], [`aggregate`], [`collect`],
-//! [`join`], [`stateful`]. [`build`] makes the operator a step spec asks for.
+//! [`join`], [`stateful`]. [`build`] makes the operator a step spec asks for. [`DropLedger`]
+//! counts (and may keep) what steps drop (docs/ledger.md).
 
 mod aggregate;
 mod collect;
 mod common;
+mod dropped;
 mod join;
 mod keyed_state;
 mod stateful;
@@ -20,6 +22,7 @@ use crate::graph::{OpKind, StepSpec};
 use crate::script::{Script, ScriptError, ScriptHost};
 
 pub use common::{Key, StepError, describe_item};
+pub use dropped::{DropLedger, DropReason, DropSite, Dropped};
 
 /// One item on a stream: keyed streams carry a key, unkeyed ones do not.
 #[derive(Debug, Clone)]
@@ -86,6 +89,8 @@ pub struct OpContext<'a> {
     pub now: Option<i64>,
     /// This step's timers.
     pub timers: &'a mut dyn Timers,
+    /// The dropped-items ledger (docs/ledger.md): where a step reports an item it drops.
+    pub drops: &'a mut DropLedger,
 }
 
 /// How a step uses the values it receives: what lets a source leave out the fields of its

@@ -7,7 +7,7 @@ use rhai::Dynamic;
 
 use super::common::{KeyMap, StepError, as_array, as_pair, in_context, sorted_keys, step_error, unkeyed};
 use super::keyed_state::keyed_state_accessors;
-use super::{Item, Key, OpContext, Operator, Output};
+use super::{DropLedger, DropReason, Item, Key, OpContext, Operator, Output};
 use crate::script::Script;
 
 /// Whether a logic survives a call.
@@ -144,13 +144,19 @@ impl StatefulLogic {
 
 /// After a call on `key`'s logic, run on its state where it is stored: a discarded logic, or
 /// one whose call failed, is gone; a retained one stays as the call left it.
+///
+/// A DISCARDed key's state goes to the ledger (docs/ledger.md#reasons: discarded).
 fn settle(
     logics: &mut KeyMap<Dynamic>,
     key: &Key,
     finished: Result<Retention, StepError>,
+    drops: &mut DropLedger,
 ) -> Result<(), StepError> {
-    if !matches!(finished, Ok(Retention::Retain)) {
-        logics.remove(key);
+    if !matches!(finished, Ok(Retention::Retain))
+        && let Some(state) = logics.remove(key)
+        && finished.is_ok()
+    {
+        drops.drop_item(DropReason::Discarded, Some(key), || state);
     }
     finished.map(|_| ())
 }
@@ -190,7 +196,7 @@ impl Operator for StatefulLogic {
             Self::finish(script, *has_notify_at, ctx, &key, function, state, result, out)
                 .map_err(|e| in_context(e, Some(&key), &context))
         });
-        settle(logics, &key, finished)
+        settle(logics, &key, finished, ctx.drops)
     }
 
     fn on_notify(
@@ -213,7 +219,7 @@ impl Operator for StatefulLogic {
                 if e.context.is_some() { e } else { e.with_context(format!("key {:?}, timer", key.as_str())) }
             })
         });
-        settle(logics, key, finished)
+        settle(logics, key, finished, ctx.drops)
     }
 
     fn on_eof(&mut self, ctx: &mut OpContext<'_>, out: &mut Vec<Output>) -> Result<(), StepError> {
@@ -229,7 +235,7 @@ impl Operator for StatefulLogic {
                 .and_then(|result| {
                     Self::finish(script, *has_notify_at, ctx, &key, "on_eof", state, result, out)
                 });
-            settle(logics, &key, finished)?;
+            settle(logics, &key, finished, ctx.drops)?;
         }
         Ok(())
     }

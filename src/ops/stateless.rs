@@ -4,7 +4,7 @@
 use rhai::Dynamic;
 
 use super::common::{Key, StepError, as_array, as_bool, as_key, get_field, in_context, unkeyed};
-use super::{Item, OpContext, Operator, Output};
+use super::{DropReason, Item, OpContext, Operator, Output};
 use crate::graph::{OpKind, StepSpec};
 use crate::script::Script;
 
@@ -96,7 +96,7 @@ impl Operator for Stateless {
 
     fn on_item(
         &mut self,
-        _ctx: &mut OpContext<'_>,
+        ctx: &mut OpContext<'_>,
         _input: usize,
         item: Item,
         out: &mut Vec<Output>,
@@ -127,16 +127,23 @@ impl Operator for Stateless {
                     .map_err(|e| self.located(in_context(e, key.as_ref(), &item.value)))?;
                 match (self.op, pass) {
                     (OpKind::Filter, true) => emit(out, 0, item),
-                    (OpKind::Filter, false) => {}
+                    // docs/ledger.md#reasons: filtered.
+                    (OpKind::Filter, false) => {
+                        ctx.drops.drop_item(DropReason::Filtered, item.key.as_ref(), || item.value)
+                    }
                     (_, true) => emit(out, 0, item),
                     (_, false) => emit(out, 1, item),
                 }
             }
             OpKind::FilterMap => {
                 let key = item.key.clone();
-                let value = self.apply(key.as_ref(), &item.into_script_arg())?;
+                let arg = item.into_script_arg();
+                let value = self.apply(key.as_ref(), &arg)?;
                 if !value.is_unit() {
                     emit(out, 0, Item::plain(value));
+                } else {
+                    ctx.drops
+                        .drop_item(DropReason::Filtered, key.as_ref(), || value_of_arg(key.as_ref(), arg));
                 }
             }
             OpKind::FlatMap => {
@@ -145,6 +152,10 @@ impl Operator for Stateless {
                 let value = self.apply(key.as_ref(), &arg)?;
                 let items = as_array(&self.step, self.function_name(), "the result", value)
                     .map_err(|e| self.located(in_context(e, key.as_ref(), &arg)))?;
+                if items.is_empty() {
+                    ctx.drops
+                        .drop_item(DropReason::Filtered, key.as_ref(), || value_of_arg(key.as_ref(), arg));
+                }
                 for value in items {
                     emit(out, 0, Item::plain(value));
                 }
@@ -171,12 +182,17 @@ impl Operator for Stateless {
                             .map_err(|e| self.located(in_context(e, Some(&key), &item.value)))?
                         {
                             emit(out, 0, Item::keyed(key, item.value));
+                        } else {
+                            ctx.drops.drop_item(DropReason::Filtered, Some(&key), || item.value);
                         }
                     }
                     _ => {
                         let value = self.apply(Some(&key), &item.value)?;
                         let items = as_array(&self.step, self.function_name(), "the result", value)
                             .map_err(|e| self.located(in_context(e, Some(&key), &item.value)))?;
+                        if items.is_empty() {
+                            ctx.drops.drop_item(DropReason::Filtered, Some(&key), || item.value);
+                        }
                         for value in items {
                             emit(out, 0, Item::keyed(key.clone(), value));
                         }
@@ -193,5 +209,18 @@ impl Operator for Stateless {
             _ => emit(out, 0, item), // merge
         }
         Ok(())
+    }
+}
+
+/// The value of an item whose function argument was `arg` (`[key, value]` on a keyed
+/// stream): what the ledger records of an item the step dropped.
+fn value_of_arg(key: Option<&Key>, arg: Dynamic) -> Dynamic {
+    if key.is_none() {
+        return arg;
+    }
+    match arg.into_array() {
+        Ok(mut pair) if pair.len() == 2 => pair.pop().unwrap_or(Dynamic::UNIT),
+        Ok(other) => Dynamic::from_array(other),
+        Err(_) => Dynamic::UNIT,
     }
 }

@@ -109,6 +109,8 @@ pub struct RunView {
     pub watch: Option<Arc<KeySeries>>,
     /// The last items into and out of each step, in the document's order.
     pub previews: Arc<Vec<NodePreview>>,
+    /// The dropped-items ledger (its counts, and the latest items).
+    pub dropped: Arc<DroppedView>,
     /// The breakpoint that paused the replay, until the next command moves it.
     pub breakpoint_hit: Option<BreakpointHit>,
     /// The error that stopped the replay.
@@ -205,6 +207,37 @@ pub struct StepCounts {
     pub items_out: u64,
     /// Live keys (stateful steps only).
     pub keys: Option<usize>,
+    /// Items it dropped so far, every reason (docs/ledger.md).
+    pub dropped: u64,
+}
+
+/// Dropped items listed in a view, the newest (the count is always whole).
+pub const DROPPED_SHOWN: usize = PREVIEW_ITEMS;
+
+/// The dropped-items ledger at the view's position (docs/ledger.md#in-the-workbench).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DroppedView {
+    /// Every item dropped so far (the steps' drops and the sources' bad rows).
+    pub total: u64,
+    /// Bad rows per source, in the document's order.
+    pub per_source: Vec<u64>,
+    /// The latest [`DROPPED_SHOWN`], newest first.
+    pub latest: Vec<DroppedRow>,
+}
+
+/// One dropped item, as the *Dropped* tab lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedRow {
+    /// The step's id (a source's, for a bad row).
+    pub step: String,
+    /// Why (`filtered`, `no_sink`, …).
+    pub reason: &'static str,
+    /// Its key, if any.
+    pub key: Option<String>,
+    /// The run's step it was dropped in (the position; end of input is one past the last).
+    pub event: u64,
+    /// The item, previewed.
+    pub item: String,
 }
 
 /// One sink's counter.

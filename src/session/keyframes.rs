@@ -498,7 +498,7 @@ pub fn heap_bytes(value: &Dynamic) -> u64 {
 }
 
 /// A keyframe's estimated bytes: its states (with their keys and hash-map slots), timers,
-/// counters and previews.
+/// counters, previews and the dropped items it keeps.
 fn frame_bytes(delta: &[StepDelta], bare: &Keyframe, previews: &[super::views::StepPreview]) -> u64 {
     let states: u64 = delta.iter().map(PackedStates::heap_bytes).sum();
     let timers: u64 = bare.timers.iter().map(|t| 64 + t.step.len() as u64 + t.key.len() as u64).sum();
@@ -507,5 +507,6 @@ fn frame_bytes(delta: &[StepDelta], bare: &Keyframe, previews: &[super::views::S
         .flat_map(|p| p.items_in.iter().chain(&p.items_out))
         .map(|item| 64 + heap_bytes(&item.value))
         .sum();
-    256 + states + timers + previews + bare.stats.steps.len() as u64 * 16
+    let dropped: u64 = bare.drops.items().map(|d| 64 + heap_bytes(&d.item)).sum();
+    256 + states + timers + previews + dropped + bare.stats.steps.len() as u64 * 16
 }

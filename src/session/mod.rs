@@ -14,6 +14,7 @@
 
 mod breakpoints;
 mod command;
+mod dropped;
 mod event;
 mod fast_play;
 mod keyframes;
@@ -36,11 +37,11 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySen
 
 pub use command::{Breakpoint, Command, GraphSource, ReplaceMode, SnapshotId, Speed};
 pub use event::{
-    BreakpointHit, ErrorView, Event, KeyChange, KeyRow, KeySeries, KeyTable, KeyframeUse, LOG_CAPACITY,
-    LogEntry, LogKind, Metrics, NodePreview, Notice, NoticeLevel, PREVIEW_ITEMS, PipelineInfo,
-    PositionSample, PreviewItem, Problem, RunView, SeriesPoint, SinkCounts, SnapshotContents, SnapshotDiff,
-    SnapshotInfo, SnapshotKind, StateSample, Status, StepCounts, StepDiff, StepInfo, TIMERS_SHOWN, TimerView,
-    TimersView, WallSample,
+    BreakpointHit, DROPPED_SHOWN, DroppedRow, DroppedView, ErrorView, Event, KeyChange, KeyRow, KeySeries,
+    KeyTable, KeyframeUse, LOG_CAPACITY, LogEntry, LogKind, Metrics, NodePreview, Notice, NoticeLevel,
+    PREVIEW_ITEMS, PipelineInfo, PositionSample, PreviewItem, Problem, RunView, SeriesPoint, SinkCounts,
+    SnapshotContents, SnapshotDiff, SnapshotInfo, SnapshotKind, StateSample, Status, StepCounts, StepDiff,
+    StepInfo, TIMERS_SHOWN, TimerView, TimersView, WallSample,
 };
 pub use keyframes::DEFAULT_KEYFRAME_BUDGET;
 pub use playback::{MIN_KEYFRAME_EVERY, Playback, Work};

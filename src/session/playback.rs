@@ -93,6 +93,8 @@ pub struct Playback {
     trace_buffer: Vec<TraceEvent>,
     /// A fast play's stretches whose items are not traced.
     fast: FastPlay,
+    /// The *Dropped* tab's view, rebuilt when the ledger grows.
+    dropped: super::dropped::DroppedCache,
 }
 
 impl Default for Playback {
@@ -124,6 +126,7 @@ impl Playback {
             options: EngineOptions {
                 check_sinks: true,
                 feed: Some(crate::engine::Prefetched::wrap),
+                record_drops: Some(super::DROPPED_SHOWN),
                 ..EngineOptions::default()
             },
             generation: 0,
@@ -144,6 +147,7 @@ impl Playback {
             events: Vec::new(),
             trace_buffer: Vec::new(),
             fast: FastPlay::default(),
+            dropped: super::dropped::DroppedCache::default(),
         }
     }
 
@@ -485,9 +489,11 @@ impl Playback {
         }
         let snapshot = engine.snapshot().map_err(|e| e.to_string())?;
         let stats = engine.stats().clone();
+        let drops = engine.drops().clone();
         let mut engine =
             Engine::restore(graph.clone(), &snapshot, &self.options).map_err(|e| e.to_string())?;
         engine.carry_stats(&stats, old);
+        engine.carry_drops(&drops, old);
         Ok(engine)
     }
 
@@ -1119,6 +1125,7 @@ impl Playback {
                 let mut engine =
                     Engine::restore((*graph).clone(), snapshot, &self.options).map_err(|e| e.to_string())?;
                 engine.carry_stats(&frame.keyframe.stats, &frame.graph);
+                engine.carry_drops(&frame.keyframe.drops, &frame.graph);
                 Ok(engine)
             }),
         };
@@ -1165,6 +1172,7 @@ impl Playback {
                     items_in: counts.items_in,
                     items_out: counts.items_out,
                     keys: spec.op.is_stateful().then(|| engine.step_key_count(i)),
+                    dropped: engine.drops().step_total(i),
                 }
             })
             .collect();
@@ -1256,6 +1264,7 @@ impl Playback {
             selected: views.table.view().clone(),
             watch,
             previews: Arc::clone(views.previews_view.view()),
+            dropped: self.dropped.view(self.generation, self.engine.as_ref()),
             breakpoint_hit: self.breakpoints.hit.clone(),
             error: self.error.clone(),
             metrics: Arc::clone(views.metrics_view.view()),

@@ -12,6 +12,8 @@ mod data_safety;
 #[cfg(feature = "gui")]
 mod debugger_ui;
 mod diff;
+#[cfg(feature = "gui")]
+mod dropped_ui;
 mod errors;
 mod examples;
 mod fast_path;
@@ -21,6 +23,7 @@ mod file_format_docs;
 mod files_ui;
 #[cfg(feature = "gui")]
 mod inspector_ui;
+mod ledger;
 mod limits;
 mod live;
 #[cfg(feature = "gui")]

@@ -8,7 +8,8 @@ use egui_kittest::kittest::Queryable;
 
 use super::ui_util::{click, click_node, example, open, wait_for};
 
-const TABS: [&str; 8] = ["State", "Timers", "Log", "Snapshots", "Data", "Breakpoints", "Plots", "Run"];
+const TABS: [&str; 9] =
+    ["State", "Timers", "Log", "Snapshots", "Data", "Dropped", "Breakpoints", "Plots", "Run"];
 
 /// The top of the bottom panel's tab strip (its first tab, drawn before any tab's contents).
 fn strip_top(harness: &Harness<'_, Workbench>) -> f32 {

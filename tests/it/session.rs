@@ -820,3 +820,122 @@ fn a_restart_after_a_breakpoint_hit_and_a_seek_stands_where_a_fresh_load_does() 
         );
     }
 }
+
+/// A generated pipeline that drops items for several reasons: a filter, a bad row every 97
+/// rows (skipped), a DISCARD every fifth item of a key, timers pending at the end.
+fn generated_drops(dir: &Path, events: u64) -> PathBuf {
+    let mut csv = String::from("ts,user,amount\n");
+    for i in 0..events {
+        if i % 97 == 50 {
+            csv.push_str("not a time,u00,1\n");
+        }
+        csv.push_str(&format!("{},u{:02},{}\n", 1_700_000_000 + i * 2, (i * 7 + i / 13) % 23, i % 100));
+    }
+    std::fs::write(dir.join("events.csv"), csv).unwrap();
+    let pipeline = r#"
+format_version = 1
+
+[[sources]]
+id = "events"
+path = "events.csv"
+time_field = "ts"
+time_format = "unix_s"
+on_bad_row = "skip"
+
+[[steps]]
+id = "kept"
+op = "filter"
+inputs = ["events"]
+script = 'fn predicate(e) { e.amount % 3 != 0 }'
+
+[[steps]]
+id = "by_user"
+op = "key_on"
+inputs = ["kept"]
+field = "user"
+
+[[steps]]
+id = "fives"
+op = "stateful"
+inputs = ["by_user"]
+script = '''
+fn builder(resume) { #{ n: 0 } }
+fn on_item(e) {
+    this.n += 1;
+    if this.n == 5 { [[this.n], DISCARD] } else { [[], RETAIN] }
+}
+fn notify_at() { now() + secs(600) }
+'''
+
+[[sinks]]
+id = "out"
+inputs = ["fives"]
+format = "jsonl"
+path = "out/fives.jsonl"
+"#;
+    let path = dir.join("drops.toml");
+    std::fs::write(&path, pipeline).unwrap();
+    path
+}
+
+/// Every drop of a headless run of `path`, as the *Dropped* tab shows a row.
+fn every_drop(path: &Path) -> Vec<eddy::session::DroppedRow> {
+    let options =
+        EngineOptions { capture_sinks: true, record_drops: Some(usize::MAX), ..EngineOptions::default() };
+    let mut engine = Engine::new(load_and_check(path).unwrap(), &options).unwrap();
+    engine.run_to_end().unwrap();
+    let doc = engine.graph().doc.clone();
+    engine
+        .take_dropped()
+        .into_iter()
+        .map(|d| eddy::session::DroppedRow {
+            step: match d.site {
+                eddy::ops::DropSite::Step(i) => doc.steps[i].id.clone(),
+                eddy::ops::DropSite::Source(i) => doc.sources[i].id.clone(),
+            },
+            reason: d.reason.name(),
+            key: d.key.map(|k| k.to_string()),
+            event: d.event,
+            item: eddy::value::preview(&d.item),
+        })
+        .collect()
+}
+
+#[test]
+fn the_dropped_items_at_a_position_are_the_same_whatever_the_way_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = generated_drops(dir.path(), 3500);
+    let all = every_drop(&path);
+    for reason in ["filtered", "bad_row", "discarded", "pending_timer"] {
+        assert!(all.iter().any(|d| d.reason == reason), "no {reason} in the generated data");
+    }
+    // What position p shows: every drop of the steps up to p, the latest 50 newest first.
+    let expected = |position: u64| {
+        let upto: Vec<_> = all.iter().filter(|d| d.event <= position).cloned().collect();
+        let latest: Vec<_> = upto.iter().rev().take(eddy::session::DROPPED_SHOWN).cloned().collect();
+        (upto.len() as u64, latest)
+    };
+    let mut playback = loaded(&path);
+    let view = apply(&mut playback, Command::RunToEnd);
+    assert_eq!(view.status, Status::Ended);
+    let all_shown: Vec<_> = all.iter().rev().take(eddy::session::DROPPED_SHOWN).cloned().collect();
+    assert_eq!((view.dropped.total, view.dropped.latest.clone()), (all.len() as u64, all_shown));
+    let keyframes: Vec<u64> =
+        view.snapshots.iter().filter(|s| s.kind == SnapshotKind::Keyframe).map(|s| s.position).collect();
+    assert_eq!(keyframes, vec![1000, 2000, 3000]);
+    for position in [2500, 1200, 1999, 3000, 1000, 10, 0, 3400, 1500] {
+        let view = apply(&mut playback, Command::Seek(position));
+        assert_eq!(view.position, position);
+        assert_eq!(
+            (view.dropped.total, view.dropped.latest.clone()),
+            expected(position),
+            "seek to {position}"
+        );
+        let straight = {
+            let mut fresh = loaded(&path);
+            apply(&mut fresh, Command::Step(position))
+        };
+        assert_eq!(view.dropped, straight.dropped, "seek to {position} against stepping there");
+        assert_eq!(view.steps, straight.steps, "per-step counts at {position}");
+    }
+}

@@ -186,6 +186,9 @@ pub struct Source {
     bad: u64,
     /// The first few bad rows.
     samples: Vec<RowError>,
+    /// Every bad row since the last [`Source::take_bad_rows`], when kept (the dropped-items
+    /// ledger, docs/ledger.md).
+    kept_bad: Option<Vec<RowError>>,
     /// A projection keeps no field at all: records are `()`.
     unit_records: bool,
     /// Standard input or a followed file: rows come as they arrive.
@@ -277,6 +280,7 @@ impl Source {
             consumed: 0,
             bad: 0,
             samples: Vec::new(),
+            kept_bad: None,
             unit_records: false,
             live: spec.is_live(),
             tee: tee.map(|tee| (tee, 0, false)),
@@ -314,6 +318,10 @@ impl Source {
 
     /// Drops the copied text and the recorded timing of the rows skipped so far (resuming).
     fn forget_skipped(&mut self) {
+        // Rows skipped to resume are not dropped again.
+        if let Some(kept) = &mut self.kept_bad {
+            kept.clear();
+        }
         let end = self.reader.position();
         let _ = self.take_text(end);
         if let Some(marks) = &self.marks {
@@ -395,6 +403,22 @@ impl Source {
     /// Bytes of the file consumed so far: through the end of the row last read.
     pub fn bytes_consumed(&self) -> u64 {
         self.reader.position()
+    }
+
+    /// Keeps every bad row from now on, until [`Source::take_bad_rows`] takes them (the
+    /// dropped-items ledger, docs/ledger.md).
+    pub fn keep_bad_rows(&mut self) {
+        self.kept_bad.get_or_insert_with(Vec::new);
+    }
+
+    /// Whether bad rows are kept ([`Source::keep_bad_rows`]).
+    pub fn keeps_bad_rows(&self) -> bool {
+        self.kept_bad.is_some()
+    }
+
+    /// The bad rows kept since the last call, in file order (none unless kept).
+    pub fn take_bad_rows(&mut self) -> Vec<RowError> {
+        self.kept_bad.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Bad rows skipped or dead-lettered so far.
@@ -558,6 +582,9 @@ impl Source {
             }
         }
         self.bad += 1;
+        if let Some(kept) = &mut self.kept_bad {
+            kept.push(error.clone());
+        }
         if self.samples.len() < MAX_SAMPLES {
             self.samples.push(error);
         }

@@ -43,6 +43,8 @@ pub enum BottomTab {
     Snapshots,
     /// Items into and out of the selected step.
     Data,
+    /// Items that left the pipeline without reaching a sink (docs/ledger.md).
+    Dropped,
     /// Breakpoints.
     Breakpoints,
     /// Plots.
@@ -352,10 +354,13 @@ impl Workbench {
         let mut activity = BTreeMap::new();
         if let Some(view) = &view {
             for counts in view.steps.iter() {
-                let keys = counts
+                let mut keys = counts
                     .keys
                     .map(|k| format!(" · {} keys", crate::ui::thousands(k as u64)))
                     .unwrap_or_default();
+                if counts.dropped > 0 {
+                    keys.push_str(&format!(" · {} dropped", crate::ui::thousands(counts.dropped)));
+                }
                 activity.insert(
                     counts.step.clone(),
                     format!(
@@ -367,6 +372,13 @@ impl Workbench {
             }
             for sink in view.sinks.iter() {
                 activity.insert(sink.sink.clone(), format!("{} captured", sink.items));
+            }
+            let sources = view.pipeline.as_ref().map(|p| p.sources.as_slice()).unwrap_or_default();
+            for (source, &bad) in sources.iter().zip(&view.dropped.per_source) {
+                if bad > 0 {
+                    activity
+                        .insert(source.clone(), format!("{} bad rows dropped", crate::ui::thousands(bad)));
+                }
             }
         }
         let failed = view.as_ref().and_then(|v| v.error.as_ref()).and_then(|e| e.step.clone());
@@ -535,6 +547,7 @@ impl Workbench {
                 (BottomTab::Log, "Log"),
                 (BottomTab::Snapshots, "Snapshots"),
                 (BottomTab::Data, "Data"),
+                (BottomTab::Dropped, "Dropped"),
                 (BottomTab::Breakpoints, "Breakpoints"),
                 (BottomTab::Plots, "Plots"),
                 (BottomTab::Run, "Run"),
@@ -582,6 +595,7 @@ impl Workbench {
                     }
                 }
             }
+            BottomTab::Dropped => crate::ui::panels::dropped_ui::dropped_ui(ui, &view),
             BottomTab::Breakpoints => {
                 let step = self.inspected_step_id();
                 let breakpoints = self.replay.breakpoints.clone();
