@@ -136,23 +136,20 @@ impl Script {
             .collect();
         let limits = host.limits();
         // Each function to be called plainly, and for a script with methods, also as a method
-        // with `this` bound.
-        let compile_all = |method: bool| {
-            functions
-                .iter()
-                .filter(|_| host.fast_path())
-                .filter_map(|(name, arity)| {
-                    let compiled = if method {
-                        FastFn::compile_method_with_limits(&ast, name, *arity, &constants, limits)
-                    } else {
-                        FastFn::compile_with_limits(&ast, name, *arity, &constants, limits)
-                    };
-                    compiled.map(|f| (name.clone(), *arity, f))
-                })
-                .collect::<Vec<_>>()
+        // with `this` bound (those compiled together, as they may call each other).
+        let fast: Vec<(String, usize, FastFn)> = functions
+            .iter()
+            .filter(|_| host.fast_path())
+            .filter_map(|(name, arity)| {
+                FastFn::compile_with_limits(&ast, name, *arity, &constants, limits)
+                    .map(|f| (name.clone(), *arity, f))
+            })
+            .collect();
+        let fast_methods = if methods && host.fast_path() {
+            FastFn::compile_methods(&ast, &constants, limits)
+        } else {
+            Vec::new()
         };
-        let fast = compile_all(false);
-        let fast_methods = if methods { compile_all(true) } else { Vec::new() };
         Ok(Script {
             host: host.clone(),
             step: step.to_owned(),
