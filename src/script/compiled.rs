@@ -376,4 +376,28 @@ mod limit_tests {
         assert_eq!(error.position, Some((1, 1)), "{error}");
         assert!(error.message.contains("longer than 50ms"), "{error}");
     }
+
+    /// A method whose loop never ends runs on the fast path until its bound on Rhai's operations
+    /// could reach the limit (or its time budget is spent); Rhai then runs it and stops it with
+    /// the usual error.
+    #[test]
+    fn an_endless_loop_in_a_fast_method_ends_with_rhais_error() {
+        let source = "fn on_item(v) { this.n += v; while true {} }\nfn spin() { let i = 0; loop { i += 1; this.n = i; } }\n";
+        let limits = ScriptLimits { max_operations: 100_000, ..ScriptLimits::default() };
+        let mut script = Script::compile_with_methods(&ScriptHost::new(limits), "s", source).unwrap();
+        assert!(script.fast_methods.iter().any(|(n, ..)| n == "on_item"), "the loop is on the fast path");
+        let mut state = Dynamic::from_map([("n".into(), Dynamic::from_int(1))].into_iter().collect());
+        let error = script.call_this(&mut state, "on_item", (Dynamic::from_int(2),)).unwrap_err();
+        assert!(error.message.contains("more than 100000 operations"), "{error}");
+        assert_eq!(error.position, Some((1, 1)), "{error}");
+
+        let limits = ScriptLimits {
+            max_operations: 0,
+            call_timeout: Duration::from_millis(50),
+            ..ScriptLimits::default()
+        };
+        let mut script = Script::compile_with_methods(&ScriptHost::new(limits), "s", source).unwrap();
+        let error = script.call_this(&mut state, "spin", ()).unwrap_err();
+        assert!(error.message.contains("longer than 50ms"), "{error}");
+    }
 }
