@@ -136,23 +136,20 @@ impl Script {
             .collect();
         let limits = host.limits();
         // Each function to be called plainly, and for a script with methods, also as a method
-        // with `this` bound.
-        let compile_all = |method: bool| {
-            functions
-                .iter()
-                .filter(|_| host.fast_path())
-                .filter_map(|(name, arity)| {
-                    let compiled = if method {
-                        FastFn::compile_method_with_limits(&ast, name, *arity, &constants, limits)
-                    } else {
-                        FastFn::compile_with_limits(&ast, name, *arity, &constants, limits)
-                    };
-                    compiled.map(|f| (name.clone(), *arity, f))
-                })
-                .collect::<Vec<_>>()
+        // with `this` bound (those compiled together, as they may call each other).
+        let fast: Vec<(String, usize, FastFn)> = functions
+            .iter()
+            .filter(|_| host.fast_path())
+            .filter_map(|(name, arity)| {
+                FastFn::compile_with_limits(&ast, name, *arity, &constants, limits)
+                    .map(|f| (name.clone(), *arity, f))
+            })
+            .collect();
+        let fast_methods = if methods && host.fast_path() {
+            FastFn::compile_methods(&ast, &constants, limits)
+        } else {
+            Vec::new()
         };
-        let fast = compile_all(false);
-        let fast_methods = if methods { compile_all(true) } else { Vec::new() };
         Ok(Script {
             host: host.clone(),
             step: step.to_owned(),
@@ -377,6 +374,30 @@ mod limit_tests {
         let error = script.call("f", &[Dynamic::from_int(1)]).unwrap_err();
         // Rhai gives a stopped call the position of the call itself (none).
         assert_eq!(error.position, Some((1, 1)), "{error}");
+        assert!(error.message.contains("longer than 50ms"), "{error}");
+    }
+
+    /// A method whose loop never ends runs on the fast path until its bound on Rhai's operations
+    /// could reach the limit (or its time budget is spent); Rhai then runs it and stops it with
+    /// the usual error.
+    #[test]
+    fn an_endless_loop_in_a_fast_method_ends_with_rhais_error() {
+        let source = "fn on_item(v) { this.n += v; while true {} }\nfn spin() { let i = 0; loop { i += 1; this.n = i; } }\n";
+        let limits = ScriptLimits { max_operations: 100_000, ..ScriptLimits::default() };
+        let mut script = Script::compile_with_methods(&ScriptHost::new(limits), "s", source).unwrap();
+        assert!(script.fast_methods.iter().any(|(n, ..)| n == "on_item"), "the loop is on the fast path");
+        let mut state = Dynamic::from_map([("n".into(), Dynamic::from_int(1))].into_iter().collect());
+        let error = script.call_this(&mut state, "on_item", (Dynamic::from_int(2),)).unwrap_err();
+        assert!(error.message.contains("more than 100000 operations"), "{error}");
+        assert_eq!(error.position, Some((1, 1)), "{error}");
+
+        let limits = ScriptLimits {
+            max_operations: 0,
+            call_timeout: Duration::from_millis(50),
+            ..ScriptLimits::default()
+        };
+        let mut script = Script::compile_with_methods(&ScriptHost::new(limits), "s", source).unwrap();
+        let error = script.call_this(&mut state, "spin", ()).unwrap_err();
         assert!(error.message.contains("longer than 50ms"), "{error}");
     }
 }

@@ -6,7 +6,7 @@ use rhai::{Dynamic, FLOAT, ImmutableString};
 use super::access::{Atom, Operand, calc_index};
 use super::operators::{binary, concat, float_op, int_op, scalar_to_string};
 use super::run::{Env, EvalResult, Exit, fail};
-use super::tree::BinOp;
+use super::tree::{BinOp, MutMethod};
 use super::value::{Kind, Value, ValueRef, kind};
 use crate::script::ScriptLimits;
 
@@ -310,4 +310,82 @@ fn append_array(limits: &ScriptLimits, target: &mut Dynamic, v: Dynamic) -> Eval
         array.extend(items);
     }
     Ok(())
+}
+
+/// Walks an existing place inside `cur` (properties and indices, none created) and runs `f` on
+/// it: where `push`, `pop` and `shift` find their array.
+pub(super) fn place_walk<R>(
+    cur: &mut Dynamic,
+    steps: &[AssignStep],
+    ops: &AssignOperands<'_>,
+    f: impl FnOnce(&mut Dynamic) -> EvalResult<R>,
+) -> EvalResult<R> {
+    let Some((step, rest)) = steps.split_first() else {
+        return f(cur);
+    };
+    match step {
+        AssignStep::Prop(key) => {
+            if !cur.is_map() {
+                return Err(Exit::Fail);
+            }
+            let mut map = cur.as_map_mut().or_else(fail)?;
+            let child = map.get_mut(key.as_str()).ok_or(Exit::Fail)?;
+            place_walk(child, rest, ops, f)
+        }
+        AssignStep::Index(o) => {
+            let idx = ops.get(*o)?;
+            if cur.is_array() {
+                let i = idx.as_int().ok_or(Exit::Fail)?;
+                let mut array = cur.as_array_mut().or_else(fail)?;
+                let i = calc_index(array.len(), i).ok_or(Exit::Fail)?;
+                place_walk(&mut array[i], rest, ops, f)
+            } else if cur.is_map() {
+                let ValueRef::Dyn(key) = idx else { return Err(Exit::Fail) };
+                if !key.is_string() {
+                    return Err(Exit::Fail);
+                }
+                let key = key.as_immutable_string_ref().or_else(fail)?;
+                let mut map = cur.as_map_mut().or_else(fail)?;
+                let child = map.get_mut(key.as_str()).ok_or(Exit::Fail)?;
+                place_walk(child, rest, ops, f)
+            } else {
+                Err(Exit::Fail)
+            }
+        }
+    }
+}
+
+/// `push(item)`, `pop()` or `shift()` on an array, as Rhai's array package does them: the item
+/// removed (if any), and whether the array is still within the data-size limits (Rhai checks
+/// the array, its first argument, after the call).
+pub(super) fn mutate_array(
+    limits: &ScriptLimits,
+    target: &mut Dynamic,
+    method: MutMethod,
+    item: Option<Dynamic>,
+) -> EvalResult<(Option<Dynamic>, bool)> {
+    if !target.is_array() {
+        return Err(Exit::Fail);
+    }
+    let removed = {
+        let mut array = target.as_array_mut().or_else(fail)?;
+        match method {
+            MutMethod::Push => {
+                array.push(item.ok_or(Exit::Fail)?);
+                None
+            }
+            MutMethod::Pop => array.pop(),
+            MutMethod::Shift => {
+                if array.is_empty() {
+                    None
+                } else {
+                    Some(array.remove(0))
+                }
+            }
+        }
+    };
+    // Rhai checks the array (its first argument) and the value returned.
+    let within =
+        limits.check_sizes(target).is_ok() && removed.as_ref().is_none_or(|r| limits.check_sizes(r).is_ok());
+    Ok((removed, within))
 }

@@ -10,8 +10,21 @@ use rhai::{
 
 use super::scan::THIS;
 use super::tree::{
-    Assign, BinOp, Builtin, Chain, ChainStep, ChainStepKind, Expr, Root, StepArg, Stmt, TargetStep, Var,
+    Assign, BinOp, Builtin, Chain, ChainStep, ChainStepKind, Expr, ForLoop, LoopBody, MutMethod, Mutate,
+    Root, StepArg, Stmt, TargetStep, Var,
 };
+
+/// How many operations Rhai may count per node of the checked tree, at most (it counts one per
+/// statement, expression, index step and call): a loop-free stretch of `n` nodes counts at most
+/// `n * OPS_PER_NODE + OPS_SLACK`.
+pub(super) const OPS_PER_NODE: u64 = 8;
+/// See [`OPS_PER_NODE`].
+pub(super) const OPS_SLACK: u64 = 16;
+
+/// The bound on the operations Rhai counts running `nodes` nodes once.
+pub(super) fn ops_bound(nodes: usize) -> u64 {
+    (nodes as u64).saturating_mul(OPS_PER_NODE).saturating_add(OPS_SLACK)
+}
 
 /// Checks a function body against the subset while building the checked tree: it resolves
 /// names to [`Var`]s (scoping `let`s by block), pools the constants read, and counts the nodes
@@ -25,6 +38,11 @@ pub(super) struct Checker<'a> {
     pub(super) const_slots: BTreeMap<String, usize>,
     pub(super) script_fns: &'a BTreeSet<String>,
     pub(super) nodes: usize,
+    /// In a method: the script's functions by (name, arity), as entries of its table, which
+    /// `this.f(…)` may call.
+    pub(super) methods: Option<&'a BTreeMap<(String, usize), usize>>,
+    /// The table entries the body calls.
+    pub(super) calls: BTreeSet<usize>,
 }
 
 impl Checker<'_> {
@@ -83,6 +101,45 @@ impl Checker<'_> {
                 let branch = self.block(x.branch.statements())?;
                 Stmt::If(Box::new((cond, body, branch)))
             }
+            AstStmt::While(x, ..) => {
+                let before = self.nodes;
+                let cond = match &x.expr {
+                    AstExpr::Unit(..) | AstExpr::BoolConstant(true, ..) => None,
+                    e => Some(self.expr(e)?),
+                };
+                let body = self.block(x.body.statements())?;
+                Stmt::While(Box::new((cond, self.loop_body(body, before))))
+            }
+            AstStmt::For(x, ..) => {
+                let (var, counter, flow) = &**x;
+                let before = self.nodes;
+                let iterable = self.expr(&flow.expr)?;
+                let mark = self.scope.len();
+                let counter = counter.as_ref().map(|c| {
+                    let slot = self.new_slot();
+                    self.scope.push((c.name.clone(), Var::Local(slot), false));
+                    slot
+                });
+                let slot = self.new_slot();
+                self.scope.push((var.name.clone(), Var::Local(slot), false));
+                let body = self.block(flow.body.statements());
+                self.scope.truncate(mark);
+                let body = self.loop_body(body?, before);
+                Stmt::For(Box::new(ForLoop { var: slot, counter, iterable, body }))
+            }
+            AstStmt::BreakLoop(expr, flags, ..) => {
+                let value = match expr {
+                    Some(e) => Some(self.expr(e)?),
+                    None => None,
+                };
+                if flags.contains(ASTFlags::BREAK) {
+                    Stmt::Break(Some(value))
+                } else if value.is_none() {
+                    Stmt::Break(None)
+                } else {
+                    return None;
+                }
+            }
             AstStmt::Return(expr, flags, ..) => {
                 if flags.contains(ASTFlags::BREAK) {
                     // `throw`
@@ -96,6 +153,58 @@ impl Checker<'_> {
             }
             _ => return None,
         })
+    }
+
+    /// A loop's body, checked from node count `before` (its condition or iterable included).
+    fn loop_body(&self, body: Vec<Stmt>, before: usize) -> LoopBody {
+        LoopBody { body, ops_per_round: ops_bound(self.nodes - before) }
+    }
+
+    /// `this.f(args)` for a function `f` of the script, in a method.
+    fn call_this(&mut self, m: &FnCallExpr) -> Option<Expr> {
+        if !m.namespace.is_empty() || m.capture_parent_scope || m.op_token.is_some() {
+            return None;
+        }
+        let index = *self.methods?.get(&(m.name.to_string(), m.args.len()))?;
+        let this = self.resolve(THIS)?.0;
+        let args = self.exprs(&m.args)?;
+        self.calls.insert(index);
+        self.nodes += 1;
+        Some(Expr::CallThis { index, this, args })
+    }
+
+    /// A chain whose last step changes an array (`push`, `pop`, `shift`): only on a place
+    /// rooted at a local (or a method's `this`, held in a local), through properties and indices.
+    fn mutate(
+        &mut self,
+        root: Root,
+        read_only_root: bool,
+        steps: Vec<ChainStep>,
+        exprs: Vec<Expr>,
+    ) -> Option<Expr> {
+        let Root::Var(Var::Local(slot)) = root else { return None };
+        if read_only_root {
+            return None;
+        }
+        let mut steps = steps;
+        let last = steps.pop()?;
+        let ChainStepKind::Mutate(method, mut args) = last.kind else { return None };
+        if last.nullish {
+            return None;
+        }
+        let steps = steps
+            .into_iter()
+            .map(|s| match (s.nullish, s.kind) {
+                (false, ChainStepKind::Prop(p)) => Some(TargetStep::Prop(p)),
+                (false, ChainStepKind::Index(o)) => Some(TargetStep::Index(o)),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let arg = args.pop();
+        if !args.is_empty() {
+            return None;
+        }
+        Some(Expr::Mutate(Box::new(Mutate { slot, steps, exprs, method, arg })))
     }
 
     /// The root variable's name, the steps and the step arguments of an assignment's target.
@@ -196,6 +305,14 @@ impl Checker<'_> {
             AstExpr::FnCall(x, ..) => self.call(x)?,
             AstExpr::Dot(x, flags, ..) | AstExpr::Index(x, flags, ..) => {
                 let is_dot = matches!(expr, AstExpr::Dot(..));
+                if is_dot
+                    && !flags.contains(ASTFlags::NEGATED)
+                    && matches!(x.lhs, AstExpr::ThisPtr(..))
+                    && let AstExpr::MethodCall(m, ..) = &x.rhs
+                    && self.script_fns.contains(m.name.as_str())
+                {
+                    return self.call_this(m);
+                }
                 let mut read_only_root = false;
                 let root = match &x.lhs {
                     AstExpr::Variable(v, ..) => {
@@ -213,6 +330,9 @@ impl Checker<'_> {
                 let mut steps = Vec::new();
                 let mut exprs = Vec::new();
                 self.flatten(is_dot, *flags, &x.rhs, &mut steps, &mut exprs)?;
+                if steps.iter().any(|s| matches!(s.kind, ChainStepKind::Mutate(..))) {
+                    return self.mutate(root, read_only_root, steps, exprs);
+                }
                 // A constant is read-only in Rhai's scope, and so is everything inside it: a method
                 // that is not pure (the array `get`) fails on it there.
                 if read_only_root
@@ -301,6 +421,10 @@ impl Checker<'_> {
     pub(super) fn method(&mut self, m: &FnCallExpr, exprs: &mut Vec<Expr>) -> Option<ChainStepKind> {
         if !m.namespace.is_empty() || m.capture_parent_scope || self.script_fns.contains(m.name.as_str()) {
             return None;
+        }
+        if let Some(method) = MutMethod::lookup(m.name.as_str(), m.args.len()) {
+            let args = m.args.iter().map(|a| self.operand(a, exprs)).collect::<Option<Vec<_>>>()?;
+            return Some(ChainStepKind::Mutate(method, args));
         }
         let builtin = Builtin::lookup(m.name.as_str(), m.args.len() + 1)?;
         let args = m.args.iter().map(|a| self.operand(a, exprs)).collect::<Option<Vec<_>>>()?;

@@ -4,11 +4,22 @@
 use rhai::{Dynamic, ImmutableString};
 
 use super::access::{Access, Atom, Operand, Path, PathStep, PathStepKind, walk};
-use super::assign::{AssignOperands, AssignStep, assign_var, assign_walk};
+use super::assign::{AssignOperands, AssignStep, assign_var, assign_walk, mutate_array, place_walk};
 use super::closures;
-use super::run::{EvalFn, Exit, eval_fn};
-use super::tree::{Assign, Chain, ChainStep, ChainStepKind, Expr, Root, StepArg, Stmt, TargetStep, Var};
-use super::value::{Value, intern};
+use super::run::{EvalFn, Exit, Undo, eval_fn};
+use super::tree::{
+    Assign, Chain, ChainStep, ChainStepKind, Expr, ForLoop, LoopBody, MutMethod, Mutate, Root, StepArg, Stmt,
+    TargetStep, Var,
+};
+use super::value::{Value, intern, owned};
+
+/// What a loop that ends with `break value` gives.
+fn break_value(value: Option<Box<Dynamic>>) -> Value<'static> {
+    match value {
+        Some(v) => owned(*v),
+        None => Value::Unit,
+    }
+}
 
 /// Lowers the checked tree to closures, collecting the literals they read into one pool.
 pub(super) struct Lowering {
@@ -109,6 +120,8 @@ impl Lowering {
                             b,
                             args.into_iter().map(|o| step_operand(o, self)).collect::<Option<Vec<_>>>()?,
                         ),
+                        // Only the checker's `Expr::Mutate` holds these.
+                        ChainStepKind::Mutate(..) => return None,
                     },
                 })
             })
@@ -157,6 +170,8 @@ impl Lowering {
     pub(super) fn stmt(&mut self, s: Stmt) -> Option<EvalFn> {
         Some(match s {
             Stmt::Noop => closures::unit(),
+            // A change whose result is dropped need not copy the item it removes.
+            Stmt::Expr(Expr::Mutate(m)) => self.mutate(*m, true)?,
             Stmt::Expr(e) => self.expr(e)?,
             Stmt::Let { slot, expr } => {
                 let e = self.expr(expr)?;
@@ -194,21 +209,137 @@ impl Lowering {
                 })
             }
             Stmt::Fail => eval_fn(|_| Err(Exit::Fail)),
+            Stmt::While(x) => {
+                let (cond, LoopBody { body, ops_per_round }) = *x;
+                let cond = match cond {
+                    Some(c) => Some(self.access(c)?),
+                    None => None,
+                };
+                let body = self.block(body)?;
+                eval_fn(move |env| {
+                    loop {
+                        env.round(ops_per_round)?;
+                        if let Some(c) = &cond
+                            && !c.get(env, |v| v.bool())?
+                        {
+                            return Ok(Value::Unit);
+                        }
+                        match body(env) {
+                            Ok(_) | Err(Exit::Continue) => {}
+                            Err(Exit::Break(value)) => return Ok(break_value(value)),
+                            Err(other) => return Err(other),
+                        }
+                    }
+                })
+            }
+            Stmt::For(f) => {
+                let ForLoop { var, counter, iterable, body: LoopBody { body, ops_per_round } } = *f;
+                let iterable = self.expr(iterable)?;
+                let body = self.block(body)?;
+                eval_fn(move |env| {
+                    // Rhai iterates over the value of the expression (a copy of a variable's array).
+                    let items = match iterable(env)? {
+                        Value::Own(d) if d.is_array() => d.into_array().or_else(super::run::fail)?,
+                        Value::Ref(d) if d.is_array() => d.as_array_ref().or_else(super::run::fail)?.clone(),
+                        _ => return Err(Exit::Fail),
+                    };
+                    for (i, item) in items.into_iter().enumerate() {
+                        env.round(ops_per_round)?;
+                        if let Some(c) = counter {
+                            env.locals[c] = Value::Int(rhai::INT::try_from(i).or_else(super::run::fail)?);
+                        }
+                        env.locals[var] = owned(item);
+                        match body(env) {
+                            Ok(_) | Err(Exit::Continue) => {}
+                            Err(Exit::Break(value)) => return Ok(break_value(value)),
+                            Err(other) => return Err(other),
+                        }
+                    }
+                    Ok(Value::Unit)
+                })
+            }
+            Stmt::Break(None) => eval_fn(|_| Err(Exit::Continue)),
+            Stmt::Break(Some(None)) => eval_fn(|_| Err(Exit::Break(None))),
+            Stmt::Break(Some(Some(e))) => {
+                let e = self.expr(e)?;
+                eval_fn(move |env| {
+                    let v = e(env)?.dynamic();
+                    Err(Exit::Break(Some(Box::new(v))))
+                })
+            }
         })
     }
 
-    pub(super) fn assign(&mut self, a: Assign) -> Option<EvalFn> {
-        let Assign { slot, steps, exprs, op, rhs } = a;
-        let rhs = self.expr(rhs)?;
-        if steps.is_empty() {
-            return Some(eval_fn(move |env| {
-                let v = rhs(env)?;
-                assign_var(env, slot, op, v)?;
-                Ok(Value::Unit)
-            }));
-        }
-        // Index operands: literals and arguments are read in place; anything else (a local
-        // included, as the target local is borrowed mutably) is computed first.
+    /// `push`, `pop` or `shift` on a place in a local (or `this`); `discard`: the statement drops
+    /// the result.
+    pub(super) fn mutate(&mut self, m: Mutate, discard: bool) -> Option<EvalFn> {
+        let Mutate { slot, steps, exprs, method, arg } = m;
+        let (map, evals) = self.place_operands(exprs)?;
+        let steps = self.place_steps(steps, &map)?;
+        let arg = match arg {
+            None => None,
+            Some(StepArg::Lit(d)) => Some(Operand::Atom(self.lit_atom(d)?)),
+            Some(StepArg::Computed(i)) => Some(*map.get(i)?),
+        };
+        // A change to a property of `this` is journaled as the change itself (undone by its
+        // inverse); any other place in `this` saves what it may change first.
+        let simple = match steps.as_slice() {
+            [AssignStep::Prop(p)] => Some(p.clone()),
+            _ => None,
+        };
+        let first = match steps.first() {
+            Some(AssignStep::Prop(p)) => Some(p.clone()),
+            _ => None,
+        };
+        Some(eval_fn(move |env| {
+            let mut vals = Vec::with_capacity(evals.len());
+            for e in &evals {
+                vals.push(e(env)?.dynamic());
+            }
+            let item = match arg {
+                None => None,
+                Some(Operand::Computed(i)) => Some(std::mem::take(vals.get_mut(i).ok_or(Exit::Fail)?)),
+                Some(Operand::Atom(a)) => Some(a.value(env).dynamic()),
+            };
+            let journaled = env.journaled(slot);
+            if journaled && simple.is_none() {
+                env.before_write(slot, first.as_ref())?;
+            }
+            let limits = env.limits;
+            let ops = AssignOperands { args: env.args, lits: env.lits, vals: &vals };
+            let target = env.locals[slot].own()?;
+            let (removed, within) =
+                place_walk(target, &steps, &ops, |array| mutate_array(limits, array, method, item))?;
+            let mut value = Value::Unit;
+            match (&simple, journaled, method, removed) {
+                (Some(p), true, MutMethod::Push, _) => env.note(Undo::Pushed(p.clone())),
+                (Some(p), true, MutMethod::Pop | MutMethod::Shift, Some(removed)) => {
+                    let kept = if discard {
+                        removed
+                    } else {
+                        value = owned(removed.clone());
+                        removed
+                    };
+                    env.note(if method == MutMethod::Pop {
+                        Undo::Popped(p.clone(), kept)
+                    } else {
+                        Undo::Shifted(p.clone(), kept)
+                    });
+                }
+                (_, _, _, Some(removed)) => value = owned(removed),
+                _ => {}
+            }
+            if !within {
+                return Err(Exit::Fail);
+            }
+            Ok(value)
+        }))
+    }
+
+    /// An assignment's or change's index operands: literals and arguments are read in place;
+    /// anything else (a local included, as the target local is borrowed mutably) is computed
+    /// first.
+    fn place_operands(&mut self, exprs: Vec<Expr>) -> Option<(Vec<Operand>, Vec<EvalFn>)> {
         let mut map = Vec::with_capacity(exprs.len());
         let mut evals = Vec::new();
         for e in exprs {
@@ -224,7 +355,11 @@ impl Lowering {
                 }
             }
         }
-        let steps: Vec<AssignStep> = steps
+        Some((map, evals))
+    }
+
+    fn place_steps(&mut self, steps: Vec<TargetStep>, map: &[Operand]) -> Option<Vec<AssignStep>> {
+        steps
             .into_iter()
             .map(|s| {
                 Some(match s {
@@ -233,7 +368,21 @@ impl Lowering {
                     TargetStep::Index(StepArg::Computed(i)) => AssignStep::Index(*map.get(i)?),
                 })
             })
-            .collect::<Option<_>>()?;
+            .collect()
+    }
+
+    pub(super) fn assign(&mut self, a: Assign) -> Option<EvalFn> {
+        let Assign { slot, steps, exprs, op, rhs } = a;
+        let rhs = self.expr(rhs)?;
+        if steps.is_empty() {
+            return Some(eval_fn(move |env| {
+                let v = rhs(env)?;
+                assign_var(env, slot, op, v)?;
+                Ok(Value::Unit)
+            }));
+        }
+        let (map, evals) = self.place_operands(exprs)?;
+        let steps = self.place_steps(steps, &map)?;
         // A write that starts at a property changes that property only.
         let prop = match steps.first() {
             Some(AssignStep::Prop(p)) => Some(p.clone()),
@@ -285,6 +434,17 @@ impl Lowering {
             Expr::Call(f, args) => closures::call(f, self.accesses(args)?)?,
             Expr::Interp(parts) => closures::interpolation(self.accesses(parts)?),
             Expr::Now => closures::now(),
+            Expr::Mutate(m) => self.mutate(*m, false)?,
+            Expr::CallThis { index, this, args } => {
+                let args = self.accesses(args)?;
+                eval_fn(move |env| {
+                    let mut values = Vec::with_capacity(args.len() + 1);
+                    for a in &args {
+                        values.push(a.value(env)?.dynamic());
+                    }
+                    env.call_method(index, this, values)
+                })
+            }
             // Atoms are handled above.
             Expr::Unit | Expr::Bool(_) | Expr::Int(_) | Expr::Float(_) | Expr::Lit(_) | Expr::Var(_) => {
                 return None;

@@ -1,6 +1,6 @@
-//! A fast path for simple script functions: a function whose body uses only a small, loop-free
-//! subset of Rhai is compiled once, from the optimized AST, into a tree of closures that runs
-//! without Rhai's AST walker and its per-call set-up.
+//! A fast path for simple script functions: a function whose body uses only a small subset of
+//! Rhai is compiled once, from the optimized AST, into a tree of closures that runs without
+//! Rhai's AST walker and its per-call set-up.
 //!
 //! The fast path is exact or it gives up: [`FastFn::compile`] returns `None` for a body that uses
 //! anything outside the subset, and [`FastFn::call`] returns `Err(())` for any run-time case it
@@ -29,9 +29,40 @@
 //! * the built-in functions `len`, `is_empty`, `contains`, `get`, `abs`, `to_string` and
 //!   `type_of`, in function-call or method-call form, and Eddy's `now()`, unless the script
 //!   defines a function of that name;
+//! * the array methods `push(x)`, `pop()` and `shift()` on a local (or `this`) or a place inside
+//!   it reached through properties and indices (`list.push(x)`, `this.items.shift()`), unless
+//!   the script defines a function of that name;
+//! * loops: `while cond { … }`, `loop { … }`, `for x in array { … }` and `for (x, i) in array`
+//!   (over an array only: anything else falls back at run time), `break`, `break value`,
+//!   `continue`;
 //! * in a method (compiled with [`FastFn::compile_method_with_limits`], called with `this`
 //!   bound, as StatefulLogic's `on_item`, `on_notify`, `notify_at`, … are): `this`, its
-//!   properties and indices, read and assigned, as a parameter would be.
+//!   properties and indices, read and assigned, as a parameter would be; and calls of the
+//!   script's own functions as methods of `this` (`this.expire()`), which run on the fast path
+//!   with `this` bound to the caller's `this`, as in Rhai (a callee that writes to `this` writes
+//!   to the caller's). [`FastFn::compile_methods`] compiles a script's functions together for
+//!   this; a function is left out when its body leaves the subset or it calls one that does.
+//!
+//! # Limits
+//!
+//! Every limit of [`ScriptLimits`] holds exactly as in Rhai, because the fast path gives up
+//! (and Rhai runs the call, giving its exact error at the same place) wherever a limit could
+//! be reached:
+//!
+//! * operations: a body's loop-free part counts at most `8 × nodes + 16` operations in Rhai
+//!   (one per statement, expression, index step and call); the call keeps a running bound: the
+//!   body's, plus as much for every loop round (its condition or iterable and body), plus the
+//!   body's bound of every function it calls. It gives up when the bound reaches
+//!   `max_operations`; a loop that never ends (`while true {}`) reaches it, then Rhai stops it
+//!   with its usual error;
+//! * time and memory: a call whose loops have run longer than 1 ms (or a quarter of
+//!   `call_timeout`), checked every 1,024 loop rounds, gives up, and Rhai, whose progress
+//!   guard applies `call_timeout` and `call_memory`, runs it;
+//! * call depth: a call of the script's own function gives up two levels before
+//!   `max_call_levels` (deep recursion then fails in Rhai, with Rhai's error);
+//! * sizes: every value built or changed (array and map literals, strings, `push` and the
+//!   others, assignments) is measured as Rhai measures it, and a value past a size limit makes
+//!   the call give up.
 //!
 //! A method whose body assigns to `this` runs on `this` itself, moved into its local, rather than
 //! on a copy made at the first write (for a state map, a copy and a drop per call). Each write
@@ -40,10 +71,13 @@
 //! hands `this` back as it came in for Rhai to run the call on. Only a `this` with no shared and
 //! no read-only value inside is run so (the others are copied on the first write, as before).
 //!
-//! Loops, `switch`, `try`, closures, `this` outside a method, calls to script-defined or other
-//! registered functions (`print`, `secs(…)`, …), `import`, namespaced names, variables that are
-//! not parameters, locals or constants, and anything else make [`FastFn::compile`] return
-//! `None`, so a compiled body always terminates.
+//! A change to a property of a `this` run in place through `push`, `pop` or `shift` is
+//! journaled as the change itself (undone by its inverse: no copy of the array).
+//!
+//! `do … while`, ranges (`0..n`), `switch`, `try`, closures, `this` outside a method, calls of
+//! script-defined functions other than `this.f(…)` in a method, other registered functions
+//! (`print`, `secs(…)`, …), `import`, namespaced names, variables that are not parameters,
+//! locals or constants, and anything else make [`FastFn::compile`] return `None`.
 //!
 //! # What the engine must be like
 //!
@@ -74,29 +108,61 @@ use rhai::{AST, Dynamic, ImmutableString};
 
 use crate::script::ScriptLimits;
 use crate::script::function_body::body_statements;
-use check::Checker;
+use check::{Checker, ops_bound};
 use lower::Lowering;
 use run::CompiledFn;
-use scan::{THIS, assigns_this, mutated_params};
+use scan::{THIS, assigns_this, mutated_params, this_calls};
 use tree::Var;
 use value::{Value, read_write, unshared};
 
-/// A script function compiled to the fast path.
+/// A script function compiled to the fast path: an entry of its script's table (the functions a
+/// method may call as `this.f(…)` are its neighbours there).
 #[derive(Clone)]
 pub struct FastFn {
-    inner: Arc<CompiledFn>,
+    table: Arc<Vec<CompiledFn>>,
+    index: usize,
 }
 
 impl std::fmt::Debug for FastFn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.inner();
         f.debug_struct("FastFn")
-            .field("arity", &self.inner.arity)
-            .field("locals", &self.inner.n_locals)
+            .field("name", &inner.name)
+            .field("arity", &inner.arity)
+            .field("locals", &inner.n_locals)
             .finish_non_exhaustive()
     }
 }
 
+/// A function definition of the script, as the fast path sees it before compiling it.
+struct Def {
+    name: String,
+    arity: usize,
+    params: Vec<ImmutableString>,
+    body: Vec<rhai::Stmt>,
+    /// Defined for a `this` type (`fn int.f()`): never compiled.
+    typed: bool,
+}
+
+impl Def {
+    fn all(ast: &AST) -> Vec<Def> {
+        ast.iter_fn_def()
+            .map(|f| Def {
+                name: f.name.to_string(),
+                arity: f.params.len(),
+                params: f.params.iter().cloned().collect(),
+                body: body_statements(ast, &f.name, f.params.len()),
+                typed: f.this_type.is_some(),
+            })
+            .collect()
+    }
+}
+
 impl FastFn {
+    fn inner(&self) -> &CompiledFn {
+        &self.table[self.index]
+    }
+
     /// Compiles `name` with `arity` params from the AST, or None when the body uses anything outside the subset
     /// (the caller then uses Rhai). `constants` are the script's top-level constants (name → value), which the
     /// body may read as variables (Rhai's optimizer usually inlines them already).
@@ -119,12 +185,17 @@ impl FastFn {
         constants: &[(String, Dynamic)],
         limits: ScriptLimits,
     ) -> Option<FastFn> {
-        Self::compile_inner(ast, name, arity, constants, limits, false)
+        let def = Def::all(ast).into_iter().find(|d| d.name == name && d.arity == arity)?;
+        let script_fns: BTreeSet<String> = ast.iter_functions().map(|f| f.name.to_string()).collect();
+        let (compiled, _) = compile_def(&def, &script_fns, None, false, constants, limits)?;
+        Some(FastFn { table: Arc::new(vec![compiled]), index: 0 })
     }
 
     /// Like [`FastFn::compile_with_limits`], for a function called with `this` bound to a value
     /// (a StatefulLogic method): the body may read `this`, its properties and indices, and
-    /// assign to them. Run it with [`FastFn::call_this`].
+    /// assign to them, and call the script's other functions as methods (`this.f(…)`). Run it
+    /// with [`FastFn::call_this`]. (Compiles the whole script's functions: see
+    /// [`FastFn::compile_methods`].)
     pub fn compile_method_with_limits(
         ast: &AST,
         name: &str,
@@ -132,79 +203,83 @@ impl FastFn {
         constants: &[(String, Dynamic)],
         limits: ScriptLimits,
     ) -> Option<FastFn> {
-        Self::compile_inner(ast, name, arity, constants, limits, true)
+        Self::compile_methods(ast, constants, limits)
+            .into_iter()
+            .find(|(n, a, _)| n == name && *a == arity)
+            .map(|(.., f)| f)
     }
 
-    fn compile_inner(
+    /// Compiles every function of the script to be called with `this` bound (StatefulLogic
+    /// methods), into one table, so that `this.f(…)` calls the script's `f` on the fast path.
+    /// Gives the functions that compiled, by (name, arity): a function is left out when its body
+    /// is outside the subset or it calls one that is.
+    pub fn compile_methods(
         ast: &AST,
-        name: &str,
-        arity: usize,
         constants: &[(String, Dynamic)],
         limits: ScriptLimits,
-        method: bool,
-    ) -> Option<FastFn> {
-        let def = ast.iter_fn_def().find(|f| f.name == name && f.params.len() == arity)?;
-        if def.this_type.is_some() {
-            return None;
-        }
-        let params: Vec<ImmutableString> = def.params.iter().cloned().collect();
-        let body = body_statements(ast, name, arity);
+    ) -> Vec<(String, usize, FastFn)> {
+        let defs = Def::all(ast);
         let script_fns: BTreeSet<String> = ast.iter_functions().map(|f| f.name.to_string()).collect();
-        let mutated = mutated_params(&body, &params);
-
-        let mut compiler = Checker {
-            scope: Vec::new(),
-            n_locals: 0,
-            constants,
-            consts: Vec::new(),
-            const_slots: BTreeMap::new(),
-            script_fns: &script_fns,
-            nodes: 0,
-        };
-        let mut param_copies = Vec::new();
-        for (i, p) in params.iter().enumerate() {
-            let var = if mutated.contains(p.as_str()) {
-                let slot = compiler.new_slot();
-                param_copies.push((i, slot));
-                Var::Local(slot)
-            } else {
-                Var::Arg(i)
-            };
-            compiler.scope.push((p.clone(), var, false));
+        let index: BTreeMap<(String, usize), usize> =
+            defs.iter().enumerate().map(|(i, d)| ((d.name.clone(), d.arity), i)).collect();
+        // A function writes to `this` when its body does, or when it calls one that does.
+        let callees: Vec<Vec<usize>> = defs
+            .iter()
+            .map(|d| this_calls(&d.body).iter().filter_map(|k| index.get(k).copied()).collect())
+            .collect();
+        let mut writes: Vec<bool> = defs.iter().map(|d| assigns_this(&d.body)).collect();
+        loop {
+            let mut changed = false;
+            for (i, calls) in callees.iter().enumerate() {
+                if !writes[i] && calls.iter().any(|&j| writes[j]) {
+                    writes[i] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
         }
-        // `this` is one argument more, after the parameters (a keyword: no name can hide it).
-        if method {
-            let var = if assigns_this(&body) {
-                let slot = compiler.new_slot();
-                param_copies.push((arity, slot));
-                Var::Local(slot)
-            } else {
-                Var::Arg(arity)
-            };
-            compiler.scope.push((THIS.into(), var, false));
+        let mut compiled: Vec<Option<(CompiledFn, BTreeSet<usize>)>> = defs
+            .iter()
+            .zip(&writes)
+            .map(|(d, &w)| compile_def(d, &script_fns, Some(&index), w, constants, limits))
+            .collect();
+        // A function that calls one outside the subset is outside it too.
+        loop {
+            let invalid: Vec<usize> = compiled
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| {
+                    c.as_ref().is_some_and(|(_, calls)| {
+                        calls.iter().any(|&j| compiled.get(j).is_none_or(Option::is_none))
+                    })
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if invalid.is_empty() {
+                break;
+            }
+            for i in invalid {
+                compiled[i] = None;
+            }
         }
-        let body = compiler.block(&body)?;
-
-        // A loop-free body runs each node at most once; Rhai counts an operation per statement,
-        // expression, index step and call, so this bound is generous.
-        let bound = (compiler.nodes as u64).saturating_mul(8).saturating_add(16);
-        if limits.max_operations != 0 && bound > limits.max_operations {
-            return None;
-        }
-
-        let mut lower = Lowering { lits: compiler.consts };
-        let body = lower.block(body)?;
-        Some(FastFn {
-            inner: Arc::new(CompiledFn {
-                arity,
-                method,
-                n_locals: compiler.n_locals,
-                param_copies,
-                lits: lower.lits,
-                limits,
-                body,
-            }),
-        })
+        let valid: Vec<bool> = compiled.iter().map(Option::is_some).collect();
+        let table: Vec<CompiledFn> = compiled
+            .into_iter()
+            .zip(&defs)
+            .map(|(c, d)| match c {
+                Some((f, _)) => f,
+                None => CompiledFn::outside_the_subset(&d.name, d.arity, limits),
+            })
+            .collect();
+        let table = Arc::new(table);
+        defs.iter()
+            .zip(valid)
+            .enumerate()
+            .filter(|(_, (_, valid))| *valid)
+            .map(|(i, (d, _))| (d.name.clone(), d.arity, FastFn { table: table.clone(), index: i }))
+            .collect()
     }
 
     /// Runs it. Args are taken by reference (not consumed). Err(()) means "a runtime case the fast path does not
@@ -213,7 +288,7 @@ impl FastFn {
     /// doubt, Err(()).
     #[expect(clippy::result_unit_err, reason = "Err(()) only means: run it in Rhai instead")]
     pub fn call(&self, args: &[Dynamic]) -> Result<Dynamic, ()> {
-        if self.inner.method {
+        if self.inner().method {
             return Err(());
         }
         self.call_args(args).map(|(value, _)| value)
@@ -223,10 +298,10 @@ impl FastFn {
     /// `this`. On `Ok`, `this` holds what the body left in it, as in Rhai; on `Err`, `this` is
     /// as it was and the arguments are handed back, for the caller to run the call in Rhai.
     pub fn call_this(&self, this: &mut Dynamic, mut args: Vec<Dynamic>) -> Result<Dynamic, Vec<Dynamic>> {
-        if !self.inner.method {
+        if !self.inner().method {
             return Err(args);
         }
-        if let Some(slot) = self.inner.this_slot()
+        if let Some(slot) = self.inner().this_slot()
             && read_write(this)
         {
             return self.call_in_place(this, args, slot);
@@ -252,7 +327,7 @@ impl FastFn {
     /// Whether the body may assign to `this` (or a part of it). A method that never does leaves
     /// `this` as it was on every call.
     pub fn assigns_this(&self) -> bool {
-        self.inner.this_slot().is_some()
+        self.inner().this_slot().is_some()
     }
 
     /// [`FastFn::call_this`] for a body that assigns to `this` (held in local `slot`), with `this`
@@ -263,7 +338,8 @@ impl FastFn {
         mut args: Vec<Dynamic>,
         slot: usize,
     ) -> Result<Dynamic, Vec<Dynamic>> {
-        let f = &*self.inner;
+        let f = self.inner();
+        let fns = self.table.as_slice();
         if args.len() != f.arity || !args.iter().all(unshared) {
             return Err(args);
         }
@@ -273,15 +349,15 @@ impl FastFn {
         let result = match f.n_locals {
             0..=4 => {
                 let mut buf = [const { Value::Unit }; 4];
-                f.run_in_place(&args, &mut buf[..f.n_locals], slot, given)
+                f.run_in_place(fns, &args, &mut buf[..f.n_locals], slot, given)
             }
             5..=8 => {
                 let mut buf = [const { Value::Unit }; 8];
-                f.run_in_place(&args, &mut buf[..f.n_locals], slot, given)
+                f.run_in_place(fns, &args, &mut buf[..f.n_locals], slot, given)
             }
             _ => {
                 let mut buf: Vec<Value<'_>> = (0..f.n_locals).map(|_| Value::Unit).collect();
-                f.run_in_place(&args, &mut buf, slot, given)
+                f.run_in_place(fns, &args, &mut buf, slot, given)
             }
         };
         args.pop();
@@ -300,27 +376,105 @@ impl FastFn {
     /// Runs the body over `args` (`this` last for a method): its value, and for a method whose
     /// body assigned to `this`, what it left there (`None`: `this` is the argument, unchanged).
     fn call_args(&self, args: &[Dynamic]) -> Result<(Dynamic, Option<Dynamic>), ()> {
-        let f = &*self.inner;
+        let f = self.inner();
+        let fns = self.table.as_slice();
         // Shared values (closure captures) are never reproduced.
         if args.len() != f.arity + usize::from(f.method) || !args.iter().all(unshared) {
             return Err(());
         }
         match f.n_locals {
-            0 => f.run(args, &mut []),
-            1 => f.run(args, &mut [Value::Unit]),
-            2 => f.run(args, &mut [Value::Unit, Value::Unit]),
+            0 => f.run(fns, args, &mut []),
+            1 => f.run(fns, args, &mut [Value::Unit]),
+            2 => f.run(fns, args, &mut [Value::Unit, Value::Unit]),
             3..=4 => {
                 let mut buf = [const { Value::Unit }; 4];
-                f.run(args, &mut buf[..f.n_locals])
+                f.run(fns, args, &mut buf[..f.n_locals])
             }
             5..=8 => {
                 let mut buf = [const { Value::Unit }; 8];
-                f.run(args, &mut buf[..f.n_locals])
+                f.run(fns, args, &mut buf[..f.n_locals])
             }
             _ => {
                 let mut buf: Vec<Value<'_>> = (0..f.n_locals).map(|_| Value::Unit).collect();
-                f.run(args, &mut buf)
+                f.run(fns, args, &mut buf)
             }
         }
     }
+}
+
+/// Compiles one function: plainly, or as a method (`methods`: the script's table of functions,
+/// which `this.f(…)` may call; `writes_this`: the body, or a function it calls, writes to
+/// `this`). Gives the compiled function and the table entries it calls.
+fn compile_def(
+    def: &Def,
+    script_fns: &BTreeSet<String>,
+    methods: Option<&BTreeMap<(String, usize), usize>>,
+    writes_this: bool,
+    constants: &[(String, Dynamic)],
+    limits: ScriptLimits,
+) -> Option<(CompiledFn, BTreeSet<usize>)> {
+    if def.typed {
+        return None;
+    }
+    let method = methods.is_some();
+    let arity = def.arity;
+    let mutated = mutated_params(&def.body, &def.params);
+    let mut compiler = Checker {
+        scope: Vec::new(),
+        n_locals: 0,
+        constants,
+        consts: Vec::new(),
+        const_slots: BTreeMap::new(),
+        script_fns,
+        nodes: 0,
+        methods,
+        calls: BTreeSet::new(),
+    };
+    let mut param_copies = Vec::new();
+    for (i, p) in def.params.iter().enumerate() {
+        let var = if mutated.contains(p.as_str()) {
+            let slot = compiler.new_slot();
+            param_copies.push((i, slot));
+            Var::Local(slot)
+        } else {
+            Var::Arg(i)
+        };
+        compiler.scope.push((p.clone(), var, false));
+    }
+    // `this` is one argument more, after the parameters (a keyword: no name can hide it).
+    if method {
+        let var = if writes_this {
+            let slot = compiler.new_slot();
+            param_copies.push((arity, slot));
+            Var::Local(slot)
+        } else {
+            Var::Arg(arity)
+        };
+        compiler.scope.push((THIS.into(), var, false));
+    }
+    let body = compiler.block(&def.body)?;
+
+    // Run once, the body (its loops' rounds and its calls aside, which count as they run)
+    // counts at most this many operations in Rhai.
+    let bound = ops_bound(compiler.nodes);
+    if limits.max_operations != 0 && bound >= limits.max_operations {
+        return None;
+    }
+    let calls = compiler.calls;
+    let mut lower = Lowering { lits: compiler.consts };
+    let body = lower.block(body)?;
+    Some((
+        CompiledFn {
+            name: def.name.clone(),
+            arity,
+            bound,
+            method,
+            n_locals: compiler.n_locals,
+            param_copies,
+            lits: lower.lits,
+            limits,
+            body,
+        },
+        calls,
+    ))
 }

@@ -8,9 +8,12 @@
 //! constants and literals borrowed), operands are read through [`ValueRef`] views without copies,
 //! and types are tested with the inlined `is_*` before any `as_*`.
 
+use std::time::{Duration, Instant};
+
 use rhai::{Dynamic, ImmutableString};
 
-use super::value::Value;
+use super::tree::Var;
+use super::value::{Value, ValueRef, owned};
 use crate::script::ScriptLimits;
 
 /// Why evaluation stopped early.
@@ -19,6 +22,35 @@ pub(super) enum Exit {
     Return(Box<Dynamic>),
     /// Anything the fast path does not reproduce: run the call in Rhai.
     Fail,
+    /// `break`, with its value (`None`: `()`).
+    Break(Option<Box<Dynamic>>),
+    /// `continue`.
+    Continue,
+}
+
+/// Loop rounds between two readings of the clock.
+const ROUNDS_PER_CLOCK_CHECK: u32 = 1024;
+/// The longest a fast call runs before it gives up and Rhai runs it (whose guard then applies
+/// the call's time and memory limits exactly as for any call): at most this, and at most a
+/// quarter of `call_timeout`.
+const TIME_BUDGET: Duration = Duration::from_millis(1);
+
+/// What a call (with the calls it makes) has used of its limits, counted as it runs: a bound on
+/// the operations Rhai would count, the depth of calls, the loop rounds run and when the first
+/// clock check was made.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Budget {
+    pub(super) ops: u64,
+    pub(super) depth: usize,
+    rounds: u32,
+    started: Option<Instant>,
+}
+
+impl Budget {
+    /// The budget of a call whose body counts at most `ops` operations besides its loops and calls.
+    pub(super) fn new(ops: u64) -> Budget {
+        Budget { ops, depth: 1, rounds: 0, started: None }
+    }
 }
 
 /// What evaluating a node gives: a value, or an early [`Exit`].
@@ -40,6 +72,9 @@ pub(super) struct Env<'a, 'l> {
     pub(super) locals: &'l mut [Value<'a>],
     /// A method's `this`, when it is written in place: how to put it back on a fallback.
     pub(super) journal: Option<Journal>,
+    /// The script's functions a method may call as `this.f(…)` (its table; empty otherwise).
+    pub(super) fns: &'a [CompiledFn],
+    pub(super) budget: Budget,
 }
 
 /// What one write to a method's `this` replaced, to be put back if the call falls back.
@@ -49,6 +84,12 @@ pub(super) enum Undo {
     Prop(ImmutableString, Option<Dynamic>),
     /// `this` as a whole, before a write of another kind.
     Whole(Dynamic),
+    /// An item was pushed onto the array in this property of `this` (a map).
+    Pushed(ImmutableString),
+    /// This item was popped off the end of the array in this property of `this` (a map).
+    Popped(ImmutableString, Dynamic),
+    /// This item was shifted off the front of the array in this property of `this` (a map).
+    Shifted(ImmutableString, Dynamic),
 }
 
 /// The writes to a method's `this` while the body runs.
@@ -66,7 +107,140 @@ pub(super) struct Journal {
     whole: bool,
 }
 
-impl Env<'_, '_> {
+impl<'a> Env<'a, '_> {
+    /// Counts `ops` more operations; gives up when the bound could reach the operations limit.
+    #[inline]
+    pub(super) fn charge(&mut self, ops: u64) -> EvalResult<()> {
+        self.budget.ops = self.budget.ops.saturating_add(ops);
+        let max = self.limits.max_operations;
+        if max != 0 && self.budget.ops >= max { Err(Exit::Fail) } else { Ok(()) }
+    }
+
+    /// Starts a loop's round that counts at most `ops` operations: gives up when the bound could
+    /// reach the operations limit, or when the call has run longer than its time budget.
+    #[inline]
+    pub(super) fn round(&mut self, ops: u64) -> EvalResult<()> {
+        self.charge(ops)?;
+        self.budget.rounds = self.budget.rounds.wrapping_add(1);
+        if self.budget.rounds.is_multiple_of(ROUNDS_PER_CLOCK_CHECK) { self.check_clock() } else { Ok(()) }
+    }
+
+    #[inline(never)]
+    fn check_clock(&mut self) -> EvalResult<()> {
+        let now = Instant::now();
+        let Some(started) = self.budget.started else {
+            self.budget.started = Some(now);
+            return Ok(());
+        };
+        let budget = TIME_BUDGET.min(self.limits.call_timeout / 4);
+        if now.duration_since(started) > budget { Err(Exit::Fail) } else { Ok(()) }
+    }
+
+    /// Whether local `slot` is a method's `this` written in place (with a journal to undo it).
+    #[inline]
+    pub(super) fn journaled(&self, slot: usize) -> bool {
+        self.journal.as_ref().is_some_and(|j| j.slot == slot && !j.whole)
+    }
+
+    /// Notes a change to `this` (journaled) that `undo` reverses.
+    pub(super) fn note(&mut self, undo: Undo) {
+        if let Some(journal) = &mut self.journal {
+            journal.undo.push(undo);
+        }
+    }
+
+    /// `this.f(args)`: calls the script's function at entry `index` of the table with `this`
+    /// bound to the caller's `this` (held in `this`), as Rhai binds it: a function that writes
+    /// to `this` writes to the caller's.
+    pub(super) fn call_method(
+        &mut self,
+        index: usize,
+        this: Var,
+        mut args: Vec<Dynamic>,
+    ) -> EvalResult<Value<'a>> {
+        let fns = self.fns;
+        let callee = fns.get(index).ok_or(Exit::Fail)?;
+        if !callee.method || args.len() != callee.arity {
+            return Err(Exit::Fail);
+        }
+        // Rhai counts call levels from its own start: give up well before the limit.
+        let max_levels = self.limits.max_call_levels;
+        if self.budget.depth + 2 > max_levels {
+            return Err(Exit::Fail);
+        }
+        self.charge(callee.bound)?;
+        // A map property named like the function that holds a function pointer is called
+        // instead (OOP style).
+        let this_ref = match this {
+            Var::Arg(i) => ValueRef::Dyn(self.args.get(i).ok_or(Exit::Fail)?),
+            Var::Local(slot) => self.locals[slot].view(),
+            Var::Const(_) => return Err(Exit::Fail),
+        };
+        if let ValueRef::Dyn(d) = this_ref
+            && d.is_map()
+            && d.as_map_ref().is_ok_and(|m| m.get(callee.name.as_str()).is_some_and(Dynamic::is_fnptr))
+        {
+            return Err(Exit::Fail);
+        }
+        let mut budget = self.budget;
+        budget.depth += 1;
+        let result = match (callee.this_slot(), this) {
+            // The callee only reads `this`: it is its last argument, lent for the call.
+            (None, Var::Local(slot)) => match std::mem::replace(&mut self.locals[slot], Value::Unit) {
+                Value::Own(d) => {
+                    args.push(d);
+                    let (result, _, _, used) = callee.run_nested(fns, &args, None, None, budget);
+                    self.locals[slot] = Value::Own(args.pop().unwrap_or(Dynamic::UNIT));
+                    budget = used;
+                    result
+                }
+                other => {
+                    args.push(other.copy().dynamic());
+                    self.locals[slot] = other;
+                    let (result, _, _, used) = callee.run_nested(fns, &args, None, None, budget);
+                    budget = used;
+                    result
+                }
+            },
+            (None, Var::Arg(i)) => {
+                args.push(self.args.get(i).ok_or(Exit::Fail)?.clone());
+                let (result, _, _, used) = callee.run_nested(fns, &args, None, None, budget);
+                budget = used;
+                result
+            }
+            // The callee writes to `this`: the caller's `this`, written in place (journaled), is
+            // moved into the callee's local and back, with the journal.
+            (Some(callee_slot), Var::Local(slot)) if self.journal_slot() == Some(slot) => {
+                let Value::Own(given) = std::mem::replace(&mut self.locals[slot], Value::Unit) else {
+                    return Err(Exit::Fail);
+                };
+                let mut journal = self.journal.take();
+                if let Some(j) = &mut journal {
+                    j.slot = callee_slot;
+                }
+                args.push(Dynamic::UNIT);
+                let (result, left, journal, used) =
+                    callee.run_nested(fns, &args, Some((callee_slot, given)), journal, budget);
+                self.locals[slot] = Value::Own(left.unwrap_or(Dynamic::UNIT));
+                self.journal = journal.map(|mut j| {
+                    j.slot = slot;
+                    j
+                });
+                budget = used;
+                result
+            }
+            _ => return Err(Exit::Fail),
+        };
+        self.budget.ops = budget.ops;
+        self.budget.rounds = budget.rounds;
+        self.budget.started = budget.started;
+        Ok(owned(result?))
+    }
+
+    fn journal_slot(&self) -> Option<usize> {
+        self.journal.as_ref().map(|j| j.slot)
+    }
+
     /// Called before a write to local `slot` that changes only property `prop` of it (`Some`), or
     /// anything in it (`None`): when the local is the journaled `this`, saves what the write may
     /// change.
@@ -96,6 +270,11 @@ impl Journal {
         for undo in self.undo.into_iter().rev() {
             match undo {
                 Undo::Whole(before) => now = before,
+                Undo::Pushed(prop) => with_array_in(&mut now, &prop, |array| {
+                    array.pop();
+                }),
+                Undo::Popped(prop, item) => with_array_in(&mut now, &prop, |array| array.push(item)),
+                Undo::Shifted(prop, item) => with_array_in(&mut now, &prop, |array| array.insert(0, item)),
                 Undo::Prop(prop, old) => {
                     // A property entry is only made while `this` is a map, and every write after it
                     // either kept it a map or was preceded by a whole entry (undone first).
@@ -117,6 +296,16 @@ impl Journal {
     }
 }
 
+/// Changes the array in property `prop` of map `this` (nothing when there is none).
+fn with_array_in(this: &mut Dynamic, prop: &str, f: impl FnOnce(&mut rhai::Array)) {
+    if let Ok(mut map) = this.as_map_mut()
+        && let Some(item) = map.get_mut(prop)
+        && let Ok(mut array) = item.as_array_mut()
+    {
+        f(&mut array);
+    }
+}
+
 /// A compiled expression or statement.
 pub(super) type EvalFn = Box<dyn for<'a, 'l> Fn(&mut Env<'a, 'l>) -> EvalResult<Value<'a>> + Send + Sync>;
 
@@ -129,7 +318,13 @@ where
 
 /// A function lowered to closures, with what a call needs to set up its locals.
 pub(super) struct CompiledFn {
+    /// The function's name (a method's, to see whether a map property of that name would be
+    /// called instead).
+    pub(super) name: String,
     pub(super) arity: usize,
+    /// A bound on the operations Rhai counts running the body once, its loops' rounds and the
+    /// calls it makes aside (those are counted as they run).
+    pub(super) bound: u64,
     pub(super) n_locals: usize,
     /// Called with `this` bound: it is the argument after the parameters.
     pub(super) method: bool,
@@ -142,6 +337,22 @@ pub(super) struct CompiledFn {
 }
 
 impl CompiledFn {
+    /// A table entry for a function outside the subset: never called (a function calling it is
+    /// not compiled either), and giving up if it were.
+    pub(super) fn outside_the_subset(name: &str, arity: usize, limits: ScriptLimits) -> CompiledFn {
+        CompiledFn {
+            name: name.to_owned(),
+            arity,
+            bound: 0,
+            n_locals: 0,
+            method: true,
+            param_copies: Vec::new(),
+            lits: Vec::new(),
+            limits,
+            body: eval_fn(|_| Err(Exit::Fail)),
+        }
+    }
+
     /// The local slot of a method's `this` when the body assigns to it (else `this` is read in
     /// place, as an argument).
     pub(super) fn this_slot(&self) -> Option<usize> {
@@ -154,6 +365,7 @@ impl CompiledFn {
     /// came in.
     pub(super) fn run_in_place<'a>(
         &'a self,
+        fns: &'a [CompiledFn],
         args: &'a [Dynamic],
         locals: &mut [Value<'a>],
         slot: usize,
@@ -166,11 +378,19 @@ impl CompiledFn {
         }
         locals[slot] = Value::Own(this);
         let journal = Journal { slot, undo: Vec::new(), whole: false };
-        let mut env = Env { args, lits: &self.lits, limits: &self.limits, locals, journal: Some(journal) };
+        let mut env = Env {
+            args,
+            lits: &self.lits,
+            limits: &self.limits,
+            locals,
+            journal: Some(journal),
+            fns,
+            budget: Budget::new(self.bound),
+        };
         let value = match (self.body)(&mut env) {
             Ok(v) => Ok(v.dynamic()),
             Err(Exit::Return(v)) => Ok(*v),
-            Err(Exit::Fail) => Err(()),
+            Err(_) => Err(()),
         };
         let left = std::mem::replace(&mut env.locals[slot], Value::Unit).dynamic();
         match value {
@@ -182,20 +402,88 @@ impl CompiledFn {
         }
     }
 
+    /// Runs the body as called by another body (`this.f(…)`): `this_local` is the callee's
+    /// `this` (its local slot, and the value moved in) when the callee writes to it, with the
+    /// caller's journal. Gives back the result, what the body left in `this`, the journal and
+    /// the budget used so far.
+    pub(super) fn run_nested(
+        &self,
+        fns: &[CompiledFn],
+        args: &[Dynamic],
+        this_local: Option<(usize, Dynamic)>,
+        journal: Option<Journal>,
+        budget: Budget,
+    ) -> (EvalResult<Dynamic>, Option<Dynamic>, Option<Journal>, Budget) {
+        if !args.iter().all(super::value::unshared) {
+            return (Err(Exit::Fail), this_local.map(|(_, d)| d), journal, budget);
+        }
+        match self.n_locals {
+            0..=4 => {
+                let mut buf = [const { Value::Unit }; 4];
+                self.run_with(fns, args, &mut buf[..self.n_locals], this_local, journal, budget)
+            }
+            5..=8 => {
+                let mut buf = [const { Value::Unit }; 8];
+                self.run_with(fns, args, &mut buf[..self.n_locals], this_local, journal, budget)
+            }
+            _ => {
+                let mut buf: Vec<Value<'_>> = (0..self.n_locals).map(|_| Value::Unit).collect();
+                self.run_with(fns, args, &mut buf, this_local, journal, budget)
+            }
+        }
+    }
+
+    fn run_with<'a>(
+        &'a self,
+        fns: &'a [CompiledFn],
+        args: &'a [Dynamic],
+        locals: &mut [Value<'a>],
+        this_local: Option<(usize, Dynamic)>,
+        journal: Option<Journal>,
+        budget: Budget,
+    ) -> (EvalResult<Dynamic>, Option<Dynamic>, Option<Journal>, Budget) {
+        let this_slot = this_local.as_ref().map(|(slot, _)| *slot);
+        for &(param, copy) in &self.param_copies {
+            if Some(copy) != this_slot {
+                locals[copy] = Value::Ref(&args[param]);
+            }
+        }
+        if let Some((slot, this)) = this_local {
+            locals[slot] = Value::Own(this);
+        }
+        let mut env = Env { args, lits: &self.lits, limits: &self.limits, locals, journal, fns, budget };
+        let result = match (self.body)(&mut env) {
+            Ok(v) => Ok(v.dynamic()),
+            Err(Exit::Return(v)) => Ok(*v),
+            Err(_) => Err(Exit::Fail),
+        };
+        let left = this_slot.map(|slot| std::mem::replace(&mut env.locals[slot], Value::Unit).dynamic());
+        (result, left, env.journal, env.budget)
+    }
+
     #[inline]
     pub(super) fn run<'a>(
         &'a self,
+        fns: &'a [CompiledFn],
         args: &'a [Dynamic],
         locals: &mut [Value<'a>],
     ) -> Result<(Dynamic, Option<Dynamic>), ()> {
         for &(param, slot) in &self.param_copies {
             locals[slot] = Value::Ref(&args[param]);
         }
-        let mut env = Env { args, lits: &self.lits, limits: &self.limits, locals, journal: None };
+        let mut env = Env {
+            args,
+            lits: &self.lits,
+            limits: &self.limits,
+            locals,
+            journal: None,
+            fns,
+            budget: Budget::new(self.bound),
+        };
         let value = match (self.body)(&mut env) {
             Ok(v) => v.dynamic(),
             Err(Exit::Return(v)) => *v,
-            Err(Exit::Fail) => return Err(()),
+            Err(_) => return Err(()),
         };
         // A method's `this`, when the body may have assigned to it: still the argument itself
         // (never written), or its new value.

@@ -431,3 +431,232 @@ fn a_method_that_falls_back_after_writing_this_hands_it_back_as_it_came_in() {
         assert!(answered > 0 && fell_back > 0, "`{name}`: {answered} answered, {fell_back} fell back");
     }
 }
+
+/// The sliding-window example's logic (`assets/sliding_window.toml`, the bench's case): loops,
+/// `push`/`shift`, calls of the script's own functions as methods of `this`.
+const SLIDING: &str = r#"
+    const WINDOW = 60000000;
+    fn builder(resume) { if resume == () { #{ items: [] } } else { resume } }
+    fn on_item(value) { this.items.push([now(), value]); this.expire(); [[this.total()], RETAIN] }
+    fn on_notify() { if this.expire() { [[this.total()], RETAIN] } else { [[], RETAIN] } }
+    fn notify_at() { if this.items.len() == 0 { () } else { this.items[0][0] + WINDOW } }
+    fn expire() {
+        let cutoff = now() - WINDOW;
+        let dropped = false;
+        while this.items.len() > 0 && this.items[0][0] <= cutoff { this.items.shift(); dropped = true; }
+        dropped
+    }
+    fn total() { let sum = 0; for item in this.items { sum += item[1]; } sum }
+"#;
+
+/// Loops, `break`/`continue`, `for` with a counter, `pop`, recursion through `this.f()`, and
+/// changes through methods that then fail.
+const LOOPS: &str = r#"
+    fn count_to(n) { let i = 0; let s = 0; while i < n { i += 1; if i % 3 == 0 { continue; } s += i; } s }
+    fn first_big(list) { let found = (); for (x, i) in list { if x > 10 { found = i; break; } } found }
+    fn loop_break(n) { let i = 0; loop { i += 1; if i >= n { break; } } i }
+    fn break_value(n) { let i = 0; let r = loop { i += 1; if i >= n { break i * 2; } }; r }
+    fn forever() { while true {} }
+    fn spin() { let i = 0; loop { i += 1; } }
+    fn grow(n) { let i = 0; while i < n { this.items.push(i); i += 1; } this.items.len() }
+    fn grow_local(n) { let a = []; let i = 0; while i < n { a.push(i); i += 1; } a.len() }
+    fn drain() { let s = 0; while this.items.len() > 0 { s += this.items.pop(); } s }
+    fn depth(n) { if n <= 0 { this.d } else { this.d += 1; this.depth(n - 1) } }
+    fn sum_twice() { this.items.push(1); this.drain() + this.drain() }
+    fn push_then_fail(v) { this.items.push(v); this.items.shift(); this.n += 1; this.n * v }
+    fn nested_push(v) { this.a.list.push(v); this.a.list[0] += v; this.a }
+    fn reads_only() { this.total() * 2 }
+    fn total() { let sum = 0; for item in this.items { sum += item; } sum }
+"#;
+
+impl Script {
+    fn fast_methods(&self) -> Vec<(String, usize, FastFn)> {
+        FastFn::compile_methods(&self.ast, &self.constants(), ScriptLimits::default())
+    }
+}
+
+fn sliding_state(rng: &mut Rng, clock: INT) -> Dynamic {
+    let n = rng.below(9);
+    let mut t = clock - 90_000_000 + rng.below(20_000_000) as INT;
+    let items: Vec<Dynamic> = (0..n)
+        .map(|_| {
+            t += rng.below(10_000_000) as INT;
+            let v = if rng.below(20) == 0 { rng.scalar() } else { Dynamic::from_int(rng.below(50) as INT) };
+            Dynamic::from_array(vec![Dynamic::from_int(t), v])
+        })
+        .collect();
+    let mut m = Map::new();
+    m.insert("items".into(), Dynamic::from_array(items));
+    if rng.below(15) == 0 {
+        return rng.value();
+    }
+    Dynamic::from_map(m)
+}
+
+#[test]
+fn the_sliding_window_runs_on_the_fast_path_as_rhai_runs_it() {
+    let mut script = Script::new(SLIDING);
+    let fns = script.fast_methods();
+    let names: Vec<&str> = fns.iter().map(|(n, ..)| n.as_str()).collect();
+    for name in ["on_item", "on_notify", "notify_at", "expire", "total"] {
+        assert!(names.contains(&name), "`{name}` compiles as a method: {names:?}");
+    }
+    let mut rng = Rng(0x5EED_0000_1111_2222);
+    let mut answered = 0;
+    let mut calls = 0;
+    for i in 0..3000 {
+        let clock = 1_725_000_000_000_000 + i * 1_000_000;
+        crate::script::host::set_script_clock(if i % 97 == 0 { None } else { Some(clock) });
+        let this = sliding_state(&mut rng, clock);
+        for (name, arity, fast) in &fns {
+            let args: Vec<Dynamic> =
+                (0..*arity)
+                    .map(|_| {
+                        if rng.below(10) == 0 {
+                            rng.scalar()
+                        } else {
+                            Dynamic::from_int(rng.below(100) as INT)
+                        }
+                    })
+                    .collect();
+            calls += 1;
+            answered += usize::from(script.check_method(fast, name, &this, &args));
+        }
+    }
+    crate::script::host::set_script_clock(None);
+    assert!(answered * 10 > calls * 8, "{answered} of {calls} calls ran on the fast path");
+}
+
+#[test]
+fn loops_and_calls_of_the_scripts_own_methods_agree_with_rhai() {
+    let mut script = Script::new(LOOPS);
+    let fns = script.fast_methods();
+    let names: Vec<&str> = fns.iter().map(|(n, ..)| n.as_str()).collect();
+    for name in ["count_to", "first_big", "loop_break", "break_value", "grow", "drain", "depth", "sum_twice"]
+    {
+        assert!(names.contains(&name), "`{name}` compiles as a method: {names:?}");
+    }
+    let mut rng = Rng(0xABCD_EF01_2345_6789);
+    for (name, arity, fast) in &fns {
+        if ["forever", "spin"].contains(&name.as_str()) {
+            continue;
+        }
+        let mut answered = 0;
+        for i in 0..300 {
+            let mut m = Map::new();
+            let items: Vec<Dynamic> = (0..rng.below(6))
+                .map(|_| if i % 9 == 0 { rng.scalar() } else { Dynamic::from_int(rng.below(30) as INT) })
+                .collect();
+            m.insert("items".into(), Dynamic::from_array(items));
+            m.insert("d".into(), if i % 13 == 0 { rng.scalar() } else { Dynamic::from_int(0) });
+            m.insert("n".into(), if i % 5 == 0 { Dynamic::from_int(INT::MAX) } else { Dynamic::from_int(1) });
+            let mut a = Map::new();
+            a.insert("list".into(), Dynamic::from_array(vec![Dynamic::from_int(1)]));
+            m.insert("a".into(), Dynamic::from_map(a));
+            let this = if i % 31 == 0 { rng.value() } else { Dynamic::from_map(m) };
+            let args: Vec<Dynamic> = (0..*arity)
+                .map(|_| match i % 4 {
+                    // (Only where a list is read: a count that is a list never ends a loop, and
+                    // each would run Rhai to its operations limit.)
+                    0 if name == "first_big" => {
+                        Dynamic::from_array((0..rng.below(8)).map(|_| rng.scalar()).collect())
+                    }
+                    // (No huge counts: each would run Rhai to its operations limit.)
+                    1 => match rng.scalar() {
+                        n if n.as_int().is_ok_and(|n| !(-1000..=1000).contains(&n)) => Dynamic::from_int(-3),
+                        n if n.as_float().is_ok_and(|n| !(-1000.0..=1000.0).contains(&n)) => {
+                            Dynamic::from_float(2.5)
+                        }
+                        n if !n.is_int()
+                            && !n.is_float()
+                            && ["loop_break", "break_value"].contains(&name.as_str()) =>
+                        {
+                            Dynamic::from_int(2)
+                        }
+                        other => other,
+                    },
+                    _ => Dynamic::from_int(rng.below(12) as INT),
+                })
+                .collect();
+            answered += usize::from(script.check_method(fast, name, &this, &args));
+        }
+        assert!(answered > 0, "`{name}` answered some calls");
+    }
+}
+
+/// Runs a method call in Rhai with the script's engine (its limits) on a copy of `this`.
+fn rhai_method(
+    engine: &Engine,
+    script: &mut Script,
+    name: &str,
+    this: &Dynamic,
+    args: &[Dynamic],
+) -> (Result<Dynamic, Box<rhai::EvalAltResult>>, Dynamic) {
+    let mut this = this.clone();
+    let options = CallFnOptions::new().eval_ast(false).rewind_scope(true).bind_this_ptr(&mut this);
+    let result = engine.call_fn_with_options(options, &mut script.scope, &script.ast, name, args.to_vec());
+    (result, this)
+}
+
+#[test]
+fn limits_are_hit_where_rhai_hits_them() {
+    let limits = ScriptLimits {
+        max_operations: 5_000,
+        max_array_size: 50,
+        max_call_levels: 8,
+        ..ScriptLimits::default()
+    };
+    let engine = crate::script::ScriptHost::configured_engine(limits);
+    let mut script = Script::new(LOOPS);
+    let fns = FastFn::compile_methods(&script.ast, &script.constants(), limits);
+    let fast = |name: &str| fns.iter().find(|(n, ..)| n == name).map(|(.., f)| f.clone()).expect(name);
+    let state = |items: INT| {
+        let mut m = Map::new();
+        m.insert("items".into(), Dynamic::from_array((0..items).map(Dynamic::from_int).collect()));
+        m.insert("d".into(), Dynamic::from_int(0));
+        Dynamic::from_map(m)
+    };
+    // (function, argument, whether Rhai fails): the fast path answers exactly when Rhai
+    // succeeds far enough from a limit, and otherwise hands the call back untouched.
+    let cases: Vec<(&str, Vec<Dynamic>, INT)> = vec![
+        ("forever", vec![], 0),
+        ("spin", vec![], 0),
+        ("count_to", vec![Dynamic::from_int(10)], 0),
+        ("count_to", vec![Dynamic::from_int(100_000)], 0),
+        ("grow", vec![Dynamic::from_int(10)], 5),
+        ("grow", vec![Dynamic::from_int(60)], 5),
+        ("grow_local", vec![Dynamic::from_int(51)], 0),
+        ("depth", vec![Dynamic::from_int(3)], 0),
+        ("depth", vec![Dynamic::from_int(20)], 0),
+    ];
+    for (name, args, items) in cases {
+        let this = state(items);
+        let (want, rhai_this) = rhai_method(&engine, &mut script, name, &this, &args);
+        let mut fast_this = this.clone();
+        match (fast(name).call_this(&mut fast_this, args.clone()), want) {
+            (Ok(v), Ok(w)) => {
+                assert!(same(&v, &w), "{name}: fast {v:?}, Rhai {w:?}");
+                assert!(same(&fast_this, &rhai_this), "{name}: fast left {fast_this:?}, Rhai {rhai_this:?}");
+            }
+            (Ok(v), Err(e)) => panic!("{name}{args:?}: fast {v:?}, Rhai failed: {e}"),
+            (Err(back), want) => {
+                assert_eq!(format!("{back:?}"), format!("{args:?}"), "{name}: the arguments come back");
+                assert!(same(&fast_this, &this), "{name}: a fallback leaves `this` as it was");
+                let small =
+                    ["count_to", "grow", "depth"].contains(&name) && args[0].as_int().is_ok_and(|n| n <= 10);
+                assert!(!small || want.is_err(), "{name}{args:?}: a call far from every limit runs fast");
+            }
+        }
+    }
+    let (forever, _) = rhai_method(&engine, &mut script, "forever", &state(0), &[]);
+    assert!(matches!(*forever.unwrap_err(), rhai::EvalAltResult::ErrorTooManyOperations(_)));
+}
+
+#[test]
+fn a_script_function_outside_the_subset_keeps_its_callers_out_too() {
+    let script = Script::new(
+        "fn outside() { switch this { 1 => 2, _ => 3 } }\nfn caller() { this.outside() + 1 }\nfn fine() { this.n }",
+    );
+    let names: Vec<String> = script.fast_methods().into_iter().map(|(n, ..)| n).collect();
+    assert_eq!(names, vec!["fine".to_string()]);
+}

@@ -120,6 +120,8 @@ pub(super) enum ChainStepKind {
     Prop(ImmutableString),
     Index(StepArg),
     Method(Builtin, Vec<StepArg>),
+    /// `push`, `pop`, `shift`: only as the last step of a chain rooted at a local or `this`.
+    Mutate(MutMethod, Vec<StepArg>),
 }
 
 /// One step of a checked chain `a.b[i].len()` (the steps after the root).
@@ -172,6 +174,62 @@ pub(super) enum Expr {
     Interp(Vec<Expr>),
     /// `now()`: the run's clock (Eddy's registered function), `()` when there is none.
     Now,
+    /// `this.f(args)` in a method: the script's own function `f` (entry `index` of the
+    /// script's table), called with `this` bound to the caller's `this` (held in `this`).
+    CallThis {
+        index: usize,
+        this: Var,
+        args: Vec<Expr>,
+    },
+    /// `push`, `pop` or `shift` on a local (or `this`), or on a place inside it.
+    Mutate(Box<Mutate>),
+}
+
+/// An array method that changes the array it is called on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MutMethod {
+    /// `push(item)`: appends, returns `()`.
+    Push,
+    /// `pop()`: removes the last item and returns it (`()` for an empty array).
+    Pop,
+    /// `shift()`: removes the first item and returns it (`()` for an empty array).
+    Shift,
+}
+
+impl MutMethod {
+    /// The method `name` taking `arity` arguments besides the array.
+    pub(super) fn lookup(name: &str, arity: usize) -> Option<MutMethod> {
+        Some(match (name, arity) {
+            ("push", 1) => MutMethod::Push,
+            ("pop", 0) => MutMethod::Pop,
+            ("shift", 0) => MutMethod::Shift,
+            _ => return None,
+        })
+    }
+
+    /// Whether `name` is one of these methods (of any arity).
+    pub(super) fn is_named(name: &str) -> bool {
+        matches!(name, "push" | "pop" | "shift")
+    }
+}
+
+/// A call of an array method that changes its array, on a place rooted at local `slot`.
+#[derive(Debug)]
+pub(super) struct Mutate {
+    pub(super) slot: usize,
+    pub(super) steps: Vec<TargetStep>,
+    /// Index operands that are not literals, and the method's argument (`arg`), if computed.
+    pub(super) exprs: Vec<Expr>,
+    pub(super) method: MutMethod,
+    pub(super) arg: Option<StepArg>,
+}
+
+/// A loop's body and how many operations one round of it may count (Rhai counts at most so
+/// many, nested loops and calls aside, which count their own).
+#[derive(Debug)]
+pub(super) struct LoopBody {
+    pub(super) body: Vec<Stmt>,
+    pub(super) ops_per_round: u64,
 }
 
 impl Expr {
@@ -237,4 +295,19 @@ pub(super) enum Stmt {
     Return(Option<Expr>),
     /// `throw`: always falls back to Rhai.
     Fail,
+    /// `while cond { … }`, or `loop { … }` (no condition).
+    While(Box<(Option<Expr>, LoopBody)>),
+    /// `for var in iterable { … }` / `for (var, counter) in …`, over an array.
+    For(Box<ForLoop>),
+    /// `break` (with its value) or `continue` (`None`).
+    Break(Option<Option<Expr>>),
+}
+
+/// A `for` loop over an array: the loop variable's and the counter's local slots.
+#[derive(Debug)]
+pub(super) struct ForLoop {
+    pub(super) var: usize,
+    pub(super) counter: Option<usize>,
+    pub(super) iterable: Expr,
+    pub(super) body: LoopBody,
 }

@@ -190,6 +190,28 @@ pub(super) fn read(d: &Dynamic) -> Value<'static> {
     Value::Own(d.clone())
 }
 
+/// An owned value as a [`Value`]: untagged numbers, booleans and `()` unboxed (the same value).
+pub(super) fn owned(d: Dynamic) -> Value<'static> {
+    if d.tag() == 0 && !d.is_read_only() {
+        if d.is_int() {
+            if let Ok(i) = d.as_int() {
+                return Value::Int(i);
+            }
+        } else if d.is_float() {
+            if let Ok(f) = d.as_float() {
+                return Value::Float(f);
+            }
+        } else if d.is_bool() {
+            if let Ok(b) = d.as_bool() {
+                return Value::Bool(b);
+            }
+        } else if d.is_unit() {
+            return Value::Unit;
+        }
+    }
+    Value::Own(d)
+}
+
 /// The coarse type of a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {

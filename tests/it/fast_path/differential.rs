@@ -352,10 +352,8 @@ fn data_size_limits() {
 fn unsupported_functions_are_not_compiled() {
     let script = Script::new(
         r#"
-        fn looped(a) { let s = 0; for x in a { s += x; } s }
-        fn whiled(a) { while a > 0 { a -= 1; } a }
-        fn looping(a) { loop { break; } a }
         fn doing(a) { do { a -= 1; } while a > 0; a }
+        fn ranged(a) { let s = 0; for x in 0..a { s += x; } s }
         fn uses_this() { this.x }
         fn uses_this2(a) { this + a }
         fn calls(a) { helper(a) }
@@ -388,4 +386,28 @@ fn unsupported_functions_are_not_compiled() {
     assert!(FastFn::compile(&script.ast, "helper", 2, &constants).is_none());
     assert!(FastFn::compile(&script.ast, "missing", 1, &constants).is_none());
     assert!(FastFn::compile(&script.ast, "helper", 1, &constants).is_some());
+}
+
+/// Loops (`while`, `loop`, `for` over an array, `break`, `continue`) and `push`/`pop`/`shift` on
+/// locals, in plain functions, with random arguments: same values, same errors.
+#[test]
+fn loops_and_array_changes_agree_with_rhai() {
+    let source = r#"
+        fn looped(a) { let s = 0; for x in a { s += x; } s }
+        fn counted(a) { let r = []; for (x, i) in a { if i % 2 == 0 { continue; } r.push([i, x]); } r }
+        fn whiled(a, b) { let n = 0; while a > 0 && n < 20 { a -= 1; n += 1; } [a, n, b] }
+        fn looping(a, b) { let i = 0; loop { i += 1; if i > 5 { break; } } i + a }
+        fn found(a, b) { let r = loop { break b; }; for x in a { if x == b { return true; } } r }
+        fn queue(a, b) { let q = [a, b]; q.push(b); let first = q.shift(); let last = q.pop(); [first, last, q] }
+        fn drained(a) { let s = []; while a.len() > 0 { s.push(a.pop()); } s }
+    "#;
+    let stats = fuzz(source, 1500, 0x7777_1234_ABCD_0001, &mut |rng, i| {
+        if i == 0 && rng.below(3) != 0 {
+            let n = rng.below(6);
+            Dynamic::from_array((0..n).map(|_| rng.arg()).collect())
+        } else {
+            rng.arg()
+        }
+    });
+    assert!(stats.fast_ok > 3000, "{stats:?}");
 }
