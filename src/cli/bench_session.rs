@@ -245,7 +245,11 @@ pub(super) fn time_session(file: &Path) -> Result<Vec<(String, f64)>> {
     );
     let total = playback.total().context("the session could not count the events")?;
     playback.handle(Command::SetSpeed(Speed::AsFastAsPossible));
-    timed(format!("replay to {total} (traced)"), &mut playback, Command::Seek(total));
+    timed(
+        format!("replay to {total} (a seek: items traced where a preview shows them)"),
+        &mut playback,
+        Command::Seek(total),
+    );
     // The keyframes' spacing once the budget has thinned them: a seek replays up to this
     // many events from the nearest one.
     let (count, bytes, budget) = playback.keyframe_use();
