@@ -1055,6 +1055,8 @@ impl Playback {
         if !self.can_go_on(None, (NoticeLevel::Warning, "no snapshot after end of input: seek back first")) {
             return;
         }
+        // A snapshot taken while playing fast keeps exact previews too.
+        self.exact_previews();
         let (Some(engine), Some(graph)) = (self.engine.as_mut(), self.graph.clone()) else { return };
         let keyframe = engine.keyframe();
         let resume = engine.snapshot();

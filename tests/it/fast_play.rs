@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use eddy::session::{
-    Breakpoint, Command, GraphSource, NodePreview, Playback, RunView, Speed, Status, StepCounts, TimersView,
+    Breakpoint, Command, GraphSource, NodePreview, Playback, RunView, SnapshotKind, Speed, Status,
+    StepCounts, TimersView,
 };
 
 /// A pipeline over `events` events: a running count per user, a step that sees one event in
@@ -179,6 +180,17 @@ fn a_fast_play_stops_where_a_traced_one_shows_the_same() {
         assert_eq!(view.status, Status::Paused);
         assert_eq!(shown(&view), traced_to(&path, view.position), "paused after {slice} ms");
     }
+    // A snapshot taken while playing fast, restored after the play went on.
+    let mut playback = loaded(&path, false);
+    playback.handle(Command::Play);
+    playback.work(std::time::Duration::from_millis(3));
+    playback.handle(Command::TakeSnapshot);
+    playback.work(std::time::Duration::from_millis(3));
+    let view = apply(&mut playback, Command::Pause);
+    let manual = view.snapshots.iter().find(|s| s.kind == SnapshotKind::Manual).unwrap().clone();
+    let view = apply(&mut playback, Command::RestoreSnapshot(manual.id));
+    assert_eq!(view.position, manual.position);
+    assert_eq!(shown(&view), traced_to(&path, manual.position), "restored");
     // To the end: the end of input's own outputs (the collect's leftovers) traced too.
     let mut reference = loaded(&path, true);
     let expected = shown(&apply(&mut reference, Command::RunToEnd));
