@@ -146,7 +146,8 @@ struct Def {
 
 impl Def {
     fn all(ast: &AST) -> Vec<Def> {
-        ast.iter_fn_def()
+        let mut defs: Vec<Def> = ast
+            .iter_fn_def()
             .map(|f| Def {
                 name: f.name.to_string(),
                 arity: f.params.len(),
@@ -154,7 +155,11 @@ impl Def {
                 body: body_statements(ast, &f.name, f.params.len()),
                 typed: f.this_type.is_some(),
             })
-            .collect()
+            .collect();
+        // Rhai keeps a script's functions in a hash table: sorted, the compiled list is the
+        // same on every run.
+        defs.sort_by(|a, b| (&a.name, a.arity).cmp(&(&b.name, b.arity)));
+        defs
     }
 }
 
