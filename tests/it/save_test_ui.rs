@@ -205,3 +205,20 @@ fn a_pipeline_a_test_cannot_replay_is_refused_naming_the_source_and_nothing_is_w
         assert_eq!(names(dir.path()), beside, "{name}: nothing written");
     }
 }
+
+#[test]
+fn an_untitled_pipeline_is_saved_before_it_becomes_a_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = eddy::ui::WorkbenchOptions { file: None, config_dir: Some(dir.path().to_path_buf()) };
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 950.0))
+        .build_eframe(move |_cc| Workbench::new(options));
+    harness.run_steps(8);
+    let folder = dir.path().join("t");
+    harness.state_mut().command(UiCommand::SaveTest(folder.clone()));
+    harness.run_steps(4);
+    harness.get_by_label_contains(
+        "the pipeline is untitled: save it first, a test folder is made from its file",
+    );
+    assert!(!folder.exists());
+}
