@@ -222,3 +222,61 @@ fn an_untitled_pipeline_is_saved_before_it_becomes_a_test() {
     );
     assert!(!folder.exists());
 }
+
+/// Step `step`'s state of `key` after `events` source events, read straight off an engine.
+fn engine_state(file: &Path, step: &str, key: &str, events: u64) -> serde_json::Value {
+    use eddy::engine::{Engine, EngineOptions, check};
+    let doc = eddy::graph::load_file(file).unwrap();
+    let index = doc.steps.iter().position(|s| s.id == step).unwrap();
+    let mut engine =
+        Engine::new(check(&doc, file.parent().unwrap()).unwrap(), &EngineOptions::default()).unwrap();
+    for _ in 0..events {
+        engine.step().unwrap();
+    }
+    engine.step_state(index, &key.into()).map(|s| eddy::value::display_json(&s)).unwrap()
+}
+
+#[test]
+fn the_watched_key_becomes_a_state_checkpoint_that_eddy_test_checks() {
+    use eddy::session::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let file = example("user_stats", dir.path());
+    let mut harness = open(&file, dir.path());
+    harness.state_mut().command(UiCommand::Replay(Command::Seek(40)));
+    crate::ui_util::wait_for(&mut harness, "event 40", |v| v.position == 40);
+    harness
+        .state_mut()
+        .command(UiCommand::Replay(Command::WatchKey { step: "stats".into(), key: "u03".into() }));
+    crate::ui_util::wait_for(&mut harness, "the watch", |v| v.watch.is_some());
+
+    harness.state_mut().command(UiCommand::SaveTestDialog);
+    harness.run_steps(4);
+    harness.get_by_label("State checkpoints: key `u03` of step `stats` after event 40");
+    let folder = dir.path().join("stats-test");
+    harness.state_mut().command(UiCommand::SaveTest(folder.clone()));
+    harness.run_steps(4);
+    assert!(shown(&harness, "Saved the test").contains(", 1 state checkpoint(s). Run it with"));
+
+    let text = std::fs::read_to_string(folder.join("checkpoints.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let state = engine_state(&file, "stats", "u03", 40);
+    assert_eq!(lines, [serde_json::json!({"event": 40, "step": "stats", "key": "u03", "state": state})]);
+    assert_eq!(eddy_test(&folder), "");
+    let test = load_folder(&folder).unwrap();
+    let wanted: Vec<_> = test.checkpoints.iter().map(|(c, _)| c.clone()).collect();
+    let (_, states) = eddy::regression::replay_with_states(&test.pipeline, &wanted).unwrap();
+    assert!(eddy::regression::compare_states(&test.checkpoints, &states).is_empty());
+
+    // A state changed by hand: the test fails, saying which key, where, and both states.
+    let other = serde_json::json!({"event": 40, "step": "stats", "key": "u03", "state": {"count": 0}});
+    std::fs::write(folder.join("checkpoints.jsonl"), format!("{other}\n")).unwrap();
+    let test = load_folder(&folder).unwrap();
+    let (_, states) = eddy::regression::replay_with_states(&test.pipeline, &wanted).unwrap();
+    let diffs = eddy::regression::compare_states(&test.checkpoints, &states);
+    assert_eq!(
+        diffs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [format!(
+            "state of key `u03` of step `stats` after event 40: differs\n  expected: {{\"count\":0}}\n  got:      {state}"
+        )]
+    );
+}

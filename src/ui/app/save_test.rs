@@ -1,12 +1,14 @@
 //! *File → Save as test…*: the open pipeline file made a regression test folder through the
 //! same rules as `eddy test --save` ([`crate::regression::save_folder`]). A test replays a file,
 //! so it is made from the pipeline as saved: with unsaved edits it is refused (the dialog offers
-//! to save them first), never made silently from an older file.
+//! to save them first), never made silently from an older file. The keys the user looks at in
+//! the replay (the watched key, the key selected in the state table) become per-key state
+//! checkpoints at the replay's position.
 
 use std::path::Path;
 
 use super::Workbench;
-use crate::regression::{PIPELINE_FILE, Saved, save_folder};
+use crate::regression::{PIPELINE_FILE, Saved, StateCheckpoint, save_folder_with};
 
 impl Workbench {
     /// Writes the test folder `folder` from the open pipeline file; why not, naming the folder or
@@ -19,7 +21,24 @@ impl Workbench {
         if self.is_dirty() {
             return Err(unsaved_message(pipeline));
         }
-        save_folder(folder, pipeline).map_err(|e| format!("cannot save the test: {e}"))
+        save_folder_with(folder, pipeline, &self.test_checkpoints())
+            .map_err(|e| format!("cannot save the test: {e}"))
+    }
+
+    /// The keys the user looks at in the replay, at its position: the watched key and the key
+    /// selected in the state table (of steps the pipeline has).
+    pub(super) fn test_checkpoints(&self) -> Vec<StateCheckpoint> {
+        let Some(view) = self.replay_view() else { return Vec::new() };
+        let watched = view.watch.as_ref().map(|series| (series.step.clone(), series.key.clone()));
+        let selected = self.replay.selected_step.clone().zip(self.replay.selected_key.clone());
+        let mut checkpoints: Vec<StateCheckpoint> = watched
+            .into_iter()
+            .chain(selected)
+            .filter(|(step, _)| self.current.steps.iter().any(|s| s.id == *step))
+            .map(|(step, key)| StateCheckpoint { event: view.position, step, key })
+            .collect();
+        checkpoints.dedup();
+        checkpoints
     }
 
     /// A folder for a new test beside the open file: `NAME-test` (or `NAME-test-2`, … when it is
@@ -53,8 +72,12 @@ pub(super) fn unsaved_message(pipeline: &Path) -> String {
 /// The notice after a test folder was written: where, what it holds, how to run it.
 pub(super) fn saved_notice(saved: &Saved) -> String {
     let sinks: Vec<String> = saved.sinks.iter().map(|(sink, n)| format!("`{sink}` {n} lines")).collect();
+    let checkpoints = match saved.checkpoints {
+        0 => String::new(),
+        n => format!(", {n} state checkpoint(s)"),
+    };
     format!(
-        "Saved the test {}: {PIPELINE_FILE}, {} input file(s), expected outputs of {}. Run it with: eddy test {}",
+        "Saved the test {}: {PIPELINE_FILE}, {} input file(s), expected outputs of {}{checkpoints}. Run it with: eddy test {}",
         saved.folder.display(),
         saved.inputs.len(),
         sinks.join(", "),
@@ -70,4 +93,13 @@ fn shell_word(path: &Path) -> String {
     } else {
         text
     }
+}
+
+/// What the dialog says about the checkpoints the test will hold.
+pub(super) fn checkpoints_note(checkpoints: &[StateCheckpoint]) -> String {
+    if checkpoints.is_empty() {
+        return "No state checkpoint: watch or select a key in the replay to check its state too.".into();
+    }
+    let each: Vec<String> = checkpoints.iter().map(ToString::to_string).collect();
+    format!("State checkpoints: {}", each.join("; "))
 }

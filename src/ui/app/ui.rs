@@ -791,6 +791,7 @@ impl Workbench {
             }
         }
         let unsaved = self.is_dirty().then(|| self.document.file.clone()).flatten();
+        let checkpoints = super::save_test::checkpoints_note(&self.test_checkpoints());
         let Some(dialog) = &mut self.file_dialog else { return };
         if let Some(path) = dialog.poll() {
             match dialog.mode {
@@ -838,6 +839,7 @@ impl Workbench {
                      sources read and each sink's expected lines; nothing is overwritten. \
                      Run it with: eddy test FOLDER",
                 );
+                ui.label(&checkpoints);
                 if let Some(file) = &unsaved {
                     ui.strong(format!(
                         "{} has unsaved edits: the test is made from the file, so they are saved first.",
