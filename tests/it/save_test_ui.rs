@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use eddy::regression::{compare_outputs, load_folder, replay_captured};
+use eddy::regression::{Verdict, compare_outputs, compare_states, load_folder, replay_with_states};
 use eddy::ui::{UiCommand, Workbench};
 use eframe::egui;
 use egui_kittest::Harness;
@@ -31,11 +31,17 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
-/// What `eddy test FOLDER` does for one folder: the sinks' lines that differ from the expected
-/// ones (empty when it passes).
+/// What `eddy test FOLDER` does for one folder (`run_folder` in src/cli/test_cmd.rs): the
+/// sinks' lines and the checkpoints' states that differ from the saved ones (empty: it passes).
 fn eddy_test(folder: &Path) -> String {
     let test = load_folder(folder).unwrap();
-    let verdict = compare_outputs(&test.expected, &replay_captured(&test.pipeline).unwrap());
+    let wanted: Vec<_> = test.checkpoints.iter().map(|(checkpoint, _)| checkpoint.clone()).collect();
+    let (got, states) = replay_with_states(&test.pipeline, &wanted).unwrap();
+    let verdict = Verdict {
+        checkpoints: wanted.len(),
+        states: compare_states(&test.checkpoints, &states),
+        ..compare_outputs(&test.expected, &got)
+    };
     assert!(verdict.sinks > 0 && verdict.lines > 0, "{verdict:?}");
     verdict.to_string()
 }
@@ -262,21 +268,14 @@ fn the_watched_key_becomes_a_state_checkpoint_that_eddy_test_checks() {
     let state = engine_state(&file, "stats", "u03", 40);
     assert_eq!(lines, [serde_json::json!({"event": 40, "step": "stats", "key": "u03", "state": state})]);
     assert_eq!(eddy_test(&folder), "");
-    let test = load_folder(&folder).unwrap();
-    let wanted: Vec<_> = test.checkpoints.iter().map(|(c, _)| c.clone()).collect();
-    let (_, states) = eddy::regression::replay_with_states(&test.pipeline, &wanted).unwrap();
-    assert!(eddy::regression::compare_states(&test.checkpoints, &states).is_empty());
 
     // A state changed by hand: the test fails, saying which key, where, and both states.
     let other = serde_json::json!({"event": 40, "step": "stats", "key": "u03", "state": {"count": 0}});
     std::fs::write(folder.join("checkpoints.jsonl"), format!("{other}\n")).unwrap();
-    let test = load_folder(&folder).unwrap();
-    let (_, states) = eddy::regression::replay_with_states(&test.pipeline, &wanted).unwrap();
-    let diffs = eddy::regression::compare_states(&test.checkpoints, &states);
     assert_eq!(
-        diffs.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        [format!(
+        eddy_test(&folder),
+        format!(
             "state of key `u03` of step `stats` after event 40: differs\n  expected: {{\"count\":0}}\n  got:      {state}"
-        )]
+        )
     );
 }
