@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::regression::{
-    RegressionError, Verdict, compare_outputs, load_folder, replay_captured, save_folder,
+    RegressionError, Verdict, compare_outputs, compare_states, load_folder, replay_with_states, save_folder,
 };
 
 use super::junit;
@@ -74,8 +74,14 @@ pub fn test_command(folders: &[PathBuf], junit: Option<&Path>) -> u8 {
 
 /// Replays one folder and compares its sinks.
 pub fn run_folder(folder: &Path) -> Outcome {
-    let compared = load_folder(folder)
-        .and_then(|test| replay_captured(&test.pipeline).map(|got| compare_outputs(&test.expected, &got)));
+    let compared = load_folder(folder).and_then(|test| {
+        let wanted: Vec<_> = test.checkpoints.iter().map(|(checkpoint, _)| checkpoint.clone()).collect();
+        replay_with_states(&test.pipeline, &wanted).map(|(got, states)| Verdict {
+            checkpoints: wanted.len(),
+            states: compare_states(&test.checkpoints, &states),
+            ..compare_outputs(&test.expected, &got)
+        })
+    });
     match compared {
         Ok(verdict) => Outcome::Compared(verdict),
         Err(e) => Outcome::Error(e),
@@ -85,8 +91,12 @@ pub fn run_folder(folder: &Path) -> Outcome {
 fn report(folder: &Path, outcome: &Outcome) {
     match outcome {
         Outcome::Compared(verdict) if verdict.passed() => {
+            let checkpoints = match verdict.checkpoints {
+                0 => String::new(),
+                n => format!(", {n} state checkpoint(s)"),
+            };
             crate::println_lossy!(
-                "PASS {} ({} sink(s), {} lines)",
+                "PASS {} ({} sink(s), {} lines{checkpoints})",
                 folder.display(),
                 verdict.sinks,
                 verdict.lines

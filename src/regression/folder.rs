@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{EXPECTED_DIR, EXPECTED_EXT, PIPELINE_FILE, RegressionError};
+use super::checkpoint::{StateCheckpoint, parse_checkpoints};
+use super::{CHECKPOINTS_FILE, EXPECTED_DIR, EXPECTED_EXT, PIPELINE_FILE, RegressionError};
 
 /// A test folder, read: where its pipeline is and what each expected file holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +16,9 @@ pub struct TestFolder {
     pub pipeline: PathBuf,
     /// Each expected file's lines, by the sink id its name gives.
     pub expected: BTreeMap<String, Vec<String>>,
+    /// The per-key state checkpoints (`checkpoints.jsonl`, if any), each with its saved state
+    /// (JSON text).
+    pub checkpoints: Vec<(StateCheckpoint, String)>,
 }
 
 /// Reads the test folder `folder`; an error names the folder or the file at fault (no
@@ -45,7 +49,15 @@ pub fn load_folder(folder: &Path) -> Result<TestFolder, RegressionError> {
         ));
     }
     let expected = read_expected(&expected_dir)?;
-    Ok(TestFolder { folder: folder.to_owned(), pipeline, expected })
+    let checkpoints_file = folder.join(CHECKPOINTS_FILE);
+    let checkpoints = if checkpoints_file.is_file() {
+        let text = std::fs::read_to_string(&checkpoints_file)
+            .map_err(|e| RegressionError::folder(&checkpoints_file, format!("cannot read: {e}")))?;
+        parse_checkpoints(&text, &checkpoints_file)?
+    } else {
+        Vec::new()
+    };
+    Ok(TestFolder { folder: folder.to_owned(), pipeline, expected, checkpoints })
 }
 
 /// Every `<sink id>.jsonl` file of the `expected` folder, its lines by sink id.

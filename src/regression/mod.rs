@@ -5,8 +5,10 @@
 //! `folder.rs` reads a test folder, `replay.rs` runs a pipeline with its sinks in memory
 //! (nothing written: no sink, no dead-letter file), `verdict.rs` compares what each sink
 //! received with its expected lines, `save.rs` writes a new folder from a pipeline
-//! (`eddy test --save`).
+//! (`eddy test --save`, the workbench's *Save as test…*), `checkpoint.rs` reads and writes the
+//! per-key state checkpoints.
 
+mod checkpoint;
 mod folder;
 mod replay;
 mod save;
@@ -14,13 +16,17 @@ mod verdict;
 
 use std::path::PathBuf;
 
+pub use checkpoint::{StateCheckpoint, checkpoint_line, parse_checkpoints};
 pub use folder::{TestFolder, load_folder};
-pub use replay::replay_captured;
-pub use save::{Saved, save_folder};
-pub use verdict::{SinkDiff, Verdict, compare_outputs};
+pub use replay::{SinkLines, replay_captured, replay_with_states};
+pub use save::{Saved, save_folder, save_folder_with};
+pub use verdict::{SinkDiff, StateDiff, Verdict, compare_outputs, compare_states};
 
 /// The pipeline file of a test folder.
 pub const PIPELINE_FILE: &str = "pipeline.toml";
+
+/// The file of a test folder holding its per-key state checkpoints (optional).
+pub const CHECKPOINTS_FILE: &str = "checkpoints.jsonl";
 
 /// The sub-folder of a test folder holding each sink's expected lines.
 pub const EXPECTED_DIR: &str = "expected";

@@ -10,8 +10,9 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::engine::load_and_check;
 
-use super::replay::{refuse_unrepeatable, replay_captured};
-use super::{EXPECTED_DIR, EXPECTED_EXT, PIPELINE_FILE, RegressionError};
+use super::checkpoint::{StateCheckpoint, checkpoint_line};
+use super::replay::{refuse_unrepeatable, replay_with_states};
+use super::{CHECKPOINTS_FILE, EXPECTED_DIR, EXPECTED_EXT, PIPELINE_FILE, RegressionError};
 
 /// What `--save` wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,12 +23,25 @@ pub struct Saved {
     pub inputs: Vec<PathBuf>,
     /// Each sink and the number of lines expected of it.
     pub sinks: Vec<(String, usize)>,
+    /// Per-key state checkpoints written (`checkpoints.jsonl`; none: no file).
+    pub checkpoints: usize,
 }
 
 /// Writes the test folder `folder` from the pipeline file `pipeline`; refuses (naming it) a
 /// `folder` that exists and is not an empty folder, a live source, an input file that is missing
 /// or outside the pipeline's folder.
 pub fn save_folder(folder: &Path, pipeline: &Path) -> Result<Saved, RegressionError> {
+    save_folder_with(folder, pipeline, &[])
+}
+
+/// [`save_folder`], with the state of each of `checkpoints` as the replay holds it saved in
+/// `checkpoints.jsonl` (checked by `eddy test` too); a checkpoint naming no step, or an event
+/// past the input's last, is refused.
+pub fn save_folder_with(
+    folder: &Path,
+    pipeline: &Path,
+    checkpoints: &[StateCheckpoint],
+) -> Result<Saved, RegressionError> {
     refuse_existing(folder)?;
     let graph =
         load_and_check(pipeline).map_err(|error| RegressionError::Run { file: pipeline.into(), error })?;
@@ -63,7 +77,7 @@ pub fn save_folder(folder: &Path, pipeline: &Path) -> Result<Saved, RegressionEr
             format!("sink `{}`: an id with a slash cannot name its expected file", sink.id),
         ));
     }
-    let outputs = replay_captured(pipeline)?;
+    let (outputs, states) = replay_with_states(pipeline, checkpoints)?;
     let staging = staging_folder(folder)?;
     let written = (|| {
         copy(pipeline, &staging.join(PIPELINE_FILE))?;
@@ -75,6 +89,16 @@ pub fn save_folder(folder: &Path, pipeline: &Path) -> Result<Saved, RegressionEr
         for (sink, lines) in &outputs {
             let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
             let path = expected_dir.join(format!("{sink}.{EXPECTED_EXT}"));
+            std::fs::write(&path, text)
+                .map_err(|e| RegressionError::folder(&path, format!("cannot write: {e}")))?;
+        }
+        if !checkpoints.is_empty() {
+            let text: String = checkpoints
+                .iter()
+                .zip(&states)
+                .map(|(checkpoint, state)| format!("{}\n", checkpoint_line(checkpoint, state)))
+                .collect();
+            let path = staging.join(CHECKPOINTS_FILE);
             std::fs::write(&path, text)
                 .map_err(|e| RegressionError::folder(&path, format!("cannot write: {e}")))?;
         }
@@ -90,6 +114,7 @@ pub fn save_folder(folder: &Path, pipeline: &Path) -> Result<Saved, RegressionEr
         folder: folder.to_owned(),
         inputs: inputs.into_iter().collect(),
         sinks: outputs.into_iter().map(|(sink, lines)| (sink, lines.len())).collect(),
+        checkpoints: checkpoints.len(),
     })
 }
 
@@ -125,8 +150,13 @@ fn input_path(path: &Path) -> Result<PathBuf, &'static str> {
         }
     }
     let first = inside.components().next().map(|c| c.as_os_str().to_owned());
-    if inside == Path::new(PIPELINE_FILE) || first.as_deref() == Some(EXPECTED_DIR.as_ref()) {
-        return Err("a path the test folder keeps for its own files (pipeline.toml, expected/)");
+    if inside == Path::new(PIPELINE_FILE)
+        || inside == Path::new(CHECKPOINTS_FILE)
+        || first.as_deref() == Some(EXPECTED_DIR.as_ref())
+    {
+        return Err(
+            "a path the test folder keeps for its own files (pipeline.toml, checkpoints.jsonl, expected/)",
+        );
     }
     if inside.as_os_str().is_empty() {
         return Err("an empty path");

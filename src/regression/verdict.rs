@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use super::checkpoint::StateCheckpoint;
 use super::{EXPECTED_DIR, EXPECTED_EXT};
 
 /// How one sink's output departs from what was expected.
@@ -43,6 +44,17 @@ pub enum SinkDiff {
     },
 }
 
+/// A key's state at a checkpoint that is not the one saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateDiff {
+    /// Where: the step, the key, the event.
+    pub checkpoint: StateCheckpoint,
+    /// The saved state (JSON text; `null`: no state).
+    pub expected: String,
+    /// The replay's state (JSON text; `null`: no state).
+    pub got: String,
+}
+
 /// The outcome of one test folder's comparison: it passes when nothing differs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verdict {
@@ -52,13 +64,33 @@ pub struct Verdict {
     pub lines: usize,
     /// What differs, sink by sink in id order.
     pub diffs: Vec<SinkDiff>,
+    /// Per-key state checkpoints compared.
+    pub checkpoints: usize,
+    /// The checkpoints whose state differs, in the folder's order.
+    pub states: Vec<StateDiff>,
 }
 
 impl Verdict {
     /// Whether every sink received exactly its expected lines.
     pub fn passed(&self) -> bool {
-        self.diffs.is_empty()
+        self.diffs.is_empty() && self.states.is_empty()
     }
+}
+
+/// Each checkpoint's saved state (`expected`) against the replay's (`got`, in the same order):
+/// those that differ, compared as JSON values.
+pub fn compare_states(expected: &[(StateCheckpoint, String)], got: &[String]) -> Vec<StateDiff> {
+    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+    expected
+        .iter()
+        .zip(got.iter().map(String::as_str).chain(std::iter::repeat("null")))
+        .filter(|((_, want), have)| parse(want) != parse(have) || parse(want).is_none())
+        .map(|((checkpoint, want), have)| StateDiff {
+            checkpoint: checkpoint.clone(),
+            expected: want.clone(),
+            got: have.to_owned(),
+        })
+        .collect()
 }
 
 /// Compares what each sink received (`got`) with the expected files' lines (`expected`), line by
@@ -69,7 +101,7 @@ pub fn compare_outputs(
 ) -> Verdict {
     let sinks: BTreeSet<&String> = expected.keys().chain(got.keys()).collect();
     let mut verdict =
-        Verdict { sinks: sinks.len(), lines: got.values().map(Vec::len).sum(), diffs: Vec::new() };
+        Verdict { sinks: sinks.len(), lines: got.values().map(Vec::len).sum(), ..Verdict::default() };
     for sink in sinks {
         let diff = match (expected.get(sink), got.get(sink)) {
             (Some(want), Some(have)) => compare_lines(sink, want, have),
@@ -143,11 +175,25 @@ impl fmt::Display for SinkDiff {
     }
 }
 
+impl fmt::Display for StateDiff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "state of {}: differs", self.checkpoint)?;
+        writeln!(f, "  expected: {}", self.expected)?;
+        write!(f, "  got:      {}", self.got)
+    }
+}
+
 impl fmt::Display for Verdict {
     /// The differences, one sink after another (nothing when it passed).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, diff) in self.diffs.iter().enumerate() {
             if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{diff}")?;
+        }
+        for (i, diff) in self.states.iter().enumerate() {
+            if i > 0 || !self.diffs.is_empty() {
                 writeln!(f)?;
             }
             write!(f, "{diff}")?;

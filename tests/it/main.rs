@@ -39,6 +39,8 @@ mod recording_ui;
 mod replay_ui;
 #[cfg(feature = "gui")]
 mod run_ui;
+#[cfg(feature = "gui")]
+mod save_test_ui;
 mod session;
 mod snapshots;
 #[cfg(feature = "gui")]

@@ -348,3 +348,64 @@ fn a_script_error_or_a_bad_folder_exits_2_naming_the_file_the_step_and_the_line(
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn state_checkpoints_are_checked_with_a_readable_diff_per_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = copy_recorded("user_stats", dir.path());
+    let checkpoints = folder.join("checkpoints.jsonl");
+    let run = || eddy(&["test", "user_stats"], dir.path());
+
+    // The saved state: passes (the keys of a line in any order, the state compared as JSON).
+    std::fs::write(
+        &checkpoints,
+        "{\"state\":{\"sum\":3399,\"min\":3399,\"max\":3399,\"mean\":3399.0,\"count\":1},\"key\":\"u03\",\"step\":\"stats\",\"event\":40}\n\
+         {\"event\":0,\"step\":\"stats\",\"key\":\"u03\",\"state\":null}\n",
+    )
+    .unwrap();
+    let out = run();
+    assert_eq!(
+        (text(&out.stdout), text(&out.stderr)),
+        (
+            "PASS user_stats (2 sink(s), 21 lines, 2 state checkpoint(s))\n1 folder(s): 1 passed, 0 failed, 0 error(s)\n".into(),
+            String::new()
+        )
+    );
+    assert_eq!(out.status.code(), Some(0));
+
+    // Another state: fails, naming the key, the step, the event and both states.
+    std::fs::write(
+        &checkpoints,
+        "{\"event\":40,\"step\":\"stats\",\"key\":\"u03\",\"state\":{\"count\":0}}\n",
+    )
+    .unwrap();
+    let out = run();
+    assert_eq!(
+        text(&out.stdout),
+        "FAIL user_stats\n  state of key `u03` of step `stats` after event 40: differs\n    expected: {\"count\":0}\n    \
+         got:      {\"count\":1,\"max\":3399,\"mean\":3399.0,\"min\":3399,\"sum\":3399}\n\
+         1 folder(s): 0 passed, 1 failed, 0 error(s)\n"
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // A checkpoint that cannot be taken, or a line that is not one: an error naming it.
+    for (line, error) in [
+        (
+            "{\"event\":4000,\"step\":\"stats\",\"key\":\"u03\",\"state\":null}",
+            "error: user_stats/pipeline.toml: checkpoint key `u03` of step `stats` after event 4000: the input has 330 events, not 4000\n",
+        ),
+        (
+            "{\"event\":4,\"step\":\"nope\",\"key\":\"u03\",\"state\":null}",
+            "error: user_stats/pipeline.toml: checkpoint key `u03` of step `nope` after event 4: the pipeline has no step `nope`\n",
+        ),
+        (
+            "{\"event\":4,\"step\":\"stats\",\"key\":\"u03\"}",
+            "error: user_stats/checkpoints.jsonl: line 1: no state (each line is {\"event\":N,\"step\":\"ID\",\"key\":\"KEY\",\"state\":JSON})\n",
+        ),
+    ] {
+        std::fs::write(&checkpoints, format!("{line}\n")).unwrap();
+        let out = run();
+        assert_eq!(text(&out.stderr), error);
+        assert_eq!(out.status.code(), Some(2));
+    }
+}

@@ -39,6 +39,11 @@ pub enum UiCommand {
     },
     /// Show the export dialog.
     ExportDialog,
+    /// Write a regression test folder from the open pipeline file, as `eddy test --save
+    /// FOLDER PIPELINE` does (refused with unsaved edits: see [`UiCommand::SaveThen`]).
+    SaveTest(PathBuf),
+    /// Show the save-as-test dialog.
+    SaveTestDialog,
     /// Undo the last edit.
     Undo,
     /// Redo the last undone edit.
@@ -161,6 +166,20 @@ impl Workbench {
             },
             UiCommand::ExportDialog => {
                 self.file_dialog = Some(FileDialog::new(FileDialogMode::Export, self.export_start()));
+            }
+            UiCommand::SaveTest(folder) => match self.save_test(&folder) {
+                Ok(saved) => {
+                    self.file_dialog = None;
+                    // Long enough to read and copy the `eddy test` command.
+                    self.show_toast_for(super::save_test::saved_notice(&saved), false, 12.0, now);
+                }
+                Err(message) => match &mut self.file_dialog {
+                    Some(dialog) => dialog.error = Some(message),
+                    None => self.show_toast(message, true, now),
+                },
+            },
+            UiCommand::SaveTestDialog => {
+                self.file_dialog = Some(FileDialog::new(FileDialogMode::SaveTest, self.save_test_start()));
             }
             UiCommand::Undo => {
                 if let Some(checkpoint) = self.history.undo(&self.snarl, &self.current) {

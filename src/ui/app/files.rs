@@ -29,6 +29,8 @@ pub enum FileDialogMode {
     SaveAs,
     /// Write a runnable copy.
     Export,
+    /// Write a regression test folder (a folder, not a file).
+    SaveTest,
 }
 
 /// The in-app file dialog.
@@ -57,13 +59,17 @@ impl FileDialog {
         let mode = self.mode;
         let start = PathBuf::from(&self.path);
         let spawned = std::thread::Builder::new().name("eddy-file-dialog".into()).spawn(move || {
-            let mut dialog = rfd::FileDialog::new().add_filter("Eddy pipeline", &["toml"]);
+            let mut dialog = rfd::FileDialog::new();
+            if mode != FileDialogMode::SaveTest {
+                dialog = dialog.add_filter("Eddy pipeline", &["toml"]);
+            }
             if let Some(folder) = start.parent().filter(|p| p.is_dir()) {
                 dialog = dialog.set_directory(folder);
             }
             let picked = match mode {
                 FileDialogMode::Open => dialog.pick_file(),
                 FileDialogMode::SaveAs | FileDialogMode::Export => dialog.save_file(),
+                FileDialogMode::SaveTest => dialog.pick_folder(),
             };
             let _ignored = sender.send(picked);
         });

@@ -6,6 +6,7 @@ mod command_handling;
 mod files;
 mod history;
 mod replay;
+mod save_test;
 mod ui;
 
 use std::collections::BTreeMap;
@@ -377,8 +378,12 @@ impl Workbench {
     }
 
     fn show_toast(&mut self, text: impl Into<String>, is_error: bool, now: f64) {
-        self.toast =
-            Some(Toast { text: text.into(), is_error, until: now + if is_error { 6.0 } else { 3.0 } });
+        self.show_toast_for(text, is_error, if is_error { 6.0 } else { 3.0 }, now);
+    }
+
+    /// A toast that stays `seconds` (a notice with a command to copy needs longer).
+    fn show_toast_for(&mut self, text: impl Into<String>, is_error: bool, seconds: f64, now: f64) {
+        self.toast = Some(Toast { text: text.into(), is_error, until: now + seconds });
     }
 
     fn title(&self) -> String {

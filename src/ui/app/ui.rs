@@ -211,6 +211,9 @@ impl Workbench {
                 if ui.button("Export runnable pipeline…").clicked() {
                     commands.push(UiCommand::ExportDialog);
                 }
+                if ui.button("Save as test…").clicked() {
+                    commands.push(UiCommand::SaveTestDialog);
+                }
             });
             ui.menu_button("Edit", |ui| {
                 if ui
@@ -787,6 +790,8 @@ impl Workbench {
                 self.confirm_discard = None;
             }
         }
+        let unsaved = self.is_dirty().then(|| self.document.file.clone()).flatten();
+        let checkpoints = super::save_test::checkpoints_note(&self.test_checkpoints());
         let Some(dialog) = &mut self.file_dialog else { return };
         if let Some(path) = dialog.poll() {
             match dialog.mode {
@@ -795,24 +800,27 @@ impl Workbench {
                 FileDialogMode::Export => {
                     self.pending.push(UiCommand::Export { path, include_layout: dialog.include_layout });
                 }
+                FileDialogMode::SaveTest => self.pending.push(save_test_command(path, unsaved.is_some())),
             }
         }
         let title = match dialog.mode {
             FileDialogMode::Open => "Open pipeline",
             FileDialogMode::SaveAs => "Save pipeline as",
             FileDialogMode::Export => "Export runnable pipeline",
+            FileDialogMode::SaveTest => "Save as test",
         };
+        let (field, hint) = match dialog.mode {
+            FileDialogMode::SaveTest => ("Test folder", "path/to/new/test-folder"),
+            _ => ("File path", "path/to/pipeline.toml"),
+        };
+
         let mut open = true;
         let mut submit = false;
         egui::Window::new(title).collapsible(false).open(&mut open).show(&ctx, |ui| {
             ui.horizontal(|ui| {
-                let label = ui.label("File path");
+                let label = ui.label(field);
                 let response = ui
-                    .add(
-                        egui::TextEdit::singleline(&mut dialog.path)
-                            .desired_width(360.0)
-                            .hint_text("path/to/pipeline.toml"),
-                    )
+                    .add(egui::TextEdit::singleline(&mut dialog.path).desired_width(360.0).hint_text(hint))
                     .labelled_by(label.id);
                 if response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
                     submit = true;
@@ -825,6 +833,20 @@ impl Workbench {
                 ui.checkbox(&mut dialog.include_layout, "Include the editor's layout (node positions)");
                 ui.weak("The runner ignores the layout either way.");
             }
+            if dialog.mode == FileDialogMode::SaveTest {
+                ui.weak(
+                    "A new folder (or an empty one) gets the pipeline file as saved, the files its \
+                     sources read and each sink's expected lines; nothing is overwritten. \
+                     Run it with: eddy test FOLDER",
+                );
+                ui.label(&checkpoints);
+                if let Some(file) = &unsaved {
+                    ui.strong(format!(
+                        "{} has unsaved edits: the test is made from the file, so they are saved first.",
+                        file.display()
+                    ));
+                }
+            }
             if let Some(error) = &dialog.error {
                 ui.colored_label(theme::error(ui.visuals()), error);
             }
@@ -833,6 +855,8 @@ impl Workbench {
                     FileDialogMode::Open => "Open",
                     FileDialogMode::SaveAs => "Save",
                     FileDialogMode::Export => "Export",
+                    FileDialogMode::SaveTest if unsaved.is_some() => "Save and make the test",
+                    FileDialogMode::SaveTest => "Make the test",
                 };
                 if ui.button(action).clicked() {
                     submit = true;
@@ -842,7 +866,7 @@ impl Workbench {
         if submit {
             let path = std::path::PathBuf::from(dialog.path.trim());
             if dialog.path.trim().is_empty() {
-                dialog.error = Some("type a file path first".into());
+                dialog.error = Some(format!("type a {} first", field.to_lowercase()));
             } else {
                 match dialog.mode {
                     FileDialogMode::Open => self.pending.push(UiCommand::Open(path)),
@@ -850,6 +874,7 @@ impl Workbench {
                     FileDialogMode::Export => {
                         self.pending.push(UiCommand::Export { path, include_layout: dialog.include_layout });
                     }
+                    FileDialogMode::SaveTest => self.pending.push(save_test_command(path, unsaved.is_some())),
                 }
             }
         }
@@ -858,4 +883,11 @@ impl Workbench {
             self.after_save = None;
         }
     }
+}
+
+/// Save as test into `folder`, the edits saved first when there are any (a test is made from the
+/// pipeline file).
+fn save_test_command(folder: std::path::PathBuf, unsaved: bool) -> UiCommand {
+    let save_test = UiCommand::SaveTest(folder);
+    if unsaved { UiCommand::SaveThen(Box::new(save_test)) } else { save_test }
 }
