@@ -105,41 +105,45 @@ pub(super) fn assign_walk(
                 assign_walk(limits, child, rest, ops, op, v)
             }
         }
-        AssignStep::Index(o) => {
-            let idx = ops.get(*o)?;
-            if cur.is_array() {
-                let i = idx.as_int().ok_or(Exit::Fail)?;
-                let mut array = cur.as_array_mut().or_else(fail)?;
-                let i = calc_index(array.len(), i).ok_or(Exit::Fail)?;
-                let item = &mut array[i];
-                if last {
-                    apply(limits, item, op, v)?;
-                    // Rhai checks the indexed item.
-                    limits.check_sizes(item)
-                } else {
-                    assign_walk(limits, item, rest, ops, op, v)
-                }
-            } else if cur.is_map() {
-                let ValueRef::Dyn(key) = idx else { return Err(Exit::Fail) };
-                if !key.is_string() {
-                    return Err(Exit::Fail);
-                }
-                let key = key.as_immutable_string_ref().or_else(fail)?;
-                let mut map = cur.as_map_mut().or_else(fail)?;
-                if last && (map.is_empty() || !map.contains_key(key.as_str())) {
-                    map.insert(key.as_str().into(), Dynamic::UNIT);
-                }
-                let item = map.get_mut(key.as_str()).ok_or(Exit::Fail)?;
-                if last {
-                    apply(limits, item, op, v)?;
-                    limits.check_sizes(item)
-                } else {
-                    assign_walk(limits, item, rest, ops, op, v)
-                }
+        AssignStep::Index(o) => with_indexed(cur, ops.get(*o)?, last, |item| {
+            if last {
+                apply(limits, item, op, v)?;
+                // Rhai checks the indexed item.
+                limits.check_sizes(item)
             } else {
-                Err(Exit::Fail)
+                assign_walk(limits, item, rest, ops, op, v)
             }
+        }),
+    }
+}
+
+/// Runs `f` on the item of `cur` at `idx`: an array's (a negative index counts from the end)
+/// or a map's under a string key; with `create` (an assignment's last step), a key the map
+/// lacks is added as `()` first. Anything else is for Rhai.
+fn with_indexed<R>(
+    cur: &mut Dynamic,
+    idx: ValueRef<'_>,
+    create: bool,
+    f: impl FnOnce(&mut Dynamic) -> EvalResult<R>,
+) -> EvalResult<R> {
+    if cur.is_array() {
+        let i = idx.as_int().ok_or(Exit::Fail)?;
+        let mut array = cur.as_array_mut().or_else(fail)?;
+        let i = calc_index(array.len(), i).ok_or(Exit::Fail)?;
+        f(&mut array[i])
+    } else if cur.is_map() {
+        let ValueRef::Dyn(key) = idx else { return Err(Exit::Fail) };
+        if !key.is_string() {
+            return Err(Exit::Fail);
         }
+        let key = key.as_immutable_string_ref().or_else(fail)?;
+        let mut map = cur.as_map_mut().or_else(fail)?;
+        if create && (map.is_empty() || !map.contains_key(key.as_str())) {
+            map.insert(key.as_str().into(), Dynamic::UNIT);
+        }
+        f(map.get_mut(key.as_str()).ok_or(Exit::Fail)?)
+    } else {
+        Err(Exit::Fail)
     }
 }
 
@@ -332,26 +336,7 @@ pub(super) fn place_walk<R>(
             let child = map.get_mut(key.as_str()).ok_or(Exit::Fail)?;
             place_walk(child, rest, ops, f)
         }
-        AssignStep::Index(o) => {
-            let idx = ops.get(*o)?;
-            if cur.is_array() {
-                let i = idx.as_int().ok_or(Exit::Fail)?;
-                let mut array = cur.as_array_mut().or_else(fail)?;
-                let i = calc_index(array.len(), i).ok_or(Exit::Fail)?;
-                place_walk(&mut array[i], rest, ops, f)
-            } else if cur.is_map() {
-                let ValueRef::Dyn(key) = idx else { return Err(Exit::Fail) };
-                if !key.is_string() {
-                    return Err(Exit::Fail);
-                }
-                let key = key.as_immutable_string_ref().or_else(fail)?;
-                let mut map = cur.as_map_mut().or_else(fail)?;
-                let child = map.get_mut(key.as_str()).ok_or(Exit::Fail)?;
-                place_walk(child, rest, ops, f)
-            } else {
-                Err(Exit::Fail)
-            }
-        }
+        AssignStep::Index(o) => with_indexed(cur, ops.get(*o)?, false, |item| place_walk(item, rest, ops, f)),
     }
 }
 

@@ -192,14 +192,7 @@ impl Checker<'_> {
         if last.nullish {
             return None;
         }
-        let steps = steps
-            .into_iter()
-            .map(|s| match (s.nullish, s.kind) {
-                (false, ChainStepKind::Prop(p)) => Some(TargetStep::Prop(p)),
-                (false, ChainStepKind::Index(o)) => Some(TargetStep::Index(o)),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()?;
+        let steps = target_steps(steps)?;
         let arg = args.pop();
         if !args.is_empty() {
             return None;
@@ -230,15 +223,7 @@ impl Checker<'_> {
                 let mut exprs = Vec::new();
                 let is_dot = matches!(lhs, AstExpr::Dot(..));
                 self.flatten(is_dot, *flags, &x.rhs, &mut steps, &mut exprs)?;
-                let steps = steps
-                    .into_iter()
-                    .map(|s| match (s.nullish, s.kind) {
-                        (false, ChainStepKind::Prop(p)) => Some(TargetStep::Prop(p)),
-                        (false, ChainStepKind::Index(o)) => Some(TargetStep::Index(o)),
-                        _ => None,
-                    })
-                    .collect::<Option<Vec<_>>>()?;
-                Some((root, steps, exprs))
+                Some((root, target_steps(steps)?, exprs))
             }
             _ => None,
         }
@@ -465,4 +450,17 @@ impl Checker<'_> {
         let builtin = Builtin::lookup(x.name.as_str(), x.args.len())?;
         Some(Expr::Call(builtin, self.exprs(&x.args)?))
     }
+}
+
+/// A chain's steps as the steps to a place that can be written: properties and indices, none
+/// nullish (`None` otherwise).
+fn target_steps(steps: Vec<ChainStep>) -> Option<Vec<TargetStep>> {
+    steps
+        .into_iter()
+        .map(|s| match (s.nullish, s.kind) {
+            (false, ChainStepKind::Prop(p)) => Some(TargetStep::Prop(p)),
+            (false, ChainStepKind::Index(o)) => Some(TargetStep::Index(o)),
+            _ => None,
+        })
+        .collect()
 }

@@ -168,46 +168,38 @@ impl ValueRef<'_> {
     }
 }
 
+/// A number, boolean or `()` as an unboxed [`Value`] (other values: `None`).
+fn unboxed(d: &Dynamic) -> Option<Value<'static>> {
+    if d.is_int() {
+        d.as_int().ok().map(Value::Int)
+    } else if d.is_float() {
+        d.as_float().ok().map(Value::Float)
+    } else if d.is_bool() {
+        d.as_bool().ok().map(Value::Bool)
+    } else if d.is_unit() {
+        Some(Value::Unit)
+    } else {
+        None
+    }
+}
+
 /// A stored value, read: untagged numbers and booleans are not cloned.
 pub(super) fn read(d: &Dynamic) -> Value<'static> {
-    if d.tag() == 0 {
-        if d.is_int() {
-            if let Ok(i) = d.as_int() {
-                return Value::Int(i);
-            }
-        } else if d.is_float() {
-            if let Ok(f) = d.as_float() {
-                return Value::Float(f);
-            }
-        } else if d.is_bool() {
-            if let Ok(b) = d.as_bool() {
-                return Value::Bool(b);
-            }
-        } else if d.is_unit() {
-            return Value::Unit;
-        }
+    if d.tag() == 0
+        && let Some(value) = unboxed(d)
+    {
+        return value;
     }
     Value::Own(d.clone())
 }
 
 /// An owned value as a [`Value`]: untagged numbers, booleans and `()` unboxed (the same value).
 pub(super) fn owned(d: Dynamic) -> Value<'static> {
-    if d.tag() == 0 && !d.is_read_only() {
-        if d.is_int() {
-            if let Ok(i) = d.as_int() {
-                return Value::Int(i);
-            }
-        } else if d.is_float() {
-            if let Ok(f) = d.as_float() {
-                return Value::Float(f);
-            }
-        } else if d.is_bool() {
-            if let Ok(b) = d.as_bool() {
-                return Value::Bool(b);
-            }
-        } else if d.is_unit() {
-            return Value::Unit;
-        }
+    if d.tag() == 0
+        && !d.is_read_only()
+        && let Some(value) = unboxed(&d)
+    {
+        return value;
     }
     Value::Own(d)
 }
