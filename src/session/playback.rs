@@ -733,18 +733,12 @@ impl Playback {
             drop(crate::script::take_script_output());
         }
         let position = self.timeline.position;
-        if untraced && !matches!(result, Ok(StepOutcome::Event { .. })) {
-            // The end or an error in an untraced stretch: its previews are made exact by
-            // doing that last step again, traced (docs/architecture.md, "Previews of a fast
-            // play").
-            if let Some(engine) = &mut self.engine {
-                self.fast.end(engine, &mut self.views.previews);
-            }
-            if fast_play::any_gapped(&self.views.previews) {
-                let failed = result.is_err();
-                self.absorb(trace, position + u64::from(failed), clock, live);
-                return self.redo_traced(position, result.err());
-            }
+        // The end or an error in an untraced stretch: its previews are made exact by doing
+        // that last step again, traced (docs/architecture.md, "Previews of a fast play").
+        if untraced && !matches!(result, Ok(StepOutcome::Event { .. })) && self.stretch_left_gaps() {
+            let failed = result.is_err();
+            self.absorb(trace, position + u64::from(failed), clock, live);
+            return self.redo_traced(position, result.err());
         }
         match result {
             Ok(StepOutcome::Event { .. }) => {
@@ -876,10 +870,7 @@ impl Playback {
             }
             self.timeline.keyframes.passed(position);
         } else if position.is_multiple_of(self.timeline.keyframe_every) {
-            if let Some(engine) = &mut self.engine {
-                self.fast.end(engine, &mut self.views.previews);
-            }
-            if fast_play::any_gapped(&self.views.previews) {
+            if self.stretch_left_gaps() {
                 // The traced tail was too short for some step: a keyframe holds exact
                 // previews, so they are rebuilt (that replay takes the keyframe).
                 self.fast.lengthen();
@@ -926,12 +917,18 @@ impl Playback {
     /// Makes the previews exact where the run stands, after a fast play left items out of
     /// the trace: rebuilt from the last keyframe when a ring is gapped.
     fn exact_previews(&mut self) {
+        if self.stretch_left_gaps() {
+            self.rebuild_keeping_goal();
+        }
+    }
+
+    /// Ends an untraced stretch, if the run is in one, and says whether a preview ring is
+    /// left gapped by it (or by an earlier one).
+    fn stretch_left_gaps(&mut self) -> bool {
         if let Some(engine) = &mut self.engine {
             self.fast.end(engine, &mut self.views.previews);
         }
-        if fast_play::any_gapped(&self.views.previews) {
-            self.rebuild_keeping_goal();
-        }
+        fast_play::any_gapped(&self.views.previews)
     }
 
     /// Rebuilds the run where it stands from the last keyframe, every item traced, and goes
