@@ -264,13 +264,10 @@ impl Workbench {
         let file = self.document.file.clone().unwrap_or_else(|| PathBuf::from("untitled.toml"));
         let stem =
             file.file_stem().map_or_else(|| "pipeline".to_owned(), |s| s.to_string_lossy().into_owned());
-        let folder = self.base_dir();
-        let mut candidate = folder.join(format!("{stem}-export.toml"));
-        let mut n = 2;
-        while candidate.exists() && n < 1000 {
-            candidate = folder.join(format!("{stem}-export-{n}.toml"));
-            n += 1;
-        }
+        let candidate = first_free(&self.base_dir(), |n| match n {
+            None => format!("{stem}-export.toml"),
+            Some(n) => format!("{stem}-export-{n}.toml"),
+        });
         candidate.display().to_string()
     }
 
@@ -319,6 +316,18 @@ impl Workbench {
 }
 
 /// The folder a file is in ("." for a bare name).
+/// The first of `name(None)`, `name(Some(2))`, `name(Some(3))`, … that does not exist in
+/// `folder` (the 999th is given if all do): a name proposed for a new file or folder.
+pub(super) fn first_free(folder: &Path, name: impl Fn(Option<u32>) -> String) -> PathBuf {
+    let mut candidate = folder.join(name(None));
+    let mut n = 2;
+    while candidate.exists() && n < 1000 {
+        candidate = folder.join(name(Some(n)));
+        n += 1;
+    }
+    candidate
+}
+
 fn folder_of(path: &Path) -> PathBuf {
     path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }

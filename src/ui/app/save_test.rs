@@ -50,13 +50,10 @@ impl Workbench {
             .as_deref()
             .and_then(Path::file_stem)
             .map_or_else(|| "pipeline".to_owned(), |s| s.to_string_lossy().into_owned());
-        let folder = self.base_dir();
-        let mut candidate = folder.join(format!("{stem}-test"));
-        let mut n = 2;
-        while candidate.exists() && n < 1000 {
-            candidate = folder.join(format!("{stem}-test-{n}"));
-            n += 1;
-        }
+        let candidate = super::files::first_free(&self.base_dir(), |n| match n {
+            None => format!("{stem}-test"),
+            Some(n) => format!("{stem}-test-{n}"),
+        });
         candidate.display().to_string()
     }
 }
