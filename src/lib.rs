@@ -110,5 +110,6 @@ pub mod time;
 #[cfg(feature = "gui")]
 pub mod ui;
 pub mod value;
+pub mod workers;
 
 pub use engine::{RunError as Error, run_captured};

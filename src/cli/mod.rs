@@ -12,6 +12,7 @@ mod check;
 mod diff;
 mod junit;
 mod run;
+mod run_workers;
 mod test_cmd;
 
 use std::path::PathBuf;
@@ -65,6 +66,10 @@ pub enum Command {
         /// refused.
         #[arg(long, value_name = "FILE")]
         ledger: Option<PathBuf>,
+        /// Run on N worker threads (timely-dataflow): keys are spread over the workers by a
+        /// hash, and every sink gets the same bytes as with one worker (docs/workers.md).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+        workers: u16,
     },
     /// Validate a pipeline (structure and scripts) and list every problem.
     ///
@@ -209,9 +214,20 @@ pub fn main() -> Dispatch {
     crate::io::guard_standard_streams();
     let cli = Cli::parse();
     let code = match cli.command {
-        Some(Command::Run { file, quiet, recovery, record, replay, ledger }) => {
+        Some(Command::Run { file, quiet, recovery, record, replay, ledger, workers }) => {
             let live = run::LiveOptions { record: record.as_deref(), replay: replay.as_deref() };
-            run::run_command(&file, quiet, &recovery, live, ledger.as_deref())
+            if workers > 1 {
+                run_workers::run_workers_command(
+                    &file,
+                    quiet,
+                    &recovery,
+                    live,
+                    ledger.as_deref(),
+                    workers.into(),
+                )
+            } else {
+                run::run_command(&file, quiet, &recovery, live, ledger.as_deref())
+            }
         }
         Some(Command::Check { file }) => check::check_command(&file),
         Some(Command::Diff { a, b, max_events, json }) => {

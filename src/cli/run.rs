@@ -459,7 +459,8 @@ fn items_written(engine: &Engine) -> u64 {
 /// Set when SIGINT or SIGTERM asks the run to stop: it stops between two events, writes a
 /// snapshot when snapshots are on, flushes its sinks and exits 0. A second SIGINT ends the
 /// process at once (exit 130), for a run stuck in a script.
-struct StopRequest {
+#[derive(Clone)]
+pub(super) struct StopRequest {
     interrupt: Arc<AtomicBool>,
     terminate: Arc<AtomicBool>,
     /// Set by the run once it has seen the request and is stopping (a final snapshot may
@@ -468,12 +469,12 @@ struct StopRequest {
 }
 
 impl StopRequest {
-    fn requested(&self) -> bool {
+    pub(super) fn requested(&self) -> bool {
         self.interrupt.load(Ordering::Relaxed) || self.terminate.load(Ordering::Relaxed)
     }
 
     /// Whether a request came, saying that the run has seen it.
-    fn take(&self) -> bool {
+    pub(super) fn take(&self) -> bool {
         let requested = self.requested();
         if requested {
             self.seen.store(true, Ordering::Relaxed);
@@ -482,7 +483,7 @@ impl StopRequest {
     }
 
     /// Which signal asked, if one did.
-    fn signal(&self) -> Option<Signal> {
+    pub(super) fn signal(&self) -> Option<Signal> {
         if self.terminate.load(Ordering::Relaxed) {
             Some(Signal::Terminate)
         } else if self.interrupt.load(Ordering::Relaxed) {
@@ -495,14 +496,14 @@ impl StopRequest {
 
 /// A signal that stopped a run.
 #[derive(Debug, Clone, Copy)]
-enum Signal {
+pub(super) enum Signal {
     Interrupt,
     Terminate,
 }
 
 impl Signal {
     /// The shell's code for a process ended by the signal (128 + its number).
-    fn exit_code(self) -> u8 {
+    pub(super) fn exit_code(self) -> u8 {
         match self {
             Self::Interrupt => 130,
             Self::Terminate => 143,
@@ -520,7 +521,7 @@ impl std::fmt::Display for Signal {
 }
 
 /// Installs the handlers of [`StopRequest`] (without them, a signal ends the run as before).
-fn stop_on_signals() -> StopRequest {
+pub(super) fn stop_on_signals() -> StopRequest {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let interrupt = Arc::new(AtomicBool::new(false));
     let terminate = Arc::new(AtomicBool::new(false));

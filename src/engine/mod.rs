@@ -12,6 +12,7 @@ mod deep_json;
 mod error;
 mod ledger_line;
 mod prefetch;
+mod pulled;
 mod run;
 mod snapshot;
 mod snapshot_file;
@@ -45,6 +46,7 @@ pub use clock::{Clock, WallClock};
 pub use error::RunError;
 pub use ledger_line::write_ledger_line;
 pub use prefetch::Prefetched;
+pub(crate) use pulled::{Routes, build_ops, step_error_at};
 pub use run::{load_and_check, load_and_check_with, run_captured};
 pub use snapshot::{EngineSnapshot, Keyframe, SnapshotTimer};
 pub use snapshot_file::{
@@ -133,7 +135,7 @@ pub enum StepOutcome {
 
 /// Where an item goes: a step's input, or a sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Target {
+pub(crate) enum Target {
     Step {
         step: usize,
         input: usize,
@@ -341,31 +343,8 @@ impl Engine {
         options: &EngineOptions,
         sink_positions: Option<&BTreeMap<String, crate::io::SinkPosition>>,
     ) -> Result<Self, RunError> {
-        let limits = script_limits(options.limits, &graph.doc.limits);
-        let host = ScriptHost::new(limits).with_fast_path(!options.rhai_only);
-        // The check's scripts, when they were compiled as this host would compile them.
-        let checked = graph
-            .compiled
-            .get::<CheckedScripts>()
-            .filter(|checked| checked.limits == limits && !options.rhai_only);
+        let (ops, scripts_compiled) = build_ops(&graph, options)?;
         let doc = &graph.doc;
-        let mut ops = Vec::with_capacity(doc.steps.len());
-        let mut scripts_compiled = 0;
-        for (i, step) in doc.steps.iter().enumerate() {
-            let script = match checked.and_then(|checked| checked.scripts.get(i)) {
-                Some(Some(script)) => Ok(Some(script.clone())),
-                _ => {
-                    scripts_compiled += usize::from(step.script.is_some());
-                    crate::ops::compile_script(&host, step)
-                }
-            };
-            let op = script
-                .and_then(|script| {
-                    crate::ops::build_with(step, script, graph.step_inputs[i].len(), graph.timeouts_micros[i])
-                })
-                .map_err(|error| RunError::Step { error, at: None })?;
-            ops.push(op);
-        }
         let mut positions = vec![0; doc.steps.len()];
         for (position, &step) in graph.order.iter().enumerate() {
             positions[step] = position;
@@ -1085,11 +1064,7 @@ impl Engine {
         {
             error.context = Some(self.whole_record_context(source, line, fields, context));
         }
-        let at = self.current.map(|(source, line)| {
-            let spec = &self.graph.doc.sources[source];
-            format!("source `{}` ({}), line {line}", spec.id, self.graph.resolve(&spec.path).display())
-        });
-        RunError::Step { error, at }
+        step_error_at(&self.graph, error, self.current)
     }
 
     /// An error's context as it would read had the source not projected its records: the

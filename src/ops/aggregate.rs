@@ -83,7 +83,32 @@ impl Aggregate {
     }
 }
 
+impl Aggregate {
+    /// The key `count_final` counts `arg` under: its `key` function's result, or its `field`.
+    fn count_key(&mut self, arg: &Dynamic) -> Result<Key, StepError> {
+        match &mut self.function {
+            Function::Script(script) => {
+                let k =
+                    script.call("key", std::slice::from_ref(arg)).map_err(|e| in_context(e, None, arg))?;
+                as_key(&self.step, "key", k).map_err(|e| script.locate(in_context(e, None, arg)))
+            }
+            Function::Field(field) => {
+                let k = get_field(&self.step, field, arg).map_err(|e| in_context(e, None, arg))?;
+                as_key(&self.step, "field", k).map_err(|e| in_context(e, None, arg))
+            }
+            _ => Err(step_error(&self.step, None, "count_final needs `fn key(x)` or `field`")),
+        }
+    }
+}
+
 impl Operator for Aggregate {
+    fn route_key(&mut self, value: &Dynamic) -> Option<Key> {
+        match self.kind {
+            Kind::Count => self.count_key(value).ok(),
+            _ => None,
+        }
+    }
+
     fn value_use(&self) -> super::ValueUse {
         let reads = |field: &str| super::ValueUse::Reads(std::iter::once(field.to_owned()).collect());
         match (&self.kind, &self.function, &self.field) {
@@ -108,19 +133,7 @@ impl Operator for Aggregate {
     ) -> Result<(), StepError> {
         if let Kind::Count = self.kind {
             let arg = item.into_script_arg();
-            let key = match &mut self.function {
-                Function::Script(script) => {
-                    let k = script
-                        .call("key", std::slice::from_ref(&arg))
-                        .map_err(|e| in_context(e, None, &arg))?;
-                    as_key(&self.step, "key", k).map_err(|e| script.locate(in_context(e, None, &arg)))?
-                }
-                Function::Field(field) => {
-                    let k = get_field(&self.step, field, &arg).map_err(|e| in_context(e, None, &arg))?;
-                    as_key(&self.step, "field", k).map_err(|e| in_context(e, None, &arg))?
-                }
-                _ => return Err(step_error(&self.step, None, "count_final needs `fn key(x)` or `field`")),
-            };
+            let key = self.count_key(&arg)?;
             let count = self.accs.entry(key).or_insert(Dynamic::from_int(0));
             let n = count.as_int().unwrap_or(0);
             *count = Dynamic::from_int(n + 1);

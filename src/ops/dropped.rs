@@ -170,6 +170,19 @@ impl DropLedger {
         }
     }
 
+    /// Adds another ledger's counts to these (a worker's, `eddy run --workers`); its items
+    /// are not taken.
+    pub fn add_counts(&mut self, other: &DropLedger) {
+        for (mine, theirs) in self.step_counts.iter_mut().zip(&other.step_counts) {
+            for (count, more) in mine.iter_mut().zip(theirs) {
+                *count += more;
+            }
+        }
+        for (count, more) in self.source_counts.iter_mut().zip(&other.source_counts) {
+            *count += more;
+        }
+    }
+
     /// A step's count for a reason.
     pub fn count(&self, step: usize, reason: DropReason) -> u64 {
         self.step_counts.get(step).map_or(0, |counts| counts[reason.index()])

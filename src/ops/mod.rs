@@ -112,6 +112,14 @@ pub trait Operator: Send {
         ValueUse::Whole
     }
 
+    /// The key the value of an unkeyed item will be kept under, for a step that keys its
+    /// input itself (`count_final` with `key` or `field`): a run on several workers sends the
+    /// item to the worker that owns that key (docs/workers.md). `None` for a step that does
+    /// not, or when keying fails (`on_item` then reports the error where it belongs).
+    fn route_key(&mut self, _value: &Dynamic) -> Option<Key> {
+        None
+    }
+
     /// An item arrived on input `input` (the index in the step's `inputs`).
     fn on_item(
         &mut self,

@@ -56,3 +56,4 @@ mod wall_clock;
 mod workbench;
 #[cfg(feature = "gui")]
 mod workbench_layout_ui;
+mod workers;

@@ -1,0 +1,164 @@
+//! What a run spread over several workers (`src/workers`, docs/workers.md) needs of the
+//! engine: the sources read and merged one event at a time without running the steps, the
+//! wiring between steps, sinks written from outside, the steps built again for each worker,
+//! and the workers' counters added back for the summary.
+
+use std::sync::Arc;
+
+use super::{CheckedScripts, Engine, Next, RunError, RunStats, Target, ValidGraph, script_limits};
+use crate::graph::StreamRef;
+use crate::ops::{DropLedger, Item, Operator, StepError};
+use crate::script::ScriptHost;
+
+/// The wiring of a pipeline, as the engine built it: who reads each source and each step's
+/// ports, in delivery order.
+#[derive(Debug, Clone)]
+pub(crate) struct Routes {
+    /// Per source: its readers.
+    pub source_targets: Vec<Vec<Target>>,
+    /// Per step, per output port: its readers (`Unread` for a port nothing reads).
+    pub step_targets: Vec<[Vec<Target>; 2]>,
+    /// Per step: a merge whose output is unkeyed (a keyed item entering becomes `[key, value]`).
+    pub unkeys_input: Vec<bool>,
+    /// Step index → position in the topological order.
+    pub positions: Vec<usize>,
+    /// Per step: its id when its script can `print`.
+    pub print_ids: Vec<Option<Arc<str>>>,
+}
+
+impl Routes {
+    /// The readers of a stream.
+    pub fn targets(&self, from: StreamRef) -> &[Target] {
+        match from {
+            StreamRef::Source(source) => &self.source_targets[source],
+            StreamRef::Step { step, port } => &self.step_targets[step][port.min(1)],
+        }
+    }
+}
+
+/// One source event as [`Engine::pull_event`] read it: where it enters the dataflow and the
+/// clock after it.
+#[derive(Debug)]
+pub(crate) struct Pulled {
+    /// The source it came from.
+    pub source: usize,
+    /// Its line (or record number) in that source.
+    pub line: u64,
+    /// The replay clock once it is taken.
+    pub clock: Option<i64>,
+    /// The stream it enters on: the source, or the `key_on` the source keyed it for.
+    pub from: StreamRef,
+    /// The event.
+    pub item: Item,
+}
+
+/// Builds every step's operator with its script (the check's compiled scripts when they
+/// match `options`); also says how many scripts it compiled.
+pub(crate) fn build_ops(
+    graph: &ValidGraph,
+    options: &super::EngineOptions,
+) -> Result<(Vec<Box<dyn Operator>>, usize), RunError> {
+    let limits = script_limits(options.limits, &graph.doc.limits);
+    let host = ScriptHost::new(limits).with_fast_path(!options.rhai_only);
+    // The check's scripts, when they were compiled as this host would compile them.
+    let checked = graph
+        .compiled
+        .get::<CheckedScripts>()
+        .filter(|checked| checked.limits == limits && !options.rhai_only);
+    let mut ops = Vec::with_capacity(graph.doc.steps.len());
+    let mut compiled = 0;
+    for (i, step) in graph.doc.steps.iter().enumerate() {
+        let script = match checked.and_then(|checked| checked.scripts.get(i)) {
+            Some(Some(script)) => Ok(Some(script.clone())),
+            _ => {
+                compiled += usize::from(step.script.is_some());
+                crate::ops::compile_script(&host, step)
+            }
+        };
+        let op = script
+            .and_then(|script| {
+                crate::ops::build_with(step, script, graph.step_inputs[i].len(), graph.timeouts_micros[i])
+            })
+            .map_err(|error| RunError::Step { error, at: None })?;
+        ops.push(op);
+    }
+    Ok((ops, compiled))
+}
+
+/// A step's error, located at the source line of the event being processed (`at`: source
+/// index and line), as every run reports it.
+pub(crate) fn step_error_at(graph: &ValidGraph, error: StepError, at: Option<(usize, u64)>) -> RunError {
+    let at = at.map(|(source, line)| {
+        let spec = &graph.doc.sources[source];
+        format!("source `{}` ({}), line {line}", spec.id, graph.resolve(&spec.path).display())
+    });
+    RunError::Step { error, at }
+}
+
+impl Engine {
+    /// The wiring the engine delivers items by.
+    pub(crate) fn routes(&self) -> Routes {
+        Routes {
+            source_targets: self.source_targets.clone(),
+            step_targets: self.step_targets.clone(),
+            unkeys_input: self.unkeys_input.clone(),
+            positions: self.positions.clone(),
+            print_ids: self.print_ids.clone(),
+        }
+    }
+
+    /// Reads the next source event (sources merged as [`Engine::step`] merges them) and
+    /// advances the clock to it, without running any step; `None` at end of input. For a
+    /// pipeline without live sources or recordings (docs/workers.md).
+    pub(crate) fn pull_event(&mut self) -> Result<Option<Pulled>, RunError> {
+        if self.ended {
+            return Ok(None);
+        }
+        self.drops.event = self.stats.events_in + 1;
+        if let Some(error) = self.read_ahead_error.take() {
+            return Err(error);
+        }
+        let index = match self.next_source(None)? {
+            Next::Source(index) => index,
+            Next::Ended | Next::Pending => return Ok(None),
+        };
+        let Some(event) = self.sources[index].head.take() else { return Ok(None) };
+        self.clock.advance(event.time);
+        self.stats.events_in += 1;
+        self.stats.per_source[index] += 1;
+        let (from, item) = match (self.keyed_by_source[index], event.key) {
+            (Some(step), Some(key)) => {
+                // The key_on's work was done by the source.
+                self.stats.steps[step].items_in += 1;
+                self.stats.steps[step].items_out += 1;
+                (StreamRef::Step { step, port: 0 }, Item::keyed(key, event.value))
+            }
+            _ => (StreamRef::Source(index), Item::plain(event.value)),
+        };
+        Ok(Some(Pulled { source: index, line: event.line, clock: self.clock.now(), from, item }))
+    }
+
+    /// After [`Engine::pull_event`] returned `None`: the sources' tails, then the sinks
+    /// flushed; the engine has ended.
+    pub(crate) fn end_pulled_input(&mut self) -> Result<(), RunError> {
+        self.finish_tails()?;
+        self.ended = true;
+        self.flush()
+    }
+
+    /// Writes an item that reached sink `sink` from stream `from`.
+    pub(crate) fn write_pulled(&mut self, sink: usize, item: &Item, from: StreamRef) -> Result<(), RunError> {
+        self.write_sink(sink, item, from)
+    }
+
+    /// Adds what a worker counted (items per step, timers fired, drops) to this engine's
+    /// counters, so that the summary covers the whole run.
+    pub(crate) fn add_worker_counts(&mut self, stats: &RunStats, drops: &DropLedger) {
+        for (mine, theirs) in self.stats.steps.iter_mut().zip(&stats.steps) {
+            mine.items_in += theirs.items_in;
+            mine.items_out += theirs.items_out;
+        }
+        self.stats.timers_fired += stats.timers_fired;
+        self.drops.add_counts(drops);
+    }
+}

@@ -1,0 +1,226 @@
+//! What travels between workers: items with their place in the single-threaded run's order
+//! ([`Tag`], docs/workers.md#the-order-of-a-run), and each batch's clock ([`EpochClock`]).
+
+use rhai::Dynamic;
+use serde::{Deserialize, Serialize};
+
+use crate::graph::StreamRef;
+use crate::ops::Key;
+
+/// `Tag::phase` of the timers fired before an event.
+pub(crate) const PHASE_TIMERS: u8 = 0;
+/// `Tag::phase` of an event and what it causes.
+pub(crate) const PHASE_EVENT: u8 = 1;
+/// `Tag::phase` of end of input.
+pub(crate) const PHASE_END: u8 = 2;
+
+/// Where an item stands in the order the single-threaded engine processes everything: by the
+/// event position, then timers before the event (in the firing order: due time, step, key)
+/// or the event, then the depth-first path of emits and deliveries that made the item. Two
+/// items compare as the single-threaded engine would have handled them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Tag {
+    /// The event's position in the run (1-based); `u64::MAX` at end of input.
+    pub position: u64,
+    /// [`PHASE_TIMERS`], [`PHASE_EVENT`] or [`PHASE_END`].
+    pub phase: u8,
+    /// The timer's due time (timers only).
+    pub due: i64,
+    /// The topological position of the step whose timer fired, or whose end of input this is.
+    pub step: u32,
+    /// The timer's key; at end of input, the key the output belongs to (emitted in key order).
+    pub key: Option<Key>,
+    /// Per hop: the index of the output in its call, then the index of the reader.
+    pub path: Vec<u32>,
+}
+
+impl Tag {
+    /// The tag of an event's entry into the dataflow.
+    pub fn event(position: u64) -> Self {
+        Tag { position, phase: PHASE_EVENT, due: 0, step: 0, key: None, path: Vec::new() }
+    }
+
+    /// The tag of a timer firing before event `position`.
+    pub fn timer(position: u64, due: i64, step: u32, key: Key) -> Self {
+        Tag { position, phase: PHASE_TIMERS, due, step, key: Some(key), path: Vec::new() }
+    }
+
+    /// The tag of a step's end of input (`key`: the key its outputs belong to).
+    pub fn end(step: u32, key: Option<Key>) -> Self {
+        Tag { position: u64::MAX, phase: PHASE_END, due: 0, step, key, path: Vec::new() }
+    }
+
+    /// The tag of the `reader`-th delivery of the `output`-th output of a call at this tag.
+    pub fn child(&self, output: u32, reader: u32) -> Self {
+        let mut path = Vec::with_capacity(self.path.len() + 2);
+        path.extend_from_slice(&self.path);
+        path.push(output);
+        path.push(reader);
+        Tag { path, key: self.key.clone(), ..*self }
+    }
+}
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Dest {
+    /// A step's input.
+    Step {
+        /// The step.
+        step: u32,
+        /// Which of its inputs.
+        input: u32,
+    },
+    /// A sink, from a stream (named in a write error).
+    Sink {
+        /// The sink.
+        sink: u32,
+        /// The stream the item comes from.
+        from: StreamRef,
+    },
+    /// The run failed here: the writer stops at this place in the order, as the
+    /// single-threaded run stops at its first error.
+    Failed {
+        /// The error's message.
+        message: String,
+        /// Its exit code.
+        code: u8,
+    },
+}
+
+/// An item on its way, with its place in the run's order.
+#[derive(Debug, Clone)]
+pub(crate) struct Msg {
+    /// Its place in the order.
+    pub tag: Tag,
+    /// Where it goes.
+    pub to: Dest,
+    /// The replay clock at its event.
+    pub clock: Option<i64>,
+    /// The source and line of its event (for error messages; `None` at end of input).
+    pub origin: Option<(u32, u64)>,
+    /// Its key, on keyed streams.
+    pub key: Option<Key>,
+    /// The key an unkeyed item will be kept under by the step it goes to (a step that keys
+    /// its input itself: [`crate::ops::Operator::route_key`]).
+    pub route_key: Option<Key>,
+    /// Its value.
+    pub value: Dynamic,
+}
+
+/// One batch's clock, sent to every worker: the positions it holds, where the replay clock
+/// changes in it, and where each event came from, so that a worker fires its keys' timers
+/// at the right place even in a batch that brought it no item.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct EpochClock {
+    /// The first event position of the batch (none when `last < first`).
+    pub first: u64,
+    /// The last event position.
+    pub last: u64,
+    /// (position, clock) where the clock changed.
+    pub changes: Vec<(u64, i64)>,
+    /// Per position from `first`: (source, line).
+    pub origins: Vec<(u32, u64)>,
+    /// Whether the input ended: this batch is end of input.
+    pub end: bool,
+}
+
+/// The form a [`Msg`] crosses processes in: tagged JSON for values (lossless,
+/// docs/file-format.md's snapshot encoding), strings for keys.
+#[derive(Serialize, Deserialize)]
+struct WireMsg {
+    position: u64,
+    phase: u8,
+    due: i64,
+    step: u32,
+    tag_key: Option<String>,
+    path: Vec<u32>,
+    to: WireDest,
+    clock: Option<i64>,
+    origin: Option<(u32, u64)>,
+    key: Option<String>,
+    route_key: Option<String>,
+    value: serde_json::Value,
+}
+
+#[derive(Serialize, Deserialize)]
+enum WireDest {
+    Step(u32, u32),
+    SinkFromSource(u32, usize),
+    SinkFromStep(u32, usize, usize),
+    Failed(String, u8),
+}
+
+impl Serialize for Msg {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let value = crate::value::to_tagged_json(&self.value).map_err(serde::ser::Error::custom)?;
+        let to = match &self.to {
+            Dest::Step { step, input } => WireDest::Step(*step, *input),
+            Dest::Sink { sink, from: StreamRef::Source(source) } => WireDest::SinkFromSource(*sink, *source),
+            Dest::Sink { sink, from: StreamRef::Step { step, port } } => {
+                WireDest::SinkFromStep(*sink, *step, *port)
+            }
+            Dest::Failed { message, code } => WireDest::Failed(message.clone(), *code),
+        };
+        WireMsg {
+            position: self.tag.position,
+            phase: self.tag.phase,
+            due: self.tag.due,
+            step: self.tag.step,
+            tag_key: self.tag.key.as_ref().map(|k| k.to_string()),
+            path: self.tag.path.clone(),
+            to,
+            clock: self.clock,
+            origin: self.origin,
+            key: self.key.as_ref().map(|k| k.to_string()),
+            route_key: self.route_key.as_ref().map(|k| k.to_string()),
+            value,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Msg {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = WireMsg::deserialize(deserializer)?;
+        let value = crate::value::from_tagged_json(&wire.value).map_err(serde::de::Error::custom)?;
+        let to = match wire.to {
+            WireDest::Step(step, input) => Dest::Step { step, input },
+            WireDest::SinkFromSource(sink, source) => Dest::Sink { sink, from: StreamRef::Source(source) },
+            WireDest::SinkFromStep(sink, step, port) => {
+                Dest::Sink { sink, from: StreamRef::Step { step, port } }
+            }
+            WireDest::Failed(message, code) => Dest::Failed { message, code },
+        };
+        Ok(Msg {
+            tag: Tag {
+                position: wire.position,
+                phase: wire.phase,
+                due: wire.due,
+                step: wire.step,
+                key: wire.tag_key.map(Key::from),
+                path: wire.path,
+            },
+            to,
+            clock: wire.clock,
+            origin: wire.origin,
+            key: wire.key.map(Key::from),
+            route_key: wire.route_key.map(Key::from),
+            value,
+        })
+    }
+}
+
+/// The worker an item's key lives on (a stable hash: the same in every process and run).
+pub(crate) fn key_hash(key: &Key) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key.as_bytes())
+}
+
+/// Which worker a message is handled on: a step's keyed input by its key (its state lives
+/// there), an unkeyed one by its event, the writer's messages on worker 0.
+pub(crate) fn route(msg: &Msg) -> u64 {
+    match (&msg.to, msg.key.as_ref().or(msg.route_key.as_ref())) {
+        (Dest::Step { .. }, Some(key)) => key_hash(key),
+        (Dest::Step { .. }, None) => msg.tag.position,
+        (Dest::Sink { .. } | Dest::Failed { .. }, _) => 0,
+    }
+}

@@ -1,0 +1,469 @@
+//! `eddy run --workers N`: one pipeline on N worker threads on timely-dataflow, writing the
+//! same bytes as one worker (docs/workers.md).
+//!
+//! Worker 0 reads and merges the sources (the engine's own reading, [`Engine::pull_event`])
+//! in batches of [`BATCH_EVENTS`] events, one timely timestamp per batch, and broadcasts each
+//! batch's clock. Every step is a timely operator on every worker, in topological order;
+//! items travel with their place in the single-threaded run's order ([`message::Tag`]) and
+//! are exchanged so that a keyed step's items go to the worker that owns their key. A keyed
+//! step handles a batch once it is complete, in tag order, with its timers interleaved;
+//! the writer (on worker 0) writes each complete batch's sink items in tag order, so every
+//! sink gets the single-threaded run's bytes.
+
+mod message;
+mod stage;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::{Broadcast, Capability, Operator, Probe};
+use timely::dataflow::{InputHandle, ProbeHandle, Scope, Stream};
+
+use crate::engine::{Engine, EngineOptions, RunError, RunStats, build_ops};
+use crate::ops::{DropLedger, Item};
+use message::{Dest, EpochClock, Msg, Tag, route};
+use stage::{Drops, Plan, Stage, WorkerCounts, deliver};
+
+/// Source events per batch (one timely timestamp): what a keyed step waits for before it
+/// handles its items in order, and what the writer writes at a time.
+pub const BATCH_EVENTS: u64 = 4096;
+
+/// Asks a run to stop early (a signal): polled between events.
+pub type StopCheck = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// What each worker hands back: its counters, and (worker 0) how the run ended.
+struct WorkerResult {
+    stats: RunStats,
+    drops: DropLedger,
+    outcome: Option<Result<(), RunError>>,
+}
+
+/// What every worker shares.
+struct Shared {
+    plan: Arc<Plan>,
+    options: EngineOptions,
+    /// The engine that reads the sources and writes the sinks: taken by worker 0, given back
+    /// when it is done.
+    engine: Mutex<Option<Engine>>,
+    stop: StopCheck,
+}
+
+/// Why a pipeline cannot run on several workers yet (docs/workers.md#what-it-runs), or
+/// `None` when it can.
+pub fn unsupported(graph: &crate::graph::ValidGraph) -> Option<String> {
+    if let Some(source) = graph.doc.sources.iter().find(|s| s.is_live() || s.recording.is_some()) {
+        return Some(format!("source `{}` is live or a recording", source.id));
+    }
+    if graph.doc.clock.mode == crate::graph::ClockMode::Wall {
+        return Some("the pipeline runs on the wall clock (clock = wall)".to_owned());
+    }
+    None
+}
+
+/// Runs `engine`'s pipeline (an engine that has not stepped, built with `options`) on
+/// `workers` threads to the end, or to its first failure, or until `stop` says so; gives the
+/// engine back with every worker's counters added, for the summary.
+pub fn run_on_workers(
+    engine: Engine,
+    options: &EngineOptions,
+    workers: usize,
+    stop: StopCheck,
+) -> (Option<Engine>, Result<(), RunError>) {
+    let plan = Arc::new(Plan { graph: engine.graph().clone(), routes: engine.routes() });
+    let shared = Arc::new(Shared { plan, options: options.clone(), engine: Mutex::new(Some(engine)), stop });
+    let in_workers = Arc::clone(&shared);
+    let config = timely::Config::process(workers.max(1));
+    let guards = match timely::execute(config, move |worker| run_worker(worker, &in_workers)) {
+        Ok(guards) => guards,
+        Err(message) => return (take_engine(&shared), Err(RunError::Thread(message))),
+    };
+    let mut results = Vec::new();
+    let mut outcome = Ok(());
+    for joined in guards.join() {
+        match joined {
+            Ok(Ok(result)) => results.push(result),
+            Ok(Err(error)) => outcome = outcome.and(Err(error)),
+            Err(panic) => outcome = outcome.and(Err(RunError::Thread(format!("a worker failed: {panic}")))),
+        }
+    }
+    let mut engine = take_engine(&shared);
+    for result in results {
+        if let Some(engine) = &mut engine {
+            engine.add_worker_counts(&result.stats, &result.drops);
+        }
+        if let Some(result) = result.outcome {
+            outcome = outcome.and(result);
+        }
+    }
+    (engine, outcome)
+}
+
+/// Runs the pipeline file at `path` on `workers` workers with every sink captured in memory:
+/// sink id → lines (what tests compare with [`crate::run_captured`]'s).
+pub fn run_captured_on_workers(
+    path: &std::path::Path,
+    workers: usize,
+) -> Result<BTreeMap<String, Vec<String>>, RunError> {
+    let graph = crate::engine::load_and_check(path)?;
+    if let Some(what) = unsupported(&graph) {
+        return Err(RunError::Usage(format!("{what}: it does not run on several workers yet")));
+    }
+    let options = EngineOptions { capture_sinks: true, ..EngineOptions::default() };
+    let engine = Engine::new(graph, &options)?;
+    let (engine, result) = run_on_workers(engine, &options, workers, Arc::new(|| false));
+    result?;
+    Ok(engine.map(|engine| engine.captured()).unwrap_or_default())
+}
+
+fn take_engine(shared: &Shared) -> Option<Engine> {
+    shared.engine.lock().map_or(None, |mut engine| engine.take())
+}
+
+/// One worker: builds the dataflow, and on worker 0 feeds it and writes what reaches the
+/// sinks.
+fn run_worker(
+    worker: &mut timely::worker::Worker<timely::communication::Allocator>,
+    shared: &Shared,
+) -> Result<WorkerResult, RunError> {
+    let plan = &shared.plan;
+    let graph = &plan.graph;
+    let counts = Rc::new(RefCell::new(WorkerCounts {
+        stats: RunStats::new(graph),
+        drops: DropLedger::new(graph.doc.steps.len(), graph.doc.sources.len()),
+    }));
+    let (ops, _) = build_ops(graph, &shared.options)?;
+    let mut ops: Vec<_> = ops.into_iter().map(Some).collect();
+    // A second instance of each step that keys its unkeyed input itself, to key items
+    // before they are sent to their key's worker.
+    let mut keyers: Vec<_> = match (0..graph.doc.steps.len()).any(|step| keys_itself(graph, step)) {
+        true => build_ops(graph, &shared.options)?.0.into_iter().map(Some).collect(),
+        false => Vec::new(),
+    };
+    let engine = Rc::new(RefCell::new(if worker.index() == 0 { take_engine(shared) } else { None }));
+    let failure: Rc<RefCell<Option<RunError>>> = Rc::new(RefCell::new(None));
+    let mut data_in: InputHandle<u64, Msg> = InputHandle::new();
+    let mut clock_in: InputHandle<u64, EpochClock> = InputHandle::new();
+    let probe = ProbeHandle::new();
+    worker.dataflow::<u64, _, _>(|scope| {
+        let clocks = clock_in.to_stream(scope).broadcast();
+        let mut stream = data_in.to_stream(scope);
+        for &step in &graph.order {
+            if keys_itself(graph, step)
+                && let Some(keyer) = keyers.get_mut(step).and_then(Option::take)
+            {
+                stream = keying_operator(&stream, step as u32, keyer);
+            }
+            if let Some(op) = ops[step].take() {
+                let stage = Stage::new(step, op, Arc::clone(plan), Rc::clone(&counts));
+                stream = stage_operator(&stream, &clocks, stage);
+            }
+        }
+        writer(&stream, Rc::clone(&engine), Rc::clone(&failure)).probe_with(&probe);
+    });
+    let has_engine = engine.borrow().is_some();
+    let outcome = if has_engine {
+        let mut feed = Feed { engine: &engine, failure: &failure, plan, counts: &counts, stop: &shared.stop };
+        let result = feed.run(worker, &mut data_in, &mut clock_in, &probe);
+        drop(data_in);
+        drop(clock_in);
+        while !probe.done() {
+            worker.step_or_park(None);
+        }
+        // The first failure in the run's order: a step's (met before any event the reading
+        // stopped at), else the reading's.
+        let result = match failure.borrow_mut().take() {
+            Some(error) => Err(error),
+            None => result,
+        };
+        let mut engine = engine.borrow_mut().take();
+        let result = match (result, engine.as_mut()) {
+            (Ok(Feeding::Ended), Some(engine)) => engine.end_pulled_input(),
+            (Ok(Feeding::Stopped), Some(engine)) => engine.flush(),
+            (Err(error), _) => Err(error),
+            (Ok(_), None) => Ok(()),
+        };
+        if let Ok(mut slot) = shared.engine.lock() {
+            *slot = engine;
+        }
+        Some(result)
+    } else {
+        drop(data_in);
+        drop(clock_in);
+        while !probe.done() {
+            worker.step_or_park(None);
+        }
+        None
+    };
+    let counts = counts.borrow();
+    Ok(WorkerResult { stats: counts.stats.clone(), drops: counts.drops.clone(), outcome })
+}
+
+/// How worker 0's reading ended.
+enum Feeding {
+    /// End of input: every step's end was sent.
+    Ended,
+    /// Stopped early (a signal, or a failure met downstream).
+    Stopped,
+}
+
+/// Worker 0's reading: events in batches, each batch's clock broadcast.
+struct Feed<'a> {
+    engine: &'a Rc<RefCell<Option<Engine>>>,
+    failure: &'a Rc<RefCell<Option<RunError>>>,
+    plan: &'a Plan,
+    counts: &'a Rc<RefCell<WorkerCounts>>,
+    stop: &'a StopCheck,
+}
+
+impl Feed<'_> {
+    fn run(
+        &mut self,
+        worker: &mut timely::worker::Worker<timely::communication::Allocator>,
+        data_in: &mut InputHandle<u64, Msg>,
+        clock_in: &mut InputHandle<u64, EpochClock>,
+        probe: &ProbeHandle<u64>,
+    ) -> Result<Feeding, RunError> {
+        let mut batch = 0u64;
+        let mut clock_before = self.engine.borrow().as_ref().and_then(Engine::clock);
+        let mut out = Vec::new();
+        loop {
+            let (clock, state) = self.read_batch(&mut clock_before, &mut out, data_in)?;
+            clock_in.send(clock);
+            batch += 1;
+            data_in.advance_to(batch);
+            clock_in.advance_to(batch);
+            match state {
+                BatchEnd::Full => {}
+                BatchEnd::Input => {
+                    clock_in.send(EpochClock { first: 1, last: 0, end: true, ..EpochClock::default() });
+                    batch += 1;
+                    data_in.advance_to(batch);
+                    clock_in.advance_to(batch);
+                    return Ok(Feeding::Ended);
+                }
+                BatchEnd::Stopped => return Ok(Feeding::Stopped),
+            }
+            // At most two batches in flight: reading keeps ahead of the steps, memory stays bounded.
+            while probe.less_than(&(batch - 1)) {
+                worker.step_or_park(None);
+            }
+            if self.failure.borrow().is_some() {
+                return Ok(Feeding::Stopped);
+            }
+        }
+    }
+
+    /// Reads up to a batch of events into the dataflow; says why it stopped.
+    fn read_batch(
+        &mut self,
+        clock_before: &mut Option<i64>,
+        out: &mut Vec<Msg>,
+        data_in: &mut InputHandle<u64, Msg>,
+    ) -> Result<(EpochClock, BatchEnd), RunError> {
+        let mut engine = self.engine.borrow_mut();
+        let Some(engine) = engine.as_mut() else { return Ok((EpochClock::default(), BatchEnd::Stopped)) };
+        let first = engine.stats().events_in + 1;
+        let mut clock = EpochClock { first, last: first - 1, ..EpochClock::default() };
+        for _ in 0..BATCH_EVENTS {
+            if (self.stop)() {
+                return Ok((clock, BatchEnd::Stopped));
+            }
+            let Some(pulled) = engine.pull_event()? else { return Ok((clock, BatchEnd::Input)) };
+            let position = engine.stats().events_in;
+            clock.last = position;
+            if pulled.clock != *clock_before {
+                if let Some(now) = pulled.clock {
+                    clock.changes.push((position, now));
+                }
+                *clock_before = pulled.clock;
+            }
+            let origin = (pulled.source as u32, pulled.line);
+            clock.origins.push(origin);
+            let step = match pulled.from {
+                crate::graph::StreamRef::Step { step, .. } => step,
+                crate::graph::StreamRef::Source(_) => 0,
+            };
+            let mut drops = Drops { counts: self.counts, step };
+            let tag = Tag::event(position);
+            let routes = &self.plan.routes;
+            deliver(routes, pulled.from, &tag, 0, pulled.item, pulled.clock, Some(origin), &mut drops, out);
+            for msg in out.drain(..) {
+                data_in.send(msg);
+            }
+        }
+        Ok((clock, BatchEnd::Full))
+    }
+}
+
+/// Why a batch ended.
+enum BatchEnd {
+    Full,
+    Input,
+    Stopped,
+}
+
+/// Whether `step` keeps state per key but may receive unkeyed items, which it keys itself
+/// (`count_final` with `key`).
+fn keys_itself(graph: &crate::graph::ValidGraph, step: usize) -> bool {
+    graph.doc.steps[step].op.is_stateful()
+        && graph.step_inputs[step].iter().any(|from| match *from {
+            crate::graph::StreamRef::Source(_) => true,
+            crate::graph::StreamRef::Step { step, .. } => !graph.step_keyed[step],
+        })
+}
+
+/// Keys the unkeyed items sent to `step` with the key the step will keep them under, so that
+/// they are sent to that key's worker ([`crate::ops::Operator::route_key`]).
+fn keying_operator<G: Scope<Timestamp = u64>>(
+    stream: &Stream<G, Msg>,
+    step: u32,
+    mut keyer: Box<dyn crate::ops::Operator>,
+) -> Stream<G, Msg> {
+    let name = format!("key step {step}");
+    stream.unary(Pipeline, &name, move |_capability, _info| {
+        move |input, output| {
+            input.for_each_time(|time, data| {
+                let mut session = output.session(&time);
+                for batch in data {
+                    for mut msg in batch.drain(..) {
+                        if msg.key.is_none() && matches!(msg.to, Dest::Step { step: s, .. } if s == step) {
+                            crate::script::set_script_clock(msg.clock);
+                            msg.route_key = keyer.route_key(&msg.value);
+                        }
+                        session.give(msg);
+                    }
+                }
+            });
+        }
+    })
+}
+
+/// A keyed step's batch waiting to be complete.
+struct Waiting {
+    capability: Capability<u64>,
+    items: Vec<Msg>,
+    clock: Option<EpochClock>,
+}
+
+/// The timely operator of one step: items for it are handled (a keyed step's once their
+/// batch is complete, in order), the others pass on.
+fn stage_operator<G: Scope<Timestamp = u64>>(
+    stream: &Stream<G, Msg>,
+    clocks: &Stream<G, EpochClock>,
+    mut stage: Stage,
+) -> Stream<G, Msg> {
+    let step = stage.step() as u32;
+    let keyed = stage.is_keyed();
+    let name = format!("step {step}");
+    stream.binary_frontier(clocks, Exchange::new(route), Pipeline, &name, move |_capability, _info| {
+        let mut waiting: BTreeMap<u64, Waiting> = BTreeMap::new();
+        let mut out = Vec::new();
+        move |(input, frontier), (clock_input, clock_frontier), output| {
+            input.for_each_time(|time, data| {
+                let capability = time.retain();
+                for batch in data {
+                    for msg in batch.drain(..) {
+                        let here = matches!(msg.to, Dest::Step { step: s, .. } if s == step);
+                        if !here {
+                            out.push(msg);
+                        } else if keyed {
+                            let t = *capability.time();
+                            waiting
+                                .entry(t)
+                                .or_insert_with(|| Waiting {
+                                    capability: capability.clone(),
+                                    items: Vec::new(),
+                                    clock: None,
+                                })
+                                .items
+                                .push(msg);
+                        } else {
+                            stage.item(msg, &mut out);
+                        }
+                    }
+                }
+                output.session(&capability).give_iterator(out.drain(..));
+            });
+            clock_input.for_each_time(|time, data| {
+                if !keyed {
+                    return;
+                }
+                let capability = time.retain();
+                for batch in data {
+                    for clock in batch.drain(..) {
+                        let t = *capability.time();
+                        waiting
+                            .entry(t)
+                            .or_insert_with(|| Waiting {
+                                capability: capability.clone(),
+                                items: Vec::new(),
+                                clock: None,
+                            })
+                            .clock = Some(clock);
+                    }
+                }
+            });
+            while let Some((&t, _)) = waiting.first_key_value() {
+                if frontier.less_equal(&t) || clock_frontier.less_equal(&t) {
+                    break;
+                }
+                let Some((_, batch)) = waiting.pop_first() else { break };
+                stage.batch(batch.items, &batch.clock.unwrap_or_default(), &mut out);
+                output.session(&batch.capability).give_iterator(out.drain(..));
+            }
+        }
+    })
+}
+
+/// The writer, on worker 0: each complete batch's sink items in the run's order, up to the
+/// first failure.
+fn writer<G: Scope<Timestamp = u64>>(
+    stream: &Stream<G, Msg>,
+    engine: Rc<RefCell<Option<Engine>>>,
+    failure: Rc<RefCell<Option<RunError>>>,
+) -> Stream<G, ()> {
+    stream.unary_frontier::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(
+        Exchange::new(|_msg: &Msg| 0),
+        "writer",
+        move |_capability, _info| {
+            let mut waiting: BTreeMap<u64, Vec<Msg>> = BTreeMap::new();
+            move |(input, frontier), _output| {
+                input.for_each_time(|time, data| {
+                    let items = waiting.entry(*time.time()).or_default();
+                    for batch in data {
+                        items.append(batch);
+                    }
+                });
+                while let Some((&t, _)) = waiting.first_key_value() {
+                    if frontier.less_equal(&t) {
+                        break;
+                    }
+                    let Some((_, mut items)) = waiting.pop_first() else { break };
+                    items.sort_by(|a, b| a.tag.cmp(&b.tag));
+                    let mut engine = engine.borrow_mut();
+                    let Some(engine) = engine.as_mut() else { continue };
+                    for msg in items {
+                        if failure.borrow().is_some() {
+                            break;
+                        }
+                        let result = match msg.to {
+                            Dest::Sink { sink, from } => engine.write_pulled(
+                                sink as usize,
+                                &Item { key: msg.key, value: msg.value },
+                                from,
+                            ),
+                            Dest::Failed { message, code } => Err(RunError::OnWorker { message, code }),
+                            Dest::Step { .. } => Ok(()),
+                        };
+                        if let Err(error) = result {
+                            *failure.borrow_mut() = Some(error);
+                        }
+                    }
+                }
+            }
+        },
+    )
+}

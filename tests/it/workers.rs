@@ -1,0 +1,319 @@
+//! `eddy run --workers N` (docs/workers.md): every sink gets the same bytes as with one worker.
+//!
+//! Each pipeline runs on one worker (the single-threaded engine) and on 2, 3 and 4 workers;
+//! every sink's whole output, in order, must be equal. Failures stop every sink where the
+//! single-threaded run stops them, with the same error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::util::{eddy, text};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn on_one(path: &Path) -> BTreeMap<String, Vec<String>> {
+    eddy::run_captured(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn on_workers(path: &Path, workers: usize) -> BTreeMap<String, Vec<String>> {
+    eddy::workers::run_captured_on_workers(path, workers)
+        .unwrap_or_else(|e| panic!("{} on {workers} workers: {e}", path.display()))
+}
+
+/// Every sink of `path` on 2, 3 and 4 workers equals the single-threaded run's, whole.
+fn assert_same_on_workers(path: &Path) {
+    let expected = on_one(path);
+    for workers in [2, 3, 4] {
+        let actual = on_workers(path, workers);
+        assert_eq!(
+            actual.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "{}",
+            path.display()
+        );
+        for (sink, lines) in &expected {
+            let got = &actual[sink];
+            if got != lines {
+                let at =
+                    got.iter().zip(lines).position(|(a, b)| a != b).unwrap_or(got.len().min(lines.len()));
+                panic!(
+                    "{}: sink `{sink}` on {workers} workers differs from one worker at line {}: {:?} vs {:?} ({} vs {} lines)",
+                    path.display(),
+                    at + 1,
+                    got.get(at),
+                    lines.get(at),
+                    got.len(),
+                    lines.len()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_conformance_scenario_gives_the_same_outputs_on_several_workers() {
+    let dir = root().join("tests").join("conformance");
+    let mut scenarios: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("pipeline.toml"))
+        .filter(|p| p.is_file())
+        .collect();
+    scenarios.sort();
+    assert!(scenarios.len() >= 25, "found only {} scenarios", scenarios.len());
+    for pipeline in scenarios {
+        assert_same_on_workers(&pipeline);
+    }
+}
+
+#[test]
+fn every_example_gives_the_same_outputs_on_several_workers() {
+    let mut examples: Vec<PathBuf> = std::fs::read_dir(root().join("assets"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 4, "found only {} examples", examples.len());
+    for example in examples {
+        assert_same_on_workers(&example);
+    }
+}
+
+/// Two timed sources merged by time, a filter, `key_on`s, a branch with an unread port, a
+/// running join, a `stateful` with timers and `on_eof`, `stateful_map`, `flat_map`,
+/// `count_final` keying unkeyed words itself, `collect` with a timeout, `fold_final`, and
+/// sinks fed by two steps each.
+const PIPELINE: &str = r#"format_version = 1
+
+[[sources]]
+id = "clicks"
+path = "clicks.jsonl"
+format = "jsonl"
+time_field = "ts"
+
+[[sources]]
+id = "users"
+path = "users.jsonl"
+format = "jsonl"
+time_field = "ts"
+
+[[steps]]
+id = "real"
+op = "filter"
+inputs = ["clicks"]
+script = 'fn predicate(x) { x.n % 7 != 3 }'
+
+[[steps]]
+id = "by_user"
+op = "key_on"
+inputs = ["real"]
+field = "user"
+
+[[steps]]
+id = "users_by_id"
+op = "key_on"
+inputs = ["users"]
+field = "user"
+
+[[steps]]
+id = "split"
+op = "branch"
+inputs = ["by_user"]
+script = 'fn predicate(x) { x[1].n % 2 == 0 }'
+
+[[steps]]
+id = "profile"
+op = "join"
+inputs = ["split.trues", "users_by_id"]
+emit_mode = "running"
+
+[[steps]]
+id = "session"
+op = "stateful"
+inputs = ["by_user"]
+script = '''
+fn builder(resume) { #{ count: 0, total: 0 } }
+fn on_item(v) {
+    this.count += 1;
+    this.total += v.n;
+    if this.count >= 5 { [[#{ closed: "full", count: this.count, total: this.total }], DISCARD] } else { [[], RETAIN] }
+}
+fn on_notify() { [[#{ closed: "timeout", count: this.count, total: this.total }], DISCARD] }
+fn on_eof() { [[#{ closed: "end", count: this.count }], DISCARD] }
+fn notify_at() { now() + secs(3000) }
+'''
+
+[[steps]]
+id = "running"
+op = "stateful_map"
+inputs = ["by_user"]
+script = 'fn mapper(state, v) { let n = (state ?? 0) + v.n; [n, n] }'
+
+[[steps]]
+id = "words"
+op = "flat_map"
+inputs = ["real"]
+script = 'fn mapper(x) { if x.n % 5 == 0 { [x.tag, x.tag + "!"] } else { [x.tag] } }'
+
+[[steps]]
+id = "tags"
+op = "count_final"
+inputs = ["words"]
+script = 'fn key(w) { w }'
+
+[[steps]]
+id = "lists"
+op = "collect"
+inputs = ["by_user"]
+max_size = 4
+timeout = "20s"
+
+[[steps]]
+id = "sums"
+op = "fold_final"
+inputs = ["users_by_id"]
+script = '''
+fn builder() { #{ n: 0, max: 0 } }
+fn folder(acc, v) { acc.n += 1; if v.age > acc.max { acc.max = v.age } acc }
+'''
+
+[[sinks]]
+id = "profiles"
+inputs = ["profile"]
+format = "jsonl"
+path = "out/profiles.jsonl"
+
+[[sinks]]
+id = "sessions"
+inputs = ["session", "running"]
+format = "jsonl"
+path = "out/sessions.jsonl"
+
+[[sinks]]
+id = "tag_counts"
+inputs = ["tags", "sums"]
+format = "jsonl"
+path = "out/tags.jsonl"
+
+[[sinks]]
+id = "batches"
+inputs = ["lists"]
+format = "jsonl"
+path = "out/lists.jsonl"
+"#;
+
+/// Deterministic pseudo-random numbers (a 64-bit LCG): the same data every run.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+fn timestamp(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    format!("2024-01-{:02}T{:02}:{m:02}:{s:02}Z", 1 + h / 24, h % 24)
+}
+
+/// A folder with the pipeline (`script_extra` added to the session's `on_item`) and its data:
+/// 6,000 clicks over 150 users and 800 user records, with equal times and long gaps.
+fn workspace(script_extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline =
+        PIPELINE.replace("    this.total += v.n;\n", &format!("    this.total += v.n;\n{script_extra}"));
+    std::fs::write(dir.path().join("pipeline.toml"), pipeline).unwrap();
+    let mut random = Lcg(7);
+    let steps = [0, 0, 1, 2, 5, 40];
+    let (mut clicks, mut t) = (String::new(), 0);
+    for _ in 0..6000 {
+        t += steps[random.below(6) as usize];
+        let (user, n, tag) = (random.below(150), random.below(100), random.below(12));
+        clicks.push_str(&format!(
+            "{{\"ts\":\"{}\",\"user\":\"u{user}\",\"n\":{n},\"tag\":\"t{tag}\"}}\n",
+            timestamp(t)
+        ));
+    }
+    let (mut users, mut t) = (String::new(), 0);
+    for _ in 0..800 {
+        t += [0, 3, 10, 60][random.below(4) as usize];
+        let (user, age) = (random.below(150), random.below(90));
+        users.push_str(&format!("{{\"ts\":\"{}\",\"user\":\"u{user}\",\"age\":{age}}}\n", timestamp(t)));
+    }
+    std::fs::write(dir.path().join("clicks.jsonl"), clicks).unwrap();
+    std::fs::write(dir.path().join("users.jsonl"), users).unwrap();
+    dir
+}
+
+#[test]
+fn a_generated_pipeline_with_every_kind_of_step_gives_the_same_outputs_on_several_workers() {
+    let dir = workspace("");
+    let pipeline = dir.path().join("pipeline.toml");
+    let outputs = on_one(&pipeline);
+    // The data exercises what it is meant to: timers close sessions, every sink has lines.
+    assert!(outputs["sessions"].iter().any(|line| line.contains("timeout")), "no session timed out");
+    assert!(outputs["sessions"].iter().any(|line| line.contains("full")), "no session filled up");
+    for (sink, lines) in &outputs {
+        assert!(lines.len() > 20, "sink {sink} has only {} lines", lines.len());
+    }
+    assert_same_on_workers(&pipeline);
+}
+
+/// The files under `out/`, by name.
+fn out_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_script_error_stops_every_sink_where_one_worker_stops_them_with_the_same_error() {
+    let failing = "    if v.n > 90 && this.count == 3 { throw \"too much for \" + this.total; }\n";
+    let one = workspace(failing);
+    let run = eddy(&["run", "pipeline.toml", "--quiet"], one.path());
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+    let error = text(&run.stderr);
+    assert!(error.contains("too much for"), "{error}");
+    let expected = out_files(one.path());
+    assert!(expected.values().any(|bytes| !bytes.is_empty()), "the failure came before any output");
+    for workers in ["2", "3"] {
+        let many = workspace(failing);
+        let run = eddy(&["run", "pipeline.toml", "--quiet", "--workers", workers], many.path());
+        assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+        assert_eq!(text(&run.stderr), error, "on {workers} workers");
+        assert_eq!(out_files(many.path()), expected, "on {workers} workers");
+    }
+}
+
+#[test]
+fn what_does_not_run_on_several_workers_yet_is_refused_before_any_output() {
+    let dir = workspace("");
+    for args in [
+        &["--ledger", "ledger.jsonl"][..],
+        &["--snapshot-dir", "snaps"][..],
+        &["--snapshot-dir", "snaps", "--resume", "snaps"][..],
+    ] {
+        let mut all = vec!["run", "pipeline.toml", "--workers", "2"];
+        all.extend_from_slice(args);
+        let run = eddy(&all, dir.path());
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {}", text(&run.stderr));
+        let message = text(&run.stderr);
+        assert!(message.contains("does not run on several workers yet"), "{args:?}: {message}");
+        assert!(!dir.path().join("out").exists(), "{args:?} opened the outputs");
+        assert!(!dir.path().join("ledger.jsonl").exists() && !dir.path().join("snaps").exists(), "{args:?}");
+    }
+    // A live source (standard input).
+    let live = std::fs::read_to_string(dir.path().join("pipeline.toml"))
+        .unwrap()
+        .replace("path = \"users.jsonl\"", "path = \"-\"");
+    std::fs::write(dir.path().join("live.toml"), live).unwrap();
+    let run = eddy(&["run", "live.toml", "--workers", "2"], dir.path());
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
+    assert!(text(&run.stderr).contains("source `users` is live"), "{}", text(&run.stderr));
+    assert!(!dir.path().join("out").exists());
+}
