@@ -40,6 +40,11 @@ pub struct BenchOptions {
     /// seeks back across it.
     #[arg(long)]
     pub session: bool,
+    /// Time script-heavy pipelines and the running counts on one worker and on N
+    /// (`eddy run --workers N`, docs/workers.md), alternated, with each round's ratio, and
+    /// check that both write the same bytes; nothing else is timed.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(2..=256))]
+    pub workers: Option<u16>,
     /// Internal: replays this pipeline in a session to the end with its last step's table
     /// open and prints the process's peak resident memory (`--session` runs it as a child
     /// process, so that the figure is the replay's alone).
@@ -122,7 +127,7 @@ pub struct BenchReport {
     pub session: Vec<(String, f64)>,
     /// With `--session`: the ratios the workbench's targets are stated in.
     pub session_figures: Option<super::bench_session::SessionFigures>,
-    /// With `--session-memory-of` (or `--session-play-of`): the whole answer (nothing else
+    /// With `--session-memory-of`, `--session-play-of` or `--workers`: the whole answer (nothing else
     /// was run).
     pub memory_probe: Option<String>,
     /// The first case with and without snapshots at the default interval.
@@ -386,6 +391,30 @@ fn folder(acc, e) {
     ]
 }
 
+/// A fold whose function does real work per event (50 rounds of arithmetic): what several
+/// workers are for.
+const HEAVY_FOLD: &str = "fold_final, 50 rounds of arithmetic per event (Rhai)";
+
+/// The cases `eddy bench --workers` times on 1 and N workers: script-heavy ones (what more
+/// workers should speed up) and the running counts (which they should not slow down).
+pub(super) fn worker_cases() -> Vec<(&'static str, String)> {
+    let source = csv_source("events", "events.csv");
+    let heavy = "fn builder() { 0 }
+fn folder(acc, e) { let x = e.value; for i in 0..50 { x = (x * 31 + i) % 1000003; } acc + x }";
+    let heavy_fold = pipeline(
+        &source,
+        &format!(
+            "{}{}",
+            key_on("by_user", "events"),
+            step("measured", "fold_final", "by_user", "", Some(heavy))
+        ),
+    );
+    let mut cases = vec![(HEAVY_FOLD, heavy_fold)];
+    let wanted = [SLIDING, SCRIPTED_COUNT, BUILTIN_COUNT];
+    cases.extend(case_texts().into_iter().filter(|(name, _)| wanted.contains(name)));
+    cases
+}
+
 /// Process CPU time (user + system, every thread) in seconds, from `/proc/self/stat` at the
 /// kernel's usual 100 ticks per second.
 fn process_cpu_seconds() -> Option<f64> {
@@ -398,7 +427,7 @@ fn process_cpu_seconds() -> Option<f64> {
 }
 
 /// Times `work`, wall and process CPU.
-fn timed<T>(work: impl FnOnce() -> Result<T>) -> Result<(T, Timing)> {
+pub(super) fn timed<T>(work: impl FnOnce() -> Result<T>) -> Result<(T, Timing)> {
     let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let value = work()?;
@@ -449,6 +478,16 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
         dir.display()
     );
     generate(&dir, options.events, options.keys)?;
+    if let Some(workers) = options.workers {
+        let table = super::bench_workers::bench_workers(
+            &dir,
+            workers.into(),
+            options.rounds,
+            options.only.as_deref(),
+        )?;
+        report.memory_probe = Some(table);
+        return Ok(report);
+    }
     let mut specs = Vec::new();
     let mut scripted_file = None;
     for (index, (name, text)) in case_texts().into_iter().enumerate() {
@@ -539,7 +578,7 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
 
 /// Runs one pipeline to the end as `eddy run` does (read ahead, unread fields pruned); the
 /// source events it processed.
-fn run_case(file: &Path, rhai_only: bool) -> Result<u64> {
+pub(super) fn run_case(file: &Path, rhai_only: bool) -> Result<u64> {
     let graph = load_and_check(file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let options = EngineOptions {
         feed: Some(super::Prefetched::wrap),

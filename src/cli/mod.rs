@@ -8,6 +8,7 @@
 mod bench;
 mod bench_session;
 mod bench_snapshots;
+mod bench_workers;
 mod check;
 mod diff;
 mod junit;
@@ -70,6 +71,14 @@ pub enum Command {
         /// hash, and every sink gets the same bytes as with one worker (docs/workers.md).
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
         workers: u16,
+        /// Run as one process of several (timely's TCP networking): FILE lists every
+        /// process's `host:port`, one per line; with --process, this one's index (0 reads the
+        /// sources and writes the sinks). Each process runs --workers threads.
+        #[arg(long, value_name = "FILE", requires = "process")]
+        hosts: Option<PathBuf>,
+        /// This process's index in --hosts (0 first).
+        #[arg(long, value_name = "I", requires = "hosts")]
+        process: Option<usize>,
     },
     /// Validate a pipeline (structure and scripts) and list every problem.
     ///
@@ -214,17 +223,12 @@ pub fn main() -> Dispatch {
     crate::io::guard_standard_streams();
     let cli = Cli::parse();
     let code = match cli.command {
-        Some(Command::Run { file, quiet, recovery, record, replay, ledger, workers }) => {
+        Some(Command::Run { file, quiet, recovery, record, replay, ledger, workers, hosts, process }) => {
             let live = run::LiveOptions { record: record.as_deref(), replay: replay.as_deref() };
-            if workers > 1 {
-                run_workers::run_workers_command(
-                    &file,
-                    quiet,
-                    &recovery,
-                    live,
-                    ledger.as_deref(),
-                    workers.into(),
-                )
+            if workers > 1 || hosts.is_some() {
+                let layout =
+                    run_workers::Layout { workers: workers.into(), hosts: hosts.as_deref(), process };
+                run_workers::run_workers_command(&file, quiet, &recovery, live, ledger.as_deref(), &layout)
             } else {
                 run::run_command(&file, quiet, &recovery, live, ledger.as_deref())
             }

@@ -9,15 +9,50 @@ use super::RecoveryOptions;
 use super::run::{LiveOptions, stop_on_signals};
 use crate::engine::{Engine, EngineOptions, RunError, load_and_check_with, run_summary};
 
-/// Runs `file` on `workers` worker threads; returns the exit code.
+/// Where the workers of a run are: `--workers`, `--hosts`, `--process`.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout<'a> {
+    /// Worker threads (in each process).
+    pub workers: usize,
+    /// The processes' `host:port` list, for a run over several processes.
+    pub hosts: Option<&'a Path>,
+    /// This process's index in `hosts`.
+    pub process: Option<usize>,
+}
+
+/// The processes of `--hosts FILE`: one `host:port` per non-empty line.
+fn read_hosts(hosts: &Path, process: usize) -> Result<Vec<String>, RunError> {
+    let text = std::fs::read_to_string(hosts)
+        .map_err(|e| RunError::Usage(format!("--hosts {}: cannot read it: {e}", hosts.display())))?;
+    let addresses: Vec<String> =
+        text.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_owned).collect();
+    if let Some((line, bad)) = addresses.iter().enumerate().find(|(_, a)| !a.contains(':')) {
+        return Err(RunError::Usage(format!(
+            "--hosts {}: line {}: expected host:port, found {bad:?}",
+            hosts.display(),
+            line + 1
+        )));
+    }
+    if process >= addresses.len() {
+        return Err(RunError::Usage(format!(
+            "--process {process}: {} lists {} process(es), numbered from 0",
+            hosts.display(),
+            addresses.len()
+        )));
+    }
+    Ok(addresses)
+}
+
+/// Runs `file` on the workers `layout` says; returns the exit code.
 pub fn run_workers_command(
     file: &Path,
     quiet: bool,
     recovery: &RecoveryOptions,
     live: LiveOptions<'_>,
     ledger: Option<&Path>,
-    workers: usize,
+    layout: &Layout<'_>,
 ) -> u8 {
+    let workers = layout.workers;
     let started = Instant::now();
     let graph = match load_and_check_with(file, recovery.snapshot_dir.as_deref()) {
         Ok(graph) => graph,
@@ -34,19 +69,45 @@ pub fn run_workers_command(
         crate::eprintln_lossy!("error: {}: {error}", file.display());
         return error.exit_code();
     }
-    // Records whole: an error message shows the record a step saw as the file has it.
-    let options = EngineOptions { feed: Some(super::Prefetched::wrap), ..EngineOptions::default() };
-    let engine = match Engine::new(graph, &options) {
-        Ok(engine) => engine,
-        Err(e) => {
-            crate::eprintln_lossy!("error: {e}");
-            return e.exit_code();
+    let options =
+        EngineOptions { feed: Some(super::Prefetched::wrap), prune_fields: true, ..EngineOptions::default() };
+    let cluster = match (layout.hosts, layout.process) {
+        (Some(hosts), Some(process)) => match read_hosts(hosts, process) {
+            Ok(addresses) => Some(crate::workers::Cluster { threads: workers, process, addresses }),
+            Err(e) => {
+                crate::eprintln_lossy!("error: {e}");
+                return e.exit_code();
+            }
+        },
+        _ => None,
+    };
+    // Only the first process reads the sources and writes the sinks.
+    let first = cluster.as_ref().is_none_or(|cluster| cluster.process == 0);
+    let (engine, graph) = if first {
+        match Engine::new(graph, &options) {
+            Ok(engine) => (Some(engine), None),
+            Err(e) => {
+                crate::eprintln_lossy!("error: {e}");
+                return e.exit_code();
+            }
         }
+    } else {
+        (None, Some(graph))
     };
     let stop = stop_on_signals();
     let asked = stop.clone();
-    let (mut engine, result) =
-        crate::workers::run_on_workers(engine, &options, workers, Arc::new(move || asked.take()));
+    let stop_check: crate::workers::StopCheck = Arc::new(move || asked.take());
+    let (mut engine, result) = match (cluster, engine, graph) {
+        (Some(cluster), engine, Some(graph)) => {
+            crate::workers::run_in_cluster(graph, engine, &options, cluster, stop_check)
+        }
+        (Some(cluster), Some(engine), None) => {
+            let graph = engine.graph().clone();
+            crate::workers::run_in_cluster(graph, Some(engine), &options, cluster, stop_check)
+        }
+        (None, Some(engine), _) => crate::workers::run_on_workers(engine, &options, workers, stop_check),
+        (_, None, _) => (None, Ok(())),
+    };
     let summary = |engine: &Option<Engine>| {
         if let (false, Some(engine)) = (quiet, engine) {
             crate::eprint_lossy!("{}", run_summary(engine, started.elapsed()));

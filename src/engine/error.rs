@@ -69,15 +69,6 @@ pub enum RunError {
     /// The workbench's background run could not start its thread.
     #[error("cannot start the run's thread: {0}")]
     Thread(String),
-    /// A failure met by one of the workers of `eddy run --workers N`, carried to the writer
-    /// as its message (docs/workers.md#failures) with the exit code it had.
-    #[error("{message}")]
-    OnWorker {
-        /// What the error said where it happened.
-        message: String,
-        /// Its exit code.
-        code: u8,
-    },
 }
 
 impl RunError {
@@ -85,7 +76,6 @@ impl RunError {
     pub fn exit_code(&self) -> u8 {
         match self {
             RunError::Invalid(_) | RunError::Usage(_) => 2,
-            RunError::OnWorker { code, .. } => *code,
             _ => 1,
         }
     }

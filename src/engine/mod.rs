@@ -345,48 +345,14 @@ impl Engine {
     ) -> Result<Self, RunError> {
         let (ops, scripts_compiled) = build_ops(&graph, options)?;
         let doc = &graph.doc;
-        let mut positions = vec![0; doc.steps.len()];
-        for (position, &step) in graph.order.iter().enumerate() {
-            positions[step] = position;
-        }
-        let mut source_targets = vec![Vec::new(); doc.sources.len()];
-        let mut step_targets = vec![[Vec::new(), Vec::new()]; doc.steps.len()];
-        let mut add = |from: StreamRef, target: Target| match from {
-            StreamRef::Source(s) => source_targets[s].push(target),
-            StreamRef::Step { step, port } => step_targets[step][port.min(1)].push(target),
-        };
-        // Consumers in file order: steps first, then sinks.
-        for (step, inputs) in graph.step_inputs.iter().enumerate() {
-            for (input, from) in inputs.iter().enumerate() {
-                add(*from, Target::Step { step, input });
-            }
-        }
-        for (sink, inputs) in graph.sink_inputs.iter().enumerate() {
-            for from in inputs {
-                add(*from, Target::Sink(sink));
-            }
-        }
-        // An output nothing reads (a branch's `falses` included) drops what it carries.
-        for (step, ports) in step_targets.iter_mut().enumerate() {
-            let port_count = if doc.steps[step].op == OpKind::Branch { 2 } else { 1 };
-            for port in ports.iter_mut().take(port_count) {
-                if port.is_empty() {
-                    port.push(Target::Unread);
-                }
-            }
-        }
+        let Routes { source_targets, step_targets, unkeys_input, positions, print_ids, projections: _ } =
+            Routes::of(&graph);
         let mut drops = DropLedger::new(doc.steps.len(), doc.sources.len());
         if let Some(keep) = options.record_drops {
             drops.record_items(keep);
         }
         let passes_value =
             doc.steps.iter().map(|s| (s.op == OpKind::KeyOn, s.op == OpKind::FilterValue)).collect();
-        let unkeys_input = doc
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| s.op == OpKind::Merge && !graph.step_keyed[i])
-            .collect();
 
         let mut sources = Vec::with_capacity(doc.sources.len());
         let mut keyed_by_source = vec![None; doc.sources.len()];
@@ -455,16 +421,6 @@ impl Engine {
             sinks.push(SinkSlot { id: spec.id.clone(), sink });
         }
         let stats = RunStats::new(&graph);
-        let print_ids = graph
-            .doc
-            .steps
-            .iter()
-            .map(|step| {
-                let prints =
-                    step.script.as_deref().is_some_and(|s| s.contains("print") || s.contains("debug"));
-                prints.then(|| std::sync::Arc::from(step.id.as_str()))
-            })
-            .collect();
         Ok(Self {
             clock: match options.wall_clock {
                 Some(wall) => Clock::new(doc.clock.mode).with_wall_clock(wall),
@@ -1058,35 +1014,8 @@ impl Engine {
         Ok(())
     }
 
-    fn step_error(&self, mut error: crate::ops::StepError) -> RunError {
-        if let (Some((source, line)), Some(context)) = (self.current, &error.context)
-            && let Some(Some(fields)) = self.projections.get(source)
-        {
-            error.context = Some(self.whole_record_context(source, line, fields, context));
-        }
-        step_error_at(&self.graph, error, self.current)
-    }
-
-    /// An error's context as it would read had the source not projected its records: the
-    /// item a step saw is the projected record, so its preview is replaced by the whole
-    /// record's, read again from the file (the error path only).
-    fn whole_record_context(
-        &self,
-        source: usize,
-        line: u64,
-        fields: &std::collections::BTreeSet<String>,
-        context: &str,
-    ) -> String {
-        let spec = &self.graph.doc.sources[source];
-        let Some(record) = Source::reread_record(spec, &self.graph.base_dir, line) else {
-            return context.to_owned();
-        };
-        let projected =
-            format!("item {}", crate::value::preview(&crate::io::project_record(&record, fields)));
-        match context.strip_suffix(&projected) {
-            Some(head) => format!("{head}item {}", crate::value::preview(&record)),
-            None => context.to_owned(),
-        }
+    fn step_error(&self, error: crate::ops::StepError) -> RunError {
+        step_error_at(&self.graph, &self.projections, error, self.current)
     }
 
     fn deliver_from_source(&mut self, source: usize, item: Item) -> Result<(), RunError> {

@@ -3,10 +3,11 @@
 //! wiring between steps, sinks written from outside, the steps built again for each worker,
 //! and the workers' counters added back for the summary.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::{CheckedScripts, Engine, Next, RunError, RunStats, Target, ValidGraph, script_limits};
-use crate::graph::StreamRef;
+use crate::graph::{OpKind, StreamRef};
 use crate::ops::{DropLedger, Item, Operator, StepError};
 use crate::script::ScriptHost;
 
@@ -24,9 +25,69 @@ pub(crate) struct Routes {
     pub positions: Vec<usize>,
     /// Per step: its id when its script can `print`.
     pub print_ids: Vec<Option<Arc<str>>>,
+    /// Per source: the fields its records keep, when they are projected.
+    pub projections: Vec<Option<BTreeSet<String>>>,
 }
 
 impl Routes {
+    /// The wiring of `graph` (no projections: those depend on the sources opened).
+    pub fn of(graph: &ValidGraph) -> Self {
+        let doc = &graph.doc;
+        let mut positions = vec![0; doc.steps.len()];
+        for (position, &step) in graph.order.iter().enumerate() {
+            positions[step] = position;
+        }
+        let mut source_targets = vec![Vec::new(); doc.sources.len()];
+        let mut step_targets = vec![[Vec::new(), Vec::new()]; doc.steps.len()];
+        let mut add = |from: StreamRef, target: Target| match from {
+            StreamRef::Source(s) => source_targets[s].push(target),
+            StreamRef::Step { step, port } => step_targets[step][port.min(1)].push(target),
+        };
+        // Consumers in file order: steps first, then sinks.
+        for (step, inputs) in graph.step_inputs.iter().enumerate() {
+            for (input, from) in inputs.iter().enumerate() {
+                add(*from, Target::Step { step, input });
+            }
+        }
+        for (sink, inputs) in graph.sink_inputs.iter().enumerate() {
+            for from in inputs {
+                add(*from, Target::Sink(sink));
+            }
+        }
+        // An output nothing reads (a branch's `falses` included) drops what it carries.
+        for (step, ports) in step_targets.iter_mut().enumerate() {
+            let port_count = if doc.steps[step].op == OpKind::Branch { 2 } else { 1 };
+            for port in ports.iter_mut().take(port_count) {
+                if port.is_empty() {
+                    port.push(Target::Unread);
+                }
+            }
+        }
+        let unkeys_input = doc
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.op == OpKind::Merge && !graph.step_keyed[i])
+            .collect();
+        let print_ids = doc
+            .steps
+            .iter()
+            .map(|step| {
+                let prints =
+                    step.script.as_deref().is_some_and(|s| s.contains("print") || s.contains("debug"));
+                prints.then(|| Arc::from(step.id.as_str()))
+            })
+            .collect();
+        Routes {
+            source_targets,
+            step_targets,
+            unkeys_input,
+            positions,
+            print_ids,
+            projections: vec![None; doc.sources.len()],
+        }
+    }
+
     /// The readers of a stream.
     pub fn targets(&self, from: StreamRef) -> &[Target] {
         match from {
@@ -86,13 +147,45 @@ pub(crate) fn build_ops(
 }
 
 /// A step's error, located at the source line of the event being processed (`at`: source
-/// index and line), as every run reports it.
-pub(crate) fn step_error_at(graph: &ValidGraph, error: StepError, at: Option<(usize, u64)>) -> RunError {
+/// index and line), as every run reports it. When that source projects its records
+/// (`projections`), the item the error shows is the whole record, read again from the file.
+pub(crate) fn step_error_at(
+    graph: &ValidGraph,
+    projections: &[Option<BTreeSet<String>>],
+    mut error: StepError,
+    at: Option<(usize, u64)>,
+) -> RunError {
+    if let (Some((source, line)), Some(context)) = (at, &error.context)
+        && let Some(Some(fields)) = projections.get(source)
+    {
+        error.context = Some(whole_record_context(graph, source, line, fields, context));
+    }
     let at = at.map(|(source, line)| {
         let spec = &graph.doc.sources[source];
         format!("source `{}` ({}), line {line}", spec.id, graph.resolve(&spec.path).display())
     });
     RunError::Step { error, at }
+}
+
+/// An error's context as it would read had the source not projected its records: the item a
+/// step saw is the projected record, so its preview is replaced by the whole record's, read
+/// again from the file (the error path only).
+fn whole_record_context(
+    graph: &ValidGraph,
+    source: usize,
+    line: u64,
+    fields: &BTreeSet<String>,
+    context: &str,
+) -> String {
+    let spec = &graph.doc.sources[source];
+    let Some(record) = crate::io::Source::reread_record(spec, &graph.base_dir, line) else {
+        return context.to_owned();
+    };
+    let projected = format!("item {}", crate::value::preview(&crate::io::project_record(&record, fields)));
+    match context.strip_suffix(&projected) {
+        Some(head) => format!("{head}item {}", crate::value::preview(&record)),
+        None => context.to_owned(),
+    }
 }
 
 impl Engine {
@@ -104,6 +197,7 @@ impl Engine {
             unkeys_input: self.unkeys_input.clone(),
             positions: self.positions.clone(),
             print_ids: self.print_ids.clone(),
+            projections: self.projections.clone(),
         }
     }
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::graph::StreamRef;
 use crate::ops::Key;
+use crate::script::ScriptError;
 
 /// `Tag::phase` of the timers fired before an event.
 pub(crate) const PHASE_TIMERS: u8 = 0;
@@ -13,6 +14,9 @@ pub(crate) const PHASE_TIMERS: u8 = 0;
 pub(crate) const PHASE_EVENT: u8 = 1;
 /// `Tag::phase` of end of input.
 pub(crate) const PHASE_END: u8 = 2;
+
+/// A tag's depth-first path.
+pub(crate) type Path = smallvec::SmallVec<[u32; 6]>;
 
 /// Where an item stands in the order the single-threaded engine processes everything: by the
 /// event position, then timers before the event (in the firing order: due time, step, key)
@@ -30,30 +34,30 @@ pub(crate) struct Tag {
     pub step: u32,
     /// The timer's key; at end of input, the key the output belongs to (emitted in key order).
     pub key: Option<Key>,
-    /// Per hop: the index of the output in its call, then the index of the reader.
-    pub path: Vec<u32>,
+    /// Per hop: the index of the output in its call, then the index of the reader (inline
+    /// for up to three hops).
+    pub path: Path,
 }
 
 impl Tag {
     /// The tag of an event's entry into the dataflow.
     pub fn event(position: u64) -> Self {
-        Tag { position, phase: PHASE_EVENT, due: 0, step: 0, key: None, path: Vec::new() }
+        Tag { position, phase: PHASE_EVENT, due: 0, step: 0, key: None, path: Path::new() }
     }
 
     /// The tag of a timer firing before event `position`.
     pub fn timer(position: u64, due: i64, step: u32, key: Key) -> Self {
-        Tag { position, phase: PHASE_TIMERS, due, step, key: Some(key), path: Vec::new() }
+        Tag { position, phase: PHASE_TIMERS, due, step, key: Some(key), path: Path::new() }
     }
 
     /// The tag of a step's end of input (`key`: the key its outputs belong to).
     pub fn end(step: u32, key: Option<Key>) -> Self {
-        Tag { position: u64::MAX, phase: PHASE_END, due: 0, step, key, path: Vec::new() }
+        Tag { position: u64::MAX, phase: PHASE_END, due: 0, step, key, path: Path::new() }
     }
 
     /// The tag of the `reader`-th delivery of the `output`-th output of a call at this tag.
     pub fn child(&self, output: u32, reader: u32) -> Self {
-        let mut path = Vec::with_capacity(self.path.len() + 2);
-        path.extend_from_slice(&self.path);
+        let mut path = self.path.clone();
         path.push(output);
         path.push(reader);
         Tag { path, key: self.key.clone(), ..*self }
@@ -77,14 +81,9 @@ pub(crate) enum Dest {
         /// The stream the item comes from.
         from: StreamRef,
     },
-    /// The run failed here: the writer stops at this place in the order, as the
-    /// single-threaded run stops at its first error.
-    Failed {
-        /// The error's message.
-        message: String,
-        /// Its exit code.
-        code: u8,
-    },
+    /// A step failed here: the writer stops at this place in the order, as the
+    /// single-threaded run stops at its first error, and reports it at the message's origin.
+    Failed(Box<ScriptError>),
 }
 
 /// An item on its way, with its place in the run's order.
@@ -124,8 +123,8 @@ pub(crate) struct EpochClock {
     pub end: bool,
 }
 
-/// The form a [`Msg`] crosses processes in: tagged JSON for values (lossless,
-/// docs/file-format.md's snapshot encoding), strings for keys.
+/// The form a [`Msg`] crosses processes in: tagged JSON text for values (lossless, the
+/// snapshots' encoding), strings for keys.
 #[derive(Serialize, Deserialize)]
 struct WireMsg {
     position: u64,
@@ -139,7 +138,7 @@ struct WireMsg {
     origin: Option<(u32, u64)>,
     key: Option<String>,
     route_key: Option<String>,
-    value: serde_json::Value,
+    value: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -147,19 +146,25 @@ enum WireDest {
     Step(u32, u32),
     SinkFromSource(u32, usize),
     SinkFromStep(u32, usize, usize),
-    Failed(String, u8),
+    Failed(String, Option<String>, Option<(usize, usize)>, String, Option<String>),
 }
 
 impl Serialize for Msg {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let value = crate::value::to_tagged_json(&self.value).map_err(serde::ser::Error::custom)?;
+        let value = crate::value::to_tagged_json(&self.value).map_err(serde::ser::Error::custom)?.to_string();
         let to = match &self.to {
             Dest::Step { step, input } => WireDest::Step(*step, *input),
             Dest::Sink { sink, from: StreamRef::Source(source) } => WireDest::SinkFromSource(*sink, *source),
             Dest::Sink { sink, from: StreamRef::Step { step, port } } => {
                 WireDest::SinkFromStep(*sink, *step, *port)
             }
-            Dest::Failed { message, code } => WireDest::Failed(message.clone(), *code),
+            Dest::Failed(error) => WireDest::Failed(
+                error.step.clone(),
+                error.function.clone(),
+                error.position,
+                error.message.clone(),
+                error.context.clone(),
+            ),
         };
         WireMsg {
             position: self.tag.position,
@@ -167,7 +172,7 @@ impl Serialize for Msg {
             due: self.tag.due,
             step: self.tag.step,
             tag_key: self.tag.key.as_ref().map(|k| k.to_string()),
-            path: self.tag.path.clone(),
+            path: self.tag.path.to_vec(),
             to,
             clock: self.clock,
             origin: self.origin,
@@ -182,14 +187,17 @@ impl Serialize for Msg {
 impl<'de> Deserialize<'de> for Msg {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = WireMsg::deserialize(deserializer)?;
-        let value = crate::value::from_tagged_json(&wire.value).map_err(serde::de::Error::custom)?;
+        let json: serde_json::Value = serde_json::from_str(&wire.value).map_err(serde::de::Error::custom)?;
+        let value = crate::value::from_tagged_json(&json).map_err(serde::de::Error::custom)?;
         let to = match wire.to {
             WireDest::Step(step, input) => Dest::Step { step, input },
             WireDest::SinkFromSource(sink, source) => Dest::Sink { sink, from: StreamRef::Source(source) },
             WireDest::SinkFromStep(sink, step, port) => {
                 Dest::Sink { sink, from: StreamRef::Step { step, port } }
             }
-            WireDest::Failed(message, code) => Dest::Failed { message, code },
+            WireDest::Failed(step, function, position, message, context) => {
+                Dest::Failed(Box::new(ScriptError { step, function, position, message, context }))
+            }
         };
         Ok(Msg {
             tag: Tag {
@@ -198,7 +206,7 @@ impl<'de> Deserialize<'de> for Msg {
                 due: wire.due,
                 step: wire.step,
                 key: wire.tag_key.map(Key::from),
-                path: wire.path,
+                path: Path::from_vec(wire.path),
             },
             to,
             clock: wire.clock,
@@ -221,6 +229,6 @@ pub(crate) fn route(msg: &Msg) -> u64 {
     match (&msg.to, msg.key.as_ref().or(msg.route_key.as_ref())) {
         (Dest::Step { .. }, Some(key)) => key_hash(key),
         (Dest::Step { .. }, None) => msg.tag.position,
-        (Dest::Sink { .. } | Dest::Failed { .. }, _) => 0,
+        (Dest::Sink { .. } | Dest::Failed(_), _) => 0,
     }
 }

@@ -22,7 +22,7 @@ use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::{Broadcast, Capability, Operator, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle, Scope, Stream};
 
-use crate::engine::{Engine, EngineOptions, RunError, RunStats, build_ops};
+use crate::engine::{Engine, EngineOptions, RunError, RunStats, build_ops, step_error_at};
 use crate::ops::{DropLedger, Item};
 use message::{Dest, EpochClock, Msg, Tag, route};
 use stage::{Drops, Plan, Stage, WorkerCounts, deliver};
@@ -72,10 +72,62 @@ pub fn run_on_workers(
     workers: usize,
     stop: StopCheck,
 ) -> (Option<Engine>, Result<(), RunError>) {
-    let plan = Arc::new(Plan { graph: engine.graph().clone(), routes: engine.routes() });
-    let shared = Arc::new(Shared { plan, options: options.clone(), engine: Mutex::new(Some(engine)), stop });
+    let plan = Plan { graph: engine.graph().clone(), routes: engine.routes() };
+    run(plan, Some(engine), options, timely::Config::process(workers.max(1)), stop)
+}
+
+/// One process of a run over several processes (timely's own TCP networking): `threads`
+/// workers here, `process` the index of this one among `addresses` (`host:port` each).
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// Worker threads in this process.
+    pub threads: usize,
+    /// This process's index in `addresses`.
+    pub process: usize,
+    /// Every process's `host:port`, in process order.
+    pub addresses: Vec<String>,
+}
+
+/// Runs this process's part of a run over several processes. Process 0 gives the `engine`
+/// (it reads the sources and writes the sinks, and gets it back for the summary); the
+/// others give only the checked `graph`, and their workers hold their share of the keys.
+pub fn run_in_cluster(
+    graph: crate::graph::ValidGraph,
+    engine: Option<Engine>,
+    options: &EngineOptions,
+    cluster: Cluster,
+    stop: StopCheck,
+) -> (Option<Engine>, Result<(), RunError>) {
+    let plan = match &engine {
+        Some(engine) => Plan { graph: engine.graph().clone(), routes: engine.routes() },
+        None => Plan { routes: crate::engine::Routes::of(&graph), graph },
+    };
+    let config = timely::Config {
+        communication: timely::CommunicationConfig::Cluster {
+            threads: cluster.threads.max(1),
+            process: cluster.process,
+            addresses: cluster.addresses,
+            report: false,
+            zerocopy: false,
+            log_fn: Arc::new(|_| None),
+        },
+        worker: timely::WorkerConfig::default(),
+    };
+    run(plan, engine, options, config, stop)
+}
+
+/// Runs the workers `config` makes here to the end; the engine back (when this process had
+/// it) with its workers' counters added, and how the run ended.
+fn run(
+    plan: Plan,
+    engine: Option<Engine>,
+    options: &EngineOptions,
+    config: timely::Config,
+    stop: StopCheck,
+) -> (Option<Engine>, Result<(), RunError>) {
+    let shared =
+        Arc::new(Shared { plan: Arc::new(plan), options: options.clone(), engine: Mutex::new(engine), stop });
     let in_workers = Arc::clone(&shared);
-    let config = timely::Config::process(workers.max(1));
     let guards = match timely::execute(config, move |worker| run_worker(worker, &in_workers)) {
         Ok(guards) => guards,
         Err(message) => return (take_engine(&shared), Err(RunError::Thread(message))),
@@ -161,7 +213,7 @@ fn run_worker(
                 stream = stage_operator(&stream, &clocks, stage);
             }
         }
-        writer(&stream, Rc::clone(&engine), Rc::clone(&failure)).probe_with(&probe);
+        writer(&stream, Arc::clone(plan), Rc::clone(&engine), Rc::clone(&failure)).probe_with(&probe);
     });
     let has_engine = engine.borrow().is_some();
     let outcome = if has_engine {
@@ -422,6 +474,7 @@ fn stage_operator<G: Scope<Timestamp = u64>>(
 /// first failure.
 fn writer<G: Scope<Timestamp = u64>>(
     stream: &Stream<G, Msg>,
+    plan: Arc<Plan>,
     engine: Rc<RefCell<Option<Engine>>>,
     failure: Rc<RefCell<Option<RunError>>>,
 ) -> Stream<G, ()> {
@@ -455,7 +508,10 @@ fn writer<G: Scope<Timestamp = u64>>(
                                 &Item { key: msg.key, value: msg.value },
                                 from,
                             ),
-                            Dest::Failed { message, code } => Err(RunError::OnWorker { message, code }),
+                            Dest::Failed(error) => {
+                                let at = msg.origin.map(|(source, line)| (source as usize, line));
+                                Err(step_error_at(&plan.graph, &plan.routes.projections, *error, at))
+                            }
                             Dest::Step { .. } => Ok(()),
                         };
                         if let Err(error) = result {

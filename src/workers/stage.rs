@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::engine::{Routes, RunStats, Target, TimerWheel, step_error_at};
+use crate::engine::{Routes, RunStats, Target, TimerWheel};
 use crate::graph::{StreamRef, ValidGraph};
 use crate::ops::{
     DropLedger, DropReason, DropSite, Item, Key, OpContext, Operator, Output, StepError, Timers,
@@ -245,12 +245,18 @@ impl Stage {
 
     /// The failure at `tag`, sent to the writer; a keyed stage stops.
     fn fail(&mut self, error: StepError, tag: &Tag, origin: Option<(u32, u64)>, out: &mut Vec<Msg>) {
-        let at = origin.map(|(source, line)| (source as usize, line));
-        let error = step_error_at(&self.plan.graph, error, at);
         if self.is_keyed() {
             self.failed = true;
         }
-        out.push(failure(tag.clone(), &error));
+        out.push(Msg {
+            tag: tag.clone(),
+            to: Dest::Failed(Box::new(error)),
+            clock: None,
+            origin,
+            key: None,
+            route_key: None,
+            value: rhai::Dynamic::UNIT,
+        });
     }
 
     /// Delivers output number `index` of a call at `tag` to each reader of its port.
@@ -275,19 +281,6 @@ pub(crate) struct Drops<'a> {
     pub counts: &'a Rc<RefCell<WorkerCounts>>,
     /// The step whose port nothing reads.
     pub step: usize,
-}
-
-/// The message that carries a failure to the writer.
-pub(crate) fn failure(tag: Tag, error: &crate::engine::RunError) -> Msg {
-    Msg {
-        tag,
-        to: Dest::Failed { message: error.to_string(), code: error.exit_code() },
-        clock: None,
-        origin: None,
-        key: None,
-        route_key: None,
-        value: rhai::Dynamic::UNIT,
-    }
 }
 
 /// Sends `item`, output number `index` of a call at `tag` on stream `from`, to each of the

@@ -307,6 +307,19 @@ fn what_does_not_run_on_several_workers_yet_is_refused_before_any_output() {
         assert!(!dir.path().join("out").exists(), "{args:?} opened the outputs");
         assert!(!dir.path().join("ledger.jsonl").exists() && !dir.path().join("snaps").exists(), "{args:?}");
     }
+    // A hosts file that cannot be read, a malformed line, a process it does not list.
+    std::fs::write(dir.path().join("hosts.txt"), "127.0.0.1:1\nlocalhost\n").unwrap();
+    std::fs::write(dir.path().join("two.txt"), "127.0.0.1:1\n127.0.0.1:2\n").unwrap();
+    for (hosts, process, says) in [
+        ("missing.txt", "0", "--hosts missing.txt: cannot read it"),
+        ("hosts.txt", "0", "--hosts hosts.txt: line 2: expected host:port, found \"localhost\""),
+        ("two.txt", "2", "--process 2: two.txt lists 2 process(es), numbered from 0"),
+    ] {
+        let run = eddy(&["run", "pipeline.toml", "--hosts", hosts, "--process", process], dir.path());
+        assert_eq!(run.status.code(), Some(2), "{hosts}: {}", text(&run.stderr));
+        assert!(text(&run.stderr).contains(says), "{hosts}: {}", text(&run.stderr));
+        assert!(!dir.path().join("out").exists(), "{hosts} opened the outputs");
+    }
     // A live source (standard input).
     let live = std::fs::read_to_string(dir.path().join("pipeline.toml"))
         .unwrap()
@@ -316,4 +329,93 @@ fn what_does_not_run_on_several_workers_yet_is_refused_before_any_output() {
     assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
     assert!(text(&run.stderr).contains("source `users` is live"), "{}", text(&run.stderr));
     assert!(!dir.path().join("out").exists());
+}
+
+/// Copies the files of `from` (not its subfolders) into a new folder.
+fn copy_folder(from: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
+/// Every file under `dir` (sinks write into it and into `out/`), by path.
+fn all_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.insert(path.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// A port nothing listens on now, on the loopback interface.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Runs `pipeline` (in `dir`) as 2 processes of 2 workers each on localhost, both reaped
+/// within 60 s; process 0's output.
+fn run_on_two_processes(dir: &Path, pipeline: &str) -> std::process::Output {
+    let hosts = dir.join("hosts.txt");
+    std::fs::write(&hosts, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+    let spawn = |process: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(["run", pipeline, "--quiet", "--workers", "2", "--process", process, "--hosts"])
+            .arg(&hosts)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut other = spawn("1");
+    let first = spawn("0");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while other.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = other.kill();
+            let _ = other.wait();
+            panic!("{}: process 1 did not end within 60 s", dir.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = first.wait_with_output().unwrap();
+    std::fs::remove_file(&hosts).unwrap();
+    output
+}
+
+#[test]
+fn every_scenario_and_example_writes_the_same_bytes_on_two_processes_of_two_workers() {
+    let conformance = root().join("tests").join("conformance");
+    let mut runs: Vec<(PathBuf, String)> = std::fs::read_dir(&conformance)
+        .unwrap()
+        .map(|e| (e.unwrap().path(), "pipeline.toml".to_owned()))
+        .filter(|(dir, _)| dir.join("pipeline.toml").is_file())
+        .collect();
+    for example in ["orders_join", "sessions", "sliding_window", "user_stats"] {
+        runs.push((root().join("assets"), format!("{example}.toml")));
+    }
+    runs.sort();
+    for (folder, pipeline) in runs {
+        let one = copy_folder(&folder);
+        let single = eddy(&["run", &pipeline, "--quiet"], one.path());
+        let many = copy_folder(&folder);
+        let cluster = run_on_two_processes(many.path(), &pipeline);
+        let what = format!("{} {pipeline}", folder.display());
+        assert_eq!(cluster.status.code(), single.status.code(), "{what}: {}", text(&cluster.stderr));
+        assert_eq!(cluster.stdout, single.stdout, "{what}: standard output");
+        assert_eq!(all_files(many.path()), all_files(one.path()), "{what}");
+    }
 }
