@@ -169,8 +169,9 @@ impl Operator for Aggregate {
                 {
                     // A live key's next accumulator takes the last one's place: one look-up.
                     let name = if matches!(self.kind, Kind::Reduce) { "reducer" } else { "folder" };
-                    let args = [std::mem::take(slot), value];
-                    return match script.call(name, &args) {
+                    // The accumulator is moved into the call, which may change it in place.
+                    let mut args = [std::mem::take(slot), value];
+                    return match script.call_mut(name, &mut args) {
                         Ok(next) => {
                             *slot = next;
                             Ok(())

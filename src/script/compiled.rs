@@ -220,6 +220,20 @@ impl Script {
         self.call_rhai(name, args.to_vec())
     }
 
+    /// Like [`Script::call`] for a function that may change its first argument (a fold's
+    /// accumulator): the fast path may run on `args[0]` itself instead of a copy, and take it
+    /// (left `()`), whatever the outcome; the other arguments are left as they were (for error
+    /// context). Rhai, when it runs the call, runs it on the arguments as given.
+    pub fn call_mut(&mut self, name: &str, args: &mut [Dynamic]) -> ScriptResult<Dynamic> {
+        if let Some((_, _, fast)) = self.fast.iter().find(|(n, a, _)| n == name && *a == args.len())
+            && let Ok(value) = fast.call_mut(args)
+        {
+            self.check_depth(name, "the value it returned", &value)?;
+            return Ok(value);
+        }
+        self.call_rhai(name, args.to_vec())
+    }
+
     /// Calls a function of the script in Rhai, consuming the arguments.
     pub fn call_rhai(&mut self, name: &str, args: impl FuncArgs) -> ScriptResult<Dynamic> {
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);

@@ -18,6 +18,7 @@ pub(super) fn assign_var<'a>(
     v: Value<'a>,
 ) -> EvalResult<()> {
     env.before_write(slot, None)?;
+    env.forget_sized();
     let limits = env.limits;
     let target = &mut env.locals[slot];
     let Some(op) = op else {
@@ -38,6 +39,53 @@ pub(super) fn assign_var<'a>(
         return Ok(());
     }
     apply(limits, target.own()?, Some(op), v.dynamic())
+}
+
+/// `cur.key op= v` (`cur` a local's value): as [`assign_walk`] does it for a target of one
+/// property. `measured`: the map was measured within the size limits in this call and has not
+/// changed since but by writes that keep its sizes; then a number, `bool`, character or `()`
+/// replacing one in an existing property leaves its sizes as they were, and the map need not be
+/// measured again (Rhai's check after the assignment would pass as the last one did).
+/// `before` is shown what the property held (`None`: nothing) before anything is changed, in
+/// the same look-up (for a journal to put it back).
+pub(super) fn assign_prop(
+    limits: &ScriptLimits,
+    cur: &mut Dynamic,
+    key: &ImmutableString,
+    op: Option<BinOp>,
+    v: Dynamic,
+    measured: bool,
+    before: impl FnOnce(Option<&Dynamic>),
+) -> EvalResult<()> {
+    if !cur.is_map() {
+        // Rhai would call a property setter.
+        return Err(Exit::Fail);
+    }
+    let same_sizes = {
+        let mut map = cur.as_map_mut().or_else(fail)?;
+        match map.get_mut(key.as_str()) {
+            Some(item) => {
+                before(Some(item));
+                let was_sizeless = sizeless(item);
+                apply(limits, item, op, v)?;
+                was_sizeless && sizeless(item)
+            }
+            None => {
+                before(None);
+                let item = map.entry(key.as_str().into()).or_insert(Dynamic::UNIT);
+                apply(limits, item, op, v)?;
+                false
+            }
+        }
+    };
+    // Rhai checks the map holding the property.
+    if measured && same_sizes { Ok(()) } else { limits.check_sizes(cur) }
+}
+
+/// A value that adds nothing to its map's sizes but the entry itself (no string, array, map or
+/// blob).
+fn sizeless(v: &Dynamic) -> bool {
+    matches!(kind(v), Kind::Unit | Kind::Bool | Kind::Char | Kind::Int | Kind::Float)
 }
 
 /// A step of an assignment's target.

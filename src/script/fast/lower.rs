@@ -4,12 +4,14 @@
 use rhai::{Dynamic, ImmutableString};
 
 use super::access::{Access, Atom, Operand, Path, PathStep, PathStepKind, walk};
-use super::assign::{AssignOperands, AssignStep, assign_var, assign_walk, mutate_array, place_walk};
+use super::assign::{
+    AssignOperands, AssignStep, assign_prop, assign_var, assign_walk, mutate_array, place_walk,
+};
 use super::closures;
 use super::run::{EvalFn, Exit, Undo, eval_fn};
 use super::tree::{
-    Assign, Chain, ChainStep, ChainStepKind, Expr, ForLoop, LoopBody, MutMethod, Mutate, Root, StepArg, Stmt,
-    TargetStep, Var,
+    Assign, BinOp, Chain, ChainStep, ChainStepKind, Expr, ForLoop, LoopBody, MutMethod, Mutate, Root,
+    StepArg, Stmt, TargetStep, Var,
 };
 use super::value::{Value, intern, owned};
 
@@ -167,6 +169,24 @@ impl Lowering {
         })
     }
 
+    /// A function's body: as [`Lowering::block`], except that a body ending with a local
+    /// variable other than `this` (`this_slot`, which the caller reads after the body) gives the
+    /// local's value itself rather than a copy (`fn folder(acc, e) { acc.n += 1; acc }`): nothing
+    /// reads the local after it. (A local's own value is read-write all through, as a copy is:
+    /// a copy would be the same value.)
+    pub(super) fn body(&mut self, mut stmts: Vec<Stmt>, this_slot: Option<usize>) -> Option<EvalFn> {
+        let tail = match stmts.last() {
+            Some(Stmt::Expr(Expr::Var(Var::Local(slot)))) if Some(*slot) != this_slot => *slot,
+            _ => return self.block(stmts),
+        };
+        stmts.pop();
+        let init = self.block(stmts)?;
+        Some(eval_fn(move |env| {
+            init(env)?;
+            Ok(std::mem::replace(&mut env.locals[tail], Value::Unit))
+        }))
+    }
+
     pub(super) fn stmt(&mut self, s: Stmt) -> Option<EvalFn> {
         Some(match s {
             Stmt::Noop => closures::unit(),
@@ -177,6 +197,7 @@ impl Lowering {
                 let e = self.expr(expr)?;
                 eval_fn(move |env| {
                     let v = intern(e(env)?)?;
+                    env.forget_sized();
                     env.locals[slot] = v;
                     Ok(Value::Unit)
                 })
@@ -245,6 +266,7 @@ impl Lowering {
                     };
                     for (i, item) in items.into_iter().enumerate() {
                         env.round(ops_per_round)?;
+                        env.forget_sized();
                         if let Some(c) = counter {
                             env.locals[c] = Value::Int(rhai::INT::try_from(i).or_else(super::run::fail)?);
                         }
@@ -301,6 +323,7 @@ impl Lowering {
                 Some(Operand::Computed(i)) => Some(std::mem::take(vals.get_mut(i).ok_or(Exit::Fail)?)),
                 Some(Operand::Atom(a)) => Some(a.value(env).dynamic()),
             };
+            env.forget_sized();
             let journaled = env.journaled(slot);
             if journaled && simple.is_none() {
                 env.before_write(slot, first.as_ref())?;
@@ -381,6 +404,9 @@ impl Lowering {
                 Ok(Value::Unit)
             }));
         }
+        if let [TargetStep::Prop(key)] = steps.as_slice() {
+            return Some(Self::assign_prop(slot, key.clone(), op, rhs));
+        }
         let (map, evals) = self.place_operands(exprs)?;
         let steps = self.place_steps(steps, &map)?;
         // A write that starts at a property changes that property only.
@@ -395,12 +421,39 @@ impl Lowering {
                 vals.push(e(env)?.dynamic());
             }
             env.before_write(slot, prop.as_ref())?;
+            env.forget_sized();
             let limits = env.limits;
             let ops = AssignOperands { args: env.args, lits: env.lits, vals: &vals };
             let target = env.locals[slot].own()?;
             assign_walk(limits, target, &steps, &ops, op, v)?;
             Ok(Value::Unit)
         }))
+    }
+
+    /// `local.key op= rhs`: as [`assign_walk`] does it, measuring the map afterwards only when
+    /// its sizes may have changed since this call last measured it ([`Env::sized`]).
+    fn assign_prop(slot: usize, key: ImmutableString, op: Option<BinOp>, rhs: EvalFn) -> EvalFn {
+        eval_fn(move |env| {
+            let v = intern(rhs(env)?)?.dynamic();
+            let measured = env.sized == Some(slot);
+            // A journaled `this` (or first argument) notes what the property held, from the
+            // write's own look-up, as `Env::before_write` would.
+            let journaled = env.journaled(slot);
+            let mut held = None;
+            let limits = env.limits;
+            let target = env.locals[slot].own()?;
+            let done = assign_prop(limits, target, &key, op, v, measured, |old| {
+                if journaled {
+                    held = Some(old.cloned());
+                }
+            });
+            if let Some(old) = held {
+                env.note(Undo::Prop(key.clone(), old));
+            }
+            done?;
+            env.sized = Some(slot);
+            Ok(Value::Unit)
+        })
     }
 
     /// An expression as a closure computing its value.

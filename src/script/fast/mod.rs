@@ -74,6 +74,19 @@
 //! A change to a property of a `this` run in place through `push`, `pop` or `shift` is
 //! journaled as the change itself (undone by its inverse: no copy of the array).
 //!
+//! A plain function whose body assigns to its first parameter (a fold's accumulator:
+//! `acc.sum += e.value; acc`) runs the same way on that argument when called with
+//! [`FastFn::call_mut`]: moved in, written in place and journaled, handed back as it came in on a
+//! fallback. A body that ends with a local (other than `this`) gives the local's value itself,
+//! not a copy of it, so such a fold makes no copy of its accumulator at all.
+//!
+//! Rhai measures the map holding a property after each assignment to it. A call measures it too,
+//! except when that map was measured within the limits earlier in the same call and has changed
+//! since only by a number, `bool`, character or `()` replacing one in an existing property (of
+//! that local, the last of its writes: `run::Env::sized`; every other write to any local
+//! forgets it): its sizes are then those measured, so the check would pass again. Nothing
+//! measured before the call (a state restored from a snapshot, say) is trusted.
+//!
 //! `do … while`, ranges (`0..n`), `switch`, `try`, closures, `this` outside a method, calls of
 //! script-defined functions other than `this.f(…)` in a method, other registered functions
 //! (`print`, `secs(…)`, …), `import`, namespaced names, variables that are not parameters,
@@ -299,6 +312,57 @@ impl FastFn {
         self.call_args(args).map(|(value, _)| value)
     }
 
+    /// Like [`FastFn::call`], but a body that assigns to its first parameter (a fold's
+    /// accumulator: `acc.sum += e.value; acc`) runs on the first argument itself, moved in,
+    /// rather than on a copy made at its first write (for a map, a copy and a drop per call).
+    /// On `Ok`, `args[0]` may have been taken (left `()`), the others are as given; on `Err`, every
+    /// argument is as given (each write to the first is journaled and undone, as for a method's
+    /// `this`: see [`FastFn::call_this`]), for the caller to run the call in Rhai.
+    ///
+    /// Only a first argument with no shared and no read-only value inside is moved in (a copy,
+    /// which Rhai makes read-write, would differ from it); others are copied as by `call`.
+    #[expect(clippy::result_unit_err, reason = "Err(()) only means: run it in Rhai instead")]
+    pub fn call_mut(&self, args: &mut [Dynamic]) -> Result<Dynamic, ()> {
+        let f = self.inner();
+        if f.method {
+            return Err(());
+        }
+        let first = f.param_copies.iter().find(|(param, _)| *param == 0).map(|&(_, slot)| slot);
+        let Some(slot) = first else { return self.call(args) };
+        let movable = args.len() == f.arity
+            && args.first().is_some_and(read_write)
+            && args.iter().skip(1).all(unshared);
+        if !movable {
+            return self.call(args);
+        }
+        let given = args.first_mut().map(std::mem::take).unwrap_or_default();
+        let fns = self.table.as_slice();
+        let shared: &[Dynamic] = args;
+        let result = match f.n_locals {
+            0..=4 => {
+                let mut buf = [const { Value::Unit }; 4];
+                f.run_in_place(fns, shared, &mut buf[..f.n_locals], slot, given)
+            }
+            5..=8 => {
+                let mut buf = [const { Value::Unit }; 8];
+                f.run_in_place(fns, shared, &mut buf[..f.n_locals], slot, given)
+            }
+            _ => {
+                let mut buf: Vec<Value<'_>> = (0..f.n_locals).map(|_| Value::Unit).collect();
+                f.run_in_place(fns, shared, &mut buf, slot, given)
+            }
+        };
+        match result {
+            Ok((value, _)) => Ok(value),
+            Err(given) => {
+                if let Some(first) = args.first_mut() {
+                    *first = given;
+                }
+                Err(())
+            }
+        }
+    }
+
     /// Runs a function compiled with [`FastFn::compile_method_with_limits`], `this` bound to
     /// `this`. On `Ok`, `this` holds what the body left in it, as in Rhai; on `Err`, `this` is
     /// as it was and the arguments are handed back, for the caller to run the call in Rhai.
@@ -467,7 +531,9 @@ fn compile_def(
     }
     let calls = compiler.calls;
     let mut lower = Lowering { lits: compiler.consts };
-    let body = lower.block(body)?;
+    // A method's `this`, held in a local when the body writes to it, is read after the body.
+    let this_slot = param_copies.iter().find(|(param, _)| method && *param == arity).map(|&(_, slot)| slot);
+    let body = lower.body(body, this_slot)?;
     Some((
         CompiledFn {
             name: def.name.clone(),

@@ -75,6 +75,11 @@ pub(super) struct Env<'a, 'l> {
     /// The script's functions a method may call as `this.f(…)` (its table; empty otherwise).
     pub(super) fns: &'a [CompiledFn],
     pub(super) budget: Budget,
+    /// A local holding a map that this call measured within the size limits, and that has
+    /// changed since only by writes that leave its sizes as they were (a number, `bool`,
+    /// character or `()` replacing one in an existing property): measuring it again would give
+    /// the same sizes. Any other write to any local clears it ([`Env::forget_sized`]).
+    pub(super) sized: Option<usize>,
 }
 
 /// What one write to a method's `this` replaced, to be put back if the call falls back.
@@ -158,6 +163,8 @@ impl<'a> Env<'a, '_> {
         this: Var,
         mut args: Vec<Dynamic>,
     ) -> EvalResult<Value<'a>> {
+        // The callee may write to `this`, one of the caller's locals.
+        self.forget_sized();
         let fns = self.fns;
         let callee = fns.get(index).ok_or(Exit::Fail)?;
         if !callee.method || args.len() != callee.arity {
@@ -235,6 +242,13 @@ impl<'a> Env<'a, '_> {
         self.budget.rounds = budget.rounds;
         self.budget.started = budget.started;
         Ok(owned(result?))
+    }
+
+    /// Forgets which local was measured within the size limits: called by every write to a
+    /// local other than one that keeps its sizes.
+    #[inline]
+    pub(super) fn forget_sized(&mut self) {
+        self.sized = None;
     }
 
     fn journal_slot(&self) -> Option<usize> {
@@ -386,6 +400,7 @@ impl CompiledFn {
             journal: Some(journal),
             fns,
             budget: Budget::new(self.bound),
+            sized: None,
         };
         let value = match (self.body)(&mut env) {
             Ok(v) => Ok(v.dynamic()),
@@ -451,7 +466,8 @@ impl CompiledFn {
         if let Some((slot, this)) = this_local {
             locals[slot] = Value::Own(this);
         }
-        let mut env = Env { args, lits: &self.lits, limits: &self.limits, locals, journal, fns, budget };
+        let mut env =
+            Env { args, lits: &self.lits, limits: &self.limits, locals, journal, fns, budget, sized: None };
         let result = match (self.body)(&mut env) {
             Ok(v) => Ok(v.dynamic()),
             Err(Exit::Return(v)) => Ok(*v),
@@ -479,6 +495,7 @@ impl CompiledFn {
             journal: None,
             fns,
             budget: Budget::new(self.bound),
+            sized: None,
         };
         let value = match (self.body)(&mut env) {
             Ok(v) => v.dynamic(),

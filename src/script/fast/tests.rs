@@ -660,3 +660,34 @@ fn a_script_function_outside_the_subset_keeps_its_callers_out_too() {
     let names: Vec<String> = script.fast_methods().into_iter().map(|(n, ..)| n).collect();
     assert_eq!(names, vec!["fine".to_string()]);
 }
+
+#[test]
+fn a_fold_changes_its_accumulator_in_place_and_gives_it_back_on_a_fallback() {
+    let script = Script::new(
+        "fn folder(acc, e) { acc.sum += e.value; acc.count += 1; acc }
+         fn late(acc, e) { acc.sum += e.value; acc.count += 1; acc.big = acc.sum * 4611686018427387904; acc }",
+    );
+    let acc = || {
+        let mut m = Map::new();
+        m.insert("sum".into(), Dynamic::from_int(1));
+        m.insert("count".into(), Dynamic::from_int(0));
+        Dynamic::from_map(m)
+    };
+    let mut e = Map::new();
+    e.insert("value".into(), Dynamic::from_int(2));
+    let e = Dynamic::from_map(e);
+    let address = |d: &Dynamic| d.as_map_ref().map(|m| &*m as *const Map as usize).unwrap_or_default();
+
+    // The accumulator itself comes back, changed: not a copy.
+    let mut args = [acc(), e.clone()];
+    let before = address(&args[0]);
+    let folded = script.fast("folder", 2).call_mut(&mut args).expect("runs on the fast path");
+    assert_eq!(address(&folded), before);
+    assert_eq!(format!("{folded:?}"), r#"#{"count": 1, "sum": 3}"#);
+    assert!(args[0].is_unit() && same(&args[1], &e));
+
+    // An overflow after two writes: the accumulator is handed back as it came in.
+    let mut args = [acc(), e.clone()];
+    assert!(script.fast("late", 2).call_mut(&mut args).is_err());
+    assert!(same(&args[0], &acc()) && same(&args[1], &e));
+}

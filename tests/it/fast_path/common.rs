@@ -57,6 +57,28 @@ impl Script {
     }
 }
 
+/// `FastFn::call_mut` (which may run on the first argument itself, moved in) against
+/// `FastFn::call` (`got`, already checked against Rhai) on the same arguments: the same outcome,
+/// the same value, and on a fallback every argument handed back as it was given.
+pub fn check_call_mut(fast: &eddy::script::FastFn, args: &[Dynamic], got: &Result<Dynamic, ()>, what: &str) {
+    // What `call_mut` is given (a copy of the arguments: read-write) is what it must hand back.
+    let given = args.to_vec();
+    let mut moved = given.clone();
+    let got_mut = fast.call_mut(&mut moved);
+    match (got, &got_mut) {
+        (Ok(v), Ok(m)) => assert!(same(v, m), "{what}\nargs {args:?}\ncall {v:?}\ncall_mut {m:?}"),
+        (Err(()), Err(())) => {
+            let restored = moved.len() == given.len() && moved.iter().zip(&given).all(|(m, a)| same(m, a));
+            assert!(restored, "{what}\ncall_mut fell back but changed its arguments: {args:?} -> {moved:?}");
+        }
+        _ => panic!("{what}\nargs {args:?}\ncall {got:?} but call_mut {got_mut:?}"),
+    }
+    if got_mut.is_ok() {
+        let others_kept = moved.iter().zip(&given).skip(1).all(|(m, a)| same(m, a));
+        assert!(others_kept, "{what}\ncall_mut changed an argument after the first: {args:?} -> {moved:?}");
+    }
+}
+
 /// Structural identity: same type, value, tag and read-only flag, recursively.
 pub fn same(a: &Dynamic, b: &Dynamic) -> bool {
     if a.tag() != b.tag() || a.is_read_only() != b.is_read_only() || a.is_shared() != b.is_shared() {

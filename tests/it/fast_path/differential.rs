@@ -20,6 +20,7 @@ fn check(script: &mut Script, fast: &FastFn, name: &str, args: &[Dynamic], stats
     let after: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
     assert_eq!(before, after, "fast path changed its arguments: {name}{args:?}");
     let want = script.call(name, args);
+    super::common::check_call_mut(fast, args, &got, name);
     if want.is_err() {
         stats.rhai_err += 1;
     }
@@ -410,4 +411,95 @@ fn loops_and_array_changes_agree_with_rhai() {
         }
     });
     assert!(stats.fast_ok > 3000, "{stats:?}");
+}
+
+/// Folds whose accumulator is a map changed in place (`FastFn::call_mut` moves it in): the bench's
+/// `{sum, count, min, max}`, a string that grows the map's sizes, new keys, a whole reassignment
+/// and an array pushed to, folded event after event under small size limits, against Rhai; a
+/// fallback hands the accumulator back as it came in.
+#[test]
+fn map_folds_changed_in_place_agree_with_rhai() {
+    const FOLDS: &str = r#"
+        fn stats(acc, e) {
+            acc.sum += e.value;
+            acc.count += 1;
+            if acc.min == () || e.value < acc.min { acc.min = e.value; }
+            if acc.max == () || e.value > acc.max { acc.max = e.value; }
+            acc
+        }
+        fn named(acc, e) { acc.count += 1; acc.last = e.kind; acc.n = acc.count; acc }
+        fn grow(acc, e) { acc.count += 1; acc[e.kind] = e.value; acc.total = e.value; acc }
+        fn reset(acc, e) { acc.count += 1; acc = #{count: acc.count}; acc.x = e.value; acc }
+        fn items(acc, e) { acc.n += 1; acc.items.push(e.value); acc.n = acc.items.len(); acc }
+        fn late(acc, e) { acc.sum += e.value; acc.count += 1; acc.big = acc.sum * 4611686018427387904; acc }
+    "#;
+    let limits = eddy::script::ScriptLimits {
+        max_string_size: 4,
+        max_array_size: 3,
+        max_map_size: 4,
+        ..eddy::script::ScriptLimits::default()
+    };
+    let mut script = Script::with_engine(super::common::engine_with(limits), FOLDS);
+    let mut rng = Rng::new(11);
+    let start = |rng: &mut Rng| -> Dynamic {
+        match rng.below(6) {
+            0 => rng.value(2),
+            1 => Dynamic::from_map(rhai::Map::new()),
+            _ => {
+                let mut m = rhai::Map::new();
+                for key in ["sum", "count", "min", "max", "n", "total"] {
+                    if rng.below(5) != 0 {
+                        m.insert(key.into(), Dynamic::from_int(rng.below(5) as i64));
+                    }
+                }
+                m.insert("min".into(), Dynamic::UNIT);
+                if rng.below(2) == 0 {
+                    m.insert("items".into(), Dynamic::from_array(Vec::new()));
+                }
+                Dynamic::from_map(m)
+            }
+        }
+    };
+    let (mut fast_ok, mut rhai_ok) = (0, 0);
+    for name in ["stats", "named", "grow", "reset", "items", "late"] {
+        let fast = FastFn::compile_with_limits(&script.ast, name, 2, &script.constants(), limits)
+            .unwrap_or_else(|| panic!("`{name}` should compile to the fast path"));
+        for _ in 0..200 {
+            let mut acc = start(&mut rng);
+            for _ in 0..8 {
+                let e = if rng.below(5) == 0 { rng.event() } else { event(&mut rng) };
+                let args = [acc.clone(), e];
+                let got = fast.call(&args);
+                super::common::check_call_mut(&fast, &args, &got, name);
+                let want = script.call(name, &args);
+                match (&got, &want) {
+                    (Ok(v), Ok(w)) => assert!(same(v, w), "{name}{args:?}: fast {v:?}, Rhai {w:?}"),
+                    (Ok(v), Err(e)) => panic!("{name}{args:?}: fast {v:?}, Rhai failed: {e}"),
+                    (Err(()), _) => {}
+                }
+                fast_ok += usize::from(got.is_ok());
+                match want {
+                    Ok(next) => {
+                        rhai_ok += 1;
+                        acc = next;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+    assert!(fast_ok * 10 > rhai_ok * 9, "the fast path answers most folds: {fast_ok} of {rhai_ok}");
+}
+
+/// A typical event for the folds: an `INT` value (sometimes a float) and a short or long kind.
+fn event(rng: &mut Rng) -> Dynamic {
+    let mut e = rhai::Map::new();
+    let value = if rng.below(8) == 0 {
+        Dynamic::from_float(rng.float())
+    } else {
+        Dynamic::from_int(rng.below(100) as i64 - 20)
+    };
+    e.insert("value".into(), value);
+    e.insert("kind".into(), Dynamic::from(*rng.pick(&["a", "b", "ab", "click", "x"])));
+    Dynamic::from_map(e)
 }

@@ -236,6 +236,7 @@ fn run(limits: ScriptLimits, seed_offset: u64) {
             let got = fast.call(&args);
             assert_eq!(before, format!("{args:?}"), "arguments changed: {source}");
             let want = script.call("f", &args);
+            super::common::check_call_mut(&fast, &args, &got, &format!("#{i} {source}"));
             calls += 1;
             if want.is_ok() {
                 rhai_ok += 1;
