@@ -86,7 +86,13 @@ fn run_on_workers(file: &Path, workers: usize) -> Result<u64> {
     let options =
         EngineOptions { feed: Some(super::Prefetched::wrap), prune_fields: true, ..EngineOptions::default() };
     let engine = Engine::new(graph, &options).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (engine, result) = crate::workers::run_on_workers(engine, &options, workers, Arc::new(|| false));
+    let (engine, result) = crate::workers::run_on_workers(
+        engine,
+        &options,
+        workers,
+        crate::workers::Recovery::default(),
+        Arc::new(|| false),
+    );
     result.map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(engine.map_or(0, |engine| engine.stats().events_in))
 }

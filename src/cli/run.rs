@@ -308,7 +308,7 @@ fn check_live_options(
 
 /// The snapshot to resume from, checked against the pipeline and its inputs, and the writer
 /// of this run's snapshots, its folder checked: all before an output file is opened.
-fn prepare(
+pub(super) fn prepare(
     file: &Path,
     graph: &crate::graph::ValidGraph,
     recovery: &RecoveryOptions,

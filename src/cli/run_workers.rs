@@ -62,7 +62,7 @@ pub fn run_workers_command(
         }
     };
     // Everything that can refuse the run does so before any output file is opened.
-    if let Some(what) = not_yet(recovery, live, ledger).or_else(|| crate::workers::unsupported(&graph)) {
+    if let Some(what) = not_yet(live, ledger).or_else(|| crate::workers::unsupported(&graph)) {
         let error = RunError::Usage(format!(
             "--workers {workers}: {what}, which does not run on several workers yet; run it without --workers"
         ));
@@ -81,31 +81,34 @@ pub fn run_workers_command(
         },
         _ => None,
     };
-    // Only the first process reads the sources and writes the sinks.
+    // Only the first process reads the sources, writes the sinks and the snapshots, and
+    // deals a resumed snapshot's states out.
     let first = cluster.as_ref().is_none_or(|cluster| cluster.process == 0);
-    let (engine, graph) = if first {
-        match Engine::new(graph, &options) {
-            Ok(engine) => (Some(engine), None),
+    let (engine, graph, plan) = if first {
+        match prepare_first(file, graph, recovery, quiet, &options) {
+            Ok((engine, plan)) => (Some(engine), None, plan),
             Err(e) => {
                 crate::eprintln_lossy!("error: {e}");
                 return e.exit_code();
             }
         }
     } else {
-        (None, Some(graph))
+        (None, Some(graph), crate::workers::Recovery::default())
     };
     let stop = stop_on_signals();
     let asked = stop.clone();
     let stop_check: crate::workers::StopCheck = Arc::new(move || asked.take());
     let (mut engine, result) = match (cluster, engine, graph) {
         (Some(cluster), engine, Some(graph)) => {
-            crate::workers::run_in_cluster(graph, engine, &options, cluster, stop_check)
+            crate::workers::run_in_cluster(graph, engine, &options, cluster, plan, stop_check)
         }
         (Some(cluster), Some(engine), None) => {
             let graph = engine.graph().clone();
-            crate::workers::run_in_cluster(graph, Some(engine), &options, cluster, stop_check)
+            crate::workers::run_in_cluster(graph, Some(engine), &options, cluster, plan, stop_check)
         }
-        (None, Some(engine), _) => crate::workers::run_on_workers(engine, &options, workers, stop_check),
+        (None, Some(engine), _) => {
+            crate::workers::run_on_workers(engine, &options, workers, plan, stop_check)
+        }
         (_, None, _) => (None, Ok(())),
     };
     let summary = |engine: &Option<Engine>| {
@@ -134,11 +137,43 @@ pub fn run_workers_command(
     }
 }
 
+/// The first process's engine (fresh, or restored from `--resume`, its file sinks cut back)
+/// and its snapshots: where they go, how often, and the one resumed from.
+fn prepare_first(
+    file: &Path,
+    graph: crate::graph::ValidGraph,
+    recovery: &RecoveryOptions,
+    quiet: bool,
+    options: &EngineOptions,
+) -> Result<(Engine, crate::workers::Recovery), RunError> {
+    let every = match recovery.interval() {
+        Some(super::SnapshotEvery::WallMicros(_)) => {
+            return Err(RunError::Usage(
+                "--snapshot-every: a duration is for live runs; a replay takes its snapshots every N events \
+                 (--snapshot-every 100000)"
+                    .to_owned(),
+            ));
+        }
+        Some(super::SnapshotEvery::Events(every)) => Some(every),
+        None => None,
+    };
+    let (resume, writer) = super::run::prepare(file, &graph, recovery, quiet)?;
+    let engine = match &resume {
+        Some(point) => Engine::restore(graph, &point.snapshot, options)?,
+        None => Engine::new(graph, options)?,
+    };
+    let snapshots = match (writer, every) {
+        (Some(writer), Some(every)) => {
+            Some(crate::workers::SnapshotPlan { writer, every, pipeline: file.to_path_buf() })
+        }
+        _ => None,
+    };
+    Ok((engine, crate::workers::Recovery { snapshots, resume: resume.map(|point| point.snapshot) }))
+}
+
 /// What a run on several workers cannot do yet, named as the option that asks for it.
-fn not_yet(recovery: &RecoveryOptions, live: LiveOptions<'_>, ledger: Option<&Path>) -> Option<String> {
-    if recovery.snapshot_dir.is_some() || recovery.resume.is_some() {
-        Some("snapshots (--snapshot-dir, --resume)".to_owned())
-    } else if live.record.is_some() || live.replay.is_some() {
+fn not_yet(live: LiveOptions<'_>, ledger: Option<&Path>) -> Option<String> {
+    if live.record.is_some() || live.replay.is_some() {
         Some("a live recording (--record, --replay)".to_owned())
     } else {
         ledger.map(|_| "the ledger (--ledger)".to_owned())

@@ -69,6 +69,9 @@ pub enum RunError {
     /// The workbench's background run could not start its thread.
     #[error("cannot start the run's thread: {0}")]
     Thread(String),
+    /// A run on several workers or processes that could not go on (docs/workers.md#failures).
+    #[error("{0}")]
+    Workers(String),
 }
 
 impl RunError {

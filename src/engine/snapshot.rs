@@ -263,12 +263,6 @@ impl Engine {
     /// synced to the disk, so that the bytes it records for them are in their files even
     /// after a power loss.
     pub fn snapshot(&mut self) -> Result<EngineSnapshot, RunError> {
-        self.flush()?;
-        for slot in &mut self.sinks {
-            slot.sink.sync()?;
-        }
-        let sinks =
-            self.sinks.iter().filter_map(|slot| slot.sink.position().map(|p| (slot.id.clone(), p))).collect();
         let mut steps = BTreeMap::new();
         for (index, spec) in self.graph.doc.steps.iter().enumerate() {
             if !spec.op.is_stateful() {
@@ -278,12 +272,30 @@ impl Engine {
             let state = self.ops[index].snapshot().map_err(|error| RunError::Step { error, at: None })?;
             steps.insert(spec.id.clone(), state);
         }
+        let timers = self.snapshot_timers();
+        self.snapshot_with(steps, timers)
+    }
+
+    /// A snapshot of this engine's clock, sources and sinks (flushed and synced) with the
+    /// given steps' states and timers: its own, or those a run on several workers gathered
+    /// (docs/workers.md#snapshots).
+    pub(crate) fn snapshot_with(
+        &mut self,
+        steps: BTreeMap<String, Vec<(Key, Dynamic)>>,
+        timers: Vec<SnapshotTimer>,
+    ) -> Result<EngineSnapshot, RunError> {
+        self.flush()?;
+        for slot in &mut self.sinks {
+            slot.sink.sync()?;
+        }
+        let sinks =
+            self.sinks.iter().filter_map(|slot| slot.sink.position().map(|p| (slot.id.clone(), p))).collect();
         Ok(EngineSnapshot {
             clock: self.clock.now(),
             source_rows: self.source_rows(),
             source_bytes: self.source_bytes(),
             steps,
-            timers: self.snapshot_timers(),
+            timers,
             events_in: self.stats.events_in,
             sinks,
         })

@@ -81,9 +81,44 @@ pub(crate) enum Dest {
         /// The stream the item comes from.
         from: StreamRef,
     },
+    /// A keyed step's state of the item's key at a snapshot (the step's `snapshot()` value),
+    /// on its way to the writer (docs/workers.md#snapshots).
+    State {
+        /// The step.
+        step: u32,
+    },
+    /// A pending timer of the item's key at a snapshot, on its way to the writer.
+    Timer {
+        /// The step.
+        step: u32,
+        /// When it is due.
+        due: i64,
+    },
+    /// A key's state from the snapshot a run resumes from, on its way to its worker.
+    Restore {
+        /// The step.
+        step: u32,
+    },
+    /// A pending timer from the snapshot a run resumes from, on its way to its key's worker.
+    RestoreTimer {
+        /// The step.
+        step: u32,
+        /// When it is due.
+        due: i64,
+    },
     /// A step failed here: the writer stops at this place in the order, as the
     /// single-threaded run stops at its first error, and reports it at the message's origin.
     Failed(Box<ScriptError>),
+}
+
+impl Dest {
+    /// The step that handles a message with this destination, if a step does.
+    pub fn step(&self) -> Option<u32> {
+        match *self {
+            Dest::Step { step, .. } | Dest::Restore { step } | Dest::RestoreTimer { step, .. } => Some(step),
+            Dest::Sink { .. } | Dest::State { .. } | Dest::Timer { .. } | Dest::Failed(_) => None,
+        }
+    }
 }
 
 /// An item on its way, with its place in the run's order.
@@ -121,6 +156,9 @@ pub(crate) struct EpochClock {
     pub origins: Vec<(u32, u64)>,
     /// Whether the input ended: this batch is end of input.
     pub end: bool,
+    /// Whether a snapshot is taken after this batch: every keyed step then sends its keys'
+    /// states and timers to the writer.
+    pub snapshot: bool,
 }
 
 /// The form a [`Msg`] crosses processes in: tagged JSON text for values (lossless, the
@@ -147,6 +185,10 @@ enum WireDest {
     SinkFromSource(u32, usize),
     SinkFromStep(u32, usize, usize),
     Failed(String, Option<String>, Option<(usize, usize)>, String, Option<String>),
+    State(u32),
+    Timer(u32, i64),
+    Restore(u32),
+    RestoreTimer(u32, i64),
 }
 
 impl Serialize for Msg {
@@ -158,6 +200,10 @@ impl Serialize for Msg {
             Dest::Sink { sink, from: StreamRef::Step { step, port } } => {
                 WireDest::SinkFromStep(*sink, *step, *port)
             }
+            Dest::State { step } => WireDest::State(*step),
+            Dest::Timer { step, due } => WireDest::Timer(*step, *due),
+            Dest::Restore { step } => WireDest::Restore(*step),
+            Dest::RestoreTimer { step, due } => WireDest::RestoreTimer(*step, *due),
             Dest::Failed(error) => WireDest::Failed(
                 error.step.clone(),
                 error.function.clone(),
@@ -195,6 +241,10 @@ impl<'de> Deserialize<'de> for Msg {
             WireDest::SinkFromStep(sink, step, port) => {
                 Dest::Sink { sink, from: StreamRef::Step { step, port } }
             }
+            WireDest::State(step) => Dest::State { step },
+            WireDest::Timer(step, due) => Dest::Timer { step, due },
+            WireDest::Restore(step) => Dest::Restore { step },
+            WireDest::RestoreTimer(step, due) => Dest::RestoreTimer { step, due },
             WireDest::Failed(step, function, position, message, context) => {
                 Dest::Failed(Box::new(ScriptError { step, function, position, message, context }))
             }
@@ -224,11 +274,12 @@ pub(crate) fn key_hash(key: &Key) -> u64 {
 }
 
 /// Which worker a message is handled on: a step's keyed input by its key (its state lives
-/// there), an unkeyed one by its event, the writer's messages on worker 0.
+/// there, restored states included), an unkeyed one by its event, the writer's messages
+/// (sink items, failures, snapshot states) on worker 0.
 pub(crate) fn route(msg: &Msg) -> u64 {
-    match (&msg.to, msg.key.as_ref().or(msg.route_key.as_ref())) {
-        (Dest::Step { .. }, Some(key)) => key_hash(key),
-        (Dest::Step { .. }, None) => msg.tag.position,
-        (Dest::Sink { .. } | Dest::Failed(_), _) => 0,
+    match (msg.to.step(), msg.key.as_ref().or(msg.route_key.as_ref())) {
+        (Some(_), Some(key)) => key_hash(key),
+        (Some(_), None) => msg.tag.position,
+        (None, _) => 0,
     }
 }

@@ -11,6 +11,7 @@
 //! sink gets the single-threaded run's bytes.
 
 mod message;
+mod snapshots;
 mod stage;
 
 use std::cell::RefCell;
@@ -25,6 +26,8 @@ use timely::dataflow::{InputHandle, ProbeHandle, Scope, Stream};
 use crate::engine::{Engine, EngineOptions, RunError, RunStats, build_ops, step_error_at};
 use crate::ops::{DropLedger, Item};
 use message::{Dest, EpochClock, Msg, Tag, route};
+use snapshots::{Gathered, restore_messages};
+pub use snapshots::{Recovery, SnapshotPlan};
 use stage::{Drops, Plan, Stage, WorkerCounts, deliver};
 
 /// Source events per batch (one timely timestamp): what a keyed step waits for before it
@@ -48,6 +51,8 @@ struct Shared {
     /// The engine that reads the sources and writes the sinks: taken by worker 0, given back
     /// when it is done.
     engine: Mutex<Option<Engine>>,
+    /// Snapshots to take and the one resumed from: worker 0's.
+    recovery: Mutex<Recovery>,
     stop: StopCheck,
 }
 
@@ -70,10 +75,11 @@ pub fn run_on_workers(
     engine: Engine,
     options: &EngineOptions,
     workers: usize,
+    recovery: Recovery,
     stop: StopCheck,
 ) -> (Option<Engine>, Result<(), RunError>) {
     let plan = Plan { graph: engine.graph().clone(), routes: engine.routes() };
-    run(plan, Some(engine), options, timely::Config::process(workers.max(1)), stop)
+    run(plan, Some(engine), options, timely::Config::process(workers.max(1)), recovery, stop)
 }
 
 /// One process of a run over several processes (timely's own TCP networking): `threads`
@@ -96,6 +102,7 @@ pub fn run_in_cluster(
     engine: Option<Engine>,
     options: &EngineOptions,
     cluster: Cluster,
+    recovery: Recovery,
     stop: StopCheck,
 ) -> (Option<Engine>, Result<(), RunError>) {
     let plan = match &engine {
@@ -113,7 +120,42 @@ pub fn run_in_cluster(
         },
         worker: timely::WorkerConfig::default(),
     };
-    run(plan, engine, options, config, stop)
+    // Timely ends every process of a run by a panic when one of them goes away (its
+    // connection closes): that becomes this run's error, worded, with no backtrace.
+    let lost: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let seen = Arc::clone(&lost);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Ok(mut seen) = seen.lock()
+            && seen.is_none()
+        {
+            let message = info
+                .payload()
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| info.payload().downcast_ref::<&str>().map(|s| (*s).to_owned()));
+            *seen = Some(message.unwrap_or_else(|| "a worker thread failed".to_owned()));
+        }
+    }));
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run(plan, engine, options, config, recovery, stop)
+    }));
+    std::panic::set_hook(previous);
+    let lost = lost.lock().ok().and_then(|mut lost| lost.take());
+    match (ran, lost) {
+        (Ok((engine, Ok(()))), None) => (engine, Ok(())),
+        (Ok((engine, Err(error))), None) => (engine, Err(error)),
+        (Ok((engine, _)), Some(why)) => (engine, Err(lost_process(&why))),
+        (Err(_), why) => (None, Err(lost_process(why.as_deref().unwrap_or("a worker thread failed")))),
+    }
+}
+
+/// The error of a run over several processes that lost one of them.
+fn lost_process(why: &str) -> RunError {
+    RunError::Workers(format!(
+        "the run lost a process ({why}); every process stops. What the sinks hold up to the \
+         last snapshot is kept: start every process again with --resume and the snapshot folder"
+    ))
 }
 
 /// Runs the workers `config` makes here to the end; the engine back (when this process had
@@ -123,14 +165,25 @@ fn run(
     engine: Option<Engine>,
     options: &EngineOptions,
     config: timely::Config,
+    recovery: Recovery,
     stop: StopCheck,
 ) -> (Option<Engine>, Result<(), RunError>) {
-    let shared =
-        Arc::new(Shared { plan: Arc::new(plan), options: options.clone(), engine: Mutex::new(engine), stop });
+    let shared = Arc::new(Shared {
+        plan: Arc::new(plan),
+        options: options.clone(),
+        engine: Mutex::new(engine),
+        recovery: Mutex::new(recovery),
+        stop,
+    });
     let in_workers = Arc::clone(&shared);
     let guards = match timely::execute(config, move |worker| run_worker(worker, &in_workers)) {
         Ok(guards) => guards,
-        Err(message) => return (take_engine(&shared), Err(RunError::Thread(message))),
+        Err(message) => {
+            return (
+                take_engine(&shared),
+                Err(RunError::Workers(format!("cannot start the workers: {message}"))),
+            );
+        }
     };
     let mut results = Vec::new();
     let mut outcome = Ok(());
@@ -138,7 +191,9 @@ fn run(
         match joined {
             Ok(Ok(result)) => results.push(result),
             Ok(Err(error)) => outcome = outcome.and(Err(error)),
-            Err(panic) => outcome = outcome.and(Err(RunError::Thread(format!("a worker failed: {panic}")))),
+            Err(panic) => {
+                outcome = outcome.and(Err(RunError::Workers(format!("a worker thread failed: {panic}"))))
+            }
         }
     }
     let mut engine = take_engine(&shared);
@@ -165,7 +220,7 @@ pub fn run_captured_on_workers(
     }
     let options = EngineOptions { capture_sinks: true, ..EngineOptions::default() };
     let engine = Engine::new(graph, &options)?;
-    let (engine, result) = run_on_workers(engine, &options, workers, Arc::new(|| false));
+    let (engine, result) = run_on_workers(engine, &options, workers, Recovery::default(), Arc::new(|| false));
     result?;
     Ok(engine.map(|engine| engine.captured()).unwrap_or_default())
 }
@@ -196,6 +251,7 @@ fn run_worker(
     };
     let engine = Rc::new(RefCell::new(if worker.index() == 0 { take_engine(shared) } else { None }));
     let failure: Rc<RefCell<Option<RunError>>> = Rc::new(RefCell::new(None));
+    let gathered = Rc::new(RefCell::new(Gathered::default()));
     let mut data_in: InputHandle<u64, Msg> = InputHandle::new();
     let mut clock_in: InputHandle<u64, EpochClock> = InputHandle::new();
     let probe = ProbeHandle::new();
@@ -213,11 +269,21 @@ fn run_worker(
                 stream = stage_operator(&stream, &clocks, stage);
             }
         }
-        writer(&stream, Arc::clone(plan), Rc::clone(&engine), Rc::clone(&failure)).probe_with(&probe);
+        writer(&stream, Arc::clone(plan), Rc::clone(&engine), Rc::clone(&failure), Rc::clone(&gathered))
+            .probe_with(&probe);
     });
     let has_engine = engine.borrow().is_some();
     let outcome = if has_engine {
-        let mut feed = Feed { engine: &engine, failure: &failure, plan, counts: &counts, stop: &shared.stop };
+        let recovery = shared.recovery.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
+        let mut feed = Feed {
+            engine: &engine,
+            failure: &failure,
+            gathered: &gathered,
+            plan,
+            counts: &counts,
+            stop: &shared.stop,
+            recovery,
+        };
         let result = feed.run(worker, &mut data_in, &mut clock_in, &probe);
         drop(data_in);
         drop(clock_in);
@@ -265,6 +331,8 @@ enum Feeding {
 struct Feed<'a> {
     engine: &'a Rc<RefCell<Option<Engine>>>,
     failure: &'a Rc<RefCell<Option<RunError>>>,
+    gathered: &'a Rc<RefCell<Gathered>>,
+    recovery: Recovery,
     plan: &'a Plan,
     counts: &'a Rc<RefCell<WorkerCounts>>,
     stop: &'a StopCheck,
@@ -281,12 +349,34 @@ impl Feed<'_> {
         let mut batch = 0u64;
         let mut clock_before = self.engine.borrow().as_ref().and_then(Engine::clock);
         let mut out = Vec::new();
+        // Resuming: every key's state and timers to its worker, with the first batch.
+        if let Some(snapshot) = self.recovery.resume.take() {
+            for msg in restore_messages(&snapshot, &self.plan.graph)? {
+                data_in.send(msg);
+            }
+        }
+        let mut next_snapshot = self.next_snapshot();
         loop {
-            let (clock, state) = self.read_batch(&mut clock_before, &mut out, data_in)?;
+            let (mut clock, state) = self.read_batch(&mut clock_before, &mut out, data_in)?;
+            // A snapshot after the batch that reaches the next multiple, or that a signal ends.
+            let snapshot =
+                next_snapshot.is_some_and(|next| clock.last >= next || matches!(state, BatchEnd::Signal));
+            clock.snapshot = snapshot;
             clock_in.send(clock);
             batch += 1;
             data_in.advance_to(batch);
             clock_in.advance_to(batch);
+            if snapshot {
+                // Every batch done and written: the sources and sinks stand at the cut.
+                while probe.less_than(&batch) {
+                    worker.step_or_park(None);
+                }
+                if self.failure.borrow().is_some() {
+                    return Ok(Feeding::Stopped);
+                }
+                self.write_snapshot()?;
+                next_snapshot = self.next_snapshot();
+            }
             match state {
                 BatchEnd::Full => {}
                 BatchEnd::Input => {
@@ -296,7 +386,7 @@ impl Feed<'_> {
                     clock_in.advance_to(batch);
                     return Ok(Feeding::Ended);
                 }
-                BatchEnd::Stopped => return Ok(Feeding::Stopped),
+                BatchEnd::Signal => return Ok(Feeding::Stopped),
             }
             // At most two batches in flight: reading keeps ahead of the steps, memory stays bounded.
             while probe.less_than(&(batch - 1)) {
@@ -308,6 +398,25 @@ impl Feed<'_> {
         }
     }
 
+    /// The event count after which the next snapshot is due, when snapshots are taken.
+    fn next_snapshot(&self) -> Option<u64> {
+        let events = self.engine.borrow().as_ref().map_or(0, |engine| engine.stats().events_in);
+        let every = self.recovery.snapshots.as_ref()?.every.max(1);
+        Some((events / every + 1) * every)
+    }
+
+    /// Writes the snapshot the writer gathered, with the engine's sources and sinks as they
+    /// stand after the batch.
+    fn write_snapshot(&mut self) -> Result<(), RunError> {
+        let Some(plan) = self.recovery.snapshots.as_mut() else { return Ok(()) };
+        let mut engine = self.engine.borrow_mut();
+        let Some(engine) = engine.as_mut() else { return Ok(()) };
+        let (steps, timers) = self.gathered.borrow_mut().take(&self.plan.graph, &self.plan.routes.positions);
+        let snapshot = engine.snapshot_with(steps, timers)?;
+        plan.writer.write(&snapshot, engine.graph(), &plan.pipeline)?;
+        Ok(())
+    }
+
     /// Reads up to a batch of events into the dataflow; says why it stopped.
     fn read_batch(
         &mut self,
@@ -316,12 +425,12 @@ impl Feed<'_> {
         data_in: &mut InputHandle<u64, Msg>,
     ) -> Result<(EpochClock, BatchEnd), RunError> {
         let mut engine = self.engine.borrow_mut();
-        let Some(engine) = engine.as_mut() else { return Ok((EpochClock::default(), BatchEnd::Stopped)) };
+        let Some(engine) = engine.as_mut() else { return Ok((EpochClock::default(), BatchEnd::Input)) };
         let first = engine.stats().events_in + 1;
         let mut clock = EpochClock { first, last: first - 1, ..EpochClock::default() };
         for _ in 0..BATCH_EVENTS {
             if (self.stop)() {
-                return Ok((clock, BatchEnd::Stopped));
+                return Ok((clock, BatchEnd::Signal));
             }
             let Some(pulled) = engine.pull_event()? else { return Ok((clock, BatchEnd::Input)) };
             let position = engine.stats().events_in;
@@ -352,9 +461,12 @@ impl Feed<'_> {
 
 /// Why a batch ended.
 enum BatchEnd {
+    /// It holds [`BATCH_EVENTS`] events.
     Full,
+    /// The input ended.
     Input,
-    Stopped,
+    /// A signal asked the run to stop.
+    Signal,
 }
 
 /// Whether `step` keeps state per key but may receive unkeyed items, which it keys itself
@@ -418,7 +530,7 @@ fn stage_operator<G: Scope<Timestamp = u64>>(
                 let capability = time.retain();
                 for batch in data {
                     for msg in batch.drain(..) {
-                        let here = matches!(msg.to, Dest::Step { step: s, .. } if s == step);
+                        let here = msg.to.step() == Some(step);
                         if !here {
                             out.push(msg);
                         } else if keyed {
@@ -477,6 +589,7 @@ fn writer<G: Scope<Timestamp = u64>>(
     plan: Arc<Plan>,
     engine: Rc<RefCell<Option<Engine>>>,
     failure: Rc<RefCell<Option<RunError>>>,
+    gathered: Rc<RefCell<Gathered>>,
 ) -> Stream<G, ()> {
     stream.unary_frontier::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(
         Exchange::new(|_msg: &Msg| 0),
@@ -502,6 +615,7 @@ fn writer<G: Scope<Timestamp = u64>>(
                         if failure.borrow().is_some() {
                             break;
                         }
+                        let Some(msg) = gathered.borrow_mut().keep(msg) else { continue };
                         let result = match msg.to {
                             Dest::Sink { sink, from } => engine.write_pulled(
                                 sink as usize,
@@ -512,7 +626,8 @@ fn writer<G: Scope<Timestamp = u64>>(
                                 let at = msg.origin.map(|(source, line)| (source as usize, line));
                                 Err(step_error_at(&plan.graph, &plan.routes.projections, *error, at))
                             }
-                            Dest::Step { .. } => Ok(()),
+                            // Steps' messages never reach the writer; snapshot states were kept above.
+                            _ => Ok(()),
                         };
                         if let Err(error) = result {
                             *failure.borrow_mut() = Some(error);

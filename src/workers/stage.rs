@@ -111,6 +111,9 @@ impl Stage {
     /// worker's timers of this step that the clock made due, interleaved with the items
     /// by their tags; then the items; at end of input, the step's end.
     pub fn batch(&mut self, mut items: Vec<Msg>, clock: &EpochClock, out: &mut Vec<Msg>) {
+        if items.iter().any(|msg| matches!(msg.to, Dest::Restore { .. } | Dest::RestoreTimer { .. })) {
+            items = self.restore(items, out);
+        }
         items.sort_by(|a, b| a.tag.cmp(&b.tag));
         let mut items = items.into_iter().peekable();
         let step_position = self.position() as u32;
@@ -160,6 +163,64 @@ impl Stage {
         }
         for msg in items {
             self.item(msg, out);
+        }
+        if clock.snapshot {
+            self.snapshot(out);
+        }
+    }
+
+    /// Takes this worker's keys' states and timers from the snapshot the run resumes from
+    /// (the first batch brings them); gives back the other items.
+    fn restore(&mut self, items: Vec<Msg>, out: &mut Vec<Msg>) -> Vec<Msg> {
+        let (mut states, mut timers, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+        for msg in items {
+            match (msg.to, msg.key) {
+                (Dest::Restore { .. }, Some(key)) => states.push((key, msg.value)),
+                (Dest::RestoreTimer { due, .. }, Some(key)) => timers.push((due, key)),
+                (to, key) => rest.push(Msg { to, key, ..msg }),
+            }
+        }
+        states.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        set_script_clock(self.clock);
+        if !states.is_empty()
+            && let Err(error) = self.op.restore(states)
+        {
+            self.fail(error, &Tag::event(0), None, out);
+        }
+        for (due, key) in timers {
+            self.wheel.arm(self.position(), &key, due);
+        }
+        rest
+    }
+
+    /// Sends this worker's keys' `snapshot()` values and pending timers to the writer, which
+    /// writes the run's snapshot (docs/workers.md#snapshots).
+    fn snapshot(&mut self, out: &mut Vec<Msg>) {
+        if self.failed {
+            return;
+        }
+        set_script_clock(self.clock);
+        let step = self.step as u32;
+        let message = |to: Dest, key: Key, value: rhai::Dynamic| Msg {
+            tag: Tag::event(0),
+            to,
+            clock: None,
+            origin: None,
+            key: Some(key),
+            route_key: None,
+            value,
+        };
+        match self.op.snapshot() {
+            Ok(states) => {
+                out.extend(states.into_iter().map(|(key, value)| message(Dest::State { step }, key, value)));
+            }
+            Err(error) => {
+                self.fail(error, &Tag::end(self.position() as u32, None), None, out);
+                return;
+            }
+        }
+        for entry in self.wheel.pending() {
+            out.push(message(Dest::Timer { step, due: entry.due }, entry.key, rhai::Dynamic::UNIT));
         }
     }
 

@@ -134,7 +134,7 @@ id = "session"
 op = "stateful"
 inputs = ["by_user"]
 script = '''
-fn builder(resume) { #{ count: 0, total: 0 } }
+fn builder(resume) { if resume == () { #{ count: 0, total: 0 } } else { resume } }
 fn on_item(v) {
     this.count += 1;
     this.total += v.n;
@@ -222,6 +222,11 @@ fn timestamp(seconds: u64) -> String {
 /// A folder with the pipeline (`script_extra` added to the session's `on_item`) and its data:
 /// 6,000 clicks over 150 users and 800 user records, with equal times and long gaps.
 fn workspace(script_extra: &str) -> tempfile::TempDir {
+    workspace_of(script_extra, 6000)
+}
+
+/// [`workspace`] with `clicks` clicks (and a user record per 7.5 clicks).
+fn workspace_of(script_extra: &str, clicks_count: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let pipeline =
         PIPELINE.replace("    this.total += v.n;\n", &format!("    this.total += v.n;\n{script_extra}"));
@@ -229,7 +234,7 @@ fn workspace(script_extra: &str) -> tempfile::TempDir {
     let mut random = Lcg(7);
     let steps = [0, 0, 1, 2, 5, 40];
     let (mut clicks, mut t) = (String::new(), 0);
-    for _ in 0..6000 {
+    for _ in 0..clicks_count {
         t += steps[random.below(6) as usize];
         let (user, n, tag) = (random.below(150), random.below(100), random.below(12));
         clicks.push_str(&format!(
@@ -238,7 +243,7 @@ fn workspace(script_extra: &str) -> tempfile::TempDir {
         ));
     }
     let (mut users, mut t) = (String::new(), 0);
-    for _ in 0..800 {
+    for _ in 0..clicks_count * 2 / 15 {
         t += [0, 3, 10, 60][random.below(4) as usize];
         let (user, age) = (random.below(150), random.below(90));
         users.push_str(&format!("{{\"ts\":\"{}\",\"user\":\"u{user}\",\"age\":{age}}}\n", timestamp(t)));
@@ -293,11 +298,7 @@ fn a_script_error_stops_every_sink_where_one_worker_stops_them_with_the_same_err
 #[test]
 fn what_does_not_run_on_several_workers_yet_is_refused_before_any_output() {
     let dir = workspace("");
-    for args in [
-        &["--ledger", "ledger.jsonl"][..],
-        &["--snapshot-dir", "snaps"][..],
-        &["--snapshot-dir", "snaps", "--resume", "snaps"][..],
-    ] {
+    for args in [&["--ledger", "ledger.jsonl"][..], &["--record", "rec.jsonl"][..]] {
         let mut all = vec!["run", "pipeline.toml", "--workers", "2"];
         all.extend_from_slice(args);
         let run = eddy(&all, dir.path());
@@ -305,7 +306,10 @@ fn what_does_not_run_on_several_workers_yet_is_refused_before_any_output() {
         let message = text(&run.stderr);
         assert!(message.contains("does not run on several workers yet"), "{args:?}: {message}");
         assert!(!dir.path().join("out").exists(), "{args:?} opened the outputs");
-        assert!(!dir.path().join("ledger.jsonl").exists() && !dir.path().join("snaps").exists(), "{args:?}");
+        assert!(
+            !dir.path().join("ledger.jsonl").exists() && !dir.path().join("rec.jsonl").exists(),
+            "{args:?}"
+        );
     }
     // A hosts file that cannot be read, a malformed line, a process it does not list.
     std::fs::write(dir.path().join("hosts.txt"), "127.0.0.1:1\nlocalhost\n").unwrap();
@@ -418,4 +422,121 @@ fn every_scenario_and_example_writes_the_same_bytes_on_two_processes_of_two_work
         assert_eq!(cluster.stdout, single.stdout, "{what}: standard output");
         assert_eq!(all_files(many.path()), all_files(one.path()), "{what}");
     }
+}
+
+/// The sink files of a run of the generated pipeline on one worker, from the start.
+fn reference_outputs(clicks: usize) -> BTreeMap<String, Vec<u8>> {
+    let one = workspace_of("", clicks);
+    let run = eddy(&["run", "pipeline.toml", "--quiet"], one.path());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    out_files(one.path())
+}
+
+#[test]
+fn a_snapshot_of_two_workers_resumes_on_one_and_on_three_with_the_same_outputs() {
+    let expected = reference_outputs(6000);
+    let dir = workspace("");
+    let run = eddy(
+        &[
+            "run",
+            "pipeline.toml",
+            "--quiet",
+            "--workers",
+            "2",
+            "--snapshot-dir",
+            "snaps",
+            "--snapshot-every",
+            "3000",
+        ],
+        dir.path(),
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    assert_eq!(out_files(dir.path()), expected, "the run that took the snapshots");
+    // Batches end at multiples of 4,096 events: the snapshot after the batch reaching 3,000.
+    let snapshot = dir.path().join("snaps").join("snapshot-000000004096.json");
+    assert!(
+        snapshot.is_file(),
+        "no snapshot at 4096 in {:?}",
+        std::fs::read_dir(dir.path().join("snaps")).unwrap().collect::<Vec<_>>()
+    );
+    let full = out_files(dir.path());
+    for workers in ["1", "3"] {
+        // Each resume starts from the files as the first run left them (cut back to the snapshot).
+        for (name, bytes) in &full {
+            std::fs::write(dir.path().join("out").join(name), bytes).unwrap();
+        }
+        let run = eddy(
+            &[
+                "run",
+                "pipeline.toml",
+                "--quiet",
+                "--workers",
+                workers,
+                "--resume",
+                snapshot.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert_eq!(run.status.code(), Some(0), "{workers}: {}", text(&run.stderr));
+        assert_eq!(out_files(dir.path()), expected, "resumed on {workers} worker(s)");
+    }
+}
+
+/// Waits up to `seconds` for `child` to end; kills it (SIGKILL) if it has not.
+fn reap(child: &mut std::process::Child, seconds: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_two_process_run_killed_by_sigkill_resumes_on_both_with_the_same_outputs() {
+    let clicks = 60_000;
+    let expected = reference_outputs(clicks);
+    let dir = workspace_of("", clicks);
+    let hosts = dir.path().join("hosts.txt");
+    let spawn = |process: &str, resume: bool| {
+        std::fs::write(&hosts, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+        let mut args = vec!["run", "pipeline.toml", "--quiet", "--workers", "2", "--hosts", "hosts.txt"];
+        args.extend(["--process", process, "--snapshot-dir", "snaps", "--snapshot-every", "4096"]);
+        if resume {
+            args.extend(["--resume", "snaps"]);
+        }
+        std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(&args)
+            .current_dir(dir.path())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Start both; once process 0 has written a snapshot, SIGKILL process 1, then process 0.
+    let mut other = spawn("1", false);
+    let mut first = spawn("0", false);
+    let snaps = dir.path().join("snaps");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_dir(&snaps).map_or(0, |entries| entries.count()) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no snapshot within 60 s");
+        assert!(first.try_wait().unwrap().is_none(), "process 0 ended before its first snapshot");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    other.kill().unwrap();
+    other.wait().unwrap();
+    reap(&mut first, 5);
+    let written = std::fs::read_dir(&snaps).unwrap().count();
+    assert!(written >= 1);
+    assert_ne!(out_files(dir.path()), expected, "the killed run had already finished");
+    // Resume both processes from the latest snapshot.
+    let mut other = spawn("1", true);
+    let mut first = spawn("0", true);
+    reap(&mut other, 120);
+    reap(&mut first, 120);
+    let status = first.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(out_files(dir.path()), expected, "after the kill and the resume");
 }
