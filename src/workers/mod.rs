@@ -20,7 +20,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
-use timely::dataflow::operators::{Broadcast, Capability, Operator, Probe};
+use timely::dataflow::operators::{Broadcast, Capability, Concatenate, Operator, Partition, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle, Scope, Stream};
 
 use crate::engine::{Engine, EngineOptions, RunError, RunStats, build_ops, step_error_at};
@@ -257,19 +257,32 @@ fn run_worker(
     let probe = ProbeHandle::new();
     worker.dataflow::<u64, _, _>(|scope| {
         let clocks = clock_in.to_stream(scope).broadcast();
-        let mut stream = data_in.to_stream(scope);
+        // What each step receives, and (last) what the writer receives: every producer's
+        // output is split by destination, so an item goes only through its own steps.
+        let steps = graph.doc.steps.len();
+        let mut inbound: Vec<Vec<Stream<_, Msg>>> = vec![Vec::new(); steps + 1];
+        let by_destination = move |msg: Msg| (msg.to.step().map_or(steps as u64, u64::from), msg);
+        for (index, part) in
+            data_in.to_stream(scope).partition(steps as u64 + 1, by_destination).into_iter().enumerate()
+        {
+            inbound[index].push(part);
+        }
         for &step in &graph.order {
+            let Some(op) = ops[step].take() else { continue };
+            let mut stream = scope.concatenate(std::mem::take(&mut inbound[step]));
             if keys_itself(graph, step)
                 && let Some(keyer) = keyers.get_mut(step).and_then(Option::take)
             {
                 stream = keying_operator(&stream, step as u32, keyer);
             }
-            if let Some(op) = ops[step].take() {
-                let stage = Stage::new(step, op, Arc::clone(plan), Rc::clone(&counts));
-                stream = stage_operator(&stream, &clocks, stage);
+            let stage = Stage::new(step, op, Arc::clone(plan), Rc::clone(&counts));
+            let emitted = stage_operator(&stream, &clocks, stage);
+            for (index, part) in emitted.partition(steps as u64 + 1, by_destination).into_iter().enumerate() {
+                inbound[index].push(part);
             }
         }
-        writer(&stream, Arc::clone(plan), Rc::clone(&engine), Rc::clone(&failure), Rc::clone(&gathered))
+        let to_writer = scope.concatenate(std::mem::take(&mut inbound[steps]));
+        writer(&to_writer, Arc::clone(plan), Rc::clone(&engine), Rc::clone(&failure), Rc::clone(&gathered))
             .probe_with(&probe);
     });
     let has_engine = engine.borrow().is_some();
