@@ -21,6 +21,7 @@ mod stats;
 mod summary;
 mod timers;
 mod trace;
+mod untraced_projection;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -288,6 +289,11 @@ pub struct Engine {
     keyed_by_source: Vec<Option<usize>>,
     /// Per source: the fields its records keep, when they are projected.
     projections: Vec<Option<std::collections::BTreeSet<String>>>,
+    /// Per source: the fields its records keep while the trace leaves items out, when they
+    /// are projected then (see `untraced_projection.rs`).
+    untraced_fields: Vec<Option<std::collections::BTreeSet<String>>>,
+    /// Whether the source event being processed was projected so.
+    projected_untraced: bool,
     sinks: Vec<SinkSlot>,
     captures: BTreeMap<String, CaptureHandle>,
     clock: Clock,
@@ -357,6 +363,7 @@ impl Engine {
         let mut sources = Vec::with_capacity(doc.sources.len());
         let mut keyed_by_source = vec![None; doc.sources.len()];
         let mut projections = vec![None; doc.sources.len()];
+        let mut untraced_fields = vec![None; doc.sources.len()];
         for (index, spec) in doc.sources.iter().enumerate() {
             let mut source = Source::open_with(spec, &graph.base_dir, options.record_live)?;
             if drops.is_recording() {
@@ -383,7 +390,8 @@ impl Engine {
                 {
                     keyed_by_source[index] = Some(step);
                 }
-                // Records keep only what is read (after the key_on, when fused).
+                // Records keep only what is read (after the key_on, when fused); a workbench's,
+                // only while its trace leaves items out (untraced_projection.rs).
                 if options.prune_fields {
                     let fields = match fused {
                         Some((step, _)) => needed_fields(&ops, &step_targets, &step_targets[step][0]),
@@ -394,6 +402,14 @@ impl Engine {
                     {
                         projections[index] = Some(fields);
                     }
+                } else {
+                    let kinds: Vec<OpKind> = doc.steps.iter().map(|s| s.op).collect();
+                    let reached = match keyed_by_source[index] {
+                        Some(step) => &step_targets[step][0],
+                        None => targets,
+                    };
+                    untraced_fields[index] =
+                        untraced_projection::untraced_fields(&ops, &kinds, &step_targets, reached);
                 }
             }
             let source: Box<dyn EventFeed> = match options.feed {
@@ -435,6 +451,8 @@ impl Engine {
             sources,
             keyed_by_source,
             projections,
+            untraced_fields,
+            projected_untraced: false,
             sinks,
             captures,
             timers: TimerWheel::default(),
@@ -480,6 +498,13 @@ impl Engine {
             self.projections.get(source).and_then(Option::as_ref),
             self.keyed_by_source.get(source).copied().flatten(),
         )
+    }
+
+    /// The fields a source's records keep while the trace leaves items out (`None`: whole;
+    /// see [`Engine::set_trace_items`]): the workbench's fast play projects them so, where
+    /// no step could record one as dropped.
+    pub fn untraced_fields(&self, source: usize) -> Option<&std::collections::BTreeSet<String>> {
+        self.untraced_fields.get(source).and_then(Option::as_ref)
     }
 
     /// The graph this engine runs.
@@ -777,6 +802,10 @@ impl Engine {
         self.fire_due_timers()?;
         self.stats.events_in += 1;
         self.stats.per_source[index] += 1;
+        let mut event = event;
+        if self.trace.is_some() && !self.trace_items {
+            self.projected_untraced = self.project_untraced(index, &mut event.value);
+        }
         match (self.keyed_by_source[index], event.key) {
             (Some(step), Some(key)) => {
                 // The key_on's work was done by the source.
@@ -802,7 +831,20 @@ impl Engine {
             _ => self.deliver_from_source(index, Item::plain(event.value))?,
         }
         self.current = None;
+        self.projected_untraced = false;
         Ok(StepOutcome::Event { source: index, line: event.line })
+    }
+
+    /// Leaves out of source `index`'s record what no step can read, the trace not showing
+    /// it; the whole record goes back to the source's feed to be freed
+    /// (`untraced_projection.rs`).
+    /// Whether it did.
+    fn project_untraced(&mut self, index: usize, value: &mut Dynamic) -> bool {
+        let Some(fields) = self.untraced_fields.get(index).and_then(Option::as_ref) else { return false };
+        let Some(projected) = untraced_projection::projected(value, fields) else { return false };
+        let whole = std::mem::replace(value, projected);
+        self.sources[index].source.dispose(whole);
+        true
     }
 
     /// Runs every remaining event and end of input; flushes the sinks.
@@ -1015,7 +1057,10 @@ impl Engine {
     }
 
     fn step_error(&self, error: crate::ops::StepError) -> RunError {
-        step_error_at(&self.graph, &self.projections, error, self.current)
+        // The fields the event's record kept: the runner's projection, or (never both) the
+        // fast play's while its trace leaves items out.
+        let projections = if self.projected_untraced { &self.untraced_fields } else { &self.projections };
+        step_error_at(&self.graph, projections, error, self.current)
     }
 
     fn deliver_from_source(&mut self, source: usize, item: Item) -> Result<(), RunError> {

@@ -3,6 +3,7 @@
 //! errors and row positions it would see reading directly; only the work moves to another core.
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
+use rhai::Dynamic;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -12,6 +13,8 @@ use crate::io::{EventFeed, FeedTail, IoError, Polled, ReadMark, RowError, Source
 const BATCH_EVENTS: usize = 512;
 /// Batches in flight between the two.
 const BATCHES_IN_FLIGHT: usize = 8;
+/// Batches of records given back ([`EventFeed::dispose`]) in flight to the reading thread.
+const SPENT_IN_FLIGHT: usize = 8;
 
 /// An event read ahead, with where the source stood once it was read.
 struct ReadAhead {
@@ -39,8 +42,8 @@ enum State {
     /// (`skip`) or passed over for their position only (`pass`, a seek; done first, straight
     /// to `jump` when given).
     Idle { source: Box<Source>, skip: u64, pass: u64, jump: Option<ReadMark> },
-    /// The reading thread is running.
-    Running { receiver: Receiver<Message>, thread: Option<JoinHandle<()>> },
+    /// The reading thread is running; `spent` takes records back to it to be freed there.
+    Running { receiver: Receiver<Message>, spent: Sender<Vec<Dynamic>>, thread: Option<JoinHandle<()>> },
     /// Ended or failed.
     Done,
 }
@@ -61,6 +64,8 @@ pub struct Prefetched {
     live: bool,
     /// What the source had after its last event.
     tail: FeedTail,
+    /// Records given back ([`EventFeed::dispose`]) not yet sent to the reading thread.
+    spent: Vec<Dynamic>,
 }
 
 impl Prefetched {
@@ -78,6 +83,7 @@ impl Prefetched {
             samples: Vec::new(),
             kept_bad: Vec::new(),
             tail: FeedTail::default(),
+            spent: Vec::new(),
         })
     }
 
@@ -87,18 +93,19 @@ impl Prefetched {
             return Ok(());
         };
         let (sender, receiver) = bounded(BATCHES_IN_FLIGHT);
+        let (spent, spent_receiver) = bounded(SPENT_IN_FLIGHT);
         // A live stream's rows go one by one: the next may be minutes away.
         let batch = if self.live { 1 } else { BATCH_EVENTS };
         let name = format!("eddy-source-{}", self.id);
         let thread = std::thread::Builder::new()
             .name(name)
-            .spawn(move || read_ahead(*source, (pass, jump, skip), batch, &sender))
+            .spawn(move || read_ahead(*source, (pass, jump, skip), batch, &sender, &spent_receiver))
             .map_err(|e| IoError::File {
                 path: std::path::PathBuf::from(&self.id),
                 action: "read (cannot start the reading thread)",
                 source: e,
             })?;
-        self.state = State::Running { receiver, thread: Some(thread) };
+        self.state = State::Running { receiver, spent, thread: Some(thread) };
         Ok(())
     }
 }
@@ -111,6 +118,7 @@ fn read_ahead(
     skips: (u64, Option<ReadMark>, u64),
     batch: usize,
     sender: &Sender<Message>,
+    spent: &Receiver<Vec<Dynamic>>,
 ) {
     let samples_sent = |source: &Source, sent: &mut usize| {
         let all = source.bad_row_samples();
@@ -158,6 +166,8 @@ fn read_ahead(
         if sender.send(batch).is_err() {
             return; // the engine is gone
         }
+        // The records the engine gave back are freed here, where they were made.
+        spent.try_iter().for_each(drop);
         let bad_rows = source.bad_rows();
         match last {
             None => {}
@@ -214,7 +224,7 @@ impl Prefetched {
                 return Ok(Polled::Event(event));
             }
             self.start()?;
-            let State::Running { receiver, thread } = &mut self.state else { return Ok(Polled::Ended) };
+            let State::Running { receiver, thread, .. } = &mut self.state else { return Ok(Polled::Ended) };
             let message = match wait {
                 None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
                 Some(wait) => receiver.recv_timeout(wait),
@@ -343,5 +353,17 @@ impl EventFeed for Prefetched {
 
     fn id(&self) -> &str {
         &self.id
+    }
+
+    fn dispose(&mut self, record: Dynamic) {
+        self.spent.push(record);
+        if self.spent.len() < BATCH_EVENTS {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.spent, Vec::with_capacity(BATCH_EVENTS));
+        if let State::Running { spent, .. } = &self.state {
+            // A full channel or a thread gone: they are freed here instead.
+            let _freed_here = spent.try_send(batch);
+        }
     }
 }

@@ -80,6 +80,12 @@ pub trait EventFeed: Send {
     }
     /// The source's id.
     fn id(&self) -> &str;
+    /// Takes back a record this feed gave and nobody needs any more, to free it where it
+    /// was made (a read-ahead thread frees it there, off the engine's thread). By default it
+    /// is dropped here.
+    fn dispose(&mut self, record: rhai::Dynamic) {
+        drop(record);
+    }
 }
 
 impl EventFeed for Source {

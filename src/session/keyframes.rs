@@ -11,7 +11,7 @@ use rhai::Dynamic;
 use rustc_hash::FxHashMap;
 
 use super::event::SnapshotInfo;
-use super::ledger::{StateLedger, size_of};
+use super::ledger::{StateLedger, key_hash, size_of};
 use super::packed::{Entry, PackedStates};
 use crate::engine::{Engine, Keyframe};
 use crate::ops::Key;
@@ -49,22 +49,35 @@ pub(super) struct DeltaFrame {
 }
 
 /// What is known of a key changed since the last keyframe.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Since {
     /// Changed once: its state then is the packed entry, of this size (`None`: the key went).
     Once(Option<usize>),
-    /// Changed again since: its state is read at the next keyframe.
-    Again,
+    /// Changed again since: its state is read (by this key) at the next keyframe.
+    Again(Key),
+}
+
+/// What a key's state's size is now, as [`Changed::sizes`] gives it.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum SizeNow<'a> {
+    /// Known without asking the engine (`None`: the key went).
+    Known(Option<usize>),
+    /// Changed again since it was packed: ask the engine for this key's state.
+    Ask(&'a Key),
 }
 
 /// One step's keys changed since the last keyframe: each one's state at its first change,
 /// packed while the engine had it at hand (rather than looked up cold at the next keyframe),
-/// and which changed again since.
+/// and which changed again since. Each key is hashed once, when it first changes (its text
+/// is then at hand): the hash finds its entry here and its size in the [`StateLedger`], and
+/// no copy of the key is kept but the packed one (a key changed again keeps its own).
 #[derive(Debug, Default, Clone)]
 pub(super) struct Changed {
-    /// Each key's entry in `keys`, `first` and `since`.
-    index: FxHashMap<Key, usize>,
-    keys: Vec<Key>,
+    /// Each key's entry in `hashes`, `first` and `since`, by the key's hash.
+    index: FxHashMap<u64, usize>,
+    /// The entries of keys whose hash is another key's here (rare: 64-bit hashes).
+    collided: FxHashMap<Key, usize>,
+    hashes: Vec<u64>,
     first: PackedStates,
     since: Vec<Since>,
 }
@@ -87,7 +100,8 @@ impl Changed {
     fn with_room(keys: usize) -> Self {
         Changed {
             index: FxHashMap::with_capacity_and_hasher(keys, Default::default()),
-            keys: Vec::with_capacity(keys),
+            collided: FxHashMap::default(),
+            hashes: Vec::with_capacity(keys),
             first: PackedStates::default(),
             since: Vec::with_capacity(keys),
         }
@@ -99,47 +113,67 @@ impl Changed {
     }
 
     /// The keys changed, in the order they first changed.
-    pub fn keys(&self) -> &[Key] {
-        &self.keys
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.first.keys()
     }
 
-    /// Each key changed with its state's size now when known without asking the engine
-    /// (`Some(None)`: the key went; `None`: changed again, ask the engine).
-    pub fn sizes(&self) -> impl Iterator<Item = (&Key, Option<Option<usize>>)> {
-        self.keys.iter().zip(&self.since).map(|(key, since)| match since {
-            Since::Once(size) => (key, Some(*size)),
-            Since::Again => (key, None),
+    /// Each key changed (by its ledger hash, [`key_hash`]) with its state's size now.
+    pub fn sizes(&self) -> impl Iterator<Item = (u64, SizeNow<'_>)> {
+        self.hashes.iter().zip(&self.since).map(|(&hash, since)| match since {
+            Since::Once(size) => (hash, SizeNow::Known(*size)),
+            Since::Again(key) => (hash, SizeNow::Ask(key)),
         })
+    }
+
+    /// The entry of `key` (hashed `hash`), if it changed since the keyframe.
+    fn entry_of(&self, hash: u64, key: &str) -> Option<usize> {
+        let entry = *self.index.get(&hash)?;
+        if self.first.get(entry).is_some_and(|(packed, _)| packed == key) {
+            return Some(entry);
+        }
+        self.collided.get(key).copied()
     }
 
     /// `key` changed (`engine` just past the change, at `step`).
     fn touch(&mut self, step: usize, key: &Key, engine: &Engine) {
-        match self.index.get(key) {
-            Some(&entry) => {
+        let hash = key_hash(key);
+        match self.entry_of(hash, key) {
+            Some(entry) => {
                 if let Some(since) = self.since.get_mut(entry) {
-                    *since = Since::Again;
+                    *since = Since::Again(key.clone());
                 }
             }
             None => {
                 let size = pack_current(&mut self.first, engine, step, key);
-                self.add(key, Since::Once(size));
+                self.add(hash, key, Since::Once(size));
             }
         }
     }
 
     /// `key` changed at some point, its state not known (it is read at the next keyframe).
-    fn touch_unknown(&mut self, key: &Key) {
-        if !self.index.contains_key(key) {
-            self.first.push(key, None);
-            self.add(key, Since::Again);
+    fn touch_unknown(&mut self, key: &str) {
+        let hash = key_hash(key);
+        if self.entry_of(hash, key).is_none() {
+            let key = Key::from(key);
+            self.first.push(&key, None);
+            self.add(hash, &key, Since::Again(key.clone()));
         }
     }
 
     /// A key new since the keyframe, its entry in `first` just pushed.
-    fn add(&mut self, key: &Key, since: Since) {
-        self.index.insert(key.clone(), self.since.len());
+    fn add(&mut self, hash: u64, key: &Key, since: Since) {
+        let entry = self.since.len();
+        match self.index.entry(hash) {
+            // Another key has this hash: this one is found by its text.
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(key.clone(), entry);
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(entry);
+            }
+        }
+        self.hashes.push(hash);
         self.since.push(since);
-        self.keys.push(key.clone());
     }
 
     /// The changes as a keyframe keeps them, the states changed again read from `engine`
@@ -149,26 +183,38 @@ impl Changed {
         step: usize,
         engine: &Engine,
         ledger: &mut StateLedger,
-        scratch: &mut PackedStates,
+        scratch: &mut Scratch,
     ) -> StepDelta {
-        let delta = scratch;
+        let Scratch { delta, sizes } = scratch;
         delta.clear();
-        for (index, (key, since)) in self.keys.iter().zip(&self.since).enumerate() {
+        sizes.clear();
+        for (index, (&hash, since)) in self.hashes.iter().zip(&self.since).enumerate() {
             let size = match since {
                 Since::Once(size) => {
                     delta.push_from(&self.first, index);
                     *size
                 }
-                Since::Again => pack_current(delta, engine, step, key),
+                Since::Again(key) => pack_current(delta, engine, step, key),
             };
-            ledger.record(step, key, size);
+            sizes.push((hash, size));
         }
+        ledger.record_all(step, sizes);
         self.index.clear();
-        self.keys.clear();
+        self.collided.clear();
+        self.hashes.clear();
         self.first.clear();
         self.since.clear();
         delta.exact_copy()
     }
+}
+
+/// Room reused from keyframe to keyframe: where a step's delta is packed before it is copied
+/// into room of its exact size (growing a buffer leaves slack the allocator keeps even when
+/// asked to shrink it), and its keys' sizes gathered for the ledger.
+#[derive(Debug, Default)]
+struct Scratch {
+    delta: PackedStates,
+    sizes: Vec<(u64, Option<usize>)>,
 }
 
 /// Which keys changed since the last keyframe, per step.
@@ -205,9 +251,8 @@ pub(super) struct Keyframes {
     steps: usize,
     budget: u64,
     bytes: u64,
-    /// Where a keyframe's states are packed before they are copied into room of their exact
-    /// size (growing a buffer leaves slack the allocator keeps even when asked to shrink it).
-    scratch: PackedStates,
+    /// Room reused by each keyframe.
+    scratch: Scratch,
 }
 
 impl Keyframes {
@@ -219,7 +264,7 @@ impl Keyframes {
             steps,
             budget,
             bytes: 0,
-            scratch: PackedStates::default(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -349,14 +394,15 @@ impl Keyframes {
                 let delta = (0..self.steps)
                     .map(|step| {
                         ledger.clear_step(step);
-                        scratch.clear();
+                        let delta = &mut scratch.delta;
+                        delta.clear();
                         if stateful.get(step).copied().unwrap_or(false) {
                             engine.visit_step_states(step, &mut |key, state| {
                                 ledger.record(step, key, Some(size_of(key, state)));
-                                scratch.push(key, Some(state));
+                                delta.push(key, Some(state));
                             });
                         }
-                        scratch.exact_copy()
+                        delta.exact_copy()
                     })
                     .collect();
                 self.pending = no_changes(self.steps, &[]);
@@ -411,7 +457,7 @@ impl Keyframes {
                 } else {
                     for (keys, delta) in steps.iter_mut().zip(&frame.delta) {
                         // Their states now are read at the next keyframe (unless changed since).
-                        delta.keys().for_each(|key| keys.touch_unknown(&Key::from(key)));
+                        delta.keys().for_each(|key| keys.touch_unknown(key));
                     }
                 }
             }
@@ -421,7 +467,7 @@ impl Keyframes {
             {
                 self.bytes -= successor.bytes;
                 for (into, delta) in successor.delta.iter_mut().zip(&frame.delta) {
-                    *into = into.merged_over(delta, &mut self.scratch);
+                    *into = into.merged_over(delta, &mut self.scratch.delta);
                 }
                 successor.base |= frame.base;
                 successor.bytes = frame_bytes(&successor.delta, &successor.bare, &successor.previews);
@@ -509,4 +555,29 @@ fn frame_bytes(delta: &[StepDelta], bare: &Keyframe, previews: &[super::views::S
         .sum();
     let dropped: u64 = bare.drops.items().map(|d| 64 + heap_bytes(&d.item)).sum();
     256 + states + timers + previews + dropped + bare.stats.steps.len() as u64 * 16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Changed, Since};
+    use crate::ops::Key;
+
+    /// Two keys whose hashes are equal are still told apart (the second is found by its
+    /// text), and a key changed again is noted as such.
+    #[test]
+    fn changed_keys_with_one_hash_stay_apart() {
+        let mut changed = Changed::default();
+        for (key, size) in [("a", 1), ("b", 2)] {
+            let key = Key::from(key);
+            changed.first.push(&key, None);
+            changed.add(7, &key, Since::Once(Some(size)));
+        }
+        assert_eq!(changed.entry_of(7, "a"), Some(0));
+        assert_eq!(changed.entry_of(7, "b"), Some(1));
+        assert_eq!(changed.entry_of(7, "c"), None);
+        assert_eq!(changed.entry_of(8, "a"), None);
+        assert_eq!(changed.keys().collect::<Vec<_>>(), ["a", "b"]);
+        let sizes: Vec<String> = changed.sizes().map(|(hash, size)| format!("{hash} {size:?}")).collect();
+        assert_eq!(sizes, ["7 Known(Some(1))", "7 Known(Some(2))"]);
+    }
 }

@@ -6,10 +6,12 @@
 //! per key per keyframe over a hundred thousand keys). Two keys of one step with the same
 //! hash would share a size — the figure is an estimate either way.
 
-use rhai::Dynamic;
-use rustc_hash::FxHashMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
-use super::keyframes::Changed;
+use rhai::Dynamic;
+
+use super::keyframes::{Changed, SizeNow};
 use crate::engine::Engine;
 use crate::ops::Key;
 use crate::value::approx_bytes;
@@ -17,19 +19,55 @@ use crate::value::approx_bytes;
 /// Per step: each live key's approximate bytes and their sum.
 #[derive(Debug, Default)]
 pub(super) struct StateLedger {
-    sizes: Vec<FxHashMap<u64, usize>>,
+    sizes: Vec<Sizes>,
     totals: Vec<usize>,
 }
 
-/// The ledger's name for a key: a hash of its text.
-fn key_hash(key: &Key) -> u64 {
+/// Each key's size by its [`key_hash`], which places it in the table as it is (it is a hash
+/// already): the keys a keyframe records, taken in the order of their hashes' low bits
+/// ([`StateLedger::record_all`]), then go through the table from one end to the other, not
+/// back and forth (one cache miss per key, over a hundred thousand keys, otherwise).
+type Sizes = HashMap<u64, usize, BuildHasherDefault<KeyHashIsHash>>;
+
+/// The hasher of a table keyed by [`key_hash`]: the key as it is.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHashIsHash(u64);
+
+impl Hasher for KeyHashIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (the keys are `u64`); any other input is folded in.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+}
+
+/// The ledger's name for a key: a hash of its text (the keyframes' changed keys are found
+/// by it too, so that a key is hashed once).
+pub(super) fn key_hash(key: &str) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault};
-    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(key.as_str())
+    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(key)
 }
 
 /// A key's approximate bytes with this state.
 pub(super) fn size_of(key: &Key, state: &Dynamic) -> usize {
     key.len() + approx_bytes(state)
+}
+
+/// A changed key's size now at `step` (`None`: the key went), asking `engine` when needed.
+fn size_now(engine: &Engine, step: usize, size: SizeNow<'_>) -> Option<usize> {
+    match size {
+        SizeNow::Known(size) => size,
+        SizeNow::Ask(key) => engine.with_step_state(step, key, |state| size_of(key, state)),
+    }
 }
 
 impl StateLedger {
@@ -57,7 +95,7 @@ impl StateLedger {
 
     /// The ledger of a run with no state yet.
     pub fn empty(steps: usize) -> Self {
-        StateLedger { sizes: vec![FxHashMap::default(); steps], totals: vec![0; steps] }
+        StateLedger { sizes: vec![Sizes::default(); steps], totals: vec![0; steps] }
     }
 
     /// Forgets what `step` held (its states are all recorded again next).
@@ -70,15 +108,31 @@ impl StateLedger {
 
     /// The state of `key` at `step` is now `size` bytes (`None`: the key went).
     pub fn record(&mut self, step: usize, key: &Key, size: Option<usize>) {
+        self.record_hashed(step, key_hash(key), size);
+    }
+
+    /// [`StateLedger::record`] for the key whose [`key_hash`] is `hash`.
+    pub fn record_hashed(&mut self, step: usize, hash: u64, size: Option<usize>) {
         let (Some(sizes), Some(total)) = (self.sizes.get_mut(step), self.totals.get_mut(step)) else {
             return;
         };
         match size {
             Some(size) => {
-                let old = sizes.insert(key_hash(key), size).unwrap_or(0);
+                let old = sizes.insert(hash, size).unwrap_or(0);
                 *total = *total - old + size;
             }
-            None => *total -= sizes.remove(&key_hash(key)).unwrap_or(0),
+            None => *total -= sizes.remove(&hash).unwrap_or(0),
+        }
+    }
+
+    /// [`StateLedger::record_hashed`] for each of `changes` (key hash, size) at `step`, in the
+    /// order of the table's slots (`changes` is sorted so, then emptied).
+    pub fn record_all(&mut self, step: usize, changes: &mut Vec<(u64, Option<usize>)>) {
+        // A table of 2^n slots places a hash by its n low bits: sorted by the bits reversed,
+        // the keys come in slot order whatever the table's size.
+        changes.sort_unstable_by_key(|&(hash, _)| hash.reverse_bits());
+        for (hash, size) in changes.drain(..) {
+            self.record_hashed(step, hash, size);
         }
     }
 
@@ -91,11 +145,9 @@ impl StateLedger {
         };
         for (step, keys) in changed.iter().enumerate() {
             // Each key on its own: the order does not matter.
-            keys.sizes().for_each(|(key, size)| {
-                let size =
-                    size.unwrap_or_else(|| engine.with_step_state(step, key, |state| size_of(key, state)));
-                self.record(step, key, size);
-            });
+            let mut changes: Vec<_> =
+                keys.sizes().map(|(hash, size)| (hash, size_now(engine, step, size))).collect();
+            self.record_all(step, &mut changes);
         }
     }
 
@@ -108,11 +160,9 @@ impl StateLedger {
         for (step, keys) in changed.iter().enumerate() {
             let (Some(sizes), Some(total)) = (self.sizes.get(step), totals.get_mut(step)) else { continue };
             // Sums: the order of the keys does not matter.
-            keys.sizes().for_each(|(key, size)| {
-                let now = size
-                    .unwrap_or_else(|| engine.with_step_state(step, key, |state| size_of(key, state)))
-                    .unwrap_or(0);
-                *total = *total - sizes.get(&key_hash(key)).copied().unwrap_or(0) + now;
+            keys.sizes().for_each(|(hash, size)| {
+                let now = size_now(engine, step, size).unwrap_or(0);
+                *total = *total - sizes.get(&hash).copied().unwrap_or(0) + now;
             });
         }
         totals

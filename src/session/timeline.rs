@@ -134,7 +134,7 @@ impl Timeline {
         let (from, to) = (keyframe.min(table.position), keyframe.max(table.position).max(self.position));
         let pending = self.keyframes.changed_since()?.get(step)?;
         let mut keys: FxHashSet<Key> = changed.iter().cloned().collect();
-        keys.extend(pending.keys().iter().cloned());
+        keys.extend(pending.keys().map(Key::from));
         for (_, frame) in self.keyframes.frames().filter(|&(p, _)| from < p && p <= to) {
             if frame.base {
                 return None;
