@@ -1,12 +1,20 @@
 //! One replay's events, digested: per event, each step's outputs (one fingerprint of the
 //! ordered list), the state each changed key is left in, and the items each sink received,
-//! read from the engine's trace ([`crate::engine::TraceEvent`]).
+//! read from the items the engine hashed as they were emitted ([`crate::engine::OutputHash`],
+//! made by [`item_hasher`]) and the keys its trace says were touched
+//! ([`crate::engine::TraceEvent`], items not traced).
 
-use crate::engine::{Engine, TraceEvent, TraceKind};
+use crate::engine::{Engine, OutputHash, OutputHasher, TraceEvent, TraceKind};
 use crate::graph::{StreamRef, ValidGraph};
 use crate::ops::Key;
 
 use super::fingerprint::{Fingerprinter, append, key_id, step_seed};
+
+/// What the engine of a side hashes each emitted item with: [`Fingerprinter::item`], in place.
+pub(super) fn item_hasher() -> OutputHasher {
+    let mut fingerprints = Fingerprinter::default();
+    Box::new(move |port, key, value| fingerprints.item(port, key, value))
+}
 
 /// Where in the replay an event stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,9 +147,17 @@ impl Digester {
         }
     }
 
-    /// Adds the digest of the event `at` to `batch`, from its trace, with the states read
-    /// from `engine` as the event left them.
-    pub(super) fn digest(&mut self, engine: &Engine, at: At, trace: &[TraceEvent], batch: &mut Batch) {
+    /// Adds the digest of the event `at` to `batch`, from the items hashed as they were
+    /// emitted (`outputs`, by [`item_hasher`]) and the keys its trace touched, with the states
+    /// read from `engine` as the event left them.
+    pub(super) fn digest(
+        &mut self,
+        engine: &Engine,
+        at: At,
+        trace: &[TraceEvent],
+        outputs: &[OutputHash],
+        batch: &mut Batch,
+    ) {
         if let At::Event { source, line } = at {
             // A source read by a sink directly: both replays read the same input, so the
             // event is named by its source and line.
@@ -150,17 +166,15 @@ impl Digester {
                 self.sink_items[sink].get_or_insert(Items::EMPTY).push(item);
             }
         }
+        for &OutputHash { step, port, hash } in outputs {
+            self.step_items[step].get_or_insert(Items::EMPTY).push(hash);
+            for &sink in &self.stream_sinks[step][port.min(1)] {
+                self.sink_items[sink].get_or_insert(Items::EMPTY).push(hash);
+            }
+        }
         for event in trace {
-            match &event.kind {
-                TraceKind::ItemOut { port, key, value } => {
-                    let item = self.fingerprints.item(*port, key.as_ref(), value);
-                    self.step_items[event.step].get_or_insert(Items::EMPTY).push(item);
-                    for &sink in &self.stream_sinks[event.step][(*port).min(1)] {
-                        self.sink_items[sink].get_or_insert(Items::EMPTY).push(item);
-                    }
-                }
-                TraceKind::StateChanged { key } => self.touched.push((event.step, key.clone())),
-                _ => {}
+            if let TraceKind::StateChanged { key } = &event.kind {
+                self.touched.push((event.step, key.clone()));
             }
         }
         self.touched.sort_unstable();

@@ -1,12 +1,13 @@
-//! One side of a comparison: a pipeline replayed on a thread of its own, traced, its events
-//! digested and sent in batches, so that the two sides run at once.
+//! One side of a comparison: a pipeline replayed on a thread of its own, its emitted items
+//! hashed in place as they leave each step and its touched keys traced (no item is copied),
+//! its events digested and sent in batches, so that the two sides run at once.
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use crate::engine::{Engine, EngineOptions, Prefetched, RunError, StepOutcome, TraceEvent};
+use crate::engine::{Engine, EngineOptions, OutputHash, Prefetched, RunError, StepOutcome, TraceEvent};
 use crate::graph::ValidGraph;
 
-use super::digest::{At, Batch, Digester};
+use super::digest::{At, Batch, Digester, item_hasher};
 
 /// Events per batch sent from a side's thread.
 const BATCH: usize = 512;
@@ -76,8 +77,9 @@ pub(super) fn spawn(
 fn replay(mut engine: Engine, max_events: Option<u64>, sender: &Sender<Message>) {
     crate::script::capture_script_output(true);
     let mut digester = Digester::new(engine.graph());
-    engine.set_tracing(true);
+    watch(&mut engine);
     let mut trace: Vec<TraceEvent> = Vec::new();
+    let mut outputs: Vec<OutputHash> = Vec::new();
     let mut batch = Batch::default();
     let mut events = 0_u64;
     loop {
@@ -96,7 +98,8 @@ fn replay(mut engine: Engine, max_events: Option<u64>, sender: &Sender<Message>)
         };
         events += 1;
         engine.take_trace_into(&mut trace);
-        digester.digest(&engine, at, &trace, &mut batch);
+        engine.take_output_hashes_into(&mut outputs);
+        digester.digest(&engine, at, &trace, &outputs, &mut batch);
         if at == At::End {
             break;
         }
@@ -108,4 +111,107 @@ fn replay(mut engine: Engine, max_events: Option<u64>, sender: &Sender<Message>)
         }
     }
     let _ = sender.send(Message::Events(batch));
+}
+
+/// Sets `engine` up for digesting: each emitted item hashed in place ([`item_hasher`]), the
+/// trace on for the touched keys (and what scripts print) but recording no item.
+fn watch(engine: &mut Engine) {
+    engine.set_tracing(true);
+    engine.set_trace_items(false);
+    engine.set_output_hasher(Some(item_hasher()));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::compare::fingerprint::Fingerprinter;
+    use crate::engine::{TraceKind, load_and_check};
+
+    fn pipelines() -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut pipelines: Vec<PathBuf> = std::fs::read_dir(root.join("assets"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        pipelines.extend(
+            std::fs::read_dir(root.join("tests").join("conformance"))
+                .unwrap()
+                .map(|e| e.unwrap().path().join("pipeline.toml")),
+        );
+        pipelines.sort();
+        pipelines
+    }
+
+    /// The items hashed in place are those the trace copies, fingerprinted, in the same order:
+    /// on every example and conformance scenario, event by event, end of input included.
+    #[test]
+    fn hashed_outputs_are_the_traced_items_fingerprinted_in_order() {
+        let pipelines = pipelines();
+        assert!(pipelines.len() >= 24, "examples or scenarios missing");
+        for pipeline in &pipelines {
+            let graph = crate::compare::inputs::without_dead_letters(load_and_check(pipeline).unwrap());
+            let mut engine = Engine::new(graph, &engine_options(false, false)).unwrap();
+            engine.set_tracing(true);
+            engine.set_output_hasher(Some(item_hasher()));
+            let (mut trace, mut hashes) = (Vec::new(), Vec::new());
+            let mut fingerprints = Fingerprinter::default();
+            let mut events = 0;
+            loop {
+                let outcome = engine.step().unwrap();
+                engine.take_trace_into(&mut trace);
+                engine.take_output_hashes_into(&mut hashes);
+                let traced: Vec<OutputHash> = trace
+                    .iter()
+                    .filter_map(|event| match &event.kind {
+                        TraceKind::ItemOut { port, key, value } => Some(OutputHash {
+                            step: event.step,
+                            port: *port,
+                            hash: fingerprints.item(*port, key.as_ref(), value),
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                assert_eq!(hashes, traced, "{}: event {events}", pipeline.display());
+                events += 1;
+                if matches!(outcome, StepOutcome::Ended | StepOutcome::Finished) {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Without item tracing the trace still says which keys each event touched, as with it.
+    #[test]
+    fn touched_keys_are_traced_without_items() {
+        let touched = |pipeline: &Path, items: bool| {
+            let graph = crate::compare::inputs::without_dead_letters(load_and_check(pipeline).unwrap());
+            let mut engine = Engine::new(graph, &engine_options(false, false)).unwrap();
+            engine.set_tracing(true);
+            engine.set_trace_items(items);
+            let mut all = Vec::new();
+            let mut trace = Vec::new();
+            loop {
+                let outcome = engine.step().unwrap();
+                engine.take_trace_into(&mut trace);
+                all.push(
+                    trace
+                        .iter()
+                        .filter_map(|event| match &event.kind {
+                            TraceKind::StateChanged { key } => Some((event.step, key.clone())),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                );
+                if matches!(outcome, StepOutcome::Ended | StepOutcome::Finished) {
+                    return all;
+                }
+            }
+        };
+        for pipeline in &pipelines() {
+            assert_eq!(touched(pipeline, false), touched(pipeline, true), "{}", pipeline.display());
+        }
+    }
 }

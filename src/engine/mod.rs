@@ -11,6 +11,7 @@ mod clock;
 mod deep_json;
 mod error;
 mod ledger_line;
+mod output_hashes;
 mod prefetch;
 mod pulled;
 mod run;
@@ -46,6 +47,7 @@ pub use background::{BackgroundRun, RunOutcome, RunProgress, RunReport, thousand
 pub use clock::{Clock, WallClock};
 pub use error::RunError;
 pub use ledger_line::write_ledger_line;
+pub use output_hashes::{OutputHash, OutputHasher};
 pub use prefetch::Prefetched;
 pub(crate) use pulled::{Routes, build_ops, step_error_at};
 pub use run::{load_and_check, load_and_check_with, run_captured};
@@ -312,6 +314,8 @@ pub struct Engine {
     /// Whether the trace records items (in and out of each step) or only the rest: timers,
     /// touched states, prints and errors (see [`Engine::set_trace_items`]).
     trace_items: bool,
+    /// Every emitted item hashed in place, when set (see [`Engine::set_output_hasher`]).
+    output_hashes: Option<output_hashes::OutputHashes>,
     /// Per step: its id when its script can `print` or `debug` (the others never set the
     /// print context, so they pay nothing for it).
     print_ids: Vec<Option<std::sync::Arc<str>>>,
@@ -464,6 +468,7 @@ impl Engine {
             current: None,
             trace: None,
             trace_items: true,
+            output_hashes: None,
             print_ids,
             recorder: None,
             last_tick: 0,
@@ -622,6 +627,23 @@ impl Engine {
     /// items no view will show this way (docs/architecture.md, "Previews of a fast play").
     pub fn set_trace_items(&mut self, on: bool) {
         self.trace_items = on;
+    }
+
+    /// Hashes every item a step emits with `hasher` from now on (`None`: stops), in place and
+    /// in the order they are emitted, whether tracing is on or not, until
+    /// [`Engine::take_output_hashes_into`] takes them: `eddy diff` compares outputs this way
+    /// without the trace's copy of every item.
+    pub fn set_output_hasher(&mut self, hasher: Option<OutputHasher>) {
+        self.output_hashes = hasher.map(output_hashes::OutputHashes::new);
+    }
+
+    /// The items hashed since the last call, in the order they were emitted, into `buffer`
+    /// (cleared first; the engine keeps its old allocation). Empty without a hasher.
+    pub fn take_output_hashes_into(&mut self, buffer: &mut Vec<OutputHash>) {
+        buffer.clear();
+        if let Some(hashes) = &mut self.output_hashes {
+            hashes.take_into(buffer);
+        }
     }
 
     /// Whether tracing is on.
@@ -811,6 +833,9 @@ impl Engine {
                 // The key_on's work was done by the source.
                 self.stats.steps[step].items_in += 1;
                 self.stats.steps[step].items_out += 1;
+                if let Some(hashes) = &mut self.output_hashes {
+                    hashes.push(step, 0, Some(&key), &event.value);
+                }
                 // One traced copy of the event, in and out of the key_on and into its targets.
                 let traced = self.trace.as_mut().filter(|_| self.trace_items).map(|trace| {
                     let value = Arc::new(event.value.clone());
@@ -1023,6 +1048,12 @@ impl Engine {
             return Err(error);
         }
         self.stats.steps[step].items_out += out.len() as u64;
+        if let Some(hashes) = &mut self.output_hashes {
+            // Every output is hashed before any is delivered, as the trace records them.
+            for output in &out {
+                hashes.push(step, output.port, output.item.key.as_ref(), &output.item.value);
+            }
+        }
         match &mut self.trace {
             Some(trace) if self.trace_items => {
                 // Every output is recorded before any is delivered; each one's traced copy is

@@ -332,3 +332,81 @@ fn versions_that_read_different_fields_agree_when_what_they_do_is_the_same() {
     assert_eq!(value["steps"][0]["step"], json!("big"), "only `big` differs: {value}");
     assert_eq!(value["steps"].as_array().unwrap().len(), 1, "only `big` differs: {value}");
 }
+
+/// The first divergence's event and spots as `eddy diff --json` gives them, with the summary's
+/// step counts.
+fn first_of(dir: &Path) -> serde_json::Value {
+    let output = eddy(&["diff", "--json", "a.toml", "b.toml"], dir);
+    assert_eq!(output.status.code(), Some(1), "{}{}", text(&output.stdout), text(&output.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    json!({ "first": value["first"], "steps": value["steps"], "sinks": value["sinks"] })
+}
+
+#[test]
+fn a_divergence_only_in_a_state_only_in_outputs_or_only_at_end_of_input_is_found_at_its_event() {
+    // Only a state: `b` keeps the count as a float (`1` and `1.0` differ) and reads it back as
+    // an int, so that it emits the same items: its states differ from the first event on.
+    let dir = two_versions(|a| {
+        a.replacen("[n, n]", "[n + 0.0, n]", 1).replacen("state ?? 0", "(state ?? 0).to_int()", 1)
+    });
+    assert_eq!(
+        first_of(dir.path()),
+        json!({
+            "first": {
+                "at": { "event": 1, "source": "clicks", "line": 2, "time": "2024-01-01T00:00:00Z" },
+                "spot": { "step": "big", "key": "ann" },
+                "also": [],
+                "a": { "state_after": 0, "outputs": [{ "port": 0, "item": ["ann", 0] }] },
+                "b": { "state_after": 0.0, "outputs": [{ "port": 0, "item": ["ann", 0] }] },
+            },
+            "steps": [{ "step": "big", "events": 5, "output_events": 0, "keys": [["ann", 3], ["bob", 2]] }],
+            "sinks": [],
+        })
+    );
+    // Only the outputs: the same states, the items emitted as floats.
+    let dir = two_versions(|a| a.replacen("[n, n]", "[n, n + 0.0]", 1));
+    assert_eq!(
+        first_of(dir.path()),
+        json!({
+            "first": {
+                "at": { "event": 1, "source": "clicks", "line": 2, "time": "2024-01-01T00:00:00Z" },
+                "spot": { "step": "big", "outputs": true },
+                "also": [{ "sink": "out" }],
+                "a": { "outputs": [{ "port": 0, "item": ["ann", 0] }] },
+                "b": { "outputs": [{ "port": 0, "item": ["ann", 0.0] }] },
+            },
+            "steps": [{ "step": "big", "events": 5, "output_events": 5, "keys": [] }],
+            "sinks": [{ "sink": "out", "events": 5 }],
+        })
+    );
+    // Only at end of input: a per-user total of the counts emitted (ann 0+1+2, bob 1+1),
+    // shifted by one more in `b`.
+    let totals = |shift: &str| {
+        PIPELINE
+            .replace(
+                "[[sinks]]",
+                &format!(
+                    "[[steps]]\nid = \"total\"\nop = \"reduce_final\"\ninputs = [\"big\"]\nscript = '''\n\
+                 fn reducer(acc, v) {{ acc + v }}\n'''\n\n[[steps]]\nid = \"shifted\"\nop = \"map_value\"\n\
+                 inputs = [\"total\"]\nscript = '''\nfn mapper(v) {{ v {shift} }}\n'''\n\n[[sinks]]"
+                ),
+            )
+            .replace("inputs = [\"big\"]\nformat", "inputs = [\"shifted\"]\nformat")
+    };
+    let dir = two_versions(|_| totals("+ 2"));
+    std::fs::write(dir.path().join("a.toml"), totals("+ 1")).unwrap();
+    assert_eq!(
+        first_of(dir.path()),
+        json!({
+            "first": {
+                "at": { "end_of_input": true, "after": 5 },
+                "spot": { "step": "shifted", "outputs": true },
+                "also": [{ "sink": "out" }],
+                "a": { "outputs": [{ "port": 0, "item": ["ann", 4] }, { "port": 0, "item": ["bob", 3] }] },
+                "b": { "outputs": [{ "port": 0, "item": ["ann", 5] }, { "port": 0, "item": ["bob", 4] }] },
+            },
+            "steps": [{ "step": "shifted", "events": 1, "output_events": 1, "keys": [] }],
+            "sinks": [{ "sink": "out", "events": 1 }],
+        })
+    );
+}
