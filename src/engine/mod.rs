@@ -95,6 +95,10 @@ pub struct EngineOptions {
     /// Keep the text each live source's event was read from, for a recording
     /// ([`Engine::record_to`]).
     pub record_live: bool,
+    /// While the trace leaves items out ([`Engine::set_trace_items`]), leave out of each
+    /// source record the fields no step can read (the workbench's fast play: nobody sees
+    /// those records). Off for `eddy diff`, whose two sides must carry the same records.
+    pub project_untraced: bool,
     /// Record each dropped item in the ledger (docs/ledger.md), keeping the latest N
     /// (`usize::MAX`: all, for a reader that takes them after each step,
     /// [`Engine::take_dropped`]); `None`: drops are only counted.
@@ -406,7 +410,7 @@ impl Engine {
                     {
                         projections[index] = Some(fields);
                     }
-                } else {
+                } else if options.project_untraced {
                     let kinds: Vec<OpKind> = doc.steps.iter().map(|s| s.op).collect();
                     let reached = match keyed_by_source[index] {
                         Some(step) => &step_targets[step][0],

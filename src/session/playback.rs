@@ -127,6 +127,7 @@ impl Playback {
                 check_sinks: true,
                 feed: Some(crate::engine::Prefetched::wrap),
                 record_drops: Some(super::DROPPED_SHOWN),
+                project_untraced: true,
                 ..EngineOptions::default()
             },
             generation: 0,

@@ -265,7 +265,8 @@ path = "out/out.jsonl"
 /// The fields the workbench's engine keeps of the records in an untraced stretch.
 fn untraced_fields(path: &Path) -> Option<Vec<String>> {
     let graph = eddy::engine::load_and_check(path).unwrap();
-    let engine = eddy::engine::Engine::new(graph, &Default::default()).unwrap();
+    let options = eddy::engine::EngineOptions { project_untraced: true, ..Default::default() };
+    let engine = eddy::engine::Engine::new(graph, &options).unwrap();
     engine.untraced_fields(0).map(|fields| fields.iter().cloned().collect())
 }
 
