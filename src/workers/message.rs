@@ -141,6 +141,14 @@ pub(crate) struct Msg {
     pub value: Dynamic,
 }
 
+impl Msg {
+    /// A key's state or timer on its way to or from a snapshot (`to` says which): it has no
+    /// place in the run's order, only a key.
+    pub fn snapshot_entry(to: Dest, key: Key, value: Dynamic) -> Self {
+        Msg { tag: Tag::event(0), to, clock: None, origin: None, key: Some(key), route_key: None, value }
+    }
+}
+
 /// One batch's clock, sent to every worker: the positions it holds, where the replay clock
 /// changes in it, and where each event came from, so that a worker fires its keys' timers
 /// at the right place even in a batch that brought it no item.

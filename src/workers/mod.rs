@@ -525,6 +525,15 @@ struct Waiting {
     clock: Option<EpochClock>,
 }
 
+/// The waiting batch of `capability`'s time, made on its first item or clock.
+fn waiting_for<'a>(waiting: &'a mut BTreeMap<u64, Waiting>, capability: &Capability<u64>) -> &'a mut Waiting {
+    waiting.entry(*capability.time()).or_insert_with(|| Waiting {
+        capability: capability.clone(),
+        items: Vec::new(),
+        clock: None,
+    })
+}
+
 /// The timely operator of one step: items for it are handled (a keyed step's once their
 /// batch is complete, in order), the others pass on.
 fn stage_operator<G: Scope<Timestamp = u64>>(
@@ -547,16 +556,7 @@ fn stage_operator<G: Scope<Timestamp = u64>>(
                         if !here {
                             out.push(msg);
                         } else if keyed {
-                            let t = *capability.time();
-                            waiting
-                                .entry(t)
-                                .or_insert_with(|| Waiting {
-                                    capability: capability.clone(),
-                                    items: Vec::new(),
-                                    clock: None,
-                                })
-                                .items
-                                .push(msg);
+                            waiting_for(&mut waiting, &capability).items.push(msg);
                         } else {
                             stage.item(msg, &mut out);
                         }
@@ -571,15 +571,7 @@ fn stage_operator<G: Scope<Timestamp = u64>>(
                 let capability = time.retain();
                 for batch in data {
                     for clock in batch.drain(..) {
-                        let t = *capability.time();
-                        waiting
-                            .entry(t)
-                            .or_insert_with(|| Waiting {
-                                capability: capability.clone(),
-                                items: Vec::new(),
-                                clock: None,
-                            })
-                            .clock = Some(clock);
+                        waiting_for(&mut waiting, &capability).clock = Some(clock);
                     }
                 }
             });

@@ -12,7 +12,7 @@ use crate::engine::{EngineSnapshot, RunError, SnapshotTimer, SnapshotWriter};
 use crate::graph::ValidGraph;
 use crate::ops::Key;
 
-use super::message::{Dest, Msg, Tag};
+use super::message::{Dest, Msg};
 
 /// Where and how often a run on several workers takes snapshots.
 #[derive(Debug)]
@@ -103,15 +103,7 @@ pub(crate) fn restore_messages(snapshot: &EngineSnapshot, graph: &ValidGraph) ->
             .map(|index| index as u32)
             .ok_or_else(|| RunError::Snapshot(format!("the pipeline has no step `{id}`")))
     };
-    let message = |to: Dest, key: Key, value: Dynamic| Msg {
-        tag: Tag::event(0),
-        to,
-        clock: None,
-        origin: None,
-        key: Some(key),
-        route_key: None,
-        value,
-    };
+    let message = Msg::snapshot_entry;
     let mut messages = Vec::new();
     for (id, states) in &snapshot.steps {
         let step = index_of(id)?;

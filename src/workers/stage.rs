@@ -201,15 +201,7 @@ impl Stage {
         }
         set_script_clock(self.clock);
         let step = self.step as u32;
-        let message = |to: Dest, key: Key, value: rhai::Dynamic| Msg {
-            tag: Tag::event(0),
-            to,
-            clock: None,
-            origin: None,
-            key: Some(key),
-            route_key: None,
-            value,
-        };
+        let message = Msg::snapshot_entry;
         match self.op.snapshot() {
             Ok(states) => {
                 out.extend(states.into_iter().map(|(key, value)| message(Dest::State { step }, key, value)));
