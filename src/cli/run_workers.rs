@@ -40,6 +40,16 @@ fn read_hosts(hosts: &Path, process: usize) -> Result<Vec<String>, RunError> {
             addresses.len()
         )));
     }
+    // This process listens there: a wrong address or a port in use is said now, before any
+    // output file is opened (timely would only find out after).
+    if let Err(e) = std::net::TcpListener::bind(&addresses[process]) {
+        return Err(RunError::Usage(format!(
+            "--hosts {}: line {}: process {process} cannot listen on {}: {e}",
+            hosts.display(),
+            process + 1,
+            addresses[process]
+        )));
+    }
     Ok(addresses)
 }
 

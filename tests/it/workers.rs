@@ -314,10 +314,12 @@ fn what_does_not_run_on_several_workers_yet_is_refused_before_any_output() {
     // A hosts file that cannot be read, a malformed line, a process it does not list.
     std::fs::write(dir.path().join("hosts.txt"), "127.0.0.1:1\nlocalhost\n").unwrap();
     std::fs::write(dir.path().join("two.txt"), "127.0.0.1:1\n127.0.0.1:2\n").unwrap();
+    std::fs::write(dir.path().join("far.txt"), "10.255.255.1:4000\n127.0.0.1:2\n").unwrap();
     for (hosts, process, says) in [
         ("missing.txt", "0", "--hosts missing.txt: cannot read it"),
         ("hosts.txt", "0", "--hosts hosts.txt: line 2: expected host:port, found \"localhost\""),
         ("two.txt", "2", "--process 2: two.txt lists 2 process(es), numbered from 0"),
+        ("far.txt", "0", "--hosts far.txt: line 1: process 0 cannot listen on 10.255.255.1:4000"),
     ] {
         let run = eddy(&["run", "pipeline.toml", "--hosts", hosts, "--process", process], dir.path());
         assert_eq!(run.status.code(), Some(2), "{hosts}: {}", text(&run.stderr));
