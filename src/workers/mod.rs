@@ -34,6 +34,9 @@ use stage::{Drops, Plan, Stage, WorkerCounts, deliver};
 /// handles its items in order, and what the writer writes at a time.
 pub const BATCH_EVENTS: u64 = 4096;
 
+/// How long a process of a run over several processes waits for the others to connect.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Asks a run to stop early (a signal): polled between events.
 pub type StopCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
@@ -79,7 +82,7 @@ pub fn run_on_workers(
     stop: StopCheck,
 ) -> (Option<Engine>, Result<(), RunError>) {
     let plan = Plan { graph: engine.graph().clone(), routes: engine.routes() };
-    run(plan, Some(engine), options, timely::Config::process(workers.max(1)), recovery, stop)
+    run(plan, Some(engine), options, timely::Config::process(workers.max(1)), recovery, stop, None)
 }
 
 /// One process of a run over several processes (timely's own TCP networking): `threads`
@@ -109,6 +112,7 @@ pub fn run_in_cluster(
         Some(engine) => Plan { graph: engine.graph().clone(), routes: engine.routes() },
         None => Plan { routes: crate::engine::Routes::of(&graph), graph },
     };
+    let (process, processes) = (cluster.process, cluster.addresses.len());
     let config = timely::Config {
         communication: timely::CommunicationConfig::Cluster {
             threads: cluster.threads.max(1),
@@ -137,8 +141,24 @@ pub fn run_in_cluster(
             *seen = Some(message.unwrap_or_else(|| "a worker thread failed".to_owned()));
         }
     }));
+    // Timely waits for every process without end: a process that never comes (not started,
+    // another hosts file, a port taken) ends this one after CONNECT_TIMEOUT, with its reason.
+    let connected = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watched = Arc::clone(&connected);
+    let _ = std::thread::Builder::new().name("eddy-connect-watchdog".into()).spawn(move || {
+        std::thread::sleep(CONNECT_TIMEOUT);
+        if !watched.load(std::sync::atomic::Ordering::Relaxed) {
+            crate::eprintln_lossy!(
+                "error: process {process} could not reach the other {} process(es) of --hosts within {} s: \
+                 is every process started, with the same hosts file, and are their ports free?",
+                processes - 1,
+                CONNECT_TIMEOUT.as_secs()
+            );
+            std::process::exit(1);
+        }
+    });
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run(plan, engine, options, config, recovery, stop)
+        run(plan, engine, options, config, recovery, stop, Some(connected))
     }));
     std::panic::set_hook(previous);
     let lost = lost.lock().ok().and_then(|mut lost| lost.take());
@@ -167,6 +187,7 @@ fn run(
     config: timely::Config,
     recovery: Recovery,
     stop: StopCheck,
+    connected: Option<Arc<std::sync::atomic::AtomicBool>>,
 ) -> (Option<Engine>, Result<(), RunError>) {
     let shared = Arc::new(Shared {
         plan: Arc::new(plan),
@@ -176,7 +197,13 @@ fn run(
         stop,
     });
     let in_workers = Arc::clone(&shared);
-    let guards = match timely::execute(config, move |worker| run_worker(worker, &in_workers)) {
+    let guards = match timely::execute(config, move |worker| {
+        // Every process is connected once a worker runs.
+        if let Some(connected) = &connected {
+            connected.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        run_worker(worker, &in_workers)
+    }) {
         Ok(guards) => guards,
         Err(message) => {
             return (

@@ -366,40 +366,79 @@ fn all_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     files
 }
 
-/// A port nothing listens on now, on the loopback interface.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// Two distinct ports nothing listens on now, on the loopback interface.
+fn free_ports() -> (u16, u16) {
+    let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let second = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (first.local_addr().unwrap().port(), second.local_addr().unwrap().port())
+}
+
+/// Writes `hosts.txt` in `dir` for two processes on fresh ports.
+fn write_hosts(dir: &Path) {
+    let (first, second) = free_ports();
+    std::fs::write(dir.join("hosts.txt"), format!("127.0.0.1:{first}\n127.0.0.1:{second}\n")).unwrap();
 }
 
 /// Runs `pipeline` (in `dir`) as 2 processes of 2 workers each on localhost, both reaped
-/// within 60 s; process 0's output.
-fn run_on_two_processes(dir: &Path, pipeline: &str) -> std::process::Output {
-    let hosts = dir.join("hosts.txt");
-    std::fs::write(&hosts, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
-    let spawn = |process: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
-            .args(["run", pipeline, "--quiet", "--workers", "2", "--process", process, "--hosts"])
-            .arg(&hosts)
-            .current_dir(dir)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let mut other = spawn("1");
-    let first = spawn("0");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while other.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = other.kill();
-            let _ = other.wait();
-            panic!("{}: process 1 did not end within 60 s", dir.display());
+/// within 60 s; process 0's exit code, standard output and standard error. A start that
+/// fails because another test took a port first (a process refused, exit 2, or ended while
+/// the other waits) is tried again on other ports.
+fn run_on_two_processes(dir: &Path, pipeline: &str) -> (Option<i32>, Vec<u8>, String) {
+    let logs = tempfile::tempdir().unwrap();
+    for _attempt in 0..3 {
+        write_hosts(dir);
+        let spawn = |process: &str| {
+            let out = std::fs::File::create(logs.path().join(format!("out-{process}"))).unwrap();
+            let err = std::fs::File::create(logs.path().join(format!("err-{process}"))).unwrap();
+            std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
+                .args([
+                    "run",
+                    pipeline,
+                    "--quiet",
+                    "--workers",
+                    "2",
+                    "--process",
+                    process,
+                    "--hosts",
+                    "hosts.txt",
+                ])
+                .current_dir(dir)
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+                .unwrap()
+        };
+        let mut other = spawn("1");
+        let mut first = spawn("0");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let (code, retry) = loop {
+            let (one, zero) = (other.try_wait().unwrap(), first.try_wait().unwrap());
+            match (one, zero) {
+                (Some(_), Some(zero)) => break (zero.code(), zero.code() == Some(2)),
+                (Some(one), None) if !one.success() => break (None, true),
+                (None, Some(zero)) if zero.code() == Some(2) => break (None, true),
+                _ if std::time::Instant::now() > deadline => {
+                    for child in [&mut other, &mut first] {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                    }
+                    panic!("{}: the two processes did not end within 60 s", dir.display());
+                }
+                _ => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        };
+        for child in [&mut other, &mut first] {
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::remove_file(dir.join("hosts.txt")).unwrap();
+        if !retry {
+            let stdout = std::fs::read(logs.path().join("out-0")).unwrap();
+            let stderr = std::fs::read_to_string(logs.path().join("err-0")).unwrap();
+            return (code, stdout, stderr);
+        }
     }
-    let output = first.wait_with_output().unwrap();
-    std::fs::remove_file(&hosts).unwrap();
-    output
+    panic!("{}: two processes could not start in 3 attempts", dir.display());
 }
 
 #[test]
@@ -418,10 +457,10 @@ fn every_scenario_and_example_writes_the_same_bytes_on_two_processes_of_two_work
         let one = copy_folder(&folder);
         let single = eddy(&["run", &pipeline, "--quiet"], one.path());
         let many = copy_folder(&folder);
-        let cluster = run_on_two_processes(many.path(), &pipeline);
+        let (code, stdout, stderr) = run_on_two_processes(many.path(), &pipeline);
         let what = format!("{} {pipeline}", folder.display());
-        assert_eq!(cluster.status.code(), single.status.code(), "{what}: {}", text(&cluster.stderr));
-        assert_eq!(cluster.stdout, single.stdout, "{what}: standard output");
+        assert_eq!(code, single.status.code(), "{what}: {stderr}");
+        assert_eq!(stdout, single.stdout, "{what}: standard output");
         assert_eq!(all_files(many.path()), all_files(one.path()), "{what}");
     }
 }
@@ -502,9 +541,7 @@ fn a_two_process_run_killed_by_sigkill_resumes_on_both_with_the_same_outputs() {
     let clicks = 60_000;
     let expected = reference_outputs(clicks);
     let dir = workspace_of("", clicks);
-    let hosts = dir.path().join("hosts.txt");
     let spawn = |process: &str, resume: bool| {
-        std::fs::write(&hosts, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
         let mut args = vec!["run", "pipeline.toml", "--quiet", "--workers", "2", "--hosts", "hosts.txt"];
         args.extend(["--process", process, "--snapshot-dir", "snaps", "--snapshot-every", "4096"]);
         if resume {
@@ -518,6 +555,7 @@ fn a_two_process_run_killed_by_sigkill_resumes_on_both_with_the_same_outputs() {
             .unwrap()
     };
     // Start both; once process 0 has written a snapshot, SIGKILL process 1, then process 0.
+    write_hosts(dir.path());
     let mut other = spawn("1", false);
     let mut first = spawn("0", false);
     let snaps = dir.path().join("snaps");
@@ -534,6 +572,7 @@ fn a_two_process_run_killed_by_sigkill_resumes_on_both_with_the_same_outputs() {
     assert!(written >= 1);
     assert_ne!(out_files(dir.path()), expected, "the killed run had already finished");
     // Resume both processes from the latest snapshot.
+    write_hosts(dir.path());
     let mut other = spawn("1", true);
     let mut first = spawn("0", true);
     reap(&mut other, 120);
