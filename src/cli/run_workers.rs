@@ -129,7 +129,10 @@ pub fn run_workers_command(
     match result {
         Ok(()) => {
             if let (false, Some(signal)) = (quiet, stop.signal()) {
-                crate::eprintln_lossy!("stopped by {signal}: the sinks are flushed");
+                // The first process takes a snapshot after the batch the signal ended.
+                let snapshot =
+                    if first && recovery.snapshot_dir.is_some() { " and a snapshot was written" } else { "" };
+                crate::eprintln_lossy!("stopped by {signal}: the sinks are flushed{snapshot}");
             }
             summary(&engine);
             stop.signal().map_or(0, |signal| signal.exit_code())

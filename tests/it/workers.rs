@@ -581,3 +581,44 @@ fn a_two_process_run_killed_by_sigkill_resumes_on_both_with_the_same_outputs() {
     assert_eq!(status.code(), Some(0));
     assert_eq!(out_files(dir.path()), expected, "after the kill and the resume");
 }
+
+#[test]
+fn sigint_stops_several_workers_with_a_snapshot_that_resumes_to_the_same_outputs() {
+    let clicks = 60_000;
+    let expected = reference_outputs(clicks);
+    let dir = workspace_of("", clicks);
+    let args =
+        ["run", "pipeline.toml", "--workers", "2", "--snapshot-dir", "snaps", "--snapshot-every", "1000000"];
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(args)
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Signal once the run has written something.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !dir.path().join("out").is_dir() || out_files(dir.path()).values().all(Vec::is_empty) {
+        assert!(std::time::Instant::now() < deadline, "no output within 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let signalled =
+        std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(signalled.success());
+    let stopped = child.wait_with_output().unwrap();
+    let stderr = text(&stopped.stderr);
+    if stopped.status.code() == Some(0) {
+        // The run ended before the signal came: nothing to resume, the outputs are whole.
+        assert_eq!(out_files(dir.path()), expected);
+        return;
+    }
+    assert_eq!(stopped.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("stopped by SIGINT: the sinks are flushed and a snapshot was written"),
+        "{stderr}"
+    );
+    assert_ne!(out_files(dir.path()), expected, "stopped, yet every output is whole");
+    let resumed =
+        eddy(&["run", "pipeline.toml", "--quiet", "--workers", "3", "--resume", "snaps"], dir.path());
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed.stderr));
+    assert_eq!(out_files(dir.path()), expected, "after SIGINT and a resume on 3 workers");
+}
