@@ -107,36 +107,46 @@ pub fn run_command(
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }
+    report_end(Some(&mut engine), result, &stop, quiet, started, writer.is_some())
+}
+
+/// How a run ended, on stderr as every `eddy run` says it: a signal's stop (and whether a
+/// snapshot was written) or the error (the sinks flushed first: what was produced is kept),
+/// then the summary of `engine` (when this process has it); the exit code.
+pub(super) fn report_end(
+    mut engine: Option<&mut Engine>,
+    result: Result<(), RunError>,
+    stop: &StopRequest,
+    quiet: bool,
+    started: Instant,
+    snapshot_written: bool,
+) -> u8 {
+    let summary = |engine: Option<&Engine>| {
+        if let (false, Some(engine)) = (quiet, engine) {
+            crate::eprint_lossy!("{}", run_summary(engine, started.elapsed()));
+        }
+    };
     match result {
         Ok(()) => {
-            if !quiet {
-                if let Some(signal) = stop.signal() {
-                    crate::eprintln_lossy!(
-                        "stopped by {signal}: the sinks are flushed{}",
-                        match writer {
-                            Some(_) => " and a snapshot was written",
-                            None => "",
-                        }
-                    );
-                }
-                crate::eprint_lossy!("{}", run_summary(&engine, started.elapsed()));
+            if let (false, Some(signal)) = (quiet, stop.signal()) {
+                let snapshot = if snapshot_written { " and a snapshot was written" } else { "" };
+                crate::eprintln_lossy!("stopped by {signal}: the sinks are flushed{snapshot}");
             }
+            summary(engine.as_deref());
             // A live run is meant to be stopped so; a replay stopped early did not finish.
             match stop.signal() {
-                Some(signal) if !engine.has_live_source() => signal.exit_code(),
+                Some(signal) if !engine.as_deref().is_some_and(Engine::has_live_source) => signal.exit_code(),
                 _ => 0,
             }
         }
         Err(e) => {
             // Keep what was produced before the failure.
-            let flushed = engine.flush();
+            let flushed = engine.as_deref_mut().map_or(Ok(()), Engine::flush);
             crate::eprintln_lossy!("error: {e}");
             if let Err(flush_error) = flushed {
                 crate::eprintln_lossy!("error: also failed to flush the sinks: {flush_error}");
             }
-            if !quiet {
-                crate::eprint_lossy!("{}", run_summary(&engine, started.elapsed()));
-            }
+            summary(engine.as_deref());
             e.exit_code()
         }
     }

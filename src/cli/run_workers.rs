@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::RecoveryOptions;
-use super::run::{LiveOptions, stop_on_signals};
-use crate::engine::{Engine, EngineOptions, RunError, load_and_check_with, run_summary};
+use super::run::{LiveOptions, report_end, stop_on_signals};
+use crate::engine::{Engine, EngineOptions, RunError, load_and_check_with};
+use crate::workers::Part;
 
 /// Where the workers of a run are: `--workers`, `--hosts`, `--process`.
 #[derive(Debug, Clone, Copy)]
@@ -94,60 +95,31 @@ pub fn run_workers_command(
     // Only the first process reads the sources, writes the sinks and the snapshots, and
     // deals a resumed snapshot's states out.
     let first = cluster.as_ref().is_none_or(|cluster| cluster.process == 0);
-    let (engine, graph, plan) = if first {
+    let (part, plan) = if first {
         match prepare_first(file, graph, recovery, quiet, &options) {
-            Ok((engine, plan)) => (Some(engine), None, plan),
+            Ok((engine, plan)) => (Part::Reader(Box::new(engine)), plan),
             Err(e) => {
                 crate::eprintln_lossy!("error: {e}");
                 return e.exit_code();
             }
         }
     } else {
-        (None, Some(graph), crate::workers::Recovery::default())
+        (Part::Keys(Box::new(graph)), crate::workers::Recovery::default())
     };
     let stop = stop_on_signals();
     let asked = stop.clone();
     let stop_check: crate::workers::StopCheck = Arc::new(move || asked.take());
-    let (mut engine, result) = match (cluster, engine, graph) {
-        (Some(cluster), engine, Some(graph)) => {
-            crate::workers::run_in_cluster(graph, engine, &options, cluster, plan, stop_check)
+    let (mut engine, result) = match (cluster, part) {
+        (Some(cluster), part) => crate::workers::run_in_cluster(part, &options, cluster, plan, stop_check),
+        (None, Part::Reader(engine)) => {
+            crate::workers::run_on_workers(*engine, &options, workers, plan, stop_check)
         }
-        (Some(cluster), Some(engine), None) => {
-            let graph = engine.graph().clone();
-            crate::workers::run_in_cluster(graph, Some(engine), &options, cluster, plan, stop_check)
-        }
-        (None, Some(engine), _) => {
-            crate::workers::run_on_workers(engine, &options, workers, plan, stop_check)
-        }
-        (_, None, _) => (None, Ok(())),
+        // Without --hosts this process is the first: it has the engine.
+        (None, Part::Keys(_)) => (None, Ok(())),
     };
-    let summary = |engine: &Option<Engine>| {
-        if let (false, Some(engine)) = (quiet, engine) {
-            crate::eprint_lossy!("{}", run_summary(engine, started.elapsed()));
-        }
-    };
-    match result {
-        Ok(()) => {
-            if let (false, Some(signal)) = (quiet, stop.signal()) {
-                // The first process takes a snapshot after the batch the signal ended.
-                let snapshot =
-                    if first && recovery.snapshot_dir.is_some() { " and a snapshot was written" } else { "" };
-                crate::eprintln_lossy!("stopped by {signal}: the sinks are flushed{snapshot}");
-            }
-            summary(&engine);
-            stop.signal().map_or(0, |signal| signal.exit_code())
-        }
-        Err(e) => {
-            // Keep what was produced before the failure.
-            let flushed = engine.as_mut().map_or(Ok(()), Engine::flush);
-            crate::eprintln_lossy!("error: {e}");
-            if let Err(flush_error) = flushed {
-                crate::eprintln_lossy!("error: also failed to flush the sinks: {flush_error}");
-            }
-            summary(&engine);
-            e.exit_code()
-        }
-    }
+    // The first process takes a snapshot after the batch a signal ended.
+    let snapshot_written = first && recovery.snapshot_dir.is_some();
+    report_end(engine.as_mut(), result, &stop, quiet, started, snapshot_written)
 }
 
 /// The first process's engine (fresh, or restored from `--resume`, its file sinks cut back)

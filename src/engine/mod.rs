@@ -870,7 +870,7 @@ impl Engine {
     /// Whether it did.
     fn project_untraced(&mut self, index: usize, value: &mut Dynamic) -> bool {
         let Some(fields) = self.untraced_fields.get(index).and_then(Option::as_ref) else { return false };
-        let Some(projected) = untraced_projection::projected(value, fields) else { return false };
+        let Some(projected) = crate::io::try_project_record(value, fields) else { return false };
         let whole = std::mem::replace(value, projected);
         self.sources[index].source.dispose(whole);
         true

@@ -10,8 +10,6 @@
 
 use std::collections::BTreeSet;
 
-use rhai::Dynamic;
-
 use super::{Target, needed_fields};
 use crate::graph::OpKind;
 use crate::ops::{Operator, ValueUse};
@@ -60,22 +58,4 @@ fn may_drop_record(
                     })
         }
     })
-}
-
-/// `value` projected to `fields` as [`crate::io::project_record`] projects it (`()` when no
-/// field is kept, else a map of those it has), built field by field: the record is a map
-/// of a few fields, and collecting them would gather, sort and bulk-build them first. `None`
-/// when `value` is not a map and a field is kept (it stays whole).
-pub(super) fn projected(value: &Dynamic, fields: &BTreeSet<String>) -> Option<Dynamic> {
-    if fields.is_empty() {
-        return Some(Dynamic::UNIT);
-    }
-    let map = value.read_lock::<rhai::Map>()?;
-    let mut kept = rhai::Map::new();
-    for field in fields {
-        if let Some(value) = map.get(field.as_str()) {
-            kept.insert(field.as_str().into(), value.clone());
-        }
-    }
-    Some(Dynamic::from_map(kept))
 }

@@ -71,6 +71,27 @@ pub fn unsupported(graph: &crate::graph::ValidGraph) -> Option<String> {
     None
 }
 
+/// What a process brings to a run: the engine that reads the sources and writes the sinks
+/// (the only process, or process 0 of several), or only the checked pipeline (the others).
+pub enum Part {
+    /// The engine, not stepped yet.
+    Reader(Box<Engine>),
+    /// The pipeline: this process's workers hold their share of the keys.
+    Keys(Box<crate::graph::ValidGraph>),
+}
+
+impl Part {
+    /// What every worker of this process reads, and the engine when this process has it.
+    fn into_plan(self) -> (Plan, Option<Engine>) {
+        match self {
+            Part::Reader(engine) => {
+                (Plan { graph: engine.graph().clone(), routes: engine.routes() }, Some(*engine))
+            }
+            Part::Keys(graph) => (Plan { routes: crate::engine::Routes::of(&graph), graph: *graph }, None),
+        }
+    }
+}
+
 /// Runs `engine`'s pipeline (an engine that has not stepped, built with `options`) on
 /// `workers` threads to the end, or to its first failure, or until `stop` says so; gives the
 /// engine back with every worker's counters added, for the summary.
@@ -81,8 +102,8 @@ pub fn run_on_workers(
     recovery: Recovery,
     stop: StopCheck,
 ) -> (Option<Engine>, Result<(), RunError>) {
-    let plan = Plan { graph: engine.graph().clone(), routes: engine.routes() };
-    run(plan, Some(engine), options, timely::Config::process(workers.max(1)), recovery, stop, None)
+    let (plan, engine) = Part::Reader(Box::new(engine)).into_plan();
+    run(plan, engine, options, timely::Config::process(workers.max(1)), recovery, stop, None)
 }
 
 /// One process of a run over several processes (timely's own TCP networking): `threads`
@@ -97,21 +118,16 @@ pub struct Cluster {
     pub addresses: Vec<String>,
 }
 
-/// Runs this process's part of a run over several processes. Process 0 gives the `engine`
-/// (it reads the sources and writes the sinks, and gets it back for the summary); the
-/// others give only the checked `graph`, and their workers hold their share of the keys.
+/// Runs this process's part of a run over several processes: process 0 gives the reading
+/// engine (and gets it back for the summary), the others only the pipeline.
 pub fn run_in_cluster(
-    graph: crate::graph::ValidGraph,
-    engine: Option<Engine>,
+    part: Part,
     options: &EngineOptions,
     cluster: Cluster,
     recovery: Recovery,
     stop: StopCheck,
 ) -> (Option<Engine>, Result<(), RunError>) {
-    let plan = match &engine {
-        Some(engine) => Plan { graph: engine.graph().clone(), routes: engine.routes() },
-        None => Plan { routes: crate::engine::Routes::of(&graph), graph },
-    };
+    let (plan, engine) = part.into_plan();
     let (process, processes) = (cluster.process, cluster.addresses.len());
     let config = timely::Config {
         communication: timely::CommunicationConfig::Cluster {
@@ -312,8 +328,10 @@ fn run_worker(
         writer(&to_writer, Arc::clone(plan), Rc::clone(&engine), Rc::clone(&failure), Rc::clone(&gathered))
             .probe_with(&probe);
     });
-    let has_engine = engine.borrow().is_some();
-    let outcome = if has_engine {
+    // Worker 0 reads; every worker then closes its inputs and runs the dataflow to its end.
+    // (The check's borrow ends before the reading borrows the engine mutably.)
+    let reads = engine.borrow().is_some();
+    let fed = reads.then(|| {
         let recovery = shared.recovery.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
         let mut feed = Feed {
             engine: &engine,
@@ -324,12 +342,14 @@ fn run_worker(
             stop: &shared.stop,
             recovery,
         };
-        let result = feed.run(worker, &mut data_in, &mut clock_in, &probe);
-        drop(data_in);
-        drop(clock_in);
-        while !probe.done() {
-            worker.step_or_park(None);
-        }
+        feed.run(worker, &mut data_in, &mut clock_in, &probe)
+    });
+    drop(data_in);
+    drop(clock_in);
+    while !probe.done() {
+        worker.step_or_park(None);
+    }
+    let outcome = fed.map(|result| {
         // The first failure in the run's order: a step's (met before any event the reading
         // stopped at), else the reading's.
         let result = match failure.borrow_mut().take() {
@@ -346,15 +366,8 @@ fn run_worker(
         if let Ok(mut slot) = shared.engine.lock() {
             *slot = engine;
         }
-        Some(result)
-    } else {
-        drop(data_in);
-        drop(clock_in);
-        while !probe.done() {
-            worker.step_or_park(None);
-        }
-        None
-    };
+        result
+    });
     let counts = counts.borrow();
     Ok(WorkerResult { stats: counts.stats.clone(), drops: counts.drops.clone(), outcome })
 }
@@ -533,7 +546,8 @@ fn keying_operator<G: Scope<Timestamp = u64>>(
                 let mut session = output.session(&time);
                 for batch in data {
                     for mut msg in batch.drain(..) {
-                        if msg.key.is_none() && matches!(msg.to, Dest::Step { step: s, .. } if s == step) {
+                        // Only the step's own items come here (restored states are keyed).
+                        if msg.key.is_none() {
                             crate::script::set_script_clock(msg.clock);
                             msg.route_key = keyer.route_key(&msg.value);
                         }
@@ -561,16 +575,15 @@ fn waiting_for<'a>(waiting: &'a mut BTreeMap<u64, Waiting>, capability: &Capabil
     })
 }
 
-/// The timely operator of one step: items for it are handled (a keyed step's once their
-/// batch is complete, in order), the others pass on.
+/// The timely operator of one step, which receives only what is sent to it: a stateless
+/// step handles each item as it comes, a keyed step each batch once it is complete, in order.
 fn stage_operator<G: Scope<Timestamp = u64>>(
     stream: &Stream<G, Msg>,
     clocks: &Stream<G, EpochClock>,
     mut stage: Stage,
 ) -> Stream<G, Msg> {
-    let step = stage.step() as u32;
     let keyed = stage.is_keyed();
-    let name = format!("step {step}");
+    let name = format!("step {}", stage.step());
     stream.binary_frontier(clocks, Exchange::new(route), Pipeline, &name, move |_capability, _info| {
         let mut waiting: BTreeMap<u64, Waiting> = BTreeMap::new();
         let mut out = Vec::new();
@@ -579,10 +592,7 @@ fn stage_operator<G: Scope<Timestamp = u64>>(
                 let capability = time.retain();
                 for batch in data {
                     for msg in batch.drain(..) {
-                        let here = msg.to.step() == Some(step);
-                        if !here {
-                            out.push(msg);
-                        } else if keyed {
+                        if keyed {
                             waiting_for(&mut waiting, &capability).items.push(msg);
                         } else {
                             stage.item(msg, &mut out);

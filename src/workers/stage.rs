@@ -89,6 +89,14 @@ impl Stage {
         self.plan.routes.positions[self.step]
     }
 
+    /// Where a `print` of the step's next call says it came from (steps whose script cannot
+    /// print pay nothing).
+    fn print_context(&self, key: Option<&Key>, event: u64) {
+        if let Some(Some(id)) = self.plan.routes.print_ids.get(self.step) {
+            set_print_context(id, key, event);
+        }
+    }
+
     /// Handles one item sent to this step; what it emits goes to `out`.
     pub fn item(&mut self, msg: Msg, out: &mut Vec<Msg>) {
         if self.failed {
@@ -97,9 +105,7 @@ impl Stage {
         let Dest::Step { input, .. } = msg.to else { return };
         self.counts.borrow_mut().stats.steps[self.step].items_in += 1;
         let item = Item { key: msg.key, value: msg.value };
-        if let Some(Some(id)) = self.plan.routes.print_ids.get(self.step) {
-            set_print_context(id, item.key.as_ref(), msg.tag.position);
-        }
+        self.print_context(item.key.as_ref(), msg.tag.position);
         let origin = msg.origin;
         let tag = msg.tag;
         let result = self
@@ -119,9 +125,6 @@ impl Stage {
         let step_position = self.position() as u32;
         let mut changes = clock.changes.iter().peekable();
         for position in clock.first..=clock.last {
-            if clock.last < clock.first {
-                break;
-            }
             while let Some(&&(at, now)) = changes.peek()
                 && at <= position
             {
@@ -141,9 +144,7 @@ impl Stage {
                         continue;
                     }
                     self.counts.borrow_mut().stats.timers_fired += 1;
-                    if let Some(Some(id)) = self.plan.routes.print_ids.get(self.step) {
-                        set_print_context(id, Some(&entry.key), position);
-                    }
+                    self.print_context(Some(&entry.key), position);
                     let key = entry.key;
                     let result =
                         self.call(self.clock, position, |op, ctx, outputs| op.on_notify(ctx, &key, outputs));
@@ -222,9 +223,7 @@ impl Stage {
         if self.failed {
             return;
         }
-        if let Some(Some(id)) = self.plan.routes.print_ids.get(self.step) {
-            set_print_context(id, None, u64::MAX);
-        }
+        self.print_context(None, u64::MAX);
         let step_position = self.position() as u32;
         match self.call(self.clock, u64::MAX, |op, ctx, outputs| op.on_eof(ctx, outputs)) {
             Ok(outputs) => {

@@ -650,20 +650,26 @@ fn write_dead_letter(
 }
 
 /// A record as a source projected to `fields` gives it: `()` when no field is kept, else the
-/// map with only those fields.
+/// map with only those fields (a record that is not a map stays whole).
 pub fn project_record(record: &Dynamic, fields: &std::collections::BTreeSet<String>) -> Dynamic {
+    try_project_record(record, fields).unwrap_or_else(|| record.clone())
+}
+
+/// [`project_record`], or `None` when `record` stays whole (it is not a map and a field is
+/// kept). Built field by field: a record is a map of a few fields, and collecting them
+/// would gather, sort and bulk-build them first.
+pub fn try_project_record(record: &Dynamic, fields: &std::collections::BTreeSet<String>) -> Option<Dynamic> {
     if fields.is_empty() {
-        return Dynamic::UNIT;
+        return Some(Dynamic::UNIT);
     }
-    match record.read_lock::<rhai::Map>() {
-        Some(map) => Dynamic::from_map(
-            map.iter()
-                .filter(|(k, _)| fields.contains(k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        None => record.clone(),
+    let map = record.read_lock::<rhai::Map>()?;
+    let mut kept = rhai::Map::new();
+    for field in fields {
+        if let Some(value) = map.get(field.as_str()) {
+            kept.insert(field.as_str().into(), value.clone());
+        }
     }
+    Some(Dynamic::from_map(kept))
 }
 
 /// Reads an event time (microseconds since the epoch) from a time field's value.
