@@ -13,10 +13,13 @@
 mod message;
 mod snapshots;
 mod stage;
+#[cfg(test)]
+mod tests;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
@@ -57,6 +60,58 @@ struct Shared {
     /// Snapshots to take and the one resumed from: worker 0's.
     recovery: Mutex<Recovery>,
     stop: StopCheck,
+    /// Set when a worker failed outside the dataflow's own error path (a panic): every worker
+    /// then stops waiting for the others, which will never make progress again
+    /// (docs/workers.md#failures).
+    aborted: AtomicBool,
+    /// What the first failed worker said.
+    abort_reason: Mutex<Option<String>>,
+}
+
+impl Shared {
+    /// Marks the run as aborted by worker `index`, for `why` (the first reason is kept).
+    fn abort(&self, index: usize, why: String) {
+        if let Ok(mut reason) = self.abort_reason.lock()
+            && reason.is_none()
+        {
+            *reason = Some(format!("worker {index} failed: {why}"));
+        }
+        self.aborted.store(true, Ordering::SeqCst);
+    }
+
+    fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::SeqCst)
+    }
+
+    /// The error of an aborted run.
+    fn abort_error(&self) -> RunError {
+        let reason = self.abort_reason.lock().ok().and_then(|reason| reason.clone());
+        RunError::Workers(format!(
+            "{}; the other workers stopped. What reached the sinks before it was written",
+            reason.unwrap_or_else(|| "a worker failed".to_owned())
+        ))
+    }
+
+    /// Steps `worker` (parking at most [`ABORT_POLL`]); false once the run is aborted.
+    fn step(&self, worker: &mut timely::worker::Worker<timely::communication::Allocator>) -> bool {
+        if self.is_aborted() {
+            return false;
+        }
+        worker.step_or_park(Some(ABORT_POLL));
+        !self.is_aborted()
+    }
+}
+
+/// How long a waiting worker parks before it checks whether the run was aborted.
+const ABORT_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The text of a panic's payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "it panicked".to_owned())
 }
 
 /// Why a pipeline cannot run on several workers yet (docs/workers.md#what-it-runs), or
@@ -149,12 +204,7 @@ pub fn run_in_cluster(
         if let Ok(mut seen) = seen.lock()
             && seen.is_none()
         {
-            let message = info
-                .payload()
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| info.payload().downcast_ref::<&str>().map(|s| (*s).to_owned()));
-            *seen = Some(message.unwrap_or_else(|| "a worker thread failed".to_owned()));
+            *seen = Some(panic_text(info.payload()));
         }
     }));
     // Timely waits for every process without end: a process that never comes (not started,
@@ -211,6 +261,8 @@ fn run(
         engine: Mutex::new(engine),
         recovery: Mutex::new(recovery),
         stop,
+        aborted: AtomicBool::new(false),
+        abort_reason: Mutex::new(None),
     });
     let in_workers = Arc::clone(&shared);
     let guards = match timely::execute(config, move |worker| {
@@ -218,7 +270,28 @@ fn run(
         if let Some(connected) = &connected {
             connected.store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        run_worker(worker, &in_workers)
+        let index = worker.index();
+        // A worker that panics (a bug) or fails to start would leave the others waiting for
+        // its progress forever: it aborts the run instead, and every worker drops its
+        // dataflow and returns (timely would otherwise step it to completion).
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_worker(worker, &in_workers)));
+        let ran = match ran {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(error)) => {
+                in_workers.abort(index, error.to_string());
+                Err(error)
+            }
+            Err(payload) => {
+                in_workers.abort(index, panic_text(payload.as_ref()));
+                Err(in_workers.abort_error())
+            }
+        };
+        if in_workers.is_aborted() {
+            for dataflow in worker.installed_dataflows() {
+                worker.drop_dataflow(dataflow);
+            }
+        }
+        ran
     }) {
         Ok(guards) => guards,
         Err(message) => {
@@ -238,6 +311,9 @@ fn run(
                 outcome = outcome.and(Err(RunError::Workers(format!("a worker thread failed: {panic}"))))
             }
         }
+    }
+    if outcome.is_ok() && shared.is_aborted() {
+        outcome = Err(shared.abort_error());
     }
     let mut engine = take_engine(&shared);
     for result in results {
@@ -293,6 +369,7 @@ fn run_worker(
         false => Vec::new(),
     };
     let engine = Rc::new(RefCell::new(if worker.index() == 0 { take_engine(shared) } else { None }));
+    let _gives_back = GivesBack { engine: Rc::clone(&engine), shared };
     let failure: Rc<RefCell<Option<RunError>>> = Rc::new(RefCell::new(None));
     let gathered = Rc::new(RefCell::new(Gathered::default()));
     let mut data_in: InputHandle<u64, Msg> = InputHandle::new();
@@ -339,21 +416,20 @@ fn run_worker(
             gathered: &gathered,
             plan,
             counts: &counts,
-            stop: &shared.stop,
+            shared,
             recovery,
         };
         feed.run(worker, &mut data_in, &mut clock_in, &probe)
     });
     drop(data_in);
     drop(clock_in);
-    while !probe.done() {
-        worker.step_or_park(None);
-    }
+    while !probe.done() && shared.step(worker) {}
     let outcome = fed.map(|result| {
         // The first failure in the run's order: a step's (met before any event the reading
         // stopped at), else the reading's.
         let result = match failure.borrow_mut().take() {
             Some(error) => Err(error),
+            None if shared.is_aborted() => Err(shared.abort_error()),
             None => result,
         };
         let mut engine = engine.borrow_mut().take();
@@ -372,6 +448,24 @@ fn run_worker(
     Ok(WorkerResult { stats: counts.stats.clone(), drops: counts.drops.clone(), outcome })
 }
 
+/// Gives worker 0's engine back to the run when the worker unwinds (a panic), so that what
+/// reached the sinks is still flushed and the summary still counts it.
+struct GivesBack<'a> {
+    engine: Rc<RefCell<Option<Engine>>>,
+    shared: &'a Shared,
+}
+
+impl Drop for GivesBack<'_> {
+    fn drop(&mut self) {
+        let Ok(mut engine) = self.engine.try_borrow_mut() else { return };
+        if let Some(engine) = engine.take()
+            && let Ok(mut slot) = self.shared.engine.lock()
+        {
+            *slot = Some(engine);
+        }
+    }
+}
+
 /// How worker 0's reading ended.
 enum Feeding {
     /// End of input: every step's end was sent.
@@ -388,7 +482,7 @@ struct Feed<'a> {
     recovery: Recovery,
     plan: &'a Plan,
     counts: &'a Rc<RefCell<WorkerCounts>>,
-    stop: &'a StopCheck,
+    shared: &'a Shared,
 }
 
 impl Feed<'_> {
@@ -422,7 +516,9 @@ impl Feed<'_> {
             if snapshot {
                 // Every batch done and written: the sources and sinks stand at the cut.
                 while probe.less_than(&batch) {
-                    worker.step_or_park(None);
+                    if !self.shared.step(worker) {
+                        return Err(self.shared.abort_error());
+                    }
                 }
                 if self.failure.borrow().is_some() {
                     return Ok(Feeding::Stopped);
@@ -443,7 +539,9 @@ impl Feed<'_> {
             }
             // At most two batches in flight: reading keeps ahead of the steps, memory stays bounded.
             while probe.less_than(&(batch - 1)) {
-                worker.step_or_park(None);
+                if !self.shared.step(worker) {
+                    return Err(self.shared.abort_error());
+                }
             }
             if self.failure.borrow().is_some() {
                 return Ok(Feeding::Stopped);
@@ -482,7 +580,7 @@ impl Feed<'_> {
         let first = engine.stats().events_in + 1;
         let mut clock = EpochClock { first, last: first - 1, ..EpochClock::default() };
         for _ in 0..BATCH_EVENTS {
-            if (self.stop)() {
+            if (self.shared.stop)() {
                 return Ok((clock, BatchEnd::Signal));
             }
             let Some(pulled) = engine.pull_event()? else { return Ok((clock, BatchEnd::Input)) };

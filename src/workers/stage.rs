@@ -105,6 +105,8 @@ impl Stage {
         let Dest::Step { input, .. } = msg.to else { return };
         self.counts.borrow_mut().stats.steps[self.step].items_in += 1;
         let item = Item { key: msg.key, value: msg.value };
+        #[cfg(test)]
+        super::tests::panic_if_asked(&self.plan.graph.doc.steps[self.step].id, item.key.as_ref());
         self.print_context(item.key.as_ref(), msg.tag.position);
         let origin = msg.origin;
         let tag = msg.tag;
