@@ -183,6 +183,11 @@ impl Lockstep {
         }
     }
 
+    /// Source events compared so far.
+    pub(super) fn events(&self) -> u64 {
+        self.events
+    }
+
     /// Compares the next event of each replay; refuses two different events.
     pub(super) fn compare(&mut self, a: &EventDigest<'_>, b: &EventDigest<'_>) -> Result<(), String> {
         if a.at != b.at {

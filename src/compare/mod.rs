@@ -18,6 +18,7 @@ mod lockstep;
 mod side;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde_json::Value;
 
@@ -54,6 +55,9 @@ pub enum CompareError {
     /// clock is the machine's).
     #[error("{0}")]
     Inputs(String),
+    /// The comparison was stopped before it ended ([`CompareProgress::cancel`]).
+    #[error("the comparison was cancelled")]
+    Cancelled,
     /// A replay thread could not be started.
     #[error("cannot start a replay thread: {0}")]
     Thread(#[from] std::io::Error),
@@ -199,20 +203,69 @@ impl Comparison {
     }
 }
 
+/// One version of a pipeline to compare: its checked graph, and what names it in messages (its
+/// file, or a label such as "the edited pipeline").
+#[derive(Debug, Clone, Copy)]
+pub struct Version<'a> {
+    /// The checked pipeline.
+    pub graph: &'a crate::graph::ValidGraph,
+    /// Its file, or a label, as errors name it.
+    pub name: &'a Path,
+}
+
+/// How far a comparison running on another thread has come, and a way to stop it (the
+/// workbench shows the first and offers the second).
+#[derive(Debug, Default)]
+pub struct CompareProgress {
+    events: AtomicU64,
+    cancelled: AtomicBool,
+}
+
+impl CompareProgress {
+    /// Source events compared so far.
+    pub fn events(&self) -> u64 {
+        self.events.load(Ordering::Relaxed)
+    }
+
+    /// Asks the comparison to stop: it ends with [`CompareError::Cancelled`].
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+}
+
 /// Replays pipeline files `a` and `b` on `a`'s input (their sources must be alike) in lockstep
 /// and compares them after every event.
 pub fn compare_files(a: &Path, b: &Path, options: &CompareOptions) -> Result<Comparison, CompareError> {
     let load =
         |file: &Path| load_and_check(file).map_err(|error| CompareError::Load { file: file.into(), error });
     let (graph_a, graph_b) = (load(a)?, load(b)?);
-    inputs::check(&graph_a, a, &graph_b, b)?;
-    let (graph_a, graph_b) = (inputs::without_dead_letters(graph_a), inputs::without_dead_letters(graph_b));
+    compare(Version { graph: &graph_a, name: a }, Version { graph: &graph_b, name: b }, options, None)
+}
+
+/// Replays two checked versions of a pipeline on `a`'s input (their sources must be alike) in
+/// lockstep and compares them after every event; `progress`, when given, counts the events
+/// compared and can stop the comparison.
+pub fn compare(
+    a: Version<'_>,
+    b: Version<'_>,
+    options: &CompareOptions,
+    progress: Option<&CompareProgress>,
+) -> Result<Comparison, CompareError> {
+    inputs::check(a.graph, a.name, b.graph, b.name)?;
+    let graph_a = inputs::without_dead_letters(a.graph.clone());
+    let graph_b = inputs::without_dead_letters(b.graph.clone());
+    let (a, b) = (a.name, b.name);
     let mut compared = lockstep::Lockstep::new(&graph_a, &graph_b);
     let side_error =
         |(side, error)| CompareError::Run { file: if side == 0 { a.into() } else { b.into() }, error };
     let (engine_a, engine_b) = side::engines(&graph_a, &graph_b).map_err(side_error)?;
     let mut side_a = lockstep::Cursor::new(side::spawn(engine_a, options.max_events, "eddy-diff-a")?);
     let mut side_b = lockstep::Cursor::new(side::spawn(engine_b, options.max_events, "eddy-diff-b")?);
+    let mut events = 0u64;
     loop {
         let event_a = side_a.next().map_err(|error| CompareError::Run { file: a.into(), error })?;
         let event_b = side_b.next().map_err(|error| CompareError::Run { file: b.into(), error })?;
@@ -229,6 +282,18 @@ pub fn compare_files(a: &Path, b: &Path, options: &CompareOptions) -> Result<Com
                 )));
             }
         }
+        events += 1;
+        if let Some(progress) = progress
+            && events.is_multiple_of(1024)
+        {
+            if progress.is_cancelled() {
+                return Err(CompareError::Cancelled);
+            }
+            progress.events.store(compared.events(), Ordering::Relaxed);
+        }
+    }
+    if let Some(progress) = progress {
+        progress.events.store(compared.events(), Ordering::Relaxed);
     }
     let first = match compared.first() {
         Some(first) => Some(detail::read(&graph_a, &graph_b, first).map_err(side_error)?),

@@ -14,7 +14,7 @@ pub mod theme;
 
 use std::path::Path;
 
-pub use app::{UiCommand, Workbench, WorkbenchOptions};
+pub use app::{CompareRun, UiCommand, Workbench, WorkbenchOptions};
 
 /// A count with thin spaces between thousands (`1 000 000`), as the canvas shows counters.
 pub fn thousands(n: u64) -> String {

@@ -5,6 +5,8 @@
 mod architecture;
 mod background_run;
 mod cli;
+#[cfg(feature = "gui")]
+mod compare_ui;
 mod compile_once;
 mod compressed;
 mod conformance;

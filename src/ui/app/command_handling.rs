@@ -94,6 +94,19 @@ pub enum UiCommand {
     Run,
     /// Stop the run after the event it is on.
     CancelRun,
+    /// Compare the pipeline on screen with its file as saved (the Compare tab).
+    CompareWithSaved,
+    /// Compare the pipeline on screen with another pipeline file.
+    CompareWith(PathBuf),
+    /// Show the dialog that picks the file to compare with.
+    CompareDialog,
+    /// Select a key in a step's state table and follow it.
+    SelectKey {
+        /// The step id.
+        step: String,
+        /// The key.
+        key: String,
+    },
     /// Pick a file for a path setting with the native dialog.
     Browse(NodeId, PathField),
     /// A wire was refused: say why.
@@ -284,6 +297,12 @@ impl Workbench {
                     run.cancel();
                 }
             }
+            UiCommand::CompareWithSaved => self.compare_with_saved(now),
+            UiCommand::CompareWith(path) => self.compare_with_file(&path, "that file", now),
+            UiCommand::CompareDialog => {
+                self.file_dialog = Some(FileDialog::new(FileDialogMode::Compare, self.dialog_start()));
+            }
+            UiCommand::SelectKey { step, key } => self.select_key(step, key),
             UiCommand::Browse(node, field) => self.browse(node, field),
             UiCommand::Refused(reason) => self.show_toast(format!("Wire refused: {reason}"), true, now),
         }
@@ -346,7 +365,7 @@ impl Workbench {
     /// The pipeline on screen, checked, for the replay: the last check's graph when it checked
     /// this very document (validated once: the session takes it as it is), else a check now.
     /// `None`, with a toast and the Problems panel, when it has problems.
-    fn graph_for_replay(&mut self, now: f64) -> Option<crate::graph::ValidGraph> {
+    pub(super) fn graph_for_replay(&mut self, now: f64) -> Option<crate::graph::ValidGraph> {
         if let Some((doc, graph)) = &self.valid
             && *doc == self.current
             && graph.base_dir == self.base_dir()

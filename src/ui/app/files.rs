@@ -31,6 +31,8 @@ pub enum FileDialogMode {
     Export,
     /// Write a regression test folder (a folder, not a file).
     SaveTest,
+    /// Pick a pipeline to compare the one on screen with.
+    Compare,
 }
 
 /// The in-app file dialog.
@@ -67,7 +69,7 @@ impl FileDialog {
                 dialog = dialog.set_directory(folder);
             }
             let picked = match mode {
-                FileDialogMode::Open => dialog.pick_file(),
+                FileDialogMode::Open | FileDialogMode::Compare => dialog.pick_file(),
                 FileDialogMode::SaveAs | FileDialogMode::Export => dialog.save_file(),
                 FileDialogMode::SaveTest => dialog.pick_folder(),
             };

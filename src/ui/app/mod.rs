@@ -3,6 +3,7 @@
 //! `command_handling.rs` applies what the panels asked for, `files.rs` reads and writes files.
 
 mod command_handling;
+mod compare;
 mod files;
 mod history;
 mod replay;
@@ -16,6 +17,7 @@ use eframe::egui::{self, Rect, emath::TSTransform};
 use egui_snarl::{NodeId, Snarl};
 
 pub use self::command_handling::UiCommand;
+pub use self::compare::CompareRun;
 use self::files::{FileDialog, PathPick, RecentFiles};
 use self::history::{Checkpoint, History};
 use self::replay::Replay;
@@ -126,6 +128,8 @@ pub struct Workbench {
     run: Option<crate::engine::BackgroundRun>,
     /// How the last run ended, until dismissed.
     run_report: Option<crate::engine::RunReport>,
+    /// The comparison with another version going on or shown (the Compare tab).
+    compare: Option<compare::CompareRun>,
 }
 
 impl Workbench {
@@ -177,6 +181,7 @@ impl Workbench {
             path_pick: None,
             run: None,
             run_report: None,
+            compare: None,
         };
         if let Some(file) = options.file
             && let Err(message) = workbench.open_file(&file)
@@ -331,8 +336,9 @@ impl Workbench {
         self.history = History::new(Checkpoint { snarl: self.snarl.clone(), doc: self.current.clone() });
         self.fit_pending = true;
         self.checked = None;
-        // A replay of the previous pipeline has nothing to show for this one.
+        // A replay of the previous pipeline has nothing to show for this one, nor a comparison.
         self.replay = Replay::new();
+        self.compare = None;
     }
 
     /// Runs the checks `eddy check` runs, once typing has paused.
@@ -415,6 +421,7 @@ impl eframe::App for Workbench {
         }
         self.replay.poll();
         self.poll_run(ctx);
+        self.poll_compare(ctx);
         let now = ctx.input(|i| i.time);
         for notice in std::mem::take(&mut self.replay.notices) {
             let is_error = notice.level != crate::session::NoticeLevel::Info;

@@ -51,6 +51,8 @@ pub enum BottomTab {
     Plots,
     /// The last run's summary.
     Run,
+    /// The pipeline on screen against another version of it.
+    Compare,
 }
 
 impl Workbench {
@@ -283,6 +285,14 @@ impl Workbench {
                 }
                 if ui.add_enabled(!idle, egui::Button::new("Cancel the run")).clicked() {
                     commands.push(UiCommand::CancelRun);
+                }
+                ui.separator();
+                let has_file = self.document.file.is_some();
+                if ui.add_enabled(has_file, egui::Button::new("Compare with saved version")).clicked() {
+                    commands.push(UiCommand::CompareWithSaved);
+                }
+                if ui.button("Compare with file…").clicked() {
+                    commands.push(UiCommand::CompareDialog);
                 }
             });
             ui.separator();
@@ -554,6 +564,7 @@ impl Workbench {
                 (BottomTab::Breakpoints, "Breakpoints"),
                 (BottomTab::Plots, "Plots"),
                 (BottomTab::Run, "Run"),
+                (BottomTab::Compare, "Compare"),
             ] {
                 ui.selectable_value(&mut self.bottom_tab, tab, name);
             }
@@ -567,13 +578,21 @@ impl Workbench {
             run_summary_ui(ui, self.run_report.as_ref());
             return;
         }
+        if self.bottom_tab == BottomTab::Compare {
+            let shown = self.compare.as_ref().map(super::compare::CompareRun::shown);
+            let asked = crate::ui::panels::compare_ui::compare_ui(ui, shown, self.document.file.is_some());
+            if let Some(action) = asked {
+                self.compare_action(action);
+            }
+            return;
+        }
         let Some(view) = self.replay.view.clone().filter(|v| v.pipeline.is_some()) else {
             ui.weak("Press ▶ Play, Step or ⏭ To end above to replay the sources through the pipeline.");
             return;
         };
         let mut commands = Vec::new();
         match self.bottom_tab {
-            BottomTab::Problems | BottomTab::Run => {}
+            BottomTab::Problems | BottomTab::Run | BottomTab::Compare => {}
             BottomTab::State => commands.extend(self.state_tab_ui(ui, &view)),
             BottomTab::Timers => timers_ui(ui, &view),
             BottomTab::Log => log_ui(ui, &view, &mut self.replay.log_filter),
@@ -801,6 +820,7 @@ impl Workbench {
                     self.pending.push(UiCommand::Export { path, include_layout: dialog.include_layout });
                 }
                 FileDialogMode::SaveTest => self.pending.push(save_test_command(path, unsaved.is_some())),
+                FileDialogMode::Compare => self.pending.push(UiCommand::CompareWith(path)),
             }
         }
         let title = match dialog.mode {
@@ -808,6 +828,7 @@ impl Workbench {
             FileDialogMode::SaveAs => "Save pipeline as",
             FileDialogMode::Export => "Export runnable pipeline",
             FileDialogMode::SaveTest => "Save as test",
+            FileDialogMode::Compare => "Compare with pipeline",
         };
         let (field, hint) = match dialog.mode {
             FileDialogMode::SaveTest => ("Test folder", "path/to/new/test-folder"),
@@ -857,6 +878,7 @@ impl Workbench {
                     FileDialogMode::Export => "Export",
                     FileDialogMode::SaveTest if unsaved.is_some() => "Save and make the test",
                     FileDialogMode::SaveTest => "Make the test",
+                    FileDialogMode::Compare => "Compare",
                 };
                 if ui.button(action).clicked() {
                     submit = true;
@@ -875,6 +897,7 @@ impl Workbench {
                         self.pending.push(UiCommand::Export { path, include_layout: dialog.include_layout });
                     }
                     FileDialogMode::SaveTest => self.pending.push(save_test_command(path, unsaved.is_some())),
+                    FileDialogMode::Compare => self.pending.push(UiCommand::CompareWith(path)),
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! Panels of the workbench: each takes a narrow borrowed context and returns what it wants done.
 
 pub mod breakpoints_ui;
+pub mod compare_ui;
 pub mod dropped_ui;
 pub mod inspector_ui;
 pub mod io_ui;
