@@ -135,6 +135,11 @@ pub enum Command {
         /// Also write a JUnit XML report (one testcase per folder) into FILE.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// With --save: also save a key's state at a stateful step after a number of source
+        /// events, checked by `eddy test` (`checkpoints.jsonl`): STEP:KEY@EVENTS, e.g.
+        /// `stats:u03@40`. Repeatable.
+        #[arg(long, value_name = "STEP:KEY@EVENTS", requires = "save")]
+        checkpoint: Vec<String>,
     },
     /// Measure end-to-end throughput on a generated CSV (events/s), against a hand-written
     /// Rust floor.
@@ -237,14 +242,14 @@ pub fn main() -> Dispatch {
         Some(Command::Diff { a, b, max_events, json }) => {
             diff::diff_command(&a, &b, &crate::compare::CompareOptions { max_events }, json)
         }
-        Some(Command::Test { folders, save: Some(folder), .. }) => match folders.as_slice() {
-            [pipeline] => test_cmd::save_command(&folder, pipeline),
+        Some(Command::Test { folders, save: Some(folder), checkpoint, .. }) => match folders.as_slice() {
+            [pipeline] => test_cmd::save_command(&folder, pipeline, &checkpoint),
             _ => {
                 crate::eprintln_lossy!("error: eddy test --save FOLDER PIPELINE takes one pipeline file");
                 2
             }
         },
-        Some(Command::Test { folders, save: None, junit }) => {
+        Some(Command::Test { folders, save: None, junit, .. }) => {
             test_cmd::test_command(&folders, junit.as_deref())
         }
         Some(Command::Bench(options)) => match run_bench(&options) {

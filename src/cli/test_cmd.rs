@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::regression::{
-    RegressionError, Verdict, compare_outputs, compare_states, load_folder, replay_with_states, save_folder,
+    RegressionError, StateCheckpoint, Verdict, compare_outputs, compare_states, load_folder,
+    replay_with_states, save_folder_with,
 };
 
 use super::junit;
@@ -20,10 +21,20 @@ pub enum Outcome {
     Error(RegressionError),
 }
 
-/// `eddy test --save FOLDER PIPELINE`: writes the folder, says what it holds on stderr. Exit
-/// code 0 saved, 2 refused or failed (nothing written).
-pub fn save_command(folder: &Path, pipeline: &Path) -> u8 {
-    match save_folder(folder, pipeline) {
+/// `eddy test --save FOLDER PIPELINE [--checkpoint STEP:KEY@EVENTS]...`: writes the folder,
+/// says what it holds on stderr. Exit code 0 saved, 2 refused or failed (nothing written).
+pub fn save_command(folder: &Path, pipeline: &Path, checkpoints: &[String]) -> u8 {
+    let mut parsed = Vec::with_capacity(checkpoints.len());
+    for text in checkpoints {
+        match parse_checkpoint_arg(text) {
+            Ok(checkpoint) => parsed.push(checkpoint),
+            Err(why) => {
+                crate::eprintln_lossy!("error: --checkpoint {text}: {why}");
+                return 2;
+            }
+        }
+    }
+    match save_folder_with(folder, pipeline, &parsed) {
         Ok(saved) => {
             let sinks: Vec<String> =
                 saved.sinks.iter().map(|(sink, n)| format!("`{sink}` {n} lines")).collect();
@@ -36,6 +47,9 @@ pub fn save_command(folder: &Path, pipeline: &Path) -> u8 {
                 saved.sinks.len(),
                 sinks.join(", ")
             );
+            if saved.checkpoints > 0 {
+                crate::eprintln_lossy!("and {} state checkpoint(s) in checkpoints.jsonl", saved.checkpoints);
+            }
             0
         }
         Err(e) => {
@@ -43,6 +57,23 @@ pub fn save_command(folder: &Path, pipeline: &Path) -> u8 {
             2
         }
     }
+}
+
+/// A `--checkpoint` argument, `STEP:KEY@EVENTS`: the step id before the first `:`, the
+/// events after the last `@`, the key (which may hold either) between.
+fn parse_checkpoint_arg(text: &str) -> Result<StateCheckpoint, String> {
+    let expected = "expected STEP:KEY@EVENTS, e.g. stats:u03@40";
+    let (step, rest) =
+        text.split_once(':').ok_or_else(|| format!("no `:` after the step id ({expected})"))?;
+    let (key, events) =
+        rest.rsplit_once('@').ok_or_else(|| format!("no `@` before the events ({expected})"))?;
+    if step.is_empty() {
+        return Err(format!("no step id ({expected})"));
+    }
+    let event = events
+        .parse::<u64>()
+        .map_err(|_| format!("`{events}` is not a number of source events ({expected})"))?;
+    Ok(StateCheckpoint { event, step: step.to_owned(), key: key.to_owned() })
 }
 
 /// `eddy test FOLDER...`: replays and compares each folder, prints PASS/FAIL (with the

@@ -409,3 +409,82 @@ fn state_checkpoints_are_checked_with_a_readable_diff_per_key() {
         assert_eq!(out.status.code(), Some(2));
     }
 }
+
+#[test]
+fn save_takes_state_checkpoints_from_the_command_line_and_refuses_bad_ones_writing_nothing() {
+    let dir = work_pipeline();
+    let save = |folder: &str, checkpoints: &[&str]| {
+        let mut args = vec!["test", "--save", folder, "work/pipeline.toml"];
+        for checkpoint in checkpoints {
+            args.extend(["--checkpoint", checkpoint]);
+        }
+        eddy(&args, dir.path())
+    };
+    let out = save("saved/t1", &["total:a@1", "total:a@3", "total:b@0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).ends_with("and 3 state checkpoint(s) in checkpoints.jsonl\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(dir.path().join("saved/t1/checkpoints.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+    let states: Vec<(u64, &str, &str, &serde_json::Value)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["event"].as_u64().unwrap(),
+                l["step"].as_str().unwrap(),
+                l["key"].as_str().unwrap(),
+                &l["state"],
+            )
+        })
+        .collect();
+    let (sixty, eighty) = (serde_json::json!(60), serde_json::json!(80));
+    assert_eq!(
+        states,
+        [(1, "total", "a", &sixty), (3, "total", "a", &eighty), (0, "total", "b", &serde_json::Value::Null)]
+    );
+    let out = eddy(&["test", "saved/t1"], dir.path());
+    assert_eq!(
+        text(&out.stdout),
+        "PASS saved/t1 (2 sink(s), 6 lines, 3 state checkpoint(s))\n1 folder(s): 1 passed, 0 failed, 0 error(s)\n"
+    );
+
+    // Refused, naming the argument or the checkpoint; no folder written.
+    for (checkpoint, error) in [
+        (
+            "total-a@1",
+            "error: --checkpoint total-a@1: no `:` after the step id (expected STEP:KEY@EVENTS, e.g. stats:u03@40)\n",
+        ),
+        (
+            "total:a",
+            "error: --checkpoint total:a: no `@` before the events (expected STEP:KEY@EVENTS, e.g. stats:u03@40)\n",
+        ),
+        (
+            "total:a@x",
+            "error: --checkpoint total:a@x: `x` is not a number of source events (expected STEP:KEY@EVENTS, e.g. stats:u03@40)\n",
+        ),
+        (
+            "nope:a@1",
+            "error: work/pipeline.toml: checkpoint key `a` of step `nope` after event 1: the pipeline has no step `nope`\n",
+        ),
+        (
+            "total:a@99",
+            "error: work/pipeline.toml: checkpoint key `a` of step `total` after event 99: the input has 3 events, not 99\n",
+        ),
+    ] {
+        let out = save("saved/t2", &[checkpoint]);
+        assert_eq!(text(&out.stderr), error);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(!dir.path().join("saved/t2").exists(), "{checkpoint}");
+    }
+    // Only with --save.
+    let out = eddy(&["test", "saved/t1", "--checkpoint", "total:a@1"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--save"), "{}", text(&out.stderr));
+}
