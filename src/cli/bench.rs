@@ -58,6 +58,10 @@ pub struct BenchOptions {
     /// profile the play loop alone.
     #[arg(long, hide = true)]
     pub session_play_of: Option<PathBuf>,
+    /// Internal: runs this pipeline as `eddy run` does and prints the process's peak resident
+    /// memory (the memory-per-key figures run it as a child process).
+    #[arg(long, hide = true)]
+    pub run_memory_of: Option<PathBuf>,
 }
 
 /// One timed run of a case.
@@ -134,6 +138,8 @@ pub struct BenchReport {
     pub snapshot_cost: Option<super::bench_snapshots::SnapshotCost>,
     /// Distinct keys of the usual cases and of the many-keys cases.
     pub keys: (u64, u64),
+    /// What one more key costs the running count and `count_final` (when both files ran).
+    pub key_memory: Vec<super::bench_memory::KeyMemory>,
 }
 
 impl BenchReport {
@@ -255,6 +261,9 @@ impl fmt::Display for BenchReport {
             "×",
             "≥ 0.70",
         )?;
+        for measured in &self.key_memory {
+            writeln!(f, "{measured}")?;
+        }
         Ok(())
     }
 }
@@ -445,7 +454,12 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
         memory_probe: None,
         snapshot_cost: None,
         keys: (options.keys, options.many_keys),
+        key_memory: Vec::new(),
     };
+    if let Some(file) = &options.run_memory_of {
+        report.memory_probe = Some(super::bench_memory::run_memory(file)?);
+        return Ok(report);
+    }
     if let Some(file) = &options.session_memory_of {
         report.memory_probe = Some(super::bench_session::session_memory(file)?);
         return Ok(report);
@@ -490,6 +504,8 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
     }
     let mut specs = Vec::new();
     let mut scripted_file = None;
+    // Per many-keys case: the case it scales, the usual file's pipeline and its own.
+    let mut key_pairs = Vec::new();
     for (index, (name, text)) in case_texts().into_iter().enumerate() {
         let file = dir.join(format!("case-{}.toml", index + 1));
         std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
@@ -517,6 +533,9 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
                 case_texts().into_iter().find(|(n, _)| *n == of).map(|(_, text)| text).unwrap_or_default();
             let file = many.join(format!("case-{}.toml", index + 1));
             std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+            if let Some(few) = specs.iter().find(|spec| spec.name == of) {
+                key_pairs.push((name, of, few.file.clone(), file.clone()));
+            }
             specs.push(CaseSpec { name, file, rhai_only: false });
         }
     }
@@ -554,6 +573,19 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
         }
     }
     report.cases = cases;
+    if let Some(first) = key_pairs.iter().find(|(name, ..)| wanted(name)) {
+        let keys = (
+            super::bench_memory::distinct_users(&first.2.with_file_name("events.csv"))?,
+            super::bench_memory::distinct_users(&first.3.with_file_name("events.csv"))?,
+        );
+        for (name, of, few, many) in &key_pairs {
+            if wanted(name) {
+                let measured = super::bench_memory::KeyMemory::measure(of, few, many, keys)?;
+                crate::eprintln_lossy!("{measured}");
+                report.key_memory.push(measured);
+            }
+        }
+    }
     if options.only.is_none()
         && let Some(file) = &scripted_file
     {

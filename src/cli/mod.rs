@@ -6,6 +6,7 @@
 //! fails, 2 an error.
 
 mod bench;
+mod bench_memory;
 mod bench_session;
 mod bench_snapshots;
 mod bench_workers;

@@ -436,3 +436,35 @@ fn a_closed_standard_error_or_output_loses_lines_but_never_panics() {
         );
     }
 }
+
+#[test]
+fn bench_reports_the_memory_one_more_key_costs_from_child_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = eddy(
+        &[
+            "bench",
+            "--events",
+            "3000",
+            "--keys",
+            "10",
+            "--many-keys",
+            "2000",
+            "--only",
+            "many keys",
+            "--rounds",
+            "1",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    for case in ["running count, Rhai stateful_map", "count_final"] {
+        let line = report
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("memory per key, {case} ")))
+            .unwrap_or_else(|| panic!("no memory line for {case}: {report}"));
+        // "N B (A KiB at 10 keys, B KiB at K keys), target ≤ 100 B", K the file's distinct users.
+        assert!(line.contains(" KiB at 10 keys, "), "{line}");
+        assert!(line.ends_with("keys), target ≤ 100 B"), "{line}");
+    }
+}
