@@ -28,10 +28,16 @@ impl KeyMemory {
         bytes / (self.keys.1 as f64 - self.keys.0 as f64).max(1.0)
     }
 
-    /// Measures `case` on `few` (the usual file's pipeline) and `many` (the many-keys one);
-    /// `keys` the distinct keys of their two files.
+    /// Measures `case` on `few` (the usual file's pipeline) and `many` (the many-keys one),
+    /// alternated, three times each (the read-ahead's buffers make a peak vary by a few MiB
+    /// from run to run): the median peaks; `keys` the distinct keys of their two files.
     pub fn measure(case: &str, few: &Path, many: &Path, keys: (u64, u64)) -> Result<Self> {
-        Ok(KeyMemory { case: case.to_owned(), peaks_kib: (peak_in_child(few)?, peak_in_child(many)?), keys })
+        let (mut peaks_few, mut peaks_many) = (Vec::new(), Vec::new());
+        for _ in 0..PROBES {
+            peaks_few.push(peak_in_child(few)?);
+            peaks_many.push(peak_in_child(many)?);
+        }
+        Ok(KeyMemory { case: case.to_owned(), peaks_kib: (median(peaks_few), median(peaks_many)), keys })
     }
 }
 
@@ -39,7 +45,7 @@ impl fmt::Display for KeyMemory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "  {:<52} {:.0} B ({} KiB at {} keys, {} KiB at {} keys), target ≤ 100 B",
+            "  {:<52} {:.0} B (median peaks of {PROBES}: {} KiB at {} keys, {} KiB at {} keys), target ≤ 100 B",
             format!("memory per key, {}", self.case),
             self.bytes_per_key(),
             self.peaks_kib.0,
@@ -48,6 +54,14 @@ impl fmt::Display for KeyMemory {
             self.keys.1
         )
     }
+}
+
+/// Runs per file of the memory probe.
+const PROBES: usize = 3;
+
+fn median(mut values: Vec<u64>) -> u64 {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
 /// The distinct values of the `user` column of a generated `events.csv`.

@@ -3,7 +3,7 @@
 
 use rhai::Dynamic;
 
-use super::common::{KeyMap, StepError, as_key, get_field, in_context, sorted_keys, step_error, unkeyed};
+use super::common::{KeyMap, StepError, as_key, drain_sorted, get_field, in_context, step_error, unkeyed};
 use super::keyed_state::keyed_state_accessors;
 use super::stateful_map::builtin_step;
 use super::{Item, Key, OpContext, Operator, Output};
@@ -218,8 +218,9 @@ impl Operator for Aggregate {
     }
 
     fn on_eof(&mut self, _ctx: &mut OpContext<'_>, out: &mut Vec<Output>) -> Result<(), StepError> {
-        for key in sorted_keys(&self.accs) {
-            let Some(acc) = self.accs.remove(&key) else { continue };
+        let entries = drain_sorted(&mut self.accs);
+        out.reserve(entries.len());
+        for (key, acc) in entries {
             let value = match self.kind {
                 Kind::Max | Kind::Min => {
                     acc.into_array().ok().and_then(|mut pair| pair.pop()).unwrap_or_default()

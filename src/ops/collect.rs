@@ -3,7 +3,7 @@
 
 use rhai::{Array, Dynamic};
 
-use super::common::{KeyMap, StepError, sorted_keys, step_error, unkeyed};
+use super::common::{KeyMap, StepError, drain_sorted, step_error, unkeyed};
 use super::keyed_state::keyed_state_accessors;
 use super::{Item, Key, OpContext, Operator, Output};
 
@@ -57,12 +57,10 @@ impl Operator for Collect {
     }
 
     fn on_eof(&mut self, ctx: &mut OpContext<'_>, out: &mut Vec<Output>) -> Result<(), StepError> {
-        for key in sorted_keys(&self.lists) {
-            if let Some(list) = self.lists.remove(&key) {
-                ctx.timers.cancel(&key);
-                if !list.is_empty() {
-                    out.push(Output { port: 0, item: Item::keyed(key, Dynamic::from_array(list)) });
-                }
+        for (key, list) in drain_sorted(&mut self.lists) {
+            ctx.timers.cancel(&key);
+            if !list.is_empty() {
+                out.push(Output { port: 0, item: Item::keyed(key, Dynamic::from_array(list)) });
             }
         }
         Ok(())

@@ -23,6 +23,15 @@ pub fn sorted_keys<V>(map: &KeyMap<V>) -> Vec<Key> {
     keys
 }
 
+/// Every entry of `map`, taken out in the order of [`sorted_keys`], the map left empty and its
+/// table freed: what a final operator emits at end of input, with no copy of each key and the
+/// table gone before the outputs are built (docs/performance.md, memory per key).
+pub fn drain_sorted<V>(map: &mut KeyMap<V>) -> Vec<(Key, V)> {
+    let mut entries: Vec<(Key, V)> = std::mem::take(map).into_iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    entries
+}
+
 /// `key "a", item {…}` for error messages.
 pub fn describe_item(key: Option<&Key>, value: &Dynamic) -> String {
     match key {

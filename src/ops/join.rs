@@ -3,7 +3,7 @@
 
 use rhai::{Array, Dynamic};
 
-use super::common::{KeyMap, StepError, sorted_keys, step_error, unkeyed};
+use super::common::{KeyMap, StepError, drain_sorted, step_error, unkeyed};
 use super::keyed_state::keyed_state_accessors;
 use super::{DropReason, Item, Key, OpContext, Operator, Output};
 use crate::graph::{EmitMode, InsertMode};
@@ -98,21 +98,16 @@ impl Operator for Join {
     fn on_eof(&mut self, ctx: &mut OpContext<'_>, out: &mut Vec<Output>) -> Result<(), StepError> {
         match self.emit {
             EmitMode::Final => {
-                for key in sorted_keys(&self.state) {
-                    if let Some(sides) = self.state.remove(&key) {
-                        emit_rows_owned(&key, sides, out);
-                    }
+                for (key, sides) in drain_sorted(&mut self.state) {
+                    emit_rows_owned(&key, sides, out);
                 }
             }
             // docs/ledger.md#reasons: a key still waiting for a side at end of input never
             // emits; its remembered sides are dropped, one entry per key, in key order.
             EmitMode::Complete => {
-                for key in sorted_keys(&self.state) {
-                    if let Some(sides) = self.state.remove(&key) {
-                        let sides =
-                            || Dynamic::from_array(sides.into_iter().map(Dynamic::from_array).collect());
-                        ctx.drops.drop_item(DropReason::Unmatched, Some(&key), sides);
-                    }
+                for (key, sides) in drain_sorted(&mut self.state) {
+                    let sides = || Dynamic::from_array(sides.into_iter().map(Dynamic::from_array).collect());
+                    ctx.drops.drop_item(DropReason::Unmatched, Some(&key), sides);
                 }
             }
             // Every item emitted its rows already.

@@ -464,6 +464,7 @@ fn bench_reports_the_memory_one_more_key_costs_from_child_processes() {
             .find(|line| line.trim_start().starts_with(&format!("memory per key, {case} ")))
             .unwrap_or_else(|| panic!("no memory line for {case}: {report}"));
         // "N B (A KiB at 10 keys, B KiB at K keys), target ≤ 100 B", K the file's distinct users.
+        assert!(line.contains(" B (median peaks of 3: "), "{line}");
         assert!(line.contains(" KiB at 10 keys, "), "{line}");
         assert!(line.ends_with("keys), target ≤ 100 B"), "{line}");
     }
