@@ -179,7 +179,20 @@ mod tests {
 
     #[test]
     fn keys_sort_by_their_bytes_whatever_their_prefixes() {
-        let keys = ["", "a", "a\0", "ab", "abcdefgh", "abcdefgh\0", "abcdefghi", "abcdefgg~", "é", "z", "Z", "\u{7f}"];
+        let keys = [
+            "",
+            "a",
+            "a\0",
+            "ab",
+            "abcdefgh",
+            "abcdefgh\0",
+            "abcdefghi",
+            "abcdefgg~",
+            "é",
+            "z",
+            "Z",
+            "\u{7f}",
+        ];
         let mut map: KeyMap<usize> = KeyMap::default();
         for (n, key) in keys.iter().enumerate() {
             map.insert(Key::from(*key), n);

@@ -15,6 +15,18 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use crate::ui_util::{example, open};
 
 /// Every file under `dir` (relative path → bytes).
+/// Runs frames until the test folder being written (on a background thread) is done.
+fn wait_saved(harness: &mut Harness<'static, Workbench>) {
+    harness.run_steps(4);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while harness.state().is_saving_test() {
+        assert!(std::time::Instant::now() < deadline, "the test folder was not written in 30 s");
+        harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    harness.run_steps(3);
+}
+
 fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -81,7 +93,7 @@ fn save_as_test_writes_a_folder_that_passes_and_a_second_save_there_is_refused()
     // command they send.)
     let folder = dir.path().join("tests").join("sessions");
     harness.state_mut().command(UiCommand::SaveTest(folder.clone()));
-    harness.run_steps(4);
+    wait_saved(&mut harness);
     let notice = shown(&harness, "Saved the test");
     assert_eq!(
         notice,
@@ -105,7 +117,7 @@ fn save_as_test_writes_a_folder_that_passes_and_a_second_save_there_is_refused()
     harness.state_mut().command(UiCommand::SaveTestDialog);
     harness.run_steps(4);
     harness.state_mut().command(UiCommand::SaveTest(folder.clone()));
-    harness.run_steps(4);
+    wait_saved(&mut harness);
     assert_eq!(
         shown(&harness, "cannot save the test"),
         format!(
@@ -134,7 +146,7 @@ fn unsaved_edits_are_saved_first_and_are_what_the_test_holds() {
     // Without the dialog: refused, the file and the edits as they were.
     let before = std::fs::read(&file).unwrap();
     harness.state_mut().command(UiCommand::SaveTest(folder.clone()));
-    harness.run_steps(4);
+    wait_saved(&mut harness);
     assert_eq!(
         shown(&harness, "unsaved edits"),
         format!(
@@ -158,7 +170,7 @@ fn unsaved_edits_are_saved_first_and_are_what_the_test_holds() {
     harness.get_by_label("Test folder").type_text(&folder.display().to_string());
     harness.run_steps(1);
     harness.get_by_label("Save and make the test").click();
-    harness.run_steps(4);
+    wait_saved(&mut harness);
     assert!(!harness.state().is_dirty(), "the edits were saved");
     harness.get_by_label_contains(&format!("Run it with: eddy test {}", folder.display()));
     let saved = std::fs::read_to_string(&file).unwrap();
@@ -200,7 +212,7 @@ fn a_pipeline_a_test_cannot_replay_is_refused_naming_the_source_and_nothing_is_w
         harness.state_mut().command(UiCommand::SaveTestDialog);
         harness.run_steps(4);
         harness.state_mut().command(UiCommand::SaveTest(folder.clone()));
-        harness.run_steps(4);
+        wait_saved(&mut harness);
         let message = shown(&harness, "cannot save the test");
         assert!(
             message.starts_with(&format!("cannot save the test: {}: ", file.display())),
@@ -222,7 +234,7 @@ fn an_untitled_pipeline_is_saved_before_it_becomes_a_test() {
     harness.run_steps(8);
     let folder = dir.path().join("t");
     harness.state_mut().command(UiCommand::SaveTest(folder.clone()));
-    harness.run_steps(4);
+    wait_saved(&mut harness);
     harness.get_by_label_contains(
         "the pipeline is untitled: save it first, a test folder is made from its file",
     );
@@ -260,7 +272,7 @@ fn the_watched_key_becomes_a_state_checkpoint_that_eddy_test_checks() {
     harness.get_by_label("State checkpoints: key `u03` of step `stats` after event 40");
     let folder = dir.path().join("stats-test");
     harness.state_mut().command(UiCommand::SaveTest(folder.clone()));
-    harness.run_steps(4);
+    wait_saved(&mut harness);
     assert!(shown(&harness, "Saved the test").contains(", 1 state checkpoint(s). Run it with"));
 
     let text = std::fs::read_to_string(folder.join("checkpoints.jsonl")).unwrap();
@@ -278,4 +290,60 @@ fn the_watched_key_becomes_a_state_checkpoint_that_eddy_test_checks() {
             "state of key `u03` of step `stats` after event 40: differs\n  expected: {{\"count\":0}}\n  got:      {state}"
         )
     );
+}
+
+#[test]
+fn a_large_test_is_written_in_the_background_while_the_window_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows = String::from("user,n\n");
+    for n in 0..200 {
+        rows.push_str(&format!("u{},{n}\n", n % 50));
+    }
+    std::fs::write(dir.path().join("rows.csv"), rows).unwrap();
+    // Slow on purpose (a loop per event): the replay outlasts the frames this test runs.
+    let file = dir.path().join("big.toml");
+    let pipeline = r#"format_version = 1
+[[sources]]
+id = "rows"
+path = "rows.csv"
+format = "csv"
+[[steps]]
+id = "by_user"
+op = "key_on"
+inputs = ["rows"]
+field = "user"
+[[steps]]
+id = "count"
+op = "fold_final"
+inputs = ["by_user"]
+script = '''
+fn builder() { 0 }
+fn folder(acc, v) { let s = 0; for i in 0..4000 { s += i; } acc + 1 }
+'''
+[[sinks]]
+id = "out"
+inputs = ["count"]
+path = "out.jsonl"
+format = "jsonl"
+"#;
+    std::fs::write(&file, pipeline).unwrap();
+    let mut harness = open(&file, dir.path());
+    let folder = dir.path().join("big-test");
+    harness.state_mut().command(UiCommand::SaveTestDialog);
+    harness.run_steps(2);
+    harness.state_mut().command(UiCommand::SaveTest(folder.clone()));
+    harness.run_steps(2);
+    // Frames go on while the replay runs; the dialog says what it is doing.
+    assert!(harness.state().is_saving_test());
+    harness.get_by_label(&format!("Replaying the pipeline to write {}…", folder.display()));
+    // A second save meanwhile is refused, naming the first.
+    harness.state_mut().command(UiCommand::SaveTest(dir.path().join("other")));
+    harness.run_steps(1);
+    assert!(harness.state().is_saving_test(), "the save ended too soon for this test");
+    harness.get_by_label_contains(&format!("a test is being written into {} already", folder.display()));
+    wait_saved(&mut harness);
+    harness.get_by_label_contains(&format!("Run it with: eddy test {}", folder.display()));
+    assert_eq!(names(&folder.join("expected")), ["out.jsonl"]);
+    assert_eq!(std::fs::read_to_string(folder.join("expected/out.jsonl")).unwrap().lines().count(), 50);
+    assert!(!dir.path().join("other").exists());
 }

@@ -180,17 +180,16 @@ impl Workbench {
             UiCommand::ExportDialog => {
                 self.file_dialog = Some(FileDialog::new(FileDialogMode::Export, self.export_start()));
             }
-            UiCommand::SaveTest(folder) => match self.save_test(&folder) {
-                Ok(saved) => {
-                    self.file_dialog = None;
-                    // Long enough to read and copy the `eddy test` command.
-                    self.show_toast_for(super::save_test::saved_notice(&saved), false, 12.0, now);
+            UiCommand::SaveTest(folder) => {
+                if let Err(message) = self.start_save_test(&folder) {
+                    match &mut self.file_dialog {
+                        Some(dialog) => dialog.error = Some(message),
+                        None => self.show_toast(message, true, now),
+                    }
+                } else if let Some(dialog) = &mut self.file_dialog {
+                    dialog.error = None;
                 }
-                Err(message) => match &mut self.file_dialog {
-                    Some(dialog) => dialog.error = Some(message),
-                    None => self.show_toast(message, true, now),
-                },
-            },
+            }
             UiCommand::SaveTestDialog => {
                 self.file_dialog = Some(FileDialog::new(FileDialogMode::SaveTest, self.save_test_start()));
             }

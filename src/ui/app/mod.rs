@@ -130,6 +130,8 @@ pub struct Workbench {
     run_report: Option<crate::engine::RunReport>,
     /// The comparison with another version going on or shown (the Compare tab).
     compare: Option<compare::CompareRun>,
+    /// A test folder being written (*Save as test…*).
+    saving_test: Option<save_test::SavingTest>,
 }
 
 impl Workbench {
@@ -182,6 +184,7 @@ impl Workbench {
             run: None,
             run_report: None,
             compare: None,
+            saving_test: None,
         };
         if let Some(file) = options.file
             && let Err(message) = workbench.open_file(&file)
@@ -422,6 +425,7 @@ impl eframe::App for Workbench {
         self.replay.poll();
         self.poll_run(ctx);
         self.poll_compare(ctx);
+        self.poll_save_test(ctx, ctx.input(|i| i.time));
         let now = ctx.input(|i| i.time);
         for notice in std::mem::take(&mut self.replay.notices) {
             let is_error = notice.level != crate::session::NoticeLevel::Info;

@@ -5,24 +5,90 @@
 //! the replay (the watched key, the key selected in the state table) become per-key state
 //! checkpoints at the replay's position.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crossbeam_channel::{Receiver, TryRecvError, bounded};
 
 use super::Workbench;
 use crate::regression::{PIPELINE_FILE, Saved, StateCheckpoint, save_folder_with};
 
+/// A test folder being written on a background thread (its replay may take a while: the window
+/// stays live and says so).
+pub struct SavingTest {
+    /// The folder being written.
+    pub folder: PathBuf,
+    receiver: Receiver<Result<Saved, String>>,
+}
+
 impl Workbench {
-    /// Writes the test folder `folder` from the open pipeline file; why not, naming the folder or
-    /// the source at fault (untitled or unsaved edits, a folder not empty, a live source, the
-    /// wall clock, an input outside the pipeline's folder, a failing replay).
-    pub(super) fn save_test(&self, folder: &Path) -> Result<Saved, String> {
-        let Some(pipeline) = self.document.file.as_deref() else {
+    /// Starts writing the test folder `folder` from the open pipeline file on a background
+    /// thread; why not, at once, when it is untitled or has unsaved edits, or a test is being
+    /// written already. The replay's own refusals (a folder not empty, a live source, the wall
+    /// clock, an input outside the pipeline's folder, a failing replay) come with the result.
+    pub(super) fn start_save_test(&mut self, folder: &Path) -> Result<(), String> {
+        let Some(pipeline) = self.document.file.clone() else {
             return Err("the pipeline is untitled: save it first, a test folder is made from its file".into());
         };
         if self.is_dirty() {
-            return Err(unsaved_message(pipeline));
+            return Err(unsaved_message(&pipeline));
         }
-        save_folder_with(folder, pipeline, &self.test_checkpoints())
-            .map_err(|e| format!("cannot save the test: {e}"))
+        if let Some(saving) = &self.saving_test {
+            return Err(format!(
+                "a test is being written into {} already: wait for it",
+                saving.folder.display()
+            ));
+        }
+        let checkpoints = self.test_checkpoints();
+        let (sender, receiver) = bounded(1);
+        let target = folder.to_path_buf();
+        std::thread::Builder::new()
+            .name("eddy-save-test".into())
+            .stack_size(crate::script::ENGINE_STACK_SIZE)
+            .spawn(move || {
+                let saved = save_folder_with(&target, &pipeline, &checkpoints)
+                    .map_err(|e| format!("cannot save the test: {e}"));
+                let _ignored = sender.send(saved);
+            })
+            .map_err(|e| format!("cannot save the test: no thread for it ({e})"))?;
+        self.saving_test = Some(SavingTest { folder: folder.to_path_buf(), receiver });
+        Ok(())
+    }
+
+    /// Whether a test folder is being written.
+    pub fn is_saving_test(&self) -> bool {
+        self.saving_test.is_some()
+    }
+
+    /// Takes the result of the test folder being written, when it has come: the dialog closes
+    /// with a notice, or says why not.
+    pub(super) fn poll_save_test(&mut self, ctx: &eframe::egui::Context, now: f64) {
+        let Some(saving) = &self.saving_test else { return };
+        let result = match saving.receiver.try_recv() {
+            Ok(result) => result,
+            Err(TryRecvError::Empty) => {
+                ctx.request_repaint_after(std::time::Duration::from_millis(100));
+                return;
+            }
+            Err(TryRecvError::Disconnected) => {
+                Err("cannot save the test: its thread ended without a result".into())
+            }
+        };
+        self.saving_test = None;
+        self.save_test_done(result, now);
+    }
+
+    fn save_test_done(&mut self, result: Result<Saved, String>, now: f64) {
+        match result {
+            Ok(saved) => {
+                self.file_dialog = None;
+                // Long enough to read and copy the `eddy test` command.
+                self.show_toast_for(saved_notice(&saved), false, 12.0, now);
+            }
+            Err(message) => match &mut self.file_dialog {
+                Some(dialog) => dialog.error = Some(message),
+                None => self.show_toast(message, true, now),
+            },
+        }
     }
 
     /// The keys the user looks at in the replay, at its position: the watched key and the key

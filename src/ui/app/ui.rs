@@ -811,6 +811,7 @@ impl Workbench {
         }
         let unsaved = self.is_dirty().then(|| self.document.file.clone()).flatten();
         let checkpoints = super::save_test::checkpoints_note(&self.test_checkpoints());
+        let saving = self.saving_test.as_ref().map(|saving| saving.folder.clone());
         let Some(dialog) = &mut self.file_dialog else { return };
         if let Some(path) = dialog.poll() {
             match dialog.mode {
@@ -880,8 +881,12 @@ impl Workbench {
                     FileDialogMode::SaveTest => "Make the test",
                     FileDialogMode::Compare => "Compare",
                 };
-                if ui.button(action).clicked() {
+                if ui.add_enabled(saving.is_none(), egui::Button::new(action)).clicked() {
                     submit = true;
+                }
+                if let Some(folder) = &saving {
+                    ui.spinner();
+                    ui.label(format!("Replaying the pipeline to write {}…", folder.display()));
                 }
             });
         });
