@@ -578,8 +578,16 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
             super::bench_memory::distinct_users(&first.2.with_file_name("events.csv"))?,
             super::bench_memory::distinct_users(&first.3.with_file_name("events.csv"))?,
         );
+        if keys.1 <= keys.0 {
+            crate::eprintln_lossy!(
+                "memory per key: not measured, the many-keys file has {} distinct keys and the usual one {} \
+                 (--many-keys must be above --keys)",
+                keys.1,
+                keys.0
+            );
+        }
         for (name, of, few, many) in &key_pairs {
-            if wanted(name) {
+            if wanted(name) && keys.1 > keys.0 {
                 let measured = super::bench_memory::KeyMemory::measure(of, few, many, keys)?;
                 crate::eprintln_lossy!("{measured}");
                 report.key_memory.push(measured);
