@@ -92,7 +92,7 @@ pub fn run_memory(file: &Path) -> Result<String> {
 }
 
 /// This process's peak resident memory in KiB.
-fn peak_kib() -> Result<u64> {
+pub(super) fn peak_kib() -> Result<u64> {
     let status =
         std::fs::read_to_string("/proc/self/status").context("bench: cannot read /proc/self/status")?;
     status

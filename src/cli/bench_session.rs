@@ -210,13 +210,7 @@ fn peak_memory_in_child(file: &Path) -> Option<f64> {
 /// last step's table open, and says how fast and the process's peak resident memory (`VmHWM`).
 pub(super) fn session_memory(file: &Path) -> Result<String> {
     let rate = time_play(file, true)?;
-    let status =
-        std::fs::read_to_string("/proc/self/status").context("bench: cannot read /proc/self/status")?;
-    let kib = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .context("bench: /proc/self/status has no VmHWM line")?;
+    let kib = super::bench_memory::peak_kib()?;
     Ok(format!("played at {rate:.0} events/s\npeak resident KiB: {kib}"))
 }
 

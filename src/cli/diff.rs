@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::compare::{
     CompareOptions, Comparison, Emitted, FirstDivergence, OnlyIn, Position, SideDetail, Spot, compare_files,
+    quoted,
 };
 
 /// Outputs shown per side in the first divergence (the rest are counted).
@@ -81,12 +82,7 @@ pub fn to_text(a: &Path, b: &Path, comparison: &Comparison) -> String {
 }
 
 fn write_only(out: &mut String, side: &str, only: &OnlyIn) {
-    let names: Vec<String> = only
-        .steps
-        .iter()
-        .map(|id| format!("step `{id}`"))
-        .chain(only.sinks.iter().map(|id| format!("sink `{id}`")))
-        .collect();
+    let names = only.names();
     if !names.is_empty() {
         let _ = writeln!(out, "only in {side}: {}", names.join(", "));
     }
@@ -121,16 +117,8 @@ fn write_first(out: &mut String, first: &FirstDivergence) {
         }
     }
     if !first.also.is_empty() {
-        let also: Vec<String> = first.also.iter().map(describe).collect();
+        let also: Vec<String> = first.also.iter().map(Spot::describe).collect();
         let _ = writeln!(out, "  also differing at this event: {}", also.join("; "));
-    }
-}
-
-fn describe(spot: &Spot) -> String {
-    match spot {
-        Spot::State { step, key } => format!("step `{step}` key {}", quoted(key)),
-        Spot::Outputs { step } => format!("step `{step}` outputs"),
-        Spot::Sink { sink } => format!("sink `{sink}`"),
     }
 }
 
@@ -168,10 +156,6 @@ fn emitted(output: &Emitted) -> String {
 
 fn state(state: &Option<Value>) -> String {
     state.as_ref().map_or_else(|| "(no state)".to_owned(), Value::to_string)
-}
-
-fn quoted(key: &str) -> String {
-    Value::String(key.to_owned()).to_string()
 }
 
 /// The comparison as one JSON object (`--json`).

@@ -106,6 +106,23 @@ pub enum Spot {
     },
 }
 
+impl Spot {
+    /// The spot in words, as `eddy diff` and the workbench list it: ``step `s` key "k"``,
+    /// ``step `s` outputs``, ``sink `o` ``.
+    pub fn describe(&self) -> String {
+        match self {
+            Spot::State { step, key } => format!("step `{step}` key {}", quoted(key)),
+            Spot::Outputs { step } => format!("step `{step}` outputs"),
+            Spot::Sink { sink } => format!("sink `{sink}`"),
+        }
+    }
+}
+
+/// A key as JSON text (quoted, escaped), as the comparison's messages show keys.
+pub fn quoted(key: &str) -> String {
+    Value::String(key.to_owned()).to_string()
+}
+
 /// One item a step emitted, as a sink would write it (`[key, value]` on a keyed stream).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Emitted {
@@ -163,6 +180,17 @@ pub struct OnlyIn {
     pub steps: Vec<String>,
     /// Sink ids.
     pub sinks: Vec<String>,
+}
+
+impl OnlyIn {
+    /// Its steps then its sinks, in words (``step `s` ``, ``sink `o` ``).
+    pub fn names(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .map(|id| format!("step `{id}`"))
+            .chain(self.sinks.iter().map(|id| format!("sink `{id}`")))
+            .collect()
+    }
 }
 
 /// What the whole comparison found.

@@ -10,7 +10,7 @@ use eframe::egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-use super::ui_util::{click, click_node, open, wait_for};
+use super::ui_util::{click, click_node, open, type_script, wait_for};
 
 const ROWS: &str = "user,n\na,1\nb,2\nb,3\na,4\nc,5\nb,6\n";
 
@@ -64,15 +64,6 @@ fn wait_for_comparison(harness: &mut Harness<'_, Workbench>) {
         std::thread::sleep(Duration::from_millis(5));
     }
     harness.run_steps(3);
-}
-
-fn type_script(harness: &mut Harness<'_, Workbench>, script: &str) {
-    harness.get_by_label("Script (Rhai)").focus();
-    harness.run_steps(1);
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness.run_steps(1);
-    harness.get_by_label("Script (Rhai)").type_text(script);
-    harness.run_steps(12);
 }
 
 #[test]

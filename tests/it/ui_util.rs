@@ -68,6 +68,17 @@ pub fn replace_text(harness: &mut Harness<'_, Workbench>, label: &str, text: &st
     harness.run_steps(12);
 }
 
+/// Types a script into the inspected step's editor, replacing what is there.
+pub fn type_script(harness: &mut Harness<'_, Workbench>, script: &str) {
+    use egui::{Key, Modifiers};
+    harness.get_by_label("Script (Rhai)").focus();
+    harness.run_steps(1);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.run_steps(1);
+    harness.get_by_label("Script (Rhai)").type_text(script);
+    harness.run_steps(12);
+}
+
 /// Clicks the last widget labelled `label`.
 pub fn click(harness: &mut Harness<'_, Workbench>, label: &str) {
     let nodes: Vec<_> = harness.query_all_by_label(label).collect();

@@ -9,7 +9,7 @@ use eframe::egui::{self, Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-use super::ui_util::replace_text;
+use super::ui_util::{replace_text, type_script};
 
 const EXAMPLES: [&str; 4] = ["sessions", "user_stats", "orders_join", "sliding_window"];
 
@@ -223,16 +223,6 @@ fn every_example_round_trips_through_the_editor_byte_for_byte() {
         settle(&mut harness);
         assert_eq!(std::fs::read_to_string(&file).unwrap(), original, "{name}: saving changed the file");
     }
-}
-
-/// Types a script into the inspected step's editor, replacing what is there.
-fn type_script(harness: &mut Harness<'_, Workbench>, script: &str) {
-    harness.get_by_label("Script (Rhai)").focus();
-    harness.run_steps(1);
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    harness.run_steps(1);
-    harness.get_by_label("Script (Rhai)").type_text(script);
-    settle(harness);
 }
 
 /// Wires the first unconnected input pin of the inspected node from `stream`.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use eframe::egui::{self, RichText};
 use serde_json::Value;
 
-use crate::compare::{Comparison, Emitted, FirstDivergence, Position, SideDetail, Spot};
+use crate::compare::{Comparison, Emitted, FirstDivergence, Position, SideDetail, Spot, quoted};
 use crate::engine::thousands;
 use crate::ui::theme;
 
@@ -187,12 +187,7 @@ fn comparison_ui(
         });
     }
     for (side, only) in [("A", &s.only_in_a), ("B", &s.only_in_b)] {
-        let names: Vec<String> = only
-            .steps
-            .iter()
-            .map(|id| format!("step `{id}`"))
-            .chain(only.sinks.iter().map(|id| format!("sink `{id}`")))
-            .collect();
+        let names = only.names();
         if !names.is_empty() {
             ui.label(format!("Only in {side}: {}", names.join(", ")));
         }
@@ -251,7 +246,7 @@ fn first_ui(ui: &mut egui::Ui, first: &FirstDivergence, shown: &CompareShown<'_>
         sides_ui(ui, &first.a, &first.b, &first.spot, shown);
     }
     if !first.also.is_empty() {
-        let also: Vec<String> = first.also.iter().map(describe).collect();
+        let also: Vec<String> = first.also.iter().map(Spot::describe).collect();
         ui.label(format!("Also differing at this event: {}", also.join("; ")));
     }
     if let Spot::State { step, .. } | Spot::Outputs { step } = &first.spot {
@@ -393,18 +388,6 @@ fn pair<'a>(removed: Vec<(usize, &'a str)>, added: Vec<(usize, &'a str)>) -> Vec
             b: added.get(row).map(|&(n, text)| (n + 1, text)),
         })
         .collect()
-}
-
-fn describe(spot: &Spot) -> String {
-    match spot {
-        Spot::State { step, key } => format!("step `{step}` key {}", quoted(key)),
-        Spot::Outputs { step } => format!("step `{step}` outputs"),
-        Spot::Sink { sink } => format!("sink `{sink}`"),
-    }
-}
-
-fn quoted(key: &str) -> String {
-    Value::String(key.to_owned()).to_string()
 }
 
 #[cfg(test)]
