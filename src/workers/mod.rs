@@ -11,6 +11,7 @@
 //! sink gets the single-threaded run's bytes.
 
 mod message;
+mod path;
 mod snapshots;
 mod stage;
 
@@ -295,7 +296,7 @@ fn run_worker(
     let engine = Rc::new(RefCell::new(if worker.index() == 0 { take_engine(shared) } else { None }));
     let failure: Rc<RefCell<Option<RunError>>> = Rc::new(RefCell::new(None));
     let gathered = Rc::new(RefCell::new(Gathered::default()));
-    let mut data_in: InputHandle<u64, Msg> = InputHandle::new();
+    let mut data_in = Entries::new(graph.doc.steps.len());
     let mut clock_in: InputHandle<u64, EpochClock> = InputHandle::new();
     let probe = ProbeHandle::new();
     worker.dataflow::<u64, _, _>(|scope| {
@@ -304,11 +305,8 @@ fn run_worker(
         // output is split by destination, so an item goes only through its own steps.
         let steps = graph.doc.steps.len();
         let mut inbound: Vec<Vec<Stream<_, Msg>>> = vec![Vec::new(); steps + 1];
-        let by_destination = move |msg: Msg| (msg.to.step().map_or(steps as u64, u64::from), msg);
-        for (index, part) in
-            data_in.to_stream(scope).partition(steps as u64 + 1, by_destination).into_iter().enumerate()
-        {
-            inbound[index].push(part);
+        for (index, entry) in data_in.inputs.iter_mut().enumerate() {
+            inbound[index].push(entry.to_stream(scope));
         }
         for &step in &graph.order {
             let Some(op) = ops[step].take() else { continue };
@@ -320,13 +318,18 @@ fn run_worker(
             }
             let stage = Stage::new(step, op, Arc::clone(plan), Rc::clone(&counts));
             let emitted = stage_operator(&stream, &clocks, stage);
-            for (index, part) in emitted.partition(steps as u64 + 1, by_destination).into_iter().enumerate() {
-                inbound[index].push(part);
-            }
+            send_on(emitted, &plan.routes, step, &mut inbound);
         }
         let to_writer = scope.concatenate(std::mem::take(&mut inbound[steps]));
-        writer(&to_writer, Arc::clone(plan), Rc::clone(&engine), Rc::clone(&failure), Rc::clone(&gathered))
-            .probe_with(&probe);
+        writer(
+            &to_writer,
+            &clocks,
+            Arc::clone(plan),
+            Rc::clone(&engine),
+            Rc::clone(&failure),
+            Rc::clone(&gathered),
+        )
+        .probe_with(&probe);
     });
     // Worker 0 reads; every worker then closes its inputs and runs the dataflow to its end.
     // (The check's borrow ends before the reading borrows the engine mutably.)
@@ -395,7 +398,7 @@ impl Feed<'_> {
     fn run(
         &mut self,
         worker: &mut timely::worker::Worker<timely::communication::Allocator>,
-        data_in: &mut InputHandle<u64, Msg>,
+        data_in: &mut Entries,
         clock_in: &mut InputHandle<u64, EpochClock>,
         probe: &ProbeHandle<u64>,
     ) -> Result<Feeding, RunError> {
@@ -475,7 +478,7 @@ impl Feed<'_> {
         &mut self,
         clock_before: &mut Option<i64>,
         out: &mut Vec<Msg>,
-        data_in: &mut InputHandle<u64, Msg>,
+        data_in: &mut Entries,
     ) -> Result<(EpochClock, BatchEnd), RunError> {
         let mut engine = self.engine.borrow_mut();
         let Some(engine) = engine.as_mut() else { return Ok((EpochClock::default(), BatchEnd::Input)) };
@@ -503,12 +506,63 @@ impl Feed<'_> {
             let mut drops = Drops { counts: self.counts, step };
             let tag = Tag::event(position);
             let routes = &self.plan.routes;
-            deliver(routes, pulled.from, &tag, 0, pulled.item, pulled.clock, Some(origin), &mut drops, out);
+            deliver(routes, pulled.from, &tag, 0, pulled.item, pulled.clock, &mut drops, out);
             for msg in out.drain(..) {
                 data_in.send(msg);
             }
         }
         Ok((clock, BatchEnd::Full))
+    }
+}
+
+/// Worker 0's inputs to the dataflow: one per step and one for the writer (last), so that
+/// what it reads reaches its destination without an operator to split it.
+struct Entries {
+    inputs: Vec<InputHandle<u64, Msg>>,
+}
+
+impl Entries {
+    /// The inputs of a pipeline of `steps` steps.
+    fn new(steps: usize) -> Self {
+        Entries { inputs: (0..=steps).map(|_| InputHandle::new()).collect() }
+    }
+
+    /// Sends `msg` to the step it is for, or to the writer.
+    fn send(&mut self, msg: Msg) {
+        let writer = self.inputs.len() - 1;
+        let index = msg.to.step().map_or(writer, |step| (step as usize).min(writer));
+        self.inputs[index].send(msg);
+    }
+
+    /// Closes batch `batch - 1` on every input.
+    fn advance_to(&mut self, batch: u64) {
+        for input in &mut self.inputs {
+            input.advance_to(batch);
+        }
+    }
+}
+
+/// Sends what `step` emitted on to its destinations' inbound streams (each step's, then the
+/// writer's): split by destination, or whole when only the writer can receive it (a step that
+/// no step reads sends only sink items, failures and snapshot states).
+fn send_on<G: Scope<Timestamp = u64>>(
+    emitted: Stream<G, Msg>,
+    routes: &crate::engine::Routes,
+    step: usize,
+    inbound: &mut [Vec<Stream<G, Msg>>],
+) {
+    let writer = inbound.len() - 1;
+    let feeds_a_step = routes.step_targets[step]
+        .iter()
+        .flatten()
+        .any(|target| matches!(target, crate::engine::Target::Step { .. }));
+    if !feeds_a_step {
+        inbound[writer].push(emitted);
+        return;
+    }
+    let by_destination = move |msg: Msg| (msg.to.step().map_or(writer as u64, u64::from), msg);
+    for (index, part) in emitted.partition(writer as u64 + 1, by_destination).into_iter().enumerate() {
+        inbound[index].push(part);
     }
 }
 
@@ -625,31 +679,42 @@ fn stage_operator<G: Scope<Timestamp = u64>>(
 }
 
 /// The writer, on worker 0: each complete batch's sink items in the run's order, up to the
-/// first failure.
+/// first failure, which it locates by the batch's clock (the source line of its event).
 fn writer<G: Scope<Timestamp = u64>>(
     stream: &Stream<G, Msg>,
+    clocks: &Stream<G, EpochClock>,
     plan: Arc<Plan>,
     engine: Rc<RefCell<Option<Engine>>>,
     failure: Rc<RefCell<Option<RunError>>>,
     gathered: Rc<RefCell<Gathered>>,
 ) -> Stream<G, ()> {
-    stream.unary_frontier::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(
+    stream.binary_frontier::<_, timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _, _>(
+        clocks,
         Exchange::new(|_msg: &Msg| 0),
+        Pipeline,
         "writer",
         move |_capability, _info| {
-            let mut waiting: BTreeMap<u64, Vec<Msg>> = BTreeMap::new();
-            move |(input, frontier), _output| {
+            let mut waiting: BTreeMap<u64, (Vec<Msg>, EpochClock)> = BTreeMap::new();
+            move |(input, frontier), (clock_input, clock_frontier), _output| {
                 input.for_each_time(|time, data| {
-                    let items = waiting.entry(*time.time()).or_default();
+                    let (items, _) = waiting.entry(*time.time()).or_default();
                     for batch in data {
                         items.append(batch);
                     }
                 });
+                clock_input.for_each_time(|time, data| {
+                    let (_, batch_clock) = waiting.entry(*time.time()).or_default();
+                    for batch in data {
+                        if let Some(clock) = batch.pop() {
+                            *batch_clock = clock;
+                        }
+                    }
+                });
                 while let Some((&t, _)) = waiting.first_key_value() {
-                    if frontier.less_equal(&t) {
+                    if frontier.less_equal(&t) || clock_frontier.less_equal(&t) {
                         break;
                     }
-                    let Some((_, mut items)) = waiting.pop_first() else { break };
+                    let Some((_, (mut items, clock))) = waiting.pop_first() else { break };
                     items.sort_by(|a, b| a.tag.cmp(&b.tag));
                     let mut engine = engine.borrow_mut();
                     let Some(engine) = engine.as_mut() else { continue };
@@ -657,19 +722,23 @@ fn writer<G: Scope<Timestamp = u64>>(
                         if failure.borrow().is_some() {
                             break;
                         }
-                        let Some(msg) = gathered.borrow_mut().keep(msg) else { continue };
                         let result = match msg.to {
                             Dest::Sink { sink, from } => engine.write_pulled(
                                 sink as usize,
                                 &Item { key: msg.key, value: msg.value },
-                                from,
+                                from.into(),
                             ),
                             Dest::Failed(error) => {
-                                let at = msg.origin.map(|(source, line)| (source as usize, line));
+                                let at = clock.origin_of(msg.tag.position);
+                                let at = at.map(|(source, line)| (source as usize, line));
                                 Err(step_error_at(&plan.graph, &plan.routes.projections, *error, at))
                             }
-                            // Steps' messages never reach the writer; snapshot states were kept above.
-                            _ => Ok(()),
+                            // Snapshot states and timers are gathered; steps' messages never
+                            // reach the writer.
+                            _ => {
+                                gathered.borrow_mut().keep(msg);
+                                Ok(())
+                            }
                         };
                         if let Err(error) = result {
                             *failure.borrow_mut() = Some(error);
