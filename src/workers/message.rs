@@ -316,3 +316,15 @@ pub(crate) fn route(msg: &Msg) -> u64 {
         (None, _) => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_stays_small_since_every_hop_moves_it() {
+        // Each item is moved several times per hop through timely's buffers.
+        assert!(std::mem::size_of::<Msg>() <= 120, "{} bytes", std::mem::size_of::<Msg>());
+        assert_eq!(std::mem::size_of::<Dest>(), 16);
+    }
+}

@@ -620,11 +620,16 @@ struct Waiting {
     clock: Option<EpochClock>,
 }
 
-/// The waiting batch of `capability`'s time, made on its first item or clock.
-fn waiting_for<'a>(waiting: &'a mut BTreeMap<u64, Waiting>, capability: &Capability<u64>) -> &'a mut Waiting {
+/// The waiting batch of `capability`'s time, made on its first item or clock (with a buffer
+/// of an earlier batch, so that each batch does not fault in new memory).
+fn waiting_for<'a>(
+    waiting: &'a mut BTreeMap<u64, Waiting>,
+    spare: &mut Vec<Vec<Msg>>,
+    capability: &Capability<u64>,
+) -> &'a mut Waiting {
     waiting.entry(*capability.time()).or_insert_with(|| Waiting {
         capability: capability.clone(),
-        items: Vec::new(),
+        items: spare.pop().unwrap_or_default(),
         clock: None,
     })
 }
@@ -640,15 +645,16 @@ fn stage_operator<G: Scope<Timestamp = u64>>(
     let name = format!("step {}", stage.step());
     stream.binary_frontier(clocks, Exchange::new(route), Pipeline, &name, move |_capability, _info| {
         let mut waiting: BTreeMap<u64, Waiting> = BTreeMap::new();
+        let mut spare = Vec::new();
         let mut out = Vec::new();
         move |(input, frontier), (clock_input, clock_frontier), output| {
             input.for_each_time(|time, data| {
                 let capability = time.retain();
                 for batch in data {
-                    for msg in batch.drain(..) {
-                        if keyed {
-                            waiting_for(&mut waiting, &capability).items.push(msg);
-                        } else {
+                    if keyed {
+                        waiting_for(&mut waiting, &mut spare, &capability).items.append(batch);
+                    } else {
+                        for msg in batch.drain(..) {
                             stage.item(msg, &mut out);
                         }
                     }
@@ -662,7 +668,7 @@ fn stage_operator<G: Scope<Timestamp = u64>>(
                 let capability = time.retain();
                 for batch in data {
                     for clock in batch.drain(..) {
-                        waiting_for(&mut waiting, &capability).clock = Some(clock);
+                        waiting_for(&mut waiting, &mut spare, &capability).clock = Some(clock);
                     }
                 }
             });
@@ -670,9 +676,10 @@ fn stage_operator<G: Scope<Timestamp = u64>>(
                 if frontier.less_equal(&t) || clock_frontier.less_equal(&t) {
                     break;
                 }
-                let Some((_, batch)) = waiting.pop_first() else { break };
-                stage.batch(batch.items, &batch.clock.unwrap_or_default(), &mut out);
+                let Some((_, mut batch)) = waiting.pop_first() else { break };
+                stage.batch(&mut batch.items, &batch.clock.unwrap_or_default(), &mut out);
                 output.session(&batch.capability).give_iterator(out.drain(..));
+                spare.push(batch.items);
             }
         }
     })
@@ -695,9 +702,12 @@ fn writer<G: Scope<Timestamp = u64>>(
         "writer",
         move |_capability, _info| {
             let mut waiting: BTreeMap<u64, (Vec<Msg>, EpochClock)> = BTreeMap::new();
+            let mut in_order = InOrder::default();
             move |(input, frontier), (clock_input, clock_frontier), _output| {
                 input.for_each_time(|time, data| {
-                    let (items, _) = waiting.entry(*time.time()).or_default();
+                    let (items, _) = waiting
+                        .entry(*time.time())
+                        .or_insert_with(|| (in_order.spare.pop().unwrap_or_default(), EpochClock::default()));
                     for batch in data {
                         items.append(batch);
                     }
@@ -714,11 +724,10 @@ fn writer<G: Scope<Timestamp = u64>>(
                     if frontier.less_equal(&t) || clock_frontier.less_equal(&t) {
                         break;
                     }
-                    let Some((_, (mut items, clock))) = waiting.pop_first() else { break };
-                    items.sort_by(|a, b| a.tag.cmp(&b.tag));
+                    let Some((_, (items, clock))) = waiting.pop_first() else { break };
                     let mut engine = engine.borrow_mut();
                     let Some(engine) = engine.as_mut() else { continue };
-                    for msg in items {
+                    for msg in in_order.sorted(items) {
                         if failure.borrow().is_some() {
                             break;
                         }
@@ -748,4 +757,35 @@ fn writer<G: Scope<Timestamp = u64>>(
             }
         },
     )
+}
+
+/// Puts a batch's items in the run's order (by tag; equal tags as they arrived) by sorting
+/// their positions and indices, so that each item moves once, not once per merge of a sort;
+/// keeps the buffers from batch to batch.
+#[derive(Default)]
+struct InOrder {
+    /// (event position, index) of each item.
+    order: Vec<(u64, u32)>,
+    /// The items, taken out in order.
+    slots: Vec<Option<Msg>>,
+    /// Emptied item buffers, for the next batches.
+    spare: Vec<Vec<Msg>>,
+}
+
+impl InOrder {
+    /// The items of `items` in the run's order.
+    fn sorted(&mut self, mut items: Vec<Msg>) -> impl Iterator<Item = Msg> + '_ {
+        self.order.clear();
+        self.order.extend(items.iter().enumerate().map(|(index, msg)| (msg.tag.position, index as u32)));
+        self.order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| items[a.1 as usize].tag.cmp(&items[b.1 as usize].tag))
+                .then(a.1.cmp(&b.1))
+        });
+        self.slots.clear();
+        self.slots.extend(items.drain(..).map(Some));
+        self.spare.push(items);
+        let slots = &mut self.slots;
+        self.order.iter().filter_map(move |&(_, index)| slots.get_mut(index as usize).and_then(Option::take))
+    }
 }

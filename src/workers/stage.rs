@@ -115,12 +115,13 @@ impl Stage {
     /// Goes through one whole batch in the run's order: before each event position, this
     /// worker's timers of this step that the clock made due, interleaved with the items
     /// by their tags; then the items; at end of input, the step's end.
-    pub fn batch(&mut self, mut items: Vec<Msg>, clock: &EpochClock, out: &mut Vec<Msg>) {
+    /// (`items` is left empty, its buffer kept for the next batch.)
+    pub fn batch(&mut self, items: &mut Vec<Msg>, clock: &EpochClock, out: &mut Vec<Msg>) {
         if items.iter().any(|msg| matches!(msg.to, Dest::Restore { .. } | Dest::RestoreTimer { .. })) {
-            items = self.restore(items, out);
+            *items = self.restore(std::mem::take(items), out);
         }
         items.sort_by(|a, b| a.tag.cmp(&b.tag));
-        let mut items = items.into_iter().peekable();
+        let mut items = items.drain(..).peekable();
         let step_position = self.position() as u32;
         let mut changes = clock.changes.iter().peekable();
         for position in clock.first..=clock.last {
