@@ -301,6 +301,76 @@ impl<'de> Deserialize<'de> for Msg {
     }
 }
 
+/// Messages for one destination (a step, or the writer) on one worker, moved through timely
+/// as one item: a hop then moves one pointer through timely's buffers and exchange, not each
+/// message (docs/workers.md#how-a-run-is-spread).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Bundle {
+    /// The step the messages are for; the pipeline's step count for the writer.
+    pub dest: u32,
+    /// The worker that handles them ([`route`] modulo the workers).
+    pub worker: u64,
+    /// The messages, in the order they were made.
+    pub msgs: Vec<Msg>,
+}
+
+/// Messages a bundle starts with room for.
+const BUNDLE_START: usize = 256;
+
+/// Groups messages into [`Bundle`]s by destination and by the worker that handles them.
+pub(crate) struct Packer {
+    peers: u64,
+    writer: u32,
+    /// Per destination, per worker: the messages of the next bundle.
+    open: Vec<Vec<Msg>>,
+    /// Messages added since the bundles were last taken.
+    pending: usize,
+}
+
+impl Packer {
+    /// A packer for a pipeline of `steps` steps on `peers` workers.
+    pub fn new(steps: usize, peers: usize) -> Self {
+        let peers = peers.max(1);
+        Packer {
+            peers: peers as u64,
+            writer: steps as u32,
+            open: vec![Vec::new(); (steps + 1) * peers],
+            pending: 0,
+        }
+    }
+
+    /// Adds `msg` to the bundle for its destination and worker.
+    pub fn add(&mut self, msg: Msg) {
+        let dest = msg.to.step().map_or(self.writer, |step| step.min(self.writer));
+        let index = dest as usize * self.peers as usize + (route(&msg) % self.peers) as usize;
+        if let Some(open) = self.open.get_mut(index) {
+            if open.capacity() == 0 {
+                open.reserve(BUNDLE_START);
+            }
+            open.push(msg);
+            self.pending += 1;
+        }
+    }
+
+    /// How many messages wait in the open bundles.
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// The bundles made since the last call (the non-empty ones).
+    pub fn bundles(&mut self) -> impl Iterator<Item = Bundle> + '_ {
+        self.pending = 0;
+        let peers = self.peers;
+        self.open.iter_mut().enumerate().filter(|(_, msgs)| !msgs.is_empty()).map(move |(index, msgs)| {
+            Bundle {
+                dest: (index as u64 / peers) as u32,
+                worker: index as u64 % peers,
+                msgs: std::mem::take(msgs),
+            }
+        })
+    }
+}
+
 /// The worker an item's key lives on (a stable hash: the same in every process and run).
 pub(crate) fn key_hash(key: &Key) -> u64 {
     xxhash_rust::xxh3::xxh3_64(key.as_bytes())

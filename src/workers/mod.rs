@@ -26,7 +26,7 @@ use timely::dataflow::{InputHandle, ProbeHandle, Scope, Stream};
 
 use crate::engine::{Engine, EngineOptions, RunError, RunStats, build_ops, step_error_at};
 use crate::ops::{DropLedger, Item};
-use message::{Dest, EpochClock, Msg, Tag, route};
+use message::{Bundle, Dest, EpochClock, Msg, Packer, Tag};
 use snapshots::{Gathered, restore_messages};
 pub use snapshots::{Recovery, SnapshotPlan};
 use stage::{Drops, Plan, Stage, WorkerCounts, deliver};
@@ -296,7 +296,7 @@ fn run_worker(
     let engine = Rc::new(RefCell::new(if worker.index() == 0 { take_engine(shared) } else { None }));
     let failure: Rc<RefCell<Option<RunError>>> = Rc::new(RefCell::new(None));
     let gathered = Rc::new(RefCell::new(Gathered::default()));
-    let mut data_in = Entries::new(graph.doc.steps.len());
+    let mut data_in = Entries::new(graph.doc.steps.len(), worker.peers());
     let mut clock_in: InputHandle<u64, EpochClock> = InputHandle::new();
     let probe = ProbeHandle::new();
     worker.dataflow::<u64, _, _>(|scope| {
@@ -304,7 +304,7 @@ fn run_worker(
         // What each step receives, and (last) what the writer receives: every producer's
         // output is split by destination, so an item goes only through its own steps.
         let steps = graph.doc.steps.len();
-        let mut inbound: Vec<Vec<Stream<_, Msg>>> = vec![Vec::new(); steps + 1];
+        let mut inbound: Vec<Vec<Stream<_, Bundle>>> = vec![Vec::new(); steps + 1];
         for (index, entry) in data_in.inputs.iter_mut().enumerate() {
             inbound[index].push(entry.to_stream(scope));
         }
@@ -314,10 +314,10 @@ fn run_worker(
             if keys_itself(graph, step)
                 && let Some(keyer) = keyers.get_mut(step).and_then(Option::take)
             {
-                stream = keying_operator(&stream, step as u32, keyer);
+                stream = keying_operator(&stream, step as u32, keyer, steps);
             }
             let stage = Stage::new(step, op, Arc::clone(plan), Rc::clone(&counts));
-            let emitted = stage_operator(&stream, &clocks, stage);
+            let emitted = stage_operator(&stream, &clocks, stage, steps);
             send_on(emitted, &plan.routes, step, &mut inbound);
         }
         let to_writer = scope.concatenate(std::mem::take(&mut inbound[steps]));
@@ -518,24 +518,43 @@ impl Feed<'_> {
 /// Worker 0's inputs to the dataflow: one per step and one for the writer (last), so that
 /// what it reads reaches its destination without an operator to split it.
 struct Entries {
-    inputs: Vec<InputHandle<u64, Msg>>,
+    inputs: Vec<InputHandle<u64, Bundle>>,
+    packer: Packer,
 }
 
+/// Messages worker 0 bundles before it sends them (so the other workers start on a batch
+/// before it is all read).
+const ENTRY_BUNDLE: usize = 1024;
+
 impl Entries {
-    /// The inputs of a pipeline of `steps` steps.
-    fn new(steps: usize) -> Self {
-        Entries { inputs: (0..=steps).map(|_| InputHandle::new()).collect() }
+    /// The inputs of a pipeline of `steps` steps on `peers` workers.
+    fn new(steps: usize, peers: usize) -> Self {
+        Entries {
+            inputs: (0..=steps).map(|_| InputHandle::new()).collect(),
+            packer: Packer::new(steps, peers),
+        }
     }
 
-    /// Sends `msg` to the step it is for, or to the writer.
+    /// Sends `msg` to the step it is for, or to the writer, on the worker that handles it.
     fn send(&mut self, msg: Msg) {
-        let writer = self.inputs.len() - 1;
-        let index = msg.to.step().map_or(writer, |step| (step as usize).min(writer));
-        self.inputs[index].send(msg);
+        self.packer.add(msg);
+        if self.packer.pending() >= ENTRY_BUNDLE {
+            self.flush();
+        }
+    }
+
+    /// Sends the bundles made so far.
+    fn flush(&mut self) {
+        for bundle in self.packer.bundles() {
+            if let Some(input) = self.inputs.get_mut(bundle.dest as usize) {
+                input.send(bundle);
+            }
+        }
     }
 
     /// Closes batch `batch - 1` on every input.
     fn advance_to(&mut self, batch: u64) {
+        self.flush();
         for input in &mut self.inputs {
             input.advance_to(batch);
         }
@@ -546,10 +565,10 @@ impl Entries {
 /// writer's): split by destination, or whole when only the writer can receive it (a step that
 /// no step reads sends only sink items, failures and snapshot states).
 fn send_on<G: Scope<Timestamp = u64>>(
-    emitted: Stream<G, Msg>,
+    emitted: Stream<G, Bundle>,
     routes: &crate::engine::Routes,
     step: usize,
-    inbound: &mut [Vec<Stream<G, Msg>>],
+    inbound: &mut [Vec<Stream<G, Bundle>>],
 ) {
     let writer = inbound.len() - 1;
     let feeds_a_step = routes.step_targets[step]
@@ -560,7 +579,7 @@ fn send_on<G: Scope<Timestamp = u64>>(
         inbound[writer].push(emitted);
         return;
     }
-    let by_destination = move |msg: Msg| (msg.to.step().map_or(writer as u64, u64::from), msg);
+    let by_destination = |bundle: Bundle| (u64::from(bundle.dest), bundle);
     for (index, part) in emitted.partition(writer as u64 + 1, by_destination).into_iter().enumerate() {
         inbound[index].push(part);
     }
@@ -589,25 +608,29 @@ fn keys_itself(graph: &crate::graph::ValidGraph, step: usize) -> bool {
 /// Keys the unkeyed items sent to `step` with the key the step will keep them under, so that
 /// they are sent to that key's worker ([`crate::ops::Operator::route_key`]).
 fn keying_operator<G: Scope<Timestamp = u64>>(
-    stream: &Stream<G, Msg>,
+    stream: &Stream<G, Bundle>,
     step: u32,
     mut keyer: Box<dyn crate::ops::Operator>,
-) -> Stream<G, Msg> {
+    steps: usize,
+) -> Stream<G, Bundle> {
     let name = format!("key step {step}");
+    let mut packer = Packer::new(steps, stream.scope().peers());
     stream.unary(Pipeline, &name, move |_capability, _info| {
         move |input, output| {
             input.for_each_time(|time, data| {
-                let mut session = output.session(&time);
-                for batch in data {
-                    for mut msg in batch.drain(..) {
-                        // Only the step's own items come here (restored states are keyed).
-                        if msg.key.is_none() {
-                            crate::script::set_script_clock(msg.clock);
-                            msg.route_key = keyer.route_key(&msg.value);
+                for bundle in data {
+                    for mut bundle in bundle.drain(..) {
+                        for mut msg in bundle.msgs.drain(..) {
+                            // Only the step's own items come here (restored states are keyed).
+                            if msg.key.is_none() {
+                                crate::script::set_script_clock(msg.clock);
+                                msg.route_key = keyer.route_key(&msg.value);
+                            }
+                            packer.add(msg);
                         }
-                        session.give(msg);
                     }
                 }
+                output.session(&time).give_iterator(packer.bundles());
             });
         }
     })
@@ -634,61 +657,80 @@ fn waiting_for<'a>(
     })
 }
 
+/// The worker a bundle goes to (made by [`Packer`]).
+fn bundle_worker(bundle: &Bundle) -> u64 {
+    bundle.worker
+}
+
 /// The timely operator of one step, which receives only what is sent to it: a stateless
 /// step handles each item as it comes, a keyed step each batch once it is complete, in order.
 fn stage_operator<G: Scope<Timestamp = u64>>(
-    stream: &Stream<G, Msg>,
+    stream: &Stream<G, Bundle>,
     clocks: &Stream<G, EpochClock>,
     mut stage: Stage,
-) -> Stream<G, Msg> {
+    steps: usize,
+) -> Stream<G, Bundle> {
     let keyed = stage.is_keyed();
     let name = format!("step {}", stage.step());
-    stream.binary_frontier(clocks, Exchange::new(route), Pipeline, &name, move |_capability, _info| {
-        let mut waiting: BTreeMap<u64, Waiting> = BTreeMap::new();
-        let mut spare = Vec::new();
-        let mut out = Vec::new();
-        move |(input, frontier), (clock_input, clock_frontier), output| {
-            input.for_each_time(|time, data| {
-                let capability = time.retain();
-                for batch in data {
-                    if keyed {
-                        waiting_for(&mut waiting, &mut spare, &capability).items.append(batch);
-                    } else {
-                        for msg in batch.drain(..) {
-                            stage.item(msg, &mut out);
+    let mut packer = Packer::new(steps, stream.scope().peers());
+    stream.binary_frontier(
+        clocks,
+        Exchange::new(bundle_worker),
+        Pipeline,
+        &name,
+        move |_capability, _info| {
+            let mut waiting: BTreeMap<u64, Waiting> = BTreeMap::new();
+            let mut spare = Vec::new();
+            let mut out = Vec::new();
+            move |(input, frontier), (clock_input, clock_frontier), output| {
+                input.for_each_time(|time, data| {
+                    let capability = time.retain();
+                    for bundles in data {
+                        for mut bundle in bundles.drain(..) {
+                            if keyed {
+                                waiting_for(&mut waiting, &mut spare, &capability)
+                                    .items
+                                    .append(&mut bundle.msgs);
+                            } else {
+                                for msg in bundle.msgs.drain(..) {
+                                    stage.item(msg, &mut out);
+                                }
+                            }
                         }
                     }
-                }
-                output.session(&capability).give_iterator(out.drain(..));
-            });
-            clock_input.for_each_time(|time, data| {
-                if !keyed {
-                    return;
-                }
-                let capability = time.retain();
-                for batch in data {
-                    for clock in batch.drain(..) {
-                        waiting_for(&mut waiting, &mut spare, &capability).clock = Some(clock);
+                    out.drain(..).for_each(|msg| packer.add(msg));
+                    output.session(&capability).give_iterator(packer.bundles());
+                });
+                clock_input.for_each_time(|time, data| {
+                    if !keyed {
+                        return;
                     }
+                    let capability = time.retain();
+                    for batch in data {
+                        for clock in batch.drain(..) {
+                            waiting_for(&mut waiting, &mut spare, &capability).clock = Some(clock);
+                        }
+                    }
+                });
+                while let Some((&t, _)) = waiting.first_key_value() {
+                    if frontier.less_equal(&t) || clock_frontier.less_equal(&t) {
+                        break;
+                    }
+                    let Some((_, mut batch)) = waiting.pop_first() else { break };
+                    stage.batch(&mut batch.items, &batch.clock.unwrap_or_default(), &mut out);
+                    out.drain(..).for_each(|msg| packer.add(msg));
+                    output.session(&batch.capability).give_iterator(packer.bundles());
+                    spare.push(batch.items);
                 }
-            });
-            while let Some((&t, _)) = waiting.first_key_value() {
-                if frontier.less_equal(&t) || clock_frontier.less_equal(&t) {
-                    break;
-                }
-                let Some((_, mut batch)) = waiting.pop_first() else { break };
-                stage.batch(&mut batch.items, &batch.clock.unwrap_or_default(), &mut out);
-                output.session(&batch.capability).give_iterator(out.drain(..));
-                spare.push(batch.items);
             }
-        }
-    })
+        },
+    )
 }
 
 /// The writer, on worker 0: each complete batch's sink items in the run's order, up to the
 /// first failure, which it locates by the batch's clock (the source line of its event).
 fn writer<G: Scope<Timestamp = u64>>(
-    stream: &Stream<G, Msg>,
+    stream: &Stream<G, Bundle>,
     clocks: &Stream<G, EpochClock>,
     plan: Arc<Plan>,
     engine: Rc<RefCell<Option<Engine>>>,
@@ -697,7 +739,7 @@ fn writer<G: Scope<Timestamp = u64>>(
 ) -> Stream<G, ()> {
     stream.binary_frontier::<_, timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _, _>(
         clocks,
-        Exchange::new(|_msg: &Msg| 0),
+        Exchange::new(bundle_worker),
         Pipeline,
         "writer",
         move |_capability, _info| {
@@ -708,8 +750,10 @@ fn writer<G: Scope<Timestamp = u64>>(
                     let (items, _) = waiting
                         .entry(*time.time())
                         .or_insert_with(|| (in_order.spare.pop().unwrap_or_default(), EpochClock::default()));
-                    for batch in data {
-                        items.append(batch);
+                    for bundles in data {
+                        for mut bundle in bundles.drain(..) {
+                            items.append(&mut bundle.msgs);
+                        }
                     }
                 });
                 clock_input.for_each_time(|time, data| {
