@@ -4,6 +4,7 @@
 use rhai::Dynamic;
 use serde::{Deserialize, Serialize};
 
+use super::path::Path;
 use crate::graph::StreamRef;
 use crate::ops::Key;
 use crate::script::ScriptError;
@@ -14,9 +15,6 @@ pub(crate) const PHASE_TIMERS: u8 = 0;
 pub(crate) const PHASE_EVENT: u8 = 1;
 /// `Tag::phase` of end of input.
 pub(crate) const PHASE_END: u8 = 2;
-
-/// A tag's depth-first path.
-pub(crate) type Path = smallvec::SmallVec<[u32; 6]>;
 
 /// Where an item stands in the order the single-threaded engine processes everything: by the
 /// event position, then timers before the event (in the firing order: due time, step, key)
@@ -34,8 +32,8 @@ pub(crate) struct Tag {
     pub step: u32,
     /// The timer's key; at end of input, the key the output belongs to (emitted in key order).
     pub key: Option<Key>,
-    /// Per hop: the index of the output in its call, then the index of the reader (inline
-    /// for up to three hops).
+    /// Per hop: the index of the output in its call, then the index of the reader (packed
+    /// into two words: [`Path`]).
     pub path: Path,
 }
 
@@ -57,10 +55,7 @@ impl Tag {
 
     /// The tag of the `reader`-th delivery of the `output`-th output of a call at this tag.
     pub fn child(&self, output: u32, reader: u32) -> Self {
-        let mut path = self.path.clone();
-        path.push(output);
-        path.push(reader);
-        Tag { path, key: self.key.clone(), ..*self }
+        Tag { path: self.path.pushed(output, reader), key: self.key.clone(), ..*self }
     }
 }
 
@@ -79,7 +74,7 @@ pub(crate) enum Dest {
         /// The sink.
         sink: u32,
         /// The stream the item comes from.
-        from: StreamRef,
+        from: SinkFrom,
     },
     /// A keyed step's state of the item's key at a snapshot (the step's `snapshot()` value),
     /// on its way to the writer (docs/workers.md#snapshots).
@@ -107,7 +102,7 @@ pub(crate) enum Dest {
         due: i64,
     },
     /// A step failed here: the writer stops at this place in the order, as the
-    /// single-threaded run stops at its first error, and reports it at the message's origin.
+    /// single-threaded run stops at its first error, and reports it at the source line of the message's event.
     Failed(Box<ScriptError>),
 }
 
@@ -121,6 +116,34 @@ impl Dest {
     }
 }
 
+/// The stream a sink item comes from, in eight bytes (a [`StreamRef`] takes 24): what a write
+/// error names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SinkFrom {
+    /// A source, by index.
+    Source(u32),
+    /// A step's output port (a step has at most two).
+    Step(u32, u8),
+}
+
+impl From<StreamRef> for SinkFrom {
+    fn from(stream: StreamRef) -> Self {
+        match stream {
+            StreamRef::Source(source) => SinkFrom::Source(source as u32),
+            StreamRef::Step { step, port } => SinkFrom::Step(step as u32, port.min(1) as u8),
+        }
+    }
+}
+
+impl From<SinkFrom> for StreamRef {
+    fn from(from: SinkFrom) -> Self {
+        match from {
+            SinkFrom::Source(source) => StreamRef::Source(source as usize),
+            SinkFrom::Step(step, port) => StreamRef::Step { step: step as usize, port: usize::from(port) },
+        }
+    }
+}
+
 /// An item on its way, with its place in the run's order.
 #[derive(Debug, Clone)]
 pub(crate) struct Msg {
@@ -128,10 +151,9 @@ pub(crate) struct Msg {
     pub tag: Tag,
     /// Where it goes.
     pub to: Dest,
-    /// The replay clock at its event.
+    /// The replay clock at its event. (The source line of its event, which an error names,
+    /// is not carried: the writer finds it by position in the batch's clock.)
     pub clock: Option<i64>,
-    /// The source and line of its event (for error messages; `None` at end of input).
-    pub origin: Option<(u32, u64)>,
     /// Its key, on keyed streams.
     pub key: Option<Key>,
     /// The key an unkeyed item will be kept under by the step it goes to (a step that keys
@@ -145,7 +167,7 @@ impl Msg {
     /// A key's state or timer on its way to or from a snapshot (`to` says which): it has no
     /// place in the run's order, only a key.
     pub fn snapshot_entry(to: Dest, key: Key, value: Dynamic) -> Self {
-        Msg { tag: Tag::event(0), to, clock: None, origin: None, key: Some(key), route_key: None, value }
+        Msg { tag: Tag::event(0), to, clock: None, key: Some(key), route_key: None, value }
     }
 }
 
@@ -169,6 +191,14 @@ pub(crate) struct EpochClock {
     pub snapshot: bool,
 }
 
+impl EpochClock {
+    /// The source and line of the event at `position`, when it is in this batch.
+    pub fn origin_of(&self, position: u64) -> Option<(u32, u64)> {
+        let index = usize::try_from(position.checked_sub(self.first)?).ok()?;
+        self.origins.get(index).copied()
+    }
+}
+
 /// The form a [`Msg`] crosses processes in: tagged JSON text for values (lossless, the
 /// snapshots' encoding), strings for keys.
 #[derive(Serialize, Deserialize)]
@@ -181,7 +211,6 @@ struct WireMsg {
     path: Vec<u32>,
     to: WireDest,
     clock: Option<i64>,
-    origin: Option<(u32, u64)>,
     key: Option<String>,
     route_key: Option<String>,
     value: String,
@@ -190,8 +219,8 @@ struct WireMsg {
 #[derive(Serialize, Deserialize)]
 enum WireDest {
     Step(u32, u32),
-    SinkFromSource(u32, usize),
-    SinkFromStep(u32, usize, usize),
+    SinkFromSource(u32, u32),
+    SinkFromStep(u32, u32, u8),
     Failed(String, Option<String>, Option<(usize, usize)>, String, Option<String>),
     State(u32),
     Timer(u32, i64),
@@ -204,8 +233,8 @@ impl Serialize for Msg {
         let value = crate::value::to_tagged_json(&self.value).map_err(serde::ser::Error::custom)?.to_string();
         let to = match &self.to {
             Dest::Step { step, input } => WireDest::Step(*step, *input),
-            Dest::Sink { sink, from: StreamRef::Source(source) } => WireDest::SinkFromSource(*sink, *source),
-            Dest::Sink { sink, from: StreamRef::Step { step, port } } => {
+            Dest::Sink { sink, from: SinkFrom::Source(source) } => WireDest::SinkFromSource(*sink, *source),
+            Dest::Sink { sink, from: SinkFrom::Step(step, port) } => {
                 WireDest::SinkFromStep(*sink, *step, *port)
             }
             Dest::State { step } => WireDest::State(*step),
@@ -229,7 +258,6 @@ impl Serialize for Msg {
             path: self.tag.path.to_vec(),
             to,
             clock: self.clock,
-            origin: self.origin,
             key: self.key.as_ref().map(|k| k.to_string()),
             route_key: self.route_key.as_ref().map(|k| k.to_string()),
             value,
@@ -245,10 +273,8 @@ impl<'de> Deserialize<'de> for Msg {
         let value = crate::value::from_tagged_json(&json).map_err(serde::de::Error::custom)?;
         let to = match wire.to {
             WireDest::Step(step, input) => Dest::Step { step, input },
-            WireDest::SinkFromSource(sink, source) => Dest::Sink { sink, from: StreamRef::Source(source) },
-            WireDest::SinkFromStep(sink, step, port) => {
-                Dest::Sink { sink, from: StreamRef::Step { step, port } }
-            }
+            WireDest::SinkFromSource(sink, source) => Dest::Sink { sink, from: SinkFrom::Source(source) },
+            WireDest::SinkFromStep(sink, step, port) => Dest::Sink { sink, from: SinkFrom::Step(step, port) },
             WireDest::State(step) => Dest::State { step },
             WireDest::Timer(step, due) => Dest::Timer { step, due },
             WireDest::Restore(step) => Dest::Restore { step },
@@ -264,14 +290,83 @@ impl<'de> Deserialize<'de> for Msg {
                 due: wire.due,
                 step: wire.step,
                 key: wire.tag_key.map(Key::from),
-                path: Path::from_vec(wire.path),
+                path: Path::from_numbers(&wire.path),
             },
             to,
             clock: wire.clock,
-            origin: wire.origin,
             key: wire.key.map(Key::from),
             route_key: wire.route_key.map(Key::from),
             value,
+        })
+    }
+}
+
+/// Messages for one destination (a step, or the writer) on one worker, moved through timely
+/// as one item: a hop then moves one pointer through timely's buffers and exchange, not each
+/// message (docs/workers.md#how-a-run-is-spread).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Bundle {
+    /// The step the messages are for; the pipeline's step count for the writer.
+    pub dest: u32,
+    /// The worker that handles them ([`route`] modulo the workers).
+    pub worker: u64,
+    /// The messages, in the order they were made.
+    pub msgs: Vec<Msg>,
+}
+
+/// Messages a bundle starts with room for.
+const BUNDLE_START: usize = 256;
+
+/// Groups messages into [`Bundle`]s by destination and by the worker that handles them.
+pub(crate) struct Packer {
+    peers: u64,
+    writer: u32,
+    /// Per destination, per worker: the messages of the next bundle.
+    open: Vec<Vec<Msg>>,
+    /// Messages added since the bundles were last taken.
+    pending: usize,
+}
+
+impl Packer {
+    /// A packer for a pipeline of `steps` steps on `peers` workers.
+    pub fn new(steps: usize, peers: usize) -> Self {
+        let peers = peers.max(1);
+        Packer {
+            peers: peers as u64,
+            writer: steps as u32,
+            open: vec![Vec::new(); (steps + 1) * peers],
+            pending: 0,
+        }
+    }
+
+    /// Adds `msg` to the bundle for its destination and worker.
+    pub fn add(&mut self, msg: Msg) {
+        let dest = msg.to.step().map_or(self.writer, |step| step.min(self.writer));
+        let index = dest as usize * self.peers as usize + (route(&msg) % self.peers) as usize;
+        if let Some(open) = self.open.get_mut(index) {
+            if open.capacity() == 0 {
+                open.reserve(BUNDLE_START);
+            }
+            open.push(msg);
+            self.pending += 1;
+        }
+    }
+
+    /// How many messages wait in the open bundles.
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// The bundles made since the last call (the non-empty ones).
+    pub fn bundles(&mut self) -> impl Iterator<Item = Bundle> + '_ {
+        self.pending = 0;
+        let peers = self.peers;
+        self.open.iter_mut().enumerate().filter(|(_, msgs)| !msgs.is_empty()).map(move |(index, msgs)| {
+            Bundle {
+                dest: (index as u64 / peers) as u32,
+                worker: index as u64 % peers,
+                msgs: std::mem::take(msgs),
+            }
         })
     }
 }
@@ -289,5 +384,17 @@ pub(crate) fn route(msg: &Msg) -> u64 {
         (Some(_), Some(key)) => key_hash(key),
         (Some(_), None) => msg.tag.position,
         (None, _) => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_stays_small_since_every_hop_moves_it() {
+        // Each item is moved several times per hop through timely's buffers.
+        assert!(std::mem::size_of::<Msg>() <= 120, "{} bytes", std::mem::size_of::<Msg>());
+        assert_eq!(std::mem::size_of::<Dest>(), 16);
     }
 }

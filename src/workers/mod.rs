@@ -11,6 +11,7 @@
 //! sink gets the single-threaded run's bytes.
 
 mod message;
+mod path;
 mod snapshots;
 mod stage;
 #[cfg(test)]
@@ -28,7 +29,7 @@ use timely::dataflow::{InputHandle, ProbeHandle, Scope, Stream};
 
 use crate::engine::{Engine, EngineOptions, RunError, RunStats, build_ops, step_error_at};
 use crate::ops::{DropLedger, Item};
-use message::{Dest, EpochClock, Msg, Tag, route};
+use message::{Bundle, Dest, EpochClock, Msg, Packer, Tag};
 use snapshots::{Gathered, restore_messages};
 pub use snapshots::{Recovery, SnapshotPlan};
 use stage::{Drops, Plan, Stage, WorkerCounts, deliver};
@@ -372,7 +373,7 @@ fn run_worker(
     let _gives_back = GivesBack { engine: Rc::clone(&engine), shared };
     let failure: Rc<RefCell<Option<RunError>>> = Rc::new(RefCell::new(None));
     let gathered = Rc::new(RefCell::new(Gathered::default()));
-    let mut data_in: InputHandle<u64, Msg> = InputHandle::new();
+    let mut data_in = Entries::new(graph.doc.steps.len(), worker.peers());
     let mut clock_in: InputHandle<u64, EpochClock> = InputHandle::new();
     let probe = ProbeHandle::new();
     worker.dataflow::<u64, _, _>(|scope| {
@@ -380,12 +381,9 @@ fn run_worker(
         // What each step receives, and (last) what the writer receives: every producer's
         // output is split by destination, so an item goes only through its own steps.
         let steps = graph.doc.steps.len();
-        let mut inbound: Vec<Vec<Stream<_, Msg>>> = vec![Vec::new(); steps + 1];
-        let by_destination = move |msg: Msg| (msg.to.step().map_or(steps as u64, u64::from), msg);
-        for (index, part) in
-            data_in.to_stream(scope).partition(steps as u64 + 1, by_destination).into_iter().enumerate()
-        {
-            inbound[index].push(part);
+        let mut inbound: Vec<Vec<Stream<_, Bundle>>> = vec![Vec::new(); steps + 1];
+        for (index, entry) in data_in.inputs.iter_mut().enumerate() {
+            inbound[index].push(entry.to_stream(scope));
         }
         for &step in &graph.order {
             let Some(op) = ops[step].take() else { continue };
@@ -393,17 +391,22 @@ fn run_worker(
             if keys_itself(graph, step)
                 && let Some(keyer) = keyers.get_mut(step).and_then(Option::take)
             {
-                stream = keying_operator(&stream, step as u32, keyer);
+                stream = keying_operator(&stream, step as u32, keyer, steps);
             }
             let stage = Stage::new(step, op, Arc::clone(plan), Rc::clone(&counts));
-            let emitted = stage_operator(&stream, &clocks, stage);
-            for (index, part) in emitted.partition(steps as u64 + 1, by_destination).into_iter().enumerate() {
-                inbound[index].push(part);
-            }
+            let emitted = stage_operator(&stream, &clocks, stage, steps);
+            send_on(emitted, &plan.routes, step, &mut inbound);
         }
         let to_writer = scope.concatenate(std::mem::take(&mut inbound[steps]));
-        writer(&to_writer, Arc::clone(plan), Rc::clone(&engine), Rc::clone(&failure), Rc::clone(&gathered))
-            .probe_with(&probe);
+        writer(
+            &to_writer,
+            &clocks,
+            Arc::clone(plan),
+            Rc::clone(&engine),
+            Rc::clone(&failure),
+            Rc::clone(&gathered),
+        )
+        .probe_with(&probe);
     });
     // Worker 0 reads; every worker then closes its inputs and runs the dataflow to its end.
     // (The check's borrow ends before the reading borrows the engine mutably.)
@@ -489,7 +492,7 @@ impl Feed<'_> {
     fn run(
         &mut self,
         worker: &mut timely::worker::Worker<timely::communication::Allocator>,
-        data_in: &mut InputHandle<u64, Msg>,
+        data_in: &mut Entries,
         clock_in: &mut InputHandle<u64, EpochClock>,
         probe: &ProbeHandle<u64>,
     ) -> Result<Feeding, RunError> {
@@ -573,7 +576,7 @@ impl Feed<'_> {
         &mut self,
         clock_before: &mut Option<i64>,
         out: &mut Vec<Msg>,
-        data_in: &mut InputHandle<u64, Msg>,
+        data_in: &mut Entries,
     ) -> Result<(EpochClock, BatchEnd), RunError> {
         let mut engine = self.engine.borrow_mut();
         let Some(engine) = engine.as_mut() else { return Ok((EpochClock::default(), BatchEnd::Input)) };
@@ -601,12 +604,82 @@ impl Feed<'_> {
             let mut drops = Drops { counts: self.counts, step };
             let tag = Tag::event(position);
             let routes = &self.plan.routes;
-            deliver(routes, pulled.from, &tag, 0, pulled.item, pulled.clock, Some(origin), &mut drops, out);
+            deliver(routes, pulled.from, &tag, 0, pulled.item, pulled.clock, &mut drops, out);
             for msg in out.drain(..) {
                 data_in.send(msg);
             }
         }
         Ok((clock, BatchEnd::Full))
+    }
+}
+
+/// Worker 0's inputs to the dataflow: one per step and one for the writer (last), so that
+/// what it reads reaches its destination without an operator to split it.
+struct Entries {
+    inputs: Vec<InputHandle<u64, Bundle>>,
+    packer: Packer,
+}
+
+/// Messages worker 0 bundles before it sends them (so the other workers start on a batch
+/// before it is all read).
+const ENTRY_BUNDLE: usize = 1024;
+
+impl Entries {
+    /// The inputs of a pipeline of `steps` steps on `peers` workers.
+    fn new(steps: usize, peers: usize) -> Self {
+        Entries {
+            inputs: (0..=steps).map(|_| InputHandle::new()).collect(),
+            packer: Packer::new(steps, peers),
+        }
+    }
+
+    /// Sends `msg` to the step it is for, or to the writer, on the worker that handles it.
+    fn send(&mut self, msg: Msg) {
+        self.packer.add(msg);
+        if self.packer.pending() >= ENTRY_BUNDLE {
+            self.flush();
+        }
+    }
+
+    /// Sends the bundles made so far.
+    fn flush(&mut self) {
+        for bundle in self.packer.bundles() {
+            if let Some(input) = self.inputs.get_mut(bundle.dest as usize) {
+                input.send(bundle);
+            }
+        }
+    }
+
+    /// Closes batch `batch - 1` on every input.
+    fn advance_to(&mut self, batch: u64) {
+        self.flush();
+        for input in &mut self.inputs {
+            input.advance_to(batch);
+        }
+    }
+}
+
+/// Sends what `step` emitted on to its destinations' inbound streams (each step's, then the
+/// writer's): split by destination, or whole when only the writer can receive it (a step that
+/// no step reads sends only sink items, failures and snapshot states).
+fn send_on<G: Scope<Timestamp = u64>>(
+    emitted: Stream<G, Bundle>,
+    routes: &crate::engine::Routes,
+    step: usize,
+    inbound: &mut [Vec<Stream<G, Bundle>>],
+) {
+    let writer = inbound.len() - 1;
+    let feeds_a_step = routes.step_targets[step]
+        .iter()
+        .flatten()
+        .any(|target| matches!(target, crate::engine::Target::Step { .. }));
+    if !feeds_a_step {
+        inbound[writer].push(emitted);
+        return;
+    }
+    let by_destination = |bundle: Bundle| (u64::from(bundle.dest), bundle);
+    for (index, part) in emitted.partition(writer as u64 + 1, by_destination).into_iter().enumerate() {
+        inbound[index].push(part);
     }
 }
 
@@ -633,25 +706,29 @@ fn keys_itself(graph: &crate::graph::ValidGraph, step: usize) -> bool {
 /// Keys the unkeyed items sent to `step` with the key the step will keep them under, so that
 /// they are sent to that key's worker ([`crate::ops::Operator::route_key`]).
 fn keying_operator<G: Scope<Timestamp = u64>>(
-    stream: &Stream<G, Msg>,
+    stream: &Stream<G, Bundle>,
     step: u32,
     mut keyer: Box<dyn crate::ops::Operator>,
-) -> Stream<G, Msg> {
+    steps: usize,
+) -> Stream<G, Bundle> {
     let name = format!("key step {step}");
+    let mut packer = Packer::new(steps, stream.scope().peers());
     stream.unary(Pipeline, &name, move |_capability, _info| {
         move |input, output| {
             input.for_each_time(|time, data| {
-                let mut session = output.session(&time);
-                for batch in data {
-                    for mut msg in batch.drain(..) {
-                        // Only the step's own items come here (restored states are keyed).
-                        if msg.key.is_none() {
-                            crate::script::set_script_clock(msg.clock);
-                            msg.route_key = keyer.route_key(&msg.value);
+                for bundle in data {
+                    for mut bundle in bundle.drain(..) {
+                        for mut msg in bundle.msgs.drain(..) {
+                            // Only the step's own items come here (restored states are keyed).
+                            if msg.key.is_none() {
+                                crate::script::set_script_clock(msg.clock);
+                                msg.route_key = keyer.route_key(&msg.value);
+                            }
+                            packer.add(msg);
                         }
-                        session.give(msg);
                     }
                 }
+                output.session(&time).give_iterator(packer.bundles());
             });
         }
     })
@@ -664,110 +741,155 @@ struct Waiting {
     clock: Option<EpochClock>,
 }
 
-/// The waiting batch of `capability`'s time, made on its first item or clock.
-fn waiting_for<'a>(waiting: &'a mut BTreeMap<u64, Waiting>, capability: &Capability<u64>) -> &'a mut Waiting {
+/// The waiting batch of `capability`'s time, made on its first item or clock (with a buffer
+/// of an earlier batch, so that each batch does not fault in new memory).
+fn waiting_for<'a>(
+    waiting: &'a mut BTreeMap<u64, Waiting>,
+    spare: &mut Vec<Vec<Msg>>,
+    capability: &Capability<u64>,
+) -> &'a mut Waiting {
     waiting.entry(*capability.time()).or_insert_with(|| Waiting {
         capability: capability.clone(),
-        items: Vec::new(),
+        items: spare.pop().unwrap_or_default(),
         clock: None,
     })
+}
+
+/// The worker a bundle goes to (made by [`Packer`]).
+fn bundle_worker(bundle: &Bundle) -> u64 {
+    bundle.worker
 }
 
 /// The timely operator of one step, which receives only what is sent to it: a stateless
 /// step handles each item as it comes, a keyed step each batch once it is complete, in order.
 fn stage_operator<G: Scope<Timestamp = u64>>(
-    stream: &Stream<G, Msg>,
+    stream: &Stream<G, Bundle>,
     clocks: &Stream<G, EpochClock>,
     mut stage: Stage,
-) -> Stream<G, Msg> {
+    steps: usize,
+) -> Stream<G, Bundle> {
     let keyed = stage.is_keyed();
     let name = format!("step {}", stage.step());
-    stream.binary_frontier(clocks, Exchange::new(route), Pipeline, &name, move |_capability, _info| {
-        let mut waiting: BTreeMap<u64, Waiting> = BTreeMap::new();
-        let mut out = Vec::new();
-        move |(input, frontier), (clock_input, clock_frontier), output| {
-            input.for_each_time(|time, data| {
-                let capability = time.retain();
-                for batch in data {
-                    for msg in batch.drain(..) {
-                        if keyed {
-                            waiting_for(&mut waiting, &capability).items.push(msg);
-                        } else {
-                            stage.item(msg, &mut out);
+    let mut packer = Packer::new(steps, stream.scope().peers());
+    stream.binary_frontier(
+        clocks,
+        Exchange::new(bundle_worker),
+        Pipeline,
+        &name,
+        move |_capability, _info| {
+            let mut waiting: BTreeMap<u64, Waiting> = BTreeMap::new();
+            let mut spare = Vec::new();
+            let mut out = Vec::new();
+            move |(input, frontier), (clock_input, clock_frontier), output| {
+                input.for_each_time(|time, data| {
+                    let capability = time.retain();
+                    for bundles in data {
+                        for mut bundle in bundles.drain(..) {
+                            if keyed {
+                                waiting_for(&mut waiting, &mut spare, &capability)
+                                    .items
+                                    .append(&mut bundle.msgs);
+                            } else {
+                                for msg in bundle.msgs.drain(..) {
+                                    stage.item(msg, &mut out);
+                                }
+                            }
                         }
                     }
-                }
-                output.session(&capability).give_iterator(out.drain(..));
-            });
-            clock_input.for_each_time(|time, data| {
-                if !keyed {
-                    return;
-                }
-                let capability = time.retain();
-                for batch in data {
-                    for clock in batch.drain(..) {
-                        waiting_for(&mut waiting, &capability).clock = Some(clock);
+                    out.drain(..).for_each(|msg| packer.add(msg));
+                    output.session(&capability).give_iterator(packer.bundles());
+                });
+                clock_input.for_each_time(|time, data| {
+                    if !keyed {
+                        return;
                     }
+                    let capability = time.retain();
+                    for batch in data {
+                        for clock in batch.drain(..) {
+                            waiting_for(&mut waiting, &mut spare, &capability).clock = Some(clock);
+                        }
+                    }
+                });
+                while let Some((&t, _)) = waiting.first_key_value() {
+                    if frontier.less_equal(&t) || clock_frontier.less_equal(&t) {
+                        break;
+                    }
+                    let Some((_, mut batch)) = waiting.pop_first() else { break };
+                    stage.batch(&mut batch.items, &batch.clock.unwrap_or_default(), &mut out);
+                    out.drain(..).for_each(|msg| packer.add(msg));
+                    output.session(&batch.capability).give_iterator(packer.bundles());
+                    spare.push(batch.items);
                 }
-            });
-            while let Some((&t, _)) = waiting.first_key_value() {
-                if frontier.less_equal(&t) || clock_frontier.less_equal(&t) {
-                    break;
-                }
-                let Some((_, batch)) = waiting.pop_first() else { break };
-                stage.batch(batch.items, &batch.clock.unwrap_or_default(), &mut out);
-                output.session(&batch.capability).give_iterator(out.drain(..));
             }
-        }
-    })
+        },
+    )
 }
 
 /// The writer, on worker 0: each complete batch's sink items in the run's order, up to the
-/// first failure.
+/// first failure, which it locates by the batch's clock (the source line of its event).
 fn writer<G: Scope<Timestamp = u64>>(
-    stream: &Stream<G, Msg>,
+    stream: &Stream<G, Bundle>,
+    clocks: &Stream<G, EpochClock>,
     plan: Arc<Plan>,
     engine: Rc<RefCell<Option<Engine>>>,
     failure: Rc<RefCell<Option<RunError>>>,
     gathered: Rc<RefCell<Gathered>>,
 ) -> Stream<G, ()> {
-    stream.unary_frontier::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(
-        Exchange::new(|_msg: &Msg| 0),
+    stream.binary_frontier::<_, timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _, _>(
+        clocks,
+        Exchange::new(bundle_worker),
+        Pipeline,
         "writer",
         move |_capability, _info| {
-            let mut waiting: BTreeMap<u64, Vec<Msg>> = BTreeMap::new();
-            move |(input, frontier), _output| {
+            let mut waiting: BTreeMap<u64, (Vec<Msg>, EpochClock)> = BTreeMap::new();
+            let mut in_order = InOrder::default();
+            move |(input, frontier), (clock_input, clock_frontier), _output| {
                 input.for_each_time(|time, data| {
-                    let items = waiting.entry(*time.time()).or_default();
+                    let (items, _) = waiting
+                        .entry(*time.time())
+                        .or_insert_with(|| (in_order.spare.pop().unwrap_or_default(), EpochClock::default()));
+                    for bundles in data {
+                        for mut bundle in bundles.drain(..) {
+                            items.append(&mut bundle.msgs);
+                        }
+                    }
+                });
+                clock_input.for_each_time(|time, data| {
+                    let (_, batch_clock) = waiting.entry(*time.time()).or_default();
                     for batch in data {
-                        items.append(batch);
+                        if let Some(clock) = batch.pop() {
+                            *batch_clock = clock;
+                        }
                     }
                 });
                 while let Some((&t, _)) = waiting.first_key_value() {
-                    if frontier.less_equal(&t) {
+                    if frontier.less_equal(&t) || clock_frontier.less_equal(&t) {
                         break;
                     }
-                    let Some((_, mut items)) = waiting.pop_first() else { break };
-                    items.sort_by(|a, b| a.tag.cmp(&b.tag));
+                    let Some((_, (items, clock))) = waiting.pop_first() else { break };
                     let mut engine = engine.borrow_mut();
                     let Some(engine) = engine.as_mut() else { continue };
-                    for msg in items {
+                    for msg in in_order.sorted(items) {
                         if failure.borrow().is_some() {
                             break;
                         }
-                        let Some(msg) = gathered.borrow_mut().keep(msg) else { continue };
                         let result = match msg.to {
                             Dest::Sink { sink, from } => engine.write_pulled(
                                 sink as usize,
                                 &Item { key: msg.key, value: msg.value },
-                                from,
+                                from.into(),
                             ),
                             Dest::Failed(error) => {
-                                let at = msg.origin.map(|(source, line)| (source as usize, line));
+                                let at = clock.origin_of(msg.tag.position);
+                                let at = at.map(|(source, line)| (source as usize, line));
                                 Err(step_error_at(&plan.graph, &plan.routes.projections, *error, at))
                             }
-                            // Steps' messages never reach the writer; snapshot states were kept above.
-                            _ => Ok(()),
+                            // Snapshot states and timers are gathered; steps' messages never
+                            // reach the writer.
+                            _ => {
+                                gathered.borrow_mut().keep(msg);
+                                Ok(())
+                            }
                         };
                         if let Err(error) = result {
                             *failure.borrow_mut() = Some(error);
@@ -777,4 +899,35 @@ fn writer<G: Scope<Timestamp = u64>>(
             }
         },
     )
+}
+
+/// Puts a batch's items in the run's order (by tag; equal tags as they arrived) by sorting
+/// their positions and indices, so that each item moves once, not once per merge of a sort;
+/// keeps the buffers from batch to batch.
+#[derive(Default)]
+struct InOrder {
+    /// (event position, index) of each item.
+    order: Vec<(u64, u32)>,
+    /// The items, taken out in order.
+    slots: Vec<Option<Msg>>,
+    /// Emptied item buffers, for the next batches.
+    spare: Vec<Vec<Msg>>,
+}
+
+impl InOrder {
+    /// The items of `items` in the run's order.
+    fn sorted(&mut self, mut items: Vec<Msg>) -> impl Iterator<Item = Msg> + '_ {
+        self.order.clear();
+        self.order.extend(items.iter().enumerate().map(|(index, msg)| (msg.tag.position, index as u32)));
+        self.order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| items[a.1 as usize].tag.cmp(&items[b.1 as usize].tag))
+                .then(a.1.cmp(&b.1))
+        });
+        self.slots.clear();
+        self.slots.extend(items.drain(..).map(Some));
+        self.spare.push(items);
+        let slots = &mut self.slots;
+        self.order.iter().filter_map(move |&(_, index)| slots.get_mut(index as usize).and_then(Option::take))
+    }
 }

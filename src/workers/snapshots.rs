@@ -48,14 +48,13 @@ pub(crate) struct Gathered {
 }
 
 impl Gathered {
-    /// Keeps a state or timer message; gives back any other.
-    pub fn keep(&mut self, msg: Msg) -> Option<Msg> {
+    /// Keeps a state or timer message (any other is ignored).
+    pub fn keep(&mut self, msg: Msg) {
         match (msg.to, msg.key) {
             (Dest::State { step }, Some(key)) => self.states.entry(step).or_default().push((key, msg.value)),
             (Dest::Timer { step, due }, Some(key)) => self.timers.push((due, step, key)),
-            (to, key) => return Some(Msg { to, key, ..msg }),
+            _ => {}
         }
-        None
     }
 
     /// The gathered states (every stateful step, in key order) and timers (in firing order:

@@ -108,22 +108,22 @@ impl Stage {
         #[cfg(test)]
         super::tests::panic_if_asked(&self.plan.graph.doc.steps[self.step].id, item.key.as_ref());
         self.print_context(item.key.as_ref(), msg.tag.position);
-        let origin = msg.origin;
         let tag = msg.tag;
         let result = self
             .call(msg.clock, tag.position, |op, ctx, outputs| op.on_item(ctx, input as usize, item, outputs));
-        self.emit(result, &tag, msg.clock, origin, out);
+        self.emit(result, &tag, msg.clock, out);
     }
 
     /// Goes through one whole batch in the run's order: before each event position, this
     /// worker's timers of this step that the clock made due, interleaved with the items
     /// by their tags; then the items; at end of input, the step's end.
-    pub fn batch(&mut self, mut items: Vec<Msg>, clock: &EpochClock, out: &mut Vec<Msg>) {
+    /// (`items` is left empty, its buffer kept for the next batch.)
+    pub fn batch(&mut self, items: &mut Vec<Msg>, clock: &EpochClock, out: &mut Vec<Msg>) {
         if items.iter().any(|msg| matches!(msg.to, Dest::Restore { .. } | Dest::RestoreTimer { .. })) {
-            items = self.restore(items, out);
+            *items = self.restore(std::mem::take(items), out);
         }
         items.sort_by(|a, b| a.tag.cmp(&b.tag));
-        let mut items = items.into_iter().peekable();
+        let mut items = items.drain(..).peekable();
         let step_position = self.position() as u32;
         let mut changes = clock.changes.iter().peekable();
         for position in clock.first..=clock.last {
@@ -133,7 +133,6 @@ impl Stage {
                 self.clock = Some(now);
                 changes.next();
             }
-            let origin = clock.origins.get((position - clock.first) as usize).copied();
             if let Some(now) = self.clock
                 && self.wheel.next_due().is_some_and(|due| due <= now)
             {
@@ -150,7 +149,7 @@ impl Stage {
                     let key = entry.key;
                     let result =
                         self.call(self.clock, position, |op, ctx, outputs| op.on_notify(ctx, &key, outputs));
-                    self.emit(result, &tag, self.clock, origin, out);
+                    self.emit(result, &tag, self.clock, out);
                 }
             }
             while let Some(msg) = items.next_if(|msg| msg.tag.position <= position) {
@@ -188,7 +187,7 @@ impl Stage {
         if !states.is_empty()
             && let Err(error) = self.op.restore(states)
         {
-            self.fail(error, &Tag::event(0), None, out);
+            self.fail(error, &Tag::event(0), out);
         }
         for (due, key) in timers {
             self.wheel.arm(self.position(), &key, due);
@@ -210,7 +209,7 @@ impl Stage {
                 out.extend(states.into_iter().map(|(key, value)| message(Dest::State { step }, key, value)));
             }
             Err(error) => {
-                self.fail(error, &Tag::end(self.position() as u32, None), None, out);
+                self.fail(error, &Tag::end(self.position() as u32, None), out);
                 return;
             }
         }
@@ -240,11 +239,11 @@ impl Stage {
                         last_key.clone_from(&output.item.key);
                     }
                     let tag = Tag::end(step_position, output.item.key.clone());
-                    self.fan_out(&tag, rank, output, self.clock, None, out);
+                    self.fan_out(&tag, rank, output, self.clock, out);
                     rank += 1;
                 }
             }
-            Err(error) => self.fail(error, &Tag::end(step_position, None), None, out),
+            Err(error) => self.fail(error, &Tag::end(step_position, None), out),
         }
         let pending: Vec<_> = self.wheel.pending().collect();
         let mut counts = self.counts.borrow_mut();
@@ -283,22 +282,22 @@ impl Stage {
         result: Result<Vec<Output>, StepError>,
         tag: &Tag,
         clock: Option<i64>,
-        origin: Option<(u32, u64)>,
         out: &mut Vec<Msg>,
     ) {
         match result {
             Ok(outputs) => {
                 self.counts.borrow_mut().stats.steps[self.step].items_out += outputs.len() as u64;
                 for (index, output) in outputs.into_iter().enumerate() {
-                    self.fan_out(tag, index as u32, output, clock, origin, out);
+                    self.fan_out(tag, index as u32, output, clock, out);
                 }
             }
-            Err(error) => self.fail(error, tag, origin, out),
+            Err(error) => self.fail(error, tag, out),
         }
     }
 
-    /// The failure at `tag`, sent to the writer; a keyed stage stops.
-    fn fail(&mut self, error: StepError, tag: &Tag, origin: Option<(u32, u64)>, out: &mut Vec<Msg>) {
+    /// The failure at `tag`, sent to the writer (which names its event's source line); a
+    /// keyed stage stops.
+    fn fail(&mut self, error: StepError, tag: &Tag, out: &mut Vec<Msg>) {
         if self.is_keyed() {
             self.failed = true;
         }
@@ -306,7 +305,6 @@ impl Stage {
             tag: tag.clone(),
             to: Dest::Failed(Box::new(error)),
             clock: None,
-            origin,
             key: None,
             route_key: None,
             value: rhai::Dynamic::UNIT,
@@ -314,18 +312,10 @@ impl Stage {
     }
 
     /// Delivers output number `index` of a call at `tag` to each reader of its port.
-    fn fan_out(
-        &mut self,
-        tag: &Tag,
-        index: u32,
-        output: Output,
-        clock: Option<i64>,
-        origin: Option<(u32, u64)>,
-        out: &mut Vec<Msg>,
-    ) {
+    fn fan_out(&mut self, tag: &Tag, index: u32, output: Output, clock: Option<i64>, out: &mut Vec<Msg>) {
         let from = StreamRef::Step { step: self.step, port: output.port };
         let mut drops = Drops { counts: &self.counts, step: self.step };
-        deliver(&self.plan.routes, from, tag, index, output.item, clock, origin, &mut drops, out);
+        deliver(&self.plan.routes, from, tag, index, output.item, clock, &mut drops, out);
     }
 }
 
@@ -348,7 +338,6 @@ pub(crate) fn deliver(
     index: u32,
     item: Item,
     clock: Option<i64>,
-    origin: Option<(u32, u64)>,
     drops: &mut Drops<'_>,
     out: &mut Vec<Msg>,
 ) {
@@ -366,11 +355,11 @@ pub(crate) fn deliver(
                     this
                 };
                 let to = Dest::Step { step: step as u32, input: input as u32 };
-                out.push(Msg { tag, to, clock, origin, key: this.key, route_key: None, value: this.value });
+                out.push(Msg { tag, to, clock, key: this.key, route_key: None, value: this.value });
             }
             Target::Sink(sink) => {
-                let to = Dest::Sink { sink: sink as u32, from };
-                out.push(Msg { tag, to, clock, origin, key: this.key, route_key: None, value: this.value });
+                let to = Dest::Sink { sink: sink as u32, from: from.into() };
+                out.push(Msg { tag, to, clock, key: this.key, route_key: None, value: this.value });
             }
             Target::Unread => {
                 let mut counts = drops.counts.borrow_mut();
