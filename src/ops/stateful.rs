@@ -6,7 +6,7 @@ use std::collections::hash_map::Entry;
 use rhai::Dynamic;
 
 use super::common::{KeyMap, StepError, as_array, as_pair, in_context, sorted_keys, step_error, unkeyed};
-use super::keyed_state::keyed_state_accessors;
+use super::keyed_state::{StateValue, keyed_state_accessors};
 use super::{DropLedger, DropReason, Item, Key, OpContext, Operator, Output};
 use crate::script::Script;
 
@@ -19,6 +19,31 @@ pub enum Retention {
     Discard,
 }
 
+/// One key's logic: its state, and whether the state is known *checked* (read-write throughout,
+/// nested no deeper than `max_depth`, its arrays within the size limits: see
+/// [`Script::call_this_checked`]), which spares the next call walks of the whole state. Only the calls' answers set it; a state built, restored
+/// or set from outside is not checked.
+struct Logic {
+    state: Dynamic,
+    checked: bool,
+}
+
+impl Logic {
+    fn unchecked(state: Dynamic) -> Self {
+        Self { state, checked: false }
+    }
+}
+
+impl StateValue for Logic {
+    fn to_value(&self) -> Dynamic {
+        self.state.clone()
+    }
+
+    fn visit(&self, visit: &mut dyn FnMut(&Dynamic)) {
+        visit(&self.state);
+    }
+}
+
 /// A stateful or stateful_batch step.
 pub struct StatefulLogic {
     script: Script,
@@ -27,7 +52,7 @@ pub struct StatefulLogic {
     has_eof: bool,
     has_notify_at: bool,
     has_snapshot: bool,
-    logics: KeyMap<Dynamic>,
+    logics: KeyMap<Logic>,
 }
 
 impl StatefulLogic {
@@ -65,8 +90,8 @@ impl StatefulLogic {
     }
 
     /// Emits a call's outputs, applies its retention, and re-reads `notify_at`; an error
-    /// about a result's shape names the line where the function starts. `state` is the key's
-    /// state where it is stored (in `logics`); the caller drops it on `Discard` or an error.
+    /// about a result's shape names the line where the function starts. `logic` is the key's
+    /// logic where it is stored (in `logics`); the caller drops it on `Discard` or an error.
     #[expect(clippy::too_many_arguments, reason = "the step's parts, borrowed apart from its states")]
     fn finish(
         script: &mut Script,
@@ -74,11 +99,11 @@ impl StatefulLogic {
         ctx: &mut OpContext<'_>,
         key: &Key,
         function: &str,
-        state: &mut Dynamic,
+        logic: &mut Logic,
         result: Dynamic,
         out: &mut Vec<Output>,
     ) -> Result<Retention, StepError> {
-        Self::finish_unlocated(script, has_notify_at, ctx, key, function, state, result, out)
+        Self::finish_unlocated(script, has_notify_at, ctx, key, function, logic, result, out)
             .map_err(|e| script.locate(e))
     }
 
@@ -89,7 +114,7 @@ impl StatefulLogic {
         ctx: &mut OpContext<'_>,
         key: &Key,
         function: &str,
-        state: &mut Dynamic,
+        logic: &mut Logic,
         result: Dynamic,
         out: &mut Vec<Output>,
     ) -> Result<Retention, StepError> {
@@ -120,7 +145,8 @@ impl StatefulLogic {
             }
             Retention::Retain => {
                 if has_notify_at {
-                    let due = script.call_this(state, "notify_at", ())?;
+                    let due =
+                        script.call_this_checked(&mut logic.state, &mut logic.checked, "notify_at", ())?;
                     if due.is_unit() {
                         ctx.timers.cancel(key);
                     } else if let Ok(due) = due.as_int() {
@@ -147,7 +173,7 @@ impl StatefulLogic {
 ///
 /// A DISCARDed key's state goes to the ledger (docs/ledger.md#reasons: discarded).
 fn settle(
-    logics: &mut KeyMap<Dynamic>,
+    logics: &mut KeyMap<Logic>,
     key: &Key,
     finished: Result<Retention, StepError>,
     drops: &mut DropLedger,
@@ -156,7 +182,7 @@ fn settle(
         && let Some(state) = logics.remove(key)
         && finished.is_ok()
     {
-        drops.drop_item(DropReason::Discarded, Some(key), || state);
+        drops.drop_item(DropReason::Discarded, Some(key), || state.state);
     }
     finished.map(|_| ())
 }
@@ -181,19 +207,22 @@ impl Operator for StatefulLogic {
         // The call runs on the state where it is stored (one hash look-up); a new key's logic
         // is built first.
         let Self { script, logics, batch, has_notify_at, .. } = self;
-        let state = match logics.entry(key.clone()) {
+        let logic = match logics.entry(key.clone()) {
             Entry::Occupied(slot) => slot.into_mut(),
-            Entry::Vacant(slot) => slot.insert(Self::build_with(script, &key, Dynamic::UNIT)?),
+            Entry::Vacant(slot) => {
+                slot.insert(Logic::unchecked(Self::build_with(script, &key, Dynamic::UNIT)?))
+            }
         };
         let context = item.value.clone();
+        let Logic { state, checked } = &mut *logic;
         let (function, result) = if *batch {
             let values = Dynamic::from_array(vec![item.value]);
-            ("on_batch", script.call_this(state, "on_batch", (values,)))
+            ("on_batch", script.call_this_checked(state, checked, "on_batch", (values,)))
         } else {
-            ("on_item", script.call_this(state, "on_item", (item.value,)))
+            ("on_item", script.call_this_checked(state, checked, "on_item", (item.value,)))
         };
         let finished = result.map_err(|e| in_context(e, Some(&key), &context)).and_then(|result| {
-            Self::finish(script, *has_notify_at, ctx, &key, function, state, result, out)
+            Self::finish(script, *has_notify_at, ctx, &key, function, logic, result, out)
                 .map_err(|e| in_context(e, Some(&key), &context))
         });
         settle(logics, &key, finished, ctx.drops)
@@ -206,16 +235,16 @@ impl Operator for StatefulLogic {
         out: &mut Vec<Output>,
     ) -> Result<(), StepError> {
         let Self { script, logics, has_notify, has_notify_at, .. } = self;
-        let Some(state) = logics.get_mut(key) else { return Ok(()) };
+        let Some(logic) = logics.get_mut(key) else { return Ok(()) };
         let result = if *has_notify {
             script
-                .call_this(state, "on_notify", ())
+                .call_this_checked(&mut logic.state, &mut logic.checked, "on_notify", ())
                 .map_err(|e| e.with_context(format!("key {:?}, timer", key.as_str())))
         } else {
             Ok(Dynamic::from_array(vec![Dynamic::from_array(Vec::new()), Dynamic::from_bool(false)]))
         };
         let finished = result.and_then(|result| {
-            Self::finish(script, *has_notify_at, ctx, key, "on_notify", state, result, out).map_err(|e| {
+            Self::finish(script, *has_notify_at, ctx, key, "on_notify", logic, result, out).map_err(|e| {
                 if e.context.is_some() { e } else { e.with_context(format!("key {:?}, timer", key.as_str())) }
             })
         });
@@ -228,30 +257,35 @@ impl Operator for StatefulLogic {
         }
         for key in sorted_keys(&self.logics) {
             let Self { script, logics, has_notify_at, .. } = &mut *self;
-            let Some(state) = logics.get_mut(&key) else { continue };
+            let Some(logic) = logics.get_mut(&key) else { continue };
             let finished = script
-                .call_this(state, "on_eof", ())
+                .call_this_checked(&mut logic.state, &mut logic.checked, "on_eof", ())
                 .map_err(|e| e.with_context(format!("key {:?}, end of input", key.as_str())))
                 .and_then(|result| {
-                    Self::finish(script, *has_notify_at, ctx, &key, "on_eof", state, result, out)
+                    Self::finish(script, *has_notify_at, ctx, &key, "on_eof", logic, result, out)
                 });
             settle(logics, &key, finished, ctx.drops)?;
         }
         Ok(())
     }
 
-    keyed_state_accessors!(logics, set_states);
+    keyed_state_accessors!(logics);
+
+    fn set_states(&mut self, states: Vec<(Key, Dynamic)>) -> Result<(), StepError> {
+        self.logics = states.into_iter().map(|(key, state)| (key, Logic::unchecked(state))).collect();
+        Ok(())
+    }
 
     fn snapshot(&mut self) -> Result<Vec<(Key, Dynamic)>, StepError> {
         let mut snapshot = Vec::with_capacity(self.logics.len());
         for key in sorted_keys(&self.logics) {
-            let Some(state) = self.logics.get_mut(&key) else { continue };
+            let Some(logic) = self.logics.get_mut(&key) else { continue };
             let value = if self.has_snapshot {
                 self.script
-                    .call_this(state, "snapshot", ())
+                    .call_this_checked(&mut logic.state, &mut logic.checked, "snapshot", ())
                     .map_err(|e| e.with_context(format!("key {:?}, snapshot", key.as_str())))?
             } else {
-                state.clone()
+                logic.state.clone()
             };
             snapshot.push((key, value));
         }
@@ -262,7 +296,7 @@ impl Operator for StatefulLogic {
         self.logics.clear();
         for (key, resume) in snapshot {
             let state = self.build(&key, resume)?;
-            self.logics.insert(key, state);
+            self.logics.insert(key, Logic::unchecked(state));
         }
         Ok(())
     }

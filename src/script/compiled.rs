@@ -288,16 +288,35 @@ impl Script {
         name: &str,
         args: impl FuncArgs,
     ) -> ScriptResult<Dynamic> {
+        self.call_this_checked(state, &mut false, name, args)
+    }
+
+    /// [`Script::call_this`] for a caller that keeps, beside each state, whether it is
+    /// *checked*: read-write throughout (no shared, no read-only value inside), nested no
+    /// deeper than `max_depth`, every array in it within the data-size limits. `checked` is the caller's word for `state` as it comes in (`false`
+    /// for a state built, restored or changed by anything but these calls) and this call's
+    /// answer for what it leaves. A checked state is not walked before a fast-path call, and
+    /// not measured after one whose writes the fast path shows kept it checked (see
+    /// [`FastFn::call_this_checked`]); every other state is walked and measured as before.
+    pub fn call_this_checked(
+        &mut self,
+        state: &mut Dynamic,
+        checked: &mut bool,
+        name: &str,
+        args: impl FuncArgs,
+    ) -> ScriptResult<Dynamic> {
+        let was_checked = std::mem::replace(checked, false);
         let mut values = Vec::new();
         args.parse(&mut values);
         let values = match self.fast_methods.iter().find(|(n, a, _)| n == name && *a == values.len()) {
-            Some((_, _, fast)) => match fast.call_this(state, values) {
-                Ok(value) => {
+            Some((_, _, fast)) => match fast.call_this_checked(state, was_checked, values) {
+                Ok((value, kept)) => {
                     // A body that never assigns to `this` leaves it as it was, checked when stored.
-                    if fast.assigns_this() {
+                    if fast.assigns_this() && !(was_checked && kept) {
                         self.check_depth(name, "the state it left in `this`", state)?;
                     }
                     self.check_depth(name, "the value it returned", &value)?;
+                    *checked = kept;
                     return Ok(value);
                 }
                 Err(values) => values,

@@ -91,9 +91,11 @@ impl Path {
         env: &Env<'_, '_>,
         f: F,
     ) -> EvalResult<T> {
+        // Inside a method's `this` whose arrays are known within the limits (see `walk`).
+        let inside_checked = matches!(self.root, Atom::Local(slot) if env.arrays_within(slot));
         match self.root.val(env) {
-            ValueRef::Dyn(d) => walk(d, &self.steps, env, &[], f),
-            scalar => walk(&scalar.to_owned().dynamic(), &self.steps, env, &[], f),
+            ValueRef::Dyn(d) => walk(d, &self.steps, env, &[], inside_checked, f),
+            scalar => walk(&scalar.to_owned().dynamic(), &self.steps, env, &[], false, f),
         }
     }
 }
@@ -199,12 +201,16 @@ pub(super) fn operand_value<'s>(o: Operand, env: &'s Env<'_, '_>, vals: &'s [Dyn
     }
 }
 
-/// Walks a chain from `cur`, as Rhai's `eval_dot_index_chain_raw` reads it.
+/// Walks a chain from `cur`, as Rhai's `eval_dot_index_chain_raw` reads it. `inside_checked`:
+/// `cur` is inside a method's `this` whose arrays are all known within the data-size limits
+/// (`Env::arrays_within`), so that a built-in method called on an array reached through
+/// properties and indices need not measure it (Rhai's check after the call would pass).
 pub(super) fn walk<T, F: FnOnce(ValueRef<'_>) -> EvalResult<T>>(
     cur: &Dynamic,
     steps: &[PathStep],
     env: &Env<'_, '_>,
     vals: &[Dynamic],
+    inside_checked: bool,
     f: F,
 ) -> EvalResult<T> {
     let Some((step, rest)) = steps.split_first() else {
@@ -221,7 +227,7 @@ pub(super) fn walk<T, F: FnOnce(ValueRef<'_>) -> EvalResult<T>>(
             }
             let map = cur.as_map_ref().or_else(fail)?;
             let child = map.get(key.as_str()).ok_or(Exit::Fail)?;
-            walk(child, rest, env, vals, f)
+            walk(child, rest, env, vals, inside_checked, f)
         }
         PathStepKind::Index(o) => {
             let idx = operand_value(*o, env, vals);
@@ -229,7 +235,7 @@ pub(super) fn walk<T, F: FnOnce(ValueRef<'_>) -> EvalResult<T>>(
                 let i = idx.as_int().ok_or(Exit::Fail)?;
                 let array = cur.as_array_ref().or_else(fail)?;
                 let i = calc_index(array.len(), i).ok_or(Exit::Fail)?;
-                walk(&array[i], rest, env, vals, f)
+                walk(&array[i], rest, env, vals, inside_checked, f)
             } else if cur.is_map() {
                 let ValueRef::Dyn(key) = idx else { return Err(Exit::Fail) };
                 if !key.is_string() {
@@ -238,17 +244,17 @@ pub(super) fn walk<T, F: FnOnce(ValueRef<'_>) -> EvalResult<T>>(
                 let key = key.as_immutable_string_ref().or_else(fail)?;
                 let map = cur.as_map_ref().or_else(fail)?;
                 let child = map.get(key.as_str()).ok_or(Exit::Fail)?;
-                walk(child, rest, env, vals, f)
+                walk(child, rest, env, vals, inside_checked, f)
             } else if cur.is_int() {
                 // A bit of an integer.
                 let i = idx.as_int().ok_or(Exit::Fail)?;
                 let bit = calc_index(INT::BITS as usize, i).ok_or(Exit::Fail)?;
                 let set = cur.as_int().or_else(fail)? & (1 << bit) != 0;
-                walk(&Dynamic::from_bool(set), rest, env, vals, f)
+                walk(&Dynamic::from_bool(set), rest, env, vals, false, f)
             } else if cur.is_string() {
                 let i = idx.as_int().ok_or(Exit::Fail)?;
                 let ch = string_char(&cur.as_immutable_string_ref().or_else(fail)?, i)?;
-                walk(&Dynamic::from_char(ch), rest, env, vals, f)
+                walk(&Dynamic::from_char(ch), rest, env, vals, false, f)
             } else {
                 Err(Exit::Fail)
             }
@@ -261,12 +267,19 @@ pub(super) fn walk<T, F: FnOnce(ValueRef<'_>) -> EvalResult<T>>(
             {
                 return Err(Exit::Fail);
             }
+            let known_within = inside_checked && cur.is_array();
             let result = match args.as_slice() {
-                [] => builtin(env.limits, *b, ValueRef::Dyn(cur), None)?,
-                [a] => builtin(env.limits, *b, ValueRef::Dyn(cur), Some(operand_value(*a, env, vals)))?,
+                [] => builtin(env.limits, *b, ValueRef::Dyn(cur), None, known_within)?,
+                [a] => builtin(
+                    env.limits,
+                    *b,
+                    ValueRef::Dyn(cur),
+                    Some(operand_value(*a, env, vals)),
+                    known_within,
+                )?,
                 _ => return Err(Exit::Fail),
             };
-            walk(&result.dynamic(), rest, env, vals, f)
+            walk(&result.dynamic(), rest, env, vals, false, f)
         }
     }
 }

@@ -390,12 +390,15 @@ pub(super) fn place_walk<R>(
 
 /// `push(item)`, `pop()` or `shift()` on an array, as Rhai's array package does them: the item
 /// removed (if any), and whether the array is still within the data-size limits (Rhai checks
-/// the array, its first argument, after the call).
+/// the array, its first argument, after the call, and the item it gives). `known_within`: the
+/// array is known within the limits before the call, and the call is a `pop` or `shift`, which
+/// leaves it, and the item it gives, no bigger: neither is measured.
 pub(super) fn mutate_array(
     limits: &ScriptLimits,
     target: &mut Dynamic,
     method: MutMethod,
     item: Option<Dynamic>,
+    known_within: bool,
 ) -> EvalResult<(Option<Dynamic>, bool)> {
     if !target.is_array() {
         return Err(Exit::Fail);
@@ -418,7 +421,9 @@ pub(super) fn mutate_array(
         }
     };
     // Rhai checks the array (its first argument) and the value returned.
-    let within =
-        limits.check_sizes(target).is_ok() && removed.as_ref().is_none_or(|r| limits.check_sizes(r).is_ok());
+    let shrunk = known_within && method != MutMethod::Push;
+    let within = shrunk
+        || (limits.check_sizes(target).is_ok()
+            && removed.as_ref().is_none_or(|r| limits.check_sizes(r).is_ok()));
     Ok((removed, within))
 }

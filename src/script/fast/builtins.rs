@@ -11,16 +11,20 @@ use super::value::{Kind, Value, ValueRef, read};
 use crate::script::ScriptLimits;
 
 /// A built-in function called on `this` (and one more argument for `contains`).
+/// `known_within`: `this` is known within the data-size limits (an array in a checked state:
+/// see `Env::arrays_within`), and none of these functions changes it, so it is not measured.
 pub(super) fn builtin(
     limits: &ScriptLimits,
     f: Builtin,
     this: ValueRef<'_>,
     arg: Option<ValueRef<'_>>,
+    known_within: bool,
 ) -> EvalResult<Value<'static>> {
     let result = builtin_value(limits, f, this, arg)?;
     // After a native function call, Rhai checks the data size of the first argument when it is
     // passed by reference (a variable or a part of one). Checking it always is stricter, so safe.
     if f != Builtin::TypeOf
+        && !known_within
         && let ValueRef::Dyn(d) = this
     {
         limits.check_sizes(d)?;

@@ -161,12 +161,12 @@ pub(super) fn call(f: Builtin, mut args: Vec<Access>) -> Option<EvalFn> {
             let container = args.pop()?;
             eval_fn(move |env| {
                 let item = item.value(env)?;
-                container.get(env, |c| builtin(env.limits, f, c, Some(item.view())))
+                container.get(env, |c| builtin(env.limits, f, c, Some(item.view()), false))
             })
         }
         (_, 1) => {
             let arg = args.pop()?;
-            eval_fn(move |env| arg.get(env, |a| builtin(env.limits, f, a, None)))
+            eval_fn(move |env| arg.get(env, |a| builtin(env.limits, f, a, None, false)))
         }
         _ => return None,
     })

@@ -91,3 +91,20 @@ pub(super) fn value_sizes(v: &Value<'_>) -> EvalResult<Sizes> {
         _ => Ok((0, 0, 0)),
     }
 }
+
+/// Whether every array in `v` (itself included) is within the data-size limits, as Rhai
+/// measures an array after a `push`, `pop` or `shift` on it (`false` for a shared value).
+pub(crate) fn arrays_within(v: &Dynamic, limits: &ScriptLimits) -> bool {
+    if v.is_shared() {
+        return false;
+    }
+    if v.is_array() {
+        let Ok(array) = v.as_array_ref() else { return false };
+        let own = !limits.has_data_limit() || array_sizes(&array).is_ok_and(|sizes| limits.within(sizes));
+        own && array.iter().all(|item| arrays_within(item, limits))
+    } else if v.is_map() {
+        v.as_map_ref().is_ok_and(|map| map.values().all(|value| arrays_within(value, limits)))
+    } else {
+        true
+    }
+}

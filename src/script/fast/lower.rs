@@ -146,7 +146,7 @@ impl Lowering {
                     vals.push(e(env)?.dynamic());
                 }
                 let base = root.value(env)?.dynamic();
-                walk(&base, &steps, env, &vals, |v| Ok(v.to_owned()))
+                walk(&base, &steps, env, &vals, false, |v| Ok(v.to_owned()))
             })),
         })
     }
@@ -325,14 +325,20 @@ impl Lowering {
             };
             env.forget_sized();
             let journaled = env.journaled(slot);
+            // A pop or shift on a property's array known within the limits leaves it within.
+            let shrinks_within = journaled
+                && simple.is_some()
+                && matches!(method, MutMethod::Pop | MutMethod::Shift)
+                && env.arrays_within(slot);
             if journaled && simple.is_none() {
                 env.before_write(slot, first.as_ref())?;
             }
             let limits = env.limits;
             let ops = AssignOperands { args: env.args, lits: env.lits, vals: &vals };
             let target = env.locals[slot].own()?;
-            let (removed, within) =
-                place_walk(target, &steps, &ops, |array| mutate_array(limits, array, method, item))?;
+            let (removed, within) = place_walk(target, &steps, &ops, |array| {
+                mutate_array(limits, array, method, item, shrinks_within)
+            })?;
             let mut value = Value::Unit;
             match (&simple, journaled, method, removed) {
                 (Some(p), true, MutMethod::Push, _) => env.note(Undo::Pushed(p.clone())),

@@ -85,7 +85,22 @@
 //! since only by a number, `bool`, character or `()` replacing one in an existing property (of
 //! that local, the last of its writes: `run::Env::sized`; every other write to any local
 //! forgets it): its sizes are then those measured, so the check would pass again. Nothing
-//! measured before the call (a state restored from a snapshot, say) is trusted.
+//! measured before the call (a state restored from a snapshot, say) is trusted, except as
+//! follows.
+//!
+//! A caller that keeps its states between calls (StatefulLogic) may keep, beside each, whether
+//! it is *checked* ([`FastFn::call_this_checked`]): read-write throughout, nested no deeper than
+//! `max_depth`, every array in it within the data-size limits. Only a call's answer makes a state
+//! checked: a method run on `this` in place answers yes when `this` was checked as it came in
+//! (or, when the caller did not say so, was walked and measured here and by the caller) and
+//! every journaled write kept it so (each property written is walked and measured, each push
+//! measured its array, pops and shifts only shrink one; a write of any other kind, or a fallback
+//! to Rhai, answers no). A checked `this` is not walked before the call, its depth is not
+//! measured after it, and while the call has written it only by pushes, pops and shifts on its
+//! properties' arrays (`run::Journal`'s `arrays_within`), a `pop` or `shift` on such an array
+//! does not measure the array (it only shrank), nor does a built-in method (`len`, `get`, …)
+//! called on an array in it (it changes nothing): Rhai's checks after them would pass. A state built, restored from a snapshot, set by the workbench or left by Rhai is
+//! not checked, and is walked and measured as before.
 //!
 //! `do … while`, ranges (`0..n`), `switch`, `try`, closures, `this` outside a method, calls of
 //! script-defined functions other than `this.f(…)` in a method, other registered functions
@@ -122,6 +137,7 @@ use rhai::{AST, Dynamic, ImmutableString};
 use crate::script::ScriptLimits;
 use crate::script::function_body::body_statements;
 use check::{Checker, ops_bound};
+use limits::arrays_within;
 use lower::Lowering;
 use run::CompiledFn;
 use scan::{THIS, assigns_this, mutated_params, this_calls};
@@ -309,7 +325,7 @@ impl FastFn {
         if self.inner().method {
             return Err(());
         }
-        self.call_args(args).map(|(value, _)| value)
+        self.call_args(args, false).map(|(value, _)| value)
     }
 
     /// Like [`FastFn::call`], but a body that assigns to its first parameter (a fold's
@@ -341,19 +357,19 @@ impl FastFn {
         let result = match f.n_locals {
             0..=4 => {
                 let mut buf = [const { Value::Unit }; 4];
-                f.run_in_place(fns, shared, &mut buf[..f.n_locals], slot, given)
+                f.run_in_place(fns, shared, &mut buf[..f.n_locals], slot, given, false)
             }
             5..=8 => {
                 let mut buf = [const { Value::Unit }; 8];
-                f.run_in_place(fns, shared, &mut buf[..f.n_locals], slot, given)
+                f.run_in_place(fns, shared, &mut buf[..f.n_locals], slot, given, false)
             }
             _ => {
                 let mut buf: Vec<Value<'_>> = (0..f.n_locals).map(|_| Value::Unit).collect();
-                f.run_in_place(fns, shared, &mut buf, slot, given)
+                f.run_in_place(fns, shared, &mut buf, slot, given, false)
             }
         };
         match result {
-            Ok((value, _)) => Ok(value),
+            Ok((value, ..)) => Ok(value),
             Err(given) => {
                 if let Some(first) = args.first_mut() {
                     *first = given;
@@ -366,17 +382,47 @@ impl FastFn {
     /// Runs a function compiled with [`FastFn::compile_method_with_limits`], `this` bound to
     /// `this`. On `Ok`, `this` holds what the body left in it, as in Rhai; on `Err`, `this` is
     /// as it was and the arguments are handed back, for the caller to run the call in Rhai.
-    pub fn call_this(&self, this: &mut Dynamic, mut args: Vec<Dynamic>) -> Result<Dynamic, Vec<Dynamic>> {
+    pub fn call_this(&self, this: &mut Dynamic, args: Vec<Dynamic>) -> Result<Dynamic, Vec<Dynamic>> {
+        self.call_this_checked(this, false, args).map(|(value, _)| value)
+    }
+
+    /// [`FastFn::call_this`] for a caller that remembers whether `this` is *checked*: read-write
+    /// throughout (no shared and no read-only value inside), nested no deeper than the limits'
+    /// `max_depth`, and every array in it within the data-size limits. With `checked` true (the
+    /// caller's word, from an earlier call's answer, for a `this` nothing else has changed
+    /// since), the call does not walk `this` to see whether it may run on it in place, nor
+    /// whether it is unshared, and a `pop` or `shift` on an array in a property of `this`, not
+    /// written otherwise by the call so far, does not measure the array (it only shrinks).
+    ///
+    /// On `Ok`, also whether the call kept `this` as checked as it came in. A method that does
+    /// not write to `this` answers `checked`; one that writes to a copy answers `false`; one that
+    /// runs on `this` in place (read-write, by the caller's word or by the walk here) answers
+    /// whether its journaled writes put nothing in `this` that is not read-write, nests too
+    /// deep or holds an array past the limits (`run::Journal::kept_checked`; for a `this` the
+    /// caller did not vouch for, its arrays are then measured here). So with `checked` false, `this` is checked after the
+    /// call only if the answer is `true` and the caller measures the depth of the whole of it.
+    /// A `this` restored from a snapshot or left by Rhai is not checked: pass `false` for it.
+    pub fn call_this_checked(
+        &self,
+        this: &mut Dynamic,
+        checked: bool,
+        mut args: Vec<Dynamic>,
+    ) -> Result<(Dynamic, bool), Vec<Dynamic>> {
         if !self.inner().method {
             return Err(args);
         }
         if let Some(slot) = self.inner().this_slot()
-            && read_write(this)
+            && (checked || read_write(this))
         {
-            return self.call_in_place(this, args, slot);
+            let (value, kept) = self.call_in_place(this, args, slot, checked)?;
+            // Read-write as it came in (the caller's word or the walk), and kept so; its arrays
+            // are measured here unless the caller vouched for them.
+            let kept = kept && (checked || arrays_within(this, &self.inner().limits));
+            return Ok((value, kept));
         }
+        let writes = self.inner().this_slot().is_some();
         args.push(std::mem::take(this));
-        match self.call_args(&args) {
+        match self.call_args(&args, checked && !writes) {
             Ok((value, left)) => {
                 // The body assigned to `this` (or a part of it): its copy is the new value.
                 let given = args.pop();
@@ -384,7 +430,8 @@ impl FastFn {
                     Some(left) => left,
                     None => given.unwrap_or(Dynamic::UNIT),
                 };
-                Ok(value)
+                // Unwritten, `this` is as checked as it came in; a copy written is not known.
+                Ok((value, checked && !writes))
             }
             Err(()) => {
                 *this = args.pop().unwrap_or(Dynamic::UNIT);
@@ -406,7 +453,8 @@ impl FastFn {
         this: &mut Dynamic,
         mut args: Vec<Dynamic>,
         slot: usize,
-    ) -> Result<Dynamic, Vec<Dynamic>> {
+        checked: bool,
+    ) -> Result<(Dynamic, bool), Vec<Dynamic>> {
         let f = self.inner();
         let fns = self.table.as_slice();
         if args.len() != f.arity || !args.iter().all(unshared) {
@@ -418,22 +466,22 @@ impl FastFn {
         let result = match f.n_locals {
             0..=4 => {
                 let mut buf = [const { Value::Unit }; 4];
-                f.run_in_place(fns, &args, &mut buf[..f.n_locals], slot, given)
+                f.run_in_place(fns, &args, &mut buf[..f.n_locals], slot, given, checked)
             }
             5..=8 => {
                 let mut buf = [const { Value::Unit }; 8];
-                f.run_in_place(fns, &args, &mut buf[..f.n_locals], slot, given)
+                f.run_in_place(fns, &args, &mut buf[..f.n_locals], slot, given, checked)
             }
             _ => {
                 let mut buf: Vec<Value<'_>> = (0..f.n_locals).map(|_| Value::Unit).collect();
-                f.run_in_place(fns, &args, &mut buf, slot, given)
+                f.run_in_place(fns, &args, &mut buf, slot, given, checked)
             }
         };
         args.pop();
         match result {
-            Ok((value, left)) => {
+            Ok((value, left, kept)) => {
                 *this = left;
-                Ok(value)
+                Ok((value, kept))
             }
             Err(given) => {
                 *this = given;
@@ -444,11 +492,16 @@ impl FastFn {
 
     /// Runs the body over `args` (`this` last for a method): its value, and for a method whose
     /// body assigned to `this`, what it left there (`None`: `this` is the argument, unchanged).
-    fn call_args(&self, args: &[Dynamic]) -> Result<(Dynamic, Option<Dynamic>), ()> {
+    /// `this_checked`: a method's `this` is known to hold no shared value (it is not walked).
+    fn call_args(&self, args: &[Dynamic], this_checked: bool) -> Result<(Dynamic, Option<Dynamic>), ()> {
         let f = self.inner();
         let fns = self.table.as_slice();
         // Shared values (closure captures) are never reproduced.
-        if args.len() != f.arity + usize::from(f.method) || !args.iter().all(unshared) {
+        if args.len() != f.arity + usize::from(f.method) {
+            return Err(());
+        }
+        let walked = if this_checked && f.method { &args[..f.arity] } else { args };
+        if !walked.iter().all(unshared) {
             return Err(());
         }
         match f.n_locals {

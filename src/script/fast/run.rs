@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, ImmutableString};
 
+use super::limits::arrays_within;
 use super::tree::Var;
-use super::value::{Value, ValueRef, owned};
+use super::value::{Value, ValueRef, owned, read_write};
 use crate::script::ScriptLimits;
+use crate::script::nested_deeper_than;
 
 /// Why evaluation stopped early.
 pub(super) enum Exit {
@@ -110,6 +112,13 @@ pub(super) struct Journal {
     undo: Vec<Undo>,
     /// `this` was saved whole: later writes need no entry.
     whole: bool,
+    /// Every array in `this` is within the data-size limits (as Rhai measures an array after a
+    /// `push`, `pop` or `shift` on it): the caller's word for `this` as it came in, kept while
+    /// the writes are pushes (each measures its array), pops and shifts (which only shrink one)
+    /// on a property's array; any other write to `this` forgets it. While it holds, a `pop` or
+    /// `shift` on a property's array leaves it within the limits, and so does the item it gives,
+    /// without measuring them.
+    arrays_within: bool,
 }
 
 impl<'a> Env<'a, '_> {
@@ -150,8 +159,18 @@ impl<'a> Env<'a, '_> {
     /// Notes a change to `this` (journaled) that `undo` reverses.
     pub(super) fn note(&mut self, undo: Undo) {
         if let Some(journal) = &mut self.journal {
+            if matches!(undo, Undo::Prop(..) | Undo::Whole(_)) {
+                journal.arrays_within = false;
+            }
             journal.undo.push(undo);
         }
+    }
+
+    /// Whether every array in local `slot`, the journaled `this`, is known within the data-size
+    /// limits ([`Journal`]'s `arrays_within`).
+    #[inline]
+    pub(super) fn arrays_within(&self, slot: usize) -> bool {
+        self.journal.as_ref().is_some_and(|j| j.slot == slot && !j.whole && j.arrays_within)
     }
 
     /// `this.f(args)`: calls the script's function at entry `index` of the table with `this`
@@ -264,6 +283,7 @@ impl<'a> Env<'a, '_> {
         if journal.slot != slot || journal.whole {
             return Ok(());
         }
+        journal.arrays_within = false;
         let target = &self.locals[slot];
         if let (Some(prop), Value::Own(d)) = (prop, target)
             && d.is_map()
@@ -279,6 +299,60 @@ impl<'a> Env<'a, '_> {
 }
 
 impl Journal {
+    /// Whether `this` (what the body left in it), *checked* when the call began (read-write
+    /// throughout, nested no deeper than `max_depth`, every array in it within the data-size
+    /// limits), still is: every part the journaled writes put in it is measured, and nothing
+    /// else was written. (A push measured its array, which holds the item pushed.) With a
+    /// property written, every property is measured. A property's entry measures that
+    /// property's value; a push onto a property's array measures as many items at its end as
+    /// were pushed (pushes go on the end, and pops and shifts only take items off, so every
+    /// pushed item still there is among them). `false` whenever that cannot be shown: `this`
+    /// saved whole (a write of another kind), or anything not shaped as the entries say.
+    fn kept_checked(&self, this: &Dynamic, limits: &ScriptLimits) -> bool {
+        let max_depth = limits.max_depth;
+        if self.whole {
+            return false;
+        }
+        if self.undo.is_empty() {
+            return true;
+        }
+        let Ok(map) = this.as_map_ref() else { return false };
+        // `nested_deeper_than(this, max)` gives a property `max - 1` levels of room and an item
+        // of a property's array `max - 2` (`max_depth` 0: no limit).
+        let within = |value: &Dynamic, levels: usize| {
+            arrays_within(value, limits)
+                && read_write(value)
+                && (max_depth == 0 || (max_depth > levels && !nested_deeper_than(value, max_depth - levels)))
+        };
+        // A property written: the map's values are measured in one pass (a few look-ups by
+        // name cost more than a walk of a small map, and a property may be written many times).
+        if self.undo.iter().any(|undo| matches!(undo, Undo::Prop(..))) {
+            return map.values().all(|value| within(value, 1));
+        }
+        let mut pushed: Vec<(&ImmutableString, usize)> = Vec::new();
+        for undo in &self.undo {
+            match undo {
+                Undo::Whole(_) => return false,
+                Undo::Pushed(prop) => match pushed.iter_mut().find(|(p, _)| *p == prop) {
+                    Some((_, count)) => *count += 1,
+                    None => pushed.push((prop, 1)),
+                },
+                Undo::Prop(..) | Undo::Popped(..) | Undo::Shifted(..) => {}
+            }
+        }
+        pushed.into_iter().all(|(prop, count)| {
+            let Some(value) = map.get(prop.as_str()) else { return true };
+            // (An array in a property fits `max_depth` 1 only if it was put there by a write of
+            // the property, measured above and failed.)
+            max_depth != 1
+                && value.is_array()
+                && !value.is_read_only()
+                && value
+                    .as_array_ref()
+                    .is_ok_and(|array| array.iter().rev().take(count).all(|item| within(item, 2)))
+        })
+    }
+
     /// `this` as it came in: `now` (what the body left in it) with the writes undone, last first.
     fn undo(self, mut now: Dynamic) -> Dynamic {
         for undo in self.undo.into_iter().rev() {
@@ -375,8 +449,9 @@ impl CompiledFn {
     }
 
     /// Runs the body with `this` (a method's, whose body assigns to it) moved into its local and
-    /// written in place. `Ok`: the value and what the body left in `this`; `Err`: `this` as it
-    /// came in.
+    /// written in place. `Ok`: the value, what the body left in `this`, and whether the writes
+    /// kept it read-write and within `max_depth` if it was so when the call began
+    /// ([`Journal::kept_checked`]); `Err`: `this` as it came in.
     pub(super) fn run_in_place<'a>(
         &'a self,
         fns: &'a [CompiledFn],
@@ -384,14 +459,15 @@ impl CompiledFn {
         locals: &mut [Value<'a>],
         slot: usize,
         this: Dynamic,
-    ) -> Result<(Dynamic, Dynamic), Dynamic> {
+        arrays_within: bool,
+    ) -> Result<(Dynamic, Dynamic, bool), Dynamic> {
         for &(param, copy) in &self.param_copies {
             if copy != slot {
                 locals[copy] = Value::Ref(&args[param]);
             }
         }
         locals[slot] = Value::Own(this);
-        let journal = Journal { slot, undo: Vec::new(), whole: false };
+        let journal = Journal { slot, undo: Vec::new(), whole: false, arrays_within };
         let mut env = Env {
             args,
             lits: &self.lits,
@@ -409,7 +485,10 @@ impl CompiledFn {
         };
         let left = std::mem::replace(&mut env.locals[slot], Value::Unit).dynamic();
         match value {
-            Ok(value) => Ok((value, left)),
+            Ok(value) => {
+                let kept = env.journal.as_ref().is_some_and(|j| j.kept_checked(&left, &self.limits));
+                Ok((value, left, kept))
+            }
             Err(()) => Err(match env.journal.take() {
                 Some(journal) => journal.undo(left),
                 None => left,

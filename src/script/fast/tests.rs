@@ -691,3 +691,110 @@ fn a_fold_changes_its_accumulator_in_place_and_gives_it_back_on_a_fallback() {
     assert!(script.fast("late", 2).call_mut(&mut args).is_err());
     assert!(same(&args[0], &acc()) && same(&args[1], &e));
 }
+
+/// Methods that push, pop, shift, read and rewrite a state's arrays, for the checked-state
+/// tests: what a call may leave unmeasured in a state it was told is checked.
+const CHECKED: &str = r#"
+    fn add(v) { this.items.push([v, v]); this.n += 1; this.items.len() }
+    fn drop_one() { this.items.shift(); this.items.len() }
+    fn drop_last() { let x = this.items.pop(); x }
+    fn drain_some(k) { while this.items.len() > k { this.items.shift(); } this.items.len() }
+    fn nest(v) { this.deep = [[[[v]]]]; this.n }
+    fn rewrite(v) { this.items[0] = [v, [v, v]]; this.n }
+    fn swap(v) { this = #{ items: [v], n: 0 }; this.n }
+    fn read() { this.items.len() + this.n }
+    fn first() { this.items.get(0) }
+"#;
+
+/// What "checked" promises, measured: read-write throughout, nested within `max_depth`, every
+/// array within the data-size limits.
+fn truly_checked(state: &Dynamic, limits: &ScriptLimits) -> bool {
+    read_write(state)
+        && !crate::script::nested_deeper_than(state, limits.max_depth)
+        && arrays_within(state, limits)
+}
+
+fn checked_state(rng: &mut Rng) -> Dynamic {
+    let mut m = Map::new();
+    // Up to 6 pairs (18 elements): past the array limit (12) from 5 on, as a state restored
+    // from a snapshot may be; now and then a read-only value inside.
+    let items: Vec<Dynamic> = (0..rng.below(7))
+        .map(|_| {
+            let v = Dynamic::from_int(rng.below(9) as INT);
+            let pair = Dynamic::from_array(vec![v.clone(), v]);
+            if rng.below(25) == 0 { pair.into_read_only() } else { pair }
+        })
+        .collect();
+    m.insert("items".into(), Dynamic::from_array(items));
+    m.insert("n".into(), Dynamic::from_int(rng.below(5) as INT));
+    if rng.below(10) == 0 {
+        m.insert(
+            "deep".into(),
+            Dynamic::from_array(vec![Dynamic::from_array(vec![Dynamic::from_array(vec![])])]),
+        );
+    }
+    Dynamic::from_map(m)
+}
+
+#[test]
+fn a_checked_state_carried_from_call_to_call_runs_as_rhai_runs_it_and_stays_truly_checked() {
+    let limits = ScriptLimits { max_array_size: 12, max_depth: 4, ..ScriptLimits::default() };
+    let engine = crate::script::ScriptHost::configured_engine(limits);
+    let mut script = Script::new(CHECKED);
+    let fns = FastFn::compile_methods(&script.ast, &script.constants(), limits);
+    assert_eq!(fns.len(), 9, "every method compiles");
+    let mut rng = Rng(0x0C4E_C4ED_5747_E000);
+    let (mut answered, mut trusted, mut calls) = (0, 0, 0);
+    for _ in 0..400 {
+        // As StatefulLogic keeps it: a state, and whether the calls' answers say it is checked.
+        let mut state = checked_state(&mut rng);
+        let mut checked = false;
+        for _ in 0..12 {
+            let (name, arity, fast) = &fns[rng.below(fns.len() as u64) as usize];
+            let args: Vec<Dynamic> = (0..*arity).map(|_| Dynamic::from_int(rng.below(4) as INT)).collect();
+            let (want, rhai_state) = rhai_method(&engine, &mut script, name, &state, &args);
+            let before = state.clone();
+            let was_read_write = read_write(&state);
+            calls += 1;
+            trusted += usize::from(checked);
+            match fast.call_this_checked(&mut state, checked, args.clone()) {
+                Ok((value, kept)) => {
+                    let Ok(want) = want else {
+                        panic!("{name}{args:?} on {before:?}: fast {value:?}, Rhai failed")
+                    };
+                    // (Rhai ran on a copy, read-write throughout: compared as printed.)
+                    assert_eq!(format!("{value:?}"), format!("{want:?}"), "{name}{args:?} on {before:?}");
+                    assert_eq!(format!("{state:?}"), format!("{rhai_state:?}"), "{name}{args:?}: left");
+                    answered += 1;
+                    // The caller measures the depth of a state it did not vouch for (Script).
+                    let deep = crate::script::nested_deeper_than(&state, limits.max_depth);
+                    if deep && (!checked || !kept) {
+                        // The step fails on it: a new state.
+                        state = checked_state(&mut rng);
+                        checked = false;
+                        continue;
+                    }
+                    checked = kept;
+                }
+                Err(back) => {
+                    assert_eq!(format!("{back:?}"), format!("{args:?}"), "the arguments come back as given");
+                    assert_eq!(
+                        format!("{state:?}"),
+                        format!("{before:?}"),
+                        "{name}: a fallback leaves the state"
+                    );
+                    assert_eq!(read_write(&state), was_read_write, "{name}: and its read-only values");
+                    state = rhai_state;
+                    checked = false;
+                    if want.is_err() {
+                        state = checked_state(&mut rng);
+                    }
+                }
+            }
+            if checked {
+                assert!(truly_checked(&state, &limits), "{name}{args:?} answered checked for {state:?}");
+            }
+        }
+    }
+    assert!(answered * 2 > calls && trusted * 4 > calls, "{answered} answered, {trusted} trusted of {calls}");
+}
