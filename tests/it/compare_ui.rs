@@ -169,3 +169,42 @@ fn another_file_is_picked_in_the_dialog_and_one_whose_input_differs_is_refused_n
     harness.get_by_label_contains("Could not compare:");
     harness.get_by_label_contains("source `rows`");
 }
+
+#[test]
+fn the_sessions_example_against_a_one_character_change_of_its_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = super::ui_util::example("sessions", dir.path());
+    let mut harness = open(&file, dir.path());
+    click(&mut harness, "Compare");
+    click(&mut harness, "Compare with saved version");
+    wait_for_comparison(&mut harness);
+    harness.get_by_label_contains("✔ The two versions agree: ");
+
+    // 30 minutes becomes 20: sessions split earlier.
+    let script =
+        harness.state().current_doc().steps.iter().find(|s| s.id == "sessionise").unwrap().script.clone();
+    let script = script.unwrap();
+    assert!(script.contains("const GAP = mins(30);"));
+    click_node(&mut harness, "sessionise");
+    type_script(&mut harness, &script.replace("const GAP = mins(30);", "const GAP = mins(20);"));
+    click(&mut harness, "Compare");
+    click(&mut harness, "Compare with saved version");
+    wait_for_comparison(&mut harness);
+    let first = match &harness.state().comparison().unwrap().result {
+        Some(Ok(comparison)) => comparison.first.clone().expect("they differ"),
+        other => panic!("{other:?}"),
+    };
+    let eddy::compare::Position::Event { number, line, .. } = first.position else {
+        panic!("{:?}", first.position)
+    };
+    harness.get_by_label_contains("✖ The two versions differ at ");
+    harness.get_by_label_contains(&format!("First difference: event {number} (source `clicks`, line {line}"));
+    // The replay of the edited pipeline jumped there.
+    wait_for(&mut harness, "the first difference", |view| view.position == number);
+    // The same as `eddy diff` finds between the saved file and the edited one, saved aside.
+    let edited = dir.path().join("edited.toml");
+    std::fs::write(&edited, std::fs::read_to_string(&file).unwrap().replace("mins(30)", "mins(20)")).unwrap();
+    let headless =
+        eddy::compare::compare_files(&file, &edited, &eddy::compare::CompareOptions::default()).unwrap();
+    assert_eq!(headless.first.map(|f| f.position), Some(first.position));
+}
