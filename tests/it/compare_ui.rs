@@ -125,6 +125,14 @@ fn an_edited_script_is_compared_with_its_saved_version_down_to_the_first_event_a
     // The Compare tab is hidden: 32 is the on-screen version's state of "b", in the table.
     assert!(harness.query_all_by_label("B: the pipeline on screen (edited)").next().is_none());
     assert!(harness.query_all_by_label_contains("32").next().is_some(), "the state table shows b = 32");
+
+    // Edited again: the tab says the comparison is of an older B.
+    click(&mut harness, "Compare");
+    assert!(harness.query_all_by_label_contains("changed since this comparison").next().is_none());
+    click_node(&mut harness, "total");
+    type_script(&mut harness, SAVED_SCRIPT);
+    click(&mut harness, "Compare");
+    harness.get_by_label_contains("The pipeline on screen changed since this comparison: compare again");
 }
 
 #[test]

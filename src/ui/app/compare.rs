@@ -12,7 +12,7 @@ use crossbeam_channel::{Receiver, TryRecvError, bounded};
 use super::Workbench;
 use super::ui::BottomTab;
 use crate::compare::{CompareOptions, CompareProgress, Comparison, Version};
-use crate::graph::ValidGraph;
+use crate::graph::{PipelineDoc, ValidGraph};
 use crate::ui::panels::compare_ui::{CompareAction, CompareShown};
 
 /// One comparison: going on, or its result.
@@ -29,12 +29,21 @@ pub struct CompareRun {
     receiver: Option<Receiver<Result<Comparison, String>>>,
     /// How it ended: the comparison, or why it could not be made.
     pub result: Option<Result<Comparison, String>>,
+    /// The pipeline on screen when the comparison started (its layout aside): B, as compared.
+    b_doc: PipelineDoc,
 }
 
 impl CompareRun {
     /// Starts comparing `a` (the other version, read from `a_file`) with `b` (the pipeline on
-    /// screen) on a thread of its own.
-    fn start(a: ValidGraph, a_file: &Path, b: ValidGraph, b_name: &str, total: Option<u64>) -> Self {
+    /// screen, `b_doc` its document) on a thread of its own.
+    fn start(
+        a: ValidGraph,
+        a_file: &Path,
+        b: (ValidGraph, &PipelineDoc),
+        b_name: &str,
+        total: Option<u64>,
+    ) -> Self {
+        let (b, b_doc) = (b.0, without_layout(b.1));
         let progress = Arc::new(CompareProgress::default());
         let (sender, receiver) = bounded(1);
         let scripts = (scripts_of(&a), scripts_of(&b));
@@ -61,6 +70,7 @@ impl CompareRun {
             progress,
             receiver,
             result,
+            b_doc,
         }
     }
 
@@ -90,8 +100,13 @@ impl CompareRun {
         }
     }
 
-    /// What the Compare tab shows.
-    pub fn shown(&self) -> CompareShown<'_> {
+    /// Whether `doc` is still the B this comparison compared (its layout aside).
+    fn compared(&self, doc: &PipelineDoc) -> bool {
+        without_layout(doc) == self.b_doc
+    }
+
+    /// What the Compare tab shows; `changed`: the pipeline on screen is no longer the B compared.
+    pub fn shown(&self, changed: bool) -> CompareShown<'_> {
         CompareShown {
             a_name: &self.a_name,
             b_name: &self.b_name,
@@ -99,6 +114,7 @@ impl CompareRun {
             events: self.events(),
             total: self.total,
             result: self.result.as_ref(),
+            changed,
         }
     }
 }
@@ -108,6 +124,11 @@ impl Drop for CompareRun {
         // A comparison nobody will see stops at its next check.
         self.progress.cancel();
     }
+}
+
+/// `doc` without the editor's layout, which does not change what a replay does.
+fn without_layout(doc: &PipelineDoc) -> PipelineDoc {
+    PipelineDoc { editor: None, ..doc.clone() }
 }
 
 /// Each step's script (or its built-in's description) by step id.
@@ -133,8 +154,11 @@ impl Workbench {
             return;
         }
         // Done: the replay jumps to the first divergence, as the Go to button does.
+        // Edited while it ran: the replay would show another B than the one compared.
         let jump = match &compare.result {
-            Some(Ok(comparison)) => comparison.first.as_ref().map(CompareAction::go_to_first),
+            Some(Ok(comparison)) if compare.compared(&self.current) => {
+                comparison.first.as_ref().map(CompareAction::go_to_first)
+            }
             _ => None,
         };
         if let Some(jump) = jump {
@@ -174,8 +198,15 @@ impl Workbench {
         let total = self.replay.view.as_ref().and_then(|view| view.total);
         let b_name =
             if self.is_dirty() { "the pipeline on screen (edited)" } else { "the pipeline on screen" };
-        self.compare = Some(CompareRun::start(other, file, on_screen, b_name, total));
+        let b = (on_screen, &self.current);
+        self.compare = Some(CompareRun::start(other, file, b, b_name, total));
         self.bottom_tab = BottomTab::Compare;
+    }
+
+    /// The Compare tab's view of the comparison, if any.
+    pub(super) fn compare_shown(&self) -> Option<CompareShown<'_>> {
+        let compare = self.compare.as_ref()?;
+        Some(compare.shown(!compare.compared(&self.current)))
     }
 
     /// Does what the Compare tab asked.
@@ -192,10 +223,11 @@ impl Workbench {
     /// and selects `key` in its state table.
     fn go_to(&mut self, events: Option<u64>, step: Option<String>, key: Option<String>) {
         let Some(ctx) = self.ctx.clone() else { return };
-        let stale = self.replay.loaded.as_ref().is_some_and(|loaded| {
-            crate::graph::PipelineDoc { editor: None, ..loaded.clone() }
-                != crate::graph::PipelineDoc { editor: None, ..self.current.clone() }
-        });
+        let stale = self
+            .replay
+            .loaded
+            .as_ref()
+            .is_some_and(|loaded| without_layout(loaded) != without_layout(&self.current));
         if stale && events.is_some() {
             self.pending.push(super::UiCommand::ReloadReplay { restart: true });
         }

@@ -579,7 +579,7 @@ impl Workbench {
             return;
         }
         if self.bottom_tab == BottomTab::Compare {
-            let shown = self.compare.as_ref().map(super::compare::CompareRun::shown);
+            let shown = self.compare_shown();
             let asked = crate::ui::panels::compare_ui::compare_ui(ui, shown, self.document.file.is_some());
             if let Some(action) = asked {
                 self.compare_action(action);

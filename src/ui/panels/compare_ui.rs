@@ -63,6 +63,8 @@ pub struct CompareShown<'a> {
     pub total: Option<u64>,
     /// The result, once there is one.
     pub result: Option<&'a Result<Comparison, String>>,
+    /// The pipeline on screen changed since: B is no longer what is on screen.
+    pub changed: bool,
 }
 
 /// The Compare tab; `has_file`: the pipeline has a saved version to compare with.
@@ -96,6 +98,13 @@ pub fn compare_ui(
     };
     ui.label(format!("A: {}", shown.a_name));
     ui.label(format!("B: {}", shown.b_name));
+    if shown.changed {
+        ui.colored_label(
+            theme::selection(ui.visuals()),
+            "The pipeline on screen changed since this comparison: compare again to see the changes \
+             (Go to replays the pipeline as it is now).",
+        );
+    }
     ui.separator();
     match shown.result {
         None => {
