@@ -18,9 +18,15 @@ pub type KeyMap<V> = FxHashMap<Key, V>;
 
 /// The map's keys in key order (UTF-8 byte order).
 pub fn sorted_keys<V>(map: &KeyMap<V>) -> Vec<Key> {
-    let mut keys: Vec<(u64, Key)> = map.keys().map(|key| (order_prefix(key), key.clone())).collect();
-    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_bytes().cmp(b.1.as_bytes())));
-    keys.into_iter().map(|(_, key)| key).collect()
+    in_key_order(map.keys().map(|key| (key.clone(), ()))).into_iter().map(|(key, ())| key).collect()
+}
+
+/// `entries` in key order (UTF-8 byte order; keys are unique).
+fn in_key_order<V>(entries: impl Iterator<Item = (Key, V)>) -> Vec<(Key, V)> {
+    let mut entries: Vec<(u64, Key, V)> =
+        entries.map(|(key, value)| (order_prefix(&key), key, value)).collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_bytes().cmp(b.1.as_bytes())));
+    entries.into_iter().map(|(_, key, value)| (key, value)).collect()
 }
 
 /// The first eight bytes of `key`, zero-padded, as a big-endian number: two keys whose
@@ -38,10 +44,7 @@ fn order_prefix(key: &Key) -> u64 {
 /// table freed: what a final operator emits at end of input, with no copy of each key and the
 /// table gone before the outputs are built (docs/performance.md, memory per key).
 pub fn drain_sorted<V>(map: &mut KeyMap<V>) -> Vec<(Key, V)> {
-    let mut entries: Vec<(u64, Key, V)> =
-        std::mem::take(map).into_iter().map(|(key, value)| (order_prefix(&key), key, value)).collect();
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_bytes().cmp(b.1.as_bytes())));
-    entries.into_iter().map(|(_, key, value)| (key, value)).collect()
+    in_key_order(std::mem::take(map).into_iter())
 }
 
 /// `key "a", item {…}` for error messages.
