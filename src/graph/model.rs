@@ -36,6 +36,20 @@ pub struct PipelineDoc {
     pub editor: Option<toml::Table>,
 }
 
+impl PipelineDoc {
+    /// Whether `other` runs as this document does: everything but the editor's layout is
+    /// equal. Nothing is copied (the workbench asks every frame).
+    pub fn same_but_layout(&self, other: &PipelineDoc) -> bool {
+        let PipelineDoc { format_version, clock, limits, sources, steps, sinks, editor: _ } = self;
+        *format_version == other.format_version
+            && *clock == other.clock
+            && *limits == other.limits
+            && *sources == other.sources
+            && *steps == other.steps
+            && *sinks == other.sinks
+    }
+}
+
 /// Which clock a run uses (docs/time.md#the-clock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]

@@ -29,7 +29,7 @@ pub struct CompareRun {
     receiver: Option<Receiver<Result<Comparison, String>>>,
     /// How it ended: the comparison, or why it could not be made.
     pub result: Option<Result<Comparison, String>>,
-    /// The pipeline on screen when the comparison started (its layout aside): B, as compared.
+    /// The pipeline on screen when the comparison started: B, as compared.
     b_doc: PipelineDoc,
 }
 
@@ -43,7 +43,7 @@ impl CompareRun {
         b_name: &str,
         total: Option<u64>,
     ) -> Self {
-        let (b, b_doc) = (b.0, without_layout(b.1));
+        let (b, b_doc) = (b.0, b.1.clone());
         let progress = Arc::new(CompareProgress::default());
         let (sender, receiver) = bounded(1);
         let scripts = (scripts_of(&a), scripts_of(&b));
@@ -102,7 +102,7 @@ impl CompareRun {
 
     /// Whether `doc` is still the B this comparison compared (its layout aside).
     fn compared(&self, doc: &PipelineDoc) -> bool {
-        without_layout(doc) == self.b_doc
+        self.b_doc.same_but_layout(doc)
     }
 
     /// What the Compare tab shows; `changed`: the pipeline on screen is no longer the B compared.
@@ -126,12 +126,7 @@ impl Drop for CompareRun {
     }
 }
 
-/// `doc` without the editor's layout, which does not change what a replay does.
-fn without_layout(doc: &PipelineDoc) -> PipelineDoc {
-    PipelineDoc { editor: None, ..doc.clone() }
-}
-
-/// Each step's script (or its built-in's description) by step id.
+/// Each step's script by step id (steps with a built-in have none).
 fn scripts_of(graph: &ValidGraph) -> BTreeMap<String, String> {
     graph.doc.steps.iter().filter_map(|step| Some((step.id.clone(), step.script.clone()?))).collect()
 }
@@ -223,11 +218,7 @@ impl Workbench {
     /// and selects `key` in its state table.
     fn go_to(&mut self, events: Option<u64>, step: Option<String>, key: Option<String>) {
         let Some(ctx) = self.ctx.clone() else { return };
-        let stale = self
-            .replay
-            .loaded
-            .as_ref()
-            .is_some_and(|loaded| without_layout(loaded) != without_layout(&self.current));
+        let stale = self.replay.loaded.as_ref().is_some_and(|loaded| !loaded.same_but_layout(&self.current));
         if stale && events.is_some() {
             self.pending.push(super::UiCommand::ReloadReplay { restart: true });
         }

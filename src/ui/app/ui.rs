@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use eframe::egui::{self, Key, KeyboardShortcut, Modifiers, RichText};
 use egui_snarl::OutPinId;
 
-use crate::graph::PipelineDoc;
 use crate::session::{Command, RunView};
 use crate::ui::panels::breakpoints_ui::breakpoints_ui;
 use crate::ui::panels::io_ui::{io_ui, sink_ui};
@@ -716,10 +715,8 @@ impl Workbench {
             None => {}
         }
         // The graph on screen is not the one replaying: offer to reload it.
-        let changed = self.replay.loaded.as_ref().is_some_and(|loaded| {
-            PipelineDoc { editor: None, ..loaded.clone() }
-                != PipelineDoc { editor: None, ..self.current.clone() }
-        });
+        let changed =
+            self.replay.loaded.as_ref().is_some_and(|loaded| !loaded.same_but_layout(&self.current));
         if changed && view.is_some() {
             ui.horizontal(|ui| {
                 ui.label(
