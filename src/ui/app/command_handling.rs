@@ -172,20 +172,14 @@ impl Workbench {
                     self.file_dialog = None;
                     self.show_toast(format!("Exported {}{note}", path.display()), false, now);
                 }
-                Err(message) => match &mut self.file_dialog {
-                    Some(dialog) => dialog.error = Some(message),
-                    None => self.show_toast(message, true, now),
-                },
+                Err(message) => self.report_error(message, now),
             },
             UiCommand::ExportDialog => {
                 self.file_dialog = Some(FileDialog::new(FileDialogMode::Export, self.export_start()));
             }
             UiCommand::SaveTest(folder) => {
                 if let Err(message) = self.start_save_test(&folder) {
-                    match &mut self.file_dialog {
-                        Some(dialog) => dialog.error = Some(message),
-                        None => self.show_toast(message, true, now),
-                    }
+                    self.report_error(message, now);
                 } else if let Some(dialog) = &mut self.file_dialog {
                     dialog.error = None;
                 }
@@ -434,10 +428,16 @@ impl Workbench {
                 self.file_dialog = None;
                 self.show_toast(done, false, now);
             }
-            Err(message) => match &mut self.file_dialog {
-                Some(dialog) => dialog.error = Some(message),
-                None => self.show_toast(message, true, now),
-            },
+            Err(message) => self.report_error(message, now),
+        }
+    }
+
+    /// Says why what a file dialog asked for failed: in the dialog while it is open (it stays
+    /// open to try again), else in a toast.
+    pub(super) fn report_error(&mut self, message: String, now: f64) {
+        match &mut self.file_dialog {
+            Some(dialog) => dialog.error = Some(message),
+            None => self.show_toast(message, true, now),
         }
     }
 

@@ -180,11 +180,7 @@ impl Workbench {
         let other = match crate::engine::load_and_check(file) {
             Ok(graph) => graph,
             Err(error) => {
-                let message = format!("cannot compare with {what} ({}): {error}", file.display());
-                match &mut self.file_dialog {
-                    Some(dialog) => dialog.error = Some(message),
-                    None => self.show_toast(message, true, now),
-                }
+                self.report_error(format!("cannot compare with {what} ({}): {error}", file.display()), now);
                 return;
             }
         };

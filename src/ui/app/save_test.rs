@@ -84,10 +84,7 @@ impl Workbench {
                 // Long enough to read and copy the `eddy test` command.
                 self.show_toast_for(saved_notice(&saved), false, 12.0, now);
             }
-            Err(message) => match &mut self.file_dialog {
-                Some(dialog) => dialog.error = Some(message),
-                None => self.show_toast(message, true, now),
-            },
+            Err(message) => self.report_error(message, now),
         }
     }
 
