@@ -280,6 +280,8 @@ const SLIDING: &str = "stateful sliding window 60 s, timers (Rhai)";
 const SESSION_WINDOW: &str = "stateful session window 30 s gap, timers (Rhai)";
 const MANY_KEYS_COUNT: &str = "running count, Rhai stateful_map, many keys";
 const MANY_KEYS_COUNT_FINAL: &str = "count_final, many keys";
+/// The folder, under the bench's, of the many-keys file and its cases.
+const MANY_KEYS_DIR: &str = "many_keys";
 const FLOOR: &str = "floor: hand-written Rust running count";
 
 const HEADER: &str = "format_version = 1\n";
@@ -517,7 +519,7 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
         }
     }
     if wanted(MANY_KEYS_COUNT) || wanted(MANY_KEYS_COUNT_FINAL) {
-        let many = dir.join("many_keys");
+        let many = dir.join(MANY_KEYS_DIR);
         std::fs::create_dir_all(&many).with_context(|| format!("cannot create {}", many.display()))?;
         crate::eprintln_lossy!(
             "generating {} events over {} keys in {} …",
@@ -573,10 +575,11 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
         }
     }
     report.cases = cases;
-    if let Some(first) = key_pairs.iter().find(|(name, ..)| wanted(name)) {
+    key_pairs.retain(|(name, ..)| wanted(name));
+    if !key_pairs.is_empty() {
         let keys = (
-            super::bench_memory::distinct_users(&first.2.with_file_name("events.csv"))?,
-            super::bench_memory::distinct_users(&first.3.with_file_name("events.csv"))?,
+            super::bench_memory::distinct_users(&dir.join("events.csv"))?,
+            super::bench_memory::distinct_users(&dir.join(MANY_KEYS_DIR).join("events.csv"))?,
         );
         if keys.1 <= keys.0 {
             crate::eprintln_lossy!(
@@ -585,9 +588,8 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
                 keys.1,
                 keys.0
             );
-        }
-        for (name, of, few, many) in &key_pairs {
-            if wanted(name) && keys.1 > keys.0 {
+        } else {
+            for (_, of, few, many) in &key_pairs {
                 let measured = super::bench_memory::KeyMemory::measure(of, few, many, keys)?;
                 crate::eprintln_lossy!("{measured}");
                 report.key_memory.push(measured);
