@@ -1149,8 +1149,9 @@ impl Engine {
                 Target::Step { step, input } => {
                     // docs/architecture.md#shared-parts: the one place items enter a step,
                     // which may change or keep them; a row sharing its parts with the state of
-                    // the step that emitted it gets parts of its own here. Sinks, the trace's
-                    // copies and the hashes read shared parts in place.
+                    // the step that emitted it gets parts of its own here. Sinks and the
+                    // output hashes read shared parts in place; the trace and the ledger keep
+                    // copies of their own (`own_copy`).
                     if let StreamRef::Step { step: from, .. } = from
                         && self.shares_parts[from]
                     {

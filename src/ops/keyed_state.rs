@@ -36,7 +36,7 @@ impl StateValue for Array {
     }
 }
 
-/// A join's sides: a list of lists, of values of their own. The join holds its values shared
+/// A join's sides: a list of lists, of values of their own. The join may hold values shared
 /// with the rows it emitted (docs/architecture.md#shared-parts): what the workbench, a
 /// keyframe or a snapshot is given is a copy no write reaches the state through.
 impl StateValue for Vec<Array> {

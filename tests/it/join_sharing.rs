@@ -50,6 +50,28 @@ fn with_v(rows: &[Value], f: impl Fn(i64) -> i64) -> Vec<Value> {
     rows
 }
 
+/// `bump`: writes both records of its row (through a shared cell, if the row still had one).
+const BUMP: &str = "fn mapper(row) {
+    if row[0] != () { row[0].v = 99; }
+    if row[1] != () { row[1].v = 99; }
+    row
+}";
+
+/// `keep`: writes both records of its row and keeps the row as its state.
+const KEEP: &str = "fn mapper(state, row) {
+    if row[0] != () { row[0].v += 1; }
+    if row[1] != () { row[1].v += 1; }
+    [row, row]
+}";
+
+#[test]
+fn join_sharing_writers_run_on_the_fast_path_unless_switched_off() {
+    use eddy::script::{Script, ScriptHost, ScriptLimits};
+    let host = ScriptHost::new(ScriptLimits::default());
+    assert!(Script::compile(&host, "bump", BUMP).unwrap().is_fast("mapper", 1));
+    assert!(Script::compile(&host, "keep", KEEP).unwrap().is_fast("mapper", 2));
+}
+
 fn pipeline(insert: &str, emit: &str) -> String {
     format!(
         r#"format_version = 1
@@ -90,12 +112,7 @@ id = "bump"
 op = "map_value"
 inputs = ["j"]
 script = '''
-fn mapper(row) {{
-    for i in 0..row.len() {{
-        if row[i] != () {{ row[i].v = 99; }}
-    }}
-    row
-}}
+{BUMP}
 '''
 
 [[steps]]
@@ -111,12 +128,7 @@ id = "keep"
 op = "stateful_map"
 inputs = ["j"]
 script = '''
-fn mapper(state, row) {{
-    for i in 0..row.len() {{
-        if row[i] != () {{ row[i].v += 1; }}
-    }}
-    [row, row]
-}}
+{KEEP}
 '''
 
 [[sinks]]
