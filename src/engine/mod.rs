@@ -290,6 +290,9 @@ pub struct Engine {
     /// (`key_on` on an unkeyed stream, `filter_value`), so that the trace shares its copy of
     /// the value in and out.
     passes_value: Vec<(bool, bool)>,
+    /// Per step: whether its outputs may carry shared parts (a join's rows share its
+    /// records, docs/architecture.md#shared-parts), unshared before a step receives them.
+    shares_parts: Vec<bool>,
     sources: Vec<SourceSlot>,
     /// Per source: the `key_on` step whose key the source reads itself.
     keyed_by_source: Vec<Option<usize>>,
@@ -357,7 +360,10 @@ impl Engine {
         options: &EngineOptions,
         sink_positions: Option<&BTreeMap<String, crate::io::SinkPosition>>,
     ) -> Result<Self, RunError> {
-        let (ops, scripts_compiled) = build_ops(&graph, options)?;
+        let (mut ops, scripts_compiled) = build_ops(&graph, options)?;
+        // This engine gives every step it delivers to parts of its own (`deliver`), so steps
+        // may share parts of their outputs with their states.
+        let shares_parts = ops.iter_mut().map(|op| op.share_outputs()).collect();
         let doc = &graph.doc;
         let Routes { source_targets, step_targets, unkeys_input, positions, print_ids, projections: _ } =
             Routes::of(&graph);
@@ -456,6 +462,7 @@ impl Engine {
             step_targets,
             unkeys_input,
             passes_value,
+            shares_parts,
             sources,
             keyed_by_source,
             projections,
@@ -1058,6 +1065,7 @@ impl Engine {
                 hashes.push(step, output.port, output.item.key.as_ref(), &output.item.value);
             }
         }
+        let shares = self.shares_parts[step];
         match &mut self.trace {
             Some(trace) if self.trace_items => {
                 // Every output is recorded before any is delivered; each one's traced copy is
@@ -1066,7 +1074,7 @@ impl Engine {
                 for output in &out {
                     let value = match passed.take() {
                         Some(value) if out.len() == 1 && output.port == 0 => value,
-                        _ => Arc::new(output.item.value.clone()),
+                        _ => Arc::new(own_copy(shares, output.item.value.clone())),
                     };
                     let kind = TraceKind::ItemOut {
                         port: output.port,
@@ -1136,9 +1144,19 @@ impl Engine {
         for i in 0..count {
             let target = target_at(self, i);
             let this = if i + 1 == count { item.take() } else { item.clone() };
-            let Some(this) = this else { break };
+            let Some(mut this) = this else { break };
             match target {
                 Target::Step { step, input } => {
+                    // docs/architecture.md#shared-parts: the one place items enter a step,
+                    // which may change or keep them; a row sharing its parts with the state of
+                    // the step that emitted it gets parts of its own here. Sinks and the
+                    // output hashes read shared parts in place; the trace and the ledger keep
+                    // copies of their own (`own_copy`).
+                    if let StreamRef::Step { step: from, .. } = from
+                        && self.shares_parts[from]
+                    {
+                        crate::value::unshare_parts(&mut this.value);
+                    }
                     self.stats.steps[step].items_in += 1;
                     let unkeyed = self.unkeys_input[step] && this.key.is_some();
                     let this = if unkeyed { Item::plain(this.into_script_arg()) } else { this };
@@ -1176,7 +1194,8 @@ impl Engine {
                 Target::Unread => {
                     if let StreamRef::Step { step, .. } = from {
                         let reason = DropReason::NoSink;
-                        self.drops.drop_at(DropSite::Step(step), reason, this.key.as_ref(), || this.value);
+                        let kept = || own_copy(self.shares_parts[step], this.value);
+                        self.drops.drop_at(DropSite::Step(step), reason, this.key.as_ref(), kept);
                     }
                 }
             }
@@ -1200,6 +1219,16 @@ impl Engine {
             Err(other) => Err(other.into()),
         }
     }
+}
+
+/// `value`, emitted by a step, as something that keeps it (the trace, the ledger) holds it:
+/// sharing nothing with the step's state when the step `shares` parts
+/// (docs/architecture.md#shared-parts).
+fn own_copy(shares: bool, mut value: Dynamic) -> Dynamic {
+    if shares {
+        crate::value::unshare_parts(&mut value);
+    }
+    value
 }
 
 /// What the ledger records of a bad row: its line, column (or `()`), reason and text.

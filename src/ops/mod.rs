@@ -120,6 +120,15 @@ pub trait Operator: Send {
         None
     }
 
+    /// Asks the step to share parts of what it emits with its state instead of copying them
+    /// (a join: the records it remembers, with the rows it emits); returns whether it will.
+    /// Only an executor that gives every consumer that may change or keep an item parts of
+    /// its own first asks: the engine does, at its one delivery to a step
+    /// (docs/architecture.md#shared-parts). By default a step shares nothing.
+    fn share_outputs(&mut self) -> bool {
+        false
+    }
+
     /// An item arrived on input `input` (the index in the step's `inputs`).
     fn on_item(
         &mut self,

@@ -15,8 +15,12 @@ use rhai::Dynamic;
 /// buffer first so that a failed item leaves nothing behind.
 pub fn write_json(out: &mut Vec<u8>, value: &Dynamic) -> Result<(), String> {
     if value.is_shared() {
-        // A value captured by a closure: write what it holds.
-        return write_json(out, &value.flatten_clone());
+        // A join row's record (docs/architecture.md#shared-parts) or a value captured by a
+        // closure: what it holds, read in place (one lock, no copy).
+        return match value.read_lock::<Dynamic>() {
+            Some(held) => write_json(out, &held),
+            None => write_json(out, &value.flatten_clone()),
+        };
     }
     // `is_*` first: a failed `as_*` computes the type's name for its error.
     if value.is_unit() {

@@ -6,11 +6,13 @@
 //! - [`json_read`]: JSON → value (every JSON source, `--seed`);
 //! - [`tagged_json`]: the typed JSON form of snapshot files, round-tripping every type;
 //! - [`display`]: display JSON and text that never fail (the workbench's views, messages);
-//! - [`size`]: roughly how many bytes a value takes (the state ledger).
+//! - [`size`]: roughly how many bytes a value takes (the state ledger);
+//! - [`shared`]: the parts a join row shares with the join's state, and their unsharing.
 
 mod display;
 mod json;
 mod json_read;
+mod shared;
 mod size;
 mod tagged_json;
 
@@ -20,6 +22,7 @@ pub(crate) use json::write_json_str;
 pub use json::{to_json_string, write_json};
 pub use json_read::json_to_dynamic;
 pub(crate) use json_read::{ErrorPath, Identifier, ParseFailure, parse_value, serde_message};
+pub use shared::{has_shared_parts, unshare_parts};
 pub use size::approx_bytes;
 pub use tagged_json::{from_tagged_json, to_tagged_json};
 

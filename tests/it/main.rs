@@ -25,6 +25,7 @@ mod file_format_docs;
 mod files_ui;
 #[cfg(feature = "gui")]
 mod inspector_ui;
+mod join_sharing;
 mod ledger;
 mod limits;
 mod live;
