@@ -9,7 +9,7 @@ use std::rc::Rc;
 use timely::dataflow::{InputHandle, ProbeHandle};
 
 use super::message::{Cut, EpochClock, Msg, Tag};
-use super::partition::{ChunkRead, ChunkedSource, Prefix};
+use super::partition::{ChunkRead, ChunkReader, ChunkedSource, Prefix};
 use super::stage::{Drops, Plan, WorkerCounts, deliver};
 use super::{Entries, Feeding, Shared};
 use crate::engine::RunError;
@@ -57,6 +57,7 @@ impl ChunkFeed<'_> {
             data_in.send(msg);
         }
         let mut out = Vec::new();
+        let mut reader = ChunkReader::default();
         for chunk in (index..chunks).step_by(peers) {
             data_in.advance_to(chunk as u64);
             clock_in.advance_to(chunk as u64);
@@ -70,7 +71,7 @@ impl ChunkFeed<'_> {
             if self.stopping() {
                 break;
             }
-            let read = self.partition.read(chunk, (self.shared.stop)());
+            let read = self.partition.read(chunk, (self.shared.stop)(), &mut reader);
             while !self.partition.advance(&mut prefix, chunk) && !self.stopping() {
                 if !self.step(worker, false) {
                     return (Err(self.shared.abort_error()), prefix);
@@ -81,7 +82,7 @@ impl ChunkFeed<'_> {
                 break;
             }
             let ends = read.ends;
-            let clock = self.send(read, &prefix, data_in, &mut out);
+            let clock = self.send(&read, &mut reader, &prefix, data_in, &mut out);
             clock_in.send(clock);
             let next = (chunk + peers).min(chunks) as u64;
             data_in.advance_to(next);
@@ -119,17 +120,18 @@ impl ChunkFeed<'_> {
     /// dataflow; gives the chunk's clock.
     fn send(
         &self,
-        read: ChunkRead,
+        read: &ChunkRead,
+        reader: &mut ChunkReader,
         prefix: &Prefix,
         data_in: &mut Entries,
         out: &mut Vec<Msg>,
     ) -> EpochClock {
         let first = prefix.events + 1;
         let mut clock = EpochClock { first, last: prefix.events, ..EpochClock::default() };
-        clock.origins.reserve(read.events.len());
+        clock.origins.reserve(reader.events.len());
         let mut now = prefix.clock;
         let keyed = self.partition.keyed_step();
-        for event in read.events {
+        for event in reader.events.drain(..) {
             let position = clock.last + 1;
             clock.last = position;
             // The replay clock: the greatest event time so far.

@@ -88,16 +88,24 @@ struct Posts {
     signalled: bool,
 }
 
-/// One chunk read and parsed.
+/// One chunk read and parsed (its events are in the worker's [`ChunkReader`]).
 pub(crate) struct ChunkRead {
-    /// Its events, in file order (up to a reading error).
-    pub events: Vec<SourceEvent>,
     /// Bytes of the file read through its last event (none without events).
     pub end_bytes: Option<u64>,
     /// The reading ends with this chunk (a reading error in it, or a signal).
     pub ends: bool,
     /// Whether a signal asked the run to stop once this chunk is sent.
     pub signalled: bool,
+}
+
+/// What one worker reads its chunks with, kept from chunk to chunk (the file stays open and
+/// its reader keeps its buffers and key cache; the events' buffer keeps its room).
+#[derive(Default)]
+pub(crate) struct ChunkReader {
+    /// The file, opened at the first chunk.
+    source: Option<Source>,
+    /// The events of the chunk read last, in file order (up to a reading error).
+    pub events: Vec<SourceEvent>,
 }
 
 impl ChunkedSource {
@@ -187,8 +195,9 @@ impl ChunkedSource {
 
     /// Reads and parses chunk `chunk`, then posts what the chunks after it need; `signalled`
     /// says whether a signal asked the run to stop (the reading then ends with this chunk).
-    pub fn read(&self, chunk: usize, signalled: bool) -> ChunkRead {
-        let (events, end_bytes, error) = self.parse(chunk);
+    pub fn read(&self, chunk: usize, signalled: bool, reader: &mut ChunkReader) -> ChunkRead {
+        let (end_bytes, error) = self.parse(chunk, reader);
+        let events = &reader.events;
         let ended = error.is_some() || signalled;
         let posted = Posted {
             events: events.len() as u64,
@@ -207,7 +216,7 @@ impl ChunkedSource {
             }
             posts.signalled |= signalled;
         }
-        ChunkRead { events, end_bytes, ends: ended, signalled }
+        ChunkRead { end_bytes, ends: ended, signalled }
     }
 
     /// Counts the posted chunks after `prefix` into it, up to `upto` (excluded), stopping at a
@@ -247,19 +256,20 @@ impl ChunkedSource {
         }
     }
 
-    /// The events of chunk `chunk` (up to a reading error), with the bytes read through the
-    /// last of them, and the error.
-    fn parse(&self, chunk: usize) -> (Vec<SourceEvent>, Option<u64>, Option<RunError>) {
-        let mut events = Vec::new();
+    /// Reads the events of chunk `chunk` (up to a reading error) into `reader`; gives the
+    /// bytes read through the last of them, and the error.
+    fn parse(&self, chunk: usize, reader: &mut ChunkReader) -> (Option<u64>, Option<RunError>) {
+        let events = &mut reader.events;
+        events.clear();
         let mut end_bytes = None;
         let reading_error = |error: IoError| match error {
             IoError::Row(error) => RunError::BadRow { source_id: self.spec.id.clone(), error },
             IoError::Unreadable(error) => RunError::Unreadable { source_id: self.spec.id.clone(), error },
             other => other.into(),
         };
-        let mut source = match self.open_at(self.starts[chunk]) {
+        let source = match self.go_to(&mut reader.source, self.starts[chunk]) {
             Ok(source) => source,
-            Err(error) => return (events, end_bytes, Some(reading_error(error))),
+            Err(error) => return (end_bytes, Some(reading_error(error))),
         };
         // A record belongs to the chunk its first line is in.
         let next_line = self.starts.get(chunk + 1).map(|next| next.newlines + 1);
@@ -273,10 +283,23 @@ impl ChunkedSource {
                 }
                 Ok(None) => break,
                 Err(IoError::Row(error)) if beyond(error.line) => break,
-                Err(error) => return (events, end_bytes, Some(reading_error(error))),
+                Err(error) => return (end_bytes, Some(reading_error(error))),
             }
         }
-        (events, end_bytes, None)
+        (end_bytes, None)
+    }
+
+    /// The worker's source moved to `mark`: opened there the first time, else sought.
+    fn go_to<'a>(&self, source: &'a mut Option<Source>, mark: ReadMark) -> Result<&'a mut Source, IoError> {
+        match source {
+            Some(source) => {
+                if !source.move_to(mark)? {
+                    return Err(cannot_cut(&self.spec, "a cut"));
+                }
+                Ok(source)
+            }
+            None => Ok(source.insert(self.open_at(mark)?)),
+        }
     }
 
     /// The source opened at `mark`, reading records as the engine's source does (its key

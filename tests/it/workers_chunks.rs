@@ -168,7 +168,8 @@ impl Lcg {
 
 fn timestamp(seconds: u64) -> String {
     let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
-    format!("2024-01-{:02}T{:02}:{m:02}:{s:02}Z", 1 + h / 24, h % 24)
+    let day = h / 24;
+    format!("2024-{:02}-{:02}T{:02}:{m:02}:{s:02}Z", 1 + day / 28, 1 + day % 28, h % 24)
 }
 
 /// `rows` clicks as CSV: quoted notes with line breaks and doubled quotes, blank lines, times
@@ -180,7 +181,7 @@ fn clicks_csv(rows: usize, bad_at: Option<usize>, crlf: bool) -> String {
     let mut text = format!("ts,user,n,note{nl}");
     let mut t = 0;
     for row in 0..rows {
-        t += [0, 0, 1, 3, 40, 4000][random.below(6) as usize];
+        t += [0, 0, 1, 3, 40, 900][random.below(6) as usize];
         let back = if random.below(9) == 0 { 30 } else { 0 };
         let (user, n) = (random.below(40), random.below(100));
         let note = match random.below(5) {
@@ -207,7 +208,7 @@ fn clicks_jsonl(rows: usize) -> String {
     let mut random = Lcg(5);
     let (mut text, mut t) = (String::new(), 0);
     for _ in 0..rows {
-        t += [0, 0, 1, 3, 40, 4000][random.below(6) as usize];
+        t += [0, 0, 1, 3, 40, 900][random.below(6) as usize];
         let (user, n, note) = (random.below(40), random.below(100), random.below(6));
         text.push_str(&format!(
             "{{\"ts\":\"{}\",\"user\":\"u{user}\",\"n\":{n},\"note\":\"n{note}\"}}\n",
@@ -346,4 +347,50 @@ fn snapshots_taken_reading_in_chunks_resume_on_one_two_and_three_workers_with_th
             );
         }
     }
+}
+
+#[test]
+fn sigint_stops_a_run_reading_in_chunks_with_a_snapshot_that_resumes_to_the_same_outputs() {
+    let data = clicks_csv(60_000, None, false);
+    let reference = folder("csv", false, &data);
+    let run = eddy(&["run", "pipeline.toml", "--quiet"], reference.path());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let expected = out_files(reference.path());
+    let dir = folder("csv", false, &data);
+    let args =
+        ["run", "pipeline.toml", "--workers", "2", "--snapshot-dir", "snaps", "--snapshot-every", "1000000"];
+    let child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(args)
+        .current_dir(dir.path())
+        .env(eddy::workers::CHUNK_BYTES_VAR, "20000")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Signal once the run has written something.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !dir.path().join("out").is_dir() || out_files(dir.path()).values().all(Vec::is_empty) {
+        assert!(std::time::Instant::now() < deadline, "no output within 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let signalled = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(signalled.success());
+    let stopped = child.wait_with_output().unwrap();
+    let stderr = text(&stopped.stderr);
+    if stopped.status.code() == Some(0) {
+        // The run ended before the signal came: nothing to resume, the outputs are whole.
+        eprintln!("the run ended before the signal came");
+        assert_eq!(out_files(dir.path()), expected);
+        return;
+    }
+    assert_eq!(stopped.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("stopped by SIGINT: the sinks are flushed and a snapshot was written"),
+        "{stderr}"
+    );
+    eprintln!("stopped by the signal: {stderr}");
+    assert_ne!(out_files(dir.path()), expected, "stopped, yet every output is whole");
+    let args = ["run", "pipeline.toml", "--quiet", "--workers", "3", "--resume", "snaps"];
+    let resumed = eddy_in_chunks(&args, dir.path(), 20000);
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed.stderr));
+    assert_eq!(out_files(dir.path()), expected, "after SIGINT and a resume on 3 workers");
 }

@@ -30,6 +30,22 @@ impl Source {
     }
 }
 
+impl Source {
+    /// Goes on from `mark` like [`Source::start_at`], whatever this source has read before
+    /// (a worker reading its next chunk with the same open file); false, nothing moved, when
+    /// it cannot.
+    pub fn move_to(&mut self, mark: ReadMark) -> Result<bool, IoError> {
+        if self.live || self.tee.is_some() || self.marks.is_some() {
+            return Ok(false);
+        }
+        match &mut self.reader {
+            Reader::Csv(reader) => reader.seek(mark),
+            Reader::Jsonl(reader) => reader.move_to(mark),
+            Reader::Json(_) => Ok(false),
+        }
+    }
+}
+
 /// The record boundaries of the file at `path` (`format`: CSV or JSON Lines) after `start`,
 /// about `every` bytes apart: each the byte after a line feed that ends a record, with the
 /// line feeds before it (so that a reader starting there numbers its lines as a reader of the
