@@ -298,12 +298,17 @@ fn a_bad_row_read_in_chunks_stops_every_sink_where_one_worker_stops_them_with_th
 
 #[test]
 fn snapshots_taken_reading_in_chunks_resume_on_one_two_and_three_workers_with_the_same_outputs() {
-    let data = clicks_csv(3000, None, false);
-    let reference = folder("csv", false, &data);
+    snapshots_resume_to_the_same_outputs("csv", false, &clicks_csv(3000, None, false));
+    snapshots_resume_to_the_same_outputs("jsonl", true, &clicks_jsonl(3000));
+}
+
+/// Snapshots of a run on 2 workers reading `data` in chunks, each resumed on 1, 2 and 3.
+fn snapshots_resume_to_the_same_outputs(format: &str, key_first: bool, data: &str) {
+    let reference = folder(format, key_first, data);
     let run = eddy(&["run", "pipeline.toml", "--quiet"], reference.path());
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     let expected = out_files(reference.path());
-    let dir = folder("csv", false, &data);
+    let dir = folder(format, key_first, data);
     let args = [
         "run",
         "pipeline.toml",
@@ -317,11 +322,11 @@ fn snapshots_taken_reading_in_chunks_resume_on_one_two_and_three_workers_with_th
     ];
     let run = eddy_in_chunks(&args, dir.path(), 5000);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
-    assert_eq!(out_files(dir.path()), expected, "the run that took the snapshots");
+    assert_eq!(out_files(dir.path()), expected, "{format}: the run that took the snapshots");
     let mut snapshots: Vec<PathBuf> =
         std::fs::read_dir(dir.path().join("snaps")).unwrap().map(|e| e.unwrap().path()).collect();
     snapshots.sort();
-    assert!(snapshots.len() >= 3, "{snapshots:?}");
+    assert!(snapshots.len() >= 3, "{format}: {snapshots:?}");
     let full = out_files(dir.path());
     for snapshot in [&snapshots[0], &snapshots[snapshots.len() / 2]] {
         for workers in ["1", "2", "3"] {
