@@ -245,6 +245,36 @@ impl Engine {
         self.write_sink(sink, item, from)
     }
 
+    /// A snapshot at a cut of a run whose only source was read in chunks by the workers
+    /// (docs/workers.md#partitioned-reading), not by this engine: `events_in` events read,
+    /// the source's file read through `bytes`, the clock at `clock` (under `on_bad_row =
+    /// "fail"` rows are events).
+    pub(crate) fn snapshot_at_cut(
+        &mut self,
+        steps: std::collections::BTreeMap<String, Vec<(crate::ops::Key, rhai::Dynamic)>>,
+        timers: Vec<super::SnapshotTimer>,
+        events_in: u64,
+        bytes: u64,
+        clock: Option<i64>,
+    ) -> Result<super::EngineSnapshot, RunError> {
+        let mut snapshot = self.snapshot_with(steps, timers)?;
+        snapshot.events_in = events_in;
+        snapshot.clock = clock;
+        snapshot.source_rows.values_mut().for_each(|rows| *rows = events_in);
+        snapshot.source_bytes.values_mut().for_each(|read| *read = bytes);
+        Ok(snapshot)
+    }
+
+    /// Counts `events` events of source `source` that the workers read in chunks (this engine
+    /// did not), the clock after them at `clock`, so that the summary covers them.
+    pub(crate) fn count_read_in_chunks(&mut self, source: usize, events: u64, clock: Option<i64>) {
+        self.stats.events_in += events;
+        if let Some(read) = self.stats.per_source.get_mut(source) {
+            *read += events;
+        }
+        self.clock.advance(clock);
+    }
+
     /// Adds what a worker counted (items per step, timers fired, drops) to this engine's
     /// counters, so that the summary covers the whole run.
     pub(crate) fn add_worker_counts(&mut self, stats: &RunStats, drops: &DropLedger) {

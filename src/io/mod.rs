@@ -24,4 +24,6 @@ pub use sink::{
     CaptureHandle, CaptureSink, CheckedSink, CsvColumns, Sink, SinkPosition, guard_standard_streams,
     open_sink, resume_sink,
 };
-pub use source::{ReadMark, Source, SourceEvent, project_record, try_project_record};
+pub use source::{
+    ReadMark, Source, SourceEvent, newlines_before, project_record, record_cuts, try_project_record,
+};

@@ -189,6 +189,18 @@ pub(crate) struct EpochClock {
     /// Whether a snapshot is taken after this batch: every keyed step then sends its keys'
     /// states and timers to the writer.
     pub snapshot: bool,
+    /// Partitioned reading: where the source stands after this batch, for a snapshot after
+    /// it (the engine that writes it has not read the file).
+    pub cut: Option<Cut>,
+}
+
+/// Where a source read in chunks stands after a batch (docs/workers.md#partitioned-reading).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub(crate) struct Cut {
+    /// Bytes of the file read through the batch's last event.
+    pub bytes: u64,
+    /// The replay clock after it.
+    pub clock: Option<i64>,
 }
 
 impl EpochClock {

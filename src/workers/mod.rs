@@ -10,7 +10,9 @@
 //! the writer (on worker 0) writes each complete batch's sink items in tag order, so every
 //! sink gets the single-threaded run's bytes.
 
+mod chunk_feed;
 mod message;
+mod partition;
 mod path;
 mod snapshots;
 mod stage;
@@ -29,7 +31,10 @@ use timely::dataflow::{InputHandle, ProbeHandle, Scope, Stream};
 
 use crate::engine::{Engine, EngineOptions, RunError, RunStats, build_ops, step_error_at};
 use crate::ops::{DropLedger, Item};
+use chunk_feed::ChunkFeed;
 use message::{Bundle, Dest, EpochClock, Msg, Packer, Tag};
+pub use partition::CHUNK_BYTES_VAR;
+use partition::ChunkedSource;
 use snapshots::{Gathered, restore_messages};
 pub use snapshots::{Recovery, SnapshotPlan};
 use stage::{Drops, Plan, Stage, WorkerCounts, deliver};
@@ -67,6 +72,9 @@ struct Shared {
     aborted: AtomicBool,
     /// What the first failed worker said.
     abort_reason: Mutex<Option<String>>,
+    /// The only source read in chunks by every worker, when it can be
+    /// (docs/workers.md#partitioned-reading); else worker 0 reads the sources.
+    partition: Option<Arc<ChunkedSource>>,
 }
 
 impl Shared {
@@ -158,8 +166,27 @@ pub fn run_on_workers(
     recovery: Recovery,
     stop: StopCheck,
 ) -> (Option<Engine>, Result<(), RunError>) {
+    let chunk_bytes = std::env::var(CHUNK_BYTES_VAR).ok().and_then(|bytes| bytes.parse().ok());
+    run_in_chunks(engine, options, workers, recovery, stop, chunk_bytes).0
+}
+
+/// [`run_on_workers`], reading the only source in chunks of about `chunk_bytes` bytes
+/// (a default size without) when it can; also says whether it did.
+fn run_in_chunks(
+    engine: Engine,
+    options: &EngineOptions,
+    workers: usize,
+    recovery: Recovery,
+    stop: StopCheck,
+    chunk_bytes: Option<u64>,
+) -> ((Option<Engine>, Result<(), RunError>), bool) {
+    let every = recovery.snapshots.as_ref().map(|snapshots| snapshots.every);
+    let partition =
+        ChunkedSource::plan(&engine, workers, recovery.resume.as_ref(), every, chunk_bytes).map(Arc::new);
+    let chunked = partition.is_some();
     let (plan, engine) = Part::Reader(Box::new(engine)).into_plan();
-    run(plan, engine, options, timely::Config::process(workers.max(1)), recovery, stop, None)
+    let config = timely::Config::process(workers.max(1));
+    (run(plan, engine, options, config, recovery, stop, None, partition), chunked)
 }
 
 /// One process of a run over several processes (timely's own TCP networking): `threads`
@@ -225,7 +252,7 @@ pub fn run_in_cluster(
         }
     });
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run(plan, engine, options, config, recovery, stop, Some(connected))
+        run(plan, engine, options, config, recovery, stop, Some(connected), None)
     }));
     std::panic::set_hook(previous);
     let lost = lost.lock().ok().and_then(|mut lost| lost.take());
@@ -246,7 +273,9 @@ fn lost_process(why: &str) -> RunError {
 }
 
 /// Runs the workers `config` makes here to the end; the engine back (when this process had
-/// it) with its workers' counters added, and how the run ended.
+/// it) with its workers' counters added, and how the run ended. With `partition`, every
+/// worker reads its chunks of the only source.
+#[expect(clippy::too_many_arguments, reason = "the run's parts, each used once")]
 fn run(
     plan: Plan,
     engine: Option<Engine>,
@@ -255,6 +284,7 @@ fn run(
     recovery: Recovery,
     stop: StopCheck,
     connected: Option<Arc<std::sync::atomic::AtomicBool>>,
+    partition: Option<Arc<ChunkedSource>>,
 ) -> (Option<Engine>, Result<(), RunError>) {
     let shared = Arc::new(Shared {
         plan: Arc::new(plan),
@@ -264,6 +294,7 @@ fn run(
         stop,
         aborted: AtomicBool::new(false),
         abort_reason: Mutex::new(None),
+        partition,
     });
     let in_workers = Arc::clone(&shared);
     let guards = match timely::execute(config, move |worker| {
@@ -345,6 +376,32 @@ pub fn run_captured_on_workers(
     Ok(engine.map(|engine| engine.captured()).unwrap_or_default())
 }
 
+/// [`run_captured_on_workers`] with the only source read in chunks of about `chunk_bytes`
+/// bytes when it can be (docs/workers.md#partitioned-reading; tests cross many chunk
+/// boundaries with tiny chunks): the sinks, or the run's error, and whether it was read so.
+pub fn run_captured_in_chunks(
+    path: &std::path::Path,
+    workers: usize,
+    chunk_bytes: u64,
+) -> (Result<BTreeMap<String, Vec<String>>, RunError>, bool) {
+    let graph = match crate::engine::load_and_check(path) {
+        Ok(graph) => graph,
+        Err(error) => return (Err(error), false),
+    };
+    if let Some(what) = unsupported(&graph) {
+        return (Err(RunError::Usage(format!("{what}: it does not run on several workers yet"))), false);
+    }
+    let options = EngineOptions { capture_sinks: true, ..EngineOptions::default() };
+    let engine = match Engine::new(graph, &options) {
+        Ok(engine) => engine,
+        Err(error) => return (Err(error), false),
+    };
+    let stop = Arc::new(|| false);
+    let ((engine, result), chunked) =
+        run_in_chunks(engine, &options, workers, Recovery::default(), stop, Some(chunk_bytes));
+    (result.map(|()| engine.map(|engine| engine.captured()).unwrap_or_default()), chunked)
+}
+
 fn take_engine(shared: &Shared) -> Option<Engine> {
     shared.engine.lock().map_or(None, |mut engine| engine.take())
 }
@@ -373,6 +430,8 @@ fn run_worker(
     let _gives_back = GivesBack { engine: Rc::clone(&engine), shared };
     let failure: Rc<RefCell<Option<RunError>>> = Rc::new(RefCell::new(None));
     let gathered = Rc::new(RefCell::new(Gathered::default()));
+    // Partitioned reading: the snapshots, which the writer takes after their batch.
+    let snapshots: Rc<RefCell<Option<SnapshotPlan>>> = Rc::new(RefCell::new(None));
     let mut data_in = Entries::new(graph.doc.steps.len(), worker.peers());
     let mut clock_in: InputHandle<u64, EpochClock> = InputHandle::new();
     let probe = ProbeHandle::new();
@@ -405,25 +464,56 @@ fn run_worker(
             Rc::clone(&engine),
             Rc::clone(&failure),
             Rc::clone(&gathered),
+            Rc::clone(&snapshots),
         )
         .probe_with(&probe);
     });
     // Worker 0 reads; every worker then closes its inputs and runs the dataflow to its end.
     // (The check's borrow ends before the reading borrows the engine mutably.)
     let reads = engine.borrow().is_some();
-    let fed = reads.then(|| {
-        let recovery = shared.recovery.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
-        let mut feed = Feed {
-            engine: &engine,
-            failure: &failure,
-            gathered: &gathered,
-            plan,
-            counts: &counts,
-            shared,
-            recovery,
+    let fed = if let Some(partition) = shared.partition.as_deref() {
+        let mut restore = Ok(Vec::new());
+        if reads {
+            let mut recovery =
+                shared.recovery.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
+            if let Some(snapshot) = recovery.resume.take() {
+                restore = restore_messages(&snapshot, &plan.graph);
+            }
+            *snapshots.borrow_mut() = recovery.snapshots.take();
+        }
+        let (restore, restore_error) = match restore {
+            Ok(restore) => (restore, None),
+            Err(error) => {
+                partition.halt();
+                (Vec::new(), Some(error))
+            }
         };
-        feed.run(worker, &mut data_in, &mut clock_in, &probe)
-    });
+        let feed = ChunkFeed { partition, plan, counts: &counts, shared, failure: reads.then_some(&failure) };
+        let (result, read) = feed.run(worker, &mut data_in, &mut clock_in, &probe, restore);
+        reads.then(|| {
+            if let Some(engine) = engine.borrow_mut().as_mut() {
+                engine.count_read_in_chunks(0, read.events - partition.before().events, read.clock);
+            }
+            match restore_error {
+                Some(error) => Err(error),
+                None => result,
+            }
+        })
+    } else {
+        reads.then(|| {
+            let recovery = shared.recovery.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
+            let mut feed = Feed {
+                engine: &engine,
+                failure: &failure,
+                gathered: &gathered,
+                plan,
+                counts: &counts,
+                shared,
+                recovery,
+            };
+            feed.run(worker, &mut data_in, &mut clock_in, &probe)
+        })
+    };
     drop(data_in);
     drop(clock_in);
     while !probe.done() && shared.step(worker) {}
@@ -834,6 +924,7 @@ fn writer<G: Scope<Timestamp = u64>>(
     engine: Rc<RefCell<Option<Engine>>>,
     failure: Rc<RefCell<Option<RunError>>>,
     gathered: Rc<RefCell<Gathered>>,
+    snapshots: Rc<RefCell<Option<SnapshotPlan>>>,
 ) -> Stream<G, ()> {
     stream.binary_frontier::<_, timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _, _>(
         clocks,
@@ -892,6 +983,23 @@ fn writer<G: Scope<Timestamp = u64>>(
                             }
                         };
                         if let Err(error) = result {
+                            *failure.borrow_mut() = Some(error);
+                        }
+                    }
+                    // Partitioned reading: the snapshot after its batch, the sinks written
+                    // through it and no further.
+                    if clock.snapshot
+                        && let Some(cut) = clock.cut
+                        && failure.borrow().is_none()
+                        && let Some(snapshots) = snapshots.borrow_mut().as_mut()
+                    {
+                        let (steps, timers) = gathered.borrow_mut().take(&plan.graph, &plan.routes.positions);
+                        let written = engine
+                            .snapshot_at_cut(steps, timers, clock.last, cut.bytes, cut.clock)
+                            .and_then(|snapshot| {
+                                snapshots.writer.write(&snapshot, engine.graph(), &snapshots.pipeline)
+                            });
+                        if let Err(error) = written {
                             *failure.borrow_mut() = Some(error);
                         }
                     }

@@ -60,3 +60,4 @@ mod workbench;
 #[cfg(feature = "gui")]
 mod workbench_layout_ui;
 mod workers;
+mod workers_chunks;

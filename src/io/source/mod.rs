@@ -9,6 +9,7 @@
 mod csv;
 mod json;
 mod jsonl;
+mod range;
 
 use std::fmt;
 use std::fs::File;
@@ -22,6 +23,8 @@ use crate::io::FeedTail;
 use crate::io::error::{IoError, RowError};
 use crate::io::recording::{RecordedTiming, RecordingInput, SharedMarks, TeeBuffer};
 use crate::value::show_value;
+
+pub use range::{newlines_before, record_cuts};
 
 /// How many bad rows a source keeps as samples for the run's summary.
 const MAX_SAMPLES: usize = 5;

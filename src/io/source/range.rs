@@ -1,0 +1,234 @@
+//! Reading one file in parts (docs/workers.md#partitioned-reading): where a CSV or JSON Lines
+//! file can be cut into byte ranges at record boundaries ([`record_cuts`]), and a source that
+//! starts reading at such a cut ([`Source::start_at`]) without reading the rows before it.
+
+use std::io::Read;
+use std::path::Path;
+
+use super::{ReadMark, Reader, Source};
+use crate::graph::SourceFormat;
+use crate::io::error::IoError;
+
+/// Bytes read at a time by [`record_cuts`].
+const SCAN_BUFFER: usize = 1 << 20;
+
+impl Source {
+    /// Goes on from `mark`, a record boundary of the same file ([`record_cuts`], or
+    /// [`Source::read_mark`] of another source), without reading the rows before it: the rows
+    /// read next are those after `mark`, with the lines they have in the whole file. False,
+    /// nothing moved, when this source cannot (a compressed file, a live stream, a JSON array,
+    /// a source that has read rows already).
+    pub fn start_at(&mut self, mark: ReadMark) -> Result<bool, IoError> {
+        if self.consumed != 0 || self.live || self.tee.is_some() || self.marks.is_some() {
+            return Ok(false);
+        }
+        match &mut self.reader {
+            Reader::Csv(reader) => reader.seek(mark),
+            Reader::Jsonl(reader) => reader.start_at(mark),
+            Reader::Json(_) => Ok(false),
+        }
+    }
+}
+
+impl Source {
+    /// Goes on from `mark` like [`Source::start_at`], whatever this source has read before
+    /// (a worker reading its next chunk with the same open file); false, nothing moved, when
+    /// it cannot.
+    pub fn move_to(&mut self, mark: ReadMark) -> Result<bool, IoError> {
+        if self.live || self.tee.is_some() || self.marks.is_some() {
+            return Ok(false);
+        }
+        match &mut self.reader {
+            Reader::Csv(reader) => reader.seek(mark),
+            Reader::Jsonl(reader) => reader.move_to(mark),
+            Reader::Json(_) => Ok(false),
+        }
+    }
+}
+
+/// The record boundaries of the file at `path` (`format`: CSV or JSON Lines) after `start`,
+/// about `every` bytes apart: each the byte after a line feed that ends a record, with the
+/// line feeds before it (so that a reader starting there numbers its lines as a reader of the
+/// whole file does). The end of the file is not a cut.
+///
+/// In a CSV file a line feed inside a quoted field ends no record. The scan follows quotes as
+/// the CSV reader does for regular files (a field that starts with `"` runs to the `"` that is
+/// not doubled, and a delimiter or line break follows it); `None` when the file quotes
+/// otherwise (a `"` inside an unquoted field, text after a closing quote, a quote left open),
+/// where only the reader itself can say where the records end. JSON Lines: every line feed
+/// ends a row.
+pub fn record_cuts(
+    path: &Path,
+    format: SourceFormat,
+    start: ReadMark,
+    every: u64,
+) -> std::io::Result<Option<Vec<ReadMark>>> {
+    let mut file = std::fs::File::open(path)?;
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(start.bytes))?;
+    let mut scan = CutScan {
+        csv: format == SourceFormat::Csv,
+        quote: Quote::Out,
+        previous: b'\n',
+        newlines: start.newlines,
+        last_cut: start.bytes,
+        every: every.max(1),
+        cuts: Vec::new(),
+    };
+    let mut buffer = vec![0u8; SCAN_BUFFER];
+    let mut base = start.bytes;
+    loop {
+        let read = match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        if !scan.feed(base, &buffer[..read]) {
+            return Ok(None);
+        }
+        base += read as u64;
+    }
+    if scan.quote == Quote::In {
+        return Ok(None);
+    }
+    scan.cuts.retain(|cut| cut.bytes < base);
+    Ok(Some(scan.cuts))
+}
+
+/// `\n` bytes among the first `end` bytes of the file at `path`.
+pub fn newlines_before(path: &Path, end: u64) -> std::io::Result<u64> {
+    let mut file = std::fs::File::open(path)?.take(end);
+    let mut buffer = vec![0u8; SCAN_BUFFER];
+    let mut newlines = 0;
+    loop {
+        let read = match file.read(&mut buffer) {
+            Ok(0) => return Ok(newlines),
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        newlines += memchr::memchr_iter(b'\n', &buffer[..read]).count() as u64;
+    }
+}
+
+/// Where the scan stands in CSV quoting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    /// Outside a quoted field.
+    Out,
+    /// Inside one.
+    In,
+    /// Just after a `"` inside one: a doubled quote, or the field's end.
+    Closing,
+}
+
+/// The state of [`record_cuts`] between two buffers.
+struct CutScan {
+    csv: bool,
+    quote: Quote,
+    /// The last byte seen outside quotes.
+    previous: u8,
+    /// Line feeds before the byte being looked at.
+    newlines: u64,
+    last_cut: u64,
+    every: u64,
+    cuts: Vec<ReadMark>,
+}
+
+impl CutScan {
+    /// Scans `bytes`, which start at offset `base`; false when the quoting is irregular.
+    fn feed(&mut self, base: u64, bytes: &[u8]) -> bool {
+        let mut i = 0;
+        while i < bytes.len() {
+            match self.quote {
+                Quote::Out => {
+                    let rest = &bytes[i..];
+                    let found = if self.csv {
+                        memchr::memchr2(b'\n', b'"', rest)
+                    } else {
+                        memchr::memchr(b'\n', rest)
+                    };
+                    let Some(offset) = found else {
+                        self.previous = bytes[bytes.len() - 1];
+                        return true;
+                    };
+                    let at = i + offset;
+                    if bytes[at] == b'\n' {
+                        self.newlines += 1;
+                        let next = base + at as u64 + 1;
+                        if next >= self.last_cut + self.every {
+                            self.cuts.push(ReadMark { bytes: next, newlines: self.newlines });
+                            self.last_cut = next;
+                        }
+                    } else {
+                        let before = if at > 0 { bytes[at - 1] } else { self.previous };
+                        if !matches!(before, b',' | b'\n' | b'\r') {
+                            return false;
+                        }
+                        self.quote = Quote::In;
+                    }
+                    self.previous = bytes[at];
+                    i = at + 1;
+                }
+                Quote::In => {
+                    let rest = &bytes[i..];
+                    let end = memchr::memchr(b'"', rest);
+                    let inside = &rest[..end.unwrap_or(rest.len())];
+                    self.newlines += memchr::memchr_iter(b'\n', inside).count() as u64;
+                    match end {
+                        Some(offset) => {
+                            i += offset + 1;
+                            self.quote = Quote::Closing;
+                        }
+                        None => return true,
+                    }
+                }
+                Quote::Closing => match bytes[i] {
+                    b'"' => {
+                        self.quote = Quote::In;
+                        i += 1;
+                    }
+                    b',' | b'\r' => {
+                        self.quote = Quote::Out;
+                        self.previous = bytes[i];
+                        i += 1;
+                    }
+                    // The line feed is looked at outside the quotes: it may end the record.
+                    b'\n' => self.quote = Quote::Out,
+                    _ => return false,
+                },
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cuts(text: &str, format: SourceFormat, every: u64) -> Option<Vec<(u64, u64)>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, text).unwrap();
+        record_cuts(&path, format, ReadMark { bytes: 0, newlines: 0 }, every)
+            .unwrap()
+            .map(|cuts| cuts.into_iter().map(|m| (m.bytes, m.newlines)).collect())
+    }
+
+    #[test]
+    fn cuts_fall_after_line_feeds_outside_quotes() {
+        let text = "a,b\n\"x\ny\",2\n\n3,\"q\"\"\n\"\n4,5\n";
+        assert_eq!(cuts(text, SourceFormat::Csv, 1), Some(vec![(4, 1), (12, 3), (13, 4), (22, 6)]));
+        assert_eq!(cuts(text, SourceFormat::Jsonl, 1).map(|c| c.len()), Some(6));
+        assert_eq!(cuts(text, SourceFormat::Csv, 10), Some(vec![(12, 3), (22, 6)]));
+    }
+
+    #[test]
+    fn irregular_quoting_gives_no_cuts() {
+        assert_eq!(cuts("a,b\nx\"y,2\n", SourceFormat::Csv, 1), None);
+        assert_eq!(cuts("a,b\n\"x\"y,2\n", SourceFormat::Csv, 1), None);
+        assert_eq!(cuts("a,b\n\"x,2\n", SourceFormat::Csv, 1), None);
+        assert_eq!(cuts("a,b\nx\"y,2\n", SourceFormat::Jsonl, 1), Some(vec![(4, 1)]));
+    }
+}

@@ -1,0 +1,401 @@
+//! Partitioned reading (docs/workers.md#partitioned-reading): a pipeline whose only source is
+//! a CSV or JSON Lines file, read in chunks by every worker, writes the bytes one worker
+//! writes. Tiny chunks (`EDDY_PARTITION_BYTES`, or the library's chunk size) make every run
+//! cross many chunk boundaries: quoted line breaks, blank lines, a bad row, snapshots.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::util::{eddy, text};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `eddy ARGS` in `dir`, reading in chunks of `chunk_bytes` bytes on several workers.
+fn eddy_in_chunks(args: &[&str], dir: &Path, chunk_bytes: u64) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(args)
+        .current_dir(dir)
+        .env(eddy::workers::CHUNK_BYTES_VAR, chunk_bytes.to_string())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn every_scenario_and_example_with_one_file_gives_the_same_outputs_read_in_chunks() {
+    let mut pipelines: Vec<PathBuf> = std::fs::read_dir(root().join("tests").join("conformance"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("pipeline.toml"))
+        .filter(|p| p.is_file())
+        .collect();
+    pipelines.extend(
+        std::fs::read_dir(root().join("assets"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|ext| ext == "toml")),
+    );
+    pipelines.sort();
+    let mut chunked = Vec::new();
+    for pipeline in &pipelines {
+        let expected = eddy::run_captured(pipeline).unwrap_or_else(|e| panic!("{}: {e}", pipeline.display()));
+        for workers in [2, 3, 4] {
+            for chunk_bytes in [1, 40, 300] {
+                let (got, in_chunks) = eddy::workers::run_captured_in_chunks(pipeline, workers, chunk_bytes);
+                let got = got.unwrap_or_else(|e| panic!("{} on {workers} workers: {e}", pipeline.display()));
+                assert_eq!(
+                    got,
+                    expected,
+                    "{} on {workers} workers, chunks of {chunk_bytes} bytes",
+                    pipeline.display()
+                );
+                if in_chunks && workers == 2 && chunk_bytes == 1 {
+                    chunked.push(pipeline.clone());
+                }
+            }
+        }
+    }
+    // Most scenarios read one small file: each is cut into several chunks.
+    assert!(
+        chunked.len() >= 15,
+        "only {} of {} pipelines were read in chunks: {chunked:?}",
+        chunked.len(),
+        pipelines.len()
+    );
+}
+
+/// A pipeline of one source `clicks.<format>` (time field `ts`): a filter, a `key_on`, a
+/// `stateful` with timers and `on_eof`, a `stateful_map`, `count_final` keying its input
+/// itself and a `collect` with a timeout; file sinks. `key_first`: the `key_on` alone reads
+/// the file (the source reads the key field itself), and `count_final` reads a `map` of its
+/// output (`key_rm`).
+fn pipeline(format: &str, key_first: bool) -> String {
+    let (real_input, by_user_input) = if key_first { ("by_user", "clicks") } else { ("clicks", "real") };
+    let filter = if key_first { "x[1].n % 7 != 3" } else { "x.n % 7 != 3" };
+    // count_final keys unkeyed items itself (read from the file, beside the filter).
+    let tags_input = if key_first { "unkeyed" } else { "real" };
+    let unkey =
+        if key_first { "[[steps]]\nid = \"unkeyed\"\nop = \"key_rm\"\ninputs = [\"real\"]\n\n" } else { "" };
+    format!(
+        r#"format_version = 1
+
+[[sources]]
+id = "clicks"
+path = "clicks.{format}"
+format = "{format}"
+time_field = "ts"
+
+[[steps]]
+id = "real"
+op = "filter"
+inputs = ["{real_input}"]
+script = 'fn predicate(x) {{ {filter} }}'
+
+[[steps]]
+id = "by_user"
+op = "key_on"
+inputs = ["{by_user_input}"]
+field = "user"
+
+[[steps]]
+id = "session"
+op = "stateful"
+inputs = ["by_user"]
+script = '''
+fn builder(resume) {{ if resume == () {{ #{{ count: 0, total: 0 }} }} else {{ resume }} }}
+fn on_item(v) {{
+    this.count += 1;
+    this.total += v.n;
+    if this.count >= 5 {{ [[#{{ closed: "full", count: this.count, total: this.total }}], DISCARD] }} else {{ [[], RETAIN] }}
+}}
+fn on_notify() {{ [[#{{ closed: "timeout", count: this.count, total: this.total }}], DISCARD] }}
+fn on_eof() {{ [[#{{ closed: "end", count: this.count }}], DISCARD] }}
+fn notify_at() {{ now() + secs(3000) }}
+'''
+
+[[steps]]
+id = "running"
+op = "stateful_map"
+inputs = ["by_user"]
+script = 'fn mapper(state, v) {{ let n = (state ?? 0) + v.n; [n, n] }}'
+
+[[steps]]
+id = "tags"
+op = "count_final"
+inputs = ["{tags_input}"]
+script = 'fn key(x) {{ x.user }}'
+
+{unkey}[[steps]]
+id = "lists"
+op = "collect"
+inputs = ["by_user"]
+max_size = 4
+timeout = "20s"
+
+[[sinks]]
+id = "sessions"
+inputs = ["session", "running"]
+format = "jsonl"
+path = "out/sessions.jsonl"
+
+[[sinks]]
+id = "tag_counts"
+inputs = ["tags"]
+format = "jsonl"
+path = "out/tags.jsonl"
+
+[[sinks]]
+id = "batches"
+inputs = ["lists"]
+format = "jsonl"
+path = "out/lists.jsonl"
+"#
+    )
+}
+
+/// Deterministic pseudo-random numbers (a 64-bit LCG).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+fn timestamp(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    let day = h / 24;
+    format!("2024-{:02}-{:02}T{:02}:{m:02}:{s:02}Z", 1 + day / 28, 1 + day % 28, h % 24)
+}
+
+/// `rows` clicks as CSV: quoted notes with line breaks and doubled quotes, blank lines, times
+/// that go back now and then; `bad_at`: the row that has a field too few; `crlf`: lines end
+/// in `\r\n`.
+fn clicks_csv(rows: usize, bad_at: Option<usize>, crlf: bool) -> String {
+    let nl = if crlf { "\r\n" } else { "\n" };
+    let mut random = Lcg(11);
+    let mut text = format!("ts,user,n,note{nl}");
+    let mut t = 0;
+    for row in 0..rows {
+        t += [0, 0, 1, 3, 40, 900][random.below(6) as usize];
+        let back = if random.below(9) == 0 { 30 } else { 0 };
+        let (user, n) = (random.below(40), random.below(100));
+        let note = match random.below(5) {
+            0 => format!("\"two{nl}lines\""),
+            1 => "\"say \"\"hi\"\", ok\"".to_owned(),
+            2 => "plain".to_owned(),
+            3 => String::new(),
+            _ => format!("\"x,{nl}{nl}y\""),
+        };
+        if Some(row) == bad_at {
+            text.push_str(&format!("{},u{user},{n}{nl}", timestamp(t.max(back) - back)));
+        } else {
+            text.push_str(&format!("{},u{user},{n},{note}{nl}", timestamp(t.max(back) - back)));
+        }
+        if random.below(7) == 0 {
+            text.push_str(nl);
+        }
+    }
+    text
+}
+
+/// The same clicks as JSON Lines, with blank lines.
+fn clicks_jsonl(rows: usize) -> String {
+    let mut random = Lcg(5);
+    let (mut text, mut t) = (String::new(), 0);
+    for _ in 0..rows {
+        t += [0, 0, 1, 3, 40, 900][random.below(6) as usize];
+        let (user, n, note) = (random.below(40), random.below(100), random.below(6));
+        text.push_str(&format!(
+            "{{\"ts\":\"{}\",\"user\":\"u{user}\",\"n\":{n},\"note\":\"n{note}\"}}\n",
+            timestamp(t)
+        ));
+        if random.below(7) == 0 {
+            text.push_str("  \n");
+        }
+    }
+    text
+}
+
+fn folder(format: &str, key_first: bool, data: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pipeline.toml"), pipeline(format, key_first)).unwrap();
+    std::fs::write(dir.path().join(format!("clicks.{format}")), data).unwrap();
+    dir
+}
+
+fn out_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir.join("out"))
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().path())
+                .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn quoted_line_breaks_blank_lines_and_crlf_read_in_chunks_of_any_size_give_the_same_outputs() {
+    for (format, key_first, data) in [
+        ("csv", false, clicks_csv(400, None, false)),
+        ("csv", true, clicks_csv(400, None, true)),
+        ("jsonl", true, clicks_jsonl(400)),
+        ("jsonl", false, clicks_jsonl(400)),
+    ] {
+        let dir = folder(format, key_first, &data);
+        let pipeline = dir.path().join("pipeline.toml");
+        let expected = eddy::run_captured(&pipeline).unwrap();
+        assert!(expected["sessions"].len() > 100, "{expected:?}");
+        for chunk_bytes in [1, 2, 5, 13, 34, 89, 233, 610, 1597, 4000] {
+            for workers in [2, 3, 4] {
+                let (got, in_chunks) = eddy::workers::run_captured_in_chunks(&pipeline, workers, chunk_bytes);
+                assert!(in_chunks, "{format}: not read in chunks");
+                assert_eq!(
+                    got.unwrap(),
+                    expected,
+                    "{format} on {workers} workers, chunks of {chunk_bytes} bytes"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_bad_row_read_in_chunks_stops_every_sink_where_one_worker_stops_them_with_the_same_line() {
+    for crlf in [false, true] {
+        let dir = folder("csv", false, &clicks_csv(300, Some(200), crlf));
+        let one = eddy(&["run", "pipeline.toml", "--quiet"], dir.path());
+        assert_eq!(one.status.code(), Some(1), "{}", text(&one.stderr));
+        let error = text(&one.stderr);
+        assert!(error.contains("clicks.csv") && error.contains("expected 4 fields, found 3"), "{error}");
+        let expected = out_files(dir.path());
+        assert!(expected.values().any(|bytes| !bytes.is_empty()), "nothing written before the bad row");
+        let (in_process, in_chunks) =
+            eddy::workers::run_captured_in_chunks(&dir.path().join("pipeline.toml"), 2, 7);
+        assert!(in_chunks);
+        let one_in_process = eddy::run_captured(&dir.path().join("pipeline.toml")).unwrap_err().to_string();
+        assert_eq!(in_process.unwrap_err().to_string(), one_in_process);
+        for chunk_bytes in [1, 7, 50, 333, 2000] {
+            for workers in ["2", "3"] {
+                std::fs::remove_dir_all(dir.path().join("out")).unwrap();
+                let run = eddy_in_chunks(
+                    &["run", "pipeline.toml", "--quiet", "--workers", workers],
+                    dir.path(),
+                    chunk_bytes,
+                );
+                assert_eq!(text(&run.stderr), error, "{workers} workers, chunks of {chunk_bytes}");
+                assert_eq!(run.status.code(), Some(1));
+                assert_eq!(out_files(dir.path()), expected, "{workers} workers, chunks of {chunk_bytes}");
+            }
+        }
+    }
+}
+
+#[test]
+fn snapshots_taken_reading_in_chunks_resume_on_one_two_and_three_workers_with_the_same_outputs() {
+    snapshots_resume_to_the_same_outputs("csv", false, &clicks_csv(3000, None, false));
+    snapshots_resume_to_the_same_outputs("jsonl", true, &clicks_jsonl(3000));
+}
+
+/// Snapshots of a run on 2 workers reading `data` in chunks, each resumed on 1, 2 and 3.
+fn snapshots_resume_to_the_same_outputs(format: &str, key_first: bool, data: &str) {
+    let reference = folder(format, key_first, data);
+    let run = eddy(&["run", "pipeline.toml", "--quiet"], reference.path());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let expected = out_files(reference.path());
+    let dir = folder(format, key_first, data);
+    let args = [
+        "run",
+        "pipeline.toml",
+        "--quiet",
+        "--workers",
+        "2",
+        "--snapshot-dir",
+        "snaps",
+        "--snapshot-every",
+        "700",
+    ];
+    let run = eddy_in_chunks(&args, dir.path(), 5000);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    assert_eq!(out_files(dir.path()), expected, "{format}: the run that took the snapshots");
+    let mut snapshots: Vec<PathBuf> =
+        std::fs::read_dir(dir.path().join("snaps")).unwrap().map(|e| e.unwrap().path()).collect();
+    snapshots.sort();
+    assert!(snapshots.len() >= 3, "{format}: {snapshots:?}");
+    let full = out_files(dir.path());
+    for snapshot in [&snapshots[0], &snapshots[snapshots.len() / 2]] {
+        for workers in ["1", "2", "3"] {
+            for (name, bytes) in &full {
+                std::fs::write(dir.path().join("out").join(name), bytes).unwrap();
+            }
+            let args = [
+                "run",
+                "pipeline.toml",
+                "--quiet",
+                "--workers",
+                workers,
+                "--resume",
+                snapshot.to_str().unwrap(),
+            ];
+            let run = eddy_in_chunks(&args, dir.path(), 3000);
+            assert_eq!(run.status.code(), Some(0), "{workers}: {}", text(&run.stderr));
+            assert_eq!(
+                out_files(dir.path()),
+                expected,
+                "{} resumed on {workers} worker(s)",
+                snapshot.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn sigint_stops_a_run_reading_in_chunks_with_a_snapshot_that_resumes_to_the_same_outputs() {
+    let data = clicks_csv(60_000, None, false);
+    let reference = folder("csv", false, &data);
+    let run = eddy(&["run", "pipeline.toml", "--quiet"], reference.path());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let expected = out_files(reference.path());
+    let dir = folder("csv", false, &data);
+    let args =
+        ["run", "pipeline.toml", "--workers", "2", "--snapshot-dir", "snaps", "--snapshot-every", "1000000"];
+    let child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(args)
+        .current_dir(dir.path())
+        .env(eddy::workers::CHUNK_BYTES_VAR, "20000")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Signal once the run has written something.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !dir.path().join("out").is_dir() || out_files(dir.path()).values().all(Vec::is_empty) {
+        assert!(std::time::Instant::now() < deadline, "no output within 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let signalled = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(signalled.success());
+    let stopped = child.wait_with_output().unwrap();
+    let stderr = text(&stopped.stderr);
+    if stopped.status.code() == Some(0) {
+        // The run ended before the signal came: nothing to resume, the outputs are whole.
+        eprintln!("the run ended before the signal came");
+        assert_eq!(out_files(dir.path()), expected);
+        return;
+    }
+    assert_eq!(stopped.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("stopped by SIGINT: the sinks are flushed and a snapshot was written"),
+        "{stderr}"
+    );
+    eprintln!("stopped by the signal: {stderr}");
+    assert_ne!(out_files(dir.path()), expected, "stopped, yet every output is whole");
+    let args = ["run", "pipeline.toml", "--quiet", "--workers", "3", "--resume", "snaps"];
+    let resumed = eddy_in_chunks(&args, dir.path(), 20000);
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed.stderr));
+    assert_eq!(out_files(dir.path()), expected, "after SIGINT and a resume on 3 workers");
+}
