@@ -80,3 +80,14 @@ pub fn eddy(args: &[&str], dir: &Path) -> Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// Deterministic pseudo-random numbers (a 64-bit LCG): the same test data every run.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// The next number, below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}

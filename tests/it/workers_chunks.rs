@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::util::{eddy, text};
+use crate::util::{Lcg, eddy, text};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -154,16 +154,6 @@ format = "jsonl"
 path = "out/lists.jsonl"
 "#
     )
-}
-
-/// Deterministic pseudo-random numbers (a 64-bit LCG).
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
 }
 
 fn timestamp(seconds: u64) -> String {
