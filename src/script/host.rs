@@ -141,6 +141,10 @@ impl ScriptHost {
             .set_max_array_size(limits.max_array_size)
             .set_max_map_size(limits.max_map_size)
             .set_fail_on_invalid_map_property(true)
+            // No string interner: it sits behind a lock that Rhai, finding it taken, waits for
+            // by sleeping 10 ms at a time, so workers sharing compiled scripts slept a third of
+            // a run (docs/performance.md, several workers).
+            .set_max_strings_interned(0)
             .set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
         // Wall time and memory of each call (see `guard`).
         engine.on_progress(super::guard::progress(super::guard::CallBounds {
@@ -195,5 +199,18 @@ impl ScriptHost {
     /// The limits every call runs under.
     pub fn limits(&self) -> ScriptLimits {
         *self.limits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ScriptHost, ScriptLimits};
+
+    /// Rhai's string interner is shared by every thread that runs a host's scripts and, when
+    /// its lock is taken, Rhai sleeps 10 ms before trying again: with it, two workers slept a
+    /// third of a script-heavy run (docs/performance.md, several workers). It stays off.
+    #[test]
+    fn the_engine_interns_no_strings() {
+        assert_eq!(ScriptHost::configured_engine(ScriptLimits::default()).max_strings_interned(), 0);
     }
 }
