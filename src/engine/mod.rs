@@ -49,7 +49,7 @@ pub use error::RunError;
 pub use ledger_line::write_ledger_line;
 pub use output_hashes::{OutputHash, OutputHasher};
 pub use prefetch::Prefetched;
-pub(crate) use pulled::{Routes, build_ops, step_error_at};
+pub(crate) use pulled::{Routes, build_ops, source_entry, step_error_at};
 pub use run::{load_and_check, load_and_check_with, run_captured};
 pub use snapshot::{EngineSnapshot, Keyframe, SnapshotTimer};
 pub use snapshot_file::{

@@ -220,15 +220,11 @@ impl Engine {
         self.clock.advance(event.time);
         self.stats.events_in += 1;
         self.stats.per_source[index] += 1;
-        let (from, item) = match (self.keyed_by_source[index], event.key) {
-            (Some(step), Some(key)) => {
-                // The key_on's work was done by the source.
-                self.stats.steps[step].items_in += 1;
-                self.stats.steps[step].items_out += 1;
-                (StreamRef::Step { step, port: 0 }, Item::keyed(key, event.value))
-            }
-            _ => (StreamRef::Source(index), Item::plain(event.value)),
-        };
+        let (from, item) = source_entry(self.keyed_by_source[index], index, event.key, event.value);
+        if let StreamRef::Step { step, .. } = from {
+            self.stats.steps[step].items_in += 1;
+            self.stats.steps[step].items_out += 1;
+        }
         Ok(Some(Pulled { source: index, line: event.line, clock: self.clock.now(), from, item }))
     }
 
@@ -284,5 +280,20 @@ impl Engine {
         }
         self.stats.timers_fired += stats.timers_fired;
         self.drops.add_counts(drops);
+    }
+}
+
+/// Where an event of source `source` enters the graph, and as what: past the `key_on` step
+/// `keyed` whose key field the source read itself (that step's work done: it counts the item
+/// in and out), else at the source, unkeyed.
+pub(crate) fn source_entry(
+    keyed: Option<usize>,
+    source: usize,
+    key: Option<crate::ops::Key>,
+    value: rhai::Dynamic,
+) -> (StreamRef, Item) {
+    match (keyed, key) {
+        (Some(step), Some(key)) => (StreamRef::Step { step, port: 0 }, Item::keyed(key, value)),
+        _ => (StreamRef::Source(source), Item::plain(value)),
     }
 }

@@ -8,13 +8,12 @@ use std::rc::Rc;
 
 use timely::dataflow::{InputHandle, ProbeHandle};
 
-use super::message::{Cut, EpochClock, Msg, Tag};
+use super::message::{Cut, EpochClock, Msg};
 use super::partition::{ChunkRead, ChunkReader, ChunkedSource, Prefix};
-use super::stage::{Drops, Plan, WorkerCounts, deliver};
+use super::stage::{Plan, WorkerCounts};
 use super::{Entries, Feeding, Shared};
-use crate::engine::RunError;
+use crate::engine::{RunError, source_entry};
 use crate::graph::StreamRef;
-use crate::ops::Item;
 
 /// How long a worker waiting for another's post parks at most before it looks again (a post
 /// does not wake it; a message does).
@@ -56,7 +55,6 @@ impl ChunkFeed<'_> {
         for msg in restore {
             data_in.send(msg);
         }
-        let mut out = Vec::new();
         let mut reader = ChunkReader::default();
         for chunk in (index..chunks).step_by(peers) {
             data_in.advance_to(chunk as u64);
@@ -82,7 +80,7 @@ impl ChunkFeed<'_> {
                 break;
             }
             let ends = read.ends;
-            let clock = self.send(&read, &mut reader, &prefix, data_in, &mut out);
+            let clock = self.send(&read, &mut reader, &prefix, data_in);
             clock_in.send(clock);
             let next = (chunk + peers).min(chunks) as u64;
             data_in.advance_to(next);
@@ -124,7 +122,6 @@ impl ChunkFeed<'_> {
         reader: &mut ChunkReader,
         prefix: &Prefix,
         data_in: &mut Entries,
-        out: &mut Vec<Msg>,
     ) -> EpochClock {
         let first = prefix.events + 1;
         let mut clock = EpochClock { first, last: prefix.events, ..EpochClock::default() };
@@ -142,25 +139,13 @@ impl ChunkFeed<'_> {
                 clock.changes.push((position, time));
             }
             clock.origins.push((0, event.line));
-            let (from, item) = match (keyed, event.key) {
-                (Some(step), Some(key)) => {
-                    // The key_on's work was done by the source.
-                    let mut counts = self.counts.borrow_mut();
-                    counts.stats.steps[step].items_in += 1;
-                    counts.stats.steps[step].items_out += 1;
-                    (StreamRef::Step { step, port: 0 }, Item::keyed(key, event.value))
-                }
-                _ => (StreamRef::Source(0), Item::plain(event.value)),
-            };
-            let step = match from {
-                StreamRef::Step { step, .. } => step,
-                StreamRef::Source(_) => 0,
-            };
-            let mut drops = Drops { counts: self.counts, step };
-            deliver(&self.plan.routes, from, &Tag::event(position), 0, item, now, &mut drops, out);
-            for msg in out.drain(..) {
-                data_in.send(msg);
+            let (from, item) = source_entry(keyed, 0, event.key, event.value);
+            if let StreamRef::Step { step, .. } = from {
+                let mut counts = self.counts.borrow_mut();
+                counts.stats.steps[step].items_in += 1;
+                counts.stats.steps[step].items_out += 1;
             }
+            data_in.send_event(self.plan, self.counts, from, position, item, now);
         }
         // A snapshot after the chunk that reaches a multiple of the interval, or that a
         // signal ends.

@@ -30,6 +30,7 @@ use timely::dataflow::operators::{Broadcast, Capability, Concatenate, Operator, 
 use timely::dataflow::{InputHandle, ProbeHandle, Scope, Stream};
 
 use crate::engine::{Engine, EngineOptions, RunError, RunStats, build_ops, step_error_at};
+use crate::graph::StreamRef;
 use crate::ops::{DropLedger, Item};
 use chunk_feed::ChunkFeed;
 use message::{Bundle, Dest, EpochClock, Msg, Packer, Tag};
@@ -86,6 +87,12 @@ impl Shared {
             *reason = Some(format!("worker {index} failed: {why}"));
         }
         self.aborted.store(true, Ordering::SeqCst);
+    }
+
+    /// The run's snapshots and what it resumes from, taken by the worker that reads
+    /// (worker 0 of process 0).
+    fn take_recovery(&self) -> Recovery {
+        self.recovery.lock().map(|mut recovery| std::mem::take(&mut *recovery)).unwrap_or_default()
     }
 
     fn is_aborted(&self) -> bool {
@@ -166,8 +173,12 @@ pub fn run_on_workers(
     recovery: Recovery,
     stop: StopCheck,
 ) -> (Option<Engine>, Result<(), RunError>) {
-    let chunk_bytes = std::env::var(CHUNK_BYTES_VAR).ok().and_then(|bytes| bytes.parse().ok());
-    run_in_chunks(engine, options, workers, recovery, stop, chunk_bytes).0
+    run_in_chunks(engine, options, workers, recovery, stop, chunk_bytes_asked()).0
+}
+
+/// The chunk size [`CHUNK_BYTES_VAR`] asks for, if any.
+fn chunk_bytes_asked() -> Option<u64> {
+    std::env::var(CHUNK_BYTES_VAR).ok().and_then(|bytes| bytes.parse().ok())
 }
 
 /// [`run_on_workers`], reading the only source in chunks of about `chunk_bytes` bytes
@@ -365,15 +376,7 @@ pub fn run_captured_on_workers(
     path: &std::path::Path,
     workers: usize,
 ) -> Result<BTreeMap<String, Vec<String>>, RunError> {
-    let graph = crate::engine::load_and_check(path)?;
-    if let Some(what) = unsupported(&graph) {
-        return Err(RunError::Usage(format!("{what}: it does not run on several workers yet")));
-    }
-    let options = EngineOptions { capture_sinks: true, ..EngineOptions::default() };
-    let engine = Engine::new(graph, &options)?;
-    let (engine, result) = run_on_workers(engine, &options, workers, Recovery::default(), Arc::new(|| false));
-    result?;
-    Ok(engine.map(|engine| engine.captured()).unwrap_or_default())
+    run_captured(path, workers, chunk_bytes_asked()).0
 }
 
 /// [`run_captured_on_workers`] with the only source read in chunks of about `chunk_bytes`
@@ -383,6 +386,16 @@ pub fn run_captured_in_chunks(
     path: &std::path::Path,
     workers: usize,
     chunk_bytes: u64,
+) -> (Result<BTreeMap<String, Vec<String>>, RunError>, bool) {
+    run_captured(path, workers, Some(chunk_bytes))
+}
+
+/// The run of [`run_captured_on_workers`] and [`run_captured_in_chunks`]: chunks of about
+/// `chunk_bytes` bytes (a default size without).
+fn run_captured(
+    path: &std::path::Path,
+    workers: usize,
+    chunk_bytes: Option<u64>,
 ) -> (Result<BTreeMap<String, Vec<String>>, RunError>, bool) {
     let graph = match crate::engine::load_and_check(path) {
         Ok(graph) => graph,
@@ -398,7 +411,7 @@ pub fn run_captured_in_chunks(
     };
     let stop = Arc::new(|| false);
     let ((engine, result), chunked) =
-        run_in_chunks(engine, &options, workers, Recovery::default(), stop, Some(chunk_bytes));
+        run_in_chunks(engine, &options, workers, Recovery::default(), stop, chunk_bytes);
     (result.map(|()| engine.map(|engine| engine.captured()).unwrap_or_default()), chunked)
 }
 
@@ -474,8 +487,7 @@ fn run_worker(
     let fed = if let Some(partition) = shared.partition.as_deref() {
         let mut restore = Ok(Vec::new());
         if reads {
-            let mut recovery =
-                shared.recovery.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
+            let mut recovery = shared.take_recovery();
             if let Some(snapshot) = recovery.resume.take() {
                 restore = restore_messages(&snapshot, &plan.graph);
             }
@@ -501,7 +513,7 @@ fn run_worker(
         })
     } else {
         reads.then(|| {
-            let recovery = shared.recovery.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
+            let recovery = shared.take_recovery();
             let mut feed = Feed {
                 engine: &engine,
                 failure: &failure,
@@ -588,7 +600,6 @@ impl Feed<'_> {
     ) -> Result<Feeding, RunError> {
         let mut batch = 0u64;
         let mut clock_before = self.engine.borrow().as_ref().and_then(Engine::clock);
-        let mut out = Vec::new();
         // Resuming: every key's state and timers to its worker, with the first batch.
         if let Some(snapshot) = self.recovery.resume.take() {
             for msg in restore_messages(&snapshot, &self.plan.graph)? {
@@ -597,7 +608,7 @@ impl Feed<'_> {
         }
         let mut next_snapshot = self.next_snapshot();
         loop {
-            let (mut clock, state) = self.read_batch(&mut clock_before, &mut out, data_in)?;
+            let (mut clock, state) = self.read_batch(&mut clock_before, data_in)?;
             // A snapshot after the batch that reaches the next multiple, or that a signal ends.
             let snapshot =
                 next_snapshot.is_some_and(|next| clock.last >= next || matches!(state, BatchEnd::Signal));
@@ -665,7 +676,6 @@ impl Feed<'_> {
     fn read_batch(
         &mut self,
         clock_before: &mut Option<i64>,
-        out: &mut Vec<Msg>,
         data_in: &mut Entries,
     ) -> Result<(EpochClock, BatchEnd), RunError> {
         let mut engine = self.engine.borrow_mut();
@@ -685,19 +695,8 @@ impl Feed<'_> {
                 }
                 *clock_before = pulled.clock;
             }
-            let origin = (pulled.source as u32, pulled.line);
-            clock.origins.push(origin);
-            let step = match pulled.from {
-                crate::graph::StreamRef::Step { step, .. } => step,
-                crate::graph::StreamRef::Source(_) => 0,
-            };
-            let mut drops = Drops { counts: self.counts, step };
-            let tag = Tag::event(position);
-            let routes = &self.plan.routes;
-            deliver(routes, pulled.from, &tag, 0, pulled.item, pulled.clock, &mut drops, out);
-            for msg in out.drain(..) {
-                data_in.send(msg);
-            }
+            clock.origins.push((pulled.source as u32, pulled.line));
+            data_in.send_event(self.plan, self.counts, pulled.from, position, pulled.item, pulled.clock);
         }
         Ok((clock, BatchEnd::Full))
     }
@@ -708,6 +707,8 @@ impl Feed<'_> {
 struct Entries {
     inputs: Vec<InputHandle<u64, Bundle>>,
     packer: Packer,
+    /// The messages one event's item makes, reused from event to event.
+    routed: Vec<Msg>,
 }
 
 /// Messages worker 0 bundles before it sends them (so the other workers start on a batch
@@ -720,7 +721,33 @@ impl Entries {
         Entries {
             inputs: (0..=steps).map(|_| InputHandle::new()).collect(),
             packer: Packer::new(steps, peers),
+            routed: Vec::new(),
         }
+    }
+
+    /// Sends the item of the event at `position` into the dataflow: it enters the graph at
+    /// `from` (a source, or the `key_on` whose key the source read), the replay clock at
+    /// `now`; its drops are counted to the step it leaves.
+    fn send_event(
+        &mut self,
+        plan: &Plan,
+        counts: &Rc<RefCell<WorkerCounts>>,
+        from: StreamRef,
+        position: u64,
+        item: Item,
+        now: Option<i64>,
+    ) {
+        let step = match from {
+            StreamRef::Step { step, .. } => step,
+            StreamRef::Source(_) => 0,
+        };
+        let mut drops = Drops { counts, step };
+        let mut routed = std::mem::take(&mut self.routed);
+        deliver(&plan.routes, from, &Tag::event(position), 0, item, now, &mut drops, &mut routed);
+        for msg in routed.drain(..) {
+            self.send(msg);
+        }
+        self.routed = routed;
     }
 
     /// Sends `msg` to the step it is for, or to the writer, on the worker that handles it.

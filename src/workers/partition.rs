@@ -8,7 +8,7 @@
 //! events once every chunk before its own is posted. Each chunk is one timely timestamp.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -128,7 +128,8 @@ impl ChunkedSource {
         }
         let format = spec.effective_format()?;
         let path = graph.base_dir.join(&spec.path);
-        if is_gzip(&path) {
+        // A compressed file cannot be sought.
+        if crate::io::Input::open(&path).ok()?.is_compressed() {
             return None;
         }
         let (projection, keyed) = engine.source_pruning(0);
@@ -318,7 +319,7 @@ impl ChunkedSource {
         {
             return Err(cannot_cut(&self.spec, "its projection"));
         }
-        if !source.start_at(mark)? {
+        if !source.move_to(mark)? {
             return Err(cannot_cut(&self.spec, "a cut"));
         }
         Ok(source)
@@ -346,12 +347,4 @@ fn single_file_source(graph: &ValidGraph) -> Option<&SourceSpec> {
         && spec.on_bad_row == BadRowPolicy::Fail
         && matches!(spec.effective_format(), Some(SourceFormat::Csv | SourceFormat::Jsonl));
     readable.then_some(spec)
-}
-
-/// Whether the file at `path` is gzip-compressed (it cannot be sought).
-fn is_gzip(path: &Path) -> bool {
-    let mut magic = [0u8; 2];
-    std::fs::File::open(path)
-        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut magic))
-        .is_ok_and(|()| magic == [0x1f, 0x8b])
 }

@@ -67,13 +67,14 @@ pub fn assert_same_per_key(actual: &[String], expected: &[String], what: &str) {
 
 /// Runs the `eddy` binary in `dir` as a user would (no display, so no workbench).
 pub fn eddy(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .unwrap()
+    eddy_command(args, dir).output().unwrap()
+}
+
+/// The command of [`eddy`], for a test to set more of its environment before it runs.
+pub fn eddy_command(args: &[&str], dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_eddy"));
+    command.args(args).current_dir(dir).env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");
+    command
 }
 
 /// A process's output bytes as text.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::util::{Lcg, eddy, text};
+use crate::util::{Lcg, eddy, eddy_command, text};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -15,14 +15,7 @@ fn root() -> &'static Path {
 
 /// `eddy ARGS` in `dir`, reading in chunks of `chunk_bytes` bytes on several workers.
 fn eddy_in_chunks(args: &[&str], dir: &Path, chunk_bytes: u64) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(args)
-        .current_dir(dir)
-        .env(eddy::workers::CHUNK_BYTES_VAR, chunk_bytes.to_string())
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .unwrap()
+    eddy_command(args, dir).env(eddy::workers::CHUNK_BYTES_VAR, chunk_bytes.to_string()).output().unwrap()
 }
 
 #[test]
@@ -354,9 +347,7 @@ fn sigint_stops_a_run_reading_in_chunks_with_a_snapshot_that_resumes_to_the_same
     let dir = folder("csv", false, &data);
     let args =
         ["run", "pipeline.toml", "--workers", "2", "--snapshot-dir", "snaps", "--snapshot-every", "1000000"];
-    let child = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(args)
-        .current_dir(dir.path())
+    let child = eddy_command(&args, dir.path())
         .env(eddy::workers::CHUNK_BYTES_VAR, "20000")
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -100,19 +100,6 @@ impl JsonlReader {
         Ok(Some(row))
     }
 
-    /// Goes on from `mark` (the start of a line, and the line feeds before it) without
-    /// reading the lines before it; false, nothing moved, once a line was read or when the
-    /// file cannot be sought.
-    pub(super) fn start_at(&mut self, mark: super::ReadMark) -> Result<bool, IoError> {
-        if self.offset != 0 || !self.reader.buffer().is_empty() || self.reader.get_ref().cannot_reread() {
-            return Ok(false);
-        }
-        self.reader.get_mut().skip_to(mark.bytes).map_err(|e| IoError::file(&self.path, "read", e))?;
-        self.offset = mark.bytes;
-        self.line = mark.newlines;
-        Ok(true)
-    }
-
     /// Goes on from `mark` (the start of a line, and the line feeds before it) whatever was
     /// read before, the buffered text dropped; false, nothing moved, when the file cannot be
     /// sought.

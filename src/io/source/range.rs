@@ -1,6 +1,6 @@
 //! Reading one file in parts (docs/workers.md#partitioned-reading): where a CSV or JSON Lines
 //! file can be cut into byte ranges at record boundaries ([`record_cuts`]), and a source that
-//! starts reading at such a cut ([`Source::start_at`]) without reading the rows before it.
+//! goes on from such a cut ([`Source::move_to`]) without reading the rows before it.
 
 use std::io::Read;
 use std::path::Path;
@@ -14,26 +14,11 @@ const SCAN_BUFFER: usize = 1 << 20;
 
 impl Source {
     /// Goes on from `mark`, a record boundary of the same file ([`record_cuts`], or
-    /// [`Source::read_mark`] of another source), without reading the rows before it: the rows
-    /// read next are those after `mark`, with the lines they have in the whole file. False,
-    /// nothing moved, when this source cannot (a compressed file, a live stream, a JSON array,
-    /// a source that has read rows already).
-    pub fn start_at(&mut self, mark: ReadMark) -> Result<bool, IoError> {
-        if self.consumed != 0 || self.live || self.tee.is_some() || self.marks.is_some() {
-            return Ok(false);
-        }
-        match &mut self.reader {
-            Reader::Csv(reader) => reader.seek(mark),
-            Reader::Jsonl(reader) => reader.start_at(mark),
-            Reader::Json(_) => Ok(false),
-        }
-    }
-}
-
-impl Source {
-    /// Goes on from `mark` like [`Source::start_at`], whatever this source has read before
-    /// (a worker reading its next chunk with the same open file); false, nothing moved, when
-    /// it cannot.
+    /// [`Source::read_mark`] of another source), whatever this source has read before (a
+    /// worker opening the file at its first chunk, or reading its next chunk with the same
+    /// open file): the rows read next are those after `mark`, with the lines they have in the
+    /// whole file. False, nothing moved, when this source cannot (a compressed file, a live
+    /// stream, a recording, a JSON array).
     pub fn move_to(&mut self, mark: ReadMark) -> Result<bool, IoError> {
         if self.live || self.tee.is_some() || self.marks.is_some() {
             return Ok(false);
@@ -74,21 +59,13 @@ pub fn record_cuts(
         every: every.max(1),
         cuts: Vec::new(),
     };
-    let mut buffer = vec![0u8; SCAN_BUFFER];
     let mut base = start.bytes;
-    loop {
-        let read = match file.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(read) => read,
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error),
-        };
-        if !scan.feed(base, &buffer[..read]) {
-            return Ok(None);
-        }
-        base += read as u64;
-    }
-    if scan.quote == Quote::In {
+    let regular = each_block(file, |block| {
+        let regular = scan.feed(base, block);
+        base += block.len() as u64;
+        regular
+    })?;
+    if !regular || scan.quote == Quote::In {
         return Ok(None);
     }
     scan.cuts.retain(|cut| cut.bytes < base);
@@ -97,17 +74,28 @@ pub fn record_cuts(
 
 /// `\n` bytes among the first `end` bytes of the file at `path`.
 pub fn newlines_before(path: &Path, end: u64) -> std::io::Result<u64> {
-    let mut file = std::fs::File::open(path)?.take(end);
-    let mut buffer = vec![0u8; SCAN_BUFFER];
     let mut newlines = 0;
+    each_block(std::fs::File::open(path)?.take(end), |block| {
+        newlines += memchr::memchr_iter(b'\n', block).count() as u64;
+        true
+    })?;
+    Ok(newlines)
+}
+
+/// Reads `input` to its end [`SCAN_BUFFER`] bytes at a time, each block handed to `each`;
+/// stops early, giving false, when `each` gives false.
+fn each_block(mut input: impl Read, mut each: impl FnMut(&[u8]) -> bool) -> std::io::Result<bool> {
+    let mut buffer = vec![0u8; SCAN_BUFFER];
     loop {
-        let read = match file.read(&mut buffer) {
-            Ok(0) => return Ok(newlines),
+        let read = match input.read(&mut buffer) {
+            Ok(0) => return Ok(true),
             Ok(read) => read,
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(error) => return Err(error),
         };
-        newlines += memchr::memchr_iter(b'\n', &buffer[..read]).count() as u64;
+        if !each(&buffer[..read]) {
+            return Ok(false);
+        }
     }
 }
 
