@@ -164,6 +164,11 @@ pub(crate) struct Msg {
 }
 
 impl Msg {
+    /// What is left in a batch's buffer where a message was taken out: no key, no value.
+    pub fn taken() -> Self {
+        Msg::snapshot_entry(Dest::State { step: 0 }, Key::default(), Dynamic::UNIT)
+    }
+
     /// A key's state or timer on its way to or from a snapshot (`to` says which): it has no
     /// place in the run's order, only a key.
     pub fn snapshot_entry(to: Dest, key: Key, value: Dynamic) -> Self {

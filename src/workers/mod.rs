@@ -872,6 +872,18 @@ fn waiting_for<'a>(
     })
 }
 
+/// Emptied batch buffers kept for later batches: as many as batches are in flight at once
+/// (two rounds), so that a worker holds no more than it uses.
+const SPARE_BUFFERS: usize = 4;
+
+/// Keeps the emptied `items` for a later batch, unless enough are kept already.
+fn keep_spare(spare: &mut Vec<Vec<Msg>>, mut items: Vec<Msg>) {
+    if spare.len() < SPARE_BUFFERS {
+        items.clear();
+        spare.push(items);
+    }
+}
+
 /// The worker a bundle goes to (made by [`Packer`]).
 fn bundle_worker(bundle: &Bundle) -> u64 {
     bundle.worker
@@ -935,7 +947,7 @@ fn stage_operator<G: Scope<Timestamp = u64>>(
                     stage.batch(&mut batch.items, &batch.clock.unwrap_or_default(), &mut out);
                     out.drain(..).for_each(|msg| packer.add(msg));
                     output.session(&batch.capability).give_iterator(packer.bundles());
-                    spare.push(batch.items);
+                    keep_spare(&mut spare, batch.items);
                 }
             }
         },
@@ -973,7 +985,9 @@ fn writer<G: Scope<Timestamp = u64>>(
                     }
                 });
                 clock_input.for_each_time(|time, data| {
-                    let (_, batch_clock) = waiting.entry(*time.time()).or_default();
+                    let (_, batch_clock) = waiting
+                        .entry(*time.time())
+                        .or_insert_with(|| (in_order.spare.pop().unwrap_or_default(), EpochClock::default()));
                     for batch in data {
                         if let Some(clock) = batch.pop() {
                             *batch_clock = clock;
@@ -984,28 +998,35 @@ fn writer<G: Scope<Timestamp = u64>>(
                     if frontier.less_equal(&t) || clock_frontier.less_equal(&t) {
                         break;
                     }
-                    let Some((_, (items, clock))) = waiting.pop_first() else { break };
+                    let Some((_, (mut items, clock))) = waiting.pop_first() else { break };
                     let mut engine = engine.borrow_mut();
                     let Some(engine) = engine.as_mut() else { continue };
-                    for msg in in_order.sorted(items) {
+                    in_order.sort(&items);
+                    for &(_, index) in &in_order.order {
                         if failure.borrow().is_some() {
                             break;
                         }
-                        let result = match msg.to {
-                            Dest::Sink { sink, from } => engine.write_pulled(
+                        let Some(msg) = items.get_mut(index as usize) else { continue };
+                        let result = match &msg.to {
+                            &Dest::Sink { sink, from } => engine.write_pulled(
                                 sink as usize,
-                                &Item { key: msg.key, value: msg.value },
+                                &Item { key: msg.key.take(), value: std::mem::take(&mut msg.value) },
                                 from.into(),
                             ),
-                            Dest::Failed(error) => {
-                                let at = clock.origin_of(msg.tag.position);
-                                let at = at.map(|(source, line)| (source as usize, line));
-                                Err(step_error_at(&plan.graph, &plan.routes.projections, *error, at))
+                            Dest::Failed(_) => {
+                                match std::mem::replace(&mut msg.to, Dest::State { step: 0 }) {
+                                    Dest::Failed(error) => {
+                                        let at = clock.origin_of(msg.tag.position);
+                                        let at = at.map(|(source, line)| (source as usize, line));
+                                        Err(step_error_at(&plan.graph, &plan.routes.projections, *error, at))
+                                    }
+                                    _ => Ok(()),
+                                }
                             }
                             // Snapshot states and timers are gathered; steps' messages never
                             // reach the writer.
                             _ => {
-                                gathered.borrow_mut().keep(msg);
+                                gathered.borrow_mut().keep(std::mem::replace(msg, Msg::taken()));
                                 Ok(())
                             }
                         };
@@ -1013,6 +1034,7 @@ fn writer<G: Scope<Timestamp = u64>>(
                             *failure.borrow_mut() = Some(error);
                         }
                     }
+                    keep_spare(&mut in_order.spare, items);
                     // Partitioned reading: the snapshot after its batch, the sinks written
                     // through it and no further.
                     if clock.snapshot
@@ -1037,32 +1059,24 @@ fn writer<G: Scope<Timestamp = u64>>(
 }
 
 /// Puts a batch's items in the run's order (by tag; equal tags as they arrived) by sorting
-/// their positions and indices, so that each item moves once, not once per merge of a sort;
-/// keeps the buffers from batch to batch.
+/// their positions and indices, so that no item moves; keeps the buffers from batch to batch.
 #[derive(Default)]
 struct InOrder {
-    /// (event position, index) of each item.
+    /// (event position, index) of each item, in the run's order once sorted.
     order: Vec<(u64, u32)>,
-    /// The items, taken out in order.
-    slots: Vec<Option<Msg>>,
     /// Emptied item buffers, for the next batches.
     spare: Vec<Vec<Msg>>,
 }
 
 impl InOrder {
-    /// The items of `items` in the run's order.
-    fn sorted(&mut self, mut items: Vec<Msg>) -> impl Iterator<Item = Msg> + '_ {
+    /// Sorts `order` into the run's order of `items`. A batch arrives as a few runs already
+    /// in order (one per step and worker that sent it), which a stable merge sort finds and
+    /// merges in about one pass; being stable, it also keeps equal tags as they arrived.
+    fn sort(&mut self, items: &[Msg]) {
         self.order.clear();
         self.order.extend(items.iter().enumerate().map(|(index, msg)| (msg.tag.position, index as u32)));
-        self.order.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| items[a.1 as usize].tag.cmp(&items[b.1 as usize].tag))
-                .then(a.1.cmp(&b.1))
+        self.order.sort_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| items[a.1 as usize].tag.cmp(&items[b.1 as usize].tag))
         });
-        self.slots.clear();
-        self.slots.extend(items.drain(..).map(Some));
-        self.spare.push(items);
-        let slots = &mut self.slots;
-        self.order.iter().filter_map(move |&(_, index)| slots.get_mut(index as usize).and_then(Option::take))
     }
 }
