@@ -707,8 +707,6 @@ impl Feed<'_> {
 struct Entries {
     inputs: Vec<InputHandle<u64, Bundle>>,
     packer: Packer,
-    /// The messages one event's item makes, reused from event to event.
-    routed: Vec<Msg>,
 }
 
 /// Messages worker 0 bundles before it sends them (so the other workers start on a batch
@@ -721,7 +719,6 @@ impl Entries {
         Entries {
             inputs: (0..=steps).map(|_| InputHandle::new()).collect(),
             packer: Packer::new(steps, peers),
-            routed: Vec::new(),
         }
     }
 
@@ -742,12 +739,10 @@ impl Entries {
             StreamRef::Source(_) => 0,
         };
         let mut drops = Drops { counts, step };
-        let mut routed = std::mem::take(&mut self.routed);
-        deliver(&plan.routes, from, &Tag::event(position), 0, item, now, &mut drops, &mut routed);
-        for msg in routed.drain(..) {
-            self.send(msg);
+        deliver(&plan.routes, from, &Tag::event(position), 0, item, now, &mut drops, &mut self.packer);
+        if self.packer.pending() >= ENTRY_BUNDLE {
+            self.flush();
         }
-        self.routed = routed;
     }
 
     /// Sends `msg` to the step it is for, or to the writer, on the worker that handles it.
@@ -908,7 +903,6 @@ fn stage_operator<G: Scope<Timestamp = u64>>(
         move |_capability, _info| {
             let mut waiting: BTreeMap<u64, Waiting> = BTreeMap::new();
             let mut spare = Vec::new();
-            let mut out = Vec::new();
             move |(input, frontier), (clock_input, clock_frontier), output| {
                 input.for_each_time(|time, data| {
                     let capability = time.retain();
@@ -920,12 +914,11 @@ fn stage_operator<G: Scope<Timestamp = u64>>(
                                     .append(&mut bundle.msgs);
                             } else {
                                 for msg in bundle.msgs.drain(..) {
-                                    stage.item(msg, &mut out);
+                                    stage.item(msg, &mut packer);
                                 }
                             }
                         }
                     }
-                    out.drain(..).for_each(|msg| packer.add(msg));
                     output.session(&capability).give_iterator(packer.bundles());
                 });
                 clock_input.for_each_time(|time, data| {
@@ -944,8 +937,7 @@ fn stage_operator<G: Scope<Timestamp = u64>>(
                         break;
                     }
                     let Some((_, mut batch)) = waiting.pop_first() else { break };
-                    stage.batch(&mut batch.items, &batch.clock.unwrap_or_default(), &mut out);
-                    out.drain(..).for_each(|msg| packer.add(msg));
+                    stage.batch(&mut batch.items, &batch.clock.unwrap_or_default(), &mut packer);
                     output.session(&batch.capability).give_iterator(packer.bundles());
                     keep_spare(&mut spare, batch.items);
                 }

@@ -13,7 +13,7 @@ use crate::ops::{
 };
 use crate::script::{set_print_context, set_script_clock};
 
-use super::message::{Dest, EpochClock, Msg, Tag};
+use super::message::{Dest, EpochClock, Msg, Packer, Tag};
 
 /// What one worker counts for the summary, shared by its stages (one thread).
 #[derive(Debug)]
@@ -61,6 +61,8 @@ pub(crate) struct Stage {
     /// A keyed stage that failed handles nothing more (everything after its failure comes
     /// later in the order, and the writer stops at the failure).
     failed: bool,
+    /// The buffer a call's outputs go to, kept from call to call.
+    outputs: Vec<Output>,
 }
 
 impl Stage {
@@ -71,7 +73,16 @@ impl Stage {
         plan: Arc<Plan>,
         counts: Rc<RefCell<WorkerCounts>>,
     ) -> Self {
-        Stage { step, op, wheel: TimerWheel::default(), plan, counts, clock: None, failed: false }
+        Stage {
+            step,
+            op,
+            wheel: TimerWheel::default(),
+            plan,
+            counts,
+            clock: None,
+            failed: false,
+            outputs: Vec::new(),
+        }
     }
 
     /// Whether this step keeps state per key (its items wait for their whole batch and are
@@ -98,7 +109,7 @@ impl Stage {
     }
 
     /// Handles one item sent to this step; what it emits goes to `out`.
-    pub fn item(&mut self, msg: Msg, out: &mut Vec<Msg>) {
+    pub fn item(&mut self, msg: Msg, out: &mut Packer) {
         if self.failed {
             return;
         }
@@ -118,7 +129,7 @@ impl Stage {
     /// worker's timers of this step that the clock made due, interleaved with the items
     /// by their tags; then the items; at end of input, the step's end.
     /// (`items` is left empty, its buffer kept for the next batch.)
-    pub fn batch(&mut self, items: &mut Vec<Msg>, clock: &EpochClock, out: &mut Vec<Msg>) {
+    pub fn batch(&mut self, items: &mut Vec<Msg>, clock: &EpochClock, out: &mut Packer) {
         if items.iter().any(|msg| matches!(msg.to, Dest::Restore { .. } | Dest::RestoreTimer { .. })) {
             *items = self.restore(std::mem::take(items), out);
         }
@@ -173,7 +184,7 @@ impl Stage {
 
     /// Takes this worker's keys' states and timers from the snapshot the run resumes from
     /// (the first batch brings them); gives back the other items.
-    fn restore(&mut self, items: Vec<Msg>, out: &mut Vec<Msg>) -> Vec<Msg> {
+    fn restore(&mut self, items: Vec<Msg>, out: &mut Packer) -> Vec<Msg> {
         let (mut states, mut timers, mut rest) = (Vec::new(), Vec::new(), Vec::new());
         for msg in items {
             match (msg.to, msg.key) {
@@ -197,7 +208,7 @@ impl Stage {
 
     /// Sends this worker's keys' `snapshot()` values and pending timers to the writer, which
     /// writes the run's snapshot (docs/workers.md#snapshots).
-    fn snapshot(&mut self, out: &mut Vec<Msg>) {
+    fn snapshot(&mut self, out: &mut Packer) {
         if self.failed {
             return;
         }
@@ -206,7 +217,9 @@ impl Stage {
         let message = Msg::snapshot_entry;
         match self.op.snapshot() {
             Ok(states) => {
-                out.extend(states.into_iter().map(|(key, value)| message(Dest::State { step }, key, value)));
+                states
+                    .into_iter()
+                    .for_each(|(key, value)| out.add(message(Dest::State { step }, key, value)));
             }
             Err(error) => {
                 self.fail(error, &Tag::end(self.position() as u32, None), out);
@@ -214,13 +227,13 @@ impl Stage {
             }
         }
         for entry in self.wheel.pending() {
-            out.push(message(Dest::Timer { step, due: entry.due }, entry.key, rhai::Dynamic::UNIT));
+            out.add(message(Dest::Timer { step, due: entry.due }, entry.key, rhai::Dynamic::UNIT));
         }
     }
 
     /// End of input: the step's `on_eof` (its outputs in key order), then its pending timers
     /// counted as dropped.
-    fn end(&mut self, out: &mut Vec<Msg>) {
+    fn end(&mut self, out: &mut Packer) {
         if self.failed {
             return;
         }
@@ -265,7 +278,8 @@ impl Stage {
         call: impl FnOnce(&mut dyn Operator, &mut OpContext<'_>, &mut Vec<Output>) -> Result<(), StepError>,
     ) -> Result<Vec<Output>, StepError> {
         set_script_clock(now);
-        let mut outputs = Vec::new();
+        let mut outputs = std::mem::take(&mut self.outputs);
+        outputs.clear();
         let position_in_order = self.position();
         let mut counts = self.counts.borrow_mut();
         counts.drops.step = self.step;
@@ -282,14 +296,15 @@ impl Stage {
         result: Result<Vec<Output>, StepError>,
         tag: &Tag,
         clock: Option<i64>,
-        out: &mut Vec<Msg>,
+        out: &mut Packer,
     ) {
         match result {
-            Ok(outputs) => {
+            Ok(mut outputs) => {
                 self.counts.borrow_mut().stats.steps[self.step].items_out += outputs.len() as u64;
-                for (index, output) in outputs.into_iter().enumerate() {
+                for (index, output) in outputs.drain(..).enumerate() {
                     self.fan_out(tag, index as u32, output, clock, out);
                 }
+                self.outputs = outputs;
             }
             Err(error) => self.fail(error, tag, out),
         }
@@ -297,11 +312,11 @@ impl Stage {
 
     /// The failure at `tag`, sent to the writer (which names its event's source line); a
     /// keyed stage stops.
-    fn fail(&mut self, error: StepError, tag: &Tag, out: &mut Vec<Msg>) {
+    fn fail(&mut self, error: StepError, tag: &Tag, out: &mut Packer) {
         if self.is_keyed() {
             self.failed = true;
         }
-        out.push(Msg {
+        out.add(Msg {
             tag: tag.clone(),
             to: Dest::Failed(Box::new(error)),
             clock: None,
@@ -312,7 +327,7 @@ impl Stage {
     }
 
     /// Delivers output number `index` of a call at `tag` to each reader of its port.
-    fn fan_out(&mut self, tag: &Tag, index: u32, output: Output, clock: Option<i64>, out: &mut Vec<Msg>) {
+    fn fan_out(&mut self, tag: &Tag, index: u32, output: Output, clock: Option<i64>, out: &mut Packer) {
         let from = StreamRef::Step { step: self.step, port: output.port };
         let mut drops = Drops { counts: &self.counts, step: self.step };
         deliver(&self.plan.routes, from, tag, index, output.item, clock, &mut drops, out);
@@ -339,7 +354,7 @@ pub(crate) fn deliver(
     item: Item,
     clock: Option<i64>,
     drops: &mut Drops<'_>,
-    out: &mut Vec<Msg>,
+    out: &mut Packer,
 ) {
     let targets = routes.targets(from);
     let mut item = Some(item);
@@ -355,11 +370,11 @@ pub(crate) fn deliver(
                     this
                 };
                 let to = Dest::Step { step: step as u32, input: input as u32 };
-                out.push(Msg { tag, to, clock, key: this.key, route_key: None, value: this.value });
+                out.add(Msg { tag, to, clock, key: this.key, route_key: None, value: this.value });
             }
             Target::Sink(sink) => {
                 let to = Dest::Sink { sink: sink as u32, from: from.into() };
-                out.push(Msg { tag, to, clock, key: this.key, route_key: None, value: this.value });
+                out.add(Msg { tag, to, clock, key: this.key, route_key: None, value: this.value });
             }
             Target::Unread => {
                 let mut counts = drops.counts.borrow_mut();
