@@ -91,8 +91,13 @@ impl Path {
         env: &Env<'_, '_>,
         f: F,
     ) -> EvalResult<T> {
-        // Inside a method's `this` whose arrays are known within the limits (see `walk`).
-        let inside_checked = matches!(self.root, Atom::Local(slot) if env.arrays_within(slot));
+        // Inside a method's `this` whose arrays are known within the limits (see `walk`), held
+        // in place (journaled) or read as its argument.
+        let inside_checked = match self.root {
+            Atom::Local(slot) => env.arrays_within(slot),
+            Atom::Arg(i) => env.arg_within == Some(i),
+            _ => false,
+        };
         match self.root.val(env) {
             ValueRef::Dyn(d) => walk(d, &self.steps, env, &[], inside_checked, f),
             scalar => walk(&scalar.to_owned().dynamic(), &self.steps, env, &[], false, f),

@@ -13,6 +13,7 @@ use super::tree::{
     Assign, BinOp, Builtin, Chain, ChainStep, ChainStepKind, Expr, ForLoop, LoopBody, MutMethod, Mutate,
     Root, StepArg, Stmt, TargetStep, Var,
 };
+use super::value::unshared;
 
 /// How many operations Rhai may count per node of the checked tree, at most (it counts one per
 /// statement, expression, index step and call): a loop-free stretch of `n` nodes counts at most
@@ -238,6 +239,13 @@ impl Checker<'_> {
             return Some((Var::Const(k), true));
         }
         let (_, value) = self.constants.iter().find(|(n, _)| n == name)?;
+        // A shared constant (a closure's captured variable) leaves the function to Rhai: so no
+        // value a call holds is shared (its arguments and `this` are walked or vouched for as it
+        // starts, and everything else is built from them, constants and literals), which lets
+        // a nested call trust the `this` it is lent.
+        if !unshared(value) {
+            return None;
+        }
         let k = self.consts.len();
         self.consts.push(value.clone());
         self.const_slots.insert(name.to_string(), k);
@@ -257,7 +265,11 @@ impl Checker<'_> {
             | AstExpr::FloatConstant(..)
             | AstExpr::CharConstant(..)
             | AstExpr::StringConstant(..)
-            | AstExpr::Unit(..) => Expr::literal(expr.get_literal_value(None)?),
+            | AstExpr::Unit(..) => {
+                // No value the fast path holds is shared (see `Checker::resolve`).
+                let value = expr.get_literal_value(None).filter(unshared)?;
+                Expr::literal(value)
+            }
             AstExpr::InterpolatedString(x, ..) => Expr::Interp(self.exprs(x)?),
             AstExpr::Array(x, ..) => Expr::Array(self.exprs(x)?),
             AstExpr::Map(x, ..) => {

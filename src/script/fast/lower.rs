@@ -10,13 +10,13 @@ use super::assign::{
 use super::closures;
 use super::run::{EvalFn, Exit, Undo, eval_fn};
 use super::tree::{
-    Assign, BinOp, Chain, ChainStep, ChainStepKind, Expr, ForLoop, LoopBody, MutMethod, Mutate, Root,
-    StepArg, Stmt, TargetStep, Var,
+    Assign, BinOp, Chain, ChainStep, ChainStepKind, Expr, LoopBody, MutMethod, Mutate, Root, StepArg, Stmt,
+    TargetStep, Var,
 };
 use super::value::{Value, intern, owned};
 
 /// What a loop that ends with `break value` gives.
-fn break_value(value: Option<Box<Dynamic>>) -> Value<'static> {
+pub(super) fn break_value(value: Option<Box<Dynamic>>) -> Value<'static> {
     match value {
         Some(v) => owned(*v),
         None => Value::Unit,
@@ -253,33 +253,7 @@ impl Lowering {
                     }
                 })
             }
-            Stmt::For(f) => {
-                let ForLoop { var, counter, iterable, body: LoopBody { body, ops_per_round } } = *f;
-                let iterable = self.expr(iterable)?;
-                let body = self.block(body)?;
-                eval_fn(move |env| {
-                    // Rhai iterates over the value of the expression (a copy of a variable's array).
-                    let items = match iterable(env)? {
-                        Value::Own(d) if d.is_array() => d.into_array().or_else(super::run::fail)?,
-                        Value::Ref(d) if d.is_array() => d.as_array_ref().or_else(super::run::fail)?.clone(),
-                        _ => return Err(Exit::Fail),
-                    };
-                    for (i, item) in items.into_iter().enumerate() {
-                        env.round(ops_per_round)?;
-                        env.forget_sized();
-                        if let Some(c) = counter {
-                            env.locals[c] = Value::Int(rhai::INT::try_from(i).or_else(super::run::fail)?);
-                        }
-                        env.locals[var] = owned(item);
-                        match body(env) {
-                            Ok(_) | Err(Exit::Continue) => {}
-                            Err(Exit::Break(value)) => return Ok(break_value(value)),
-                            Err(other) => return Err(other),
-                        }
-                    }
-                    Ok(Value::Unit)
-                })
-            }
+            Stmt::For(f) => super::for_loop::lower(self, *f)?,
             Stmt::Break(None) => eval_fn(|_| Err(Exit::Continue)),
             Stmt::Break(Some(None)) => eval_fn(|_| Err(Exit::Break(None))),
             Stmt::Break(Some(Some(e))) => {

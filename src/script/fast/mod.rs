@@ -34,7 +34,10 @@
 //!   the script defines a function of that name;
 //! * loops: `while cond { … }`, `loop { … }`, `for x in array { … }` and `for (x, i) in array`
 //!   (over an array only: anything else falls back at run time), `break`, `break value`,
-//!   `continue`;
+//!   `continue`. A `for` over an array reached from an argument, a constant or a literal (a
+//!   read-only method's `this` included) runs over the array in place, the loop variable
+//!   borrowing each item, instead of over a copy: nothing in the call can change it (see
+//!   `for_loop`);
 //! * in a method (compiled with [`FastFn::compile_method_with_limits`], called with `this`
 //!   bound, as StatefulLogic's `on_item`, `on_notify`, `notify_at`, … are): `this`, its
 //!   properties and indices, read and assigned, as a parameter would be; and calls of the
@@ -102,6 +105,14 @@
 //! called on an array in it (it changes nothing): Rhai's checks after them would pass. A state built, restored from a snapshot, set by the workbench or left by Rhai is
 //! not checked, and is walked and measured as before.
 //!
+//! A method that only reads `this` reads it as its argument. Called by the caller with a
+//! checked `this`, or as `this.f()` by a method whose in-place `this` has kept its arrays within
+//! the limits (or by such a reader), its built-in method calls on arrays in `this` are not
+//! measured either (`run::Env`'s `arg_within`). No value a call holds is shared (its arguments
+//! and `this` are walked or vouched for as it starts, a shared constant or literal keeps the
+//! function out of the subset, and everything else is built from these), so the `this` lent to
+//! `this.f()` is not walked for shared values again.
+//!
 //! `do … while`, ranges (`0..n`), `switch`, `try`, closures, `this` outside a method, calls of
 //! script-defined functions other than `this.f(…)` in a method, other registered functions
 //! (`print`, `secs(…)`, …), `import`, namespaced names, variables that are not parameters,
@@ -119,6 +130,7 @@ mod assign;
 mod builtins;
 mod check;
 mod closures;
+mod for_loop;
 mod limits;
 mod lower;
 mod operators;
@@ -505,20 +517,20 @@ impl FastFn {
             return Err(());
         }
         match f.n_locals {
-            0 => f.run(fns, args, &mut []),
-            1 => f.run(fns, args, &mut [Value::Unit]),
-            2 => f.run(fns, args, &mut [Value::Unit, Value::Unit]),
+            0 => f.run(fns, args, &mut [], this_checked),
+            1 => f.run(fns, args, &mut [Value::Unit], this_checked),
+            2 => f.run(fns, args, &mut [Value::Unit, Value::Unit], this_checked),
             3..=4 => {
                 let mut buf = [const { Value::Unit }; 4];
-                f.run(fns, args, &mut buf[..f.n_locals])
+                f.run(fns, args, &mut buf[..f.n_locals], this_checked)
             }
             5..=8 => {
                 let mut buf = [const { Value::Unit }; 8];
-                f.run(fns, args, &mut buf[..f.n_locals])
+                f.run(fns, args, &mut buf[..f.n_locals], this_checked)
             }
             _ => {
                 let mut buf: Vec<Value<'_>> = (0..f.n_locals).map(|_| Value::Unit).collect();
-                f.run(fns, args, &mut buf)
+                f.run(fns, args, &mut buf, this_checked)
             }
         }
     }

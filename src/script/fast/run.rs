@@ -82,6 +82,11 @@ pub(super) struct Env<'a, 'l> {
     /// character or `()` replacing one in an existing property): measuring it again would give
     /// the same sizes. Any other write to any local clears it ([`Env::forget_sized`]).
     pub(super) sized: Option<usize>,
+    /// The argument that is a method's `this` read in place (the body does not write it), when
+    /// every array in it is known within the data-size limits: a checked `this` (the caller's
+    /// word), or the in-place `this` of a calling method whose journal says so
+    /// ([`Env::arrays_within`]). A built-in method called on an array in it is not measured.
+    pub(super) arg_within: Option<usize>,
 }
 
 /// What one write to a method's `this` replaced, to be put back if the call falls back.
@@ -214,8 +219,9 @@ impl<'a> Env<'a, '_> {
             // The callee only reads `this`: it is its last argument, lent for the call.
             (None, Var::Local(slot)) => match std::mem::replace(&mut self.locals[slot], Value::Unit) {
                 Value::Own(d) => {
+                    let within = self.arrays_within(slot).then_some(callee.arity);
                     args.push(d);
-                    let (result, _, _, used) = callee.run_nested(fns, &args, None, None, budget);
+                    let (result, _, _, used) = callee.run_nested(fns, &args, None, None, budget, within);
                     self.locals[slot] = Value::Own(args.pop().unwrap_or(Dynamic::UNIT));
                     budget = used;
                     result
@@ -223,14 +229,15 @@ impl<'a> Env<'a, '_> {
                 other => {
                     args.push(other.copy().dynamic());
                     self.locals[slot] = other;
-                    let (result, _, _, used) = callee.run_nested(fns, &args, None, None, budget);
+                    let (result, _, _, used) = callee.run_nested(fns, &args, None, None, budget, None);
                     budget = used;
                     result
                 }
             },
             (None, Var::Arg(i)) => {
                 args.push(self.args.get(i).ok_or(Exit::Fail)?.clone());
-                let (result, _, _, used) = callee.run_nested(fns, &args, None, None, budget);
+                let within = (self.arg_within == Some(i)).then_some(callee.arity);
+                let (result, _, _, used) = callee.run_nested(fns, &args, None, None, budget, within);
                 budget = used;
                 result
             }
@@ -246,7 +253,7 @@ impl<'a> Env<'a, '_> {
                 }
                 args.push(Dynamic::UNIT);
                 let (result, left, journal, used) =
-                    callee.run_nested(fns, &args, Some((callee_slot, given)), journal, budget);
+                    callee.run_nested(fns, &args, Some((callee_slot, given)), journal, budget, None);
                 self.locals[slot] = Value::Own(left.unwrap_or(Dynamic::UNIT));
                 self.journal = journal.map(|mut j| {
                     j.slot = slot;
@@ -394,6 +401,11 @@ fn with_array_in(this: &mut Dynamic, prop: &str, f: impl FnOnce(&mut rhai::Array
     }
 }
 
+/// What a nested call runs with besides its arguments: the callee's `this` local (its slot and
+/// value) when it writes to it, the caller's journal, the budget so far, and which argument is a
+/// `this` whose arrays are known within the limits (see [`Env`]).
+type NestedRun = (Option<(usize, Dynamic)>, Option<Journal>, Budget, Option<usize>);
+
 /// A compiled expression or statement.
 pub(super) type EvalFn = Box<dyn for<'a, 'l> Fn(&mut Env<'a, 'l>) -> EvalResult<Value<'a>> + Send + Sync>;
 
@@ -477,6 +489,7 @@ impl CompiledFn {
             fns,
             budget: Budget::new(self.bound),
             sized: None,
+            arg_within: None,
         };
         let value = match (self.body)(&mut env) {
             Ok(v) => Ok(v.dynamic()),
@@ -499,7 +512,13 @@ impl CompiledFn {
     /// Runs the body as called by another body (`this.f(…)`): `this_local` is the callee's
     /// `this` (its local slot, and the value moved in) when the callee writes to it, with the
     /// caller's journal. Gives back the result, what the body left in `this`, the journal and
-    /// the budget used so far.
+    /// the budget used so far. `arg_within`: see [`Env`]'s field.
+    ///
+    /// The callee's `this` (the last argument) is the caller's, which holds no shared value:
+    /// every value a call holds is unshared (its arguments and `this` are walked or vouched for
+    /// as it starts, constants and literals are refused at compile time when shared, and
+    /// everything else is built from those), so it is not walked again; the other arguments
+    /// are.
     pub(super) fn run_nested(
         &self,
         fns: &[CompiledFn],
@@ -507,22 +526,25 @@ impl CompiledFn {
         this_local: Option<(usize, Dynamic)>,
         journal: Option<Journal>,
         budget: Budget,
+        arg_within: Option<usize>,
     ) -> (EvalResult<Dynamic>, Option<Dynamic>, Option<Journal>, Budget) {
-        if !args.iter().all(super::value::unshared) {
+        let walked = if self.method { args.get(..self.arity).unwrap_or(args) } else { args };
+        if !walked.iter().all(super::value::unshared) {
             return (Err(Exit::Fail), this_local.map(|(_, d)| d), journal, budget);
         }
+        let run = (this_local, journal, budget, arg_within);
         match self.n_locals {
             0..=4 => {
                 let mut buf = [const { Value::Unit }; 4];
-                self.run_with(fns, args, &mut buf[..self.n_locals], this_local, journal, budget)
+                self.run_with(fns, args, &mut buf[..self.n_locals], run)
             }
             5..=8 => {
                 let mut buf = [const { Value::Unit }; 8];
-                self.run_with(fns, args, &mut buf[..self.n_locals], this_local, journal, budget)
+                self.run_with(fns, args, &mut buf[..self.n_locals], run)
             }
             _ => {
                 let mut buf: Vec<Value<'_>> = (0..self.n_locals).map(|_| Value::Unit).collect();
-                self.run_with(fns, args, &mut buf, this_local, journal, budget)
+                self.run_with(fns, args, &mut buf, run)
             }
         }
     }
@@ -532,9 +554,7 @@ impl CompiledFn {
         fns: &'a [CompiledFn],
         args: &'a [Dynamic],
         locals: &mut [Value<'a>],
-        this_local: Option<(usize, Dynamic)>,
-        journal: Option<Journal>,
-        budget: Budget,
+        (this_local, journal, budget, arg_within): NestedRun,
     ) -> (EvalResult<Dynamic>, Option<Dynamic>, Option<Journal>, Budget) {
         let this_slot = this_local.as_ref().map(|(slot, _)| *slot);
         for &(param, copy) in &self.param_copies {
@@ -545,8 +565,17 @@ impl CompiledFn {
         if let Some((slot, this)) = this_local {
             locals[slot] = Value::Own(this);
         }
-        let mut env =
-            Env { args, lits: &self.lits, limits: &self.limits, locals, journal, fns, budget, sized: None };
+        let mut env = Env {
+            args,
+            lits: &self.lits,
+            limits: &self.limits,
+            locals,
+            journal,
+            fns,
+            budget,
+            sized: None,
+            arg_within,
+        };
         let result = match (self.body)(&mut env) {
             Ok(v) => Ok(v.dynamic()),
             Err(Exit::Return(v)) => Ok(*v),
@@ -556,12 +585,15 @@ impl CompiledFn {
         (result, left, env.journal, env.budget)
     }
 
+    /// Runs the body on `args` (`this` last for a method). `this_checked`: a method's `this`,
+    /// read in place, is checked (the caller's word): its arrays are within the limits.
     #[inline]
     pub(super) fn run<'a>(
         &'a self,
         fns: &'a [CompiledFn],
         args: &'a [Dynamic],
         locals: &mut [Value<'a>],
+        this_checked: bool,
     ) -> Result<(Dynamic, Option<Dynamic>), ()> {
         for &(param, slot) in &self.param_copies {
             locals[slot] = Value::Ref(&args[param]);
@@ -575,6 +607,7 @@ impl CompiledFn {
             fns,
             budget: Budget::new(self.bound),
             sized: None,
+            arg_within: (this_checked && self.method).then_some(self.arity),
         };
         let value = match (self.body)(&mut env) {
             Ok(v) => v.dynamic(),

@@ -704,6 +704,9 @@ const CHECKED: &str = r#"
     fn swap(v) { this = #{ items: [v], n: 0 }; this.n }
     fn read() { this.items.len() + this.n }
     fn first() { this.items.get(0) }
+    fn sum() { let s = 0; for p in this.items { s += p[0]; } s }
+    fn both() { this.read() + this.sum() + this.items.len() }
+    fn add_then_read(v) { this.items.push([v, v]); this.both() }
 "#;
 
 /// What "checked" promises, measured: read-write throughout, nested within `max_depth`, every
@@ -742,7 +745,7 @@ fn a_checked_state_carried_from_call_to_call_runs_as_rhai_runs_it_and_stays_trul
     let engine = crate::script::ScriptHost::configured_engine(limits);
     let mut script = Script::new(CHECKED);
     let fns = FastFn::compile_methods(&script.ast, &script.constants(), limits);
-    assert_eq!(fns.len(), 9, "every method compiles");
+    assert_eq!(fns.len(), 12, "every method compiles");
     let mut rng = Rng(0x0C4E_C4ED_5747_E000);
     let (mut answered, mut trusted, mut calls) = (0, 0, 0);
     for _ in 0..400 {
@@ -797,4 +800,146 @@ fn a_checked_state_carried_from_call_to_call_runs_as_rhai_runs_it_and_stays_trul
         }
     }
     assert!(answered * 2 > calls && trusted * 4 > calls, "{answered} answered, {trusted} trusted of {calls}");
+}
+
+/// `for` loops over arrays reached from arguments, constants and locals borrowing them (run in
+/// place, the loop variable borrowing each item), and over arrays the body may change (copied).
+const FOR_LOOPS: &str = r#"
+    const FIXED = [1, 2, 3];
+    fn sum_items(list) { let s = 0; for x in list { s += x; } s }
+    fn keep_last(list) { let last = (); for x in list { last = x; } last }
+    fn write_var(list) { let out = []; for x in list { x += 1; out.push(x); } out }
+    fn write_inside(list) { let out = []; for x in list { x[0] = 9; out.push(x); } [out, list] }
+    fn deep(m) { let s = 0; for x in m.a.list { s += x; } s }
+    fn indexed(m, i) { let s = []; for (x, j) in m.lists[i] { s.push([x, j]); } s }
+    fn keyed(m, k) { let n = 0; for x in m[k] { n += 1; } n }
+    fn returns(list) { for x in list { if x == 2 { return x; } } -1 }
+    fn first_kept(list) { let first = (); for (x, i) in list { if i == 0 { first = x; } } [first, list] }
+    fn over_const() { let s = 0; for x in FIXED { s += x; } s }
+    fn param_then_push(list) { let s = 0; for x in list { s += x; } list.push(1); [s, list] }
+    fn reassigned(list) { let y = list; for x in y { y = 5; } y }
+    fn inner_loops(list) { let n = 0; for x in list { for y in list { n += 1; } } n }
+    fn local_copy(list) { let c = list; c.push(1); let s = 0; for x in c { s += x; c.pop(); } [s, c] }
+    fn total() { let s = 0; for x in this.items { s += x; } s }
+    fn copy_into(list) { for x in list { this.items.push(x); } this.items.len() }
+    fn totals(list) { let s = 0; for x in list { s += this.total(); } s }
+    fn changes_own(v) { this.items.push(v); let s = 0; for x in this.items { this.items.shift(); s += x; } [s, this.items] }
+"#;
+
+/// A list of numbers, pairs, maps, tagged numbers and (with `read_only`) read-only values. (A
+/// state's copies, made by the tests with `clone`, are read-write throughout: a state keeps
+/// none.)
+fn random_list(rng: &mut Rng, read_only: bool) -> Dynamic {
+    let items: Vec<Dynamic> = (0..rng.below(7))
+        .map(|_| match rng.below(8) {
+            0 => rng.value(),
+            1 => Dynamic::from_array(vec![rng.scalar(), Dynamic::from_int(1)]),
+            2 => {
+                let mut tagged = Dynamic::from_int(rng.below(5) as INT);
+                tagged.set_tag(7);
+                tagged
+            }
+            3 if read_only => Dynamic::from_int(2).into_read_only(),
+            _ => Dynamic::from_int(rng.below(5) as INT),
+        })
+        .collect();
+    let list = Dynamic::from_array(items);
+    if read_only && rng.below(12) == 0 { list.into_read_only() } else { list }
+}
+
+#[test]
+fn for_loops_over_arrays_in_place_agree_with_rhai() {
+    let mut script = Script::new(FOR_LOOPS);
+    let fns = script.fast_methods();
+    assert_eq!(fns.len(), 18, "every function compiles");
+    let mut rng = Rng(0xF0F0_1234_5678_9ABC);
+    for (name, arity, fast) in &fns {
+        let mut answered = 0;
+        for i in 0..400 {
+            let list = random_list(&mut rng, true);
+            let mut lists = Map::new();
+            lists.insert("list".into(), list.clone());
+            let mut m = Map::new();
+            m.insert("a".into(), Dynamic::from_map(lists));
+            m.insert(
+                "lists".into(),
+                Dynamic::from_array(vec![random_list(&mut rng, true), list.clone(), rng.scalar()]),
+            );
+            m.insert("k".into(), list.clone());
+            let m = Dynamic::from_map(m);
+            let args: Vec<Dynamic> = match (name.as_str(), *arity) {
+                ("deep" | "keyed" | "indexed", _) => {
+                    let second = if name == "keyed" {
+                        Dynamic::from(["k", "a", "lists"][rng.below(3) as usize])
+                    } else {
+                        Dynamic::from_int(rng.below(5) as INT - 2)
+                    };
+                    if *arity == 1 { vec![m] } else { vec![m, second] }
+                }
+                (_, 0) => vec![],
+                ("copy_into" | "totals", _) => vec![if i % 5 == 0 { rng.value() } else { list }],
+                ("changes_own", _) => vec![Dynamic::from_int(rng.below(4) as INT)],
+                _ => vec![list],
+            };
+            let mut state = Map::new();
+            state.insert("items".into(), random_list(&mut rng, false));
+            let this = if i % 17 == 0 { rng.value() } else { Dynamic::from_map(state) };
+            answered += usize::from(script.check_method(fast, name, &this, &args));
+        }
+        assert!(answered > 0, "`{name}` answered some calls");
+    }
+}
+
+#[test]
+fn a_for_loop_over_an_argument_hits_the_limits_where_rhai_does() {
+    let limits = ScriptLimits { max_operations: 2_000, max_array_size: 20, ..ScriptLimits::default() };
+    let engine = crate::script::ScriptHost::configured_engine(limits);
+    let mut script = Script::new(FOR_LOOPS);
+    let fns = FastFn::compile_methods(&script.ast, &script.constants(), limits);
+    let fast = |name: &str| fns.iter().find(|(n, ..)| n == name).map(|(.., f)| f.clone()).expect(name);
+    let list = |n: INT| Dynamic::from_array((0..n).map(Dynamic::from_int).collect());
+    let state = |n: INT| {
+        let mut m = Map::new();
+        m.insert("items".into(), list(n));
+        Dynamic::from_map(m)
+    };
+    // (function, argument, items in `this`)
+    let cases: Vec<(&str, Dynamic, INT)> = vec![
+        ("sum_items", list(10), 0),
+        ("sum_items", list(5_000), 0),
+        ("inner_loops", list(15), 0),
+        ("inner_loops", list(100), 0),
+        ("copy_into", list(5), 5),
+        ("copy_into", list(16), 5),
+        ("totals", list(3), 4),
+        ("totals", list(400), 4),
+    ];
+    for (name, arg, items) in cases {
+        let this = state(items);
+        let args = vec![arg];
+        let (want, rhai_this) = rhai_method(&engine, &mut script, name, &this, &args);
+        let mut fast_this = this.clone();
+        match (fast(name).call_this(&mut fast_this, args.clone()), want) {
+            (Ok(v), Ok(w)) => {
+                assert!(same(&v, &w), "{name}: fast {v:?}, Rhai {w:?}");
+                assert!(same(&fast_this, &rhai_this), "{name}: fast left {fast_this:?}, Rhai {rhai_this:?}");
+            }
+            (Ok(v), Err(e)) => panic!("{name}: fast {v:?}, Rhai failed: {e}"),
+            (Err(back), want) => {
+                assert_eq!(format!("{back:?}"), format!("{args:?}"), "{name}: the arguments come back");
+                assert!(same(&fast_this, &this), "{name}: a fallback leaves `this` as it was");
+                let small = args[0].as_array_ref().is_ok_and(|a| a.len() <= 10);
+                assert!(!small || want.is_err(), "{name}: a call far from every limit runs fast");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_shared_constant_keeps_the_functions_reading_it_out_of_the_subset() {
+    let script = Script::new("fn reads() { SHARED + 1 }\nfn plain() { 1 }");
+    let constants = vec![("SHARED".to_string(), Dynamic::from_int(1).into_shared())];
+    let limits = ScriptLimits::default();
+    assert!(FastFn::compile_with_limits(&script.ast, "reads", 0, &constants, limits).is_none());
+    assert!(FastFn::compile_with_limits(&script.ast, "plain", 0, &constants, limits).is_some());
 }

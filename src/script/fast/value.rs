@@ -193,6 +193,18 @@ pub(super) fn read(d: &Dynamic) -> Value<'static> {
     Value::Own(d.clone())
 }
 
+/// A stored value borrowed (a `for` loop's item, read in place): untagged numbers, booleans
+/// and `()` unboxed, anything else by reference (a read of it copies it).
+#[inline]
+pub(super) fn borrowed(d: &Dynamic) -> Value<'_> {
+    if d.tag() == 0
+        && let Some(value) = unboxed(d)
+    {
+        return value;
+    }
+    Value::Ref(d)
+}
+
 /// An owned value as a [`Value`]: untagged numbers, booleans and `()` unboxed (the same value).
 pub(super) fn owned(d: Dynamic) -> Value<'static> {
     if d.tag() == 0
