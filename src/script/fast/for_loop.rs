@@ -69,20 +69,29 @@ pub(super) fn lower(lowering: &mut Lowering, f: ForLoop) -> Option<EvalFn> {
             Value::Ref(d) if d.is_array() => d.as_array_ref().or_else(fail)?.clone(),
             _ => return Err(Exit::Fail),
         };
-        for (i, item) in items.into_iter().enumerate() {
-            rounds.start(env, i)?;
-            env.locals[rounds.var] = owned(item);
-            match (rounds.body)(env) {
+        rounds.run(env, items.into_iter().map(owned))
+    }))
+}
+
+impl Rounds {
+    /// Runs a round per item, the loop variable holding it, up to a `break`.
+    fn run<'e, 'g: 'e>(
+        &self,
+        env: &mut Env<'e, '_>,
+        items: impl Iterator<Item = Value<'g>>,
+    ) -> EvalResult<Value<'static>> {
+        for (i, item) in items.enumerate() {
+            self.start(env, i)?;
+            env.locals[self.var] = item;
+            match (self.body)(env) {
                 Ok(_) | Err(Exit::Continue) => {}
                 Err(Exit::Break(value)) => return Ok(break_value(value)),
                 Err(other) => return Err(other),
             }
         }
         Ok(Value::Unit)
-    }))
-}
+    }
 
-impl Rounds {
     /// Starts round `i`: counts its operations, forgets the measured local, sets the counter.
     #[inline]
     fn start(&self, env: &mut Env<'_, '_>, i: usize) -> EvalResult<()> {
@@ -231,7 +240,7 @@ where
         sized: env.sized,
         arg_within: env.arg_within,
     };
-    let result = run_rounds(&mut inner, items, rounds);
+    let result = rounds.run(&mut inner, items.iter().map(borrowed));
     // The loop variable is out of scope after the loop.
     if let Some(var) = inner.locals.get_mut(rounds.var) {
         *var = Value::Unit;
@@ -255,22 +264,4 @@ where
         };
     }
     result
-}
-
-/// The rounds over items borrowed for as long as the locals may borrow.
-fn run_rounds<'g>(
-    env: &mut Env<'g, '_>,
-    items: &'g [Dynamic],
-    rounds: &Rounds,
-) -> EvalResult<Value<'static>> {
-    for (i, item) in items.iter().enumerate() {
-        rounds.start(env, i)?;
-        env.locals[rounds.var] = borrowed(item);
-        match (rounds.body)(env) {
-            Ok(_) | Err(Exit::Continue) => {}
-            Err(Exit::Break(value)) => return Ok(break_value(value)),
-            Err(other) => return Err(other),
-        }
-    }
-    Ok(Value::Unit)
 }

@@ -585,6 +585,35 @@ fn loops_and_calls_of_the_scripts_own_methods_agree_with_rhai() {
 }
 
 /// Runs a method call in Rhai with the script's engine (its limits) on a copy of `this`.
+/// Runs method `name` on `this` with `args` on the fast path and in Rhai under `engine`'s
+/// limits: when the fast path answers, the same value and the same `this` left behind; when it
+/// hands the call back, the arguments and `this` untouched, and for a call far from every limit
+/// (`small`) only where Rhai fails.
+fn check_limited_method(
+    engine: &Engine,
+    script: &mut Script,
+    fast: &FastFn,
+    name: &str,
+    this: &Dynamic,
+    args: Vec<Dynamic>,
+    small: bool,
+) {
+    let (want, rhai_this) = rhai_method(engine, script, name, this, &args);
+    let mut fast_this = this.clone();
+    match (fast.call_this(&mut fast_this, args.clone()), want) {
+        (Ok(v), Ok(w)) => {
+            assert!(same(&v, &w), "{name}: fast {v:?}, Rhai {w:?}");
+            assert!(same(&fast_this, &rhai_this), "{name}: fast left {fast_this:?}, Rhai {rhai_this:?}");
+        }
+        (Ok(v), Err(e)) => panic!("{name}{args:?}: fast {v:?}, Rhai failed: {e}"),
+        (Err(back), want) => {
+            assert_eq!(format!("{back:?}"), format!("{args:?}"), "{name}: the arguments come back");
+            assert!(same(&fast_this, this), "{name}: a fallback leaves `this` as it was");
+            assert!(!small || want.is_err(), "{name}{args:?}: a call far from every limit runs fast");
+        }
+    }
+}
+
 fn rhai_method(
     engine: &Engine,
     script: &mut Script,
@@ -630,23 +659,8 @@ fn limits_are_hit_where_rhai_hits_them() {
         ("depth", vec![Dynamic::from_int(20)], 0),
     ];
     for (name, args, items) in cases {
-        let this = state(items);
-        let (want, rhai_this) = rhai_method(&engine, &mut script, name, &this, &args);
-        let mut fast_this = this.clone();
-        match (fast(name).call_this(&mut fast_this, args.clone()), want) {
-            (Ok(v), Ok(w)) => {
-                assert!(same(&v, &w), "{name}: fast {v:?}, Rhai {w:?}");
-                assert!(same(&fast_this, &rhai_this), "{name}: fast left {fast_this:?}, Rhai {rhai_this:?}");
-            }
-            (Ok(v), Err(e)) => panic!("{name}{args:?}: fast {v:?}, Rhai failed: {e}"),
-            (Err(back), want) => {
-                assert_eq!(format!("{back:?}"), format!("{args:?}"), "{name}: the arguments come back");
-                assert!(same(&fast_this, &this), "{name}: a fallback leaves `this` as it was");
-                let small =
-                    ["count_to", "grow", "depth"].contains(&name) && args[0].as_int().is_ok_and(|n| n <= 10);
-                assert!(!small || want.is_err(), "{name}{args:?}: a call far from every limit runs fast");
-            }
-        }
+        let small = ["count_to", "grow", "depth"].contains(&name) && args[0].as_int().is_ok_and(|n| n <= 10);
+        check_limited_method(&engine, &mut script, &fast(name), name, &state(items), args, small);
     }
     let (forever, _) = rhai_method(&engine, &mut script, "forever", &state(0), &[]);
     assert!(matches!(*forever.unwrap_err(), rhai::EvalAltResult::ErrorTooManyOperations(_)));
@@ -915,23 +929,8 @@ fn a_for_loop_over_an_argument_hits_the_limits_where_rhai_does() {
         ("totals", list(400), 4),
     ];
     for (name, arg, items) in cases {
-        let this = state(items);
-        let args = vec![arg];
-        let (want, rhai_this) = rhai_method(&engine, &mut script, name, &this, &args);
-        let mut fast_this = this.clone();
-        match (fast(name).call_this(&mut fast_this, args.clone()), want) {
-            (Ok(v), Ok(w)) => {
-                assert!(same(&v, &w), "{name}: fast {v:?}, Rhai {w:?}");
-                assert!(same(&fast_this, &rhai_this), "{name}: fast left {fast_this:?}, Rhai {rhai_this:?}");
-            }
-            (Ok(v), Err(e)) => panic!("{name}: fast {v:?}, Rhai failed: {e}"),
-            (Err(back), want) => {
-                assert_eq!(format!("{back:?}"), format!("{args:?}"), "{name}: the arguments come back");
-                assert!(same(&fast_this, &this), "{name}: a fallback leaves `this` as it was");
-                let small = args[0].as_array_ref().is_ok_and(|a| a.len() <= 10);
-                assert!(!small || want.is_err(), "{name}: a call far from every limit runs fast");
-            }
-        }
+        let small = arg.as_array_ref().is_ok_and(|a| a.len() <= 10);
+        check_limited_method(&engine, &mut script, &fast(name), name, &state(items), vec![arg], small);
     }
 }
 
