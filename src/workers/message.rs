@@ -331,12 +331,8 @@ pub(crate) struct Bundle {
     pub msgs: Vec<Msg>,
 }
 
-/// The least room a bundle starts with, in messages.
+/// Messages a bundle starts with room for.
 const BUNDLE_START: usize = 256;
-
-/// The most room a bundle starts with, in messages (a batch's bundle holds about 4,096; one
-/// that held far more, e.g. a final step's outputs, does not make every later one as large).
-const BUNDLE_ROOM_MAX: usize = 8192;
 
 /// Groups messages into [`Bundle`]s by destination and by the worker that handles them.
 pub(crate) struct Packer {
@@ -344,9 +340,6 @@ pub(crate) struct Packer {
     writer: u32,
     /// Per destination, per worker: the messages of the next bundle.
     open: Vec<Vec<Msg>>,
-    /// Per destination, per worker: how many messages its last bundle held (the next one
-    /// starts with that much room, so that it does not grow by copies).
-    last_len: Vec<usize>,
     /// Messages added since the bundles were last taken.
     pending: usize,
 }
@@ -359,7 +352,6 @@ impl Packer {
             peers: peers as u64,
             writer: steps as u32,
             open: vec![Vec::new(); (steps + 1) * peers],
-            last_len: vec![BUNDLE_START; (steps + 1) * peers],
             pending: 0,
         }
     }
@@ -370,7 +362,7 @@ impl Packer {
         let index = dest as usize * self.peers as usize + (route(&msg) % self.peers) as usize;
         if let Some(open) = self.open.get_mut(index) {
             if open.capacity() == 0 {
-                open.reserve(self.last_len.get(index).copied().unwrap_or(BUNDLE_START));
+                open.reserve(BUNDLE_START);
             }
             open.push(msg);
             self.pending += 1;
@@ -386,11 +378,7 @@ impl Packer {
     pub fn bundles(&mut self) -> impl Iterator<Item = Bundle> + '_ {
         self.pending = 0;
         let peers = self.peers;
-        let last_len = &mut self.last_len;
         self.open.iter_mut().enumerate().filter(|(_, msgs)| !msgs.is_empty()).map(move |(index, msgs)| {
-            if let Some(last) = last_len.get_mut(index) {
-                *last = msgs.len().clamp(BUNDLE_START, BUNDLE_ROOM_MAX);
-            }
             Bundle {
                 dest: (index as u64 / peers) as u32,
                 worker: index as u64 % peers,
