@@ -205,14 +205,15 @@ impl Operator for StatefulLogic {
     ) -> Result<(), StepError> {
         let key = item.key.ok_or_else(|| unkeyed(self.step()))?;
         // The call runs on the state where it is stored; a new key's logic is built first.
-        // (Looked up by reference: a clone of the key for `entry` costs two atomic writes on
-        // the key's string, whose cache line the reading thread shares.)
+        // Looked up twice by reference rather than once through `entry`, whose clone of the
+        // key costs two atomic writes on the key's string, a cache line the reading thread
+        // shares (the second look-up finds the slot in cache).
         let Self { script, logics, batch, has_notify_at, .. } = self;
         if !logics.contains_key(&key) {
             let logic = Logic::unchecked(Self::build_with(script, &key, Dynamic::UNIT)?);
             logics.insert(key.clone(), logic);
         }
-        let Some(logic) = logics.get_mut(&key) else { return Ok(()) };
+        let Some(logic) = logics.get_mut(&key) else { return Ok(()) }; // inserted just above
         let context = item.value.clone();
         let Logic { state, checked, .. } = &mut *logic;
         let (function, result) = if *batch {
