@@ -20,6 +20,7 @@ mod snapshot_file;
 mod source_digest;
 mod stats;
 mod summary;
+mod time_queue;
 mod timers;
 mod trace;
 mod untraced_projection;
@@ -548,6 +549,12 @@ impl Engine {
         self.timers.pending()
     }
 
+    /// The first `n` pending timers, in firing order (cheaper than [`Self::pending_timers`]
+    /// when many are pending: the others are not ordered).
+    pub fn first_pending_timers(&self, n: usize) -> Vec<TimerEntry> {
+        self.timers.first_pending(n)
+    }
+
     /// How many timers are pending.
     pub fn pending_timer_count(&self) -> usize {
         self.timers.len()
@@ -964,7 +971,7 @@ impl Engine {
 
     fn fire_due_timers(&mut self) -> Result<(), RunError> {
         let Some(now) = self.clock.now() else { return Ok(()) };
-        if self.timers.next_due().is_none_or(|due| due > now) {
+        if !self.timers.may_be_due(now) {
             return Ok(());
         }
         for entry in self.timers.due_up_to(now) {

@@ -75,10 +75,27 @@ pub struct Output {
     pub item: Item,
 }
 
+/// Where a key's timer is held, kept by a step with the key's state so that re-arming it
+/// needs no look-up by key. It names one arming: once that timer fires or is cancelled the
+/// handle no longer finds anything, and the next arming goes by key and renews it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimerHandle {
+    /// The timer's slot.
+    pub slot: u32,
+    /// Which arming holds the slot (0: none).
+    pub tenancy: u64,
+}
+
 /// Timer requests of one step: at most one timer per key.
 pub trait Timers {
     /// Arms (or re-arms) the key's timer at `due` (microseconds since the epoch).
     fn arm(&mut self, key: &Key, due: i64);
+    /// Arms (or re-arms) the key's timer at `due`, found through `handle` when it still names
+    /// it; `handle` then names it. By default, as [`Timers::arm`].
+    fn arm_with(&mut self, key: &Key, due: i64, handle: &mut TimerHandle) {
+        let _ = handle;
+        self.arm(key, due);
+    }
     /// Cancels the key's timer, if any.
     fn cancel(&mut self, key: &Key);
 }

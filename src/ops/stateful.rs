@@ -1,13 +1,11 @@
 //! stateful and stateful_batch: a StatefulLogic per key, written as one Rhai script whose
 //! methods run with `this` bound to the key's state (docs/semantics.md#low-level-stateful-logic).
 
-use std::collections::hash_map::Entry;
-
 use rhai::Dynamic;
 
 use super::common::{KeyMap, StepError, as_array, as_pair, in_context, sorted_keys, step_error, unkeyed};
 use super::keyed_state::{StateValue, keyed_state_accessors};
-use super::{DropLedger, DropReason, Item, Key, OpContext, Operator, Output};
+use super::{DropLedger, DropReason, Item, Key, OpContext, Operator, Output, TimerHandle};
 use crate::script::Script;
 
 /// Whether a logic survives a call.
@@ -19,18 +17,20 @@ pub enum Retention {
     Discard,
 }
 
-/// One key's logic: its state, and whether the state is known *checked* (read-write throughout,
+/// One key's logic: its state, whether the state is known *checked* (read-write throughout,
 /// nested no deeper than `max_depth`, its arrays within the size limits: see
-/// [`Script::call_this_checked`]), which spares the next call walks of the whole state. Only the calls' answers set it; a state built, restored
-/// or set from outside is not checked.
+/// [`Script::call_this_checked`]), which spares the next call walks of the whole state, and
+/// where its timer is held (re-armed after every item without a look-up by key). Only the
+/// calls' answers set `checked`; a state built, restored or set from outside is not checked.
 struct Logic {
     state: Dynamic,
     checked: bool,
+    timer: TimerHandle,
 }
 
 impl Logic {
     fn unchecked(state: Dynamic) -> Self {
-        Self { state, checked: false }
+        Self { state, checked: false, timer: TimerHandle::default() }
     }
 }
 
@@ -150,7 +150,7 @@ impl StatefulLogic {
                     if due.is_unit() {
                         ctx.timers.cancel(key);
                     } else if let Ok(due) = due.as_int() {
-                        ctx.timers.arm(key, due);
+                        ctx.timers.arm_with(key, due, &mut logic.timer);
                     } else {
                         return Err(step_error(
                             script.step(),
@@ -204,17 +204,18 @@ impl Operator for StatefulLogic {
         out: &mut Vec<Output>,
     ) -> Result<(), StepError> {
         let key = item.key.ok_or_else(|| unkeyed(self.step()))?;
-        // The call runs on the state where it is stored (one hash look-up); a new key's logic
-        // is built first.
+        // The call runs on the state where it is stored; a new key's logic is built first.
+        // Looked up twice by reference rather than once through `entry`, whose clone of the
+        // key costs two atomic writes on the key's string, a cache line the reading thread
+        // shares (the second look-up finds the slot in cache).
         let Self { script, logics, batch, has_notify_at, .. } = self;
-        let logic = match logics.entry(key.clone()) {
-            Entry::Occupied(slot) => slot.into_mut(),
-            Entry::Vacant(slot) => {
-                slot.insert(Logic::unchecked(Self::build_with(script, &key, Dynamic::UNIT)?))
-            }
-        };
+        if !logics.contains_key(&key) {
+            let logic = Logic::unchecked(Self::build_with(script, &key, Dynamic::UNIT)?);
+            logics.insert(key.clone(), logic);
+        }
+        let Some(logic) = logics.get_mut(&key) else { return Ok(()) }; // inserted just above
         let context = item.value.clone();
-        let Logic { state, checked } = &mut *logic;
+        let Logic { state, checked, .. } = &mut *logic;
         let (function, result) = if *batch {
             let values = Dynamic::from_array(vec![item.value]);
             ("on_batch", script.call_this_checked(state, checked, "on_batch", (values,)))

@@ -1229,8 +1229,8 @@ impl Playback {
             (Some(engine), Some(graph)) => TimersView {
                 total: engine.pending_timer_count(),
                 shown: engine
-                    .pending_timers()
-                    .take(TIMERS_SHOWN)
+                    .first_pending_timers(TIMERS_SHOWN)
+                    .into_iter()
                     .map(|t| TimerView {
                         step: graph.doc.steps[engine.step_at_position(t.position)].id.clone(),
                         key: t.key.to_string(),

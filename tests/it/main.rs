@@ -49,6 +49,7 @@ mod snapshots;
 #[cfg(feature = "gui")]
 mod stepping_ui;
 mod test_folders;
+mod timer_queue;
 #[cfg(feature = "gui")]
 mod times_ui;
 #[cfg(feature = "gui")]
