@@ -190,3 +190,23 @@ fn logic_pairs_and_states_agree_with_rhai() {
     }
     assert!(by_parts > 1000, "the pairs came by parts ({by_parts})");
 }
+
+/// Which answers come by parts: a body's closing two-item literal (computed or constant) does;
+/// a `return`, another length, or a literal inside an `if` comes whole, as before.
+#[test]
+fn only_a_closing_two_item_literal_comes_by_parts() {
+    let cases = [
+        ("fn mapper(state, value) { let n = (state ?? 0) + 1; [n, n] }", true),
+        ("fn mapper(state, value) { [[], RETAIN] }", true),
+        // (A closing `return x;` is `x` to Rhai's optimizer: by parts.)
+        ("fn mapper(state, value) { return [state, value]; }", true),
+        ("fn mapper(state, value) { if value == 2 { return [state, value]; } [0, 0] }", false),
+        ("fn mapper(state, value) { [state] }", false),
+        ("fn mapper(state, value) { if value > 0 { [1, 2] } else { [3, 4] } }", false),
+    ];
+    for (source, by_parts) in cases {
+        let Some((mut fast, _)) = both(source, ScriptLimits::default(), false) else { continue };
+        let answer = fast.call_pair("mapper", &[Dynamic::from_int(1), Dynamic::from_int(2)]);
+        assert_eq!(matches!(answer, Ok(Answer::Pair(..))), by_parts, "{source}: {answer:?}");
+    }
+}
