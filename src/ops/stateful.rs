@@ -6,7 +6,7 @@ use rhai::Dynamic;
 use super::common::{KeyMap, StepError, as_array, as_pair, in_context, sorted_keys, step_error, unkeyed};
 use super::keyed_state::{StateValue, keyed_state_accessors};
 use super::{DropLedger, DropReason, Item, Key, OpContext, Operator, Output, TimerHandle};
-use crate::script::Script;
+use crate::script::{Answer, Script};
 
 /// Whether a logic survives a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +100,7 @@ impl StatefulLogic {
         key: &Key,
         function: &str,
         logic: &mut Logic,
-        result: Dynamic,
+        result: Answer,
         out: &mut Vec<Output>,
     ) -> Result<Retention, StepError> {
         Self::finish_unlocated(script, has_notify_at, ctx, key, function, logic, result, out)
@@ -115,12 +115,15 @@ impl StatefulLogic {
         key: &Key,
         function: &str,
         logic: &mut Logic,
-        result: Dynamic,
+        result: Answer,
         out: &mut Vec<Output>,
     ) -> Result<Retention, StepError> {
         let shape = "[outputs, RETAIN] or [outputs, DISCARD]";
         let step = script.step();
-        let (outputs, discard) = as_pair(step, function, shape, result)?;
+        let (outputs, discard) = match result {
+            Answer::Pair(outputs, discard) => (outputs, discard),
+            Answer::Whole(result) => as_pair(step, function, shape, result)?,
+        };
         let outputs = as_array(step, function, "the outputs (first element)", outputs)?;
         let retention = match discard.as_bool() {
             Ok(true) => Retention::Discard,
@@ -218,9 +221,9 @@ impl Operator for StatefulLogic {
         let Logic { state, checked, .. } = &mut *logic;
         let (function, result) = if *batch {
             let values = Dynamic::from_array(vec![item.value]);
-            ("on_batch", script.call_this_checked(state, checked, "on_batch", (values,)))
+            ("on_batch", script.call_this_checked_pair(state, checked, "on_batch", (values,)))
         } else {
-            ("on_item", script.call_this_checked(state, checked, "on_item", (item.value,)))
+            ("on_item", script.call_this_checked_pair(state, checked, "on_item", (item.value,)))
         };
         let finished = result.map_err(|e| in_context(e, Some(&key), &context)).and_then(|result| {
             Self::finish(script, *has_notify_at, ctx, &key, function, logic, result, out)
@@ -239,10 +242,10 @@ impl Operator for StatefulLogic {
         let Some(logic) = logics.get_mut(key) else { return Ok(()) };
         let result = if *has_notify {
             script
-                .call_this_checked(&mut logic.state, &mut logic.checked, "on_notify", ())
+                .call_this_checked_pair(&mut logic.state, &mut logic.checked, "on_notify", ())
                 .map_err(|e| e.with_context(format!("key {:?}, timer", key.as_str())))
         } else {
-            Ok(Dynamic::from_array(vec![Dynamic::from_array(Vec::new()), Dynamic::from_bool(false)]))
+            Ok(Answer::Pair(Dynamic::from_array(Vec::new()), Dynamic::from_bool(false)))
         };
         let finished = result.and_then(|result| {
             Self::finish(script, *has_notify_at, ctx, key, "on_notify", logic, result, out).map_err(|e| {
@@ -260,7 +263,7 @@ impl Operator for StatefulLogic {
             let Self { script, logics, has_notify_at, .. } = &mut *self;
             let Some(logic) = logics.get_mut(&key) else { continue };
             let finished = script
-                .call_this_checked(&mut logic.state, &mut logic.checked, "on_eof", ())
+                .call_this_checked_pair(&mut logic.state, &mut logic.checked, "on_eof", ())
                 .map_err(|e| e.with_context(format!("key {:?}, end of input", key.as_str())))
                 .and_then(|result| {
                     Self::finish(script, *has_notify_at, ctx, &key, "on_eof", logic, result, out)

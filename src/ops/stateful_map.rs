@@ -6,7 +6,7 @@ use super::common::{KeyMap, StepError, as_array, as_pair, get_field, in_context,
 use super::keyed_state::keyed_state_accessors;
 use super::{Item, Key, OpContext, Operator, Output};
 use crate::graph::{Builtin, OpKind, StepSpec};
-use crate::script::Script;
+use crate::script::{Answer, Script};
 
 enum Mapper {
     Script(Script),
@@ -139,7 +139,9 @@ impl Operator for StatefulMap {
                 let mut slot = self.states.get_mut(&key);
                 let state = slot.as_deref_mut().map(std::mem::take).unwrap_or(Dynamic::UNIT);
                 let args = [state, item.value];
-                let result = script.call("mapper", &args);
+                // Asked by parts: a mapper ending with `[n, n]` hands over the two items
+                // without building the array (docs/performance.md, the runner).
+                let result = script.call_pair("mapper", &args);
                 let [state, context] = args;
                 let result = match result {
                     Ok(result) => result,
@@ -151,8 +153,11 @@ impl Operator for StatefulMap {
                     }
                 };
                 let shape = if self.flat { "[new_state, [outputs…]]" } else { "[new_state, output]" };
-                let (new_state, output) = as_pair(&self.step, "mapper", shape, result)
-                    .map_err(|e| script.locate(in_context(e, Some(&key), &context)))?;
+                let (new_state, output) = match result {
+                    Answer::Pair(new_state, output) => (new_state, output),
+                    Answer::Whole(result) => as_pair(&self.step, "mapper", shape, result)
+                        .map_err(|e| script.locate(in_context(e, Some(&key), &context)))?,
+                };
                 match slot {
                     Some(slot) if !new_state.is_unit() => *slot = new_state,
                     Some(_) => {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use rhai::{AST, CallFnOptions, Dynamic, EvalAltResult, FuncArgs, ParseError, Position, Scope};
 
 use super::error::{ScriptError, ScriptResult};
-use super::fast::FastFn;
+use super::fast::{Answer, FastFn};
 use super::guard::{MEMORY_TOKEN, TIME_TOKEN, nested_deeper_than};
 use super::host::ScriptHost;
 
@@ -220,6 +220,22 @@ impl Script {
         self.call_rhai(name, args.to_vec())
     }
 
+    /// [`Script::call`] for a caller that takes a two-item array answer apart at once
+    /// (stateful_map's `[new_state, output]`): on the fast path, a body ending with a two-item
+    /// array literal gives its items ([`Answer::Pair`]) without building the array; every other
+    /// answer, and every call Rhai runs, comes whole ([`Answer::Whole`]), for the caller to split
+    /// as before. The depth limit applies to the items as it would to their array: the same
+    /// inputs fail with the same message.
+    pub fn call_pair(&mut self, name: &str, args: &[Dynamic]) -> ScriptResult<Answer> {
+        if let Some((_, _, fast)) = self.fast.iter().find(|(n, a, _)| n == name && *a == args.len())
+            && let Ok(answer) = fast.call_pair(args)
+        {
+            self.check_answer_depth(name, &answer)?;
+            return Ok(answer);
+        }
+        self.call_rhai(name, args.to_vec()).map(Answer::Whole)
+    }
+
     /// Like [`Script::call`] for a function that may change its first argument (a fold's
     /// accumulator): the fast path may run on `args[0]` itself instead of a copy, and take it
     /// (left `()`), whatever the outcome; the other arguments are left as they were (for error
@@ -250,11 +266,32 @@ impl Script {
         if max == 0 || !nested_deeper_than(value, max) {
             return Ok(());
         }
+        Err(self.too_deep(function, what, max))
+    }
+
+    /// [`Script::check_depth`] of what `function` returned, given by parts or whole. The two
+    /// items of a pair are measured as their array would be (an array `[a, b]` nests deeper
+    /// than `max` when `a` or `b` nests deeper than `max - 1`), with the same message.
+    fn check_answer_depth(&self, function: &str, answer: &Answer) -> ScriptResult<()> {
+        let what = "the value it returned";
+        let (first, second) = match answer {
+            Answer::Whole(value) => return self.check_depth(function, what, value),
+            Answer::Pair(first, second) => (first, second),
+        };
+        let max = self.host.limits().max_depth;
+        if max == 0 || !(nested_deeper_than(first, max - 1) || nested_deeper_than(second, max - 1)) {
+            return Ok(());
+        }
+        Err(self.too_deep(function, what, max))
+    }
+
+    /// The error of a value nested deeper than `max_depth`.
+    fn too_deep(&self, function: &str, what: &str, max: usize) -> ScriptError {
         let message = format!(
             "{what} nests arrays and maps more than {max} deep (`max_depth` in [limits]): what a step \
              keeps or sends on must be nested no deeper, so that snapshots of it can be read back"
         );
-        Err(self.locate(ScriptError::new(&self.step, Some(function), message)))
+        self.locate(ScriptError::new(&self.step, Some(function), message))
     }
 
     /// Gives an error of this script's `function` that has no script line (a result of the
@@ -305,17 +342,41 @@ impl Script {
         name: &str,
         args: impl FuncArgs,
     ) -> ScriptResult<Dynamic> {
+        self.call_this_answer(state, checked, name, args, false).map(Answer::into_dynamic)
+    }
+
+    /// [`Script::call_this_checked`] for a caller that takes a two-item array answer apart at
+    /// once (a StatefulLogic's `[outputs, RETAIN]`): by parts when the fast path can give them,
+    /// as [`Script::call_pair`] does.
+    pub fn call_this_checked_pair(
+        &mut self,
+        state: &mut Dynamic,
+        checked: &mut bool,
+        name: &str,
+        args: impl FuncArgs,
+    ) -> ScriptResult<Answer> {
+        self.call_this_answer(state, checked, name, args, true)
+    }
+
+    fn call_this_answer(
+        &mut self,
+        state: &mut Dynamic,
+        checked: &mut bool,
+        name: &str,
+        args: impl FuncArgs,
+        pair: bool,
+    ) -> ScriptResult<Answer> {
         let was_checked = std::mem::replace(checked, false);
         let mut values = Vec::new();
         args.parse(&mut values);
         let values = match self.fast_methods.iter().find(|(n, a, _)| n == name && *a == values.len()) {
-            Some((_, _, fast)) => match fast.call_this_checked(state, was_checked, values) {
+            Some((_, _, fast)) => match fast.call_this_answer(state, was_checked, values, pair) {
                 Ok((value, kept)) => {
                     // A body that never assigns to `this` leaves it as it was, checked when stored.
                     if fast.assigns_this() && !(was_checked && kept) {
                         self.check_depth(name, "the state it left in `this`", state)?;
                     }
-                    self.check_depth(name, "the value it returned", &value)?;
+                    self.check_answer_depth(name, &value)?;
                     *checked = kept;
                     return Ok(value);
                 }
@@ -329,7 +390,7 @@ impl Script {
         let value = result.map_err(|e| self.error(name, &e))?;
         self.check_depth(name, "the state it left in `this`", state)?;
         self.check_depth(name, "the value it returned", &value)?;
-        Ok(value)
+        Ok(Answer::Whole(value))
     }
 
     fn error(&self, function: &str, err: &EvalAltResult) -> ScriptError {

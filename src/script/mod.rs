@@ -12,7 +12,7 @@ mod output;
 
 pub use compiled::{DISCARD, RETAIN, Script};
 pub use error::{ScriptError, ScriptResult};
-pub use fast::FastFn;
+pub use fast::{Answer, FastFn};
 pub use fields::param_fields;
 pub use guard::{nested_deeper_than, resident_bytes};
 pub use host::{ScriptHost, ScriptLimits, script_clock, set_script_clock};

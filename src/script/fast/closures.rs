@@ -7,7 +7,7 @@ use super::access::{Access, Atom, pure_binary};
 use super::builtins::builtin;
 use super::limits::value_sizes;
 use super::operators::{binary as binary_op, scalar_to_string, string_value};
-use super::run::{EvalFn, Exit, eval_fn};
+use super::run::{Env, EvalFn, EvalResult, Exit, eval_fn};
 use super::tree::{BinOp, Builtin};
 use super::value::{Kind, Value};
 
@@ -113,6 +113,30 @@ pub(super) fn array(items: Vec<Access>) -> EvalFn {
         }
         Ok(Value::Own(Dynamic::from_array(array)))
     })
+}
+
+/// The items of a two-item array literal `[a, b]`, computed and measured as [`array`] computes
+/// and measures them (the same order, the same data-size check of the array they would make),
+/// without making the array: for a caller that takes the array apart at once.
+pub(super) fn pair_items(env: &mut Env<'_, '_>, items: &[Access; 2]) -> EvalResult<(Dynamic, Dynamic)> {
+    let check = env.limits.has_data_limit();
+    let [first, second] = items;
+    let first = first.value(env)?;
+    let mut sizes = (0, 0, 0);
+    if check {
+        let s = value_sizes(&first)?;
+        sizes = (1 + s.0, s.1, s.2);
+    }
+    let first = first.dynamic();
+    let second = second.value(env)?;
+    if check {
+        let s = value_sizes(&second)?;
+        sizes = (sizes.0 + 1 + s.0, sizes.1 + s.1, sizes.2 + s.2);
+        if !env.limits.within(sizes) {
+            return Err(Exit::Fail);
+        }
+    }
+    Ok((first, second.dynamic()))
 }
 
 /// An object map literal `#{a: x, …}`: Rhai's template with the entries filled in, checked

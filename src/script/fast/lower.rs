@@ -1,6 +1,8 @@
 //! Lowering the checked tree to closures ([`EvalFn`]): atoms and pure chains are read in place,
 //! everything else is computed by a closure.
 
+use std::sync::Arc;
+
 use rhai::{Dynamic, ImmutableString};
 
 use super::access::{Access, Atom, Operand, Path, PathStep, PathStepKind, walk};
@@ -8,7 +10,7 @@ use super::assign::{
     AssignOperands, AssignStep, assign_prop, assign_var, assign_walk, mutate_array, place_walk,
 };
 use super::closures;
-use super::run::{EvalFn, Exit, Undo, eval_fn};
+use super::run::{Env, EvalFn, Exit, PairFn, Undo, eval_fn};
 use super::tree::{
     Assign, BinOp, Chain, ChainStep, ChainStepKind, Expr, LoopBody, MutMethod, Mutate, Root, StepArg, Stmt,
     TargetStep, Var,
@@ -185,6 +187,71 @@ impl Lowering {
             init(env)?;
             Ok(std::mem::replace(&mut env.locals[tail], Value::Unit))
         }))
+    }
+
+    /// A function's body ([`Lowering::body`]), and for a body that ends with a two-item array
+    /// literal (`[n, n]`, or a constant one such as `[[], RETAIN]`), the same body giving the two
+    /// items without building the array ([`Answer::Pair`](super::run::Answer::Pair)). The two
+    /// share the statements before the literal and its items' closures.
+    pub(super) fn body_and_pair(
+        &mut self,
+        mut stmts: Vec<Stmt>,
+        this_slot: Option<usize>,
+    ) -> Option<(EvalFn, Option<PairFn>)> {
+        let ends_with_pair = match stmts.last() {
+            Some(Stmt::Expr(Expr::Array(items))) => items.len() == 2,
+            Some(Stmt::Expr(Expr::Lit(d))) => d.is_array() && d.as_array_ref().is_ok_and(|a| a.len() == 2),
+            _ => false,
+        };
+        if !ends_with_pair {
+            return Some((self.body(stmts, this_slot)?, None));
+        }
+        let Some(Stmt::Expr(tail)) = stmts.pop() else { return None };
+        let init: Option<Arc<EvalFn>> =
+            if stmts.is_empty() { None } else { Some(Arc::new(self.block(stmts)?)) };
+        let run_init = |init: &Option<Arc<EvalFn>>, env: &mut Env<'_, '_>| match init {
+            Some(init) => init(env).map(drop),
+            None => Ok(()),
+        };
+        let (whole, pair): (EvalFn, PairFn) = match tail {
+            Expr::Array(items) => {
+                let items: [Access; 2] = self.accesses(items)?.try_into().ok()?;
+                let items = Arc::new(items);
+                let (init2, items2) = (init.clone(), items.clone());
+                (
+                    eval_fn(move |env| {
+                        run_init(&init, env)?;
+                        let (first, second) = closures::pair_items(env, &items)?;
+                        Ok(Value::Own(Dynamic::from_array(vec![first, second])))
+                    }),
+                    Box::new(move |env| {
+                        run_init(&init2, env)?;
+                        closures::pair_items(env, &items2)
+                    }),
+                )
+            }
+            Expr::Lit(d) => {
+                let k = self.lit(d);
+                let init2 = init.clone();
+                (
+                    eval_fn(move |env| {
+                        run_init(&init, env)?;
+                        let lits = env.lits;
+                        Ok(Value::Ref(&lits[k]))
+                    }),
+                    Box::new(move |env| {
+                        run_init(&init2, env)?;
+                        let lits = env.lits;
+                        match lits[k].as_array_ref().as_deref().map(Vec::as_slice) {
+                            Ok([first, second]) => Ok((first.clone(), second.clone())),
+                            _ => Err(Exit::Fail),
+                        }
+                    }),
+                )
+            }
+            _ => return None,
+        };
+        Some((whole, Some(pair)))
     }
 
     pub(super) fn stmt(&mut self, s: Stmt) -> Option<EvalFn> {

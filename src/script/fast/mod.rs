@@ -113,6 +113,17 @@
 //! function out of the subset, and everything else is built from these), so the `this` lent to
 //! `this.f()` is not walked for shared values again.
 //!
+//! # Answers by parts
+//!
+//! A caller that takes a two-item array answer apart at once (stateful_map's
+//! `[new_state, output]`, a StatefulLogic's `[outputs, RETAIN]`) may ask for it by parts
+//! ([`FastFn::call_pair`], [`FastFn::call_this_checked_pair`]): a body whose last statement is a
+//! two-item array literal (`[n, n]`, or a constant one such as `[[], RETAIN]`) then gives the two
+//! items ([`Answer::Pair`]) without building the array, computed and measured against the size
+//! limits exactly as the literal's items are (a fallback happens exactly where it would). Any
+//! other answer (a `return`, a body ending otherwise) comes whole ([`Answer::Whole`]), for the
+//! caller to split as before.
+//!
 //! `do … while`, ranges (`0..n`), `switch`, `try`, closures, `this` outside a method, calls of
 //! script-defined functions other than `this.f(…)` in a method, other registered functions
 //! (`print`, `secs(…)`, …), `import`, namespaced names, variables that are not parameters,
@@ -151,6 +162,7 @@ use crate::script::function_body::body_statements;
 use check::{Checker, ops_bound};
 use limits::arrays_within;
 use lower::Lowering;
+pub use run::Answer;
 use run::CompiledFn;
 use scan::{THIS, assigns_this, mutated_params, this_calls};
 use tree::Var;
@@ -337,7 +349,20 @@ impl FastFn {
         if self.inner().method {
             return Err(());
         }
-        self.call_args(args, false).map(|(value, _)| value)
+        self.call_args(args, false, false).map(|(value, _)| value.into_dynamic())
+    }
+
+    /// Like [`FastFn::call`], for a caller that takes a two-item array answer apart at once
+    /// (stateful_map's `[new_state, output]`): when the body ends with a two-item array literal,
+    /// the items ([`Answer::Pair`]), the array not built; for any other answer (a `return`, a
+    /// body ending otherwise), the value ([`Answer::Whole`]). The items are what the array's
+    /// would be, and a fallback happens exactly where building the array would give one.
+    #[expect(clippy::result_unit_err, reason = "Err(()) only means: run it in Rhai instead")]
+    pub fn call_pair(&self, args: &[Dynamic]) -> Result<Answer, ()> {
+        if self.inner().method {
+            return Err(());
+        }
+        self.call_args(args, false, true).map(|(value, _)| value)
     }
 
     /// Like [`FastFn::call`], but a body that assigns to its first parameter (a fold's
@@ -369,19 +394,19 @@ impl FastFn {
         let result = match f.n_locals {
             0..=4 => {
                 let mut buf = [const { Value::Unit }; 4];
-                f.run_in_place(fns, shared, &mut buf[..f.n_locals], slot, given, false)
+                f.run_in_place(fns, shared, &mut buf[..f.n_locals], slot, given, false, false)
             }
             5..=8 => {
                 let mut buf = [const { Value::Unit }; 8];
-                f.run_in_place(fns, shared, &mut buf[..f.n_locals], slot, given, false)
+                f.run_in_place(fns, shared, &mut buf[..f.n_locals], slot, given, false, false)
             }
             _ => {
                 let mut buf: Vec<Value<'_>> = (0..f.n_locals).map(|_| Value::Unit).collect();
-                f.run_in_place(fns, shared, &mut buf, slot, given, false)
+                f.run_in_place(fns, shared, &mut buf, slot, given, false, false)
             }
         };
         match result {
-            Ok((value, ..)) => Ok(value),
+            Ok((value, ..)) => Ok(value.into_dynamic()),
             Err(given) => {
                 if let Some(first) = args.first_mut() {
                     *first = given;
@@ -418,15 +443,38 @@ impl FastFn {
         &self,
         this: &mut Dynamic,
         checked: bool,
-        mut args: Vec<Dynamic>,
+        args: Vec<Dynamic>,
     ) -> Result<(Dynamic, bool), Vec<Dynamic>> {
+        self.call_this_answer(this, checked, args, false).map(|(value, kept)| (value.into_dynamic(), kept))
+    }
+
+    /// [`FastFn::call_this_checked`] for a caller that takes a two-item array answer apart at
+    /// once (a StatefulLogic's `[outputs, RETAIN]`): the items when the body ends with a
+    /// two-item array literal, as [`FastFn::call_pair`] gives them.
+    pub fn call_this_checked_pair(
+        &self,
+        this: &mut Dynamic,
+        checked: bool,
+        args: Vec<Dynamic>,
+    ) -> Result<(Answer, bool), Vec<Dynamic>> {
+        self.call_this_answer(this, checked, args, true)
+    }
+
+    /// [`FastFn::call_this_checked`], its answer by parts when `pair` (see [`FastFn::call_pair`]).
+    pub(in crate::script) fn call_this_answer(
+        &self,
+        this: &mut Dynamic,
+        checked: bool,
+        mut args: Vec<Dynamic>,
+        pair: bool,
+    ) -> Result<(Answer, bool), Vec<Dynamic>> {
         if !self.inner().method {
             return Err(args);
         }
         if let Some(slot) = self.inner().this_slot()
             && (checked || read_write(this))
         {
-            let (value, kept) = self.call_in_place(this, args, slot, checked)?;
+            let (value, kept) = self.call_in_place(this, args, slot, checked, pair)?;
             // Read-write as it came in (the caller's word or the walk), and kept so; its arrays
             // are measured here unless the caller vouched for them.
             let kept = kept && (checked || arrays_within(this, &self.inner().limits));
@@ -434,7 +482,7 @@ impl FastFn {
         }
         let writes = self.inner().this_slot().is_some();
         args.push(std::mem::take(this));
-        match self.call_args(&args, checked && !writes) {
+        match self.call_args(&args, checked && !writes, pair) {
             Ok((value, left)) => {
                 // The body assigned to `this` (or a part of it): its copy is the new value.
                 let given = args.pop();
@@ -466,7 +514,8 @@ impl FastFn {
         mut args: Vec<Dynamic>,
         slot: usize,
         checked: bool,
-    ) -> Result<(Dynamic, bool), Vec<Dynamic>> {
+        pair: bool,
+    ) -> Result<(Answer, bool), Vec<Dynamic>> {
         let f = self.inner();
         let fns = self.table.as_slice();
         if args.len() != f.arity || !args.iter().all(unshared) {
@@ -478,15 +527,15 @@ impl FastFn {
         let result = match f.n_locals {
             0..=4 => {
                 let mut buf = [const { Value::Unit }; 4];
-                f.run_in_place(fns, &args, &mut buf[..f.n_locals], slot, given, checked)
+                f.run_in_place(fns, &args, &mut buf[..f.n_locals], slot, given, checked, pair)
             }
             5..=8 => {
                 let mut buf = [const { Value::Unit }; 8];
-                f.run_in_place(fns, &args, &mut buf[..f.n_locals], slot, given, checked)
+                f.run_in_place(fns, &args, &mut buf[..f.n_locals], slot, given, checked, pair)
             }
             _ => {
                 let mut buf: Vec<Value<'_>> = (0..f.n_locals).map(|_| Value::Unit).collect();
-                f.run_in_place(fns, &args, &mut buf, slot, given, checked)
+                f.run_in_place(fns, &args, &mut buf, slot, given, checked, pair)
             }
         };
         args.pop();
@@ -505,7 +554,13 @@ impl FastFn {
     /// Runs the body over `args` (`this` last for a method): its value, and for a method whose
     /// body assigned to `this`, what it left there (`None`: `this` is the argument, unchanged).
     /// `this_checked`: a method's `this` is known to hold no shared value (it is not walked).
-    fn call_args(&self, args: &[Dynamic], this_checked: bool) -> Result<(Dynamic, Option<Dynamic>), ()> {
+    /// `pair`: the answer by parts when it can be (see [`FastFn::call_pair`]).
+    fn call_args(
+        &self,
+        args: &[Dynamic],
+        this_checked: bool,
+        pair: bool,
+    ) -> Result<(Answer, Option<Dynamic>), ()> {
         let f = self.inner();
         let fns = self.table.as_slice();
         // Shared values (closure captures) are never reproduced.
@@ -517,20 +572,20 @@ impl FastFn {
             return Err(());
         }
         match f.n_locals {
-            0 => f.run(fns, args, &mut [], this_checked),
-            1 => f.run(fns, args, &mut [Value::Unit], this_checked),
-            2 => f.run(fns, args, &mut [Value::Unit, Value::Unit], this_checked),
+            0 => f.run(fns, args, &mut [], this_checked, pair),
+            1 => f.run(fns, args, &mut [Value::Unit], this_checked, pair),
+            2 => f.run(fns, args, &mut [Value::Unit, Value::Unit], this_checked, pair),
             3..=4 => {
                 let mut buf = [const { Value::Unit }; 4];
-                f.run(fns, args, &mut buf[..f.n_locals], this_checked)
+                f.run(fns, args, &mut buf[..f.n_locals], this_checked, pair)
             }
             5..=8 => {
                 let mut buf = [const { Value::Unit }; 8];
-                f.run(fns, args, &mut buf[..f.n_locals], this_checked)
+                f.run(fns, args, &mut buf[..f.n_locals], this_checked, pair)
             }
             _ => {
                 let mut buf: Vec<Value<'_>> = (0..f.n_locals).map(|_| Value::Unit).collect();
-                f.run(fns, args, &mut buf, this_checked)
+                f.run(fns, args, &mut buf, this_checked, pair)
             }
         }
     }
@@ -598,7 +653,7 @@ fn compile_def(
     let mut lower = Lowering { lits: compiler.consts };
     // A method's `this`, held in a local when the body writes to it, is read after the body.
     let this_slot = param_copies.iter().find(|(param, _)| method && *param == arity).map(|&(_, slot)| slot);
-    let body = lower.body(body, this_slot)?;
+    let (body, pair) = lower.body_and_pair(body, this_slot)?;
     Some((
         CompiledFn {
             name: def.name.clone(),
@@ -610,6 +665,7 @@ fn compile_def(
             lits: lower.lits,
             limits,
             body,
+            pair,
         },
         calls,
     ))

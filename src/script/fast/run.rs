@@ -406,6 +406,31 @@ fn with_array_in(this: &mut Dynamic, prop: &str, f: impl FnOnce(&mut rhai::Array
 /// `this` whose arrays are known within the limits (see [`Env`]).
 type NestedRun = (Option<(usize, Dynamic)>, Option<Journal>, Budget, Option<usize>);
 
+/// What a call gives: its value, or, for a caller that asked for its answer by parts
+/// ([`FastFn::call_pair`](super::FastFn::call_pair)) of a body that ends with a two-item array
+/// literal, the two items, the array not built.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// The value the function returned.
+    Whole(Dynamic),
+    /// The two items of the `[a, b]` the function ended with.
+    Pair(Dynamic, Dynamic),
+}
+
+impl Answer {
+    /// The value the function returned, the pair built into its array if it came by parts.
+    pub fn into_dynamic(self) -> Dynamic {
+        match self {
+            Answer::Whole(value) => value,
+            Answer::Pair(first, second) => Dynamic::from_array(vec![first, second]),
+        }
+    }
+}
+
+/// A body that ends with a two-item array literal, giving the items (see [`Answer::Pair`]).
+pub(super) type PairFn =
+    Box<dyn for<'a, 'l> Fn(&mut Env<'a, 'l>) -> EvalResult<(Dynamic, Dynamic)> + Send + Sync>;
+
 /// A compiled expression or statement.
 pub(super) type EvalFn = Box<dyn for<'a, 'l> Fn(&mut Env<'a, 'l>) -> EvalResult<Value<'a>> + Send + Sync>;
 
@@ -434,6 +459,9 @@ pub(super) struct CompiledFn {
     pub(super) lits: Vec<Dynamic>,
     pub(super) limits: ScriptLimits,
     pub(super) body: EvalFn,
+    /// The body again, for a body that ends with a two-item array literal, giving the items
+    /// without building the array (see [`Answer::Pair`]).
+    pub(super) pair: Option<PairFn>,
 }
 
 impl CompiledFn {
@@ -450,6 +478,22 @@ impl CompiledFn {
             lits: Vec::new(),
             limits,
             body: eval_fn(|_| Err(Exit::Fail)),
+            pair: None,
+        }
+    }
+
+    /// Runs the body: its value, or with `pair` and a body that ends with `[a, b]`, its two
+    /// items (the array not built); `Err` on a fallback.
+    #[inline]
+    fn answer(&self, env: &mut Env<'_, '_>, pair: bool) -> Result<Answer, ()> {
+        let result = match &self.pair {
+            Some(parts) if pair => parts(env).map(|(first, second)| Answer::Pair(first, second)),
+            _ => (self.body)(env).map(|v| Answer::Whole(v.dynamic())),
+        };
+        match result {
+            Ok(answer) => Ok(answer),
+            Err(Exit::Return(v)) => Ok(Answer::Whole(*v)),
+            Err(_) => Err(()),
         }
     }
 
@@ -461,9 +505,11 @@ impl CompiledFn {
     }
 
     /// Runs the body with `this` (a method's, whose body assigns to it) moved into its local and
-    /// written in place. `Ok`: the value, what the body left in `this`, and whether the writes
+    /// written in place. `Ok`: the value (by parts with `pair`: see [`CompiledFn::answer`]),
+    /// what the body left in `this`, and whether the writes
     /// kept it read-write and within `max_depth` if it was so when the call began
     /// ([`Journal::kept_checked`]); `Err`: `this` as it came in.
+    #[expect(clippy::too_many_arguments, reason = "a call's parts, and how its answer is wanted")]
     pub(super) fn run_in_place<'a>(
         &'a self,
         fns: &'a [CompiledFn],
@@ -472,7 +518,8 @@ impl CompiledFn {
         slot: usize,
         this: Dynamic,
         arrays_within: bool,
-    ) -> Result<(Dynamic, Dynamic, bool), Dynamic> {
+        pair: bool,
+    ) -> Result<(Answer, Dynamic, bool), Dynamic> {
         for &(param, copy) in &self.param_copies {
             if copy != slot {
                 locals[copy] = Value::Ref(&args[param]);
@@ -491,11 +538,7 @@ impl CompiledFn {
             sized: None,
             arg_within: None,
         };
-        let value = match (self.body)(&mut env) {
-            Ok(v) => Ok(v.dynamic()),
-            Err(Exit::Return(v)) => Ok(*v),
-            Err(_) => Err(()),
-        };
+        let value = self.answer(&mut env, pair);
         let left = std::mem::replace(&mut env.locals[slot], Value::Unit).dynamic();
         match value {
             Ok(value) => {
@@ -586,7 +629,8 @@ impl CompiledFn {
     }
 
     /// Runs the body on `args` (`this` last for a method). `this_checked`: a method's `this`,
-    /// read in place, is checked (the caller's word): its arrays are within the limits.
+    /// read in place, is checked (the caller's word): its arrays are within the limits. `pair`:
+    /// the value by parts when it can be (see [`CompiledFn::answer`]).
     #[inline]
     pub(super) fn run<'a>(
         &'a self,
@@ -594,7 +638,8 @@ impl CompiledFn {
         args: &'a [Dynamic],
         locals: &mut [Value<'a>],
         this_checked: bool,
-    ) -> Result<(Dynamic, Option<Dynamic>), ()> {
+        pair: bool,
+    ) -> Result<(Answer, Option<Dynamic>), ()> {
         for &(param, slot) in &self.param_copies {
             locals[slot] = Value::Ref(&args[param]);
         }
@@ -609,11 +654,7 @@ impl CompiledFn {
             sized: None,
             arg_within: (this_checked && self.method).then_some(self.arity),
         };
-        let value = match (self.body)(&mut env) {
-            Ok(v) => v.dynamic(),
-            Err(Exit::Return(v)) => *v,
-            Err(_) => return Err(()),
-        };
+        let value = self.answer(&mut env, pair)?;
         // A method's `this`, when the body may have assigned to it: still the argument itself
         // (never written), or its new value.
         let this = self.arity;

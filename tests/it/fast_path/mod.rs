@@ -3,4 +3,5 @@
 
 mod common;
 mod differential;
+mod pairs;
 mod random_programs;
