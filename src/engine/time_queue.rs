@@ -104,6 +104,18 @@ impl<T: Due> Extend<T> for TimeQueue<T> {
     }
 }
 
+/// A seeded xorshift generator for the timer tests: each call gives a number below its
+/// argument.
+#[cfg(test)]
+pub(super) fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,13 +129,8 @@ mod tests {
     /// Pushes and pops at random, near and far, against a sorted list.
     #[test]
     fn pops_in_order_whatever_the_buckets() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move |n: i64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            i64::try_from(seed % n.unsigned_abs()).unwrap_or(0)
-        };
+        let mut below = xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut next = move |n: i64| i64::try_from(below(n.unsigned_abs())).unwrap_or(0);
         let mut queue = TimeQueue::default();
         let mut reference: Vec<(i64, u32)> = Vec::new();
         let mut clock = -5 * BUCKET;

@@ -521,13 +521,7 @@ mod tests {
     /// the wheel and the reference give the same due sets, takes and pending lists.
     #[test]
     fn random_rearms_and_cancels_give_what_an_ordered_tree_gives() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = super::super::time_queue::xorshift(0x2545_f491_4f6c_dd1d);
         let mut rebuilds = 0;
         for round in 0..40 {
             let mut wheel = TimerWheel::default();
