@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::util::{Lcg, eddy, text};
+use crate::util::{Lcg, eddy, eddy_command, text};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -258,12 +258,56 @@ fn a_generated_pipeline_with_every_kind_of_step_gives_the_same_outputs_on_severa
 }
 
 /// The files under `out/`, by name.
-fn out_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+/// The files of `dir`'s `out` folder by name (none while it does not exist).
+pub(crate) fn out_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir.join("out"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
-        .collect()
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().path())
+                .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs `dir`'s pipeline on 2 workers with snapshots (and `env`), stops it with SIGINT once it
+/// has written something, and checks that it stopped with a snapshot that resumes on 3
+/// workers to the `expected` outputs (or, if it ended before the signal, that they are whole).
+pub(crate) fn interrupt_then_resume(dir: &Path, expected: &BTreeMap<String, Vec<u8>>, env: &[(&str, &str)]) {
+    let args =
+        ["run", "pipeline.toml", "--workers", "2", "--snapshot-dir", "snaps", "--snapshot-every", "1000000"];
+    let child = eddy_command(&args, dir)
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Signal once the run has written something.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !dir.join("out").is_dir() || out_files(dir).values().all(Vec::is_empty) {
+        assert!(std::time::Instant::now() < deadline, "no output within 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let signalled =
+        std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(signalled.success());
+    let stopped = child.wait_with_output().unwrap();
+    let stderr = text(&stopped.stderr);
+    if stopped.status.code() == Some(0) {
+        // The run ended before the signal came: nothing to resume, the outputs are whole.
+        eprintln!("the run ended before the signal came");
+        assert_eq!(&out_files(dir), expected);
+        return;
+    }
+    assert_eq!(stopped.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("stopped by SIGINT: the sinks are flushed and a snapshot was written"),
+        "{stderr}"
+    );
+    assert_ne!(&out_files(dir), expected, "stopped, yet every output is whole");
+    let args = ["run", "pipeline.toml", "--quiet", "--workers", "3", "--resume", "snaps"];
+    let resumed = eddy_command(&args, dir).envs(env.iter().copied()).output().unwrap();
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed.stderr));
+    assert_eq!(&out_files(dir), expected, "after SIGINT and a resume on 3 workers");
 }
 
 #[test]
@@ -577,38 +621,5 @@ fn sigint_stops_several_workers_with_a_snapshot_that_resumes_to_the_same_outputs
     let clicks = 60_000;
     let expected = reference_outputs(clicks);
     let dir = workspace_of("", clicks);
-    let args =
-        ["run", "pipeline.toml", "--workers", "2", "--snapshot-dir", "snaps", "--snapshot-every", "1000000"];
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(args)
-        .current_dir(dir.path())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Signal once the run has written something.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !dir.path().join("out").is_dir() || out_files(dir.path()).values().all(Vec::is_empty) {
-        assert!(std::time::Instant::now() < deadline, "no output within 60 s");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    let signalled =
-        std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(signalled.success());
-    let stopped = child.wait_with_output().unwrap();
-    let stderr = text(&stopped.stderr);
-    if stopped.status.code() == Some(0) {
-        // The run ended before the signal came: nothing to resume, the outputs are whole.
-        assert_eq!(out_files(dir.path()), expected);
-        return;
-    }
-    assert_eq!(stopped.status.code(), Some(130), "{stderr}");
-    assert!(
-        stderr.contains("stopped by SIGINT: the sinks are flushed and a snapshot was written"),
-        "{stderr}"
-    );
-    assert_ne!(out_files(dir.path()), expected, "stopped, yet every output is whole");
-    let resumed =
-        eddy(&["run", "pipeline.toml", "--quiet", "--workers", "3", "--resume", "snaps"], dir.path());
-    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed.stderr));
-    assert_eq!(out_files(dir.path()), expected, "after SIGINT and a resume on 3 workers");
+    interrupt_then_resume(dir.path(), &expected, &[]);
 }

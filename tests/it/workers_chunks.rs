@@ -3,11 +3,11 @@
 //! writes. Tiny chunks (`EDDY_PARTITION_BYTES`, or the library's chunk size) make every run
 //! cross many chunk boundaries: quoted line breaks, blank lines, a bad row, snapshots.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::util::{Lcg, eddy, eddy_command, text};
+use crate::workers::{interrupt_then_resume, out_files};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -211,17 +211,6 @@ fn folder(format: &str, key_first: bool, data: &str) -> tempfile::TempDir {
     dir
 }
 
-fn out_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir.join("out"))
-        .map(|entries| {
-            entries
-                .map(|e| e.unwrap().path())
-                .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn quoted_line_breaks_blank_lines_and_crlf_read_in_chunks_of_any_size_give_the_same_outputs() {
     for (format, key_first, data) in [
@@ -345,38 +334,5 @@ fn sigint_stops_a_run_reading_in_chunks_with_a_snapshot_that_resumes_to_the_same
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     let expected = out_files(reference.path());
     let dir = folder("csv", false, &data);
-    let args =
-        ["run", "pipeline.toml", "--workers", "2", "--snapshot-dir", "snaps", "--snapshot-every", "1000000"];
-    let child = eddy_command(&args, dir.path())
-        .env(eddy::workers::CHUNK_BYTES_VAR, "20000")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Signal once the run has written something.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !dir.path().join("out").is_dir() || out_files(dir.path()).values().all(Vec::is_empty) {
-        assert!(std::time::Instant::now() < deadline, "no output within 60 s");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    let signalled = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(signalled.success());
-    let stopped = child.wait_with_output().unwrap();
-    let stderr = text(&stopped.stderr);
-    if stopped.status.code() == Some(0) {
-        // The run ended before the signal came: nothing to resume, the outputs are whole.
-        eprintln!("the run ended before the signal came");
-        assert_eq!(out_files(dir.path()), expected);
-        return;
-    }
-    assert_eq!(stopped.status.code(), Some(130), "{stderr}");
-    assert!(
-        stderr.contains("stopped by SIGINT: the sinks are flushed and a snapshot was written"),
-        "{stderr}"
-    );
-    eprintln!("stopped by the signal: {stderr}");
-    assert_ne!(out_files(dir.path()), expected, "stopped, yet every output is whole");
-    let args = ["run", "pipeline.toml", "--quiet", "--workers", "3", "--resume", "snaps"];
-    let resumed = eddy_in_chunks(&args, dir.path(), 20000);
-    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed.stderr));
-    assert_eq!(out_files(dir.path()), expected, "after SIGINT and a resume on 3 workers");
+    interrupt_then_resume(dir.path(), &expected, &[(eddy::workers::CHUNK_BYTES_VAR, "20000")]);
 }
