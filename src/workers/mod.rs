@@ -740,14 +740,17 @@ impl Entries {
         };
         let mut drops = Drops { counts, step };
         deliver(&plan.routes, from, &Tag::event(position), 0, item, now, &mut drops, &mut self.packer);
-        if self.packer.pending() >= ENTRY_BUNDLE {
-            self.flush();
-        }
+        self.flush_when_full();
     }
 
     /// Sends `msg` to the step it is for, or to the writer, on the worker that handles it.
     fn send(&mut self, msg: Msg) {
         self.packer.add(msg);
+        self.flush_when_full();
+    }
+
+    /// Sends the bundles once they hold [`ENTRY_BUNDLE`] messages.
+    fn flush_when_full(&mut self) {
         if self.packer.pending() >= ENTRY_BUNDLE {
             self.flush();
         }
@@ -879,6 +882,16 @@ fn keep_spare(spare: &mut Vec<Vec<Msg>>, mut items: Vec<Msg>) {
     }
 }
 
+/// The writer's waiting batch of time `time` (its items and clock), made on its first item or
+/// clock with a buffer of an earlier batch.
+fn writer_batch<'a>(
+    waiting: &'a mut BTreeMap<u64, (Vec<Msg>, EpochClock)>,
+    spare: &mut Vec<Vec<Msg>>,
+    time: u64,
+) -> &'a mut (Vec<Msg>, EpochClock) {
+    waiting.entry(time).or_insert_with(|| (spare.pop().unwrap_or_default(), EpochClock::default()))
+}
+
 /// The worker a bundle goes to (made by [`Packer`]).
 fn bundle_worker(bundle: &Bundle) -> u64 {
     bundle.worker
@@ -967,9 +980,7 @@ fn writer<G: Scope<Timestamp = u64>>(
             let mut in_order = InOrder::default();
             move |(input, frontier), (clock_input, clock_frontier), _output| {
                 input.for_each_time(|time, data| {
-                    let (items, _) = waiting
-                        .entry(*time.time())
-                        .or_insert_with(|| (in_order.spare.pop().unwrap_or_default(), EpochClock::default()));
+                    let (items, _) = writer_batch(&mut waiting, &mut in_order.spare, *time.time());
                     for bundles in data {
                         for mut bundle in bundles.drain(..) {
                             items.append(&mut bundle.msgs);
@@ -977,9 +988,7 @@ fn writer<G: Scope<Timestamp = u64>>(
                     }
                 });
                 clock_input.for_each_time(|time, data| {
-                    let (_, batch_clock) = waiting
-                        .entry(*time.time())
-                        .or_insert_with(|| (in_order.spare.pop().unwrap_or_default(), EpochClock::default()));
+                    let (_, batch_clock) = writer_batch(&mut waiting, &mut in_order.spare, *time.time());
                     for batch in data {
                         if let Some(clock) = batch.pop() {
                             *batch_clock = clock;
@@ -999,25 +1008,22 @@ fn writer<G: Scope<Timestamp = u64>>(
                             break;
                         }
                         let Some(msg) = items.get_mut(index as usize) else { continue };
-                        let result = match &msg.to {
-                            &Dest::Sink { sink, from } => engine.write_pulled(
+                        // Each item is taken out where it lies (the buffer is emptied next).
+                        let result = match std::mem::replace(&mut msg.to, Dest::State { step: 0 }) {
+                            Dest::Sink { sink, from } => engine.write_pulled(
                                 sink as usize,
                                 &Item { key: msg.key.take(), value: std::mem::take(&mut msg.value) },
                                 from.into(),
                             ),
-                            Dest::Failed(_) => {
-                                match std::mem::replace(&mut msg.to, Dest::State { step: 0 }) {
-                                    Dest::Failed(error) => {
-                                        let at = clock.origin_of(msg.tag.position);
-                                        let at = at.map(|(source, line)| (source as usize, line));
-                                        Err(step_error_at(&plan.graph, &plan.routes.projections, *error, at))
-                                    }
-                                    _ => Ok(()),
-                                }
+                            Dest::Failed(error) => {
+                                let at = clock.origin_of(msg.tag.position);
+                                let at = at.map(|(source, line)| (source as usize, line));
+                                Err(step_error_at(&plan.graph, &plan.routes.projections, *error, at))
                             }
                             // Snapshot states and timers are gathered; steps' messages never
                             // reach the writer.
-                            _ => {
+                            to => {
+                                msg.to = to;
                                 gathered.borrow_mut().keep(std::mem::replace(msg, Msg::taken()));
                                 Ok(())
                             }
