@@ -211,13 +211,7 @@ impl Script {
     /// context). Simple functions run on the fast path; anything else, and any call the fast
     /// path cannot finish exactly, runs in Rhai.
     pub fn call(&mut self, name: &str, args: &[Dynamic]) -> ScriptResult<Dynamic> {
-        if let Some((_, _, fast)) = self.fast.iter().find(|(n, a, _)| n == name && *a == args.len())
-            && let Ok(value) = fast.call(args)
-        {
-            self.check_depth(name, "the value it returned", &value)?;
-            return Ok(value);
-        }
-        self.call_rhai(name, args.to_vec())
+        self.call_answer(name, args, false).map(Answer::into_dynamic)
     }
 
     /// [`Script::call`] for a caller that takes a two-item array answer apart at once
@@ -227,11 +221,17 @@ impl Script {
     /// as before. The depth limit applies to the items as it would to their array: the same
     /// inputs fail with the same message.
     pub fn call_pair(&mut self, name: &str, args: &[Dynamic]) -> ScriptResult<Answer> {
-        if let Some((_, _, fast)) = self.fast.iter().find(|(n, a, _)| n == name && *a == args.len())
-            && let Ok(answer) = fast.call_pair(args)
-        {
-            self.check_answer_depth(name, &answer)?;
-            return Ok(answer);
+        self.call_answer(name, args, true)
+    }
+
+    /// [`Script::call`], its answer by parts when `pair` (see [`Script::call_pair`]).
+    fn call_answer(&mut self, name: &str, args: &[Dynamic], pair: bool) -> ScriptResult<Answer> {
+        if let Some((_, _, fast)) = self.fast.iter().find(|(n, a, _)| n == name && *a == args.len()) {
+            let answer = if pair { fast.call_pair(args) } else { fast.call(args).map(Answer::Whole) };
+            if let Ok(answer) = answer {
+                self.check_answer_depth(name, &answer)?;
+                return Ok(answer);
+            }
         }
         self.call_rhai(name, args.to_vec()).map(Answer::Whole)
     }

@@ -117,7 +117,7 @@
 //!
 //! A caller that takes a two-item array answer apart at once (stateful_map's
 //! `[new_state, output]`, a StatefulLogic's `[outputs, RETAIN]`) may ask for it by parts
-//! ([`FastFn::call_pair`], [`FastFn::call_this_checked_pair`]): a body whose last statement is a
+//! ([`FastFn::call_pair`], [`FastFn::call_this_answer`]): a body whose last statement is a
 //! two-item array literal (`[n, n]`, or a constant one such as `[[], RETAIN]`) then gives the two
 //! items ([`Answer::Pair`]) without building the array, computed and measured against the size
 //! limits exactly as the literal's items are (a fallback happens exactly where it would). Any
@@ -446,18 +446,6 @@ impl FastFn {
         args: Vec<Dynamic>,
     ) -> Result<(Dynamic, bool), Vec<Dynamic>> {
         self.call_this_answer(this, checked, args, false).map(|(value, kept)| (value.into_dynamic(), kept))
-    }
-
-    /// [`FastFn::call_this_checked`] for a caller that takes a two-item array answer apart at
-    /// once (a StatefulLogic's `[outputs, RETAIN]`): the items when the body ends with a
-    /// two-item array literal, as [`FastFn::call_pair`] gives them.
-    pub fn call_this_checked_pair(
-        &self,
-        this: &mut Dynamic,
-        checked: bool,
-        args: Vec<Dynamic>,
-    ) -> Result<(Answer, bool), Vec<Dynamic>> {
-        self.call_this_answer(this, checked, args, true)
     }
 
     /// [`FastFn::call_this_checked`], its answer by parts when `pair` (see [`FastFn::call_pair`]).
