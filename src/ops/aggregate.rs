@@ -134,7 +134,7 @@ impl Operator for Aggregate {
         if let Kind::Count = self.kind {
             let arg = item.into_script_arg();
             let key = self.count_key(&arg)?;
-            let count = self.accs.entry(key).or_insert(Dynamic::from_int(0));
+            let count = self.accs.get_or_insert_with(&key, || Dynamic::from_int(0));
             let n = count.as_int().unwrap_or(0);
             *count = Dynamic::from_int(n + 1);
             return Ok(());
@@ -161,7 +161,7 @@ impl Operator for Aggregate {
                     }
                 };
                 if replace {
-                    self.accs.insert(key, Dynamic::from_array(vec![by, value]));
+                    self.accs.insert(&key, Dynamic::from_array(vec![by, value]));
                 }
             }
             _ => {
@@ -198,7 +198,7 @@ impl Operator for Aggregate {
                         let acc = match (&self.kind, previous) {
                             (_, Some(acc)) => acc,
                             (Kind::Reduce, None) => {
-                                self.accs.insert(key, value);
+                                self.accs.insert(&key, value);
                                 return Ok(());
                             }
                             (_, None) => {
@@ -211,7 +211,7 @@ impl Operator for Aggregate {
                     }
                     _ => return Err(step_error(&self.step, None, "needs a script or a built-in")),
                 };
-                self.accs.insert(key, next);
+                self.accs.insert(&key, next);
             }
         }
         Ok(())

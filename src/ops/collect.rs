@@ -32,7 +32,7 @@ impl Operator for Collect {
         out: &mut Vec<Output>,
     ) -> Result<(), StepError> {
         let key = item.key.ok_or_else(|| unkeyed(&self.step))?;
-        let list = self.lists.entry(key.clone()).or_default();
+        let list = self.lists.get_or_insert_with(&key, Array::new);
         list.push(item.value);
         if self.max_size.is_some_and(|max| list.len() >= max) {
             let full = self.lists.remove(&key).unwrap_or_default();
@@ -74,7 +74,7 @@ impl Operator for Collect {
             let list = list.into_array().map_err(|t| {
                 step_error(&self.step, None, format!("restored state of {key:?} is {t}, not a list"))
             })?;
-            self.lists.insert(key, list);
+            self.lists.insert(&key, list);
         }
         Ok(())
     }

@@ -1,7 +1,6 @@
 //! Pieces every operator family uses: keys, errors with context, shape checks.
 
 use rhai::{Array, Dynamic, ImmutableString};
-use rustc_hash::FxHashMap;
 
 use crate::script::ScriptError;
 
@@ -12,40 +11,7 @@ pub type Key = ImmutableString;
 /// (in its context) the key and the item.
 pub type StepError = ScriptError;
 
-/// Per-key state of a step: a hash map for speed; every ordered use goes through
-/// [`sorted_keys`], so output order never depends on hashing.
-pub type KeyMap<V> = FxHashMap<Key, V>;
-
-/// The map's keys in key order (UTF-8 byte order).
-pub fn sorted_keys<V>(map: &KeyMap<V>) -> Vec<Key> {
-    in_key_order(map.keys().map(|key| (key.clone(), ()))).into_iter().map(|(key, ())| key).collect()
-}
-
-/// `entries` in key order (UTF-8 byte order; keys are unique).
-fn in_key_order<V>(entries: impl Iterator<Item = (Key, V)>) -> Vec<(Key, V)> {
-    let mut entries: Vec<(u64, Key, V)> =
-        entries.map(|(key, value)| (order_prefix(&key), key, value)).collect();
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_bytes().cmp(b.1.as_bytes())));
-    entries.into_iter().map(|(_, key, value)| (key, value)).collect()
-}
-
-/// The first eight bytes of `key`, zero-padded, as a big-endian number: two keys whose
-/// prefixes differ are in the same order as their bytes, so a sort compares the keys
-/// themselves (behind a pointer each, a cache miss apiece over many keys) only on a tie.
-fn order_prefix(key: &Key) -> u64 {
-    let mut prefix = [0u8; 8];
-    let bytes = key.as_bytes();
-    let n = bytes.len().min(8);
-    prefix[..n].copy_from_slice(&bytes[..n]);
-    u64::from_be_bytes(prefix)
-}
-
-/// Every entry of `map`, taken out in the order of [`sorted_keys`], the map left empty and its
-/// table freed: what a final operator emits at end of input, with no copy of each key and the
-/// table gone before the outputs are built (docs/performance.md, memory per key).
-pub fn drain_sorted<V>(map: &mut KeyMap<V>) -> Vec<(Key, V)> {
-    in_key_order(std::mem::take(map).into_iter())
-}
+pub use super::key_map::{KeyMap, drain_sorted, sorted_keys};
 
 /// `key "a", item {…}` for error messages.
 pub fn describe_item(key: Option<&Key>, value: &Dynamic) -> String {
@@ -174,38 +140,4 @@ pub fn get_field(step: &str, field: &str, value: &Dynamic) -> Result<Dynamic, St
 /// Adds the key and item to an error, unless it already has context.
 pub fn in_context(err: StepError, key: Option<&Key>, value: &Dynamic) -> StepError {
     if err.context.is_some() { err } else { err.with_context(describe_item(key, value)) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Key, KeyMap, drain_sorted, sorted_keys};
-
-    #[test]
-    fn keys_sort_by_their_bytes_whatever_their_prefixes() {
-        let keys = [
-            "",
-            "a",
-            "a\0",
-            "ab",
-            "abcdefgh",
-            "abcdefgh\0",
-            "abcdefghi",
-            "abcdefgg~",
-            "é",
-            "z",
-            "Z",
-            "\u{7f}",
-        ];
-        let mut map: KeyMap<usize> = KeyMap::default();
-        for (n, key) in keys.iter().enumerate() {
-            map.insert(Key::from(*key), n);
-        }
-        let mut expected: Vec<&str> = keys.to_vec();
-        expected.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        let sorted: Vec<String> = sorted_keys(&map).iter().map(|k| k.to_string()).collect();
-        assert_eq!(sorted, expected);
-        let drained: Vec<String> = drain_sorted(&mut map).into_iter().map(|(k, _)| k.to_string()).collect();
-        assert_eq!(drained, expected);
-        assert!(map.is_empty());
-    }
 }

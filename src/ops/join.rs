@@ -92,7 +92,7 @@ impl Operator for Join {
         out: &mut Vec<Output>,
     ) -> Result<(), StepError> {
         let key = item.key.ok_or_else(|| unkeyed(&self.step))?;
-        let sides = self.state.entry(key.clone()).or_insert_with(|| vec![Vec::new(); self.sides]);
+        let sides = self.state.get_or_insert_with(&key, || vec![Vec::new(); self.sides]);
         let Some(side) = sides.get_mut(input) else {
             return Err(step_error(&self.step, None, format!("no side {input}")));
         };
@@ -162,7 +162,7 @@ impl Operator for Join {
             if sides.len() != self.sides {
                 return Err(bad());
             }
-            self.state.insert(key, sides);
+            self.state.insert(&key, sides);
         }
         Ok(())
     }

@@ -54,13 +54,13 @@ pub fn states<V: StateValue>(map: &KeyMap<V>) -> Vec<(Key, Dynamic)> {
 /// Each key's state as a value, in hash order (one copy each: a state held other than as a
 /// value is made one once).
 pub fn states_unsorted<V: StateValue>(map: &KeyMap<V>) -> Vec<(Key, Dynamic)> {
-    map.iter().map(|(k, v)| (k.clone(), v.to_value())).collect()
+    map.iter().map(|(k, v)| (k, v.to_value())).collect()
 }
 
 /// Shows each key's state to `visit`, in hash order.
 pub fn visit_states<V: StateValue>(map: &KeyMap<V>, visit: &mut dyn FnMut(&Key, &Dynamic)) {
     // In hash order, as documented: the callers pack or sum, and sort what they show.
-    map.iter().for_each(|(key, state)| state.visit(&mut |state| visit(key, state)));
+    map.iter().for_each(|(key, state)| state.visit(&mut |state| visit(&key, state)));
 }
 
 /// One key's state as a value, if the key is live.
@@ -127,8 +127,8 @@ mod tests {
     #[test]
     fn states_come_in_key_order_as_values() {
         let mut lists: KeyMap<Array> = KeyMap::default();
-        lists.insert(key("b"), vec![Dynamic::from_int(2)]);
-        lists.insert(key("a"), vec![Dynamic::from_int(1), Dynamic::from_int(3)]);
+        lists.insert(&key("b"), vec![Dynamic::from_int(2)]);
+        lists.insert(&key("a"), vec![Dynamic::from_int(1), Dynamic::from_int(3)]);
         let shown: Vec<(String, String)> =
             states(&lists).into_iter().map(|(k, v)| (k.to_string(), format!("{v:?}"))).collect();
         assert_eq!(shown, [("a".to_owned(), "[1, 3]".to_owned()), ("b".to_owned(), "[2]".to_owned())]);
@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn a_join_state_shows_as_a_list_of_sides() {
         let mut sides: KeyMap<Vec<Array>> = KeyMap::default();
-        sides.insert(key("k"), vec![vec![Dynamic::from_int(1)], Vec::new()]);
+        sides.insert(&key("k"), vec![vec![Dynamic::from_int(1)], Vec::new()]);
         let mut seen = Vec::new();
         visit_state(&sides, &key("k"), &mut |v| seen.push(format!("{v:?}")));
         visit_state(&sides, &key("missing"), &mut |v| seen.push(format!("{v:?}")));

@@ -11,6 +11,7 @@ mod collect;
 mod common;
 mod dropped;
 mod join;
+mod key_map;
 mod keyed_state;
 mod stateful;
 mod stateful_map;

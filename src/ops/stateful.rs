@@ -214,7 +214,7 @@ impl Operator for StatefulLogic {
         let Self { script, logics, batch, has_notify_at, .. } = self;
         if !logics.contains_key(&key) {
             let logic = Logic::unchecked(Self::build_with(script, &key, Dynamic::UNIT)?);
-            logics.insert(key.clone(), logic);
+            logics.insert(&key, logic);
         }
         let Some(logic) = logics.get_mut(&key) else { return Ok(()) }; // inserted just above
         let context = item.value.clone();
@@ -300,7 +300,7 @@ impl Operator for StatefulLogic {
         self.logics.clear();
         for (key, resume) in snapshot {
             let state = self.build(&key, resume)?;
-            self.logics.insert(key, Logic::unchecked(state));
+            self.logics.insert(&key, Logic::unchecked(state));
         }
         Ok(())
     }

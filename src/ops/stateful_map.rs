@@ -127,7 +127,7 @@ impl Operator for StatefulMap {
                     None => {
                         let next = builtin_step(&self.step, *builtin, field, None, &item.value)
                             .map_err(|e| in_context(e, Some(&key), &item.value))?;
-                        self.states.insert(key.clone(), next.clone());
+                        self.states.insert(&key, next.clone());
                         next
                     }
                 };
@@ -164,7 +164,7 @@ impl Operator for StatefulMap {
                         self.states.remove(&key);
                     }
                     None if !new_state.is_unit() => {
-                        self.states.insert(key.clone(), new_state);
+                        self.states.insert(&key, new_state);
                     }
                     None => {}
                 }
