@@ -160,68 +160,92 @@ impl<V> FromIterator<(Key, V)> for KeyMap<V> {
     }
 }
 
-/// A key as the sort sees it: its first eight bytes as a number, then the key.
-enum SortKey {
-    /// A key of up to 7 bytes.
-    Tiny(TinyKey),
-    /// A key of 8 to 15 bytes.
-    Short(ShortKey),
-    /// A longer key.
-    Long(Key),
-}
-
-impl SortKey {
-    /// The key's bytes.
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            Self::Tiny(key) => key.as_bytes(),
-            Self::Short(key) => key.as_bytes(),
-            Self::Long(key) => key.as_bytes(),
-        }
-    }
-
-    /// The key as a string of its own.
-    fn into_key(self) -> Key {
-        match self {
-            Self::Tiny(key) => Key::from(key.as_str()),
-            Self::Short(key) => Key::from(key.as_str()),
-            Self::Long(key) => key,
-        }
-    }
-}
-
 /// The map's keys in key order (UTF-8 byte order).
 pub fn sorted_keys<V>(map: &KeyMap<V>) -> Vec<Key> {
-    let tiny = map.tiny.keys().map(|key| (SortKey::Tiny(*key), ()));
-    let short = map.short.keys().map(|key| (SortKey::Short(*key), ()));
-    let long = map.long.keys().map(|key| (SortKey::Long(key.clone()), ()));
-    in_key_order(tiny.chain(short).chain(long).collect()).map(|(key, ())| key).collect()
+    let tiny = map.tiny.keys().map(|key| (*key, ())).collect();
+    let short = map.short.keys().map(|key| (*key, ())).collect();
+    let long = map.long.keys().map(|key| (key.clone(), ())).collect();
+    InKeyOrder::new(tiny, short, long).map(|(key, ())| key).collect()
 }
 
 /// Every entry of `map`, taken out in the order of [`sorted_keys`], the map left empty and its
 /// tables freed: what a final operator emits at end of input, the tables gone before the
 /// outputs are built (docs/performance.md, memory per key). Each inline key becomes a string
 /// of its own as its entry is taken.
-pub fn drain_sorted<V>(map: &mut KeyMap<V>) -> impl ExactSizeIterator<Item = (Key, V)> + use<V> {
+pub fn drain_sorted<V>(map: &mut KeyMap<V>) -> InKeyOrder<V> {
     let KeyMap { tiny, short, long } = std::mem::take(map);
-    let mut entries: Vec<(SortKey, V)> = Vec::with_capacity(tiny.len() + short.len() + long.len());
-    entries.extend(tiny.into_iter().map(|(key, value)| (SortKey::Tiny(key), value)));
-    entries.extend(short.into_iter().map(|(key, value)| (SortKey::Short(key), value)));
-    entries.extend(long.into_iter().map(|(key, value)| (SortKey::Long(key), value)));
-    in_key_order(entries)
+    InKeyOrder::new(tiny.into_iter().collect(), short.into_iter().collect(), long.into_iter().collect())
 }
 
-/// `entries` in key order (UTF-8 byte order; keys are unique), each key a string of its own.
-fn in_key_order<V>(entries: Vec<(SortKey, V)>) -> impl ExactSizeIterator<Item = (Key, V)> {
-    let mut entries: Vec<(u64, SortKey, V)> =
-        entries.into_iter().map(|(key, value)| (order_prefix(key.as_bytes()), key, value)).collect();
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_bytes().cmp(b.1.as_bytes())));
-    entries.into_iter().map(|(_, key, value)| (key.into_key(), value))
+/// The entries of a map's three tables in key order: each table's entries sorted on their own
+/// (an inline key's padded bytes, read as one big-endian number, sort as its bytes do: a
+/// shorter key pads with zeros and its length byte is smaller), then merged as they are taken.
+pub struct InKeyOrder<V> {
+    /// Keys of up to 7 bytes, sorted.
+    tiny: std::iter::Peekable<std::vec::IntoIter<(TinyKey, V)>>,
+    /// Keys of 8 to 15 bytes, sorted.
+    short: std::iter::Peekable<std::vec::IntoIter<(ShortKey, V)>>,
+    /// Longer keys, sorted, each after the first eight bytes of its key as a number.
+    long: std::iter::Peekable<std::vec::IntoIter<(u64, Key, V)>>,
 }
+
+/// Which table's entry comes next.
+enum Next {
+    Tiny,
+    Short,
+    Long,
+}
+
+impl<V> InKeyOrder<V> {
+    /// Sorts each table's entries.
+    fn new(mut tiny: Vec<(TinyKey, V)>, mut short: Vec<(ShortKey, V)>, long: Vec<(Key, V)>) -> Self {
+        tiny.sort_unstable_by_key(|(key, _)| u64::from_be_bytes(key.0));
+        short.sort_unstable_by_key(|(key, _)| u128::from_be_bytes(key.0));
+        // A long key is behind a pointer (a cache miss apiece over many keys): its first eight
+        // bytes as a number decide the order unless two keys share them.
+        let mut long: Vec<(u64, Key, V)> =
+            long.into_iter().map(|(key, value)| (order_prefix(key.as_bytes()), key, value)).collect();
+        long.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_bytes().cmp(b.1.as_bytes())));
+        Self {
+            tiny: tiny.into_iter().peekable(),
+            short: short.into_iter().peekable(),
+            long: long.into_iter().peekable(),
+        }
+    }
+
+    /// The table whose first entry has the smallest key.
+    fn next_table(&mut self) -> Option<Next> {
+        let heads = [
+            (Next::Tiny, self.tiny.peek().map(|(key, _)| key.as_bytes())),
+            (Next::Short, self.short.peek().map(|(key, _)| key.as_bytes())),
+            (Next::Long, self.long.peek().map(|(_, key, _)| key.as_bytes())),
+        ];
+        let first = heads.into_iter().filter_map(|(table, key)| Some((table, key?)));
+        first.min_by(|a, b| a.1.cmp(b.1)).map(|(table, _)| table)
+    }
+}
+
+impl<V> Iterator for InKeyOrder<V> {
+    type Item = (Key, V);
+
+    fn next(&mut self) -> Option<(Key, V)> {
+        match self.next_table()? {
+            Next::Tiny => self.tiny.next().map(|(key, value)| (Key::from(key.as_str()), value)),
+            Next::Short => self.short.next().map(|(key, value)| (Key::from(key.as_str()), value)),
+            Next::Long => self.long.next().map(|(_, key, value)| (key, value)),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.tiny.len() + self.short.len() + self.long.len();
+        (left, Some(left))
+    }
+}
+
+impl<V> ExactSizeIterator for InKeyOrder<V> {}
 
 /// The first eight bytes of a key, zero-padded, as a big-endian number: two keys whose
-/// prefixes differ are in the same order as their bytes, so a sort compares the keys
-/// themselves (a long one behind a pointer, a cache miss apiece over many keys) only on a tie.
+/// prefixes differ are in the same order as their bytes.
 fn order_prefix(bytes: &[u8]) -> u64 {
     let mut prefix = [0u8; 8];
     let n = bytes.len().min(8);
@@ -310,5 +334,34 @@ mod tests {
         assert_eq!(rebuilt.get("u1"), Some(&7));
         map.clear();
         assert_eq!(map.len(), 0);
+    }
+    #[test]
+    fn random_keys_of_every_length_come_out_as_a_sorted_map_has_them() {
+        let alphabet = ["\0", "a", "b", "z", "é", "\u{7f}", "ab", "\u{10348}"];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut map: KeyMap<u64> = KeyMap::default();
+        let mut reference = std::collections::BTreeMap::new();
+        for n in 0..3000 {
+            let len = (next() % 12) as usize;
+            let key: String = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+            map.insert(&Key::from(key.as_str()), n);
+            reference.insert(key.into_bytes(), n);
+            if n % 7 == 0 {
+                let gone: String = (0..(next() % 6)).map(|_| alphabet[(next() % 3) as usize]).collect();
+                assert_eq!(map.remove(&gone), reference.remove(gone.as_bytes()), "{gone:?}");
+            }
+        }
+        assert_eq!(map.len(), reference.len());
+        let keys: Vec<Vec<u8>> = sorted_keys(&map).iter().map(|key| key.as_bytes().to_vec()).collect();
+        assert_eq!(keys, reference.keys().cloned().collect::<Vec<_>>());
+        let drained: Vec<(Vec<u8>, u64)> =
+            drain_sorted(&mut map).map(|(k, n)| (k.as_bytes().to_vec(), n)).collect();
+        assert_eq!(drained, reference.into_iter().collect::<Vec<_>>());
     }
 }
