@@ -124,6 +124,15 @@
 //! other answer (a `return`, a body ending otherwise) comes whole ([`Answer::Whole`]), for the
 //! caller to split as before.
 //!
+//! # Readers
+//!
+//! A method whose body is only `this.p + c`, `c + this.p` or `this.p - c` (`c` an `INT` literal or
+//! constant; a session window's `notify_at`, which StatefulLogic reads after every item) is
+//! answered without running its body when `this` is a map holding `p` as an `INT` and the result
+//! does not overflow: one look-up and one checked operation (`reader`). Anything else runs the
+//! body as before. A method that only reads `this` and takes no argument is run on `this` where it
+//! is, as its only argument, without moving it into an argument list.
+//!
 //! `do … while`, ranges (`0..n`), `switch`, `try`, closures, `this` outside a method, calls of
 //! script-defined functions other than `this.f(…)` in a method, other registered functions
 //! (`print`, `secs(…)`, …), `import`, namespaced names, variables that are not parameters,
@@ -142,9 +151,11 @@ mod builtins;
 mod check;
 mod closures;
 mod for_loop;
+mod inline_log;
 mod limits;
 mod lower;
 mod operators;
+mod reader;
 mod run;
 mod scan;
 #[cfg(test)]
@@ -162,6 +173,7 @@ use crate::script::function_body::body_statements;
 use check::{Checker, ops_bound};
 use limits::arrays_within;
 use lower::Lowering;
+use reader::PropReader;
 pub use run::Answer;
 use run::CompiledFn;
 use scan::{THIS, assigns_this, mutated_params, this_calls};
@@ -459,6 +471,12 @@ impl FastFn {
         if !self.inner().method {
             return Err(args);
         }
+        // `this.last + GAP`: one look-up and an addition (see `reader`).
+        if let Some(reader) = &self.inner().reader
+            && let Some(value) = reader.read(this)
+        {
+            return Ok((Answer::Whole(Dynamic::from_int(value)), checked));
+        }
         if let Some(slot) = self.inner().this_slot()
             && (checked || read_write(this))
         {
@@ -469,6 +487,13 @@ impl FastFn {
             return Ok((value, kept));
         }
         let writes = self.inner().this_slot().is_some();
+        if !writes && args.is_empty() {
+            // Read in place: `this` alone is the argument list, nothing moved or allocated.
+            return match self.call_args(std::slice::from_ref(this), checked, pair) {
+                Ok((value, _)) => Ok((value, checked)),
+                Err(()) => Err(args),
+            };
+        }
         args.push(std::mem::take(this));
         match self.call_args(&args, checked && !writes, pair) {
             Ok((value, left)) => {
@@ -630,6 +655,7 @@ fn compile_def(
         compiler.scope.push((THIS.into(), var, false));
     }
     let body = compiler.block(&def.body)?;
+    let reader = if method && !writes_this { PropReader::of(&body, arity, &compiler.consts) } else { None };
 
     // Run once, the body (its loops' rounds and its calls aside, which count as they run)
     // counts at most this many operations in Rhai.
@@ -654,6 +680,7 @@ fn compile_def(
             limits,
             body,
             pair,
+            reader,
         },
         calls,
     ))

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, ImmutableString};
 
+use super::inline_log::InlineLog;
 use super::limits::arrays_within;
+use super::reader::PropReader;
 use super::tree::Var;
 use super::value::{Value, ValueRef, owned, read_write};
 use crate::script::ScriptLimits;
@@ -29,6 +31,10 @@ pub(super) enum Exit {
     /// `continue`.
     Continue,
 }
+
+/// A journal's entries held in place before it allocates (a call writing a state's few numbers
+/// notes one entry per write).
+const JOURNAL_IN_PLACE: usize = 4;
 
 /// Loop rounds between two readings of the clock.
 const ROUNDS_PER_CLOCK_CHECK: u32 = 1024;
@@ -114,7 +120,8 @@ pub(super) enum Undo {
 pub(super) struct Journal {
     /// The local holding `this`.
     slot: usize,
-    undo: Vec<Undo>,
+    /// The entries, first written first (the first few held in place: no allocation per call).
+    undo: InlineLog<Undo, JOURNAL_IN_PLACE>,
     /// `this` was saved whole: later writes need no entry.
     whole: bool,
     /// Every array in `this` is within the data-size limits (as Rhai measures an array after a
@@ -337,7 +344,7 @@ impl Journal {
             return map.values().all(|value| within(value, 1));
         }
         let mut pushed: Vec<(&ImmutableString, usize)> = Vec::new();
-        for undo in &self.undo {
+        for undo in self.undo.iter() {
             match undo {
                 Undo::Whole(_) => return false,
                 Undo::Pushed(prop) => match pushed.iter_mut().find(|(p, _)| *p == prop) {
@@ -362,7 +369,7 @@ impl Journal {
 
     /// `this` as it came in: `now` (what the body left in it) with the writes undone, last first.
     fn undo(self, mut now: Dynamic) -> Dynamic {
-        for undo in self.undo.into_iter().rev() {
+        for undo in self.undo.into_rev() {
             match undo {
                 Undo::Whole(before) => now = before,
                 Undo::Pushed(prop) => with_array_in(&mut now, &prop, |array| {
@@ -462,6 +469,9 @@ pub(super) struct CompiledFn {
     /// The body again, for a body that ends with a two-item array literal, giving the items
     /// without building the array (see [`Answer::Pair`]).
     pub(super) pair: Option<PairFn>,
+    /// A method whose body only reads one property of `this` and adds or subtracts a constant:
+    /// how to answer it without running the body when it can (see `reader`).
+    pub(super) reader: Option<PropReader>,
 }
 
 impl CompiledFn {
@@ -479,6 +489,7 @@ impl CompiledFn {
             limits,
             body: eval_fn(|_| Err(Exit::Fail)),
             pair: None,
+            reader: None,
         }
     }
 
@@ -526,7 +537,7 @@ impl CompiledFn {
             }
         }
         locals[slot] = Value::Own(this);
-        let journal = Journal { slot, undo: Vec::new(), whole: false, arrays_within };
+        let journal = Journal { slot, undo: InlineLog::new(), whole: false, arrays_within };
         let mut env = Env {
             args,
             lits: &self.lits,

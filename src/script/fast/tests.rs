@@ -942,3 +942,92 @@ fn a_shared_constant_keeps_the_functions_reading_it_out_of_the_subset() {
     assert!(FastFn::compile_with_limits(&script.ast, "reads", 0, &constants, limits).is_none());
     assert!(FastFn::compile_with_limits(&script.ast, "plain", 0, &constants, limits).is_some());
 }
+
+/// Methods that read one property of `this` and add or subtract a constant (`notify_at`'s
+/// `this.last + GAP`), and near misses that are not such readers.
+const READERS: &str = r#"
+    const GAP = secs(30);
+    const BIG = 9223372036854775807;
+    const NAME = "x";
+    fn plus() { this.last + GAP }
+    fn plus_left() { GAP + this.last }
+    fn minus() { this.last - 5 }
+    fn literal() { this.last + 1000 }
+    fn overflow() { this.last + BIG }
+    fn under() { this.last - BIG }
+    fn string_constant() { this.last + NAME }
+    fn float() { this.last + 0.5 }
+    fn nested() { this.a.b + 1 }
+    fn times() { this.last * 2 }
+    fn minus_left() { 5 - this.last }
+    fn two_props() { this.last + this.start }
+    fn written() { this.last += 1; this.last + 1 }
+"#;
+
+/// A `this` for a reader: mostly a map whose `last` is a number near the edges, else anything
+/// (a missing `last`, a string, a float, a tagged value, `this` not a map). No shared value:
+/// Rhai itself stops at one inside data it measures, and Eddy's states hold none.
+fn reader_this(rng: &mut Rng) -> Dynamic {
+    let last = match rng.below(10) {
+        0..=2 => rng.scalar(),
+        4 => {
+            let mut v = Dynamic::from_int(rng.below(1000) as INT);
+            v.set_tag(7);
+            v
+        }
+        5..=6 => Dynamic::from_int(INT::MAX - rng.below(40) as INT),
+        _ => Dynamic::from_int(rng.below(2_000_000_000_000) as INT - 1_000_000_000_000),
+    };
+    let mut m = Map::new();
+    if rng.below(8) != 0 {
+        m.insert("last".into(), last);
+    }
+    m.insert("start".into(), Dynamic::from_int(3));
+    let mut inner = Map::new();
+    inner.insert("b".into(), rng.scalar());
+    m.insert("a".into(), Dynamic::from_map(inner));
+    match rng.below(12) {
+        0 => rng.value(),
+        _ => Dynamic::from_map(m),
+    }
+}
+
+#[test]
+fn a_method_reading_one_property_plus_a_constant_answers_as_rhai_does() {
+    let mut script = Script::new(READERS);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let readers = ["plus", "plus_left", "minus", "literal", "overflow", "under"];
+    let functions: Vec<(String, usize)> =
+        script.ast.iter_functions().map(|f| (f.name.to_string(), f.params.len())).collect();
+    for (name, arity) in functions {
+        let fast = script.fast_method(&name, arity);
+        let is_reader = readers.contains(&name.as_str());
+        assert_eq!(fast.inner().reader.is_some(), is_reader, "`{name}` is a reader: {is_reader}");
+        let (mut answered, mut read) = (0, 0);
+        for _ in 0..3000 {
+            // (A copy, as every call here is given, is read-write throughout.)
+            let this = reader_this(&mut rng).clone();
+            read += usize::from(fast.inner().reader.as_ref().is_some_and(|r| r.read(&this).is_some()));
+            answered += usize::from(script.check_method(&fast, &name, &this, &[]));
+            // As StatefulLogic calls a method that only reads its state, known checked or not.
+            let vouched = [false, truly_checked(&this, &ScriptLimits::default())];
+            for checked in vouched.into_iter().filter(|_| !fast.assigns_this()) {
+                let mut kept_this = this.clone();
+                if let Ok((value, kept)) = fast.call_this_checked(&mut kept_this, checked, Vec::new()) {
+                    assert!(same(&kept_this, &this), "`{name}` leaves `this` as it was");
+                    assert_eq!(kept, checked, "`{name}` keeps `this` as checked as it came in");
+                    let mut plain = this.clone();
+                    let want = fast.call_this(&mut plain, Vec::new()).map_err(|_| ());
+                    assert!(want.is_ok_and(|w| same(&w, &value)), "`{name}` answers the same checked or not");
+                }
+            }
+        }
+        if is_reader {
+            assert!(read > 300, "`{name}` was answered by its reader ({read} of 3000)");
+            assert!(answered >= read, "`{name}`: every read was an answer");
+        }
+        if ["plus", "minus", "literal"].contains(&name.as_str()) {
+            assert!(answered > 1000, "`{name}` answered ({answered} of 3000)");
+        }
+    }
+}

@@ -5,3 +5,4 @@ mod common;
 mod differential;
 mod pairs;
 mod random_programs;
+mod readers;
