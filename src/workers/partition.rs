@@ -41,12 +41,15 @@ pub(crate) struct ChunkedSource {
     /// Where each chunk starts; chunk `k` runs to the start of chunk `k + 1`, the last one
     /// to the end of the file.
     starts: Vec<ReadMark>,
-    /// Events before the first chunk (a resumed run's), the clock then, and the bytes read.
+    /// Events before the first chunk sent (a resumed run's), the clock then, the rows and
+    /// bytes read.
     before: Prefix,
     /// Events between snapshots, when snapshots are taken.
     pub snapshot_every: Option<u64>,
     /// Bad rows are skipped or dead-lettered (not `fail`): the chunks' readers keep them.
     keeps_bad_rows: bool,
+    /// The first chunks, before a resumed run's cut, read again for their bad rows only.
+    recounted: usize,
     /// What the workers post about their chunks.
     board: Board,
 }
@@ -160,26 +163,36 @@ impl ChunkedSource {
             SourceFormat::Csv => Source::open(spec, &graph.base_dir).ok()?.read_mark()?,
             _ => ReadMark { bytes: 0, newlines: 0 },
         };
-        let start = match resume {
-            // A snapshot records the bytes its rows take. Bad rows before the cut are counted
-            // and dead-lettered again by reading them, which worker 0 does (not cut yet).
+        let events_in = engine.stats().events_in;
+        let (start, rows) = match resume {
+            // A snapshot records the rows read (under `fail` its events; else also the bad
+            // rows before the last one) and the bytes they take.
             Some(snapshot) => {
                 let bytes = *snapshot.source_bytes.get(&spec.id)?;
                 let rows = *snapshot.source_rows.get(&spec.id)?;
-                if rows != snapshot.events_in || bytes < header_end.bytes {
+                let bad_rows = rows.checked_sub(snapshot.events_in)?;
+                if (bad_rows > 0 && spec.on_bad_row == BadRowPolicy::Fail) || bytes < header_end.bytes {
                     return None;
                 }
-                ReadMark { bytes, newlines: crate::io::newlines_before(&path, bytes).ok()? }
+                (ReadMark { bytes, newlines: crate::io::newlines_before(&path, bytes).ok()? }, rows)
             }
-            None => header_end,
+            None => (header_end, events_in),
         };
         let every = chunk_bytes.unwrap_or(CHUNK_BYTES);
-        let cuts = crate::io::record_cuts(&path, format, start, every).ok()??;
-        if cuts.is_empty() {
+        // Bad rows before a resumed run's cut are counted and dead-lettered again, as one
+        // worker reads them again: the chunks before the cut are read for those only.
+        let mut starts = Vec::new();
+        if rows > events_in {
+            starts.push(header_end);
+            let cuts = crate::io::record_cuts(&path, format, header_end, every).ok()??;
+            starts.extend(cuts.into_iter().take_while(|cut| cut.bytes < start.bytes));
+        }
+        let recounted = starts.len();
+        starts.push(start);
+        starts.extend(crate::io::record_cuts(&path, format, start, every).ok()??);
+        if starts.len() < 2 {
             return None;
         }
-        let mut starts = vec![start];
-        starts.extend(cuts);
         Some(ChunkedSource {
             spec: spec.clone(),
             base_dir: graph.base_dir.clone(),
@@ -191,12 +204,12 @@ impl ChunkedSource {
             },
             starts,
             keeps_bad_rows: spec.on_bad_row != BadRowPolicy::Fail,
+            recounted,
             before: Prefix {
                 chunks: 0,
-                events: engine.stats().events_in,
+                events: events_in,
                 bad: 0,
-                // A resumed run's rows are its events (no bad row before the cut).
-                rows: engine.stats().events_in,
+                rows,
                 clock: engine.clock(),
                 bytes: start.bytes,
                 ended: false,
@@ -223,7 +236,11 @@ impl ChunkedSource {
     /// Reads and parses chunk `chunk`, then posts what the chunks after it need; `signalled`
     /// says whether a signal asked the run to stop (the reading then ends with this chunk).
     pub fn read(&self, chunk: usize, signalled: bool, reader: &mut ChunkReader) -> ChunkRead {
-        let (end_bytes, rows_through_last, error) = self.parse(chunk, reader);
+        let (mut end_bytes, mut rows_through_last, error) = self.parse(chunk, reader);
+        if chunk < self.recounted {
+            reader.events.clear();
+            (end_bytes, rows_through_last) = (None, None);
+        }
         let events = &reader.events;
         let ended = error.is_some() || signalled;
         let posted = Posted {
