@@ -70,8 +70,9 @@ pub enum Command {
         ledger: Option<PathBuf>,
         /// Run on N worker threads (timely-dataflow): keys are spread over the workers by a
         /// hash, and every sink gets the same bytes as with one worker (docs/workers.md). A
-        /// pipeline whose only source is a CSV or JSON Lines file (on_bad_row = "fail") has it
-        /// read in chunks by every worker; otherwise worker 0 reads the sources.
+        /// pipeline whose only source is a CSV or JSON Lines file has it read in chunks by
+        /// every worker (bad rows skipped or dead-lettered in file order, as on one worker);
+        /// otherwise worker 0 reads the sources.
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
         workers: u16,
         /// Run as one process of several (timely's TCP networking): FILE lists every

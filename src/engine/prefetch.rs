@@ -351,6 +351,16 @@ impl EventFeed for Prefetched {
         std::mem::take(&mut self.kept_bad)
     }
 
+    /// Only before the reading thread starts (partitioned reading never starts it): the source
+    /// applies its policy, and its counts and samples become the feed's.
+    fn record_bad_rows(&mut self, rows: Vec<RowError>) -> Result<(), IoError> {
+        let State::Idle { source, .. } = &mut self.state else { return Err(self.too_late()) };
+        source.record_bad_rows(rows)?;
+        self.bad_rows = source.bad_rows();
+        self.samples = source.bad_row_samples().to_vec();
+        Ok(())
+    }
+
     fn id(&self) -> &str {
         &self.id
     }

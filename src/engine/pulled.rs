@@ -243,20 +243,20 @@ impl Engine {
 
     /// A snapshot at a cut of a run whose only source was read in chunks by the workers
     /// (docs/workers.md#partitioned-reading), not by this engine: `events_in` events read,
-    /// the source's file read through `bytes`, the clock at `clock` (under `on_bad_row =
-    /// "fail"` rows are events).
+    /// `rows` rows of the source's file read (the events and the bad rows before the last of
+    /// them), through `bytes`, the clock at `clock`.
     pub(crate) fn snapshot_at_cut(
         &mut self,
         steps: std::collections::BTreeMap<String, Vec<(crate::ops::Key, rhai::Dynamic)>>,
         timers: Vec<super::SnapshotTimer>,
         events_in: u64,
-        bytes: u64,
+        (rows, bytes): (u64, u64),
         clock: Option<i64>,
     ) -> Result<super::EngineSnapshot, RunError> {
         let mut snapshot = self.snapshot_with(steps, timers)?;
         snapshot.events_in = events_in;
         snapshot.clock = clock;
-        snapshot.source_rows.values_mut().for_each(|rows| *rows = events_in);
+        snapshot.source_rows.values_mut().for_each(|read| *read = rows);
         snapshot.source_bytes.values_mut().for_each(|read| *read = bytes);
         Ok(snapshot)
     }
@@ -269,6 +269,22 @@ impl Engine {
             *read += events;
         }
         self.clock.advance(clock);
+    }
+
+    /// Applies source `source`'s bad-row policy to bad rows the workers read in chunks, in
+    /// file order (counted, sampled, dead-lettered as if this engine had read them), so that
+    /// the summary and the dead-letter file are one reading's.
+    pub(crate) fn record_bad_rows_read_in_chunks(
+        &mut self,
+        source: usize,
+        rows: Vec<crate::io::RowError>,
+    ) -> Result<(), RunError> {
+        let Some(slot) = self.sources.get_mut(source) else { return Ok(()) };
+        let source_id = slot.source.id().to_owned();
+        slot.source.record_bad_rows(rows).map_err(|error| match error {
+            crate::io::IoError::Row(error) => RunError::BadRow { source_id, error },
+            other => other.into(),
+        })
     }
 
     /// Adds what a worker counted (items per step, timers fired, drops) to this engine's

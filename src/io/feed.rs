@@ -78,6 +78,17 @@ pub trait EventFeed: Send {
     fn take_bad_rows(&mut self) -> Vec<RowError> {
         Vec::new()
     }
+    /// Applies the policy to bad rows that another reader of the same file read, in file
+    /// order ([`Source::record_bad_rows`]): partitioned reading, where the workers read the
+    /// file and this feed does not. By default an error: only a source can.
+    fn record_bad_rows(&mut self, rows: Vec<RowError>) -> Result<(), IoError> {
+        let _unrecorded = rows;
+        Err(IoError::File {
+            path: std::path::PathBuf::from(self.id()),
+            action: "count bad rows read in chunks by",
+            source: std::io::Error::other("this feed cannot count rows it did not read"),
+        })
+    }
     /// The source's id.
     fn id(&self) -> &str;
     /// Takes back a record this feed gave and nobody needs any more, to free it where it
@@ -127,6 +138,10 @@ impl EventFeed for Source {
 
     fn take_bad_rows(&mut self) -> Vec<RowError> {
         Source::take_bad_rows(self)
+    }
+
+    fn record_bad_rows(&mut self, rows: Vec<RowError>) -> Result<(), IoError> {
+        Source::record_bad_rows(self, rows)
     }
 
     fn id(&self) -> &str {

@@ -1,7 +1,8 @@
 //! Each worker's reading under partitioned reading (docs/workers.md#partitioned-reading): the
 //! chunks `worker, worker + N, …` of the file, each parsed, posted, then tagged and sent as
 //! one timely timestamp once every chunk before it is posted. Worker 0 also sends a resumed
-//! run's states first and the end of input last.
+//! run's states first and the end of input last, and hands the chunks' bad rows to its engine
+//! in chunk order (counted, sampled and dead-lettered as one reading would).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -12,7 +13,7 @@ use super::message::{Cut, EpochClock, Msg};
 use super::partition::{ChunkRead, ChunkReader, ChunkedSource, Prefix};
 use super::stage::{Plan, WorkerCounts};
 use super::{Entries, Feeding, Shared};
-use crate::engine::{RunError, source_entry};
+use crate::engine::{Engine, RunError, source_entry};
 use crate::graph::StreamRef;
 
 /// How long a worker waiting for another's post parks at most before it looks again (a post
@@ -34,6 +35,8 @@ pub(super) struct ChunkFeed<'a> {
     pub shared: &'a Shared,
     /// Worker 0's: the writer's first failure, at which every worker stops reading.
     pub failure: Option<&'a Rc<RefCell<Option<RunError>>>>,
+    /// Worker 0's: the engine, which applies the source's policy to the chunks' bad rows.
+    pub engine: Option<&'a Rc<RefCell<Option<Engine>>>>,
 }
 
 impl ChunkFeed<'_> {
@@ -70,7 +73,7 @@ impl ChunkFeed<'_> {
                 break;
             }
             let read = self.partition.read(chunk, (self.shared.stop)(), &mut reader);
-            while !self.partition.advance(&mut prefix, chunk) && !self.stopping() {
+            while !self.advance(&mut prefix, chunk) && !self.stopping() {
                 if !self.step(worker, false) {
                     return (Err(self.shared.abort_error()), prefix);
                 }
@@ -93,7 +96,7 @@ impl ChunkFeed<'_> {
             return (Ok(Feeding::Stopped), prefix);
         }
         // Worker 0: the reading ends at the file's end only if no chunk ended it before.
-        while !self.partition.advance(&mut prefix, chunks) && !self.stopping() {
+        while !self.advance(&mut prefix, chunks) && !self.stopping() {
             if !self.step(worker, false) {
                 return (Err(self.shared.abort_error()), prefix);
             }
@@ -153,8 +156,27 @@ impl ChunkFeed<'_> {
             .partition
             .snapshot_every
             .is_some_and(|every| read.signalled || (first - 1) / every.max(1) < clock.last / every.max(1));
-        clock.cut = Some(Cut { bytes: read.end_bytes.unwrap_or(prefix.bytes), clock: now });
+        let rows = read.rows_through_last.map_or(prefix.rows, |rows| prefix.events + prefix.bad + rows);
+        clock.cut = Some(Cut { rows, bytes: read.end_bytes.unwrap_or(prefix.bytes), clock: now });
         clock
+    }
+
+    /// Counts the posted chunks into `prefix` up to `upto` ([`ChunkedSource::advance`]); on
+    /// worker 0, hands their bad rows to the engine, in file order (a dead-letter file that
+    /// cannot be written is the run's failure).
+    fn advance(&self, prefix: &mut Prefix, upto: usize) -> bool {
+        let (Some(engine), Some(failure)) = (self.engine, self.failure) else {
+            return self.partition.advance(prefix, upto, None);
+        };
+        let mut bad_rows = Vec::new();
+        let counted = self.partition.advance(prefix, upto, Some(&mut bad_rows));
+        if !bad_rows.is_empty()
+            && let Some(engine) = engine.borrow_mut().as_mut()
+            && let Err(error) = engine.record_bad_rows_read_in_chunks(0, bad_rows)
+        {
+            failure.borrow_mut().get_or_insert(error);
+        }
+        counted
     }
 
     /// Whether the reading stops: the writer failed (worker 0 sees it and tells the others).

@@ -202,6 +202,9 @@ pub(crate) struct EpochClock {
 /// Where a source read in chunks stands after a batch (docs/workers.md#partitioned-reading).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub(crate) struct Cut {
+    /// Rows of the file read through the batch's last event: the events, and the bad rows
+    /// before it (`skip`, `dead_letter`).
+    pub rows: u64,
     /// Bytes of the file read through the batch's last event.
     pub bytes: u64,
     /// The replay clock after it.

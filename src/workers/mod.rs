@@ -500,7 +500,14 @@ fn run_worker(
                 (Vec::new(), Some(error))
             }
         };
-        let feed = ChunkFeed { partition, plan, counts: &counts, shared, failure: reads.then_some(&failure) };
+        let feed = ChunkFeed {
+            partition,
+            plan,
+            counts: &counts,
+            shared,
+            failure: reads.then_some(&failure),
+            engine: reads.then_some(&engine),
+        };
         let (result, read) = feed.run(worker, &mut data_in, &mut clock_in, &probe, restore);
         reads.then(|| {
             if let Some(engine) = engine.borrow_mut().as_mut() {
@@ -1042,7 +1049,7 @@ fn writer<G: Scope<Timestamp = u64>>(
                     {
                         let (steps, timers) = gathered.borrow_mut().take(&plan.graph, &plan.routes.positions);
                         let written = engine
-                            .snapshot_at_cut(steps, timers, clock.last, cut.bytes, cut.clock)
+                            .snapshot_at_cut(steps, timers, clock.last, (cut.rows, cut.bytes), cut.clock)
                             .and_then(|snapshot| {
                                 snapshots.writer.write(&snapshot, engine.graph(), &snapshots.pipeline)
                             });

@@ -4,8 +4,10 @@
 //! and lines every chunk would have had in one reading of the whole file.
 //!
 //! A worker parses its chunk, then posts what the chunks after it need (its event count,
-//! greatest event time, where its last record ends) on the [`Board`]; it tags and sends its
-//! events once every chunk before its own is posted. Each chunk is one timely timestamp.
+//! greatest event time, where its last record ends, its bad rows under `on_bad_row = "skip"`
+//! or `"dead_letter"`) on the [`Board`]; it tags and sends its events once every chunk before
+//! its own is posted. Each chunk is one timely timestamp. Worker 0 takes the chunks' bad rows
+//! in chunk order, so that they are counted, sampled and dead-lettered in file order.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -14,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::engine::{Engine, RunError};
 use crate::graph::{BadRowPolicy, SourceFormat, SourceSpec, ValidGraph};
-use crate::io::IoError;
+use crate::io::{IoError, RowError};
 use crate::io::{ReadMark, Source, SourceEvent};
 
 /// Bytes of the file per chunk (about: a chunk ends at the first record boundary after). About
@@ -39,10 +41,15 @@ pub(crate) struct ChunkedSource {
     /// Where each chunk starts; chunk `k` runs to the start of chunk `k + 1`, the last one
     /// to the end of the file.
     starts: Vec<ReadMark>,
-    /// Events before the first chunk (a resumed run's), the clock then, and the bytes read.
+    /// Events before the first chunk sent (a resumed run's), the clock then, the rows and
+    /// bytes read.
     before: Prefix,
     /// Events between snapshots, when snapshots are taken.
     pub snapshot_every: Option<u64>,
+    /// Bad rows are skipped or dead-lettered (not `fail`): the chunks' readers keep them.
+    keeps_bad_rows: bool,
+    /// The first chunks, before a resumed run's cut, read again for their bad rows only.
+    recounted: usize,
     /// What the workers post about their chunks.
     board: Board,
 }
@@ -54,6 +61,11 @@ pub(crate) struct Prefix {
     pub chunks: usize,
     /// Events before the next chunk (the position of its first event, minus one).
     pub events: u64,
+    /// Bad rows before the next chunk, counted since the first chunk (`skip`, `dead_letter`).
+    pub bad: u64,
+    /// Rows of the file read through the last event (events and the bad rows before it, a
+    /// resumed run's included): what a snapshot there records.
+    pub rows: u64,
     /// The replay clock after them.
     pub clock: Option<i64>,
     /// Bytes of the file read through the last of them.
@@ -63,9 +75,15 @@ pub(crate) struct Prefix {
 }
 
 /// What a worker posts about a chunk it has read.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Posted {
     events: u64,
+    /// Its bad rows (`skip`, `dead_letter`), in file order: how many there are, and the rows
+    /// themselves until worker 0 takes them.
+    bad: u64,
+    bad_rows: Vec<RowError>,
+    /// Rows (events and bad rows) through its last event (none without events).
+    rows_through_last: Option<u64>,
     max_time: Option<i64>,
     /// Bytes of the file read through its last event (none without events).
     end_bytes: Option<u64>,
@@ -92,6 +110,8 @@ struct Posts {
 
 /// One chunk read and parsed (its events are in the worker's [`ChunkReader`]).
 pub(crate) struct ChunkRead {
+    /// Rows (events and bad rows) through its last event (none without events).
+    pub rows_through_last: Option<u64>,
     /// Bytes of the file read through its last event (none without events).
     pub end_bytes: Option<u64>,
     /// The reading ends with this chunk (a reading error in it, or a signal).
@@ -108,6 +128,8 @@ pub(crate) struct ChunkReader {
     source: Option<Source>,
     /// The events of the chunk read last, in file order (up to a reading error).
     pub events: Vec<SourceEvent>,
+    /// Its bad rows, in file order (`skip`, `dead_letter`), until they are posted.
+    bad: Vec<RowError>,
 }
 
 impl ChunkedSource {
@@ -141,25 +163,36 @@ impl ChunkedSource {
             SourceFormat::Csv => Source::open(spec, &graph.base_dir).ok()?.read_mark()?,
             _ => ReadMark { bytes: 0, newlines: 0 },
         };
-        let start = match resume {
-            // A snapshot records the bytes its rows take; under `fail`, rows are events.
+        let events_in = engine.stats().events_in;
+        let (start, rows) = match resume {
+            // A snapshot records the rows read (under `fail` its events; else also the bad
+            // rows before the last one) and the bytes they take.
             Some(snapshot) => {
                 let bytes = *snapshot.source_bytes.get(&spec.id)?;
                 let rows = *snapshot.source_rows.get(&spec.id)?;
-                if rows != snapshot.events_in || bytes < header_end.bytes {
+                let bad_rows = rows.checked_sub(snapshot.events_in)?;
+                if (bad_rows > 0 && spec.on_bad_row == BadRowPolicy::Fail) || bytes < header_end.bytes {
                     return None;
                 }
-                ReadMark { bytes, newlines: crate::io::newlines_before(&path, bytes).ok()? }
+                (ReadMark { bytes, newlines: crate::io::newlines_before(&path, bytes).ok()? }, rows)
             }
-            None => header_end,
+            None => (header_end, events_in),
         };
         let every = chunk_bytes.unwrap_or(CHUNK_BYTES);
-        let cuts = crate::io::record_cuts(&path, format, start, every).ok()??;
-        if cuts.is_empty() {
+        // Bad rows before a resumed run's cut are counted and dead-lettered again, as one
+        // worker reads them again: the chunks before the cut are read for those only.
+        let mut starts = Vec::new();
+        if rows > events_in {
+            starts.push(header_end);
+            let cuts = crate::io::record_cuts(&path, format, header_end, every).ok()??;
+            starts.extend(cuts.into_iter().take_while(|cut| cut.bytes < start.bytes));
+        }
+        let recounted = starts.len();
+        starts.push(start);
+        starts.extend(crate::io::record_cuts(&path, format, start, every).ok()??);
+        if starts.len() < 2 {
             return None;
         }
-        let mut starts = vec![start];
-        starts.extend(cuts);
         Some(ChunkedSource {
             spec: spec.clone(),
             base_dir: graph.base_dir.clone(),
@@ -170,9 +203,13 @@ impl ChunkedSource {
                 ..Board::default()
             },
             starts,
+            keeps_bad_rows: spec.on_bad_row != BadRowPolicy::Fail,
+            recounted,
             before: Prefix {
                 chunks: 0,
-                events: engine.stats().events_in,
+                events: events_in,
+                bad: 0,
+                rows,
                 clock: engine.clock(),
                 bytes: start.bytes,
                 ended: false,
@@ -199,11 +236,18 @@ impl ChunkedSource {
     /// Reads and parses chunk `chunk`, then posts what the chunks after it need; `signalled`
     /// says whether a signal asked the run to stop (the reading then ends with this chunk).
     pub fn read(&self, chunk: usize, signalled: bool, reader: &mut ChunkReader) -> ChunkRead {
-        let (end_bytes, error) = self.parse(chunk, reader);
+        let (mut end_bytes, mut rows_through_last, error) = self.parse(chunk, reader);
+        if chunk < self.recounted {
+            reader.events.clear();
+            (end_bytes, rows_through_last) = (None, None);
+        }
         let events = &reader.events;
         let ended = error.is_some() || signalled;
         let posted = Posted {
             events: events.len() as u64,
+            bad: reader.bad.len() as u64,
+            bad_rows: std::mem::take(&mut reader.bad),
+            rows_through_last,
             max_time: events.iter().filter_map(|event| event.time).max(),
             end_bytes,
             ended,
@@ -219,16 +263,29 @@ impl ChunkedSource {
             }
             posts.signalled |= signalled;
         }
-        ChunkRead { end_bytes, ends: ended, signalled }
+        ChunkRead { rows_through_last, end_bytes, ends: ended, signalled }
     }
 
     /// Counts the posted chunks after `prefix` into it, up to `upto` (excluded), stopping at a
     /// chunk that ended the reading; true once it counts them all (or reaches that chunk).
-    pub fn advance(&self, prefix: &mut Prefix, upto: usize) -> bool {
-        let Ok(posts) = self.board.posts.lock() else { return true };
+    /// With `bad_rows` (worker 0), takes the counted chunks' bad rows into it, in file order.
+    pub fn advance(
+        &self,
+        prefix: &mut Prefix,
+        upto: usize,
+        mut bad_rows: Option<&mut Vec<RowError>>,
+    ) -> bool {
+        let Ok(mut posts) = self.board.posts.lock() else { return true };
         while prefix.chunks < upto && !prefix.ended {
-            let Some(Some(posted)) = posts.chunks.get(prefix.chunks) else { return false };
+            let Some(Some(posted)) = posts.chunks.get_mut(prefix.chunks) else { return false };
+            if let Some(rows) = posted.rows_through_last {
+                prefix.rows = prefix.events + prefix.bad + rows;
+            }
+            if let Some(taken) = bad_rows.as_deref_mut() {
+                taken.append(&mut posted.bad_rows);
+            }
             prefix.events += posted.events;
+            prefix.bad += posted.bad;
             if let Some(time) = posted.max_time {
                 prefix.clock = Some(prefix.clock.map_or(time, |clock| clock.max(time)));
             }
@@ -259,37 +316,41 @@ impl ChunkedSource {
         }
     }
 
-    /// Reads the events of chunk `chunk` (up to a reading error) into `reader`; gives the
-    /// bytes read through the last of them, and the error.
-    fn parse(&self, chunk: usize, reader: &mut ChunkReader) -> (Option<u64>, Option<RunError>) {
-        let events = &mut reader.events;
+    /// Reads the events of chunk `chunk` (up to a reading error) and its bad rows into
+    /// `reader`; gives the bytes and rows read through the last event, and the error.
+    fn parse(&self, chunk: usize, reader: &mut ChunkReader) -> (Option<u64>, Option<u64>, Option<RunError>) {
+        let ChunkReader { source, events, bad } = reader;
         events.clear();
-        let mut end_bytes = None;
+        bad.clear();
+        let (mut end_bytes, mut rows_through_last) = (None, None);
         let reading_error = |error: IoError| match error {
             IoError::Row(error) => RunError::BadRow { source_id: self.spec.id.clone(), error },
             IoError::Unreadable(error) => RunError::Unreadable { source_id: self.spec.id.clone(), error },
             other => other.into(),
         };
-        let source = match self.go_to(&mut reader.source, self.starts[chunk]) {
+        let source = match self.go_to(source, self.starts[chunk]) {
             Ok(source) => source,
-            Err(error) => return (end_bytes, Some(reading_error(error))),
+            Err(error) => return (end_bytes, rows_through_last, Some(reading_error(error))),
         };
-        // A record belongs to the chunk its first line is in.
+        // A record belongs to the chunk its first line is in, and so does a bad row.
         let next_line = self.starts.get(chunk + 1).map(|next| next.newlines + 1);
         let beyond = |line: u64| next_line.is_some_and(|next| line >= next);
-        loop {
-            match source.next_event() {
-                Ok(Some(event)) if beyond(event.line) => break,
+        let error = loop {
+            match source.next_event_before(next_line) {
                 Ok(Some(event)) => {
                     end_bytes = Some(source.bytes_consumed());
                     events.push(event);
+                    bad.append(&mut source.take_bad_rows());
+                    rows_through_last = Some((events.len() + bad.len()) as u64);
                 }
-                Ok(None) => break,
-                Err(IoError::Row(error)) if beyond(error.line) => break,
-                Err(error) => return (end_bytes, Some(reading_error(error))),
+                Ok(None) => break None,
+                Err(IoError::Row(error)) if beyond(error.line) => break None,
+                Err(error) => break Some(reading_error(error)),
             }
-        }
-        (end_bytes, None)
+        };
+        // The bad rows after the last event, up to the next chunk's first line.
+        bad.extend(source.take_bad_rows().into_iter().filter(|row| !beyond(row.line)));
+        (end_bytes, rows_through_last, error)
     }
 
     /// The worker's source moved to `mark`: opened there the first time, else sought.
@@ -307,8 +368,17 @@ impl ChunkedSource {
 
     /// The source opened at `mark`, reading records as the engine's source does (its key
     /// field, its projection).
+    /// A chunk's bad rows are kept, not written: worker 0 dead-letters them in file order.
     fn open_at(&self, mark: ReadMark) -> Result<Source, IoError> {
-        let mut source = Source::open(&self.spec, &self.base_dir)?;
+        let mut spec = self.spec.clone();
+        if self.keeps_bad_rows {
+            spec.on_bad_row = BadRowPolicy::Skip;
+            spec.dead_letter_path = None;
+        }
+        let mut source = Source::open(&spec, &self.base_dir)?;
+        if self.keeps_bad_rows {
+            source.keep_bad_rows();
+        }
         if let Some((_, field)) = &self.key_field
             && !source.set_key_field(field)
         {
@@ -337,14 +407,12 @@ fn cannot_cut(spec: &SourceSpec, what: &str) -> IoError {
 }
 
 /// The pipeline's only source when it is a file that can be read in chunks: not live, not a
-/// recording, CSV or JSON Lines, stopping at its first bad row (`on_bad_row = "fail"`: the
-/// others count, sample or dead-letter bad rows in file order).
+/// recording, CSV or JSON Lines (whatever its `on_bad_row`).
 fn single_file_source(graph: &ValidGraph) -> Option<&SourceSpec> {
     let [spec] = graph.doc.sources.as_slice() else { return None };
     let readable = !spec.is_live()
         && !spec.is_stdin()
         && spec.recording.is_none()
-        && spec.on_bad_row == BadRowPolicy::Fail
         && matches!(spec.effective_format(), Some(SourceFormat::Csv | SourceFormat::Jsonl));
     readable.then_some(spec)
 }

@@ -205,8 +205,23 @@ fn clicks_jsonl(rows: usize) -> String {
 }
 
 fn folder(format: &str, key_first: bool, data: &str) -> tempfile::TempDir {
+    folder_with_policy(format, key_first, data, "fail")
+}
+
+/// [`folder`] with the source's `on_bad_row` set to `policy` (`dead_letter` writes
+/// `out/bad.jsonl`, beside the sinks).
+fn folder_with_policy(format: &str, key_first: bool, data: &str, policy: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pipeline.toml"), pipeline(format, key_first)).unwrap();
+    let setting = match policy {
+        "dead_letter" => "on_bad_row = \"dead_letter\"\ndead_letter_path = \"out/bad.jsonl\"\n".to_owned(),
+        other => format!("on_bad_row = \"{other}\"\n"),
+    };
+    let text = pipeline(format, key_first).replacen(
+        "time_field = \"ts\"\n",
+        &format!("time_field = \"ts\"\n{setting}"),
+        1,
+    );
+    std::fs::write(dir.path().join("pipeline.toml"), text).unwrap();
     std::fs::write(dir.path().join(format!("clicks.{format}")), data).unwrap();
     dir
 }
@@ -276,11 +291,16 @@ fn snapshots_taken_reading_in_chunks_resume_on_one_two_and_three_workers_with_th
 
 /// Snapshots of a run on 2 workers reading `data` in chunks, each resumed on 1, 2 and 3.
 fn snapshots_resume_to_the_same_outputs(format: &str, key_first: bool, data: &str) {
-    let reference = folder(format, key_first, data);
+    snapshots_resume_to_the_same_outputs_under(format, key_first, data, "fail");
+}
+
+/// [`snapshots_resume_to_the_same_outputs`] with the source's `on_bad_row` set to `policy`.
+fn snapshots_resume_to_the_same_outputs_under(format: &str, key_first: bool, data: &str, policy: &str) {
+    let reference = folder_with_policy(format, key_first, data, policy);
     let run = eddy(&["run", "pipeline.toml", "--quiet"], reference.path());
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     let expected = out_files(reference.path());
-    let dir = folder(format, key_first, data);
+    let dir = folder_with_policy(format, key_first, data, policy);
     let args = [
         "run",
         "pipeline.toml",
@@ -301,19 +321,13 @@ fn snapshots_resume_to_the_same_outputs(format: &str, key_first: bool, data: &st
     assert!(snapshots.len() >= 3, "{format}: {snapshots:?}");
     let full = out_files(dir.path());
     for snapshot in [&snapshots[0], &snapshots[snapshots.len() / 2]] {
+        // The summary of the resume on one worker: bad rows before the cut counted again.
+        let mut one_summary = None;
         for workers in ["1", "2", "3"] {
             for (name, bytes) in &full {
                 std::fs::write(dir.path().join("out").join(name), bytes).unwrap();
             }
-            let args = [
-                "run",
-                "pipeline.toml",
-                "--quiet",
-                "--workers",
-                workers,
-                "--resume",
-                snapshot.to_str().unwrap(),
-            ];
+            let args = ["run", "pipeline.toml", "--workers", workers, "--resume", snapshot.to_str().unwrap()];
             let run = eddy_in_chunks(&args, dir.path(), 3000);
             assert_eq!(run.status.code(), Some(0), "{workers}: {}", text(&run.stderr));
             assert_eq!(
@@ -322,6 +336,8 @@ fn snapshots_resume_to_the_same_outputs(format: &str, key_first: bool, data: &st
                 "{} resumed on {workers} worker(s)",
                 snapshot.display()
             );
+            let summary = summary_without_timing(&run.stderr);
+            assert_eq!(&summary, one_summary.get_or_insert_with(|| summary.clone()), "{workers} workers");
         }
     }
 }
@@ -334,5 +350,129 @@ fn sigint_stops_a_run_reading_in_chunks_with_a_snapshot_that_resumes_to_the_same
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     let expected = out_files(reference.path());
     let dir = folder("csv", false, &data);
+    interrupt_then_resume(dir.path(), &expected, &[(eddy::workers::CHUNK_BYTES_VAR, "20000")]);
+}
+
+/// Whether row `row` of `rows` is bad, and which kind of bad (`kinds` of them): the first and
+/// the last row, a run of 60 (whole chunks of bad rows at small chunk sizes), a run of 3, and
+/// about one row in 12 elsewhere.
+fn bad_kind(row: usize, rows: usize, kinds: u64, random: &mut Lcg) -> Option<u64> {
+    let bad = row == 0 || row + 1 == rows || (150..210).contains(&row) || (300..303).contains(&row);
+    let pick = random.below(12 * kinds);
+    (bad || pick < kinds).then_some(pick % kinds)
+}
+
+/// `rows` clicks as CSV with bad rows among them ([`bad_kind`]): a field too few, a field too
+/// many, a time that is no time, an empty time; good rows have quoted line breaks and blank
+/// lines after them now and then.
+fn clicks_csv_with_bad_rows(rows: usize) -> String {
+    let mut random = Lcg(23);
+    let mut text = "ts,user,n,note\n".to_owned();
+    let mut t = 0;
+    for row in 0..rows {
+        t += [0, 1, 3, 40, 900][random.below(5) as usize];
+        let (user, n) = (random.below(40), random.below(100));
+        let note = ["\"two\nlines\"", "plain", "", "\"a \"\"b\"\"\""][random.below(4) as usize];
+        let ts = timestamp(t);
+        text.push_str(&match bad_kind(row, rows, 4, &mut random) {
+            Some(0) => format!("{ts},u{user},{n}\n"),
+            Some(1) => format!("{ts},u{user},{n},{note},extra\n"),
+            Some(2) => format!("yesterday,u{user},{n},{note}\n"),
+            Some(_) => format!(",u{user},{n},{note}\n"),
+            None => format!("{ts},u{user},{n},{note}\n"),
+        });
+        if random.below(9) == 0 {
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// `rows` clicks as JSON Lines with bad rows among them ([`bad_kind`]): an array, a number,
+/// broken JSON, an object without its time, a time that is no time.
+fn clicks_jsonl_with_bad_rows(rows: usize) -> String {
+    let mut random = Lcg(29);
+    let (mut text, mut t) = (String::new(), 0);
+    for row in 0..rows {
+        t += [0, 1, 3, 40, 900][random.below(5) as usize];
+        let (user, n) = (random.below(40), random.below(100));
+        let ts = timestamp(t);
+        text.push_str(&match bad_kind(row, rows, 5, &mut random) {
+            Some(0) => format!("[\"{ts}\",\"u{user}\",{n}]\n"),
+            Some(1) => format!("{n}\n"),
+            Some(2) => format!("{{\"ts\":\"{ts}\",\"user\":\n"),
+            Some(3) => format!("{{\"user\":\"u{user}\",\"n\":{n}}}\n"),
+            Some(_) => format!("{{\"ts\":\"soon\",\"user\":\"u{user}\",\"n\":{n}}}\n"),
+            None => format!("{{\"ts\":\"{ts}\",\"user\":\"u{user}\",\"n\":{n}}}\n"),
+        });
+        if random.below(9) == 0 {
+            text.push_str(" \n");
+        }
+    }
+    text
+}
+
+/// The end-of-run report on stderr without its timing (the first line's seconds and rate).
+fn summary_without_timing(stderr: &[u8]) -> String {
+    text(stderr)
+        .lines()
+        .map(|line| match line.find(" events in ") {
+            Some(at) if line.starts_with("done:") || line.starts_with("stopped:") => &line[..at],
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn bad_rows_skipped_or_dead_lettered_in_chunks_give_one_workers_sinks_dead_letters_and_summary() {
+    for (format, key_first, data) in [
+        ("csv", false, clicks_csv_with_bad_rows(400)),
+        ("csv", true, clicks_csv_with_bad_rows(400)),
+        ("jsonl", false, clicks_jsonl_with_bad_rows(400)),
+    ] {
+        for policy in ["skip", "dead_letter"] {
+            let dir = folder_with_policy(format, key_first, &data, policy);
+            let one = eddy(&["run", "pipeline.toml"], dir.path());
+            assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+            let summary = summary_without_timing(&one.stderr);
+            assert!(summary.contains("bad rows") && summary.contains("bad row: "), "{summary}");
+            let expected = out_files(dir.path());
+            assert_eq!(expected.contains_key("bad.jsonl"), policy == "dead_letter");
+            let (_, in_chunks) =
+                eddy::workers::run_captured_in_chunks(&dir.path().join("pipeline.toml"), 2, 1);
+            assert!(in_chunks, "{format}, {policy}: not read in chunks");
+            for chunk_bytes in [1, 7, 50, 333, 4000] {
+                for workers in ["2", "3", "4"] {
+                    std::fs::remove_dir_all(dir.path().join("out")).unwrap();
+                    let run = eddy_in_chunks(
+                        &["run", "pipeline.toml", "--workers", workers],
+                        dir.path(),
+                        chunk_bytes,
+                    );
+                    let at = format!("{format}, {policy}, {workers} workers, chunks of {chunk_bytes} bytes");
+                    assert_eq!(run.status.code(), Some(0), "{at}: {}", text(&run.stderr));
+                    assert_eq!(summary_without_timing(&run.stderr), summary, "{at}");
+                    assert_eq!(out_files(dir.path()), expected, "{at}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn snapshots_taken_in_chunks_past_bad_rows_resume_on_one_two_and_three_workers_with_the_same_outputs() {
+    snapshots_resume_to_the_same_outputs_under("csv", false, &clicks_csv_with_bad_rows(3000), "dead_letter");
+    snapshots_resume_to_the_same_outputs_under("jsonl", true, &clicks_jsonl_with_bad_rows(3000), "skip");
+}
+
+#[test]
+fn sigint_stops_a_run_reading_past_bad_rows_in_chunks_with_a_snapshot_that_resumes_to_the_same_outputs() {
+    let data = clicks_csv_with_bad_rows(60_000);
+    let reference = folder_with_policy("csv", false, &data, "dead_letter");
+    let run = eddy(&["run", "pipeline.toml", "--quiet"], reference.path());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let expected = out_files(reference.path());
+    let dir = folder_with_policy("csv", false, &data, "dead_letter");
     interrupt_then_resume(dir.path(), &expected, &[(eddy::workers::CHUNK_BYTES_VAR, "20000")]);
 }

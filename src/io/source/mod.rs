@@ -573,6 +573,13 @@ impl Source {
         }
     }
 
+    /// Applies the policy to bad rows another reader of the same file read (a worker reading
+    /// a chunk, docs/workers.md#partitioned-reading), in file order, as if this source had
+    /// read them: counted, sampled, dead-lettered.
+    pub fn record_bad_rows(&mut self, rows: Vec<RowError>) -> Result<(), IoError> {
+        rows.into_iter().try_for_each(|error| self.bad_row(error))
+    }
+
     /// Handles a bad row by the policy.
     fn bad_row(&mut self, error: RowError) -> Result<(), IoError> {
         match self.policy {

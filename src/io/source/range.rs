@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::{ReadMark, Reader, Source};
+use super::{ReadMark, Reader, Source, SourceEvent, Step};
 use crate::graph::SourceFormat;
 use crate::io::error::IoError;
 
@@ -27,6 +27,31 @@ impl Source {
             Reader::Csv(reader) => reader.seek(mark),
             Reader::Jsonl(reader) => reader.move_to(mark),
             Reader::Json(_) => Ok(false),
+        }
+    }
+}
+
+impl Source {
+    /// The next event whose row starts before line `next_line` (a chunk's reader stops at the
+    /// next chunk's first line), or `None` at the end of the file or once a row starting
+    /// there or later was read, good or bad (a skipping reader reads no further past its
+    /// chunk than that row). Bad rows follow the policy as in [`Source::next_event`]; under
+    /// `skip` with bad rows kept ([`Source::keep_bad_rows`]) the caller takes them, the one
+    /// past the chunk included.
+    pub fn next_event_before(&mut self, next_line: Option<u64>) -> Result<Option<SourceEvent>, IoError> {
+        let beyond = |line: u64| next_line.is_some_and(|next| line >= next);
+        loop {
+            match self.step()? {
+                Step::End => return Ok(None),
+                Step::Event(event) if beyond(event.line) => return Ok(None),
+                Step::Event(event) => return Ok(Some(event)),
+                Step::Skipped => {
+                    let last = self.kept_bad.as_ref().and_then(|kept| kept.last());
+                    if last.is_some_and(|error| beyond(error.line)) {
+                        return Ok(None);
+                    }
+                }
+            }
         }
     }
 }
