@@ -497,6 +497,7 @@ pub fn run_bench(options: &BenchOptions) -> Result<BenchReport> {
     if let Some(workers) = options.workers {
         let table = super::bench_workers::bench_workers(
             &dir,
+            options.events,
             workers.into(),
             options.rounds,
             options.only.as_deref(),

@@ -1,19 +1,26 @@
 //! `eddy bench --workers N`: the same pipelines on one worker (the single-threaded runner) and
 //! on N (docs/workers.md), alternated round by round on one generated file, with the ratio of
-//! each round and a check that both wrote the same bytes.
+//! each round and a check that both wrote the same bytes. Each run is `eddy run` in a child
+//! process of its own, as a user runs it: runs in one long-lived process were not independent
+//! (docs/performance.md, "Several workers", 2026-12-07 21:00 UTC: one worker's rates fell from
+//! 3.6 to 2.1 M ev/s once several-worker runs had run before them in the same process).
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 
-use super::bench::{Spread, run_case, timed, worker_cases};
-use crate::engine::{Engine, EngineOptions, load_and_check};
+use super::bench::{Spread, timed, worker_cases};
 
 /// Times each of [`worker_cases`] on 1 and on `workers` workers for `rounds` rounds in `dir`
-/// (its data already generated); the table as text.
-pub fn bench_workers(dir: &Path, workers: usize, rounds: u32, only: Option<&str>) -> Result<String> {
+/// (its data already generated, `events` events read by every case); the table as text.
+pub fn bench_workers(
+    dir: &Path,
+    events: u64,
+    workers: usize,
+    rounds: u32,
+    only: Option<&str>,
+) -> Result<String> {
     let mut table = String::new();
     let _ = writeln!(
         table,
@@ -40,11 +47,7 @@ pub fn bench_workers(dir: &Path, workers: usize, rounds: u32, only: Option<&str>
             let mut pair = [None, None];
             for turn in 0..2 {
                 let on_many = (turn + round as usize) % 2 == 1;
-                let (events, timing) = if on_many {
-                    timed(|| run_on_workers(&file, workers))?
-                } else {
-                    timed(|| run_case(&file, false))?
-                };
+                let ((), timing) = timed(|| run_in_child(&file, on_many.then_some(workers)))?;
                 let bytes = std::fs::read(&out).with_context(|| format!("cannot read {}", out.display()))?;
                 pair[usize::from(on_many)] = Some((events as f64 / timing.wall.max(1e-9), timing, bytes));
             }
@@ -80,19 +83,23 @@ pub fn bench_workers(dir: &Path, workers: usize, rounds: u32, only: Option<&str>
     Ok(table)
 }
 
-/// Runs a pipeline on `workers` workers as `eddy run --workers` does; the events it read.
-fn run_on_workers(file: &Path, workers: usize) -> Result<u64> {
-    let graph = load_and_check(file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let options =
-        EngineOptions { feed: Some(super::Prefetched::wrap), prune_fields: true, ..EngineOptions::default() };
-    let engine = Engine::new(graph, &options).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (engine, result) = crate::workers::run_on_workers(
-        engine,
-        &options,
-        workers,
-        crate::workers::Recovery::default(),
-        Arc::new(|| false),
-    );
-    result.map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(engine.map_or(0, |engine| engine.stats().events_in))
+/// Runs `eddy run FILE --quiet` (with `--workers N` when given) in a child process, from
+/// `file`'s folder, where the case's output goes.
+fn run_in_child(file: &Path, workers: Option<usize>) -> Result<()> {
+    let exe = std::env::current_exe().context("bench: cannot find its own executable")?;
+    let mut command = std::process::Command::new(exe);
+    command.arg("run").arg(file).arg("--quiet");
+    if let Some(workers) = workers {
+        command.arg("--workers").arg(workers.to_string());
+    }
+    let output = command.output().with_context(|| format!("bench: cannot run {}", file.display()))?;
+    if !output.status.success() {
+        bail!(
+            "bench: `eddy run {}` failed ({}): {}",
+            file.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
 }

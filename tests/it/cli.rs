@@ -469,3 +469,37 @@ fn bench_reports_the_memory_one_more_key_costs_from_child_processes() {
         assert!(line.ends_with("keys), target ≤ 100 B"), "{line}");
     }
 }
+
+#[test]
+fn bench_on_workers_runs_each_case_as_eddy_run_in_a_child_and_compares_the_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "bench",
+        "--events",
+        "3000",
+        "--keys",
+        "10",
+        "--workers",
+        "2",
+        "--only",
+        "built-in",
+        "--rounds",
+        "2",
+        "--dir",
+        "data",
+    ];
+    let out = eddy(&args, dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    let line = report
+        .lines()
+        .find(|line| line.starts_with("running count, built-in "))
+        .unwrap_or_else(|| panic!("no line for the built-in count: {report}"));
+    // "name  A M (a–a)  B M (b–b)  ×R (r–r)": a rate on each side and their ratio.
+    assert_eq!(line.matches(" M (").count(), 2, "{line}");
+    assert!(line.contains(" ×"), "{line}");
+    assert!(report.contains("every round's outputs were byte-identical on 1 and 2 workers"), "{report}");
+    // Each run wrote the case's output in the bench's folder, as `eddy run` would.
+    let written = std::fs::read_to_string(dir.path().join("data/out.jsonl")).unwrap();
+    assert_eq!(written.lines().count(), 3000, "{written}");
+}
