@@ -334,7 +334,6 @@ impl ChunkedSource {
         };
         // A record belongs to the chunk its first line is in, and so does a bad row.
         let next_line = self.starts.get(chunk + 1).map(|next| next.newlines + 1);
-        let beyond = |line: u64| next_line.is_some_and(|next| line >= next);
         let error = loop {
             match source.next_event_before(next_line) {
                 Ok(Some(event)) => {
@@ -344,12 +343,11 @@ impl ChunkedSource {
                     rows_through_last = Some((events.len() + bad.len()) as u64);
                 }
                 Ok(None) => break None,
-                Err(IoError::Row(error)) if beyond(error.line) => break None,
                 Err(error) => break Some(reading_error(error)),
             }
         };
         // The bad rows after the last event, up to the next chunk's first line.
-        bad.extend(source.take_bad_rows().into_iter().filter(|row| !beyond(row.line)));
+        bad.append(&mut source.take_bad_rows());
         (end_bytes, rows_through_last, error)
     }
 

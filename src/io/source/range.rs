@@ -35,22 +35,26 @@ impl Source {
     /// The next event whose row starts before line `next_line` (a chunk's reader stops at the
     /// next chunk's first line), or `None` at the end of the file or once a row starting
     /// there or later was read, good or bad (a skipping reader reads no further past its
-    /// chunk than that row). Bad rows follow the policy as in [`Source::next_event`]; under
-    /// `skip` with bad rows kept ([`Source::keep_bad_rows`]) the caller takes them, the one
-    /// past the chunk included.
+    /// chunk than that row, which is the next chunk's: a bad one is neither an error here nor
+    /// kept). Bad rows before it follow the policy as in [`Source::next_event`]; under `skip`
+    /// with bad rows kept ([`Source::keep_bad_rows`]) the caller takes them.
     pub fn next_event_before(&mut self, next_line: Option<u64>) -> Result<Option<SourceEvent>, IoError> {
         let beyond = |line: u64| next_line.is_some_and(|next| line >= next);
         loop {
-            match self.step()? {
-                Step::End => return Ok(None),
-                Step::Event(event) if beyond(event.line) => return Ok(None),
-                Step::Event(event) => return Ok(Some(event)),
-                Step::Skipped => {
-                    let last = self.kept_bad.as_ref().and_then(|kept| kept.last());
-                    if last.is_some_and(|error| beyond(error.line)) {
+            match self.step() {
+                Ok(Step::End) => return Ok(None),
+                Ok(Step::Event(event)) if beyond(event.line) => return Ok(None),
+                Ok(Step::Event(event)) => return Ok(Some(event)),
+                Ok(Step::Skipped) => {
+                    if let Some(kept) = &mut self.kept_bad
+                        && kept.last().is_some_and(|error| beyond(error.line))
+                    {
+                        kept.pop();
                         return Ok(None);
                     }
                 }
+                Err(IoError::Row(error)) if beyond(error.line) => return Ok(None),
+                Err(error) => return Err(error),
             }
         }
     }
