@@ -151,7 +151,6 @@ mod builtins;
 mod check;
 mod closures;
 mod for_loop;
-mod inline_log;
 mod limits;
 mod lower;
 mod operators;

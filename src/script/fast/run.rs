@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, ImmutableString};
 
-use super::inline_log::InlineLog;
 use super::limits::arrays_within;
 use super::reader::PropReader;
 use super::tree::Var;
@@ -121,7 +120,7 @@ pub(super) struct Journal {
     /// The local holding `this`.
     slot: usize,
     /// The entries, first written first (the first few held in place: no allocation per call).
-    undo: InlineLog<Undo, JOURNAL_IN_PLACE>,
+    undo: smallvec::SmallVec<[Undo; JOURNAL_IN_PLACE]>,
     /// `this` was saved whole: later writes need no entry.
     whole: bool,
     /// Every array in `this` is within the data-size limits (as Rhai measures an array after a
@@ -344,7 +343,7 @@ impl Journal {
             return map.values().all(|value| within(value, 1));
         }
         let mut pushed: Vec<(&ImmutableString, usize)> = Vec::new();
-        for undo in self.undo.iter() {
+        for undo in &self.undo {
             match undo {
                 Undo::Whole(_) => return false,
                 Undo::Pushed(prop) => match pushed.iter_mut().find(|(p, _)| *p == prop) {
@@ -369,7 +368,7 @@ impl Journal {
 
     /// `this` as it came in: `now` (what the body left in it) with the writes undone, last first.
     fn undo(self, mut now: Dynamic) -> Dynamic {
-        for undo in self.undo.into_rev() {
+        for undo in self.undo.into_iter().rev() {
             match undo {
                 Undo::Whole(before) => now = before,
                 Undo::Pushed(prop) => with_array_in(&mut now, &prop, |array| {
@@ -537,7 +536,7 @@ impl CompiledFn {
             }
         }
         locals[slot] = Value::Own(this);
-        let journal = Journal { slot, undo: InlineLog::new(), whole: false, arrays_within };
+        let journal = Journal { slot, undo: smallvec::SmallVec::new(), whole: false, arrays_within };
         let mut env = Env {
             args,
             lits: &self.lits,
