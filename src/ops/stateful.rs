@@ -208,9 +208,8 @@ impl Operator for StatefulLogic {
     ) -> Result<(), StepError> {
         let key = item.key.ok_or_else(|| unkeyed(self.step()))?;
         // The call runs on the state where it is stored; a new key's logic is built first.
-        // Looked up twice by reference rather than once through `entry`, whose clone of the
-        // key costs two atomic writes on the key's string, a cache line the reading thread
-        // shares (the second look-up finds the slot in cache).
+        // Looked up twice rather than once through `get_or_insert_with`, since building a new
+        // key's logic can fail (the second look-up finds the slot in cache).
         let Self { script, logics, batch, has_notify_at, .. } = self;
         if !logics.contains_key(&key) {
             let logic = Logic::unchecked(Self::build_with(script, &key, Dynamic::UNIT)?);
