@@ -156,7 +156,7 @@ pub(crate) struct Msg {
     pub clock: Option<i64>,
     /// Its key, on keyed streams.
     pub key: Option<Key>,
-    /// The key an unkeyed item will be kept under by the step it goes to (a step that keys
+    /// The key an item will be kept under by the step it goes to (a step that keys
     /// its input itself: [`crate::ops::Operator::route_key`]).
     pub route_key: Option<Key>,
     /// Its value.
@@ -396,11 +396,12 @@ pub(crate) fn key_hash(key: &Key) -> u64 {
     xxhash_rust::xxh3::xxh3_64(key.as_bytes())
 }
 
-/// Which worker a message is handled on: a step's keyed input by its key (its state lives
-/// there, restored states included), an unkeyed one by its event, the writer's messages
-/// (sink items, failures, snapshot states) on worker 0.
+/// Which worker a message is handled on: an item of a step that keys its input itself by
+/// the key the step keeps it under, a step's keyed input by its key (its state lives there,
+/// restored states included), an unkeyed one by its event, the writer's messages (sink items,
+/// failures, snapshot states) on worker 0.
 pub(crate) fn route(msg: &Msg) -> u64 {
-    match (msg.to.step(), msg.key.as_ref().or(msg.route_key.as_ref())) {
+    match (msg.to.step(), msg.route_key.as_ref().or(msg.key.as_ref())) {
         (Some(_), Some(key)) => key_hash(key),
         (Some(_), None) => msg.tag.position,
         (None, _) => 0,

@@ -818,15 +818,18 @@ enum BatchEnd {
 /// Whether `step` keeps state per key but may receive unkeyed items, which it keys itself
 /// (`count_final` with `key`).
 fn keys_itself(graph: &crate::graph::ValidGraph, step: usize) -> bool {
-    graph.doc.steps[step].op.is_stateful()
-        && graph.step_inputs[step].iter().any(|from| match *from {
-            crate::graph::StreamRef::Source(_) => true,
-            crate::graph::StreamRef::Step { step, .. } => !graph.step_keyed[step],
-        })
+    // `count_final` keeps every item, keyed or not, under its own key (docs/semantics.md).
+    graph.doc.steps[step].op == crate::graph::OpKind::CountFinal
+        || graph.doc.steps[step].op.is_stateful()
+            && graph.step_inputs[step].iter().any(|from| match *from {
+                crate::graph::StreamRef::Source(_) => true,
+                crate::graph::StreamRef::Step { step, .. } => !graph.step_keyed[step],
+            })
 }
 
-/// Keys the unkeyed items sent to `step` with the key the step will keep them under, so that
-/// they are sent to that key's worker ([`crate::ops::Operator::route_key`]).
+/// Keys the items sent to `step` with the key the step will keep them under, so that they
+/// are sent to that key's worker ([`crate::ops::Operator::route_key`]): an unkeyed item, or
+/// any item of a step that keys even keyed items itself (`count_final`).
 fn keying_operator<G: Scope<Timestamp = u64>>(
     stream: &Stream<G, Bundle>,
     step: u32,
@@ -841,8 +844,9 @@ fn keying_operator<G: Scope<Timestamp = u64>>(
                 for bundle in data {
                     for mut bundle in bundle.drain(..) {
                         for mut msg in bundle.msgs.drain(..) {
-                            // Only the step's own items come here (restored states are keyed).
-                            if msg.key.is_none() {
+                            // The step's items, not its restored states and timers (which
+                            // go by the key they were kept under).
+                            if matches!(msg.to, Dest::Step { .. }) {
                                 crate::script::set_script_clock(msg.clock);
                                 msg.route_key = keyer.route_key(&msg.value);
                             }
