@@ -64,6 +64,11 @@ pub use trace::{TraceEvent, TraceKind, TracedValue};
 
 use timers::StepTimers;
 
+/// How many end-of-input outputs a runner takes from a step at a time
+/// (docs/architecture.md#end-of-input-in-parts): enough to keep the per-part cost unseen,
+/// few enough that they take a few hundred KB.
+const EOF_PART: usize = 4096;
+
 /// Wraps an opened source into the feed the engine reads (a runner's read-ahead, say).
 pub type FeedWrapper = fn(Source) -> Box<dyn EventFeed>;
 
@@ -1006,7 +1011,18 @@ impl Engine {
             if let Some(Some(id)) = self.print_ids.get(step) {
                 set_print_context(id, None, self.stats.events_in);
             }
-            self.run_op(step, None, |op, ctx, out| op.on_eof(ctx, out))?;
+            // docs/architecture.md#end-of-input-in-parts: a runner without a trace or output
+            // hashes takes the outputs in parts, each delivered before the next is made; the
+            // sinks see the same items in the same order.
+            let limit =
+                if self.trace.is_none() && self.output_hashes.is_none() { EOF_PART } else { usize::MAX };
+            let mut more = true;
+            while more {
+                self.run_op(step, None, |op, ctx, out| {
+                    more = op.on_eof_part(ctx, out, limit)?;
+                    Ok(())
+                })?;
+            }
         }
         // docs/ledger.md#reasons: pending_timer, in firing order.
         let pending: Vec<TimerEntry> = self.timers.pending().collect();

@@ -3,7 +3,9 @@
 
 use rhai::Dynamic;
 
-use super::common::{KeyMap, StepError, as_key, drain_sorted, get_field, in_context, step_error, unkeyed};
+use super::common::{
+    InKeyOrder, KeyMap, StepError, as_key, drain_sorted, get_field, in_context, step_error, unkeyed,
+};
 use super::keyed_state::keyed_state_accessors;
 use super::stateful_map::builtin_step;
 use super::{Item, Key, OpContext, Operator, Output};
@@ -34,6 +36,8 @@ pub struct Aggregate {
     field: Option<String>,
     /// Per key: the accumulator (max/min: `[by, value]`).
     accs: KeyMap<Dynamic>,
+    /// At end of input, the accumulators not emitted yet, in key order (emitted in parts).
+    ending: Option<InKeyOrder<Dynamic>>,
 }
 
 impl Aggregate {
@@ -67,7 +71,7 @@ impl Aggregate {
             _ => return Err(step_error(&spec.id, None, "needs a script or a built-in")),
         };
         let field = if matches!(function, Function::Builtin(_)) { spec.field.clone() } else { None };
-        Ok(Self { step: spec.id.clone(), kind, function, field, accs: KeyMap::default() })
+        Ok(Self { step: spec.id.clone(), kind, function, field, accs: KeyMap::default(), ending: None })
     }
 
     fn by(&mut self, key: Option<&Key>, value: &Dynamic) -> Result<Dynamic, StepError> {
@@ -217,10 +221,20 @@ impl Operator for Aggregate {
         Ok(())
     }
 
-    fn on_eof(&mut self, _ctx: &mut OpContext<'_>, out: &mut Vec<Output>) -> Result<(), StepError> {
-        let entries = drain_sorted(&mut self.accs);
-        out.reserve(entries.len());
-        for (key, acc) in entries {
+    fn on_eof(&mut self, ctx: &mut OpContext<'_>, out: &mut Vec<Output>) -> Result<(), StepError> {
+        while self.on_eof_part(ctx, out, usize::MAX)? {}
+        Ok(())
+    }
+
+    fn on_eof_part(
+        &mut self,
+        _ctx: &mut OpContext<'_>,
+        out: &mut Vec<Output>,
+        limit: usize,
+    ) -> Result<bool, StepError> {
+        let entries = self.ending.get_or_insert_with(|| drain_sorted(&mut self.accs));
+        out.reserve(entries.len().min(limit));
+        for (key, acc) in entries.by_ref().take(limit) {
             let value = match self.kind {
                 Kind::Max | Kind::Min => {
                     acc.into_array().ok().and_then(|mut pair| pair.pop()).unwrap_or_default()
@@ -229,7 +243,11 @@ impl Operator for Aggregate {
             };
             out.push(Output { port: 0, item: Item::keyed(key, value) });
         }
-        Ok(())
+        let more = entries.len() > 0;
+        if !more {
+            self.ending = None;
+        }
+        Ok(more)
     }
 
     keyed_state_accessors!(accs, set_states);

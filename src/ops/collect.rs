@@ -3,7 +3,7 @@
 
 use rhai::{Array, Dynamic};
 
-use super::common::{KeyMap, StepError, drain_sorted, step_error, unkeyed};
+use super::common::{InKeyOrder, KeyMap, StepError, drain_sorted, step_error, unkeyed};
 use super::keyed_state::keyed_state_accessors;
 use super::{Item, Key, OpContext, Operator, Output};
 
@@ -13,13 +13,15 @@ pub struct Collect {
     max_size: Option<usize>,
     timeout_micros: Option<i64>,
     lists: KeyMap<Array>,
+    /// At end of input, the lists not emitted yet, in key order (emitted in parts).
+    ending: Option<InKeyOrder<Array>>,
 }
 
 impl Collect {
     /// A collect with its limits (validation ensured at least one is set).
     pub fn new(step: &str, max_size: Option<i64>, timeout_micros: Option<i64>) -> Self {
         let max_size = max_size.and_then(|n| usize::try_from(n).ok());
-        Self { step: step.to_owned(), max_size, timeout_micros, lists: KeyMap::default() }
+        Self { step: step.to_owned(), max_size, timeout_micros, lists: KeyMap::default(), ending: None }
     }
 }
 
@@ -57,13 +59,28 @@ impl Operator for Collect {
     }
 
     fn on_eof(&mut self, ctx: &mut OpContext<'_>, out: &mut Vec<Output>) -> Result<(), StepError> {
-        for (key, list) in drain_sorted(&mut self.lists) {
+        while self.on_eof_part(ctx, out, usize::MAX)? {}
+        Ok(())
+    }
+
+    fn on_eof_part(
+        &mut self,
+        ctx: &mut OpContext<'_>,
+        out: &mut Vec<Output>,
+        limit: usize,
+    ) -> Result<bool, StepError> {
+        let entries = self.ending.get_or_insert_with(|| drain_sorted(&mut self.lists));
+        for (key, list) in entries.by_ref().take(limit) {
             ctx.timers.cancel(&key);
             if !list.is_empty() {
                 out.push(Output { port: 0, item: Item::keyed(key, Dynamic::from_array(list)) });
             }
         }
-        Ok(())
+        let more = entries.len() > 0;
+        if !more {
+            self.ending = None;
+        }
+        Ok(more)
     }
 
     keyed_state_accessors!(lists);

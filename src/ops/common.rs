@@ -11,7 +11,7 @@ pub type Key = ImmutableString;
 /// (in its context) the key and the item.
 pub type StepError = ScriptError;
 
-pub use super::key_map::{KeyMap, drain_sorted, sorted_keys};
+pub use super::key_map::{InKeyOrder, KeyMap, drain_sorted, sorted_keys};
 
 /// `key "a", item {…}` for error messages.
 pub fn describe_item(key: Option<&Key>, value: &Dynamic) -> String {

@@ -171,6 +171,21 @@ pub trait Operator: Send {
         Ok(())
     }
 
+    /// All inputs have ended, emitted in parts: what [`Operator::on_eof`] emits, in the same
+    /// order, but a step may stop after `limit` outputs and be called again while it returns
+    /// `true` (outputs remain). The engine delivers each part before asking for the next, so a
+    /// final aggregate over many keys does not hold all its outputs at once
+    /// (docs/architecture.md#end-of-input-in-parts). By default the whole `on_eof` at once.
+    fn on_eof_part(
+        &mut self,
+        ctx: &mut OpContext<'_>,
+        out: &mut Vec<Output>,
+        _limit: usize,
+    ) -> Result<bool, StepError> {
+        self.on_eof(ctx, out)?;
+        Ok(false)
+    }
+
     /// Number of live keys.
     fn key_count(&self) -> usize {
         0

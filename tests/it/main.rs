@@ -16,6 +16,7 @@ mod debugger_ui;
 mod diff;
 #[cfg(feature = "gui")]
 mod dropped_ui;
+mod end_of_input;
 mod errors;
 mod examples;
 mod fast_path;
