@@ -63,3 +63,4 @@ mod workbench;
 mod workbench_layout_ui;
 mod workers;
 mod workers_chunks;
+mod workers_random;
