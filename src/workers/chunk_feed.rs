@@ -111,7 +111,8 @@ impl ChunkFeed<'_> {
         let end = chunks as u64;
         data_in.advance_to(end);
         clock_in.advance_to(end);
-        clock_in.send(EpochClock { first: 1, last: 0, end: true, ..EpochClock::default() });
+        let start = prefix.clock;
+        clock_in.send(EpochClock { start, first: 1, last: 0, end: true, ..EpochClock::default() });
         data_in.advance_to(end + 1);
         clock_in.advance_to(end + 1);
         (Ok(Feeding::Ended), prefix)
@@ -127,7 +128,8 @@ impl ChunkFeed<'_> {
         data_in: &mut Entries,
     ) -> EpochClock {
         let first = prefix.events + 1;
-        let mut clock = EpochClock { first, last: prefix.events, ..EpochClock::default() };
+        let mut clock =
+            EpochClock { start: prefix.clock, first, last: prefix.events, ..EpochClock::default() };
         clock.origins.reserve(reader.events.len());
         let mut now = prefix.clock;
         let keyed = self.partition.keyed_step();

@@ -181,6 +181,10 @@ impl Msg {
 /// at the right place even in a batch that brought it no item.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct EpochClock {
+    /// The replay clock before the batch's first event. A stage takes it as its clock: a
+    /// resumed run's stages start from the snapshot's clock, not from none (its timers,
+    /// its end of input and what they emit read `now()`, docs/workers.md#snapshots).
+    pub start: Option<i64>,
     /// The first event position of the batch (none when `last < first`).
     pub first: u64,
     /// The last event position.

@@ -640,7 +640,14 @@ impl Feed<'_> {
             match state {
                 BatchEnd::Full => {}
                 BatchEnd::Input => {
-                    clock_in.send(EpochClock { first: 1, last: 0, end: true, ..EpochClock::default() });
+                    let start = clock_before;
+                    clock_in.send(EpochClock {
+                        start,
+                        first: 1,
+                        last: 0,
+                        end: true,
+                        ..EpochClock::default()
+                    });
                     batch += 1;
                     data_in.advance_to(batch);
                     clock_in.advance_to(batch);
@@ -688,7 +695,7 @@ impl Feed<'_> {
         let mut engine = self.engine.borrow_mut();
         let Some(engine) = engine.as_mut() else { return Ok((EpochClock::default(), BatchEnd::Input)) };
         let first = engine.stats().events_in + 1;
-        let mut clock = EpochClock { first, last: first - 1, ..EpochClock::default() };
+        let mut clock = EpochClock { start: *clock_before, first, last: first - 1, ..EpochClock::default() };
         for _ in 0..BATCH_EVENTS {
             if (self.shared.stop)() {
                 return Ok((clock, BatchEnd::Signal));

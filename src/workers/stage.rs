@@ -130,6 +130,9 @@ impl Stage {
     /// by their tags; then the items; at end of input, the step's end.
     /// (`items` is left empty, its buffer kept for the next batch.)
     pub fn batch(&mut self, items: &mut Vec<Msg>, clock: &EpochClock, out: &mut Packer) {
+        if clock.start.is_some() {
+            self.clock = clock.start;
+        }
         if items.iter().any(|msg| matches!(msg.to, Dest::Restore { .. } | Dest::RestoreTimer { .. })) {
             *items = self.restore(std::mem::take(items), out);
         }

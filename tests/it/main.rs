@@ -64,3 +64,4 @@ mod workbench_layout_ui;
 mod workers;
 mod workers_chunks;
 mod workers_random;
+mod workers_resume_clock;
