@@ -616,9 +616,10 @@ impl Feed<'_> {
         let mut next_snapshot = self.next_snapshot();
         loop {
             let (mut clock, state) = self.read_batch(&mut clock_before, data_in)?;
-            // A snapshot after the batch that reaches the next multiple, or that a signal ends.
-            let snapshot =
-                next_snapshot.is_some_and(|next| clock.last >= next || matches!(state, BatchEnd::Signal));
+            // A snapshot after the batch that reaches the next multiple, or that a signal ends
+            // (not one that a failed read ends: the run stops there with an error).
+            let snapshot = !matches!(state, BatchEnd::Failed(_))
+                && next_snapshot.is_some_and(|next| clock.last >= next || matches!(state, BatchEnd::Signal));
             clock.snapshot = snapshot;
             clock_in.send(clock);
             batch += 1;
@@ -654,6 +655,16 @@ impl Feed<'_> {
                     return Ok(Feeding::Ended);
                 }
                 BatchEnd::Signal => return Ok(Feeding::Stopped),
+                BatchEnd::Failed(error) => {
+                    // The events read before the failure go through every step and reach the
+                    // sinks first.
+                    while probe.less_than(&batch) {
+                        if !self.shared.step(worker) {
+                            return Err(self.shared.abort_error());
+                        }
+                    }
+                    return Err(error);
+                }
             }
             // At most two batches in flight: reading keeps ahead of the steps, memory stays bounded.
             while probe.less_than(&(batch - 1)) {
@@ -700,7 +711,11 @@ impl Feed<'_> {
             if (self.shared.stop)() {
                 return Ok((clock, BatchEnd::Signal));
             }
-            let Some(pulled) = engine.pull_event()? else { return Ok((clock, BatchEnd::Input)) };
+            let pulled = match engine.pull_event() {
+                Ok(Some(pulled)) => pulled,
+                Ok(None) => return Ok((clock, BatchEnd::Input)),
+                Err(error) => return Ok((clock, BatchEnd::Failed(error))),
+            };
             let position = engine.stats().events_in;
             clock.last = position;
             if pulled.clock != *clock_before {
@@ -820,6 +835,10 @@ enum BatchEnd {
     Input,
     /// A signal asked the run to stop.
     Signal,
+    /// Reading the next event failed (a bad row under `on_bad_row = "fail"`, an unreadable
+    /// file): the events before it are carried through and written, as on one worker, and
+    /// then the run stops with this error.
+    Failed(RunError),
 }
 
 /// Whether `step` keeps state per key but may receive unkeyed items, which it keys itself

@@ -329,6 +329,35 @@ fn a_script_error_stops_every_sink_where_one_worker_stops_them_with_the_same_err
     }
 }
 
+/// A bad row under `on_bad_row = "fail"` in a file worker 0 reads (two sources, so not in
+/// chunks): the events before it reach the sinks, then the run stops with one worker's error.
+/// (Until 2026-12-07 the batch holding the bad row was dropped, events before it included.)
+#[test]
+fn a_bad_row_stops_every_sink_where_one_worker_stops_them_with_the_same_error() {
+    let with_bad_row = || {
+        let dir = workspace("");
+        let clicks = std::fs::read_to_string(dir.path().join("clicks.jsonl")).unwrap();
+        let mut lines: Vec<&str> = clicks.lines().collect();
+        lines.insert(4500, "{\"ts\": \"not a time\", \"user\": \"u1\", \"n\": 1, \"tag\": \"t1\"}");
+        std::fs::write(dir.path().join("clicks.jsonl"), lines.join("\n") + "\n").unwrap();
+        dir
+    };
+    let one = with_bad_row();
+    let run = eddy(&["run", "pipeline.toml", "--quiet"], one.path());
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+    let error = text(&run.stderr);
+    assert!(error.contains("clicks.jsonl:4501"), "{error}");
+    let expected = out_files(one.path());
+    assert!(expected.values().any(|bytes| !bytes.is_empty()), "the failure came before any output");
+    for workers in ["2", "3"] {
+        let many = with_bad_row();
+        let run = eddy(&["run", "pipeline.toml", "--quiet", "--workers", workers], many.path());
+        assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+        assert_eq!(text(&run.stderr), error, "on {workers} workers");
+        assert!(out_files(many.path()) == expected, "on {workers} workers, the outputs differ");
+    }
+}
+
 #[test]
 fn what_does_not_run_on_several_workers_yet_is_refused_before_any_output() {
     let dir = workspace("");
