@@ -8,7 +8,7 @@ use super::builtins::builtin;
 use super::operators::binary;
 use super::run::{Env, EvalFn, EvalResult, Exit, fail};
 use super::tree::{BinOp, Builtin};
-use super::value::{Value, ValueRef};
+use super::value::{Value, ValueRef, read};
 
 /// An operand read without evaluation: a literal, an argument, a local, a constant.
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +21,8 @@ pub(super) enum Atom {
     Lit(usize),
     Arg(usize),
     Local(usize),
+    /// A property of a slotted local, held in the call's slots (see `slots`).
+    Slot(usize),
 }
 
 impl Atom {
@@ -34,6 +36,7 @@ impl Atom {
             Atom::Lit(k) => ValueRef::Dyn(&env.lits[k]),
             Atom::Arg(i) => ValueRef::Dyn(&env.args[i]),
             Atom::Local(i) => env.locals[i].view(),
+            Atom::Slot(k) => ValueRef::Dyn(&env.slots[k]),
         }
     }
 
@@ -48,6 +51,7 @@ impl Atom {
             Atom::Lit(k) => Value::Ref(&lits[k]),
             Atom::Arg(i) => Value::Ref(&args[i]),
             Atom::Local(i) => env.locals[i].copy(),
+            Atom::Slot(k) => read(&env.slots[k]),
         }
     }
 }

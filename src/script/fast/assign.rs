@@ -84,7 +84,7 @@ pub(super) fn assign_prop(
 
 /// A value that adds nothing to its map's sizes but the entry itself (no string, array, map or
 /// blob).
-fn sizeless(v: &Dynamic) -> bool {
+pub(super) fn sizeless(v: &Dynamic) -> bool {
     matches!(kind(v), Kind::Unit | Kind::Bool | Kind::Char | Kind::Int | Kind::Float)
 }
 
@@ -112,7 +112,7 @@ impl AssignOperands<'_> {
             Operand::Atom(Atom::Float(f)) => ValueRef::Float(f),
             Operand::Atom(Atom::Lit(k)) => ValueRef::Dyn(&self.lits[k]),
             Operand::Atom(Atom::Arg(i)) => ValueRef::Dyn(&self.args[i]),
-            Operand::Atom(Atom::Local(_)) => return Err(Exit::Fail),
+            Operand::Atom(Atom::Local(_) | Atom::Slot(_)) => return Err(Exit::Fail),
             Operand::Computed(i) => ValueRef::Dyn(&self.vals[i]),
         })
     }

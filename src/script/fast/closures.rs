@@ -9,7 +9,7 @@ use super::limits::value_sizes;
 use super::operators::{binary as binary_op, scalar_to_string, string_value};
 use super::run::{Env, EvalFn, EvalResult, Exit, eval_fn};
 use super::tree::{BinOp, Builtin};
-use super::value::{Kind, Value};
+use super::value::{Kind, Value, read};
 
 /// A statement or expression that yields `()`.
 pub(super) fn unit() -> EvalFn {
@@ -32,6 +32,7 @@ pub(super) fn atom(a: Atom) -> EvalFn {
             Ok(Value::Ref(&args[i]))
         }),
         Atom::Local(i) => eval_fn(move |env| Ok(env.locals[i].copy())),
+        Atom::Slot(k) => eval_fn(move |env| Ok(read(&env.slots[k]))),
     }
 }
 

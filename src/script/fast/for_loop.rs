@@ -127,7 +127,7 @@ fn in_place<'a>(env: &mut Env<'a, '_>, path: &Path, rounds: &Rounds) -> Option<E
             &Value::Ref(d) => d,
             _ => return None,
         },
-        Atom::Unit | Atom::Bool(_) | Atom::Int(_) | Atom::Float(_) => return None,
+        Atom::Unit | Atom::Bool(_) | Atom::Int(_) | Atom::Float(_) | Atom::Slot(_) => return None,
     };
     let mut keys = Vec::new();
     for step in &path.steps {
@@ -239,6 +239,7 @@ where
         budget: env.budget,
         sized: env.sized,
         arg_within: env.arg_within,
+        slots: &mut *env.slots,
     };
     let result = rounds.run(&mut inner, items.iter().map(borrowed));
     // The loop variable is out of scope after the loop.

@@ -7,7 +7,8 @@ use rhai::{Dynamic, ImmutableString};
 
 use super::access::{Access, Atom, Operand, Path, PathStep, PathStepKind, walk};
 use super::assign::{
-    AssignOperands, AssignStep, assign_prop, assign_var, assign_walk, mutate_array, place_walk,
+    AssignOperands, AssignStep, apply, assign_prop, assign_var, assign_walk, mutate_array, place_walk,
+    sizeless,
 };
 use super::closures;
 use super::run::{Env, EvalFn, Exit, PairFn, Undo, eval_fn};
@@ -29,9 +30,40 @@ pub(super) fn break_value(value: Option<Box<Dynamic>>) -> Value<'static> {
 pub(super) struct Lowering {
     /// The constants-and-literals pool (the constants first, so `Var::Const(k)` is entry `k`).
     pub(super) lits: Vec<Dynamic>,
+    /// Lowering a slotted body (see `slots`): the local whose properties are slots, and the
+    /// properties met so far.
+    pub(super) slotted: Option<SlotLowering>,
+}
+
+/// What lowering a slotted body learns: which local's properties are slots, their names (slot
+/// `k` is `props[k]`), whether any is written, and whether the body ends with the local.
+pub(super) struct SlotLowering {
+    pub(super) local: usize,
+    pub(super) props: Vec<ImmutableString>,
+    pub(super) writes: bool,
+    pub(super) ends_with_local: bool,
+}
+
+impl SlotLowering {
+    /// The slot of property `p`, given one the first time it is met.
+    fn slot_of(&mut self, p: &ImmutableString) -> usize {
+        match self.props.iter().position(|q| q == p) {
+            Some(k) => k,
+            None => {
+                self.props.push(p.clone());
+                self.props.len() - 1
+            }
+        }
+    }
 }
 
 impl Lowering {
+    /// Whether local `slot` is the slotted local (whose only uses may be `local.p` reads and
+    /// writes, and the body's last statement).
+    fn is_slotted(&self, slot: usize) -> bool {
+        self.slotted.as_ref().is_some_and(|s| s.local == slot)
+    }
+
     pub(super) fn lit(&mut self, d: Dynamic) -> usize {
         self.lits.push(d);
         self.lits.len() - 1
@@ -46,6 +78,8 @@ impl Lowering {
             Expr::Float(f) => Atom::Float(f),
             Expr::Lit(d) => Atom::Lit(self.lit(d)),
             Expr::Var(Var::Arg(i)) => Atom::Arg(i),
+            // The slotted local is never read whole (its properties are in the slots).
+            Expr::Var(Var::Local(i)) if self.is_slotted(i) => return Err(e),
             Expr::Var(Var::Local(i)) => Atom::Local(i),
             Expr::Var(Var::Const(k)) => Atom::Lit(k),
             other => return Err(other),
@@ -134,11 +168,22 @@ impl Lowering {
     }
 
     /// A chain: a `Path` when it is read in place, else a closure computing its value.
-    pub(super) fn chain(&mut self, c: Chain) -> Option<Result<Path, EvalFn>> {
+    pub(super) fn chain(&mut self, mut c: Chain) -> Option<Result<Path, EvalFn>> {
+        // `local.p…` of the slotted local starts at slot `p` (`?.` on a map is `.`).
+        let mut slot_root = None;
+        if let Root::Var(Var::Local(i)) = c.root
+            && let Some(slotted) = &mut self.slotted
+            && slotted.local == i
+        {
+            let Some(ChainStep { kind: ChainStepKind::Prop(p), .. }) = c.steps.first() else { return None };
+            slot_root = Some(Atom::Slot(slotted.slot_of(p)));
+            c.steps.remove(0);
+        }
         let (steps, evals) = self.steps(c.steps, c.exprs)?;
-        let root = match c.root {
-            Root::Var(v) => Access::Atom(self.atom(Expr::Var(v)).ok()?),
-            Root::Expr(e) => self.access(e)?,
+        let root = match (slot_root, c.root) {
+            (Some(root), _) => Access::Atom(root),
+            (None, Root::Var(v)) => Access::Atom(self.atom(Expr::Var(v)).ok()?),
+            (None, Root::Expr(e)) => self.access(e)?,
         };
         Some(match (root, evals.is_empty()) {
             (Access::Atom(root), true) => Ok(Path { root, steps }),
@@ -182,6 +227,17 @@ impl Lowering {
             _ => return self.block(stmts),
         };
         stmts.pop();
+        if let Some(slotted) = &mut self.slotted
+            && slotted.local == tail
+        {
+            // The caller gives the local, its slots put back, as the value.
+            slotted.ends_with_local = true;
+            let init = self.block(stmts)?;
+            return Some(eval_fn(move |env| {
+                init(env)?;
+                Ok(Value::Unit)
+            }));
+        }
         let init = self.block(stmts)?;
         Some(eval_fn(move |env| {
             init(env)?;
@@ -337,6 +393,9 @@ impl Lowering {
     /// the result.
     pub(super) fn mutate(&mut self, m: Mutate, discard: bool) -> Option<EvalFn> {
         let Mutate { slot, steps, exprs, method, arg } = m;
+        if self.is_slotted(slot) {
+            return None;
+        }
         let (map, evals) = self.place_operands(exprs)?;
         let steps = self.place_steps(steps, &map)?;
         let arg = match arg {
@@ -443,6 +502,14 @@ impl Lowering {
 
     pub(super) fn assign(&mut self, a: Assign) -> Option<EvalFn> {
         let Assign { slot, steps, exprs, op, rhs } = a;
+        if let Some(slotted) = &mut self.slotted
+            && slotted.local == slot
+        {
+            let [TargetStep::Prop(p)] = steps.as_slice() else { return None };
+            let k = slotted.slot_of(p);
+            slotted.writes = true;
+            return Some(assign_slot(k, op, self.expr(rhs)?));
+        }
         let rhs = self.expr(rhs)?;
         if steps.is_empty() {
             return Some(eval_fn(move |env| {
@@ -535,6 +602,7 @@ impl Lowering {
             Expr::Interp(parts) => closures::interpolation(self.accesses(parts)?),
             Expr::Now => closures::now(),
             Expr::Mutate(m) => self.mutate(*m, false)?,
+            Expr::CallThis { this: Var::Local(slot), .. } if self.is_slotted(slot) => return None,
             Expr::CallThis { index, this, args } => {
                 let args = self.accesses(args)?;
                 eval_fn(move |env| {
@@ -551,4 +619,22 @@ impl Lowering {
             }
         })
     }
+}
+
+/// `local.p op= rhs` on the slotted local, `p` in slot `k`: as [`assign_prop`] does it, for a
+/// slot holding a number, `bool`, character or `()` that gets one (the map holding it was
+/// measured within the size limits before the call, and such a write leaves its sizes as they
+/// were, so Rhai's check after the write would pass), and is left read-write. Any other write
+/// gives up, and the call runs unslotted (see `slots`).
+fn assign_slot(k: usize, op: Option<BinOp>, rhs: EvalFn) -> EvalFn {
+    eval_fn(move |env| {
+        let v = intern(rhs(env)?)?.dynamic();
+        let limits = env.limits;
+        let item = env.slots.get_mut(k).ok_or(Exit::Fail)?;
+        if !sizeless(item) {
+            return Err(Exit::Fail);
+        }
+        apply(limits, item, op, v)?;
+        if sizeless(item) && !item.is_read_only() { Ok(Value::Unit) } else { Err(Exit::Fail) }
+    })
 }

@@ -113,6 +113,20 @@
 //! function out of the subset, and everything else is built from these), so the `this` lent to
 //! `this.f()` is not walked for shared values again.
 //!
+//! # Slots
+//!
+//! A function run on a map in place ([`FastFn::call_mut`]'s first argument, a method's `this`
+//! it writes) whose only uses of that local are property reads `acc.p…`, property writes
+//! `acc.p op= v` and the local as the body's last statement is also compiled *slotted*: each
+//! property it names resolved to a slot when it is compiled, its reads and writes no look-ups
+//! by name. A call on a map holding every such property runs slotted: one pass over the map
+//! takes their values into the slots (and walks the map for read-only and shared values and
+//! measures it, when the call needs that), the body runs on the slots, a second pass puts them
+//! back. A slotted write takes only a number, `bool`, character or `()` replacing one (the map
+//! keeps the sizes it was measured with, so Rhai's checks after the writes pass exactly when
+//! that measure does); anything else gives up, the map is as it came in, and the call runs
+//! unslotted as described above (see `slots`).
+//!
 //! # Answers by parts
 //!
 //! A caller that takes a two-item array answer apart at once (stateful_map's
@@ -157,6 +171,7 @@ mod operators;
 mod reader;
 mod run;
 mod scan;
+mod slots;
 #[cfg(test)]
 mod tests;
 mod tree;
@@ -171,11 +186,12 @@ use crate::script::ScriptLimits;
 use crate::script::function_body::body_statements;
 use check::{Checker, ops_bound};
 use limits::arrays_within;
-use lower::Lowering;
+use lower::{Lowering, SlotLowering};
 use reader::PropReader;
 pub use run::Answer;
 use run::CompiledFn;
 use scan::{THIS, assigns_this, mutated_params, this_calls};
+use slots::{SlotBody, with_locals};
 use tree::Var;
 use value::{Value, read_write, unshared};
 
@@ -393,29 +409,34 @@ impl FastFn {
         }
         let first = f.param_copies.iter().find(|(param, _)| *param == 0).map(|&(_, slot)| slot);
         let Some(slot) = first else { return self.call(args) };
-        let movable = args.len() == f.arity
-            && args.first().is_some_and(read_write)
-            && args.iter().skip(1).all(unshared);
-        if !movable {
+        if args.len() != f.arity || !args.iter().skip(1).all(unshared) {
+            return self.call(args);
+        }
+        let fns = self.table.as_slice();
+        // Slotted (see `slots`), the accumulator is walked for read-only and shared values as its
+        // slots are taken: no walk of its own first.
+        if let Some(slotted) = f.slotted.as_ref().filter(|slotted| slotted.applies(slot)) {
+            let given = args.first_mut().map(std::mem::take).unwrap_or_default();
+            let shared: &[Dynamic] = args;
+            let result = with_locals(f.n_locals, |locals| {
+                slotted.run(f, fns, shared, locals, given, (false, false), false)
+            });
+            match result {
+                Ok((value, ..)) => return Ok(value.into_dynamic()),
+                Err(given) => {
+                    if let Some(first) = args.first_mut() {
+                        *first = given;
+                    }
+                }
+            }
+        }
+        if !args.first().is_some_and(read_write) {
             return self.call(args);
         }
         let given = args.first_mut().map(std::mem::take).unwrap_or_default();
-        let fns = self.table.as_slice();
         let shared: &[Dynamic] = args;
-        let result = match f.n_locals {
-            0..=4 => {
-                let mut buf = [const { Value::Unit }; 4];
-                f.run_in_place(fns, shared, &mut buf[..f.n_locals], slot, given, false, false)
-            }
-            5..=8 => {
-                let mut buf = [const { Value::Unit }; 8];
-                f.run_in_place(fns, shared, &mut buf[..f.n_locals], slot, given, false, false)
-            }
-            _ => {
-                let mut buf: Vec<Value<'_>> = (0..f.n_locals).map(|_| Value::Unit).collect();
-                f.run_in_place(fns, shared, &mut buf, slot, given, false, false)
-            }
-        };
+        let result =
+            with_locals(f.n_locals, |locals| f.run_in_place(fns, shared, locals, slot, given, false, false));
         match result {
             Ok((value, ..)) => Ok(value.into_dynamic()),
             Err(given) => {
@@ -536,20 +557,9 @@ impl FastFn {
         // The body reads `this` from its local: the argument in its place is never read.
         args.push(Dynamic::UNIT);
         let given = std::mem::take(this);
-        let result = match f.n_locals {
-            0..=4 => {
-                let mut buf = [const { Value::Unit }; 4];
-                f.run_in_place(fns, &args, &mut buf[..f.n_locals], slot, given, checked, pair)
-            }
-            5..=8 => {
-                let mut buf = [const { Value::Unit }; 8];
-                f.run_in_place(fns, &args, &mut buf[..f.n_locals], slot, given, checked, pair)
-            }
-            _ => {
-                let mut buf: Vec<Value<'_>> = (0..f.n_locals).map(|_| Value::Unit).collect();
-                f.run_in_place(fns, &args, &mut buf, slot, given, checked, pair)
-            }
-        };
+        // Read-write as it came in (the caller's word or its walk): slotted when it can be.
+        let result =
+            SlotBody::run_in_place(f.slotted.as_ref(), f, fns, &args, slot, given, (true, checked), pair);
         args.pop();
         match result {
             Ok((value, left, kept)) => {
@@ -619,6 +629,61 @@ fn compile_def(
     }
     let method = methods.is_some();
     let arity = def.arity;
+    let (mut compiler, param_copies) = checker_for(def, script_fns, methods, writes_this, constants);
+    let body = compiler.block(&def.body)?;
+    let reader = if method && !writes_this { PropReader::of(&body, arity, &compiler.consts) } else { None };
+
+    // Run once, the body (its loops' rounds and its calls aside, which count as they run)
+    // counts at most this many operations in Rhai.
+    let bound = ops_bound(compiler.nodes);
+    if limits.max_operations != 0 && bound >= limits.max_operations {
+        return None;
+    }
+    let calls = compiler.calls;
+    let mut lower = Lowering { lits: compiler.consts, slotted: None };
+    // A method's `this`, held in a local when the body writes to it, is read after the body.
+    let this_slot = param_copies.iter().find(|(param, _)| method && *param == arity).map(|&(_, slot)| slot);
+    let (body, pair) = lower.body_and_pair(body, this_slot)?;
+    // The map run in place (`FastFn::call_mut`'s first argument, a method's `this` it writes):
+    // its properties as slots, when the body's uses of it allow (see `slots`).
+    let in_place =
+        if method { this_slot } else { param_copies.iter().find(|(p, _)| *p == 0).map(|&(_, s)| s) };
+    let slotted = in_place.and_then(|local| {
+        let (mut checker, _) = checker_for(def, script_fns, methods, writes_this, constants);
+        let body = checker.block(&def.body)?;
+        let slots = SlotLowering { local, props: Vec::new(), writes: false, ends_with_local: false };
+        let mut lower = Lowering { lits: checker.consts, slotted: Some(slots) };
+        let (body, pair) = lower.body_and_pair(body, this_slot)?;
+        SlotBody::new(lower.slotted?, lower.lits, body, pair)
+    });
+    Some((
+        CompiledFn {
+            name: def.name.clone(),
+            arity,
+            bound,
+            method,
+            n_locals: compiler.n_locals,
+            param_copies,
+            lits: lower.lits,
+            limits,
+            body,
+            pair,
+            reader,
+            slotted,
+        },
+        calls,
+    ))
+}
+
+/// A checker for `def`'s body, its parameters in scope (those the body assigns to held in
+/// locals, and a method's `this` after them), with the `(parameter, local)` pairs.
+fn checker_for<'c>(
+    def: &Def,
+    script_fns: &'c BTreeSet<String>,
+    methods: Option<&'c BTreeMap<(String, usize), usize>>,
+    writes_this: bool,
+    constants: &'c [(String, Dynamic)],
+) -> (Checker<'c>, Vec<(usize, usize)>) {
     let mutated = mutated_params(&def.body, &def.params);
     let mut compiler = Checker {
         scope: Vec::new(),
@@ -643,44 +708,15 @@ fn compile_def(
         compiler.scope.push((p.clone(), var, false));
     }
     // `this` is one argument more, after the parameters (a keyword: no name can hide it).
-    if method {
+    if methods.is_some() {
         let var = if writes_this {
             let slot = compiler.new_slot();
-            param_copies.push((arity, slot));
+            param_copies.push((def.arity, slot));
             Var::Local(slot)
         } else {
-            Var::Arg(arity)
+            Var::Arg(def.arity)
         };
         compiler.scope.push((THIS.into(), var, false));
     }
-    let body = compiler.block(&def.body)?;
-    let reader = if method && !writes_this { PropReader::of(&body, arity, &compiler.consts) } else { None };
-
-    // Run once, the body (its loops' rounds and its calls aside, which count as they run)
-    // counts at most this many operations in Rhai.
-    let bound = ops_bound(compiler.nodes);
-    if limits.max_operations != 0 && bound >= limits.max_operations {
-        return None;
-    }
-    let calls = compiler.calls;
-    let mut lower = Lowering { lits: compiler.consts };
-    // A method's `this`, held in a local when the body writes to it, is read after the body.
-    let this_slot = param_copies.iter().find(|(param, _)| method && *param == arity).map(|&(_, slot)| slot);
-    let (body, pair) = lower.body_and_pair(body, this_slot)?;
-    Some((
-        CompiledFn {
-            name: def.name.clone(),
-            arity,
-            bound,
-            method,
-            n_locals: compiler.n_locals,
-            param_copies,
-            lits: lower.lits,
-            limits,
-            body,
-            pair,
-            reader,
-        },
-        calls,
-    ))
+    (compiler, param_copies)
 }

@@ -14,6 +14,7 @@ use rhai::{Dynamic, ImmutableString};
 
 use super::limits::arrays_within;
 use super::reader::PropReader;
+use super::slots::SlotBody;
 use super::tree::Var;
 use super::value::{Value, ValueRef, owned, read_write};
 use crate::script::ScriptLimits;
@@ -92,6 +93,9 @@ pub(super) struct Env<'a, 'l> {
     /// word), or the in-place `this` of a calling method whose journal says so
     /// ([`Env::arrays_within`]). A built-in method called on an array in it is not measured.
     pub(super) arg_within: Option<usize>,
+    /// The properties of a slotted local (see `slots`), each at the index its reads and writes
+    /// were lowered to; empty when the call runs unslotted.
+    pub(super) slots: &'l mut [Dynamic],
 }
 
 /// What one write to a method's `this` replaced, to be put back if the call falls back.
@@ -330,17 +334,11 @@ impl Journal {
             return true;
         }
         let Ok(map) = this.as_map_ref() else { return false };
-        // `nested_deeper_than(this, max)` gives a property `max - 1` levels of room and an item
-        // of a property's array `max - 2` (`max_depth` 0: no limit).
-        let within = |value: &Dynamic, levels: usize| {
-            arrays_within(value, limits)
-                && read_write(value)
-                && (max_depth == 0 || (max_depth > levels && !nested_deeper_than(value, max_depth - levels)))
-        };
+        let within = |value: &Dynamic, levels: usize| within_at(value, levels, limits);
         // A property written: the map's values are measured in one pass (a few look-ups by
         // name cost more than a walk of a small map, and a property may be written many times).
         if self.undo.iter().any(|undo| matches!(undo, Undo::Prop(..))) {
-            return map.values().all(|value| within(value, 1));
+            return props_within(&map, limits);
         }
         let mut pushed: Vec<(&ImmutableString, usize)> = Vec::new();
         for undo in &self.undo {
@@ -395,6 +393,23 @@ impl Journal {
         }
         now
     }
+}
+
+/// Whether `value`, `levels` below a checked map's top, keeps it checked: read-write, its
+/// arrays within the data-size limits, and nested within `max_depth`
+/// (`nested_deeper_than(this, max)` gives a property `max - 1` levels of room and an item of a
+/// property's array `max - 2`; `max_depth` 0: no limit).
+fn within_at(value: &Dynamic, levels: usize, limits: &ScriptLimits) -> bool {
+    let max_depth = limits.max_depth;
+    arrays_within(value, limits)
+        && read_write(value)
+        && (max_depth == 0 || (max_depth > levels && !nested_deeper_than(value, max_depth - levels)))
+}
+
+/// Whether every property of a checked map whose properties were written keeps it checked (see
+/// [`Journal::kept_checked`]).
+pub(super) fn props_within(map: &rhai::Map, limits: &ScriptLimits) -> bool {
+    map.values().all(|value| within_at(value, 1, limits))
 }
 
 /// Changes the array in property `prop` of map `this` (nothing when there is none).
@@ -471,6 +486,9 @@ pub(super) struct CompiledFn {
     /// A method whose body only reads one property of `this` and adds or subtracts a constant:
     /// how to answer it without running the body when it can (see `reader`).
     pub(super) reader: Option<PropReader>,
+    /// The body lowered to run on its in-place map's properties as slots, when it can be (see
+    /// `slots`).
+    pub(super) slotted: Option<SlotBody>,
 }
 
 impl CompiledFn {
@@ -489,6 +507,7 @@ impl CompiledFn {
             body: eval_fn(|_| Err(Exit::Fail)),
             pair: None,
             reader: None,
+            slotted: None,
         }
     }
 
@@ -547,6 +566,7 @@ impl CompiledFn {
             budget: Budget::new(self.bound),
             sized: None,
             arg_within: None,
+            slots: &mut [],
         };
         let value = self.answer(&mut env, pair);
         let left = std::mem::replace(&mut env.locals[slot], Value::Unit).dynamic();
@@ -628,6 +648,7 @@ impl CompiledFn {
             budget,
             sized: None,
             arg_within,
+            slots: &mut [],
         };
         let result = match (self.body)(&mut env) {
             Ok(v) => Ok(v.dynamic()),
@@ -663,6 +684,7 @@ impl CompiledFn {
             budget: Budget::new(self.bound),
             sized: None,
             arg_within: (this_checked && self.method).then_some(self.arity),
+            slots: &mut [],
         };
         let value = self.answer(&mut env, pair)?;
         // A method's `this`, when the body may have assigned to it: still the argument itself

@@ -1031,3 +1031,5 @@ fn a_method_reading_one_property_plus_a_constant_answers_as_rhai_does() {
         }
     }
 }
+
+mod slots;
