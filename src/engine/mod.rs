@@ -82,7 +82,8 @@ pub struct EngineOptions {
     /// How sources are read: directly when `None`.
     pub feed: Option<FeedWrapper>,
     /// Leave out of each source record the fields no step can read (a runner's speed-up;
-    /// unobservable in the outputs, but a workbench showing records wants them whole).
+    /// unobservable in the outputs, but a workbench showing records wants them whole). Also
+    /// lets a join read only by JSON sinks write its rows (docs/architecture.md#written-rows).
     pub prune_fields: bool,
     /// What `clock = wall` reads instead of the machine's clock (a mock, for tests).
     pub wall_clock: Option<WallClock>,
@@ -372,11 +373,15 @@ impl Engine {
         let Routes { source_targets, step_targets, unkeys_input, positions, print_ids, projections: _ } =
             Routes::of(&graph);
         // A step read only by JSON sinks may emit its rows written: each record's JSON text made
-        // once (docs/architecture.md#written-rows).
+        // once (docs/architecture.md#written-rows). Only a run that prunes its records (the
+        // runner's, which shows nothing): the workbench's replay traces the rows, which would
+        // make each one an ordinary row again.
         let writes_rows: Vec<bool> = ops
             .iter_mut()
             .zip(&step_targets)
-            .map(|(op, ports)| read_only_by_json_sinks(doc, ports) && op.write_outputs())
+            .map(|(op, ports)| {
+                options.prune_fields && read_only_by_json_sinks(doc, ports) && op.write_outputs()
+            })
             .collect();
         // What keeps or changes such a row (the trace, the ledger) makes it ordinary first.
         shares_parts.iter_mut().zip(&writes_rows).for_each(|(shares, writes)| *shares |= writes);

@@ -186,3 +186,49 @@ fn a_join_feeding_a_script_step_gives_it_maps() {
     }
     assert!(maps > 100, "{maps} rows with a left record");
 }
+
+/// The conformance scenarios with a join, run as the runner runs them (records pruned: joins
+/// read only by JSON sinks write their rows), against the ordinary run: the same lines, and,
+/// cut after every event, the same snapshot and the same lines once resumed from it.
+#[test]
+fn conformance_joins_written_match_and_resume_from_every_cut() {
+    use eddy::engine::StepOutcome;
+    let runner = EngineOptions { capture_sinks: true, prune_fields: true, ..EngineOptions::default() };
+    let ordinary = EngineOptions { capture_sinks: true, ..EngineOptions::default() };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+    let mut scenarios: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().contains("join"))
+        .collect();
+    scenarios.sort();
+    assert!(scenarios.len() >= 6, "{scenarios:?}");
+    for scenario in scenarios {
+        let path = scenario.join("pipeline.toml");
+        let whole = eddy::run_captured(&path).unwrap();
+        let mut events = 0;
+        loop {
+            let mut first = Engine::new(load_and_check(&path).unwrap(), &runner).unwrap();
+            let mut reference = Engine::new(load_and_check(&path).unwrap(), &ordinary).unwrap();
+            let mut ended = false;
+            for _ in 0..events {
+                ended |= !matches!(first.step().unwrap(), StepOutcome::Event { .. });
+                reference.step().unwrap();
+            }
+            let snapshot = first.snapshot().unwrap();
+            let what = format!("{}, cut at event {events}", scenario.display());
+            assert_eq!(format!("{snapshot:?}"), format!("{:?}", reference.snapshot().unwrap()), "{what}");
+            let mut second = Engine::restore(load_and_check(&path).unwrap(), &snapshot, &runner).unwrap();
+            second.run_to_end().unwrap();
+            let mut joined = first.captured();
+            for (sink, lines) in second.captured() {
+                joined.entry(sink).or_default().extend(lines);
+            }
+            assert_eq!(joined, whole, "{what}");
+            if ended {
+                break;
+            }
+            events += 1;
+        }
+    }
+}
