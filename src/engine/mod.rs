@@ -87,7 +87,8 @@ pub struct EngineOptions {
     /// How sources are read: directly when `None`.
     pub feed: Option<FeedWrapper>,
     /// Leave out of each source record the fields no step can read (a runner's speed-up;
-    /// unobservable in the outputs, but a workbench showing records wants them whole).
+    /// unobservable in the outputs, but a workbench showing records wants them whole). Also
+    /// lets a join read only by JSON sinks write its rows (docs/architecture.md#written-rows).
     pub prune_fields: bool,
     /// What `clock = wall` reads instead of the machine's clock (a mock, for tests).
     pub wall_clock: Option<WallClock>,
@@ -299,6 +300,9 @@ pub struct Engine {
     /// Per step: whether its outputs may carry shared parts (a join's rows share its
     /// records, docs/architecture.md#shared-parts), unshared before a step receives them.
     shares_parts: Vec<bool>,
+    /// Per step: whether it emits its rows written (docs/architecture.md#written-rows): read
+    /// only by JSON sinks, which splice them; made ordinary for anything else.
+    writes_rows: Vec<bool>,
     sources: Vec<SourceSlot>,
     /// Per source: the `key_on` step whose key the source reads itself.
     keyed_by_source: Vec<Option<usize>>,
@@ -369,10 +373,23 @@ impl Engine {
         let (mut ops, scripts_compiled) = build_ops(&graph, options)?;
         // This engine gives every step it delivers to parts of its own (`deliver`), so steps
         // may share parts of their outputs with their states.
-        let shares_parts = ops.iter_mut().map(|op| op.share_outputs()).collect();
+        let mut shares_parts: Vec<bool> = ops.iter_mut().map(|op| op.share_outputs()).collect();
         let doc = &graph.doc;
         let Routes { source_targets, step_targets, unkeys_input, positions, print_ids, projections: _ } =
             Routes::of(&graph);
+        // A step read only by JSON sinks may emit its rows written: each record's JSON text made
+        // once (docs/architecture.md#written-rows). Only a run that prunes its records (the
+        // runner's, which shows nothing): the workbench's replay traces the rows, which would
+        // make each one an ordinary row again.
+        let writes_rows: Vec<bool> = ops
+            .iter_mut()
+            .zip(&step_targets)
+            .map(|(op, ports)| {
+                options.prune_fields && read_only_by_json_sinks(doc, ports) && op.write_outputs()
+            })
+            .collect();
+        // What keeps or changes such a row (the trace, the ledger) makes it ordinary first.
+        shares_parts.iter_mut().zip(&writes_rows).for_each(|(shares, writes)| *shares |= writes);
         let mut drops = DropLedger::new(doc.steps.len(), doc.sources.len());
         if let Some(keep) = options.record_drops {
             drops.record_items(keep);
@@ -409,6 +426,13 @@ impl Engine {
                     && source.set_key_field(field)
                 {
                     keyed_by_source[index] = Some(step);
+                    // That key_on read only by a join that writes its rows: the source writes
+                    // each record as it reads it (docs/architecture.md#written-rows).
+                    if let [Target::Step { step: join, .. }] = step_targets[step][0].as_slice()
+                        && writes_rows[*join]
+                    {
+                        source.write_records();
+                    }
                 }
                 // Records keep only what is read (after the key_on, when fused); a workbench's,
                 // only while its trace leaves items out (untraced_projection.rs).
@@ -469,6 +493,7 @@ impl Engine {
             unkeys_input,
             passes_value,
             shares_parts,
+            writes_rows,
             sources,
             keyed_by_source,
             projections,
@@ -848,6 +873,13 @@ impl Engine {
         self.stats.events_in += 1;
         self.stats.per_source[index] += 1;
         let mut event = event;
+        // A record written as it was read goes as it is only to the join that writes its rows,
+        // through the key_on the source ran (docs/architecture.md#written-rows); a trace, the
+        // output hashes or a key_on that runs itself get the record.
+        let to_join = event.key.is_some() && self.trace.is_none() && self.output_hashes.is_none();
+        if !to_join && event.value.is::<crate::value::WrittenRecord>() {
+            event.value = crate::value::into_plain(std::mem::take(&mut event.value));
+        }
         if self.trace.is_some() && !self.trace_items {
             self.projected_untraced = self.project_untraced(index, &mut event.value);
         }
@@ -1083,6 +1115,10 @@ impl Engine {
         }
         self.stats.steps[step].items_out += out.len() as u64;
         if let Some(hashes) = &mut self.output_hashes {
+            // Rows written (docs/architecture.md#written-rows) are hashed as the ordinary rows.
+            if self.writes_rows[step] {
+                out.iter_mut().for_each(|output| crate::value::unshare_parts(&mut output.item.value));
+            }
             // Every output is hashed before any is delivered, as the trace records them.
             for output in &out {
                 hashes.push(step, output.port, output.item.key.as_ref(), &output.item.value);
@@ -1242,6 +1278,20 @@ impl Engine {
             Err(other) => Err(other.into()),
         }
     }
+}
+
+/// Whether a step's outputs (`ports`) are read only by JSON sinks (JSON Lines files, standard
+/// output), which write a row of written records by splicing their texts
+/// (docs/architecture.md#written-rows).
+fn read_only_by_json_sinks(doc: &PipelineDoc, ports: &[Vec<Target>; 2]) -> bool {
+    let json_sink = |target: &Target| match *target {
+        Target::Sink(sink) => doc
+            .sinks
+            .get(sink)
+            .is_some_and(|spec| matches!(spec.format, SinkFormat::Jsonl | SinkFormat::Stdout)),
+        Target::Step { .. } | Target::Unread => false,
+    };
+    !ports[0].is_empty() && ports[0].iter().all(json_sink) && ports[1].iter().all(json_sink)
 }
 
 /// `value`, emitted by a step, as something that keeps it (the trace, the ledger) holds it:

@@ -37,11 +37,12 @@ impl StateValue for Array {
 }
 
 /// A join's sides: a list of lists, of values of their own. The join may hold values shared
-/// with the rows it emitted (docs/architecture.md#shared-parts): what the workbench, a
-/// keyframe or a snapshot is given is a copy no write reaches the state through.
+/// with the rows it emitted (docs/architecture.md#shared-parts) or records with their JSON
+/// text (docs/architecture.md#written-rows): what the workbench, a keyframe or a snapshot is
+/// given is an ordinary copy no write reaches the state through.
 impl StateValue for Vec<Array> {
     fn to_value(&self) -> Dynamic {
-        let side = |side: &Array| Dynamic::from_array(side.iter().map(Dynamic::flatten_clone).collect());
+        let side = |side: &Array| Dynamic::from_array(side.iter().map(crate::value::plain_clone).collect());
         Dynamic::from_array(self.iter().map(side).collect())
     }
 }

@@ -147,6 +147,16 @@ pub trait Operator: Send {
         false
     }
 
+    /// Asks the step to emit its rows written ([`crate::value::WrittenRow`]: each record it
+    /// remembers held with its JSON text, made once when it arrives, and the rows written by
+    /// splicing those texts); returns whether it will. Only an executor whose every reader of
+    /// the step's outputs writes them as JSON, or makes them ordinary values first
+    /// ([`crate::value::unshare_parts`]), asks: the engine does, for a step read only by JSON
+    /// sinks (docs/architecture.md#written-rows). By default a step emits ordinary values.
+    fn write_outputs(&mut self) -> bool {
+        false
+    }
+
     /// An item arrived on input `input` (the index in the step's `inputs`).
     fn on_item(
         &mut self,

@@ -6,6 +6,8 @@
 
 use rhai::Dynamic;
 
+use super::written::{WrittenRecord, WrittenRow};
+
 /// Appends the JSON text of a value: `()` → `null`, bool, INT → integer, FLOAT → number
 /// always with a fraction or exponent (`3.0`, `1e20`), finite only, string escaped, char →
 /// string, array, object map with keys in sorted order (a [`rhai::Map`] is ordered by key).
@@ -14,12 +16,28 @@ use rhai::Dynamic;
 /// On error, `out` may hold part of the value; callers write each item into a scratch
 /// buffer first so that a failed item leaves nothing behind.
 pub fn write_json(out: &mut Vec<u8>, value: &Dynamic) -> Result<(), String> {
+    write_value(out, value, &mut false)
+}
+
+/// As [`write_json`], and sets `met_shared` when the value holds a shared cell (whose content
+/// may change after it was written).
+pub(crate) fn write_json_noting_shared(
+    out: &mut Vec<u8>,
+    value: &Dynamic,
+    met_shared: &mut bool,
+) -> Result<(), String> {
+    write_value(out, value, met_shared)
+}
+
+/// [`write_json`], noting shared cells met in `met_shared`.
+fn write_value(out: &mut Vec<u8>, value: &Dynamic, met_shared: &mut bool) -> Result<(), String> {
     if value.is_shared() {
         // A join row's record (docs/architecture.md#shared-parts) or a value captured by a
         // closure: what it holds, read in place (one lock, no copy).
+        *met_shared = true;
         return match value.read_lock::<Dynamic>() {
-            Some(held) => write_json(out, &held),
-            None => write_json(out, &value.flatten_clone()),
+            Some(held) => write_value(out, &held, met_shared),
+            None => write_value(out, &value.flatten_clone(), met_shared),
         };
     }
     // `is_*` first: a failed `as_*` computes the type's name for its error.
@@ -45,7 +63,7 @@ pub fn write_json(out: &mut Vec<u8>, value: &Dynamic) -> Result<(), String> {
             }
             write_json_str(out, key.as_str());
             out.push(b':');
-            write_json(out, item)?;
+            write_value(out, item, met_shared)?;
         }
         out.push(b'}');
     } else if value.is_array() {
@@ -55,13 +73,18 @@ pub fn write_json(out: &mut Vec<u8>, value: &Dynamic) -> Result<(), String> {
             if i > 0 {
                 out.push(b',');
             }
-            write_json(out, item)?;
+            write_value(out, item, met_shared)?;
         }
         out.push(b']');
     } else if value.is_char() {
         let c = value.as_char().map_err(no_json_form)?;
         let mut utf8 = [0u8; 4];
         write_json_str(out, c.encode_utf8(&mut utf8));
+    } else if let Some(row) = value.read_lock::<WrittenRow>() {
+        // A join's row of records written when remembered (docs/architecture.md#written-rows).
+        row.write_json(out)?;
+    } else if let Some(record) = value.read_lock::<WrittenRecord>() {
+        record.write_json(out)?;
     } else {
         return Err(no_json_form(value.type_name()));
     }

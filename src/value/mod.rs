@@ -7,7 +7,8 @@
 //! - [`tagged_json`]: the typed JSON form of snapshot files, round-tripping every type;
 //! - [`display`]: display JSON and text that never fail (the workbench's views, messages);
 //! - [`size`]: roughly how many bytes a value takes (the state ledger);
-//! - [`shared`]: the parts a join row shares with the join's state, and their unsharing.
+//! - [`shared`]: the parts a join row shares with the join's state, and their unsharing;
+//! - [`written`]: a join's records held with their JSON text, and rows written by splicing it.
 
 mod display;
 mod json;
@@ -15,6 +16,7 @@ mod json_read;
 mod shared;
 mod size;
 mod tagged_json;
+mod written;
 
 pub use display::{display_json, preview};
 pub(crate) use display::{json_kind, show_value};
@@ -25,6 +27,7 @@ pub(crate) use json_read::{ErrorPath, Identifier, ParseFailure, parse_value, ser
 pub use shared::{has_shared_parts, unshare_parts};
 pub use size::approx_bytes;
 pub use tagged_json::{from_tagged_json, to_tagged_json};
+pub use written::{WrittenRecord, WrittenRow, into_plain, plain_clone};
 
 use std::cmp::Ordering;
 

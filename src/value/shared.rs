@@ -5,12 +5,22 @@
 
 use rhai::Dynamic;
 
+use super::written::WrittenRow;
+
 /// Gives `value` parts of its own where a join row shares them: the value itself when
 /// shared, and each shared element of an array (a row's records). A shared part nothing else
 /// holds is moved out; one still held elsewhere (the join's state, another row) is copied.
 /// Deeper parts are left as they are: a join shares only its rows' elements, and the values
-/// it remembers entered it unshared (docs/architecture.md#shared-parts).
+/// it remembers entered it unshared (docs/architecture.md#shared-parts). A row of written
+/// records ([`super::WrittenRow`]) becomes the ordinary row, its records copied.
 pub fn unshare_parts(value: &mut Dynamic) {
+    // A row of written records (docs/architecture.md#written-rows): the ordinary row, copies.
+    if value.is::<WrittenRow>()
+        && let Some(row) = value.read_lock::<WrittenRow>().map(|row| row.to_row())
+    {
+        *value = row;
+        return;
+    }
     if value.is_shared() {
         *value = std::mem::take(value).flatten();
     }
@@ -24,9 +34,11 @@ pub fn unshare_parts(value: &mut Dynamic) {
     }
 }
 
-/// Whether `value` or one of its array elements is shared: what [`unshare_parts`] undoes.
+/// Whether `value` or one of its array elements is shared, or `value` is a row of written
+/// records: what [`unshare_parts`] undoes.
 pub fn has_shared_parts(value: &Dynamic) -> bool {
     value.is_shared()
+        || value.is::<WrittenRow>()
         || (value.is_array() && value.as_array_ref().is_ok_and(|row| row.iter().any(Dynamic::is_shared)))
 }
 

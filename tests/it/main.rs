@@ -27,6 +27,7 @@ mod files_ui;
 #[cfg(feature = "gui")]
 mod inspector_ui;
 mod join_sharing;
+mod join_written;
 mod ledger;
 mod limits;
 mod live;

@@ -203,6 +203,8 @@ pub struct Source {
     marks: Option<SharedMarks>,
     /// What is left after the last event, once the text has ended.
     tail: Option<FeedTail>,
+    /// Records written as they are read ([`Source::write_records`]), through this buffer.
+    written: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for Source {
@@ -289,6 +291,7 @@ impl Source {
             tee: tee.map(|tee| (tee, 0, false)),
             marks,
             tail: None,
+            written: None,
         })
     }
 
@@ -342,10 +345,24 @@ impl Source {
         loop {
             match self.step()? {
                 Step::End => return Ok(None),
-                Step::Event(event) => return Ok(Some(event)),
+                Step::Event(mut event) => {
+                    if let Some(scratch) = &mut self.written {
+                        let value = std::mem::take(&mut event.value);
+                        event.value = Dynamic::from(crate::value::WrittenRecord::new(value, scratch));
+                    }
+                    return Ok(Some(event));
+                }
                 Step::Skipped => {}
             }
         }
+    }
+
+    /// Makes each record a written one ([`crate::value::WrittenRecord`]: the record with its
+    /// JSON text) as it is read, for a join that writes its rows and is the only reader of the
+    /// records (docs/architecture.md#written-rows): the text is made on the thread that read
+    /// the record, while it is at hand there.
+    pub fn write_records(&mut self) {
+        self.written.get_or_insert_with(Vec::new);
     }
 
     /// Rows consumed so far, good and bad, so that a run can resume: `open` then
