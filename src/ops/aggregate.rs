@@ -4,7 +4,7 @@
 use rhai::Dynamic;
 
 use super::common::{
-    InKeyOrder, KeyMap, StepError, as_key, drain_sorted, get_field, in_context, step_error, unkeyed,
+    InKeyOrder, KeyMap, StepError, as_key, get_field, in_context, step_error, take_in_key_order, unkeyed,
 };
 use super::keyed_state::keyed_state_accessors;
 use super::stateful_map::builtin_step;
@@ -232,21 +232,17 @@ impl Operator for Aggregate {
         out: &mut Vec<Output>,
         limit: usize,
     ) -> Result<bool, StepError> {
-        let entries = self.ending.get_or_insert_with(|| drain_sorted(&mut self.accs));
-        out.reserve(entries.len().min(limit));
-        for (key, acc) in entries.by_ref().take(limit) {
-            let value = match self.kind {
+        let kind = &self.kind;
+        out.reserve(self.accs.len().min(limit));
+        let more = take_in_key_order(&mut self.accs, &mut self.ending, limit, |key, acc| {
+            let value = match kind {
                 Kind::Max | Kind::Min => {
                     acc.into_array().ok().and_then(|mut pair| pair.pop()).unwrap_or_default()
                 }
                 _ => acc,
             };
             out.push(Output { port: 0, item: Item::keyed(key, value) });
-        }
-        let more = entries.len() > 0;
-        if !more {
-            self.ending = None;
-        }
+        });
         Ok(more)
     }
 

@@ -3,7 +3,7 @@
 
 use rhai::{Array, Dynamic};
 
-use super::common::{InKeyOrder, KeyMap, StepError, drain_sorted, step_error, unkeyed};
+use super::common::{InKeyOrder, KeyMap, StepError, step_error, take_in_key_order, unkeyed};
 use super::keyed_state::keyed_state_accessors;
 use super::{Item, Key, OpContext, Operator, Output};
 
@@ -69,17 +69,12 @@ impl Operator for Collect {
         out: &mut Vec<Output>,
         limit: usize,
     ) -> Result<bool, StepError> {
-        let entries = self.ending.get_or_insert_with(|| drain_sorted(&mut self.lists));
-        for (key, list) in entries.by_ref().take(limit) {
+        let more = take_in_key_order(&mut self.lists, &mut self.ending, limit, |key, list| {
             ctx.timers.cancel(&key);
             if !list.is_empty() {
                 out.push(Output { port: 0, item: Item::keyed(key, Dynamic::from_array(list)) });
             }
-        }
-        let more = entries.len() > 0;
-        if !more {
-            self.ending = None;
-        }
+        });
         Ok(more)
     }
 

@@ -13,6 +13,26 @@ pub type StepError = ScriptError;
 
 pub use super::key_map::{InKeyOrder, KeyMap, drain_sorted, sorted_keys};
 
+/// A final step's end of input in parts (docs/architecture.md#end-of-input-in-parts): the
+/// first call drains `map` into `ending`, in key order; each call hands `take` up to `limit`
+/// more entries. Returns whether entries remain.
+pub fn take_in_key_order<V>(
+    map: &mut KeyMap<V>,
+    ending: &mut Option<InKeyOrder<V>>,
+    limit: usize,
+    mut take: impl FnMut(Key, V),
+) -> bool {
+    let entries = ending.get_or_insert_with(|| drain_sorted(map));
+    for (key, value) in entries.by_ref().take(limit) {
+        take(key, value);
+    }
+    let more = entries.len() > 0;
+    if !more {
+        *ending = None;
+    }
+    more
+}
+
 /// `key "a", item {…}` for error messages.
 pub fn describe_item(key: Option<&Key>, value: &Dynamic) -> String {
     match key {
