@@ -1,13 +1,15 @@
 //! Read-ahead for `eddy run` and the workbench: each source is read and parsed on its own thread, in batches,
 //! while the engine processes the previous ones. The engine sees exactly the events, bad-row
 //! errors and row positions it would see reading directly; only the work moves to another core.
+//! Bad rows are counted and dead-lettered here, as the engine takes the event after them
+//! (docs/architecture.md#the-engine), not on the reading thread as it reads them.
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use rhai::Dynamic;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::io::{EventFeed, FeedTail, IoError, Polled, ReadMark, RowError, Source, SourceEvent};
+use crate::io::{BadRows, EventFeed, FeedTail, IoError, Polled, ReadMark, RowError, Source, SourceEvent};
 
 /// Events per batch handed from the reading thread to the engine.
 const BATCH_EVENTS: usize = 512;
@@ -19,7 +21,8 @@ const SPENT_IN_FLIGHT: usize = 8;
 /// An event read ahead, with where the source stood once it was read.
 struct ReadAhead {
     event: SourceEvent,
-    /// The bad rows read just before it, when the source keeps them (the ledger).
+    /// The bad rows read just before it: handled (counted, dead-lettered) as the engine takes
+    /// the event, not when the reading thread read them.
     bad_before: Vec<RowError>,
     rows: u64,
     bytes: u64,
@@ -28,13 +31,16 @@ struct ReadAhead {
 
 /// One message from the reading thread.
 enum Message {
+    /// The bad rows among the rows skipped to resume (counted and dead-lettered again, not
+    /// dropped again); sent before any event.
+    Skipped(Vec<RowError>),
     /// Events, each with the rows consumed once it was read.
-    Batch { events: Vec<ReadAhead>, bad_rows: u64, samples: Vec<RowError> },
-    /// The source failed (a bad row under `fail`, a read error); nothing follows but the text
-    /// a recorded live source read up to the failure.
-    Failed { error: IoError, bad_rows: u64, samples: Vec<RowError>, tail: FeedTail },
-    /// The end of the source; nothing follows.
-    End { bad_rows: u64, samples: Vec<RowError>, bytes: u64, tail: FeedTail, bad_after: Vec<RowError> },
+    Batch { events: Vec<ReadAhead> },
+    /// The source failed (a bad row under `fail`, a read error) after the bad rows
+    /// `bad_before`; nothing follows but the text a recorded live source read up to the failure.
+    Failed { error: IoError, tail: FeedTail, bad_before: Vec<RowError> },
+    /// The end of the source, after the bad rows `bad_after`; nothing follows.
+    End { bytes: u64, tail: FeedTail, bad_after: Vec<RowError> },
 }
 
 enum State {
@@ -56,10 +62,10 @@ pub struct Prefetched {
     rows_consumed: u64,
     bytes_consumed: u64,
     mark: Option<ReadMark>,
-    bad_rows: u64,
-    samples: Vec<RowError>,
-    /// The bad rows kept for the ledger and not taken yet ([`EventFeed::take_bad_rows`]).
-    kept_bad: Vec<RowError>,
+    /// Once the reading thread runs, the source's bad-row handling, applied here as each
+    /// event is taken (docs/file-format.md, `dead_letter_path`): a run dead-letters and counts
+    /// the bad rows before the events it took, whatever the thread read ahead.
+    bad: Option<BadRows>,
     /// A live stream: each event is handed over as soon as it is read, not in batches.
     live: bool,
     /// What the source had after its last event.
@@ -79,9 +85,7 @@ impl Prefetched {
             rows_consumed: 0,
             bytes_consumed: 0,
             mark: None,
-            bad_rows: 0,
-            samples: Vec::new(),
-            kept_bad: Vec::new(),
+            bad: None,
             tail: FeedTail::default(),
             spent: Vec::new(),
         })
@@ -89,9 +93,11 @@ impl Prefetched {
 
     fn start(&mut self) -> Result<(), IoError> {
         let State::Idle { .. } = self.state else { return Ok(()) };
-        let State::Idle { source, skip, pass, jump } = std::mem::replace(&mut self.state, State::Done) else {
+        let State::Idle { mut source, skip, pass, jump } = std::mem::replace(&mut self.state, State::Done)
+        else {
             return Ok(());
         };
+        self.bad = Some(source.defer_bad_rows());
         let (sender, receiver) = bounded(BATCHES_IN_FLIGHT);
         let (spent, spent_receiver) = bounded(SPENT_IN_FLIGHT);
         // A live stream's rows go one by one: the next may be minutes away.
@@ -120,24 +126,19 @@ fn read_ahead(
     sender: &Sender<Message>,
     spent: &Receiver<Vec<Dynamic>>,
 ) {
-    let samples_sent = |source: &Source, sent: &mut usize| {
-        let all = source.bad_row_samples();
-        let new = all.get(*sent..).unwrap_or_default().to_vec();
-        *sent = all.len();
-        new
-    };
-    let mut sent = 0;
-    let keeps_bad_rows = source.keeps_bad_rows();
     let (pass, jump, skip) = skips;
     let skipped = match (pass, jump, skip) {
         (0, None, 0) => Ok(()),
         (pass, Some(mark), skip) => source.skip_to(pass, mark).and_then(|()| source.skip_rows(skip)),
         (pass, None, skip) => source.skip_rows_quickly(pass).and_then(|()| source.skip_rows(skip)),
     };
+    let bad_skipped = source.take_deferred_bad_rows();
+    if !bad_skipped.is_empty() && sender.send(Message::Skipped(bad_skipped)).is_err() {
+        return; // the engine is gone
+    }
     if let Err(error) = skipped {
-        let samples = samples_sent(&source, &mut sent);
         let tail = source.take_tail();
-        let _ignored = sender.send(Message::Failed { error, bad_rows: source.bad_rows(), samples, tail });
+        let _ignored = sender.send(Message::Failed { error, tail, bad_before: Vec::new() });
         return;
     }
     loop {
@@ -145,10 +146,9 @@ fn read_ahead(
         let last = loop {
             match source.next_event() {
                 Ok(Some(event)) => {
-                    let bad_before = if keeps_bad_rows { source.take_bad_rows() } else { Vec::new() };
                     events.push(ReadAhead {
                         event,
-                        bad_before,
+                        bad_before: source.take_deferred_bad_rows(),
                         rows: source.rows_consumed(),
                         bytes: source.bytes_consumed(),
                         mark: source.read_mark(),
@@ -161,30 +161,25 @@ fn read_ahead(
                 Err(error) => break Some(Some(error)),
             }
         };
-        let samples = samples_sent(&source, &mut sent);
-        let batch = Message::Batch { events, bad_rows: source.bad_rows(), samples };
-        if sender.send(batch).is_err() {
+        if sender.send(Message::Batch { events }).is_err() {
             return; // the engine is gone
         }
         // The records the engine gave back are freed here, where they were made.
         spent.try_iter().for_each(drop);
-        let bad_rows = source.bad_rows();
         match last {
             None => {}
             Some(None) => {
                 let _ignored = sender.send(Message::End {
-                    bad_rows,
-                    samples: samples_sent(&source, &mut sent),
                     bytes: source.bytes_consumed(),
                     tail: source.take_tail(),
-                    bad_after: source.take_bad_rows(),
+                    bad_after: source.take_deferred_bad_rows(),
                 });
                 return;
             }
             Some(Some(error)) => {
-                let samples = samples_sent(&source, &mut sent);
                 let tail = source.take_tail();
-                let _ignored = sender.send(Message::Failed { error, bad_rows, samples, tail });
+                let bad_before = source.take_deferred_bad_rows();
+                let _ignored = sender.send(Message::Failed { error, tail, bad_before });
                 return;
             }
         }
@@ -211,13 +206,20 @@ impl Prefetched {
 }
 
 impl Prefetched {
+    /// Applies the source's policy to bad rows the engine has now passed; `keep`: kept for
+    /// the ledger (not the rows skipped to resume).
+    fn handle_bad_rows(&mut self, rows: Vec<RowError>, keep: bool) -> Result<(), IoError> {
+        match &mut self.bad {
+            Some(bad) => rows.into_iter().try_for_each(|row| bad.record(row, keep)),
+            None => Ok(()),
+        }
+    }
+
     /// The next event, waiting at most `wait` for one when it is given (forever when not).
     fn receive(&mut self, wait: Option<Duration>) -> Result<Polled, IoError> {
         loop {
             if let Some(ReadAhead { event, bad_before, rows, bytes, mark }) = self.batch.next() {
-                if !bad_before.is_empty() {
-                    self.kept_bad.extend(bad_before);
-                }
+                self.handle_bad_rows(bad_before, true)?;
                 self.rows_consumed = rows;
                 self.bytes_consumed = bytes;
                 self.mark = mark;
@@ -235,26 +237,22 @@ impl Prefetched {
                 }
             };
             match message {
-                Ok(Message::Batch { events, bad_rows, samples }) => {
-                    self.bad_rows = bad_rows;
-                    self.samples.extend(samples);
+                Ok(Message::Skipped(rows)) => self.handle_bad_rows(rows, false)?,
+                Ok(Message::Batch { events }) => {
                     self.batch = events.into_iter();
                 }
-                Ok(Message::End { bad_rows, samples, bytes, tail, bad_after }) => {
-                    self.kept_bad.extend(bad_after);
+                Ok(Message::End { bytes, tail, bad_after }) => {
                     self.tail = tail;
-                    self.bad_rows = bad_rows;
                     self.bytes_consumed = bytes;
-                    self.samples.extend(samples);
                     finish(thread);
                     self.state = State::Done;
+                    self.handle_bad_rows(bad_after, true)?;
                 }
-                Ok(Message::Failed { error, bad_rows, samples, tail }) => {
+                Ok(Message::Failed { error, tail, bad_before }) => {
                     self.tail = tail;
-                    self.bad_rows = bad_rows;
-                    self.samples.extend(samples);
                     finish(thread);
                     self.state = State::Done;
+                    self.handle_bad_rows(bad_before, true)?;
                     return Err(error);
                 }
                 Err(RecvTimeoutError::Timeout) => return Ok(Polled::Pending),
@@ -340,25 +338,34 @@ impl EventFeed for Prefetched {
     }
 
     fn bad_rows(&self) -> u64 {
-        self.bad_rows
+        match (&self.bad, &self.state) {
+            (Some(bad), _) => bad.count(),
+            (None, State::Idle { source, .. }) => source.bad_rows(),
+            (None, _) => 0,
+        }
     }
 
     fn bad_row_samples(&self) -> Vec<RowError> {
-        self.samples.clone()
+        match (&self.bad, &self.state) {
+            (Some(bad), _) => bad.samples().to_vec(),
+            (None, State::Idle { source, .. }) => source.bad_row_samples().to_vec(),
+            (None, _) => Vec::new(),
+        }
     }
 
     fn take_bad_rows(&mut self) -> Vec<RowError> {
-        std::mem::take(&mut self.kept_bad)
+        match (&mut self.bad, &mut self.state) {
+            (Some(bad), _) => bad.take_kept(),
+            (None, State::Idle { source, .. }) => source.take_bad_rows(),
+            (None, _) => Vec::new(),
+        }
     }
 
     /// Only before the reading thread starts (partitioned reading never starts it): the source
     /// applies its policy, and its counts and samples become the feed's.
     fn record_bad_rows(&mut self, rows: Vec<RowError>) -> Result<(), IoError> {
         let State::Idle { source, .. } = &mut self.state else { return Err(self.too_late()) };
-        source.record_bad_rows(rows)?;
-        self.bad_rows = source.bad_rows();
-        self.samples = source.bad_row_samples().to_vec();
-        Ok(())
+        source.record_bad_rows(rows)
     }
 
     fn id(&self) -> &str {

@@ -25,5 +25,5 @@ pub use sink::{
     open_sink, resume_sink,
 };
 pub use source::{
-    ReadMark, Source, SourceEvent, newlines_before, project_record, record_cuts, try_project_record,
+    BadRows, ReadMark, Source, SourceEvent, newlines_before, project_record, record_cuts, try_project_record,
 };

@@ -348,3 +348,64 @@ fn a_followed_json_array_is_refused_whether_its_format_is_given_or_inferred() {
         );
     }
 }
+
+/// A run that stops on a script error has dead-lettered and counted exactly the bad rows before
+/// the event it stopped at, every time (docs/file-format.md, `dead_letter_path`): the source is
+/// read ahead on its own thread, and until 2026-12-07 that thread wrote the rows it had read,
+/// a different number from run to run.
+#[test]
+fn a_run_stopped_by_an_error_dead_letters_the_bad_rows_before_it_and_no_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("ts,user,n\n");
+    let (mut bad_lines, mut line, mut stop_line) = (Vec::new(), 1, 0);
+    for i in 0..20_000u64 {
+        if i % 97 == 13 {
+            line += 1;
+            csv.push_str("not a time,u1,1\n");
+            bad_lines.push(line);
+        }
+        line += 1;
+        if i == 5000 {
+            stop_line = line;
+        }
+        csv.push_str(&format!("2024-01-01T00:00:{:02}Z,u{},{}\n", i / 400 % 60, i % 50, i));
+    }
+    std::fs::write(dir.path().join("events.csv"), csv).unwrap();
+    let pipeline = r#"format_version = 1
+
+[[sources]]
+id = "events"
+path = "events.csv"
+time_field = "ts"
+on_bad_row = "dead_letter"
+dead_letter_path = "out/dead.jsonl"
+
+[[steps]]
+id = "checked"
+op = "map"
+inputs = ["events"]
+script = 'fn mapper(x) { if x.n == 5000 { throw "stop here" } x }'
+
+[[sinks]]
+id = "out"
+inputs = ["checked"]
+format = "jsonl"
+path = "out/out.jsonl"
+"#;
+    std::fs::write(dir.path().join("pipeline.toml"), pipeline).unwrap();
+    let before: Vec<u64> = bad_lines.iter().copied().filter(|&l| l < stop_line).collect();
+    assert!(before.len() > 40 && before.len() < bad_lines.len(), "{} of {}", before.len(), bad_lines.len());
+    for _ in 0..3 {
+        let run = crate::util::eddy(&["run", "pipeline.toml"], dir.path());
+        assert_eq!(run.status.code(), Some(1), "{}", crate::util::text(&run.stderr));
+        let stderr = crate::util::text(&run.stderr);
+        assert!(stderr.contains("stop here"), "{stderr}");
+        assert!(stderr.contains(&format!("{} bad rows dead-lettered", before.len())), "{stderr}");
+        let dead = std::fs::read_to_string(dir.path().join("out/dead.jsonl")).unwrap();
+        let lines: Vec<u64> = dead
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["line"].as_u64().unwrap())
+            .collect();
+        assert_eq!(lines, before);
+    }
+}

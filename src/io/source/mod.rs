@@ -6,14 +6,13 @@
 //! or a [`RowError`]); [`Source`] adds what all formats share: the time field, the
 //! policy, the counts, and resuming at a row.
 
+mod bad_rows;
 mod csv;
 mod json;
 mod jsonl;
 mod range;
 
 use std::fmt;
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use rhai::Dynamic;
@@ -24,10 +23,9 @@ use crate::io::error::{IoError, RowError};
 use crate::io::recording::{RecordedTiming, RecordingInput, SharedMarks, TeeBuffer};
 use crate::value::show_value;
 
+pub use bad_rows::BadRows;
+use bad_rows::open_dead_letter;
 pub use range::{newlines_before, record_cuts};
-
-/// How many bad rows a source keeps as samples for the run's summary.
-const MAX_SAMPLES: usize = 5;
 
 /// One event read from a source.
 #[derive(Debug, Clone)]
@@ -146,16 +144,6 @@ impl Reader {
     }
 }
 
-/// The dead-letter file of a source with the policy `dead_letter`.
-struct DeadLetter {
-    /// The file (resolved).
-    path: PathBuf,
-    /// Buffered, flushed after every line so that the file is complete at any moment.
-    out: BufWriter<File>,
-    /// The line being written.
-    line: Vec<u8>,
-}
-
 /// What one row turned out to be.
 enum Step {
     /// The end of the file.
@@ -181,17 +169,13 @@ pub struct Source {
     time: Option<(String, TimeFormat)>,
     /// What to do with a bad row.
     policy: BadRowPolicy,
-    /// Where bad rows go under `dead_letter`.
-    dead_letter: Option<DeadLetter>,
+    /// The policy applied: counts, samples, the dead-letter file, the rows kept for the ledger.
+    bad_rows: BadRows,
+    /// Bad rows passed over and not handled yet, once [`Source::defer_bad_rows`] handed
+    /// their handling to the reader of the events (a source read ahead on its own thread).
+    deferred: Option<Vec<RowError>>,
     /// Rows consumed so far, good and bad.
     consumed: u64,
-    /// Bad rows skipped or dead-lettered so far.
-    bad: u64,
-    /// The first few bad rows.
-    samples: Vec<RowError>,
-    /// Every bad row since the last [`Source::take_bad_rows`], when kept (the dropped-items
-    /// ledger, docs/ledger.md).
-    kept_bad: Option<Vec<RowError>>,
     /// A projection keeps no field at all: records are `()`.
     unit_records: bool,
     /// Standard input or a followed file: rows come as they arrive.
@@ -214,7 +198,7 @@ impl fmt::Debug for Source {
             .field("path", &self.path)
             .field("policy", &self.policy)
             .field("rows_consumed", &self.consumed)
-            .field("bad_rows", &self.bad)
+            .field("bad_rows", &self.bad_rows.count())
             .finish_non_exhaustive()
     }
 }
@@ -281,11 +265,9 @@ impl Source {
             reader,
             time: spec.time_field.as_ref().map(|field| (field.clone(), spec.time_format)),
             policy: spec.on_bad_row,
-            dead_letter,
+            bad_rows: BadRows::new(&spec.id, &spec.path.display().to_string(), spec.on_bad_row, dead_letter),
+            deferred: None,
             consumed: 0,
-            bad: 0,
-            samples: Vec::new(),
-            kept_bad: None,
             unit_records: false,
             live: spec.is_live(),
             tee: tee.map(|tee| (tee, 0, false)),
@@ -325,9 +307,7 @@ impl Source {
     /// Drops the copied text and the recorded timing of the rows skipped so far (resuming).
     fn forget_skipped(&mut self) {
         // Rows skipped to resume are not dropped again.
-        if let Some(kept) = &mut self.kept_bad {
-            kept.clear();
-        }
+        self.bad_rows.forget_kept();
         let end = self.reader.position();
         let _ = self.take_text(end);
         if let Some(marks) = &self.marks {
@@ -428,27 +408,44 @@ impl Source {
     /// Keeps every bad row from now on, until [`Source::take_bad_rows`] takes them (the
     /// dropped-items ledger, docs/ledger.md).
     pub fn keep_bad_rows(&mut self) {
-        self.kept_bad.get_or_insert_with(Vec::new);
+        self.bad_rows.keep();
     }
 
     /// Whether bad rows are kept ([`Source::keep_bad_rows`]).
     pub fn keeps_bad_rows(&self) -> bool {
-        self.kept_bad.is_some()
+        self.bad_rows.keeps()
     }
 
     /// The bad rows kept since the last call, in file order (none unless kept).
     pub fn take_bad_rows(&mut self) -> Vec<RowError> {
-        self.kept_bad.as_mut().map(std::mem::take).unwrap_or_default()
+        self.bad_rows.take_kept()
     }
 
     /// Bad rows skipped or dead-lettered so far.
     pub fn bad_rows(&self) -> u64 {
-        self.bad
+        self.bad_rows.count()
     }
 
     /// The first bad rows (up to 5), for the run's summary.
     pub fn bad_row_samples(&self) -> &[RowError] {
-        &self.samples
+        self.bad_rows.samples()
+    }
+
+    /// Hands the handling of bad rows (counts, samples, the dead-letter file, the rows kept
+    /// for the ledger) to the caller, which applies it as it passes each bad row's place in
+    /// the file; from now on this source only collects the bad rows it passes over
+    /// ([`Source::take_deferred_bad_rows`]). A source read ahead on its own thread does this
+    /// so that what a run dead-letters and counts is where the run is, not where the reading
+    /// thread is (docs/file-format.md, `dead_letter_path`).
+    pub fn defer_bad_rows(&mut self) -> BadRows {
+        self.deferred.get_or_insert_with(Vec::new);
+        let left = BadRows::new(&self.id, &self.spec_path, self.policy, None);
+        std::mem::replace(&mut self.bad_rows, left)
+    }
+
+    /// The bad rows passed over since the last call, after [`Source::defer_bad_rows`].
+    pub fn take_deferred_bad_rows(&mut self) -> Vec<RowError> {
+        self.deferred.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// The source's id.
@@ -597,83 +594,19 @@ impl Source {
         rows.into_iter().try_for_each(|error| self.bad_row(error))
     }
 
-    /// Handles a bad row by the policy.
+    /// Handles a bad row by the policy (or collects it, once deferred).
     fn bad_row(&mut self, error: RowError) -> Result<(), IoError> {
-        match self.policy {
-            BadRowPolicy::Fail => return Err(IoError::Row(error)),
-            BadRowPolicy::Skip => {}
-            BadRowPolicy::DeadLetter => {
-                if let Some(dead) = &mut self.dead_letter {
-                    write_dead_letter(dead, &self.id, &self.spec_path, &error)?;
-                }
+        if self.policy == BadRowPolicy::Fail {
+            return Err(IoError::Row(error));
+        }
+        match &mut self.deferred {
+            Some(deferred) => {
+                deferred.push(error);
+                Ok(())
             }
+            None => self.bad_rows.record(error, true),
         }
-        self.bad += 1;
-        if let Some(kept) = &mut self.kept_bad {
-            kept.push(error.clone());
-        }
-        if self.samples.len() < MAX_SAMPLES {
-            self.samples.push(error);
-        }
-        Ok(())
     }
-}
-
-/// Creates (or truncates) a source's dead-letter file and its parent folders.
-fn open_dead_letter(spec: &SourceSpec, base_dir: &Path) -> Result<DeadLetter, IoError> {
-    let Some(relative) = &spec.dead_letter_path else {
-        return Err(IoError::file(
-            base_dir.join(&spec.path),
-            "open",
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("source `{}` has on_bad_row = \"dead_letter\" but no dead_letter_path", spec.id),
-            ),
-        ));
-    };
-    let path = base_dir.join(relative);
-    if let Some(parent) = path.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent).map_err(|e| IoError::file(parent, "create", e))?;
-    }
-    let file = File::create(&path).map_err(|e| IoError::file(&path, "create", e))?;
-    Ok(DeadLetter { path, out: BufWriter::with_capacity(64 * 1024, file), line: Vec::with_capacity(256) })
-}
-
-/// Appends one bad row to the dead-letter file as a JSON line.
-fn write_dead_letter(
-    dead: &mut DeadLetter,
-    source: &str,
-    spec_path: &str,
-    error: &RowError,
-) -> Result<(), IoError> {
-    /// One line of a dead-letter file (docs/file-format.md, `dead_letter_path`).
-    #[derive(serde::Serialize)]
-    struct DeadLetterLine<'a> {
-        source: &'a str,
-        path: &'a str,
-        line: u64,
-        column: Option<&'a str>,
-        reason: &'a str,
-        raw: &'a str,
-    }
-    let entry = DeadLetterLine {
-        source,
-        path: spec_path,
-        line: error.line,
-        column: error.column.as_deref(),
-        reason: &error.reason,
-        raw: &error.raw,
-    };
-    let line = &mut dead.line;
-    line.clear();
-    serde_json::to_writer(&mut *line, &entry).map_err(|e| IoError::file(&dead.path, "write", e.into()))?;
-    line.push(b'\n');
-    dead.out
-        .write_all(line)
-        .and_then(|()| dead.out.flush())
-        .map_err(|e| IoError::file(&dead.path, "write", e))
 }
 
 /// A record as a source projected to `fields` gives it: `()` when no field is kept, else the

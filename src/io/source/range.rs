@@ -46,7 +46,7 @@ impl Source {
                 Ok(Step::Event(event)) if beyond(event.line) => return Ok(None),
                 Ok(Step::Event(event)) => return Ok(Some(event)),
                 Ok(Step::Skipped) => {
-                    if let Some(kept) = &mut self.kept_bad
+                    if let Some(kept) = self.bad_rows.kept_mut()
                         && kept.last().is_some_and(|error| beyond(error.line))
                     {
                         kept.pop();
