@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::graph::{BadRowPolicy, SourceSpec};
+use crate::graph::SourceSpec;
 use crate::io::error::{IoError, RowError};
 
 /// How many bad rows a source keeps as samples for the run's summary.
@@ -14,6 +14,11 @@ const MAX_SAMPLES: usize = 5;
 
 /// The dead-letter file of a source with the policy `dead_letter`.
 pub(super) struct DeadLetter {
+    /// The source's id (in each line).
+    source: String,
+    /// The source's file as the pipeline file writes it (in each line, so that the lines do
+    /// not depend on where the run was started).
+    source_path: String,
     /// The file (resolved).
     path: PathBuf,
     /// Buffered, flushed after every line so that the file is complete at any moment.
@@ -26,13 +31,9 @@ pub(super) struct DeadLetter {
 /// before a row gets here): counted, sampled, dead-lettered, kept for the ledger. A source
 /// read ahead hands this to the reader of its events ([`super::Source::defer_bad_rows`]),
 /// which applies it to each bad row as it passes the row's place.
+#[derive(Default)]
 pub struct BadRows {
-    /// The source's id (for dead-letter lines).
-    id: String,
-    /// The source's file as the pipeline writes it (for dead-letter lines).
-    spec_path: String,
-    policy: BadRowPolicy,
-    /// Where bad rows go under `dead_letter`.
+    /// Where bad rows go, under `dead_letter` only.
     dead_letter: Option<DeadLetter>,
     /// Bad rows skipped or dead-lettered so far.
     count: u64,
@@ -43,31 +44,16 @@ pub struct BadRows {
 }
 
 impl BadRows {
-    /// No bad row handled yet.
-    pub(super) fn new(
-        id: &str,
-        spec_path: &str,
-        policy: BadRowPolicy,
-        dead_letter: Option<DeadLetter>,
-    ) -> Self {
-        Self {
-            id: id.to_owned(),
-            spec_path: spec_path.to_owned(),
-            policy,
-            dead_letter,
-            count: 0,
-            samples: Vec::new(),
-            kept: None,
-        }
+    /// No bad row handled yet; each one to be written to `dead_letter` when given.
+    pub(super) fn new(dead_letter: Option<DeadLetter>) -> Self {
+        Self { dead_letter, ..Self::default() }
     }
 
     /// Handles one bad row: dead-lettered under `dead_letter`, counted, sampled, and kept for
     /// the ledger when `keep` and rows are kept (a row skipped to resume is not kept again).
     pub fn record(&mut self, error: RowError, keep: bool) -> Result<(), IoError> {
-        if self.policy == BadRowPolicy::DeadLetter
-            && let Some(dead) = &mut self.dead_letter
-        {
-            write_dead_letter(dead, &self.id, &self.spec_path, &error)?;
+        if let Some(dead) = &mut self.dead_letter {
+            write_dead_letter(dead, &error)?;
         }
         self.count += 1;
         if keep && let Some(kept) = &mut self.kept {
@@ -136,16 +122,17 @@ pub(super) fn open_dead_letter(spec: &SourceSpec, base_dir: &Path) -> Result<Dea
         std::fs::create_dir_all(parent).map_err(|e| IoError::file(parent, "create", e))?;
     }
     let file = File::create(&path).map_err(|e| IoError::file(&path, "create", e))?;
-    Ok(DeadLetter { path, out: BufWriter::with_capacity(64 * 1024, file), line: Vec::with_capacity(256) })
+    Ok(DeadLetter {
+        source: spec.id.clone(),
+        source_path: spec.path.display().to_string(),
+        path,
+        out: BufWriter::with_capacity(64 * 1024, file),
+        line: Vec::with_capacity(256),
+    })
 }
 
 /// Appends one bad row to the dead-letter file as a JSON line.
-fn write_dead_letter(
-    dead: &mut DeadLetter,
-    source: &str,
-    spec_path: &str,
-    error: &RowError,
-) -> Result<(), IoError> {
+fn write_dead_letter(dead: &mut DeadLetter, error: &RowError) -> Result<(), IoError> {
     /// One line of a dead-letter file (docs/file-format.md, `dead_letter_path`).
     #[derive(serde::Serialize)]
     struct DeadLetterLine<'a> {
@@ -157,8 +144,8 @@ fn write_dead_letter(
         raw: &'a str,
     }
     let entry = DeadLetterLine {
-        source,
-        path: spec_path,
+        source: &dead.source,
+        path: &dead.source_path,
         line: error.line,
         column: error.column.as_deref(),
         reason: &error.reason,

@@ -156,13 +156,10 @@ enum Step {
 
 /// A replay source: a file read one event at a time, in file order.
 pub struct Source {
-    /// The source's id (names it in errors and dead letters).
+    /// The source's id (names it in errors).
     id: String,
     /// The file, resolved against the pipeline's folder.
     path: PathBuf,
-    /// The file's path as the pipeline file writes it (for dead-letter lines, so that
-    /// they do not depend on where the run was started).
-    spec_path: String,
     /// The format reader.
     reader: Reader,
     /// The time field and how to read it.
@@ -261,11 +258,10 @@ impl Source {
         Ok(Source {
             id: spec.id.clone(),
             path,
-            spec_path: spec.path.display().to_string(),
             reader,
             time: spec.time_field.as_ref().map(|field| (field.clone(), spec.time_format)),
             policy: spec.on_bad_row,
-            bad_rows: BadRows::new(&spec.id, &spec.path.display().to_string(), spec.on_bad_row, dead_letter),
+            bad_rows: BadRows::new(dead_letter),
             deferred: None,
             consumed: 0,
             unit_records: false,
@@ -439,8 +435,7 @@ impl Source {
     /// thread is (docs/file-format.md, `dead_letter_path`).
     pub fn defer_bad_rows(&mut self) -> BadRows {
         self.deferred.get_or_insert_with(Vec::new);
-        let left = BadRows::new(&self.id, &self.spec_path, self.policy, None);
-        std::mem::replace(&mut self.bad_rows, left)
+        std::mem::take(&mut self.bad_rows)
     }
 
     /// The bad rows passed over since the last call, after [`Source::defer_bad_rows`].
