@@ -111,8 +111,7 @@ impl ChunkFeed<'_> {
         let end = chunks as u64;
         data_in.advance_to(end);
         clock_in.advance_to(end);
-        let start = prefix.clock;
-        clock_in.send(EpochClock { start, first: 1, last: 0, end: true, ..EpochClock::default() });
+        clock_in.send(EpochClock::end_of_input(prefix.clock));
         data_in.advance_to(end + 1);
         clock_in.advance_to(end + 1);
         (Ok(Feeding::Ended), prefix)

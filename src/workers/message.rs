@@ -216,6 +216,11 @@ pub(crate) struct Cut {
 }
 
 impl EpochClock {
+    /// The batch that ends the input: no event, the clock `start` as the input left it.
+    pub fn end_of_input(start: Option<i64>) -> Self {
+        EpochClock { start, first: 1, last: 0, end: true, ..EpochClock::default() }
+    }
+
     /// The source and line of the event at `position`, when it is in this batch.
     pub fn origin_of(&self, position: u64) -> Option<(u32, u64)> {
         let index = usize::try_from(position.checked_sub(self.first)?).ok()?;

@@ -641,14 +641,7 @@ impl Feed<'_> {
             match state {
                 BatchEnd::Full => {}
                 BatchEnd::Input => {
-                    let start = clock_before;
-                    clock_in.send(EpochClock {
-                        start,
-                        first: 1,
-                        last: 0,
-                        end: true,
-                        ..EpochClock::default()
-                    });
+                    clock_in.send(EpochClock::end_of_input(clock_before));
                     batch += 1;
                     data_in.advance_to(batch);
                     clock_in.advance_to(batch);
@@ -841,8 +834,8 @@ enum BatchEnd {
     Failed(RunError),
 }
 
-/// Whether `step` keeps state per key but may receive unkeyed items, which it keys itself
-/// (`count_final` with `key`).
+/// Whether `step` keys the items it receives itself ([`crate::ops::Operator::route_key`]):
+/// `count_final` always, any other stateful step that may receive unkeyed items.
 fn keys_itself(graph: &crate::graph::ValidGraph, step: usize) -> bool {
     // `count_final` keeps every item, keyed or not, under its own key (docs/semantics.md).
     graph.doc.steps[step].op == crate::graph::OpKind::CountFinal
