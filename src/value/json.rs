@@ -16,7 +16,7 @@ use super::written::{WrittenRecord, WrittenRow};
 /// On error, `out` may hold part of the value; callers write each item into a scratch
 /// buffer first so that a failed item leaves nothing behind.
 pub fn write_json(out: &mut Vec<u8>, value: &Dynamic) -> Result<(), String> {
-    write_value(out, value, &mut false)
+    write_json_noting_shared(out, value, &mut false)
 }
 
 /// As [`write_json`], and sets `met_shared` when the value holds a shared cell (whose content
@@ -26,18 +26,13 @@ pub(crate) fn write_json_noting_shared(
     value: &Dynamic,
     met_shared: &mut bool,
 ) -> Result<(), String> {
-    write_value(out, value, met_shared)
-}
-
-/// [`write_json`], noting shared cells met in `met_shared`.
-fn write_value(out: &mut Vec<u8>, value: &Dynamic, met_shared: &mut bool) -> Result<(), String> {
     if value.is_shared() {
         // A join row's record (docs/architecture.md#shared-parts) or a value captured by a
         // closure: what it holds, read in place (one lock, no copy).
         *met_shared = true;
         return match value.read_lock::<Dynamic>() {
-            Some(held) => write_value(out, &held, met_shared),
-            None => write_value(out, &value.flatten_clone(), met_shared),
+            Some(held) => write_json_noting_shared(out, &held, met_shared),
+            None => write_json_noting_shared(out, &value.flatten_clone(), met_shared),
         };
     }
     // `is_*` first: a failed `as_*` computes the type's name for its error.
@@ -63,7 +58,7 @@ fn write_value(out: &mut Vec<u8>, value: &Dynamic, met_shared: &mut bool) -> Res
             }
             write_json_str(out, key.as_str());
             out.push(b':');
-            write_value(out, item, met_shared)?;
+            write_json_noting_shared(out, item, met_shared)?;
         }
         out.push(b'}');
     } else if value.is_array() {
@@ -73,7 +68,7 @@ fn write_value(out: &mut Vec<u8>, value: &Dynamic, met_shared: &mut bool) -> Res
             if i > 0 {
                 out.push(b',');
             }
-            write_value(out, item, met_shared)?;
+            write_json_noting_shared(out, item, met_shared)?;
         }
         out.push(b']');
     } else if value.is_char() {
