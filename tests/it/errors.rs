@@ -355,7 +355,6 @@ fn a_followed_json_array_is_refused_whether_its_format_is_given_or_inferred() {
 /// a different number from run to run.
 #[test]
 fn a_run_stopped_by_an_error_dead_letters_the_bad_rows_before_it_and_no_more() {
-    let dir = tempfile::tempdir().unwrap();
     let mut csv = String::from("ts,user,n\n");
     let (mut bad_lines, mut line, mut stop_line) = (Vec::new(), 1, 0);
     for i in 0..20_000u64 {
@@ -370,38 +369,19 @@ fn a_run_stopped_by_an_error_dead_letters_the_bad_rows_before_it_and_no_more() {
         }
         csv.push_str(&format!("2024-01-01T00:00:{:02}Z,u{},{}\n", i / 400 % 60, i % 50, i));
     }
-    std::fs::write(dir.path().join("events.csv"), csv).unwrap();
-    let pipeline = r#"format_version = 1
-
-[[sources]]
-id = "events"
-path = "events.csv"
-time_field = "ts"
-on_bad_row = "dead_letter"
-dead_letter_path = "out/dead.jsonl"
-
-[[steps]]
-id = "checked"
-op = "map"
-inputs = ["events"]
-script = 'fn mapper(x) { if x.n == 5000 { throw "stop here" } x }'
-
-[[sinks]]
-id = "out"
-inputs = ["checked"]
-format = "jsonl"
-path = "out/out.jsonl"
-"#;
-    std::fs::write(dir.path().join("pipeline.toml"), pipeline).unwrap();
+    let stops = "[[steps]]\nid = \"last\"\nop = \"map_value\"\ninputs = [\"by_user\"]\n\
+                 script = 'fn mapper(v) { if v.n == 5000 { throw \"stop here\" } v }'\n";
+    let dead_letter = "on_bad_row = \"dead_letter\"\ndead_letter_path = \"out/dead.jsonl\"";
+    let fixture = Fixture::new(&[("p.toml", &pipeline(dead_letter, stops)), ("events.csv", &csv)]);
     let before: Vec<u64> = bad_lines.iter().copied().filter(|&l| l < stop_line).collect();
     assert!(before.len() > 40 && before.len() < bad_lines.len(), "{} of {}", before.len(), bad_lines.len());
     for _ in 0..3 {
-        let run = crate::util::eddy(&["run", "pipeline.toml"], dir.path());
+        let run = crate::util::eddy(&["run", "p.toml"], fixture.dir.path());
         assert_eq!(run.status.code(), Some(1), "{}", crate::util::text(&run.stderr));
         let stderr = crate::util::text(&run.stderr);
         assert!(stderr.contains("stop here"), "{stderr}");
         assert!(stderr.contains(&format!("{} bad rows dead-lettered", before.len())), "{stderr}");
-        let dead = std::fs::read_to_string(dir.path().join("out/dead.jsonl")).unwrap();
+        let dead = std::fs::read_to_string(fixture.path("out/dead.jsonl")).unwrap();
         let lines: Vec<u64> = dead
             .lines()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["line"].as_u64().unwrap())
